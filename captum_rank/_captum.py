@@ -1,0 +1,36 @@
+r"""Every private Captum import of captum-rank, in one place.
+
+Captum's underscored helpers are not part of its public API and move between minor
+releases. Keeping them here means a Captum release can break exactly one file, and the
+fix is a local one. Nothing outside this module may import from ``captum._utils`` or
+``captum.attr._utils``.
+"""
+
+from __future__ import annotations
+
+from captum._utils.common import (
+    _expand_additional_forward_args,
+    _expand_target,
+    _format_additional_forward_args,
+    _format_output,
+    _is_tuple,
+)
+from captum._utils.gradient import compute_gradients
+from captum._utils.typing import BaselineType, TargetType, TensorOrTupleOfTensorsGeneric
+from captum.attr._utils.approximation_methods import SUPPORTED_METHODS, approximation_parameters
+from captum.attr._utils.common import _format_input_baseline
+
+__all__ = [
+    "SUPPORTED_METHODS",
+    "BaselineType",
+    "TargetType",
+    "TensorOrTupleOfTensorsGeneric",
+    "_expand_additional_forward_args",
+    "_expand_target",
+    "_format_additional_forward_args",
+    "_format_input_baseline",
+    "_format_output",
+    "_is_tuple",
+    "approximation_parameters",
+    "compute_gradients",
+]

@@ -1,0 +1,501 @@
+r"""Rank Integrated Gradients, a Captum ``GradientAttribution``."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any, Literal, overload
+
+import torch
+from captum.attr import GradientAttribution
+from torch import Tensor
+
+from captum_rank._captum import (
+    BaselineType,
+    TargetType,
+    TensorOrTupleOfTensorsGeneric,
+    _expand_additional_forward_args,
+    _expand_target,
+    _format_additional_forward_args,
+    _format_input_baseline,
+    _format_output,
+    _is_tuple,
+)
+from captum_rank._validation import (
+    check_baselines,
+    check_form,
+    check_inputs,
+    check_internal_batch_size,
+)
+from captum_rank.path import RankPath
+from captum_rank.quadrature import path_partition
+from captum_rank.schedules import RankSchedule, resolve_schedule
+
+__all__ = ["RankIntegratedGradients"]
+
+ScheduleLike = str | RankSchedule
+
+_COMMON_ARGS_DOC = r"""
+            inputs (Tensor or tuple[Tensor, ...]): Input for which attributions are
+                        computed. Each tensor has shape ``(N, ..., H, W)``: a batch
+                        dimension, any leading dimensions (channels), and the matrix
+                        whose rank the path walks through. Tuple in, tuple out.
+            baselines (scalar, Tensor, tuple[scalar or Tensor, ...], optional):
+                        Starting points ``x'``, as in Captum's IntegratedGradients: a
+                        number for all elements, a tensor of the input's shape or with
+                        a first dimension of 1, or a tuple of those for tuple inputs.
+                        Default: zeros.
+            target (int, tuple, Tensor, or list, optional): Output indices for which
+                        gradients are computed, as in Captum (one for all examples, or
+                        one per example). Default: None (scalar outputs).
+            additional_forward_args (Any, optional): Extra arguments for
+                        ``forward_func`` after the inputs; tensors are expanded along
+                        the path like the inputs. Default: None.
+            n_steps (int, optional): Number of gradient evaluations along the path.
+                        Any value works, including fewer than the rank: every step's
+                        increment covers its whole cell of the path. Default: 50.
+            method (str, optional): Captum's quadrature: ``gausslegendre`` (default),
+                        ``riemann_left``, ``riemann_right``, ``riemann_middle``,
+                        ``riemann_trapezoid`` (normalised to weights summing to 1; see
+                        :mod:`captum_rank.quadrature`).
+            internal_batch_size (int, optional): At most this many path points go
+                        through the model at once, so peak memory is bounded by it and
+                        the whole path is never held. As in Captum, at least one step of
+                        the whole batch runs at once. Default: None (all steps at once).
+            return_convergence_delta (bool, optional): Also return
+                        ``sum(attributions) - (F(x) - F(x'))`` per example. Default: False.
+            schedule (str or RankSchedule, optional): How the singular components
+                        enter: ``sequential`` (default, rank order), ``numerical_rank``,
+                        ``energy``, ``spectral`` (Spectral IG; ``SpectralSchedule(w)``
+                        sets the overlap), ``linear`` (plain IG), or a
+                        :class:`~captum_rank.schedules.RankSchedule`.
+            form (str, optional): ``increments`` (default): gradients times path
+                        increments, complete up to quadrature error. ``averaged``: the
+                        paper's form, the gradient averaged over the path points times
+                        ``x - x'`` (no completeness guarantee off the straight line)."""
+
+
+class RankIntegratedGradients(GradientAttribution):
+    r"""Rank Integrated Gradients (RIG): a path attribution through the input's rank.
+
+    For ``D = x - x' = U diag(s) V^T`` (per matrix in the last two dimensions), RIG
+    integrates the gradient along the rank path
+    ``gamma(a) = x' + U diag(s * phi(a)) V^T``, where the gates ``phi`` of the schedule
+    let the singular components in one by one (``sequential``: at ``a = k/r`` the path
+    point is the rank-``k`` approximation). It is discretised with path increments::
+
+        A(x) = sum_s grad F(gamma(a_s)) * (gamma(b_s) - gamma(b_{s-1}))
+
+    which telescope to ``x - x'``, so ``sum A = F(x) - F(x')`` up to quadrature error
+    for every schedule and any ``n_steps``. The same gradients give the rank-space
+    attributions of :meth:`attribute_ranks`: how much of the output each singular
+    component carries. With ``schedule="linear"`` RIG is Captum's IntegratedGradients.
+
+    After "A Singular Value Perspective on Model Robustness" (Jere, Kumar, Koushanfar,
+    2020). Where :class:`captum.attr.IntegratedGradients` is used, RIG is a drop-in:
+    same constructor, same ``attribute`` arguments in the same order, same returns,
+    and it works inside :class:`captum.attr.NoiseTunnel` and with ``captum.metrics``.
+
+    Args:
+        forward_func (Callable): The model or any function of the inputs.
+        multiply_by_inputs (bool, optional): ``True`` (global attribution, default):
+                the path integral above. ``False`` (local): the path-averaged gradient
+                ``sum_s (b_s - b_{s-1}) grad F(gamma(a_s))``, i.e. the global RIG before
+                multiplying by the path's velocity; for the linear schedule this is
+                Captum's IG with ``multiply_by_inputs=False``. Rank-space attributions
+                become ``dF/ds_i`` averaged over component ``i``'s own entry window
+                (the global ones are ``s_i`` times that).
+
+    Examples:
+        >>> import torch
+        >>> from torch import nn
+        >>> from captum_rank import RankIntegratedGradients
+        >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+        <torch._C.Generator object at ...>
+        >>> model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Tanh(), nn.Flatten(),
+        ...                       nn.Linear(4 * 26 * 26, 10))
+        >>> images = torch.rand(2, 1, 28, 28)
+        >>> rig = RankIntegratedGradients(model)
+        >>> attributions, delta = rig.attribute(images, target=3,
+        ...                                     return_convergence_delta=True)
+        >>> attributions.shape
+        torch.Size([2, 1, 28, 28])
+        >>> bool(delta.abs().max() < 1e-3)
+        True
+        >>> rig.attribute_ranks(images, target=3).shape
+        torch.Size([2, 1, 28])
+    """
+
+    def __init__(self, forward_func: Callable[..., Tensor], multiply_by_inputs: bool = True) -> None:
+        if not callable(forward_func):
+            raise TypeError(
+                f"`forward_func` must be callable (a model or a function), got "
+                f"{type(forward_func).__name__}."
+            )
+        GradientAttribution.__init__(self, forward_func)
+        self._multiply_by_inputs = bool(multiply_by_inputs)
+
+    @overload
+    def attribute(
+        self,
+        inputs: TensorOrTupleOfTensorsGeneric,
+        baselines: BaselineType = None,
+        target: TargetType = None,
+        additional_forward_args: Any = None,
+        n_steps: int = 50,
+        method: str = "gausslegendre",
+        internal_batch_size: int | None = None,
+        return_convergence_delta: Literal[False] = False,
+        *,
+        schedule: ScheduleLike = "sequential",
+        form: str = "increments",
+    ) -> TensorOrTupleOfTensorsGeneric: ...
+
+    @overload
+    def attribute(
+        self,
+        inputs: TensorOrTupleOfTensorsGeneric,
+        baselines: BaselineType = None,
+        target: TargetType = None,
+        additional_forward_args: Any = None,
+        n_steps: int = 50,
+        method: str = "gausslegendre",
+        internal_batch_size: int | None = None,
+        *,
+        return_convergence_delta: Literal[True],
+        schedule: ScheduleLike = "sequential",
+        form: str = "increments",
+    ) -> tuple[TensorOrTupleOfTensorsGeneric, Tensor]: ...
+
+    def attribute(  # type: ignore[override]
+        self,
+        inputs: TensorOrTupleOfTensorsGeneric,
+        baselines: BaselineType = None,
+        target: TargetType = None,
+        additional_forward_args: Any = None,
+        n_steps: int = 50,
+        method: str = "gausslegendre",
+        internal_batch_size: int | None = None,
+        return_convergence_delta: bool = False,
+        *,
+        schedule: ScheduleLike = "sequential",
+        form: str = "increments",
+    ) -> TensorOrTupleOfTensorsGeneric | tuple[TensorOrTupleOfTensorsGeneric, Tensor]:
+        r"""Pixel-space RIG attributions, with Captum IG's arguments and returns.
+
+        Args:{common}
+
+        Returns:
+            **attributions** or 2-element tuple of **attributions**, **delta**:
+            - **attributions** (*Tensor* or *tuple[Tensor, ...]*): same shapes as
+              the inputs; a tensor for a tensor input, a tuple for a tuple.
+            - **delta** (*Tensor*, when ``return_convergence_delta``): ``(N,)``
+              ``sum(attributions) - (F(x) - F(x'))``.
+
+        Raises:
+            TypeError: for inputs or options of the wrong type.
+            ValueError: for inputs with fewer than two matrix dimensions, an empty
+                batch, NaN/inf, mismatched baselines, ``n_steps`` too small, unknown
+                ``method``, ``schedule`` or ``form``.
+
+        Examples:
+            >>> import torch
+            >>> from torch import nn
+            >>> from captum.attr import IntegratedGradients
+            >>> from captum_rank import RankIntegratedGradients
+            >>> model = nn.Sequential(nn.Flatten(), nn.Linear(64, 3), nn.Softplus())
+            >>> x = torch.rand(4, 1, 8, 8)
+            >>> rig = RankIntegratedGradients(model).attribute(x, target=0, schedule="linear")
+            >>> ig = IntegratedGradients(model).attribute(x, target=0)
+            >>> torch.allclose(rig, ig, atol=1e-6)
+            True
+        """
+        is_tuple = _is_tuple(inputs)
+        pixels, _, formatted = self._run(
+            inputs, baselines, target, additional_forward_args, n_steps, method,
+            internal_batch_size, schedule, form, want_pixels=True, want_ranks=False,
+        )
+        assert pixels is not None
+        return self._finish(is_tuple, pixels, formatted, baselines, target,
+                            additional_forward_args, return_convergence_delta)
+
+    def attribute_ranks(
+        self,
+        inputs: TensorOrTupleOfTensorsGeneric,
+        baselines: BaselineType = None,
+        target: TargetType = None,
+        additional_forward_args: Any = None,
+        n_steps: int = 50,
+        method: str = "gausslegendre",
+        internal_batch_size: int | None = None,
+        return_convergence_delta: bool = False,
+        *,
+        schedule: ScheduleLike = "sequential",
+        form: str = "increments",
+    ) -> TensorOrTupleOfTensorsGeneric | tuple[TensorOrTupleOfTensorsGeneric, Tensor]:
+        r"""Rank-space attributions: how much of the output each singular component carries.
+
+        For ``x - x' = U diag(s) V^T`` and gradients ``G_s`` at the path points,
+        ``R_i = sum_s s_i (phi_i(b_s) - phi_i(b_{s-1})) u_i^T G_s v_i``. They come from the
+        same single pass as :meth:`attribute` and sum exactly (to rounding) to the
+        pixel attributions' total: ``R.sum() == attribute(...).sum()``. Component
+        ``i`` is the ``i``-th largest singular component of ``x - x'``; the result does
+        not depend on the SVD's sign ambiguity.
+
+        Args:{common}
+
+        Returns:
+            **rank_attributions** or 2-element tuple of them and **delta**:
+            - **rank_attributions** (*Tensor* or *tuple[Tensor, ...]*): for each input
+              of shape ``(N, ..., H, W)``, a tensor ``(N, ..., r)`` with
+              ``r = min(H, W)``.
+            - **delta** (*Tensor*, when ``return_convergence_delta``): ``(N,)``
+              ``sum(rank_attributions) - (F(x) - F(x'))``.
+
+        Raises:
+            TypeError: as for :meth:`attribute`.
+            ValueError: as for :meth:`attribute`.
+
+        Examples:
+            >>> import torch
+            >>> from torch import nn
+            >>> from captum_rank import RankIntegratedGradients
+            >>> model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 16 * 16, 5))
+            >>> x = torch.rand(2, 3, 16, 16)
+            >>> ranks = RankIntegratedGradients(model).attribute_ranks(x, target=1)
+            >>> ranks.shape
+            torch.Size([2, 3, 16])
+        """
+        is_tuple = _is_tuple(inputs)
+        _, ranks, formatted = self._run(
+            inputs, baselines, target, additional_forward_args, n_steps, method,
+            internal_batch_size, schedule, form, want_pixels=False, want_ranks=True,
+        )
+        assert ranks is not None
+        return self._finish(is_tuple, ranks, formatted, baselines, target,
+                            additional_forward_args, return_convergence_delta)
+
+    def attribute_with_ranks(
+        self,
+        inputs: TensorOrTupleOfTensorsGeneric,
+        baselines: BaselineType = None,
+        target: TargetType = None,
+        additional_forward_args: Any = None,
+        n_steps: int = 50,
+        method: str = "gausslegendre",
+        internal_batch_size: int | None = None,
+        return_convergence_delta: bool = False,
+        *,
+        schedule: ScheduleLike = "sequential",
+        form: str = "increments",
+    ) -> tuple[Any, ...]:
+        r"""Pixel and rank-space attributions from one pass along the path.
+
+        Args:{common}
+
+        Returns:
+            tuple: ``(attributions, rank_attributions)``, or
+            ``(attributions, rank_attributions, delta)`` with
+            ``return_convergence_delta``; each as in :meth:`attribute` and
+            :meth:`attribute_ranks`.
+
+        Raises:
+            TypeError: as for :meth:`attribute`.
+            ValueError: as for :meth:`attribute`.
+
+        Examples:
+            >>> import torch
+            >>> from torch import nn
+            >>> from captum_rank import RankIntegratedGradients
+            >>> model = nn.Sequential(nn.Flatten(), nn.Linear(100, 2))
+            >>> x = torch.rand(3, 1, 10, 10)
+            >>> pixels, ranks = RankIntegratedGradients(model).attribute_with_ranks(x, target=0)
+            >>> torch.allclose(pixels.sum(), ranks.sum(), atol=1e-5)
+            True
+        """
+        is_tuple = _is_tuple(inputs)
+        pixels, ranks, formatted = self._run(
+            inputs, baselines, target, additional_forward_args, n_steps, method,
+            internal_batch_size, schedule, form, want_pixels=True, want_ranks=True,
+        )
+        assert pixels is not None and ranks is not None
+        pixel_out = _format_output(is_tuple, pixels)
+        rank_out = _format_output(is_tuple, ranks)
+        if not return_convergence_delta:
+            return pixel_out, rank_out
+        delta = self.compute_convergence_delta(
+            pixels, baselines, formatted, target=target,
+            additional_forward_args=additional_forward_args,
+        )
+        return pixel_out, rank_out, delta
+
+    for _method in (attribute, attribute_ranks, attribute_with_ranks):
+        if _method.__doc__:
+            _method.__doc__ = _method.__doc__.replace("{common}", _COMMON_ARGS_DOC)
+    del _method
+
+    def _finish(
+        self,
+        is_tuple: bool,
+        results: tuple[Tensor, ...],
+        formatted_inputs: tuple[Tensor, ...],
+        baselines: BaselineType,
+        target: TargetType,
+        additional_forward_args: Any,
+        return_convergence_delta: bool,
+    ) -> Any:
+        output = _format_output(is_tuple, results)
+        if not return_convergence_delta:
+            return output
+        delta = self.compute_convergence_delta(
+            results, baselines, formatted_inputs, target=target,
+            additional_forward_args=additional_forward_args,
+        )
+        return output, delta
+
+    def _run(
+        self,
+        inputs: TensorOrTupleOfTensorsGeneric,
+        baselines: BaselineType,
+        target: TargetType,
+        additional_forward_args: Any,
+        n_steps: int,
+        method: str,
+        internal_batch_size: int | None,
+        schedule: ScheduleLike,
+        form: str,
+        *,
+        want_pixels: bool,
+        want_ranks: bool,
+    ) -> tuple[tuple[Tensor, ...] | None, tuple[Tensor, ...] | None, tuple[Tensor, ...]]:
+        if inputs is None or (not isinstance(inputs, Tensor | tuple)):
+            raise TypeError(
+                f"`inputs` must be a tensor or a tuple of tensors, got {type(inputs).__name__}."
+            )
+        formatted_inputs, formatted_baselines = _format_input_baseline(inputs, baselines)
+        checked_inputs = check_inputs(formatted_inputs)
+        checked_baselines = check_baselines(formatted_baselines, checked_inputs)
+        partition = path_partition(method, n_steps)
+        check_internal_batch_size(internal_batch_size)
+        check_form(form)
+        resolved = resolve_schedule(schedule)
+
+        # The averaged form and the straight line both need only the path-averaged
+        # gradient; the increments of a curved path need the per-step products.
+        mean_based = form == "averaged" or resolved.straight_line
+        multiply = self.multiplies_by_inputs
+        paths = [
+            RankPath(
+                inputs=tensor,
+                baseline=baseline,
+                schedule=resolved,
+                partition=partition,
+                need_pixels=want_pixels and multiply and not mean_based,
+                need_grad_mean=(want_pixels and (mean_based or not multiply))
+                or (want_ranks and mean_based),
+                need_ranks=want_ranks and not mean_based,
+                need_factors=want_ranks,
+            )
+            for tensor, baseline in zip(checked_inputs, checked_baselines, strict=True)
+        ]
+        self._integrate(paths, target, additional_forward_args, len(partition),
+                        internal_batch_size)
+
+        pixels = None
+        if want_pixels:
+            pixels = tuple(
+                self._pixel_result(path, mean_based, multiply).to(path.inputs.dtype)
+                for path in paths
+            )
+        ranks = None
+        if want_ranks:
+            ranks = tuple(
+                self._rank_result(path, mean_based, multiply).to(path.inputs.dtype)
+                for path in paths
+            )
+        return pixels, ranks, checked_inputs
+
+    def _integrate(
+        self,
+        paths: list[RankPath],
+        target: TargetType,
+        additional_forward_args: Any,
+        n_steps: int,
+        internal_batch_size: int | None,
+    ) -> None:
+        num_examples = paths[0].inputs.shape[0]
+        if internal_batch_size is None:
+            steps_per_chunk = n_steps
+        else:
+            if internal_batch_size < num_examples:
+                warnings.warn(
+                    f"`internal_batch_size` ({internal_batch_size}) is smaller than the number "
+                    f"of examples ({num_examples}); running one path step of the whole batch "
+                    "at a time.",
+                    stacklevel=3,
+                )
+            steps_per_chunk = max(1, internal_batch_size // num_examples)
+        extra_args = _format_additional_forward_args(additional_forward_args)
+        for first in range(0, n_steps, steps_per_chunk):
+            steps = range(first, min(n_steps, first + steps_per_chunk))
+            points = tuple(
+                torch.cat([path.point(step) for step in steps]).requires_grad_()
+                for path in paths
+            )
+            expanded_args = (
+                _expand_additional_forward_args(extra_args, len(steps))
+                if extra_args is not None
+                else None
+            )
+            grads = self.gradient_func(
+                forward_fn=self.forward_func,
+                inputs=points,
+                target_ind=_expand_target(target, len(steps)),
+                additional_forward_args=expanded_args,
+            )
+            del points
+            for path, grad in zip(paths, grads, strict=True):
+                per_step = grad.detach().reshape(len(steps), *path.inputs.shape)
+                for offset, step in enumerate(steps):
+                    path.accumulate(step, per_step[offset])
+            del grads
+
+    @staticmethod
+    def _pixel_result(path: RankPath, mean_based: bool, multiply: bool) -> Tensor:
+        if not multiply:
+            assert path.grad_mean is not None
+            return path.grad_mean
+        if mean_based:
+            assert path.grad_mean is not None
+            return path.grad_mean * path.delta
+        assert path.pixel_sum is not None
+        return path.pixel_sum
+
+    @staticmethod
+    def _rank_result(path: RankPath, mean_based: bool, multiply: bool) -> Tensor:
+        if mean_based:
+            assert path.grad_mean is not None
+            per_unit = path.project(path.grad_mean)
+        else:
+            assert path.rank_sum is not None
+            per_unit = path.rank_sum
+        return per_unit * path.singular_values if multiply else per_unit
+
+    def has_convergence_delta(self) -> bool:
+        r"""RIG is a path method: its attributions sum to ``F(x) - F(x')``.
+
+        Returns:
+            bool: always ``True``.
+
+        Examples:
+            >>> import torch
+            >>> from captum_rank import RankIntegratedGradients
+            >>> RankIntegratedGradients(torch.nn.Identity()).has_convergence_delta()
+            True
+        """
+        return True
+
+    @property
+    def multiplies_by_inputs(self) -> bool:
+        r"""Whether attributions are global (``True``) or the local path-averaged gradient."""
+        return self._multiply_by_inputs

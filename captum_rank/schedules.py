@@ -1,0 +1,329 @@
+r"""Rank schedules: the gates ``phi_i(a)`` that move singular components along the path.
+
+The rank path is ``gamma(a) = x' + U diag(s * phi(a)) V^T`` for ``a`` in ``[0, 1]``. Every
+schedule here is a *window* schedule: component ``i`` enters linearly over its own
+window ``[start_i, start_i + width_i]``::
+
+    phi_i(a) = clamp((a - start_i) / width_i, 0, 1)
+
+which is monotone, 0 at ``a = 0`` and 1 at ``a = 1``. Windows make the path cheap: a
+path step only touches the components whose windows overlap it, so the sequential
+schedule costs a handful of rank-one updates per step instead of a full reconstruction.
+
+=================  ===========================================================
+name               components enter...
+=================  ===========================================================
+``sequential``     one at a time in rank order, equal time each (the paper's
+                   low-rank representations: at ``a = k/r`` the path point is
+                   the rank-``k`` approximation)
+``numerical_rank`` one at a time, spending the whole path on the numerical rank
+                   (components that are zero to working precision enter at the end
+                   in a zero-length window, and contribute nothing)
+``energy``         one at a time, each for a time proportional to its captured
+                   energy ``s_i^2``
+``spectral``       by normalised singular value, with overlap ``w``: the path of
+                   Spectral Integrated Gradients (Kim et al., KDD 2026)
+``linear``         all at once, ``phi_i(a) = a``: plain Integrated Gradients
+=================  ===========================================================
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "EnergySchedule",
+    "LinearSchedule",
+    "NumericalRankSchedule",
+    "RankSchedule",
+    "SequentialSchedule",
+    "SpectralSchedule",
+    "available_schedules",
+    "resolve_schedule",
+]
+
+
+class RankSchedule(ABC):
+    r"""A set of per-component windows that defines a rank path.
+
+    Subclass it and implement :meth:`windows` to define a new schedule; pass the
+    instance as ``schedule=`` to :meth:`RankIntegratedGradients.attribute`.
+
+    Examples:
+        >>> import torch
+        >>> from captum_rank.schedules import SequentialSchedule
+        >>> s = torch.tensor([3.0, 2.0, 1.0, 0.5])
+        >>> SequentialSchedule().gates(torch.tensor([0.0, 0.375, 1.0]), s)
+        tensor([[0.0000, 0.0000, 0.0000, 0.0000],
+                [1.0000, 0.5000, 0.0000, 0.0000],
+                [1.0000, 1.0000, 1.0000, 1.0000]], dtype=torch.float64)
+    """
+
+    name: str = "custom"
+
+    #: ``True`` when every gate equals ``a``: the path is the straight line of IG, and
+    #: the attribution can use IG's cheaper formula with no per-step reconstruction.
+    straight_line: bool = False
+
+    @abstractmethod
+    def windows(self, singular_values: Tensor) -> tuple[Tensor, Tensor]:
+        r"""Start and width of every component's window.
+
+        Args:
+            singular_values (Tensor): ``(..., r)`` non-negative, non-increasing.
+
+        Returns:
+            tuple[Tensor, Tensor]: ``start`` and ``width``, each ``(..., r)`` float64,
+            with ``0 <= start`` and ``start + width <= 1`` (up to rounding) and
+            ``width >= 0``.
+        """
+
+    def gates(self, alphas: Tensor, singular_values: Tensor) -> Tensor:
+        r"""Evaluate ``phi_i(a)`` for every ``a`` in ``alphas``.
+
+        Args:
+            alphas (Tensor): ``(T,)`` path parameters in ``[0, 1]``.
+            singular_values (Tensor): ``(..., r)``.
+
+        Returns:
+            Tensor: ``(T, ..., r)`` float64 gates in ``[0, 1]``; exactly 0 at ``a = 0``
+            and exactly 1 at ``a = 1``, whatever the rounding of the windows, so that
+            the path ends exactly on its end points.
+        """
+        start, width = self.windows(singular_values.detach().to(torch.float64))
+        a = alphas.to(device=start.device, dtype=torch.float64).reshape(
+            (-1,) + (1,) * start.dim()
+        )
+        # A zero-width window is a step; putting it just before its start (and never
+        # past 1 - tiny) keeps phi monotone with phi(0) = 0 and phi(1) = 1.
+        tiny = torch.finfo(torch.float64).eps
+        width = width.clamp_min(tiny)
+        start = torch.minimum(start, 1.0 - width)
+        phi = ((a - start) / width).clamp(0.0, 1.0)
+        phi = torch.where(a >= 1.0, torch.ones_like(phi), phi)
+        return torch.where(a <= 0.0, torch.zeros_like(phi), phi)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def _component_index(singular_values: Tensor) -> Tensor:
+    r = singular_values.shape[-1]
+    return torch.arange(r, device=singular_values.device, dtype=torch.float64)
+
+
+def _windows_from_costs(costs: Tensor) -> tuple[Tensor, Tensor]:
+    """Consecutive windows whose lengths are proportional to ``costs`` (..., r)."""
+    total = costs.sum(dim=-1, keepdim=True)
+    # An all-zero cost vector (a zero matrix, say) has nothing to spend the path on;
+    # fall back to equal time per component so the gates stay well defined.
+    uniform = torch.ones_like(costs)
+    costs = torch.where(total > 0, costs, uniform)
+    total = costs.sum(dim=-1, keepdim=True)
+    ends = costs.cumsum(dim=-1) / total
+    starts = ends - costs / total
+    return starts.clamp(0.0, 1.0), (ends - starts).clamp_min(0.0)
+
+
+class SequentialSchedule(RankSchedule):
+    r"""Components enter one at a time, in rank order, each over ``1 / r`` of the path.
+
+    ``phi_i(a) = clamp(a r - (i - 1), 0, 1)``: at ``a = k / r`` the path point is exactly
+    ``x' + low_rank(x - x', k)``, the best rank-``k`` approximation (Eckart-Young). This
+    is the default and the paper's "low-rank representations" path.
+
+    Examples:
+        >>> import torch
+        >>> start, width = SequentialSchedule().windows(torch.ones(4))
+        >>> start.tolist(), width.tolist()
+        ([0.0, 0.25, 0.5, 0.75], [0.25, 0.25, 0.25, 0.25])
+    """
+
+    name = "sequential"
+
+    def windows(self, singular_values: Tensor) -> tuple[Tensor, Tensor]:
+        r = singular_values.shape[-1]
+        index = _component_index(singular_values)
+        start = torch.broadcast_to(index / r, singular_values.shape)
+        return start, torch.full_like(start, 1.0 / r)
+
+
+class NumericalRankSchedule(RankSchedule):
+    r"""Sequential over the numerical rank only.
+
+    A component counts when ``s_i > tol``, with ``tol = max(H, W) * eps * s_1`` as in
+    ``numpy.linalg.matrix_rank`` (``eps`` of float32 unless given). On images with many
+    (near) zero singular values, e.g. digits on a black background, this spends the
+    whole path on components that carry signal instead of ``1 - rank / r`` of it on
+    components that change nothing.
+
+    Args:
+        rtol (float, optional): relative threshold on ``s_i / s_1``; default
+            ``min(H, W) * eps(float32)`` (the matrix size ``max(H, W)`` is not known
+            from the spectrum; ``r`` is the conservative stand-in).
+
+    Examples:
+        >>> import torch
+        >>> sched = NumericalRankSchedule()
+        >>> start, width = sched.windows(torch.tensor([2.0, 1.0, 0.0, 0.0]))
+        >>> width.tolist()
+        [0.5, 0.5, 0.0, 0.0]
+    """
+
+    name = "numerical_rank"
+
+    def __init__(self, rtol: float | None = None) -> None:
+        if rtol is not None and not (0.0 <= rtol < 1.0):
+            raise ValueError(f"`rtol` must lie in [0, 1), got {rtol}.")
+        self.rtol = rtol
+
+    def windows(self, singular_values: Tensor) -> tuple[Tensor, Tensor]:
+        r = singular_values.shape[-1]
+        rtol = self.rtol if self.rtol is not None else r * torch.finfo(torch.float32).eps
+        top = singular_values[..., :1]
+        costs = (singular_values > rtol * top).to(torch.float64)
+        return _windows_from_costs(costs)
+
+    def __repr__(self) -> str:
+        return f"NumericalRankSchedule(rtol={self.rtol})"
+
+
+class EnergySchedule(RankSchedule):
+    r"""Sequential, each component over a share of the path equal to its energy share.
+
+    Component ``i`` gets ``s_i^2 / sum_j s_j^2`` of the path, so the path parameter
+    ``a`` tracks the captured energy ``||gamma(a) - x'||_F^2 / ||x - x'||_F^2`` at the
+    window boundaries.
+
+    Examples:
+        >>> import torch
+        >>> start, width = EnergySchedule().windows(torch.tensor([3.0, 1.0]))
+        >>> width.tolist()
+        [0.9, 0.1]
+    """
+
+    name = "energy"
+
+    def windows(self, singular_values: Tensor) -> tuple[Tensor, Tensor]:
+        return _windows_from_costs(singular_values.to(torch.float64) ** 2)
+
+
+class SpectralSchedule(RankSchedule):
+    r"""Components enter by normalised singular value, with overlap ``w``.
+
+    ``phi_i(a) = clamp((a - (1 - w)(1 - s_i / s_1)) / w, 0, 1)``: the path of Spectral
+    Integrated Gradients (Kim et al., KDD 2026). The strongest component enters first,
+    over ``[0, w]``; a component with ``s_i = 0`` enters last, over ``[1 - w, 1]``.
+    ``w = 1`` is the straight line of IG.
+
+    Args:
+        overlap (float, optional): window width ``w`` in ``(0, 1]``. Default 0.5.
+
+    Examples:
+        >>> import torch
+        >>> start, width = SpectralSchedule(0.5).windows(torch.tensor([4.0, 2.0, 0.0]))
+        >>> start.tolist()
+        [0.0, 0.25, 0.5]
+    """
+
+    name = "spectral"
+
+    def __init__(self, overlap: float = 0.5) -> None:
+        if isinstance(overlap, bool) or not isinstance(overlap, int | float):
+            raise TypeError(f"`overlap` must be a float in (0, 1], got {type(overlap).__name__}.")
+        if not (0.0 < float(overlap) <= 1.0):
+            raise ValueError(
+                f"`overlap` must lie in (0, 1], got {overlap}: it is the width of each "
+                "component's window (1 gives plain Integrated Gradients)."
+            )
+        self.overlap = float(overlap)
+        self.straight_line = self.overlap == 1.0
+
+    def windows(self, singular_values: Tensor) -> tuple[Tensor, Tensor]:
+        s = singular_values.to(torch.float64)
+        top = s[..., :1]
+        # A zero matrix has no spectrum to order by; any monotone gates do, as every
+        # component is zero. s/s_1 := 1 keeps them all on the first window.
+        ratio = torch.where(top > 0, s / torch.where(top > 0, top, torch.ones_like(top)), 1.0)
+        start = (1.0 - self.overlap) * (1.0 - ratio)
+        return start, torch.full_like(start, self.overlap)
+
+    def __repr__(self) -> str:
+        return f"SpectralSchedule(overlap={self.overlap})"
+
+
+class LinearSchedule(RankSchedule):
+    r"""``phi_i(a) = a`` for every component: the straight line, i.e. plain IG.
+
+    RIG with this schedule equals Captum's ``IntegratedGradients``; the rank-space
+    attributions then decompose IG's total over the singular components of
+    ``x - x'``.
+
+    Examples:
+        >>> import torch
+        >>> LinearSchedule().gates(torch.tensor([0.25]), torch.ones(3))
+        tensor([[0.2500, 0.2500, 0.2500]], dtype=torch.float64)
+    """
+
+    name = "linear"
+    straight_line = True
+
+    def windows(self, singular_values: Tensor) -> tuple[Tensor, Tensor]:
+        start = torch.zeros(singular_values.shape, dtype=torch.float64,
+                            device=singular_values.device)
+        return start, torch.ones_like(start)
+
+
+_REGISTRY: dict[str, type[RankSchedule]] = {
+    cls.name: cls
+    for cls in (SequentialSchedule, NumericalRankSchedule, EnergySchedule, SpectralSchedule,
+                LinearSchedule)
+}
+
+
+def available_schedules() -> list[str]:
+    r"""Names accepted by ``schedule=``.
+
+    Returns:
+        list[str]: the registered schedule names.
+
+    Examples:
+        >>> available_schedules()
+        ['sequential', 'numerical_rank', 'energy', 'spectral', 'linear']
+    """
+    return list(_REGISTRY)
+
+
+def resolve_schedule(schedule: str | RankSchedule) -> RankSchedule:
+    r"""Turn a name or an instance into a :class:`RankSchedule`.
+
+    Args:
+        schedule (str or RankSchedule): a name from :func:`available_schedules` (with
+            its default options) or an instance, e.g. ``SpectralSchedule(overlap=0.3)``.
+
+    Returns:
+        RankSchedule: the schedule.
+
+    Raises:
+        ValueError: for an unknown name.
+        TypeError: for anything else.
+
+    Examples:
+        >>> resolve_schedule("spectral")
+        SpectralSchedule(overlap=0.5)
+    """
+    if isinstance(schedule, RankSchedule):
+        return schedule
+    if isinstance(schedule, str):
+        if schedule not in _REGISTRY:
+            raise ValueError(
+                f"Unknown `schedule` {schedule!r}; choose one of {available_schedules()} "
+                "or pass a RankSchedule instance (e.g. SpectralSchedule(overlap=0.3))."
+            )
+        return _REGISTRY[schedule]()
+    raise TypeError(
+        f"`schedule` must be a name or a RankSchedule, got {type(schedule).__name__}."
+    )
