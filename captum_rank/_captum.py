@@ -18,7 +18,11 @@ from captum._utils.common import (
 from captum._utils.gradient import compute_gradients
 from captum._utils.typing import BaselineType, TargetType, TensorOrTupleOfTensorsGeneric
 from captum.attr._utils.approximation_methods import SUPPORTED_METHODS, approximation_parameters
-from captum.attr._utils.common import _format_input_baseline
+from captum.log import log_usage
+
+# NoiseTunnel calls ``attribution_method.attribute.__wrapped__`` to skip Captum's usage
+# logging, so an ``attribute`` without Captum's decorator breaks inside NoiseTunnel.
+captum_entry_point = log_usage()
 
 __all__ = [
     "SUPPORTED_METHODS",
@@ -28,9 +32,9 @@ __all__ = [
     "_expand_additional_forward_args",
     "_expand_target",
     "_format_additional_forward_args",
-    "_format_input_baseline",
     "_format_output",
     "_is_tuple",
     "approximation_parameters",
+    "captum_entry_point",
     "compute_gradients",
 ]

@@ -14,6 +14,38 @@ from torch import Tensor
 FORMS = ("increments", "averaged")
 
 
+def as_tuples(inputs: Any, baselines: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    r"""Captum's tensor-or-tuple convention, without Captum's ``assert`` on bad types.
+
+    Args:
+        inputs: a tensor or a tuple of tensors.
+        baselines: ``None`` (zeros), a number, a tensor, or a tuple of those.
+
+    Returns:
+        tuple: ``(inputs, baselines)`` as tuples (unchecked; see :func:`check_inputs`).
+
+    Raises:
+        TypeError: if ``inputs`` is neither a tensor nor a tuple.
+
+    Examples:
+        >>> import torch
+        >>> inputs, baselines = as_tuples(torch.zeros(1, 2, 2), None)
+        >>> len(inputs), baselines
+        (1, (0.0,))
+    """
+    if isinstance(inputs, Tensor):
+        inputs = (inputs,)
+    elif not isinstance(inputs, tuple):
+        raise TypeError(
+            f"`inputs` must be a tensor or a tuple of tensors, got {type(inputs).__name__}."
+        )
+    if baselines is None:
+        baselines = (0.0,) * len(inputs)
+    elif not isinstance(baselines, tuple):
+        baselines = (baselines,)
+    return inputs, baselines
+
+
 def check_inputs(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
     r"""Validate formatted ``inputs`` and return them detached.
 

@@ -17,11 +17,12 @@ from captum_rank._captum import (
     _expand_additional_forward_args,
     _expand_target,
     _format_additional_forward_args,
-    _format_input_baseline,
     _format_output,
     _is_tuple,
+    captum_entry_point,
 )
 from captum_rank._validation import (
+    as_tuples,
     check_baselines,
     check_form,
     check_inputs,
@@ -126,7 +127,9 @@ class RankIntegratedGradients(GradientAttribution):
         torch.Size([2, 1, 28])
     """
 
-    def __init__(self, forward_func: Callable[..., Tensor], multiply_by_inputs: bool = True) -> None:
+    def __init__(
+        self, forward_func: Callable[..., Tensor], multiply_by_inputs: bool = True
+    ) -> None:
         if not callable(forward_func):
             raise TypeError(
                 f"`forward_func` must be callable (a model or a function), got "
@@ -167,7 +170,8 @@ class RankIntegratedGradients(GradientAttribution):
         form: str = "increments",
     ) -> tuple[TensorOrTupleOfTensorsGeneric, Tensor]: ...
 
-    def attribute(  # type: ignore[override]
+    @captum_entry_point
+    def attribute(
         self,
         inputs: TensorOrTupleOfTensorsGeneric,
         baselines: BaselineType = None,
@@ -219,6 +223,7 @@ class RankIntegratedGradients(GradientAttribution):
         return self._finish(is_tuple, pixels, formatted, baselines, target,
                             additional_forward_args, return_convergence_delta)
 
+    @captum_entry_point
     def attribute_ranks(
         self,
         inputs: TensorOrTupleOfTensorsGeneric,
@@ -275,6 +280,7 @@ class RankIntegratedGradients(GradientAttribution):
         return self._finish(is_tuple, ranks, formatted, baselines, target,
                             additional_forward_args, return_convergence_delta)
 
+    @captum_entry_point
     def attribute_with_ranks(
         self,
         inputs: TensorOrTupleOfTensorsGeneric,
@@ -368,11 +374,7 @@ class RankIntegratedGradients(GradientAttribution):
         want_pixels: bool,
         want_ranks: bool,
     ) -> tuple[tuple[Tensor, ...] | None, tuple[Tensor, ...] | None, tuple[Tensor, ...]]:
-        if inputs is None or (not isinstance(inputs, Tensor | tuple)):
-            raise TypeError(
-                f"`inputs` must be a tensor or a tuple of tensors, got {type(inputs).__name__}."
-            )
-        formatted_inputs, formatted_baselines = _format_input_baseline(inputs, baselines)
+        formatted_inputs, formatted_baselines = as_tuples(inputs, baselines)
         checked_inputs = check_inputs(formatted_inputs)
         checked_baselines = check_baselines(formatted_baselines, checked_inputs)
         partition = path_partition(method, n_steps)

@@ -26,7 +26,7 @@ from torch import Tensor
 
 from captum_rank._captum import SUPPORTED_METHODS, approximation_parameters
 
-__all__ = ["Partition", "SUPPORTED_METHODS", "check_method", "path_partition"]
+__all__ = ["SUPPORTED_METHODS", "Partition", "check_method", "path_partition"]
 
 _MIN_STEPS = {"gausslegendre": 1}
 
