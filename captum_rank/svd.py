@@ -176,8 +176,10 @@ def rank_mask(rank: RankLike, batch_shape: torch.Size, r: int, device: torch.dev
     return (values.unsqueeze(-1) - index).clamp(0.0, 1.0)
 
 
-def _pairwise_gains(S: Tensor, mask: Tensor, tol: Tensor) -> tuple[Tensor, Tensor]:
-    r"""The two ``r x r`` gain matrices of the truncation's derivative.
+def _pairwise_gains(
+    s_rows: Tensor, m_rows: Tensor, s_cols: Tensor, m_cols: Tensor, tol: Tensor
+) -> tuple[Tensor, Tensor]:
+    r"""The gain matrices of the truncation's derivative, for rows x cols component pairs.
 
     For ``f_i = m_i s_i``, the symmetric part of ``U^T dX V`` is scaled by
     ``K_ij = (f_i - f_j) / (s_i - s_j)`` and the skew part by
@@ -188,8 +190,8 @@ def _pairwise_gains(S: Tensor, mask: Tensor, tol: Tensor) -> tuple[Tensor, Tenso
     reconstruction that shares the tied block evenly, which is the one basis-free
     choice and keeps every gain within ``[0, max(m)]``.
     """
-    s_i, s_j = S.unsqueeze(-1), S.unsqueeze(-2)
-    m_i, m_j = mask.unsqueeze(-1), mask.unsqueeze(-2)
+    s_i, s_j = s_rows.unsqueeze(-1), s_cols.unsqueeze(-2)
+    m_i, m_j = m_rows.unsqueeze(-1), m_cols.unsqueeze(-2)
     f_i, f_j = m_i * s_i, m_j * s_j
     same_side = m_i == m_j
     mean_mask = 0.5 * (m_i + m_j)
@@ -208,6 +210,15 @@ def _pairwise_gains(S: Tensor, mask: Tensor, tol: Tensor) -> tuple[Tensor, Tenso
     return gain_sym, gain_skew
 
 
+def kept_components(mask: Tensor) -> int:
+    """Number of leading components that any matrix of the batch keeps (mask > 0)."""
+    if mask.numel() == 0:
+        return 0
+    kept = (mask > 0).reshape(-1, mask.shape[-1]).any(dim=0)
+    nonzero = kept.nonzero()
+    return int(nonzero[-1]) + 1 if nonzero.numel() else 0
+
+
 def _low_rank_backward(grad: Tensor, U: Tensor, S: Tensor, Vh: Tensor, mask: Tensor) -> Tensor:
     r"""Adjoint of ``dX -> d(U diag(m s) V^T)`` applied to ``grad``.
 
@@ -222,15 +233,49 @@ def _low_rank_backward(grad: Tensor, U: Tensor, S: Tensor, Vh: Tensor, mask: Ten
 
     The complement terms come from ``dU = (I - UU^T) dX V S^-1`` times ``diag(m s)``:
     the ``S^-1`` cancels, so they are finite even for zero singular values.
+
+    Only the first ``k`` components have ``m > 0``; the gains vanish on the block of
+    pairs that are both dropped, so only the first ``k`` rows and columns of ``A`` are
+    needed. For ``k <= r / 2`` the blocked form below costs ``O(H W k)`` instead of
+    ``O(H W r)``; above that the dense form is cheaper.
     """
-    V = Vh.mT
-    grad_V = grad @ V
-    inner = U.mT @ grad_V  # A = U^T G V, (..., r, r)
     rows, cols = grad.shape[-2], grad.shape[-1]
+    r = S.shape[-1]
+    k = kept_components(mask)
     eps = torch.finfo(S.dtype).eps
-    scale = S.amax(dim=-1, keepdim=True).unsqueeze(-1)
-    tol = eps * max(rows, cols) * scale
-    gain_sym, gain_skew = _pairwise_gains(S, mask, tol)
+    tol = eps * max(rows, cols) * S.amax(dim=-1, keepdim=True).unsqueeze(-1)
+    if k == 0:
+        return torch.zeros_like(grad)
+    if 2 * k > r:
+        return _dense_backward(grad, U, S, Vh, mask, tol)
+    U1, Vh1, m1 = U[..., :k], Vh[..., :k, :], mask[..., :k]
+    grad_V1 = grad @ Vh1.mT  # (H, k)
+    a_cols = U.mT @ grad_V1  # A[:, :k], (r, k)
+    grad_T_U1 = U1.mT @ grad  # (k, W)
+    a_rows = grad_T_U1 @ Vh.mT  # A[:k, :], (k, r)
+    gain_sym, gain_skew = _pairwise_gains(S[..., :k], m1, S, mask, tol)  # (k, r)
+    transposed = a_cols.mT  # A^T[:k, :]
+    top = gain_sym * 0.5 * (a_rows + transposed) + gain_skew * 0.5 * (a_rows - transposed)
+    # Rows i >= k, columns j < k: the gains are symmetric, so they are top's transposed.
+    lower = a_cols[..., k:, :]
+    upper_T = a_rows[..., :, k:].mT
+    bottom = (gain_sym[..., :, k:].mT * 0.5 * (lower + upper_T)
+              + gain_skew[..., :, k:].mT * 0.5 * (lower - upper_T))
+    grad_x = U1 @ (top @ Vh) + (U[..., k:] @ bottom) @ Vh1
+    if rows > cols:
+        grad_x = grad_x + ((grad_V1 - U @ a_cols) * m1.unsqueeze(-2)) @ Vh1
+    elif cols > rows:
+        grad_x = grad_x + (U1 * m1.unsqueeze(-2)) @ (grad_T_U1 - a_rows @ Vh)
+    return grad_x
+
+
+def _dense_backward(grad: Tensor, U: Tensor, S: Tensor, Vh: Tensor, mask: Tensor,
+                    tol: Tensor) -> Tensor:
+    """The same adjoint as :func:`_low_rank_backward`, with the whole ``r x r`` system."""
+    rows, cols = grad.shape[-2], grad.shape[-1]
+    grad_V = grad @ Vh.mT
+    inner = U.mT @ grad_V  # A = U^T G V, (..., r, r)
+    gain_sym, gain_skew = _pairwise_gains(S, mask, S, mask, tol)
     sym = 0.5 * (inner + inner.mT)
     skew = 0.5 * (inner - inner.mT)
     grad_x = U @ (gain_sym * sym + gain_skew * skew) @ Vh
@@ -250,7 +295,8 @@ class _LowRankFunction(torch.autograd.Function):
         ctx.backward_mode = backward  # type: ignore[attr-defined]
         if backward == "svd":
             ctx.save_for_backward(U, S, Vh, mask)
-        return reconstruct(U, S * mask, Vh)
+        k = kept_components(mask)
+        return reconstruct(U[..., :k], (S * mask)[..., :k], Vh[..., :k, :])
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, None, None]:

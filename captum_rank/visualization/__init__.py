@@ -1,0 +1,65 @@
+r"""Captum-style and rank-specific visualisation for Rank Integrated Gradients.
+
+Drop-in for Captum's visualisers (``from captum.attr import visualization as viz`` ->
+``from captum_rank import visualization as viz``):
+
+- :func:`visualize_image_attr`, :func:`visualize_image_attr_multiple`: Captum's arguments,
+  methods (``heat_map``, ``blended_heat_map``, ``original_image``, ``masked_image``,
+  ``alpha_scaling``), signs (``positive``, ``negative``, ``absolute_value``, ``all``) and
+  return values, plus torch tensors, CHW/HWC/HW layouts, grey images, all-zero maps,
+  shared colour scales (``scale=``, :func:`shared_scale`) and ``return_array=True``.
+- :func:`normalize_attr`: the value mapping, public and documented (``"all"`` to
+  ``[-1, 1]``, other signs to ``[0, 1]``).
+
+Rank-specific plots:
+
+- :func:`plot_rank_spectrum`: contribution per rank component and cumulative share.
+- :func:`plot_rank_path` / :func:`plot_rank_path_arrays`: the images along the RIG path
+  with the model's score.
+- :func:`plot_comparison_grid`: image, IG, RIG and spectrum for several models and images
+  on shared colour scales.
+- :func:`plot_accuracy_vs_rank`: accuracy on low-rank approximations and high-rank
+  residuals.
+
+Layouts of image-like arguments (``layout=None``): a leading batch dimension of 1 is
+dropped; 2-D is ``(H, W)``; for 3-D, an end of size 1, 3 or 4 is the channel dimension when
+the other end is not (``(3, 32, 32)`` is CHW, ``(32, 32, 3)`` HWC); ties are settled by the
+other argument's spatial size, then by type (tensors CHW, numpy arrays HWC); otherwise pass
+``layout="CHW"``/``"HWC"``.
+
+Nothing here imports :mod:`captum_rank.attr`; :func:`plot_rank_path` imports
+:mod:`captum_rank.svd` when called.
+"""
+
+from .compare import plot_accuracy_vs_rank, plot_comparison_grid
+from .image import (
+    METHODS,
+    default_cmap,
+    render_image_attr,
+    visualize_image_attr,
+    visualize_image_attr_multiple,
+)
+from .normalize import SIGNS, attr_to_map, normalize_attr, shared_scale, sign_range
+from .path import default_path_ranks, plot_rank_path, plot_rank_path_arrays
+from .spectrum import cumulative_share, plot_rank_spectrum, rank_spectra
+
+__all__ = [
+    "METHODS",
+    "SIGNS",
+    "attr_to_map",
+    "cumulative_share",
+    "default_cmap",
+    "default_path_ranks",
+    "normalize_attr",
+    "plot_accuracy_vs_rank",
+    "plot_comparison_grid",
+    "plot_rank_path",
+    "plot_rank_path_arrays",
+    "plot_rank_spectrum",
+    "rank_spectra",
+    "render_image_attr",
+    "shared_scale",
+    "sign_range",
+    "visualize_image_attr",
+    "visualize_image_attr_multiple",
+]

@@ -1,0 +1,67 @@
+r"""Figure creation and showing, shared by every visualiser.
+
+``use_pyplot=True`` creates figures through pyplot (so notebooks display them and
+``plt.close`` manages them) and calls ``plt.show()`` afterwards, as Captum does, but only
+when the backend is interactive: under ``Agg`` (tests, scripts writing files) showing
+would only warn. ``use_pyplot=False`` builds a bare :class:`matplotlib.figure.Figure`
+that pyplot never sees, so nothing has to be closed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib
+from matplotlib import pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure, SubFigure
+
+__all__ = ["check_option", "figure_of", "maybe_show", "new_figure", "strip_ticks"]
+
+_NON_INTERACTIVE = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
+
+
+def _backend_is_interactive() -> bool:
+    backend = str(matplotlib.get_backend()).lower()
+    for prefix in ("module://matplotlib.backends.backend_", "backend_"):
+        if backend.startswith(prefix):
+            backend = backend[len(prefix):]
+    return backend not in _NON_INTERACTIVE
+
+
+def new_figure(fig_size: tuple[float, float], use_pyplot: bool, **kwargs: Any) -> Figure:
+    r"""A new figure, through pyplot or not (see the module docstring)."""
+    if use_pyplot:
+        return plt.figure(figsize=fig_size, **kwargs)
+    return Figure(figsize=fig_size, **kwargs)
+
+
+def maybe_show(use_pyplot: bool) -> None:
+    r"""``plt.show()`` when asked to and the backend can show anything."""
+    if use_pyplot and _backend_is_interactive():
+        plt.show()
+
+
+def figure_of(ax: Axes) -> Figure:
+    r"""The top-level figure that holds ``ax`` (also inside a subfigure)."""
+    fig = ax.get_figure()
+    while isinstance(fig, SubFigure):
+        fig = fig.get_figure()
+    if not isinstance(fig, Figure):
+        raise ValueError("the given axes belong to no figure.")
+    return fig
+
+
+def check_option(value: Any, name: str, options: tuple[Any, ...]) -> None:
+    r"""Raise a ``ValueError`` naming ``name`` unless ``value`` is one of ``options``."""
+    # Only strings and None are options; anything else (an array, say) is simply wrong.
+    if isinstance(value, str | None) and value in options:
+        return
+    raise ValueError(f"`{name}` must be one of {options}, got {value!r}.")
+
+
+def strip_ticks(ax: Axes) -> None:
+    r"""Remove ticks and tick labels (image panels), as Captum does."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(visible=False)
