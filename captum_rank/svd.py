@@ -396,7 +396,20 @@ def high_rank(x: Tensor, rank: RankLike, backward: BackwardMode = "svd") -> Tens
     return x - low_rank(x, rank, backward)
 
 
-class LowRank(nn.Module):
+class _RankModule(nn.Module):
+    """Shared state of :class:`LowRank` and :class:`HighRank`."""
+
+    def __init__(self, rank: RankLike, backward: BackwardMode = "svd") -> None:
+        super().__init__()
+        _check_backward(backward)
+        self.rank = rank
+        self.backward_mode: BackwardMode = backward
+
+    def extra_repr(self) -> str:
+        return f"rank={self.rank}, backward={self.backward_mode!r}"
+
+
+class LowRank(_RankModule):
     r"""``nn.Module`` form of :func:`low_rank`, to put in front of a model.
 
     ``nn.Sequential(LowRank(8), model)`` is a rank-limited model that Captum's
@@ -416,20 +429,11 @@ class LowRank(nn.Module):
         torch.Size([4, 10])
     """
 
-    def __init__(self, rank: RankLike, backward: BackwardMode = "svd") -> None:
-        super().__init__()
-        _check_backward(backward)
-        self.rank = rank
-        self.backward_mode: BackwardMode = backward
-
     def forward(self, x: Tensor) -> Tensor:
         return low_rank(x, self.rank, self.backward_mode)
 
-    def extra_repr(self) -> str:
-        return f"rank={self.rank}, backward={self.backward_mode!r}"
 
-
-class HighRank(nn.Module):
+class HighRank(_RankModule):
     r"""``nn.Module`` form of :func:`high_rank`: a model that sees only the residual.
 
     Args:
@@ -443,14 +447,5 @@ class HighRank(nn.Module):
         torch.Size([2, 1, 8, 8])
     """
 
-    def __init__(self, rank: RankLike, backward: BackwardMode = "svd") -> None:
-        super().__init__()
-        _check_backward(backward)
-        self.rank = rank
-        self.backward_mode: BackwardMode = backward
-
     def forward(self, x: Tensor) -> Tensor:
         return high_rank(x, self.rank, self.backward_mode)
-
-    def extra_repr(self) -> str:
-        return f"rank={self.rank}, backward={self.backward_mode!r}"
