@@ -8,6 +8,8 @@ import pytest
 import torch
 from captum.attr import IntegratedGradients, NoiseTunnel
 from captum.metrics import infidelity, sensitivity_max
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import Tensor, nn
 
 from captum_rank import RankIntegratedGradients, SpectralSchedule, available_schedules, low_rank
@@ -312,3 +314,31 @@ def test_cuda_matches_cpu(cnn: nn.Module, images: Tensor) -> None:
     assert gpu[0].device.type == "cuda"
     assert torch.allclose(cpu[0], gpu[0].cpu(), atol=1e-4)
     assert torch.allclose(cpu[1], gpu[1].cpu(), atol=1e-4)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.integers(1, 3), st.integers(1, 3), st.integers(1, 9), st.integers(1, 9),
+    st.integers(1, 12), st.sampled_from(SCHEDULES), st.sampled_from(SUPPORTED_METHODS),
+)
+def test_affine_models_are_exactly_complete_for_all_shapes(
+    n: int, c: int, h: int, w: int, n_steps: int, schedule: str, method: str
+) -> None:
+    # An affine model has a constant gradient, so the attribution must equal
+    # w * (x - x') exactly for every shape, schedule, rule and number of steps, and the
+    # rank attributions must carry the same total.
+    n_steps = max(n_steps, 2) if method != "gausslegendre" else n_steps
+    gen = torch.Generator().manual_seed(n * 1000 + c * 100 + h * 10 + w)
+    weight = torch.randn(c, h, w, generator=gen)
+    x = torch.rand(n, c, h, w, generator=gen)
+    baseline = torch.rand(1, c, h, w, generator=gen)
+
+    def model(inputs: Tensor) -> Tensor:
+        return (inputs * weight).flatten(1).sum(1, keepdim=True) + 1.0
+
+    pixels, ranks = RankIntegratedGradients(model).attribute_with_ranks(
+        x, baselines=baseline, target=0, n_steps=n_steps, method=method, schedule=schedule
+    )
+    assert ranks.shape == (n, c, min(h, w))
+    assert torch.allclose(pixels, weight * (x - baseline), atol=1e-5)
+    assert torch.allclose(ranks.sum(-1), pixels.flatten(2).sum(-1), atol=1e-5)
