@@ -6,6 +6,7 @@ own module (``captum_rank.schedules``, ``captum_rank.svd``, ...).
 
 from captum_rank.attr import RankIntegratedGradients
 from captum_rank.schedules import (
+    ArcLengthSchedule,
     EnergySchedule,
     LinearSchedule,
     NumericalRankSchedule,
@@ -19,6 +20,7 @@ from captum_rank.svd import HighRank, LowRank, high_rank, low_rank
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArcLengthSchedule",
     "EnergySchedule",
     "HighRank",
     "LinearSchedule",

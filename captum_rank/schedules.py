@@ -19,12 +19,24 @@ name               components enter...
 ``numerical_rank`` one at a time, spending the whole path on the numerical rank
                    (components that are zero to working precision enter at the end
                    in a zero-length window, and contribute nothing)
+``arc_length``     one at a time, each for a time proportional to ``s_i``, the
+                   distance it moves: the same curve as ``sequential``, walked at
+                   constant speed
 ``energy``         one at a time, each for a time proportional to its captured
                    energy ``s_i^2``
 ``spectral``       by normalised singular value, with overlap ``w``: the path of
                    Spectral Integrated Gradients (Kim et al., KDD 2026)
 ``linear``         all at once, ``phi_i(a) = a``: plain Integrated Gradients
 =================  ===========================================================
+
+``sequential``, ``numerical_rank``, ``arc_length`` and ``energy`` trace the same curve, the
+rank-``k`` approximations joined in order, at different speeds. A path integral does not
+depend on how fast the path is walked, so they all converge to the same attributions; they
+differ in quadrature error at a given ``n_steps``. On ReLU networks the dominant first
+components carry most of the change, and walking them in ``1/r`` of the path (the
+``sequential`` default, which keeps the rank-``k`` points at ``a = k / r``) needs several
+times more steps than walking at constant speed (``arc_length``); see
+``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -35,6 +47,7 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "ArcLengthSchedule",
     "EnergySchedule",
     "LinearSchedule",
     "NumericalRankSchedule",
@@ -216,6 +229,27 @@ class EnergySchedule(RankSchedule):
         return _windows_from_costs(singular_values.to(torch.float64) ** 2)
 
 
+class ArcLengthSchedule(RankSchedule):
+    r"""The ``sequential`` curve walked at constant speed: component ``i`` gets ``s_i / sum s``.
+
+    Component ``i`` moves the path by ``||s_i u_i v_i^T||_F = s_i``, so windows in
+    proportion to ``s_i`` make the path parameter proportional to arc length, as IG's
+    straight line is. The attributions are those of ``sequential`` (same curve), with
+    smaller quadrature error at equal ``n_steps`` when a few components dominate.
+
+    Examples:
+        >>> import torch
+        >>> start, width = ArcLengthSchedule().windows(torch.tensor([3.0, 1.0]))
+        >>> width.tolist()
+        [0.75, 0.25]
+    """
+
+    name = "arc_length"
+
+    def windows(self, singular_values: Tensor) -> tuple[Tensor, Tensor]:
+        return _windows_from_costs(singular_values.to(torch.float64))
+
+
 class SpectralSchedule(RankSchedule):
     r"""Components enter by normalised singular value, with overlap ``w``.
 
@@ -284,8 +318,8 @@ class LinearSchedule(RankSchedule):
 
 _REGISTRY: dict[str, type[RankSchedule]] = {
     cls.name: cls
-    for cls in (SequentialSchedule, NumericalRankSchedule, EnergySchedule, SpectralSchedule,
-                LinearSchedule)
+    for cls in (SequentialSchedule, NumericalRankSchedule, ArcLengthSchedule, EnergySchedule,
+                SpectralSchedule, LinearSchedule)
 }
 
 
@@ -297,7 +331,7 @@ def available_schedules() -> list[str]:
 
     Examples:
         >>> available_schedules()
-        ['sequential', 'numerical_rank', 'energy', 'spectral', 'linear']
+        ['sequential', 'numerical_rank', 'arc_length', 'energy', 'spectral', 'linear']
     """
     return list(_REGISTRY)
 

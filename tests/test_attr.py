@@ -342,3 +342,20 @@ def test_affine_models_are_exactly_complete_for_all_shapes(
     assert ranks.shape == (n, c, min(h, w))
     assert torch.allclose(pixels, weight * (x - baseline), atol=1e-5)
     assert torch.allclose(ranks.sum(-1), pixels.flatten(2).sum(-1), atol=1e-5)
+
+
+def test_reparametrisations_of_the_sequential_curve_agree(cnn: nn.Module, images: Tensor) -> None:
+    # sequential, numerical_rank, arc_length and energy walk the same curve at different
+    # speeds; a path integral does not depend on the speed, so with enough steps they
+    # must give the same pixel and rank attributions.
+    rig = RankIntegratedGradients(cnn)
+    results = {
+        schedule: rig.attribute_with_ranks(images, target=2, n_steps=600,
+                                           method="riemann_middle", schedule=schedule)
+        for schedule in ("sequential", "numerical_rank", "arc_length", "energy")
+    }
+    reference = results["sequential"]
+    scale = float(reference[0].abs().max())
+    for pixels, ranks in results.values():
+        assert float((pixels - reference[0]).abs().max()) < 0.02 * scale
+        assert float((ranks - reference[1]).abs().max()) < 0.02 * float(reference[1].abs().max())

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from torch import Tensor
 
 from captum_rank.schedules import (
+    ArcLengthSchedule,
     EnergySchedule,
     LinearSchedule,
     NumericalRankSchedule,
@@ -19,8 +20,8 @@ from captum_rank.schedules import (
     resolve_schedule,
 )
 
-ALL = [SequentialSchedule(), NumericalRankSchedule(), EnergySchedule(), SpectralSchedule(0.3),
-       SpectralSchedule(1.0), LinearSchedule()]
+ALL = [SequentialSchedule(), NumericalRankSchedule(), ArcLengthSchedule(), EnergySchedule(),
+       SpectralSchedule(0.3), SpectralSchedule(1.0), LinearSchedule()]
 
 
 def spectrum(values: list[float]) -> Tensor:
@@ -95,7 +96,9 @@ def test_batched_windows_are_per_matrix() -> None:
 
 
 def test_resolve_schedule() -> None:
-    assert available_schedules() == ["sequential", "numerical_rank", "energy", "spectral", "linear"]
+    assert available_schedules() == [
+        "sequential", "numerical_rank", "arc_length", "energy", "spectral", "linear"
+    ]
     assert isinstance(resolve_schedule("energy"), EnergySchedule)
     custom = SpectralSchedule(0.2)
     assert resolve_schedule(custom) is custom

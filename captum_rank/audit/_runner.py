@@ -1,0 +1,116 @@
+r"""The streaming loop shared by every audit: batches in, running sums out.
+
+An audit is a function ``step(images, labels) -> {name: partial sums}`` (numpy float64
+or int64 arrays of fixed shapes). The runner feeds it this shard's batches in order,
+adds the partial sums into running sums (so memory never grows with the data set),
+saves a checkpoint after each batch (or every ``checkpoint_interval`` seconds, and on
+an interruption), and all-reduces the sums over the processes at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+from torch import Tensor
+
+from captum_rank.audit._progress import Progress
+from captum_rank.audit.checkpoint import Checkpoint
+from captum_rank.audit.distributed import Shard
+from captum_rank.audit.sources import DataSource
+
+__all__ = ["TEST_KILL_ENV", "run_stream"]
+
+#: Test hook: when set to ``N``, the process kills itself (SIGKILL, as a crash or an
+#: out-of-memory kill would) right after saving the checkpoint of its ``N``-th batch.
+TEST_KILL_ENV = "CAPTUM_RANK_AUDIT_TEST_KILL_AFTER"
+
+Step = Callable[[Tensor, Tensor], Mapping[str, np.ndarray]]
+
+
+def run_stream(
+    source: DataSource,
+    step: Step,
+    init: Mapping[str, np.ndarray],
+    fingerprint: Mapping[str, Any],
+    shard: Shard,
+    checkpoint: str | os.PathLike[str] | None = None,
+    checkpoint_interval: float = 0.0,
+    progress: bool = True,
+    desc: str = "audit",
+) -> dict[str, np.ndarray]:
+    r"""Run ``step`` over this shard's batches and return the (all-reduced) sums.
+
+    Args:
+        source: the batches.
+        step: computes one batch's partial sums; the names and shapes of ``init``.
+        init: zero sums (their dtypes are kept).
+        fingerprint: JSON-able description of the run for the checkpoint.
+        shard: this process's share.
+        checkpoint: path of the checkpoint file, or ``None``. With several processes
+            each writes ``<path>.rank<r>of<w>``.
+        checkpoint_interval: seconds between checkpoint writes (0: after every batch).
+        progress: show a progress bar (rank 0 only).
+        desc: the bar's label.
+
+    Returns:
+        The sums over all of the data set (over all processes).
+    """
+    sums = {name: np.array(value, copy=True) for name, value in init.items()}
+    my_batches = shard.batches(source.n_batches)
+    done = 0
+    ckpt: Checkpoint | None = None
+    if checkpoint is not None:
+        path = os.fspath(checkpoint)
+        if shard.world_size > 1:
+            path = f"{path}.rank{shard.rank}of{shard.world_size}"
+        ckpt = Checkpoint(path, {**fingerprint, "rank": shard.rank,
+                                 "world_size": shard.world_size})
+        loaded = ckpt.load()
+        if loaded is not None:
+            done, saved, _ = loaded
+            if set(saved) != set(sums) or any(
+                saved[k].shape != sums[k].shape for k in sums
+            ) or done > len(my_batches):
+                done = 0
+            else:
+                sums = {k: saved[k].astype(sums[k].dtype) for k in sums}
+    kill_after = int(os.environ.get(TEST_KILL_ENV, "0") or 0)
+    bar = Progress(len(my_batches), initial=done, desc=desc,
+                   disable=not progress or not shard.is_main)
+    last_save = time.monotonic()
+    saved_at = done
+    try:
+        for position in range(done, len(my_batches)):
+            images, labels = source.batch(my_batches[position])
+            partial = step(images, labels)
+            # New arrays, bound in one assignment: an interruption leaves the sums and
+            # the batch count consistent (both before or both after this batch).
+            state = (position + 1, {k: sums[k] + partial[k] for k in sums})
+            done, sums = state
+            bar.update()
+            if ckpt is not None and (
+                checkpoint_interval <= 0
+                or time.monotonic() - last_save >= checkpoint_interval
+                or kill_after
+            ):
+                ckpt.save(done, sums, complete=done == len(my_batches))
+                saved_at, last_save = done, time.monotonic()
+                if kill_after and done >= kill_after:
+                    os.kill(os.getpid(), signal.SIGKILL)
+    except BaseException:
+        # Ctrl-C or an error: keep what the completed batches computed.
+        if ckpt is not None and done > saved_at:
+            ckpt.save(done, sums, complete=False)
+        raise
+    finally:
+        bar.close()
+    if ckpt is not None and saved_at < done:
+        ckpt.save(done, sums, complete=True)
+    elif ckpt is not None and done == 0 and not my_batches:
+        ckpt.save(0, sums, complete=True)
+    return shard.all_reduce(sums)

@@ -1,0 +1,210 @@
+r"""Checkpoints of an audit's running sums: atomic writes, fingerprinted arguments.
+
+A checkpoint is a small JSON file that holds the running sums of the batches completed so
+far, the number of those batches, and a fingerprint (SHA-256) of everything that
+determines the result: the kind of audit, the models' weights, the data, the ranks, the
+batch size, the shard. It is written to a temporary file in the same folder and moved
+into place with :func:`os.replace`, which is atomic on POSIX and Windows, so a process
+killed at any moment leaves either the previous checkpoint or the new one, never half of
+one. Floats are stored with Python's shortest round-trip ``repr``, so reloaded sums are
+bit-for-bit the saved ones and a resumed audit adds the remaining batches in the same
+order as an uninterrupted one: the result is identical, not merely close.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ["Checkpoint", "digest_json", "digest_model", "digest_tensor"]
+
+_FORMAT = "captum-rank-audit-checkpoint"
+_VERSION = 1
+
+
+def digest_json(obj: Any) -> str:
+    r"""SHA-256 of the canonical JSON form of ``obj`` (sorted keys, no spaces).
+
+    Args:
+        obj: anything :func:`json.dumps` accepts.
+
+    Returns:
+        The hex digest.
+
+    Examples:
+        >>> digest_json({"b": 1, "a": [1, 2]}) == digest_json({"a": [1, 2], "b": 1})
+        True
+    """
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def digest_tensor(tensor: Tensor, hasher: Any = None) -> str:
+    r"""SHA-256 of a tensor's dtype, shape and bytes.
+
+    Args:
+        tensor: any tensor (moved to the CPU to hash).
+        hasher: an existing ``hashlib`` object to update instead of a new one.
+
+    Returns:
+        The hex digest (of ``hasher`` when given).
+
+    Examples:
+        >>> import torch
+        >>> digest_tensor(torch.zeros(2)) == digest_tensor(torch.zeros(2))
+        True
+    """
+    h = hasher if hasher is not None else hashlib.sha256()
+    t = tensor.detach().cpu().contiguous()
+    h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+    if t.dtype == torch.bfloat16:
+        t = t.view(torch.int16)
+    h.update(t.numpy().tobytes())
+    return str(h.hexdigest())
+
+
+def digest_model(model: Any) -> str:
+    r"""A fingerprint of a model: its class and, for an ``nn.Module``, its whole state.
+
+    Plain functions are identified by their qualified name only (their behaviour cannot
+    be hashed); modules by their class and every parameter and buffer, so retrained
+    weights never resume an old checkpoint.
+
+    Args:
+        model: an ``nn.Module`` or any callable.
+
+    Returns:
+        The hex digest.
+
+    Examples:
+        >>> import torch
+        >>> a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+        >>> digest_model(a) == digest_model(a), digest_model(a) == digest_model(b)
+        (True, False)
+    """
+    h = hashlib.sha256()
+    kind = type(model)
+    h.update(f"{kind.__module__}.{kind.__qualname__}".encode())
+    if isinstance(model, torch.nn.Module):
+        for name, value in sorted(model.state_dict().items()):
+            h.update(name.encode())
+            digest_tensor(value, h)
+        for name, buf in sorted(model.named_buffers()):
+            h.update(name.encode())
+            digest_tensor(buf, h)
+    else:
+        h.update(str(getattr(model, "__qualname__", repr(model))).encode())
+    return h.hexdigest()
+
+
+def _encode(array: np.ndarray) -> dict[str, Any]:
+    return {"dtype": str(array.dtype), "shape": list(array.shape), "data": array.ravel().tolist()}
+
+
+def _decode(obj: Mapping[str, Any]) -> np.ndarray:
+    return np.asarray(obj["data"], dtype=np.dtype(obj["dtype"])).reshape(obj["shape"])
+
+
+class Checkpoint:
+    r"""One checkpoint file for one audit (one shard of it, when distributed).
+
+    Args:
+        path: the file. Its folder is created when needed.
+        fingerprint: the JSON-able description of the run; its digest is stored, and a
+            file whose digest differs is ignored (with a warning) and later overwritten.
+
+    Examples:
+        >>> import os, tempfile
+        >>> import numpy as np
+        >>> path = os.path.join(tempfile.mkdtemp(), "audit.ckpt.json")
+        >>> ckpt = Checkpoint(path, {"kind": "demo", "batch_size": 2})
+        >>> ckpt.save(3, {"correct": np.array([5, 6])}, complete=False)
+        >>> batches, sums, complete = ckpt.load()
+        >>> batches, sums["correct"].tolist(), complete
+        (3, [5, 6], False)
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     other = Checkpoint(path, {"kind": "demo", "batch_size": 4}).load()
+        >>> other is None, "different arguments" in str(caught[0].message)
+        (True, True)
+    """
+
+    def __init__(self, path: str | os.PathLike[str], fingerprint: Mapping[str, Any]) -> None:
+        self.path = Path(path)
+        self.fingerprint = dict(fingerprint)
+        self.digest = digest_json(self.fingerprint)
+
+    def load(self) -> tuple[int, dict[str, np.ndarray], bool] | None:
+        r"""Read the checkpoint if it exists and matches this run.
+
+        Returns:
+            ``(batches_done, sums, complete)``, or ``None`` when there is no file, the file
+            is unreadable, or it belongs to a different run (a warning says which).
+        """
+        if not self.path.is_file():
+            return None
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                blob = json.load(f)
+            if blob.get("format") != _FORMAT or blob.get("version") != _VERSION:
+                raise ValueError("not an audit checkpoint of this version")
+            if blob["fingerprint"] != self.digest:
+                warnings.warn(
+                    f"checkpoint {self.path} belongs to a run with different arguments "
+                    "(models, data, ranks or batch size); ignoring it and starting over. "
+                    "It will be overwritten.",
+                    stacklevel=3,
+                )
+                return None
+            sums = {name: _decode(value) for name, value in blob["sums"].items()}
+            return int(blob["batches_done"]), sums, bool(blob["complete"])
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            warnings.warn(
+                f"checkpoint {self.path} is unreadable ({err}); ignoring it and starting over.",
+                stacklevel=3,
+            )
+            return None
+
+    def save(self, batches_done: int, sums: Mapping[str, np.ndarray], complete: bool) -> None:
+        r"""Write the checkpoint atomically (temporary file, then :func:`os.replace`).
+
+        Args:
+            batches_done: how many of this shard's batches the sums hold.
+            sums: the running sums, numpy arrays.
+            complete: whether the shard is finished.
+        """
+        blob = {
+            "format": _FORMAT,
+            "version": _VERSION,
+            "fingerprint": self.digest,
+            "arguments": self.fingerprint,
+            "batches_done": int(batches_done),
+            "complete": bool(complete),
+            "sums": {name: _encode(np.asarray(value)) for name, value in sums.items()},
+        }
+        folder = self.path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(blob, f, default=str)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise

@@ -1,0 +1,220 @@
+"""Tests for the captum-rank command line: every subcommand on tiny inputs, and errors."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from captum_rank.cli import main
+
+TINY_MODEL = '''
+import torch
+from torch import nn
+
+
+class TinyNet(nn.Module):
+    """A random 28 x 28 grey classifier with 10 classes."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 5, stride=3)
+        self.fc = nn.Linear(2 * 8 * 8, 10)
+
+    def forward(self, x):
+        return self.fc(torch.tanh(self.conv(x)).flatten(1))
+
+
+def build():
+    return TinyNet()
+'''
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> tuple[str, str]:
+    """A user model file and a state_dict for it."""
+    source = tmp_path / "tiny_model.py"
+    source.write_text(TINY_MODEL)
+    namespace: dict[str, object] = {}
+    exec(compile(TINY_MODEL, str(source), "exec"), namespace)
+    torch.manual_seed(0)
+    model = namespace["TinyNet"]()  # type: ignore[operator]
+    weights = tmp_path / "tiny.pt"
+    torch.save(model.state_dict(), weights)
+    return f"{source}:TinyNet", str(weights)
+
+
+def _png(path: Path, size: tuple[int, int] = (40, 32), mode: str = "RGB") -> Path:
+    rng = np.random.default_rng(0)
+    array = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    Image.fromarray(array).convert(mode).save(path)
+    return path
+
+
+def _idx_folder(folder: Path, n: int = 12) -> Path:
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, n, dtype=np.uint8)
+    for split in ("t10k", "train"):
+        with gzip.open(folder / f"{split}-images-idx3-ubyte.gz", "wb") as f:
+            f.write(bytes([0, 0, 8, 3]) + np.array([n, 28, 28], ">u4").tobytes()
+                    + images.tobytes())
+        with gzip.open(folder / f"{split}-labels-idx1-ubyte.gz", "wb") as f:
+            f.write(bytes([0, 0, 8, 1]) + np.array([n], ">u4").tobytes() + labels.tobytes())
+    return folder
+
+
+def test_audit_user_model_on_sample(tiny: tuple[str, str], tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    spec, weights = tiny
+    out = tmp_path / "out"
+    code = main(["audit", "--model", spec, "--weights", weights, "--data", "sample",
+                 "--limit", "20", "--spectrum-limit", "10", "--n-steps", "4",
+                 "--ranks", "0,1,4,28", "--out", str(out), "--no-progress", "--threads", "1"])
+    assert code == 0
+    for name in ("report.json", "index.html", "accuracy_vs_rank.png", "rank_spectrum.png"):
+        assert (out / name).is_file(), name
+    report = json.loads((out / "report.json").read_text())
+    assert report["accuracy"]["ranks"] == [0, 1, 4, 28]
+    assert report["accuracy"]["n_images"] == 20 and report["spectrum"]["n_images"] == 10
+    assert report["meta"]["command"].startswith("captum-rank audit --model")
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[0].startswith("model") and "TinyNet" in printed
+
+
+def test_audit_module_attr_form_idx_folder_and_checkpoint(
+    tiny: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, weights = tiny
+    monkeypatch.syspath_prepend(str(tmp_path))
+    data = _idx_folder(tmp_path / "fmnist")
+    out = tmp_path / "out"
+    ckpt = tmp_path / "run.ckpt"
+    args = ["audit", "--model", "tiny_model:build", "--weights", weights, "--data", str(data),
+            "--spectrum-limit", "4", "--n-steps", "2", "--batch-size", "5",
+            "--checkpoint", str(ckpt), "--out", str(out), "--no-progress"]
+    assert main(args) == 0
+    assert ckpt.is_file() and Path(f"{ckpt}.spectrum").is_file()
+    first = json.loads((out / "report.json").read_text())
+    assert first["accuracy"]["n_images"] == 12
+    assert first["accuracy"]["ranks"][-1] == 28
+    assert main(args) == 0  # resumes from the finished checkpoints
+    again = json.loads((out / "report.json").read_text())
+    assert again["accuracy"]["low_rank_correct"] == first["accuracy"]["low_rank_correct"]
+
+
+def test_audit_zoo_model(tmp_path: Path) -> None:
+    from captum_rank import zoo
+
+    try:
+        zoo.load("fmnist-natural")
+    except (FileNotFoundError, OSError):
+        pytest.skip("zoo weights not installed")
+    out = tmp_path / "zoo"
+    assert main(["audit", "--model", "fmnist-natural", "--data", "sample", "--limit", "30",
+                 "--spectrum-limit", "0", "--ranks", "0,2,28", "--out", str(out),
+                 "--no-progress"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["spectrum"] is None
+    assert report["accuracy"]["clean_accuracy"]["fmnist-natural"] > 0.7
+
+
+def test_explain_writes_maps_and_spectra(tiny: tuple[str, str], tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    spec, weights = tiny
+    png = _png(tmp_path / "a.png")
+    jpg = tmp_path / "b.jpg"
+    Image.open(png).save(jpg)
+    out = tmp_path / "explain"
+    assert main(["explain", "--model", spec, "--weights", weights, str(png), str(jpg),
+                 "--target", "3", "--n-steps", "4", "--out", str(out)]) == 0
+    for name in ("explain_grid.png", "rank_spectrum.png", "explain.json"):
+        assert (out / name).is_file(), name
+    result = json.loads((out / "explain.json").read_text())
+    (entries,) = result["models"].values()
+    assert [e["target"] for e in entries] == [3, 3]
+    assert len(entries[0]["rig_spectrum"]) == 28
+    assert "k50=" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["audit", "--model", "no-such-model", "--data", "sample"], "fmnist-natural"),
+        (["audit", "--model", "fmnist-natural", "--data", "/no/such/folder"],
+         "apt-get install -y dataset-fashion-mnist"),
+        (["audit", "--model", "fmnist-natural", "--data", "sample", "--ranks", "0,two"],
+         "not an integer"),
+        (["audit", "--model", "fmnist-natural", "--data", "sample", "--ranks", "0,-3"],
+         "negative"),
+        (["audit", "--model", "fmnist-natural", "--data", "sample", "--ranks", "0,29"],
+         "above min(H, W) = 28"),
+        (["audit", "--model", "fmnist-natural", "--data", "sample", "--ranks", "1.5"],
+         "not an integer"),
+        (["audit", "--model", "fmnist-natural", "--data", "sample", "--limit", "0"],
+         "--limit"),
+        (["audit", "--model", "missing.py:Net", "--data", "sample"], "does not exist"),
+        (["audit", "--model", "fmnist-natural", "--weights", "/no/file.pt", "--data",
+          "sample"], "does not exist"),
+        (["audit", "--model", "fmnist-natural", "--model", "fmnist-natural", "--weights",
+          "x.pt"], "one per model"),
+        (["explain", "--model", "fmnist-natural", "/no/such/image.png"], "does not exist"),
+        (["explain", "--model", "fmnist-natural", "--size", "axb", "x.png"], "--size"),
+        (["audit"], "required"),
+        (["demo", "--threads", "0"], "--threads"),
+        (["demo", "--ranks", "0,30"], "above min(H, W) = 28"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_errors_are_one_line_with_status_2(argv: list[str], message: str,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("captum-rank: error: ") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_bad_weights_and_unreadable_image(tiny: tuple[str, str], tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    spec, _ = tiny
+    wrong = tmp_path / "wrong.pt"
+    torch.save({"other.weight": torch.zeros(2)}, wrong)
+    assert main(["audit", "--model", spec, "--weights", str(wrong), "--data", "sample"]) == 2
+    assert "do not fit TinyNet" in capsys.readouterr().err
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    assert main(["explain", "--model", spec, str(text)]) == 2
+    assert "cannot read image" in capsys.readouterr().err
+    png = _png(tmp_path / "ok.png")
+    assert main(["explain", "--model", spec, str(png), "--target", "10"]) == 2
+    assert "out of range" in capsys.readouterr().err
+
+
+def test_subprocess_exit_codes_and_messages(tmp_path: Path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = [sys.executable, "-m", "captum_rank.cli"]
+    bad = subprocess.run([*run, "audit", "--model", "nope", "--data", "sample"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("captum-rank: error: unknown model 'nope'")
+    assert "fmnist-natural" in bad.stderr and "fmnist-robust" in bad.stderr
+    assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["audit", "--help"])
+    assert exited.value.code == 0 and "--checkpoint" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.startswith("captum-rank ")
+    assert main([]) == 2
