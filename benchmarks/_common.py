@@ -45,13 +45,18 @@ def synchronize() -> None:
 def interleaved_medians(
     functions: dict[str, Callable[[], object]], repeats: int
 ) -> dict[str, float]:
-    """Median wall time of each function, run in alternation so drift hits all alike."""
+    """Median wall time of each function, run in rotating alternation so drift hits all alike."""
     for function in functions.values():  # warm-up: allocator, kernels, lazy init
         function()
     synchronize()
     samples: dict[str, list[float]] = {name: [] for name in functions}
-    for _ in range(repeats):
-        for name, function in functions.items():
+    names = list(functions)
+    for round_index in range(repeats):
+        # Rotate the order every round: whichever runs first after another method pays
+        # for page faults and allocator growth, and that must not always be the same one.
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            function = functions[name]
             start = time.perf_counter()
             function()
             synchronize()

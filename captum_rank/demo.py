@@ -95,8 +95,10 @@ def _grid_figure(models: Mapping[str, nn.Module], x: Tensor, y: Tensor, n_steps:
     rows: dict[str, dict[str, Any]] = {}
     for name, model in models.items():
         ig = IntegratedGradients(model).attribute(x, target=y, n_steps=n_steps)
+        # The sequential rank path at constant speed: same attribution as the default
+        # schedule, several times smaller completeness error at this n_steps.
         rig, ranks = RankIntegratedGradients(model).attribute_with_ranks(
-            x, target=y, n_steps=n_steps)
+            x, target=y, n_steps=n_steps, schedule="arc_length")
         rows[name] = {"ig": ig.detach(), "rig": rig.detach(), "ranks": ranks.detach()}
     fig, _ = plot_comparison_grid(
         x, rows, image_titles=titles, use_pyplot=False,

@@ -191,7 +191,8 @@ def _markdown(acc: RankAccuracyResult, spec: RankSpectrumResult, command: str,
                           **{str(k): v for k, v in zip(acc.ranks, high[name], strict=True)}})
     spec_rows = []
     for name in MODELS.values():
-        for method, label in (("rig", "RIG (sequential path)"), ("ig", "IG, rank-decomposed")):
+        for method, label in (("rig", "RIG (sequential path, arc-length steps)"),
+                              ("ig", "IG, rank-decomposed")):
             s = spec.summary()[name][method]
             top = spec.mean_spectrum(name, method)
             total = top.sum()
@@ -303,10 +304,10 @@ def _markdown(acc: RankAccuracyResult, spec: RankSpectrumResult, command: str,
         "uses more of the high-rank part than the robust model, but does not keep its "
         "accuracy there.",
         "- One pair of models (one seed each, one epsilon); spectra on "
-        f"{n_spec} images. RIG's sequential path at {spec.n_steps} steps has a larger "
-        "completeness error than IG's straight line (see `mean |delta|`): a ReLU "
-        "network's gradient jumps as components enter, so use more steps when single "
-        "images matter.",
+        f"{n_spec} images. RIG's sequential path at {spec.n_steps} steps (walked at "
+        "constant speed, `schedule=\"arc_length\"`) has a larger completeness error than "
+        "IG's straight line (see `mean |delta|`): a ReLU network's gradient jumps as "
+        "components enter, so use more steps when single images matter.",
         "",
     ]
     return "\n".join(lines)

@@ -36,6 +36,7 @@ from captum_rank.audit import (
 )
 from captum_rank.audit import accuracy as accuracy_module
 from captum_rank.audit._runner import TEST_KILL_ENV
+from captum_rank.audit.spectrum import DEFAULT_METHODS
 
 SIZE = 12
 CLASSES = 5
@@ -241,7 +242,7 @@ def test_spectrum_matches_direct_attribution() -> None:
     assert result.class_counts == np.bincount(y.numpy(), minlength=CLASSES).tolist()
     for name, model in models.items():
         rig = RankIntegratedGradients(model)
-        for method, schedule in (("rig", "sequential"), ("ig", "linear")):
+        for method, schedule in DEFAULT_METHODS.items():
             ranks, delta = rig.attribute_ranks(x, target=y, n_steps=6, schedule=schedule,
                                                return_convergence_delta=True)
             direct = ranks.double().sum(1)

@@ -5,7 +5,10 @@ attributions ``R = RankIntegratedGradients(model).attribute_ranks(x, target=y)``
 over channels: ``R_i`` is the part of ``F_y(x) - F_y(x')`` carried by singular component
 ``i`` of ``x - x'``), for two methods by default:
 
-* ``"rig"``: RIG on its ``sequential`` rank path (components enter one at a time);
+* ``"rig"``: RIG on its sequential rank path (components enter one at a time, in rank
+  order), walked at constant speed (``schedule="arc_length"``): the same attribution as
+  the ``sequential`` schedule, with several times smaller quadrature error at equal
+  ``n_steps`` (see :mod:`captum_rank.schedules`);
 * ``"ig"``: Captum's Integrated Gradients decomposed over the same singular components
   (RIG with ``schedule="linear"`` *is* IG; its ``attribute_ranks`` splits IG's total
   into the components).
@@ -48,7 +51,7 @@ __all__ = ["DEFAULT_METHODS", "RankSpectrumResult", "rank_spectrum"]
 _KIND = "rank-spectrum"
 
 #: The default methods: RIG's rank path, and IG decomposed over the singular components.
-DEFAULT_METHODS: dict[str, str] = {"rig": "sequential", "ig": "linear"}
+DEFAULT_METHODS: dict[str, str] = {"rig": "arc_length", "ig": "linear"}
 
 
 def _schedule_id(schedule: str | RankSchedule) -> str:
@@ -301,7 +304,7 @@ def rank_spectrum(
         models: one model or ``{name: model}`` (``(N, C, H, W)`` -> ``(N, classes)``).
         data: ``(images, labels)`` tensors or a map-style data set.
         methods: ``{name: schedule}`` passed to ``attribute_ranks(schedule=...)``.
-            Default: :data:`DEFAULT_METHODS` (``rig``: ``sequential``, ``ig``:
+            Default: :data:`DEFAULT_METHODS` (``rig``: ``arc_length``, ``ig``:
             ``linear``).
         n_steps: path steps per image. Default: 32.
         quadrature: Captum's quadrature ``method``. Default: ``"gausslegendre"``.
