@@ -10,24 +10,24 @@ which is monotone, 0 at ``a = 0`` and 1 at ``a = 1``. Windows make the path chea
 path step only touches the components whose windows overlap it, so the sequential
 schedule costs a handful of rank-one updates per step instead of a full reconstruction.
 
-=================  ===========================================================
-name               components enter...
-=================  ===========================================================
-``sequential``     one at a time in rank order, equal time each (the paper's
-                   low-rank representations: at ``a = k/r`` the path point is
-                   the rank-``k`` approximation)
-``numerical_rank`` one at a time, spending the whole path on the numerical rank
-                   (components that are zero to working precision enter at the end
-                   in a zero-length window, and contribute nothing)
-``arc_length``     one at a time, each for a time proportional to ``s_i``, the
-                   distance it moves: the same curve as ``sequential``, walked at
-                   constant speed
-``energy``         one at a time, each for a time proportional to its captured
-                   energy ``s_i^2``
-``spectral``       by normalised singular value, with overlap ``w``: the path of
-                   Spectral Integrated Gradients (Kim et al., KDD 2026)
-``linear``         all at once, ``phi_i(a) = a``: plain Integrated Gradients
-=================  ===========================================================
+====================  ===========================================================
+name                  components enter...
+====================  ===========================================================
+``sequential``        one at a time in rank order, equal time each (the paper's
+                      low-rank representations: at ``a = k/r`` the path point is
+                      the rank-``k`` approximation)
+``numerical_rank``    one at a time, spending the whole path on the numerical rank
+                      (components that are zero to working precision enter at the end
+                      in a zero-length window, and contribute nothing)
+``arc_length``        one at a time, each for a time proportional to ``s_i``, the
+                      distance it moves: the same curve as ``sequential``, walked at
+                      constant speed
+``energy``            one at a time, each for a time proportional to its captured
+                      energy ``s_i^2``
+``spectral``          by normalised singular value, with overlap ``w``: the path of
+                      Spectral Integrated Gradients (Kim et al., KDD 2026)
+``linear``            all at once, ``phi_i(a) = a``: plain Integrated Gradients
+====================  ===========================================================
 
 ``sequential``, ``numerical_rank``, ``arc_length`` and ``energy`` trace the same curve, the
 rank-``k`` approximations joined in order, at different speeds. A path integral does not

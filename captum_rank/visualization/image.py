@@ -177,8 +177,9 @@ def render_image_attr(
     ``plt.imsave``, TensorBoard or a test.
 
     Args:
-        attr, original_image, method, sign, outlier_perc, cmap, alpha_overlay, layout,
-        image_layout, scale: as in :func:`visualize_image_attr`.
+        **arguments: ``attr``, ``original_image``, ``method``, ``sign``,
+            ``outlier_perc``, ``cmap``, ``alpha_overlay``, ``layout``, ``image_layout``
+            and ``scale``, as in :func:`visualize_image_attr`.
 
     Returns:
         numpy.ndarray: ``(H, W, 4)`` float64 in ``[0, 1]``.

@@ -1,0 +1,185 @@
+"""Sphinx configuration for captum-rank.
+
+Build (warnings are errors)::
+
+    python -m sphinx -W --keep-going -b html docs docs/_build/html
+
+The tutorials live in ``tutorials/`` at the repository root and are executed by myst-nb
+at build time (outputs are never stored in git). Set ``CAPTUM_RANK_DOCS_EXECUTE=off``
+for a quick build that renders them without outputs, or ``cache`` to reuse earlier runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+ROOT = DOCS.parent
+sys.path.insert(0, str(ROOT))
+
+project = "captum-rank"
+author = "captum-rank developers"
+copyright = "2026, captum-rank developers"
+try:
+    import captum_rank
+
+    release = captum_rank.__version__
+except Exception:  # pragma: no cover - the API pages then fail loudly instead
+    release = "0.1.0"
+version = release
+
+extensions = [
+    "myst_nb",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+]
+
+# Sphinx reads .md through myst-nb's parser, which also renders notebooks.
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints", "README.md"]
+myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
+myst_heading_anchors = 3
+
+# Notebooks: executed at build time, errors fail the build. Their kernels inherit this
+# environment: a MPLBACKEND such as Agg would override the inline backend and drop every
+# figure from the pages, so it is removed here.
+os.environ.pop("MPLBACKEND", None)
+nb_execution_mode = os.environ.get("CAPTUM_RANK_DOCS_EXECUTE", "force")
+nb_execution_timeout = int(os.environ.get("CAPTUM_RANK_NB_TIMEOUT", "600"))
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_merge_streams = True
+
+# Docstrings are Google style ("Args:", "Returns:") with Captum's hanging indents.
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+napoleon_use_rtype = False
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+autodoc_typehints_description_target = "documented"
+autodoc_default_options = {"members": True, "show-inheritance": True}
+
+
+html_theme = "alabaster"
+html_title = f"captum-rank {release}"
+html_theme_options = {
+    "description": "Rank Integrated Gradients for Captum",
+    "fixed_sidebar": True,
+    "page_width": "1100px",
+    "sidebar_width": "240px",
+}
+html_static_path: list[str] = []
+
+# --------------------------------------------------------------------------------------
+# Generated sources (git-ignored): the tutorials copied from tutorials/, and one API page
+# per module of the package that imports here (captum_rank.audit / cli only once they
+# exist), so the site never documents a module that is not there.
+
+API_MODULES = [
+    ("captum_rank", "The public names"),
+    ("captum_rank.attr", "RankIntegratedGradients"),
+    ("captum_rank.svd", "The SVD reconstruction kernel"),
+    ("captum_rank.schedules", "Rank schedules"),
+    ("captum_rank.quadrature", "Quadrature as a path partition"),
+    ("captum_rank.path", "The rank path (internal)"),
+    ("captum_rank.visualization", "Visualisation"),
+    ("captum_rank.data", "Data"),
+    ("captum_rank.zoo", "Model zoo"),
+    ("captum_rank.audit", "Model audit"),
+    ("captum_rank.demo", "The demo"),
+    ("captum_rank.cli", "Command line"),
+]
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+
+
+def _generate_api_pages() -> None:
+    api = DOCS / "api"
+    api.mkdir(exist_ok=True)
+    for old in api.glob("captum_rank*.md"):
+        old.unlink()
+    for module, title in API_MODULES:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            continue
+        if module == "captum_rank":
+            body = (
+                f"# `{module}`: {title}\n\n```{{eval-rst}}\n.. automodule:: {module}\n"
+                "   :no-members:\n```\n\n"
+                "The package re-exports these names; each is documented in its module:\n\n"
+                + "\n".join(
+                    f"- {{py:obj}}`{name} <{getattr(captum_rank, name).__module__}.{name}>`"
+                    for name in sorted(captum_rank.__all__) if name != "__version__"
+                )
+                + "\n"
+            )
+        else:
+            body = (
+                f"# `{module}`: {title}\n\n```{{eval-rst}}\n.. automodule:: {module}\n"
+                "   :members:\n   :show-inheritance:\n```\n"
+            )
+        _write_if_changed(api / f"{module}.md", body)
+
+
+def _copy_tutorials() -> None:
+    target = DOCS / "tutorials"
+    target.mkdir(exist_ok=True)
+    sources = sorted((ROOT / "tutorials").glob("*.ipynb"))
+    names = {src.name for src in sources}
+    for old in target.glob("*.ipynb"):
+        if old.name not in names:
+            old.unlink()
+    for src in sources:
+        dst = target / src.name
+        if not dst.exists() or dst.read_bytes() != src.read_bytes():
+            shutil.copyfile(src, dst)
+
+
+def _escape_cell_pipes(line: str) -> str:
+    """Escape a ``|`` inside a table cell (e.g. ``max |difference|``) for markdown."""
+    if not line.startswith("|") or set(line.strip()) <= set("|-: "):
+        return line
+    out = []
+    for i, char in enumerate(line):
+        inner = 0 < i < len(line) - 1
+        if char == "|" and inner and not (line[i - 1] == " " and line[i + 1] == " "):
+            out.append("\\|")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _copy_results() -> None:
+    generated = DOCS / "_generated"
+    generated.mkdir(exist_ok=True)
+    source = ROOT / "benchmarks" / "RESULTS.md"
+    text = source.read_text() if source.exists() else "No benchmark results yet.\n"
+    text = "\n".join(_escape_cell_pipes(line) for line in text.splitlines()) + "\n"
+    _write_if_changed(generated / "RESULTS.md", text)
+
+
+def _claims_toctree() -> None:
+    """A toctree entry for docs/paper_claims.md, written by another part of the project."""
+    generated = DOCS / "_generated"
+    generated.mkdir(exist_ok=True)
+    text = ""
+    if (DOCS / "paper_claims.md").exists():
+        # The path is absolute: it is resolved from this included file's folder otherwise.
+        text = "```{toctree}\n:maxdepth: 1\n:caption: The paper's claims\n\n/paper_claims\n```\n"
+    _write_if_changed(generated / "claims_toctree.md", text)
+
+
+_generate_api_pages()
+_copy_tutorials()
+_copy_results()
+_claims_toctree()
