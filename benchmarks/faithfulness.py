@@ -27,10 +27,10 @@ mean per-image difference of insertion - deletion against Captum's IG, with its
 standard error, so small but consistent differences are visible.
 
 Methods: Captum's ``IntegratedGradients``; :class:`~captum_rank.RankIntegratedGradients`
-with each schedule (``sequential``, ``numerical_rank``, ``energy``, ``spectral`` with
-overlap 0.5, ``linear``, which equals IG), the paper's averaged form (``form="averaged"``,
-sequential schedule), and a random attribution as a floor. All path methods use
-``--n-steps`` Gauss-Legendre steps. Nothing is tuned per method.
+with each schedule (``sequential``, ``numerical_rank``, ``arc_length``, ``energy``,
+``spectral`` with overlap 0.5, ``linear``, which equals IG), the paper's averaged form
+(``form="averaged"``, sequential schedule), and a random attribution as a floor. All path
+methods use ``--n-steps`` Gauss-Legendre steps. Nothing is tuned per method.
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ def methods(n_steps: int) -> dict[str, AttrFn]:
         "IG (Captum)": captum_ig,
         "RIG sequential": rig("sequential"),
         "RIG numerical_rank": rig("numerical_rank"),
+        "RIG arc_length": rig("arc_length"),
         "RIG energy": rig("energy"),
         "RIG spectral (w=0.5)": rig(SpectralSchedule(overlap=0.5)),
         "RIG linear (= IG)": rig("linear"),

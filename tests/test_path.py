@@ -1,0 +1,90 @@
+"""One tensor's rank path: captum_rank/path.py."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import Tensor
+
+from captum_rank.path import RankPath, _active_bands
+from captum_rank.quadrature import path_partition
+from captum_rank.schedules import SequentialSchedule, SpectralSchedule, resolve_schedule
+from captum_rank.svd import low_rank
+
+
+def make_path(x: Tensor, baseline: Tensor, schedule: str = "sequential", n_steps: int = 7,
+              method: str = "riemann_middle") -> RankPath:
+    return RankPath(inputs=x, baseline=baseline, schedule=resolve_schedule(schedule),
+                    partition=path_partition(method, n_steps), need_pixels=True,
+                    need_grad_mean=True, need_ranks=True)
+
+
+@pytest.mark.parametrize("schedule", ["sequential", "arc_length", "spectral", "energy"])
+def test_points_are_the_schedule_gates_applied_to_the_svd(schedule: str) -> None:
+    torch.manual_seed(0)
+    x, baseline = torch.rand(2, 3, 9, 6), torch.full((1, 3, 9, 6), 0.2)
+    path = make_path(x, baseline, schedule)
+    U, S, Vh = torch.linalg.svd(x - baseline, full_matrices=False)
+    gates = resolve_schedule(schedule).gates(path.partition.nodes, S).float()
+    for step in range(len(path.partition)):
+        expected = baseline + (U * (S * gates[step]).unsqueeze(-2)) @ Vh
+        assert torch.allclose(path.point(step), expected, atol=1e-5)
+
+
+def test_running_sum_ends_at_the_input() -> None:
+    torch.manual_seed(1)
+    x = torch.rand(3, 1, 10, 10)
+    path = make_path(x, torch.zeros(()), n_steps=4)
+    for step in range(4):
+        path.point(step)
+    assert path._running is not None
+    assert torch.allclose(path._running, x, atol=1e-5)
+
+
+def test_sequential_points_at_right_nodes_are_low_rank_approximations() -> None:
+    x = torch.rand(2, 1, 5, 5)
+    path = make_path(x, torch.zeros(()), n_steps=5, method="riemann_right")
+    for k in range(1, 6):
+        assert torch.allclose(path.point(k - 1), low_rank(x, k), atol=1e-5)
+
+
+def test_accumulate_with_a_constant_gradient_gives_gradient_times_delta() -> None:
+    torch.manual_seed(2)
+    x, baseline = torch.rand(2, 2, 6, 8), torch.rand(2, 2, 6, 8)
+    path = make_path(x, baseline, "spectral", n_steps=3)
+    grad = torch.randn(2, 2, 6, 8)
+    for step in range(3):
+        path.point(step)
+        path.accumulate(step, grad)
+    assert path.pixel_sum is not None and path.rank_sum is not None
+    assert torch.allclose(path.pixel_sum, grad * (x - baseline), atol=1e-5)
+    # Per unit singular value, component i's total is u_i^T G v_i.
+    assert torch.allclose(path.rank_sum, path.project(grad), atol=1e-5)
+    assert path.grad_mean is not None
+    assert torch.allclose(path.grad_mean, grad, atol=1e-6)
+
+
+def test_active_bands_are_hulls_of_moving_components() -> None:
+    moving = torch.zeros(3, 2, 6, dtype=torch.bool)
+    moving[0, 0, 1] = True
+    moving[0, 1, 3] = True
+    moving[2, 1, 5] = True
+    assert _active_bands(moving) == [(1, 4), (0, 0), (5, 6)]
+
+
+def test_sequential_steps_touch_only_a_few_components() -> None:
+    x = torch.rand(1, 1, 28, 28)
+    path = RankPath(inputs=x, baseline=torch.zeros(()), schedule=SequentialSchedule(),
+                    partition=path_partition("riemann_middle", 56), need_pixels=True,
+                    need_grad_mean=False, need_ranks=False)
+    widths = [hi - lo for lo, hi in path.bands]
+    assert max(widths) <= 2 and sum(widths) <= 28 + 56
+
+
+def test_straight_line_needs_no_decomposition() -> None:
+    x = torch.rand(2, 1, 4, 4)
+    path = RankPath(inputs=x, baseline=torch.zeros(()), schedule=SpectralSchedule(1.0),
+                    partition=path_partition("gausslegendre", 3), need_pixels=False,
+                    need_grad_mean=True, need_ranks=False)
+    assert path.straight and path.factors is None
+    assert torch.allclose(path.point(1), x * path.partition.nodes[1].float())
