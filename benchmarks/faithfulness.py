@@ -39,7 +39,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -54,25 +53,13 @@ from captum_rank import RankIntegratedGradients, SpectralSchedule
 from captum_rank.data import load_fashion_mnist, load_sample
 from captum_rank.zoo import load
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "docs" / "faithfulness.md"
 
 AttrFn = Callable[[nn.Module, Tensor, Tensor], Tensor]
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), Python {platform.python_version()}"
-    )
 
 
 def methods(n_steps: int) -> dict[str, AttrFn]:

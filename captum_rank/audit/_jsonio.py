@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["dump", "load"]
+__all__ = ["JsonExport", "dump", "load", "load_kind"]
 
 
 def dump(obj: dict[str, Any], path: str | os.PathLike[str] | None) -> str:
@@ -31,3 +31,27 @@ def load(source: str | os.PathLike[str] | dict[str, Any]) -> dict[str, Any]:
         text = Path(text).read_text(encoding="utf-8")
     result: dict[str, Any] = json.loads(text)
     return result
+
+
+def load_kind(source: str | os.PathLike[str] | dict[str, Any], kind: str,
+              description: str) -> dict[str, Any]:
+    r""":func:`load`, refusing JSON whose ``kind`` says it is another result.
+
+    Raises:
+        ValueError: ``kind`` is present and differs.
+    """
+    data = load(source)
+    if data.get("kind", kind) != kind:
+        raise ValueError(f"not a {description} (kind {data.get('kind')!r}).")
+    return data
+
+
+class JsonExport:
+    r"""``to_json`` for result classes that define ``to_dict``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
+        r"""JSON text of :meth:`to_dict`, also written to ``path`` when given."""
+        return dump(self.to_dict(), path)

@@ -48,7 +48,7 @@ _KIND = "rank-accuracy"
 
 
 @dataclass
-class RankAccuracyResult:
+class RankAccuracyResult(_jsonio.JsonExport):
     r"""Accuracy of one or several models on low-rank approximations and residuals.
 
     Attributes:
@@ -142,10 +142,6 @@ class RankAccuracyResult:
         out["high_rank_accuracy"] = self.high_rank_accuracy()
         return out
 
-    def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
-        r"""JSON text of :meth:`to_dict`, also written to ``path`` when given."""
-        return _jsonio.dump(self.to_dict(), path)
-
     @classmethod
     def from_json(cls, source: str | os.PathLike[str] | dict[str, Any]) -> RankAccuracyResult:
         r"""Read a result written by :meth:`to_json` (JSON text, a file path, or a dict).
@@ -153,9 +149,7 @@ class RankAccuracyResult:
         Raises:
             ValueError: the JSON is not a rank-accuracy result.
         """
-        data = _jsonio.load(source)
-        if data.get("kind", _KIND) != _KIND:
-            raise ValueError(f"not a rank-accuracy result (kind {data.get('kind')!r}).")
+        data = _jsonio.load_kind(source, _KIND, "rank-accuracy result")
         return cls(
             models=list(data["models"]),
             ranks=[int(k) for k in data["ranks"]],

@@ -61,7 +61,7 @@ def _schedule_id(schedule: str | RankSchedule) -> str:
 
 
 @dataclass
-class RankSpectrumResult:
+class RankSpectrumResult(_jsonio.JsonExport):
     r"""Mean rank attributions per class, per model and per method.
 
     Attributes:
@@ -192,10 +192,6 @@ class RankSpectrumResult:
         }
         return out
 
-    def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
-        r"""JSON text of :meth:`to_dict`, also written to ``path`` when given."""
-        return _jsonio.dump(self.to_dict(), path)
-
     @classmethod
     def from_json(cls, source: str | os.PathLike[str] | dict[str, Any]) -> RankSpectrumResult:
         r"""Read a result written by :meth:`to_json` (JSON text, a file path, or a dict).
@@ -203,9 +199,7 @@ class RankSpectrumResult:
         Raises:
             ValueError: the JSON is not a rank-spectrum result.
         """
-        data = _jsonio.load(source)
-        if data.get("kind", _KIND) != _KIND:
-            raise ValueError(f"not a rank-spectrum result (kind {data.get('kind')!r}).")
+        data = _jsonio.load_kind(source, _KIND, "rank-spectrum result")
 
         def table(obj: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, list[list[float]]]]:
             return {meth: {m: [[float(v) for v in row] for row in rows]
