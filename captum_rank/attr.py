@@ -325,14 +325,12 @@ class RankIntegratedGradients(GradientAttribution):
             internal_batch_size, schedule, form, want_pixels=True, want_ranks=True,
         )
         assert pixels is not None and ranks is not None
-        pixel_out = _format_output(is_tuple, pixels)
         rank_out = _format_output(is_tuple, ranks)
+        finished = self._finish(is_tuple, pixels, formatted, baselines, target,
+                                additional_forward_args, return_convergence_delta)
         if not return_convergence_delta:
-            return pixel_out, rank_out
-        delta = self.compute_convergence_delta(
-            pixels, baselines, formatted, target=target,
-            additional_forward_args=additional_forward_args,
-        )
+            return finished, rank_out
+        pixel_out, delta = finished
         return pixel_out, rank_out, delta
 
     for _method in (attribute, attribute_ranks, attribute_with_ranks):

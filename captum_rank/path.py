@@ -53,9 +53,10 @@ class RankPath:
         partition (Partition): nodes and cell boundaries of the quadrature.
         need_pixels (bool): keep ``pixel_sum``.
         need_grad_mean (bool): keep ``grad_mean``.
-        need_ranks (bool): keep ``rank_sum``.
+        need_ranks (bool): keep ``rank_sum`` (a curved path's per-step rank sums).
         need_factors (bool): keep the SVD factors even on a straight path (to project
-            the path-averaged gradient onto the components afterwards).
+            the path-averaged gradient onto the components afterwards). Curved paths
+            always keep them.
     """
 
     inputs: Tensor
@@ -75,7 +76,7 @@ class RankPath:
         self.baseline = self.baseline.to(self.work_dtype)
         self.delta = self.inputs.to(self.work_dtype) - self.baseline
         straight = self.schedule.straight_line
-        if not straight or self.need_ranks or self.need_factors:
+        if not straight or self.need_factors:
             self.factors = _svd.thin_svd(self.delta)
         self.weights = self.partition.weights.to(self.delta.device, self.work_dtype)
         self.nodes = self.partition.nodes.to(self.delta.device, self.work_dtype)
@@ -134,17 +135,16 @@ class RankPath:
         if self.pixel_sum is not None:
             self.pixel_sum.add_(grad * self._partial(step, self.gate_steps))
         if self.rank_sum is not None:
-            U, _, Vh = self.factors
             lo, hi = self.bands[step]
             if hi > lo:
-                projection = ((U[..., lo:hi].mT @ grad) * Vh[..., lo:hi, :]).sum(-1)
+                projection = self.project(grad, lo, hi)
                 self.rank_sum[..., lo:hi] += self.gate_steps[step][..., lo:hi] * projection
 
-    def project(self, matrix: Tensor) -> Tensor:
-        r"""``u_i^T M v_i`` for every component ``i``: ``(..., r)``."""
+    def project(self, matrix: Tensor, lo: int = 0, hi: int | None = None) -> Tensor:
+        r"""``u_i^T M v_i`` for the components ``lo <= i < hi`` (all by default)."""
         assert self.factors is not None
         U, _, Vh = self.factors
-        return ((U.mT @ matrix) * Vh).sum(-1)
+        return ((U[..., lo:hi].mT @ matrix) * Vh[..., lo:hi, :]).sum(-1)
 
     @property
     def singular_values(self) -> Tensor:

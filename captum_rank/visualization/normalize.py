@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ._arrays import check_finite, is_sequence_of_arrays, to_hwc, to_numpy, to_numpy_batch
+from ._figures import check_option
 
 __all__ = ["SIGNS", "attr_to_map", "normalize_attr", "shared_scale", "sign_range"]
 
@@ -34,9 +35,8 @@ SIGNS = ("positive", "negative", "absolute_value", "all")
 
 
 def _check_sign(sign: Any) -> str:
-    if not isinstance(sign, str) or sign not in SIGNS:
-        raise ValueError(f"`sign` must be one of {SIGNS}, got {sign!r}.")
-    return sign
+    check_option(sign, "sign", SIGNS)
+    return str(sign)
 
 
 def _check_outlier_perc(outlier_perc: Any) -> float:
