@@ -1,0 +1,412 @@
+r"""The one module of argument checks, shared by the core, audit, visualisation, data and CLI.
+
+Every check either returns the value in a canonical form (``positive_int(np.int64(3))``
+returns the Python ``int`` 3) or raises a :class:`UserInputError` whose message names
+the argument and says how to fix it. Nothing here uses ``assert`` (``python -O`` strips
+it), and nothing here imports torch, so the command line can use these checks before it
+pays for importing torch.
+
+The rules are the same everywhere: booleans are never numbers; numpy integers are
+integers (as in Captum, ``n_steps=np.int64(32)`` works); integral floats are not.
+
+Examples:
+    >>> import numpy as np
+    >>> positive_int(np.int64(32), "n_steps")
+    32
+    >>> one_of("mean", "fill", ("black", "blur", "mean"))
+    'mean'
+    >>> fraction(0.5, "overlap")
+    0.5
+    >>> positive_int(0, "limit")
+    Traceback (most recent call last):
+    ...
+    captum_rank.checks.UserInputError: `limit` must be an integer >= 1, got 0.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+__all__ = [
+    "UserInputError",
+    "UserTypeError",
+    "boolean",
+    "fraction",
+    "integer",
+    "non_negative_int",
+    "one_of",
+    "optional_positive_int",
+    "output_dir",
+    "output_file",
+    "positive_int",
+    "real",
+]
+
+T = TypeVar("T")
+
+
+class UserInputError(ValueError):
+    r"""A problem with what the user passed; the message names the argument and the fix.
+
+    It subclasses :class:`ValueError`, so code that catches ``ValueError`` keeps working;
+    the command line turns it (and only it) into a one-line message and exit status 2.
+
+    Examples:
+        >>> try:
+        ...     positive_int(-1, "n_steps")
+        ... except ValueError as err:
+        ...     print(err)
+        `n_steps` must be an integer >= 1, got -1.
+    """
+
+
+class UserTypeError(UserInputError, TypeError):
+    r"""A :class:`UserInputError` for a value of the wrong type (also a :class:`TypeError`).
+
+    Examples:
+        >>> isinstance(UserTypeError("x"), TypeError), isinstance(UserTypeError("x"), ValueError)
+        (True, True)
+    """
+
+
+def _type_name(value: Any) -> str:
+    return type(value).__name__
+
+
+def _is_integer(value: Any) -> bool:
+    # numbers.Integral covers int and numpy integers (numpy registers them) but not bool
+    # once bool is excluded; torch integer scalars are not Integral and are refused.
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def integer(
+    value: Any,
+    name: str,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+) -> int:
+    r"""An integer (Python or numpy, never ``bool``) within ``[minimum, maximum]``.
+
+    Args:
+        value (Any): the user's value.
+        name (str): the argument's name, as the user typed it.
+        minimum (int, optional): smallest allowed value. Default: None.
+        maximum (int, optional): largest allowed value. Default: None.
+
+    Returns:
+        int: ``value`` as a Python ``int``.
+
+    Raises:
+        UserTypeError: for a non-integer.
+        UserInputError: for a value out of range.
+
+    Examples:
+        >>> integer(3, "k", minimum=0, maximum=5)
+        3
+        >>> integer(True, "k")
+        Traceback (most recent call last):
+        ...
+        captum_rank.checks.UserTypeError: `k` must be an integer, got bool.
+    """
+    if not _is_integer(value):
+        raise UserTypeError(f"`{name}` must be an integer, got {_type_name(value)}.")
+    number = int(value)
+    if minimum is not None and maximum is not None and not minimum <= number <= maximum:
+        raise UserInputError(
+            f"`{name}` must be an integer in [{minimum}, {maximum}], got {number}."
+        )
+    if minimum is not None and number < minimum:
+        raise UserInputError(f"`{name}` must be an integer >= {minimum}, got {number}.")
+    if maximum is not None and number > maximum:
+        raise UserInputError(f"`{name}` must be an integer <= {maximum}, got {number}.")
+    return number
+
+
+def positive_int(value: Any, name: str) -> int:
+    r"""An integer >= 1.
+
+    Args:
+        value (Any): the user's value.
+        name (str): the argument's name.
+
+    Returns:
+        int: the value as a Python ``int``.
+
+    Raises:
+        UserTypeError: for a non-integer.
+        UserInputError: for a value below 1.
+
+    Examples:
+        >>> positive_int(5, "batch_size")
+        5
+    """
+    return integer(value, name, minimum=1)
+
+
+def non_negative_int(value: Any, name: str) -> int:
+    r"""An integer >= 0.
+
+    Args:
+        value (Any): the user's value.
+        name (str): the argument's name.
+
+    Returns:
+        int: the value as a Python ``int``.
+
+    Raises:
+        UserTypeError: for a non-integer.
+        UserInputError: for a negative value.
+
+    Examples:
+        >>> non_negative_int(0, "rank")
+        0
+    """
+    return integer(value, name, minimum=0)
+
+
+def optional_positive_int(value: Any, name: str) -> int | None:
+    r"""``None`` or an integer >= 1.
+
+    Args:
+        value (Any): the user's value.
+        name (str): the argument's name.
+
+    Returns:
+        int or None: the value as a Python ``int``, or ``None``.
+
+    Raises:
+        UserTypeError: for anything else than ``None`` or an integer.
+        UserInputError: for a value below 1.
+
+    Examples:
+        >>> optional_positive_int(None, "internal_batch_size") is None
+        True
+    """
+    return None if value is None else positive_int(value, name)
+
+
+def real(
+    value: Any,
+    name: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    include_minimum: bool = True,
+    include_maximum: bool = True,
+) -> float:
+    r"""A finite real number (never ``bool``) within the given bounds.
+
+    Args:
+        value (Any): the user's value.
+        name (str): the argument's name.
+        minimum (float, optional): lower bound. Default: None.
+        maximum (float, optional): upper bound. Default: None.
+        include_minimum (bool, optional): whether ``minimum`` itself is allowed.
+            Default: True.
+        include_maximum (bool, optional): whether ``maximum`` itself is allowed.
+            Default: True.
+
+    Returns:
+        float: the value as a Python ``float``.
+
+    Raises:
+        UserTypeError: for a non-number.
+        UserInputError: for NaN, inf, or a value out of bounds.
+
+    Examples:
+        >>> real(2, "scale", minimum=0, include_minimum=False)
+        2.0
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise UserTypeError(f"`{name}` must be a real number, got {_type_name(value)}.")
+    number = float(value)
+    if not math.isfinite(number):
+        raise UserInputError(f"`{name}` must be finite, got {number}.")
+    low_ok = (
+        minimum is None
+        or number > minimum
+        or (include_minimum and number == minimum)
+    )
+    high_ok = (
+        maximum is None
+        or number < maximum
+        or (include_maximum and number == maximum)
+    )
+    if not (low_ok and high_ok):
+        left = "-inf" if minimum is None else f"{minimum:g}"
+        right = "inf" if maximum is None else f"{maximum:g}"
+        bracket_l = "[" if include_minimum and minimum is not None else "("
+        bracket_r = "]" if include_maximum and maximum is not None else ")"
+        raise UserInputError(
+            f"`{name}` must be in {bracket_l}{left}, {right}{bracket_r}, got {number:g}."
+        )
+    return number
+
+
+def fraction(value: Any, name: str, *, allow_zero: bool = False) -> float:
+    r"""A number in ``(0, 1]`` (or ``[0, 1]`` with ``allow_zero``).
+
+    Args:
+        value (Any): the user's value.
+        name (str): the argument's name.
+        allow_zero (bool, optional): whether 0 is allowed. Default: False.
+
+    Returns:
+        float: the value.
+
+    Raises:
+        UserTypeError: for a non-number.
+        UserInputError: for a value outside the interval.
+
+    Examples:
+        >>> fraction(1, "share")
+        1.0
+    """
+    return real(value, name, minimum=0.0, maximum=1.0, include_minimum=allow_zero)
+
+
+def boolean(value: Any, name: str) -> bool:
+    r"""A ``bool`` (or numpy ``bool_``); integers are refused so typos do not pass.
+
+    Args:
+        value (Any): the user's value.
+        name (str): the argument's name.
+
+    Returns:
+        bool: the value.
+
+    Raises:
+        UserTypeError: for anything else.
+
+    Examples:
+        >>> boolean(True, "use_pyplot")
+        True
+    """
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return bool(value)
+    raise UserTypeError(f"`{name}` must be True or False, got {_type_name(value)}.")
+
+
+def one_of(value: T, name: str, choices: Iterable[T]) -> T:
+    r"""One of ``choices`` (compared with ``==``; strings are case-sensitive).
+
+    Args:
+        value (Any): the user's value.
+        name (str): the argument's name.
+        choices (Iterable): the allowed values, shown in the message in this order.
+
+    Returns:
+        the value.
+
+    Raises:
+        UserInputError: for anything else.
+
+    Examples:
+        >>> one_of("gausslegendre", "method", ("gausslegendre", "riemann_left"))
+        'gausslegendre'
+        >>> one_of("gauss", "method", ("gausslegendre", "riemann_left"))
+        Traceback (most recent call last):
+        ...
+        captum_rank.checks.UserInputError: Unknown `method` 'gauss'; choose one of ...
+    """
+    options: Sequence[T] = tuple(choices)
+    try:
+        known = value in options
+    except TypeError:  # unhashable or incomparable values are simply unknown
+        known = False
+    if not known:
+        listed = ", ".join(repr(option) for option in options)
+        raise UserInputError(f"Unknown `{name}` {value!r}; choose one of {listed}.")
+    return value
+
+
+def _probe_writable(directory: Path, name: str) -> None:
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise UserInputError(
+            f"`{name}`: cannot write to {str(directory)!r} (permission denied); "
+            "choose a directory you can write to."
+        )
+
+
+def output_dir(path: str | os.PathLike[str], name: str) -> Path:
+    r"""A directory that exists or can be created, and can be written to. Creates it.
+
+    Call it before any computation, so a bad path costs the user nothing.
+
+    Args:
+        path (str or PathLike): the directory.
+        name (str): the argument's name (``"--out"`` for a command-line flag).
+
+    Returns:
+        Path: the directory, created if it did not exist.
+
+    Raises:
+        UserInputError: if the path is a file, lies under a file, or is not writable.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     output_dir(pathlib.Path(tmp) / "out", "out").is_dir()
+        True
+    """
+    directory = Path(path)
+    if directory.exists() and not directory.is_dir():
+        raise UserInputError(
+            f"`{name}` is {str(directory)!r}, which is a file, not a directory; "
+            "give a directory path (it is created if missing)."
+        )
+    existing = directory
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserInputError(
+            f"`{name}` is {str(directory)!r}, but {str(existing)!r} is a file; "
+            "give a directory path that does not pass through a file."
+        )
+    _probe_writable(existing, name)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserInputError(f"`{name}`: cannot create {str(directory)!r}: {err}.") from err
+    _probe_writable(directory, name)
+    return directory
+
+
+def output_file(path: str | os.PathLike[str], name: str) -> Path:
+    r"""A file path whose directory exists or can be created, and can be written to.
+
+    The file itself is not created; its parent directory is.
+
+    Args:
+        path (str or PathLike): the file.
+        name (str): the argument's name (``"--checkpoint"`` for a command-line flag).
+
+    Returns:
+        Path: the file path.
+
+    Raises:
+        UserInputError: if the path is a directory, or its directory is not writable.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     output_file(pathlib.Path(tmp) / "a" / "run.ckpt", "checkpoint").name
+        'run.ckpt'
+    """
+    file = Path(path)
+    if file.is_dir():
+        raise UserInputError(
+            f"`{name}` is {str(file)!r}, which is a directory; give a file path."
+        )
+    output_dir(file.parent if str(file.parent) else Path("."), name)
+    if file.exists() and not os.access(file, os.W_OK):
+        raise UserInputError(
+            f"`{name}`: {str(file)!r} exists and is not writable; choose another path."
+        )
+    return file
