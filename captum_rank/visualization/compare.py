@@ -12,11 +12,13 @@ from matplotlib.colors import Colormap, Normalize
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.ticker import FormatStrFormatter
 
+from captum_rank.summaries import normalized_spectrum
+
 from ._arrays import as_1d, check_finite, image_to_unit, to_numpy_batch
 from ._figures import check_option, figure_of, maybe_show, new_figure, strip_ticks
 from .image import _HEAT_METHODS, _check_method, _resolve_cmap, _rgb, render_image_attr
 from .normalize import _check_outlier_perc, _check_sign, shared_scale, sign_range
-from .spectrum import _normalised, _ylabel, rank_spectra
+from .spectrum import _ylabel, rank_spectra
 
 __all__ = ["plot_accuracy_vs_rank", "plot_comparison_grid"]
 
@@ -226,7 +228,7 @@ def plot_comparison_grid(
                     item = spectra[model_name][i]
                     (_, values), = rank_spectra(item, channel_reduce="sum")
                     k = np.arange(1, values.size + 1)
-                    sax.plot(k, _normalised(values, normalize_spectrum), linewidth=1.3,
+                    sax.plot(k, normalized_spectrum(values, normalize_spectrum), linewidth=1.3,
                              marker="o" if values.size <= 40 else None, markersize=2.5,
                              label=model_name)
             sax.axhline(0.0, color="0.5", linewidth=0.8, zorder=0)

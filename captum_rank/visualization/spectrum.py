@@ -13,16 +13,16 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from captum_rank import summaries
+
 from ._arrays import check_finite, is_sequence_of_arrays, to_numpy
 from ._figures import check_option, figure_of, maybe_show, new_figure
 
 __all__ = ["cumulative_share", "plot_rank_spectrum", "rank_spectra"]
 
 _REDUCE = ("sum", "mean", None)
-_NORMALIZE = (None, "none", "abs", "total")
-_SHARE = ("signed", "abs")
-# A total this small relative to the attribution mass is numerically zero.
-_ZERO_TOTAL_RTOL = 1e-9
+_NORMALIZE = summaries.NORMALIZATIONS
+_SHARE = summaries.SHARES
 
 
 def _reduce_one(value: Any, channel_reduce: str | None, name: str) -> np.ndarray:
@@ -105,57 +105,29 @@ def rank_spectra(
     return out
 
 
-def _normalised(values: np.ndarray, normalize: str | None) -> np.ndarray:
-    if normalize in (None, "none"):
-        return values
-    denom = np.abs(values).sum() if normalize == "abs" else values.sum()
-    mass = np.abs(values).sum()
-    if mass == 0.0:
-        return np.zeros_like(values)
-    if abs(denom) <= _ZERO_TOTAL_RTOL * mass:
-        # normalize="total" with a total of ~0: dividing would explode; use the mass.
-        return values / mass
-    return values / denom
-
-
 def cumulative_share(values: Any, share: str = "signed") -> tuple[np.ndarray, str]:
-    r"""The share of the output explained by the first ``k`` rank components.
+    r"""Deprecated: use :func:`captum_rank.summaries.cumulative_share`.
 
-    ``share="signed"``: ``S_k = (R_1 + ... + R_k) / (R_1 + ... + R_r)``, the fraction of
-    ``F(x) - F(x')`` recovered by the rank-``k`` part of the path. ``S_0 = 0`` and
-    ``S_r = 1``; with contributions of mixed sign ``S_k`` may overshoot 1 or dip below 0,
-    which is informative (components that push the output the other way).
-    ``share="abs"``: ``S_k = (|R_1| + ... + |R_k|) / (|R_1| + ... + |R_r|)``, monotone in
-    ``[0, 1]``. When the signed total is zero (``|total| <= 1e-9 * sum |R|``) the signed
-    share is undefined and the absolute share is returned instead; when every ``R_i`` is 0
-    the share is all zeros.
+    Kept for callers of v0.1 (and the audit until it switches); returns the old
+    ``(shares, kind)`` pair, where ``kind`` is ``"signed"``, ``"abs"``,
+    ``"abs (total = 0)"`` or ``"zero"``. The new function returns a
+    :class:`~captum_rank.summaries.CumulativeShare` with a separate ``fell_back`` flag.
 
     Args:
         values (array-like): ``(r,)`` contributions ``R_1 .. R_r``.
         share (str, optional): ``"signed"`` or ``"abs"``. Default: ``"signed"``.
 
     Returns:
-        ``(S, kind)``: ``S`` has shape ``(r + 1,)`` (``S_0 .. S_r``); ``kind`` says which
-        definition was used: ``"signed"``, ``"abs"``, ``"abs (total = 0)"`` or
-        ``"zero"``.
+        ``(S, kind)``.
 
     Examples:
-        >>> cumulative_share([2.0, 1.0, 1.0])
-        (array([0.  , 0.5 , 0.75, 1.  ]), 'signed')
         >>> cumulative_share([1.0, -1.0])[1]
         'abs (total = 0)'
     """
-    check_option(share, "share", _SHARE)
-    arr = to_numpy(values, "values").ravel()
-    check_finite(arr, "values")
-    mass = float(np.abs(arr).sum())
-    if mass == 0.0:
-        return np.zeros(arr.size + 1), "zero"
-    total = float(arr.sum())
-    if share == "signed" and abs(total) > _ZERO_TOTAL_RTOL * mass:
-        return np.concatenate([[0.0], np.cumsum(arr) / total]), "signed"
-    kind = "abs" if share == "abs" else "abs (total = 0)"
-    return np.concatenate([[0.0], np.cumsum(np.abs(arr)) / mass]), kind
+    result = summaries.cumulative_share(values, share)
+    if result.is_zero:
+        return result.shares, "zero"
+    return result.shares, "abs (total = 0)" if result.fell_back else str(result.basis)
 
 
 def _axes_for(
@@ -182,8 +154,8 @@ def draw_spectrum(
         k = np.arange(1, values.size + 1)
         # Markers help to read individual components only while there are few of them.
         marker = "o" if values.size <= 40 else None
-        ax.plot(k, _normalised(values, normalize), marker=marker, markersize=3,
-                linewidth=1.4, label=label)
+        shown = summaries.normalized_spectrum(values, normalize)
+        ax.plot(k, shown, marker=marker, markersize=3, linewidth=1.4, label=label)
     ax.axhline(0.0, color="0.5", linewidth=0.8, zorder=0)
 
 
@@ -270,11 +242,12 @@ def plot_rank_spectrum(
 
     if cumulative:
         for label, values in spectra:
-            shares, kind = cumulative_share(values, share)
-            note = "" if kind in ("signed", share) else f" [{kind}]"
+            result = summaries.cumulative_share(values, share)
+            note = " [abs: total = 0]" if result.fell_back else (
+                " [all zero]" if result.is_zero else "")
             base = "" if label is None else label
             shown = (base + note).strip() or None
-            axes[1].plot(np.arange(values.size + 1), shares, linewidth=1.6, label=shown)
+            axes[1].plot(np.arange(values.size + 1), result.shares, linewidth=1.6, label=shown)
         for level in (0.0, 1.0):
             axes[1].axhline(level, color="0.5", linewidth=0.8, linestyle=":", zorder=0)
         axes[1].set_xlabel("first $k$ rank components")
