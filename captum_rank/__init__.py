@@ -5,6 +5,7 @@ own module (``captum_rank.schedules``, ``captum_rank.svd``, ...).
 """
 
 from captum_rank.attr import RankIntegratedGradients
+from captum_rank.layer import LayerRankIntegratedGradients
 from captum_rank.schedules import (
     ArcLengthSchedule,
     EnergySchedule,
@@ -23,6 +24,7 @@ __all__ = [
     "ArcLengthSchedule",
     "EnergySchedule",
     "HighRank",
+    "LayerRankIntegratedGradients",
     "LinearSchedule",
     "LowRank",
     "NumericalRankSchedule",

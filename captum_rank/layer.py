@@ -1,0 +1,445 @@
+r"""Layer Rank Integrated Gradients: RIG on a layer's activations, a Captum ``LayerAttribution``.
+
+Captum's :class:`~captum.attr.LayerIntegratedGradients` runs Integrated Gradients on the
+activations ``a(x)`` of a layer: it integrates the gradient of the output with respect to
+the layer's activations along the straight line from ``a(x')`` to ``a(x)``, by running the
+whole model with a forward hook that replaces the layer's output by the path point.
+:class:`LayerRankIntegratedGradients` does the same along the *rank path* of the
+activation difference: for ``a(x) - a(x') = U diag(s) V^T`` over the activation's last two
+dimensions (per example and per leading channel),
+``gamma(t) = a(x') + U diag(s * phi(t)) V^T``. For token embeddings ``(N, T, D)`` that is
+one ``T x D`` matrix per sentence, so the rank components are the sentence's dominant
+embedding directions; for a CNN's feature maps ``(N, C, H, W)`` one ``H x W`` matrix per
+channel. Everything else is :class:`~captum_rank.RankIntegratedGradients` on the
+activations: the schedules, the two forms, the rank-space attributions of
+:meth:`~LayerRankIntegratedGradients.attribute_ranks`, completeness
+(``sum A = F(x) - F(x')`` up to quadrature error), and ``schedule="linear"`` is Captum's
+LayerIntegratedGradients.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from captum.attr import GradientAttribution, LayerAttribution
+from torch import Tensor, nn
+
+from captum_rank._captum import (
+    BaselineType,
+    TargetType,
+    _format_additional_forward_args,
+    _format_outputs,
+    _forward_layer_eval,
+    captum_entry_point,
+    layer_gradient_func,
+)
+from captum_rank._validation import as_tuples, check_baselines
+from captum_rank.attr import RankIntegratedGradients, ScheduleLike
+from captum_rank.checks import UserInputError, UserTypeError
+
+__all__ = ["LayerRankIntegratedGradients"]
+
+_ARGS_DOC = r"""
+            inputs (Tensor or tuple[Tensor, ...]): The model's inputs, as in Captum's
+                        LayerIntegratedGradients (any dtype the model takes, e.g. token
+                        ids). Dimension 0 is the batch. Tuple in, tuple of inputs to the
+                        model.
+            baselines (scalar, Tensor, tuple[scalar or Tensor, ...], optional):
+                        Model inputs ``x'`` whose layer activations start the path
+                        (e.g. padding tokens). Default: zeros.
+            target (int, tuple, Tensor, or list, optional): Output indices, as in
+                        Captum. Default: None.
+            additional_forward_args (Any, optional): Extra arguments for
+                        ``forward_func`` after the inputs. Default: None.
+            n_steps (int, optional): Gradient evaluations along the path. Default: 50.
+            method (str, optional): Captum's quadrature. Default: ``gausslegendre``.
+            internal_batch_size (int, optional): At most this many path points go
+                        through the model at once (peak memory is bounded by it).
+                        Default: None (all steps at once).
+            return_convergence_delta (bool, optional): Also return
+                        ``sum(attributions) - (F(x) - F(x'))`` per example. Default: False.
+            attribute_to_layer_input (bool, optional): Attribute to the layer's input
+                        instead of its output. Default: False.
+            grad_kwargs (dict, optional): Extra keyword arguments for
+                        ``torch.autograd.grad``. Default: None.
+            schedule (str or RankSchedule, optional): How the singular components of
+                        ``a(x) - a(x')`` enter, as in
+                        :meth:`RankIntegratedGradients.attribute`; ``linear`` is
+                        Captum's LayerIntegratedGradients. Default: RIG's default.
+            form (str, optional): ``increments`` or ``averaged``, as in
+                        :meth:`RankIntegratedGradients.attribute`. Default:
+                        ``increments``."""
+
+
+def _layer_output_error(name: str, shape: tuple[int, ...], to_input: bool) -> UserInputError:
+    side = "input" if to_input else "output"
+    return UserInputError(
+        f"The layer's {side} `{name}` has shape {shape}: fewer than two matrix dimensions "
+        "per example, so it has no rank path (its singular components would be its "
+        "examples). Choose a layer whose activations are a matrix per example, such as "
+        "token embeddings (N, T, D) or feature maps (N, C, H, W) (or set "
+        f"`attribute_to_layer_input={not to_input}` if that side is one); or, for the "
+        "straight line on this layer, use schedule='linear' with a matrix-shaped layer "
+        "or captum.attr.LayerIntegratedGradients."
+    )
+
+
+class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
+    r"""Rank Integrated Gradients on a layer's activations (Captum's LIG along the rank path).
+
+    The attributions are to the activations ``a`` of ``layer`` (its output, or its input
+    with ``attribute_to_layer_input=True``), with the shape of those activations. The
+    path runs from ``a(x')`` to ``a(x)`` through the singular components of the
+    difference ``a(x) - a(x')`` over its last two dimensions; see
+    :class:`~captum_rank.RankIntegratedGradients` for the schedules and forms, which
+    apply unchanged. ``attribute_ranks`` says which of those components carry the
+    output: for a text model's embedding layer, which of the sentence's embedding
+    directions (rank-one pieces ``s_i u_i v_i^T`` of its ``T x D`` embedding matrix).
+
+    A layer that returns a tuple gives a tuple of attributions; there, a tensor with
+    fewer than two matrix dimensions (such as an ``(N, L)`` vector) follows the straight
+    line, as for RIG's inputs. A layer whose only activation is such a tensor is refused
+    with :class:`~captum_rank.checks.UserInputError`.
+
+    Args:
+        forward_func (Callable): The model or any function of the inputs.
+        layer (torch.nn.Module or list[torch.nn.Module]): The layer (or independent
+                layers, as in Captum) whose activations are attributed to.
+        device_ids (list[int], optional): For a ``DataParallel`` ``forward_func``, as in
+                Captum. Default: None.
+        multiply_by_inputs (bool, optional): Global (``True``, default) or local
+                attributions, as in :class:`~captum_rank.RankIntegratedGradients`
+                (the local ones are the path-averaged gradient with respect to the
+                activations).
+
+    Examples:
+        >>> import torch
+        >>> from torch import nn
+        >>> from captum.attr import LayerIntegratedGradients
+        >>> from captum_rank import LayerRankIntegratedGradients
+        >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+        <torch._C.Generator object at ...>
+        >>> embedding = nn.Embedding(20, 6)
+        >>> model = nn.Sequential(embedding, nn.Flatten(), nn.Linear(5 * 6, 3))
+        >>> tokens = torch.randint(1, 20, (2, 5))
+        >>> lrig = LayerRankIntegratedGradients(model, embedding)
+        >>> attributions, delta = lrig.attribute(tokens, baselines=0, target=1,
+        ...                                      return_convergence_delta=True)
+        >>> attributions.shape  # (N, T, D): one T x D embedding matrix per sentence
+        torch.Size([2, 5, 6])
+        >>> bool(delta.abs().max() < 1e-4)
+        True
+        >>> lrig.attribute_ranks(tokens, baselines=0, target=1).shape  # r = min(T, D)
+        torch.Size([2, 5])
+        >>> lig = LayerIntegratedGradients(model, embedding).attribute(tokens, 0, target=1)
+        >>> ours = lrig.attribute(tokens, 0, target=1, schedule="linear")
+        >>> torch.allclose(ours, lig, atol=1e-6)
+        True
+    """
+
+    device_ids: list[int] | None
+
+    def __init__(
+        self,
+        forward_func: Callable[..., Tensor],
+        layer: nn.Module | list[nn.Module],
+        device_ids: list[int] | None = None,
+        multiply_by_inputs: bool = True,
+    ) -> None:
+        layers = layer if isinstance(layer, list) else [layer]
+        if not layers or not all(isinstance(item, nn.Module) for item in layers):
+            raise UserTypeError(
+                "`layer` must be a torch.nn.Module of the model (or a non-empty list of "
+                f"them), got {type(layer).__name__}."
+            )
+        self.rig = RankIntegratedGradients(forward_func, multiply_by_inputs)
+        LayerAttribution.__init__(self, forward_func, layer, device_ids=device_ids)
+        GradientAttribution.__init__(self, forward_func)
+
+    @captum_entry_point
+    def attribute(
+        self,
+        inputs: Tensor | tuple[Tensor, ...],
+        baselines: BaselineType = None,
+        target: TargetType = None,
+        additional_forward_args: Any = None,
+        n_steps: int = 50,
+        method: str = "gausslegendre",
+        internal_batch_size: int | None = None,
+        return_convergence_delta: bool = False,
+        attribute_to_layer_input: bool = False,
+        grad_kwargs: dict[str, Any] | None = None,
+        *,
+        schedule: ScheduleLike | None = None,
+        form: str = "increments",
+    ) -> Any:
+        r"""Rank Integrated Gradients with respect to the layer's activations.
+
+        Args:{args}
+
+        Returns:
+            **attributions** or 2-element tuple of **attributions**, **delta**:
+            - **attributions** (*Tensor*, *tuple[Tensor, ...]* or *list*): the shape of
+              the layer's activations, in Captum's LayerIntegratedGradients layout (a
+              tuple for a layer with several outputs, a list for a list of layers).
+            - **delta** (*Tensor*, when ``return_convergence_delta``): ``(N,)``
+              ``sum(attributions) - (F(x) - F(x'))``.
+
+        Raises:
+            UserInputError: for a layer whose activations have fewer than two matrix
+                dimensions, and (as for RIG) bad options.
+            TypeError: for inputs or options of the wrong type.
+            ValueError: as for :meth:`RankIntegratedGradients.attribute`.
+
+        Examples:
+            >>> import torch
+            >>> from torch import nn
+            >>> from captum_rank import LayerRankIntegratedGradients
+            >>> model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(),
+            ...                       nn.Linear(2 * 6 * 6, 4))
+            >>> x = torch.rand(3, 1, 8, 8)
+            >>> lrig = LayerRankIntegratedGradients(model, model[0])
+            >>> lrig.attribute(x, target=2).shape  # the conv layer's (N, C, H, W)
+            torch.Size([3, 2, 6, 6])
+        """
+        return self._layer_run(
+            "attribute", inputs, baselines, target, additional_forward_args, n_steps,
+            method, internal_batch_size, return_convergence_delta, attribute_to_layer_input,
+            grad_kwargs, schedule, form,
+        )
+
+    @captum_entry_point
+    def attribute_ranks(
+        self,
+        inputs: Tensor | tuple[Tensor, ...],
+        baselines: BaselineType = None,
+        target: TargetType = None,
+        additional_forward_args: Any = None,
+        n_steps: int = 50,
+        method: str = "gausslegendre",
+        internal_batch_size: int | None = None,
+        return_convergence_delta: bool = False,
+        attribute_to_layer_input: bool = False,
+        grad_kwargs: dict[str, Any] | None = None,
+        *,
+        schedule: ScheduleLike | None = None,
+        form: str = "increments",
+    ) -> Any:
+        r"""Rank-space attributions of the layer: what each singular component carries.
+
+        For ``a(x) - a(x') = U diag(s) V^T`` (per matrix in the activation's last two
+        dimensions), ``R_i = sum_s s_i (phi_i(b_s) - phi_i(b_{s-1})) u_i^T G_s v_i``
+        with ``G_s`` the gradient with respect to the activations at the path points;
+        ``R.sum() == attribute(...).sum()`` per example.
+
+        Args:{args}
+
+        Returns:
+            **rank_attributions** or 2-element tuple of them and **delta**: for each
+            activation tensor of shape ``(N, ..., H, W)``, a tensor ``(N, ..., r)``
+            with ``r = min(H, W)``, in the layout of :meth:`attribute`.
+
+        Raises:
+            UserInputError: as for :meth:`attribute`.
+            TypeError: as for :meth:`attribute`.
+            ValueError: as for :meth:`attribute`.
+
+        Examples:
+            >>> import torch
+            >>> from torch import nn
+            >>> from captum_rank import LayerRankIntegratedGradients
+            >>> model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(),
+            ...                       nn.Linear(2 * 6 * 6, 4))
+            >>> x = torch.rand(3, 1, 8, 8)
+            >>> LayerRankIntegratedGradients(model, model[0]).attribute_ranks(x, target=0).shape
+            torch.Size([3, 2, 6])
+        """
+        return self._layer_run(
+            "attribute_ranks", inputs, baselines, target, additional_forward_args, n_steps,
+            method, internal_batch_size, return_convergence_delta, attribute_to_layer_input,
+            grad_kwargs, schedule, form,
+        )
+
+    @captum_entry_point
+    def attribute_with_ranks(
+        self,
+        inputs: Tensor | tuple[Tensor, ...],
+        baselines: BaselineType = None,
+        target: TargetType = None,
+        additional_forward_args: Any = None,
+        n_steps: int = 50,
+        method: str = "gausslegendre",
+        internal_batch_size: int | None = None,
+        return_convergence_delta: bool = False,
+        attribute_to_layer_input: bool = False,
+        grad_kwargs: dict[str, Any] | None = None,
+        *,
+        schedule: ScheduleLike | None = None,
+        form: str = "increments",
+    ) -> tuple[Any, ...]:
+        r"""Layer attributions and rank-space attributions from one pass along the path.
+
+        Args:{args}
+
+        Returns:
+            tuple: ``(attributions, rank_attributions)``, or with ``delta`` last when
+            ``return_convergence_delta``; each as in :meth:`attribute` and
+            :meth:`attribute_ranks`.
+
+        Raises:
+            UserInputError: as for :meth:`attribute`.
+            TypeError: as for :meth:`attribute`.
+            ValueError: as for :meth:`attribute`.
+
+        Examples:
+            >>> import torch
+            >>> from torch import nn
+            >>> from captum_rank import LayerRankIntegratedGradients
+            >>> model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Tanh(), nn.Flatten(),
+            ...                       nn.Linear(2 * 6 * 6, 4))
+            >>> x = torch.rand(3, 1, 8, 8)
+            >>> layer, ranks = LayerRankIntegratedGradients(model, model[1]).attribute_with_ranks(
+            ...     x, target=0)
+            >>> torch.allclose(layer.sum(), ranks.sum(), atol=1e-5)
+            True
+        """
+        result: tuple[Any, ...] = self._layer_run(
+            "attribute_with_ranks", inputs, baselines, target, additional_forward_args,
+            n_steps, method, internal_batch_size, return_convergence_delta,
+            attribute_to_layer_input, grad_kwargs, schedule, form,
+        )
+        return result
+
+    for _method in (attribute, attribute_ranks, attribute_with_ranks):
+        if _method.__doc__:
+            _method.__doc__ = _method.__doc__.replace("{args}", _ARGS_DOC)
+    del _method
+
+    def _layer_run(
+        self,
+        which: str,
+        inputs: Tensor | tuple[Tensor, ...],
+        baselines: BaselineType,
+        target: TargetType,
+        additional_forward_args: Any,
+        n_steps: int,
+        method: str,
+        internal_batch_size: int | None,
+        return_convergence_delta: bool,
+        attribute_to_layer_input: bool,
+        grad_kwargs: dict[str, Any] | None,
+        schedule: ScheduleLike | None,
+        form: str,
+    ) -> Any:
+        model_inputs, model_baselines = self._model_inputs(inputs, baselines)
+        extra_args = _format_additional_forward_args(additional_forward_args)
+        if self.device_ids is None:
+            self.device_ids = getattr(self.forward_func, "device_ids", None)
+        layers = self.layer if isinstance(self.layer, list) else [self.layer]
+        per_layer_inputs = self._activations(model_inputs, extra_args, attribute_to_layer_input)
+        per_layer_baselines = self._activations(model_baselines, extra_args,
+                                                attribute_to_layer_input)
+        counts = [len(acts) for acts in per_layer_inputs]
+        layer_inputs = tuple(t for acts in per_layer_inputs for t in acts)
+        layer_baselines = tuple(t for acts in per_layer_baselines for t in acts)
+        if len(layer_inputs) == 1 and layer_inputs[0].dim() < 3:
+            raise _layer_output_error(
+                "layer" if len(layers) == 1 else "layer[0]",
+                tuple(layer_inputs[0].shape), attribute_to_layer_input,
+            )
+
+        cumsum = torch.cumsum(torch.tensor([0, *counts]), dim=0)
+        self.rig.gradient_func = layer_gradient_func(
+            self, cumsum, attribute_to_layer_input, grad_kwargs
+        )
+        all_inputs = model_inputs + extra_args if extra_args is not None else model_inputs
+        options: dict[str, Any] = {"form": form}
+        if schedule is not None:
+            options["schedule"] = schedule
+        run = getattr(self.rig, which).__wrapped__
+        result = run(
+            self.rig, layer_inputs, baselines=layer_baselines, target=target,
+            additional_forward_args=all_inputs, n_steps=n_steps, method=method,
+            internal_batch_size=internal_batch_size, return_convergence_delta=False,
+            **options,
+        )
+        results = list(result) if which == "attribute_with_ranks" else [result]
+        formatted = [self._layout(part, cumsum) for part in results]
+        if return_convergence_delta:
+            delta = self.compute_convergence_delta(
+                results[0], model_baselines, model_inputs,
+                additional_forward_args=extra_args, target=target,
+            )
+            formatted.append(delta)
+        if which == "attribute_with_ranks":
+            return tuple(formatted)
+        return formatted[0] if len(formatted) == 1 else tuple(formatted)
+
+    def _layout(self, flat: tuple[Tensor, ...], cumsum: Tensor) -> Any:
+        """Captum LIG's layout: per layer a tensor (or a tuple), a list for a list of layers."""
+        per_layer = [
+            tuple(flat[int(cumsum[i]):int(cumsum[i + 1])]) for i in range(len(cumsum) - 1)
+        ]
+        return _format_outputs(isinstance(self.layer, list), per_layer)
+
+    def _model_inputs(
+        self, inputs: Any, baselines: Any
+    ) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
+        formatted, formatted_baselines = as_tuples(inputs, baselines)
+        batch = None
+        for index, tensor in enumerate(formatted):
+            name = "inputs" if len(formatted) == 1 else f"inputs[{index}]"
+            if not isinstance(tensor, Tensor):
+                raise UserTypeError(
+                    f"`{name}` must be a torch.Tensor, got {type(tensor).__name__}."
+                )
+            if tensor.dim() == 0 or tensor.shape[0] == 0:
+                raise UserInputError(
+                    f"`{name}` has shape {tuple(tensor.shape)}; give a batch of examples "
+                    "along dimension 0."
+                )
+            if batch is not None and tensor.shape[0] != batch:
+                raise UserInputError(
+                    f"`{name}` has {tensor.shape[0]} examples but inputs[0] has {batch}; "
+                    "all input tensors must share the batch dimension."
+                )
+            batch = tensor.shape[0]
+        checked = check_baselines(formatted_baselines, formatted)
+        full = tuple(
+            torch.broadcast_to(base, tensor.shape).contiguous()
+            for base, tensor in zip(checked, formatted, strict=True)
+        )
+        return tuple(t.detach() for t in formatted), full
+
+    def _activations(
+        self, model_inputs: tuple[Tensor, ...], extra_args: Any, to_input: bool
+    ) -> list[tuple[Tensor, ...]]:
+        activations = _forward_layer_eval(
+            self.forward_func, model_inputs, self.layer, device_ids=self.device_ids,
+            additional_forward_args=extra_args, attribute_to_layer_input=to_input,
+        )
+        if not isinstance(self.layer, list):
+            activations = [activations]
+        return [tuple(t.detach() for t in acts) for acts in activations]
+
+    def has_convergence_delta(self) -> bool:
+        r"""Layer RIG is a path method: its attributions sum to ``F(x) - F(x')``.
+
+        Returns:
+            bool: always ``True``.
+
+        Examples:
+            >>> import torch
+            >>> from captum_rank import LayerRankIntegratedGradients
+            >>> layer = torch.nn.Identity()
+            >>> LayerRankIntegratedGradients(layer, layer).has_convergence_delta()
+            True
+        """
+        return True
+
+    @property
+    def multiplies_by_inputs(self) -> bool:
+        r"""Whether attributions are global (``True``) or the local path-averaged gradient."""
+        return self.rig.multiplies_by_inputs
