@@ -404,7 +404,7 @@ class RankIntegratedGradients(GradientAttribution):
         pixels = None
         if want_pixels:
             pixels = tuple(
-                self._pixel_result(path, mean_based, multiply).to(path.inputs.dtype)
+                path.as_input(self._pixel_result(path, mean_based, multiply))
                 for path in paths
             )
         ranks = None

@@ -57,6 +57,12 @@ class RankPath:
         need_factors (bool): keep the SVD factors even on a straight path (to project
             the path-averaged gradient onto the components afterwards). Curved paths
             always keep them.
+
+    With ``schedule.channels == "joint"`` the path works on each example's leading
+    dimensions stacked into one ``(C*H) x W`` matrix: ``delta``, the factors and the
+    sums are in that ``(N, 1, C*H, W)`` form, while :meth:`point` returns and
+    :meth:`accumulate` takes tensors of the input's own shape. :meth:`as_input` turns
+    a pixel sum back into the input's shape.
     """
 
     inputs: Tensor
@@ -74,7 +80,16 @@ class RankPath:
     def __post_init__(self) -> None:
         self.work_dtype = _svd.compute_dtype(self.inputs.dtype)
         self.baseline = self.baseline.to(self.work_dtype)
-        self.delta = self.inputs.to(self.work_dtype) - self.baseline
+        shape = self.inputs.shape
+        # Joint mode: one matrix per example, the leading dimensions stacked on the rows.
+        self.matrix_shape: tuple[int, ...] = (
+            (shape[0], 1, -1, shape[-1])
+            if self.schedule.channels == "joint" and self.inputs.dim() > 3
+            else tuple(shape)
+        )
+        if self.matrix_shape != tuple(shape):
+            self.baseline = torch.broadcast_to(self.baseline, shape).reshape(self.matrix_shape)
+        self.delta = self.inputs.to(self.work_dtype).reshape(self.matrix_shape) - self.baseline
         straight = self.schedule.straight_line
         if not straight or self.need_factors:
             self.factors = _svd.thin_svd(self.delta)
@@ -118,15 +133,19 @@ class RankPath:
         from a running sum of increments, so that a step costs only its active band.
         """
         if self.straight:
-            return (self.baseline + self.nodes[step] * self.delta).to(self.inputs.dtype)
+            return self.as_input(self.baseline + self.nodes[step] * self.delta)
         assert self._running is not None
         here = self._running + self._partial(step, self.gate_offsets)
         self._running = self._running + self._partial(step, self.gate_steps)  # type: ignore[arg-type]
-        return (self.baseline + here).to(self.inputs.dtype)
+        return self.as_input(self.baseline + here)
+
+    def as_input(self, matrix: Tensor) -> Tensor:
+        r"""A tensor of the path's matrix form in the input's shape and dtype."""
+        return matrix.reshape(self.inputs.shape).to(self.inputs.dtype)
 
     def accumulate(self, step: int, grad: Tensor) -> None:
         r"""Add the gradient ``G_step`` at ``gamma(a_step)`` to the running sums."""
-        grad = grad.to(self.work_dtype)
+        grad = grad.to(self.work_dtype).reshape(self.matrix_shape)
         if self.grad_mean is not None:
             self.grad_mean.add_(grad, alpha=float(self.weights[step]))
         if self.straight:

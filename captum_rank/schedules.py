@@ -37,14 +37,31 @@ components carry most of the change, and walking them in ``1/r`` of the path (th
 ``sequential`` default, which keeps the rank-``k`` points at ``a = k / r``) needs several
 times more steps than walking at constant speed (``arc_length``); see
 ``benchmarks/RESULTS.md``.
+
+Every window schedule takes two keyword options (``RankSchedule(shape=..., channels=...)``):
+
+* ``shape``: how a gate rises *within* its window: ``"linear"`` (default, the formula
+  above), ``"cosine"`` (``(1 - cos(pi p)) / 2`` of the window progress ``p``) or
+  ``"sigmoid"`` (a logistic curve of gain ``sigmoid_gain``, rescaled to run exactly from 0
+  to 1). Where windows do not overlap (``sequential``, ``arc_length``, ...) a shape only
+  changes the speed along the same curve; where they overlap (``spectral``) it also
+  changes the curve between window ends. Either way the increments telescope, so
+  completeness is still quadrature error only.
+* ``channels``: ``"per_channel"`` (default) decomposes every ``H x W`` matrix of an
+  ``(N, C, H, W)`` input on its own; ``"joint"`` takes one SVD of the ``(C*H) x W`` stack
+  of each example (all leading dimensions stacked), so the colour channels share their
+  singular components, as Spectral IG's joint mode does.
 """
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 
 import torch
 from torch import Tensor
+
+from captum_rank.checks import UserInputError, UserTypeError, one_of, real
 
 __all__ = [
     "ArcLengthSchedule",
@@ -55,6 +72,7 @@ __all__ = [
     "SequentialSchedule",
     "SpectralSchedule",
     "available_schedules",
+    "available_shapes",
     "resolve_schedule",
 ]
 
@@ -80,6 +98,56 @@ class RankSchedule(ABC):
     #: ``True`` when every gate equals ``a``: the path is the straight line of IG, and
     #: the attribution can use IG's cheaper formula with no per-step reconstruction.
     straight_line: bool = False
+
+    #: How a gate rises within its window (see :func:`available_shapes`).
+    shape: str = "linear"
+    #: Gain of the ``"sigmoid"`` shape (steepness at the window's middle).
+    sigmoid_gain: float = 12.0
+    #: ``"per_channel"``: one SVD per ``H x W`` matrix; ``"joint"``: one SVD of the
+    #: ``(C*H) x W`` stack of each example.
+    channels: str = "per_channel"
+
+    def __init__(
+        self, *, shape: str = "linear", sigmoid_gain: float = 12.0,
+        channels: str = "per_channel",
+    ) -> None:
+        r"""Options shared by every window schedule.
+
+        Args:
+            shape (str, optional): ``"linear"``, ``"cosine"`` or ``"sigmoid"``: how each
+                gate rises within its window. Default: ``"linear"``.
+            sigmoid_gain (float, optional): steepness of the ``"sigmoid"`` shape, > 0.
+                Default: 12 (Spectral IG's default).
+            channels (str, optional): ``"per_channel"`` or ``"joint"`` (one SVD of the
+                ``(C*H) x W`` stack). Default: ``"per_channel"``.
+
+        Raises:
+            UserInputError: for an unknown shape or channel mode, or a gain <= 0.
+            UserTypeError: for a gain that is not a number.
+        """
+        if not isinstance(shape, str):
+            raise UserTypeError(
+                f"`shape` must be one of {available_shapes()}, got {type(shape).__name__}."
+            )
+        self.shape = one_of(shape, "shape", available_shapes())
+        self.sigmoid_gain = real(sigmoid_gain, "sigmoid_gain", minimum=0.0,
+                                 include_minimum=False)
+        self.channels = one_of(channels, "channels", ("per_channel", "joint"))
+        if self.shape != "linear":
+            # Every gate is shape(a), not a: a straight line walked at another speed,
+            # integrated with the path's own increments instead of IG's formula.
+            self.straight_line = False
+
+    def _options_repr(self) -> str:
+        """``, shape='cosine'`` etc. for the options that differ from their defaults."""
+        parts = []
+        if self.shape != "linear":
+            parts.append(f"shape={self.shape!r}")
+            if self.shape == "sigmoid" and self.sigmoid_gain != 12.0:
+                parts.append(f"sigmoid_gain={self.sigmoid_gain}")
+        if self.channels != "per_channel":
+            parts.append(f"channels={self.channels!r}")
+        return "".join(", " + part for part in parts)
 
     @abstractmethod
     def windows(self, singular_values: Tensor) -> tuple[Tensor, Tensor]:
@@ -115,7 +183,8 @@ class RankSchedule(ABC):
         tiny = torch.finfo(torch.float64).eps
         width = width.clamp_min(tiny)
         start = torch.minimum(start, 1.0 - width)
-        phi = ((a - start) / width).clamp(0.0, 1.0)
+        phi = _shape_gates(((a - start) / width).clamp(0.0, 1.0), self.shape,
+                           self.sigmoid_gain)
         # Window ends computed as sums of fractions miss 0 and 1 by an ulp; snapping
         # keeps exact rank-k path points (a = k / r) and the active bands tight.
         snap = 1e-9
@@ -125,7 +194,33 @@ class RankSchedule(ABC):
         return torch.where(a <= 0.0, torch.zeros_like(phi), phi)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
+        return f"{type(self).__name__}({self._options_repr().removeprefix(', ')})"
+
+
+_SHAPES = ("linear", "cosine", "sigmoid")
+
+
+def available_shapes() -> list[str]:
+    r"""Names accepted by the ``shape=`` option of every window schedule.
+
+    Returns:
+        list[str]: the gate shapes within a window.
+
+    Examples:
+        >>> available_shapes()
+        ['linear', 'cosine', 'sigmoid']
+    """
+    return list(_SHAPES)
+
+
+def _shape_gates(progress: Tensor, shape: str, gain: float) -> Tensor:
+    """Map window progress ``p`` in [0, 1] to the gate, monotone with 0 -> 0 and 1 -> 1."""
+    if shape == "cosine":
+        return 0.5 - 0.5 * torch.cos(progress * math.pi)
+    if shape == "sigmoid":
+        low, high = 1.0 / (1.0 + math.exp(0.5 * gain)), 1.0 / (1.0 + math.exp(-0.5 * gain))
+        return ((torch.sigmoid(gain * (progress - 0.5)) - low) / (high - low)).clamp(0.0, 1.0)
+    return progress
 
 
 def _component_index(singular_values: Tensor) -> Tensor:
@@ -193,7 +288,11 @@ class NumericalRankSchedule(RankSchedule):
 
     name = "numerical_rank"
 
-    def __init__(self, rtol: float | None = None) -> None:
+    def __init__(
+        self, rtol: float | None = None, *, shape: str = "linear", sigmoid_gain: float = 12.0,
+        channels: str = "per_channel",
+    ) -> None:
+        super().__init__(shape=shape, sigmoid_gain=sigmoid_gain, channels=channels)
         if rtol is not None and not (0.0 <= rtol < 1.0):
             raise ValueError(f"`rtol` must lie in [0, 1), got {rtol}.")
         self.rtol = rtol
@@ -206,7 +305,7 @@ class NumericalRankSchedule(RankSchedule):
         return _windows_from_costs(costs)
 
     def __repr__(self) -> str:
-        return f"NumericalRankSchedule(rtol={self.rtol})"
+        return f"NumericalRankSchedule(rtol={self.rtol}{self._options_repr()})"
 
 
 class EnergySchedule(RankSchedule):
@@ -256,30 +355,57 @@ class SpectralSchedule(RankSchedule):
     ``phi_i(a) = clamp((a - (1 - w)(1 - s_i / s_1)) / w, 0, 1)``: the path of Spectral
     Integrated Gradients (Kim et al., KDD 2026). The strongest component enters first,
     over ``[0, w]``; a component with ``s_i = 0`` enters last, over ``[1 - w, 1]``.
-    ``w = 1`` is the straight line of IG.
+    ``w = 1`` is the straight line of IG. Each matrix (each channel, unless
+    ``channels="joint"``) is normalised by its own first singular value, as in Spectral
+    IG's reference code.
+
+    ``w = 0`` is the limit of steps: component ``i`` jumps from 0 to 1 just after
+    ``a = 1 - s_i / s_1`` (the strongest just after 0, zero components just before 1).
+    The increments still telescope to ``x - x'``, but the path is discontinuous: each
+    jump is attributed with the gradient at its cell's node, so the completeness error
+    is that of a first-order step over each jump and does **not** shrink as ``n_steps``
+    grows (it is exact for models affine in the input). For a path whose error does
+    shrink, use a small positive overlap (e.g. 0.05) with enough steps to resolve it.
 
     Args:
-        overlap (float, optional): window width ``w`` in ``(0, 1]``. Default 0.5.
+        overlap (float, optional): window width ``w`` in ``[0, 1]``. Default 0.5.
+        shape (str, optional): gate shape within a window (``"linear"``, ``"cosine"``,
+            ``"sigmoid"``; Spectral IG's ``gating_schedule``). Default: ``"linear"``.
+        sigmoid_gain (float, optional): gain of the ``"sigmoid"`` shape. Default: 12.
+        channels (str, optional): ``"per_channel"`` or ``"joint"`` (Spectral IG's
+            ``channel_mode``). Default: ``"per_channel"``.
+
+    Raises:
+        UserTypeError: for an overlap that is not a number.
+        UserInputError: for an overlap outside ``[0, 1]`` and bad options.
 
     Examples:
         >>> import torch
         >>> start, width = SpectralSchedule(0.5).windows(torch.tensor([4.0, 2.0, 0.0]))
         >>> start.tolist()
         [0.0, 0.25, 0.5]
+        >>> SpectralSchedule(0.4, shape="cosine").gates(torch.tensor([0.2]), torch.ones(1))
+        tensor([[0.5000]], dtype=torch.float64)
     """
 
     name = "spectral"
 
-    def __init__(self, overlap: float = 0.5) -> None:
+    def __init__(
+        self, overlap: float = 0.5, *, shape: str = "linear", sigmoid_gain: float = 12.0,
+        channels: str = "per_channel",
+    ) -> None:
+        super().__init__(shape=shape, sigmoid_gain=sigmoid_gain, channels=channels)
         if isinstance(overlap, bool) or not isinstance(overlap, int | float):
-            raise TypeError(f"`overlap` must be a float in (0, 1], got {type(overlap).__name__}.")
-        if not (0.0 < float(overlap) <= 1.0):
-            raise ValueError(
-                f"`overlap` must lie in (0, 1], got {overlap}: it is the width of each "
-                "component's window (1 gives plain Integrated Gradients)."
+            raise UserTypeError(
+                f"`overlap` must be a float in [0, 1], got {type(overlap).__name__}."
+            )
+        if not (0.0 <= float(overlap) <= 1.0):
+            raise UserInputError(
+                f"`overlap` must lie in [0, 1], got {overlap}: it is the width of each "
+                "component's window (1 gives plain Integrated Gradients, 0 steps)."
             )
         self.overlap = float(overlap)
-        self.straight_line = self.overlap == 1.0
+        self.straight_line = self.overlap == 1.0 and self.shape == "linear"
 
     def windows(self, singular_values: Tensor) -> tuple[Tensor, Tensor]:
         s = singular_values.to(torch.float64)
@@ -291,7 +417,7 @@ class SpectralSchedule(RankSchedule):
         return start, torch.full_like(start, self.overlap)
 
     def __repr__(self) -> str:
-        return f"SpectralSchedule(overlap={self.overlap})"
+        return f"SpectralSchedule(overlap={self.overlap}{self._options_repr()})"
 
 
 class LinearSchedule(RankSchedule):

@@ -17,11 +17,14 @@ from captum_rank.schedules import (
     SequentialSchedule,
     SpectralSchedule,
     available_schedules,
+    available_shapes,
     resolve_schedule,
 )
 
 ALL = [SequentialSchedule(), NumericalRankSchedule(), ArcLengthSchedule(), EnergySchedule(),
-       SpectralSchedule(0.3), SpectralSchedule(1.0), LinearSchedule()]
+       SpectralSchedule(0.3), SpectralSchedule(1.0), LinearSchedule(),
+       SpectralSchedule(0.4, shape="cosine"), SequentialSchedule(shape="sigmoid"),
+       SpectralSchedule(0.0), SpectralSchedule(1.0, shape="sigmoid", sigmoid_gain=3.0)]
 
 
 def spectrum(values: list[float]) -> Tensor:
@@ -108,7 +111,7 @@ def test_resolve_schedule() -> None:
         resolve_schedule(3)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("overlap,error", [(0.0, ValueError), (1.5, ValueError), ("a", TypeError),
+@pytest.mark.parametrize("overlap,error", [(-0.1, ValueError), (1.5, ValueError), ("a", TypeError),
                                            (True, TypeError)])
 def test_bad_overlap(overlap: object, error: type) -> None:
     with pytest.raises(error, match="overlap"):
@@ -118,3 +121,171 @@ def test_bad_overlap(overlap: object, error: type) -> None:
 def test_bad_rtol() -> None:
     with pytest.raises(ValueError, match="rtol"):
         NumericalRankSchedule(rtol=2.0)
+
+
+# --- Gate shapes, overlap 0 and the Spectral IG recipe -----------------------------------
+
+def test_cosine_and_sigmoid_shapes_within_a_window() -> None:
+    s = torch.ones(1)
+    progress = torch.tensor([0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0], dtype=torch.float64)
+    cosine = SpectralSchedule(1.0, shape="cosine").gates(progress, s)[:, 0]
+    assert torch.allclose(cosine, (1 - torch.cos(torch.pi * progress)) / 2)
+    gain = 12.0
+    sigmoid = SpectralSchedule(1.0, shape="sigmoid").gates(progress, s)[:, 0]
+    raw = torch.sigmoid(gain * (progress - 0.5))
+    expected = (raw - torch.sigmoid(torch.tensor(-gain / 2, dtype=torch.float64))) / (
+        torch.sigmoid(torch.tensor(gain / 2, dtype=torch.float64))
+        - torch.sigmoid(torch.tensor(-gain / 2, dtype=torch.float64)))
+    assert torch.allclose(sigmoid, expected)
+    assert sigmoid[3] == pytest.approx(0.5) and sigmoid[0] == 0.0 and sigmoid[-1] == 1.0
+    # A shape moves a gate inside its window only: the window ends stay where they were.
+    s = torch.tensor([4.0, 2.0, 1.0])
+    start, width = SpectralSchedule(0.4).windows(s)
+    own = torch.arange(3)
+    for shape in ("cosine", "sigmoid"):
+        shaped = SpectralSchedule(0.4, shape=shape)
+        assert torch.equal(shaped.windows(s)[0], start)
+        assert torch.equal(shaped.gates(start, s)[own, own], torch.zeros(3, dtype=torch.float64))
+        assert torch.equal(shaped.gates(start + width, s)[own, own],
+                           torch.ones(3, dtype=torch.float64))
+
+
+def test_shapes_only_curve_the_gates_of_a_straight_line() -> None:
+    assert not SpectralSchedule(1.0, shape="cosine").straight_line
+    assert not LinearSchedule(shape="sigmoid").straight_line
+    assert LinearSchedule(channels="joint").straight_line
+
+
+@pytest.mark.parametrize("kwargs,error", [
+    ({"shape": "step"}, ValueError), ({"shape": 3}, TypeError),
+    ({"sigmoid_gain": 0.0}, ValueError), ({"sigmoid_gain": "x"}, TypeError),
+    ({"channels": "rgb"}, ValueError),
+])
+def test_bad_schedule_options(kwargs: dict[str, object], error: type) -> None:
+    name = next(iter(kwargs))
+    with pytest.raises(error, match=name):
+        SpectralSchedule(0.5, **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(error, match=name):
+        SequentialSchedule(**kwargs)  # type: ignore[arg-type]
+
+
+def test_options_show_in_repr() -> None:
+    assert repr(SequentialSchedule()) == "SequentialSchedule()"
+    assert repr(SequentialSchedule(shape="cosine")) == "SequentialSchedule(shape='cosine')"
+    assert repr(SpectralSchedule(0.4, shape="sigmoid", sigmoid_gain=5.0, channels="joint")) == (
+        "SpectralSchedule(overlap=0.4, shape='sigmoid', sigmoid_gain=5.0, channels='joint')"
+    )
+    assert available_shapes() == ["linear", "cosine", "sigmoid"]
+
+
+def test_overlap_zero_steps_every_component_just_after_its_own_point() -> None:
+    s = torch.tensor([4.0, 2.0, 1.0, 0.0])
+    # Component i jumps just after a = 1 - s_i / s_1: 0, 0.5, 0.75, and a zero component
+    # in the last ulp before 1.
+    alphas = torch.tensor([0.0, 1e-6, 0.5, 0.5 + 1e-6, 0.75 + 1e-6, 1 - 1e-6, 1.0],
+                          dtype=torch.float64)
+    phi = SpectralSchedule(0.0).gates(alphas, s)
+    assert phi.tolist() == [[0, 0, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0], [1, 1, 0, 0],
+                            [1, 1, 1, 0], [1, 1, 1, 0], [1, 1, 1, 1]]
+
+
+def _smooth_model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3), torch.nn.Softplus(),
+                               torch.nn.Flatten(), torch.nn.Linear(3 * 6 * 4, 4))
+
+
+def _delta(model: torch.nn.Module, x: Tensor, baseline: Tensor, attributions: Tensor) -> Tensor:
+    with torch.no_grad():
+        change = model(x)[:, 1] - model(baseline.expand_as(x))[:, 1]
+    return attributions.flatten(1).sum(1) - change
+
+
+@pytest.mark.parametrize("schedule", [SpectralSchedule(0.4, shape="cosine"),
+                                      SpectralSchedule(0.4, shape="sigmoid"),
+                                      SequentialSchedule(shape="cosine")], ids=repr)
+def test_shaped_gates_are_complete_up_to_quadrature_error(schedule: RankSchedule) -> None:
+    from captum_rank import RankIntegratedGradients
+
+    model = _smooth_model().double()
+    gen = torch.Generator().manual_seed(3)
+    x = torch.rand(2, 2, 8, 6, generator=gen, dtype=torch.float64)
+    baseline = torch.zeros(1, 2, 8, 6, dtype=torch.float64)
+    rig = RankIntegratedGradients(model)
+    errors = []
+    for n_steps in (8, 64, 512):
+        attributions = rig.attribute(x, baseline, target=1, n_steps=n_steps,
+                                     method="riemann_middle", schedule=schedule)
+        errors.append(float(_delta(model, x, baseline, attributions).abs().max()))
+    # Midpoint rule: error ~ 1/n^2 on a smooth path (a factor 64 per 8x steps).
+    assert errors[1] < errors[0] / 10 and errors[2] < errors[1] / 10, errors
+    assert errors[2] < 1e-5
+
+
+def test_overlap_zero_attributes_each_jump_with_its_cells_gradient() -> None:
+    # Oracle from torch.linalg.svd: with left Riemann cells [k/M, (k+1)/M], each
+    # component's whole jump lands in the cell holding a = 1 - s_i / s_1 (just after it),
+    # and is multiplied by the gradient at that cell's left end.
+    from captum_rank import RankIntegratedGradients
+
+    model = _smooth_model().double()
+    gen = torch.Generator().manual_seed(4)
+    x = torch.rand(1, 2, 8, 6, generator=gen, dtype=torch.float64)
+    n_steps = 5
+    attributions = RankIntegratedGradients(model).attribute(
+        x, target=1, n_steps=n_steps, method="riemann_left", schedule=SpectralSchedule(0.0))
+    U, S, Vh = torch.linalg.svd(x, full_matrices=False)
+    jump_at = 1 - S / S[..., :1]
+    cell = torch.clamp(torch.floor(jump_at * n_steps + 1e-12), max=n_steps - 1)
+    expected = torch.zeros_like(x)
+    point = torch.zeros_like(x)
+    for k in range(n_steps):
+        grad_point = point.clone().requires_grad_()
+        (grad,) = torch.autograd.grad(model(grad_point)[:, 1].sum(), grad_point)
+        moving = (cell == k).to(x.dtype)
+        jump = (U * (S * moving).unsqueeze(-2)) @ Vh
+        expected += grad * jump
+        point = point + jump
+    assert torch.allclose(point, x)  # the jumps telescope to x - x'
+    assert torch.allclose(attributions, expected, atol=1e-10)
+
+
+@pytest.mark.parametrize("overlap", [0.4, 0.0])
+@pytest.mark.parametrize("channels", ["per_channel", "joint"])
+def test_spectral_ig_recipe(overlap: float, channels: str) -> None:
+    # Spectral IG's reference discretisation, written out independently: M points at
+    # a = k / (M - 1) (ends included), gradient of the softmax probability at each,
+    # times the increment to the next point; the last gradient is unused. captum-rank
+    # reproduces it with riemann_left and n_steps = M - 1.
+    from captum_rank import RankIntegratedGradients
+
+    model = _smooth_model().double()
+    gen = torch.Generator().manual_seed(5)
+    x = torch.rand(2, 2, 8, 6, generator=gen, dtype=torch.float64)
+    baseline = torch.rand(2, 2, 8, 6, generator=gen, dtype=torch.float64) * 0.1
+    M, w = 9, overlap
+    diff = x - baseline
+    matrices = diff.reshape(2, 1, 16, 6) if channels == "joint" else diff
+    U, S, Vh = torch.linalg.svd(matrices, full_matrices=False)
+    start = (1 - w) * (1 - S / S[..., :1])
+    points = []
+    for k in range(M):
+        a = k / (M - 1)
+        gate = (a >= start).to(x.dtype) if w == 0 else ((a - start) / w).clamp(0, 1)
+        if w == 0 and k == 0:
+            gate = torch.zeros_like(gate)  # captum-rank's path starts at x' (see docs)
+        points.append(baseline + ((U * (S * gate).unsqueeze(-2)) @ Vh).reshape(x.shape))
+    target = torch.tensor([1, 3])
+
+    def prob(inputs: Tensor) -> Tensor:
+        return torch.softmax(model(inputs), dim=-1)
+
+    expected = torch.zeros_like(x)
+    for k in range(M - 1):
+        here = points[k].clone().requires_grad_()
+        (grad,) = torch.autograd.grad(prob(here)[torch.arange(2), target].sum(), here)
+        expected += grad * (points[k + 1] - points[k])
+    ours = RankIntegratedGradients(prob).attribute(
+        x, baseline, target=target, n_steps=M - 1, method="riemann_left",
+        schedule=SpectralSchedule(w, channels=channels))
+    assert torch.allclose(ours, expected, atol=1e-10)
