@@ -6,12 +6,23 @@ here uses ``assert``, which ``python -O`` strips.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from captum_rank.checks import UserInputError, UserTypeError, one_of, optional_positive_int
+
 FORMS = ("increments", "averaged")
+
+
+def _check_device(tensor: Tensor, name: str) -> None:
+    if tensor.is_meta:
+        raise UserInputError(
+            f"`{name}` is on the meta device, which holds shapes but no values (it cannot be "
+            "copied anywhere); create it with real values on the CPU or a GPU."
+        )
 
 
 def as_tuples(inputs: Any, baselines: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
@@ -25,7 +36,7 @@ def as_tuples(inputs: Any, baselines: Any) -> tuple[tuple[Any, ...], tuple[Any, 
         tuple: ``(inputs, baselines)`` as tuples (unchecked; see :func:`check_inputs`).
 
     Raises:
-        TypeError: if ``inputs`` is neither a tensor nor a tuple.
+        UserTypeError: if ``inputs`` is neither a tensor nor a tuple.
 
     Examples:
         >>> import torch
@@ -36,7 +47,7 @@ def as_tuples(inputs: Any, baselines: Any) -> tuple[tuple[Any, ...], tuple[Any, 
     if isinstance(inputs, Tensor):
         inputs = (inputs,)
     elif not isinstance(inputs, tuple):
-        raise TypeError(
+        raise UserTypeError(
             f"`inputs` must be a tensor or a tuple of tensors, got {type(inputs).__name__}."
         )
     if baselines is None:
@@ -56,8 +67,9 @@ def check_inputs(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
         tuple[Tensor, ...]: the same tensors, detached from any graph.
 
     Raises:
-        TypeError: for non-tensors or non-floating dtypes.
-        ValueError: for too few dimensions, an empty or mismatched batch, NaN or inf.
+        UserTypeError: for non-tensors or non-floating dtypes.
+        UserInputError: for too few dimensions, an empty or mismatched batch, NaN or inf,
+            or a tensor on the meta device.
 
     Examples:
         >>> import torch
@@ -65,37 +77,49 @@ def check_inputs(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
         1
     """
     if len(inputs) == 0:
-        raise ValueError("`inputs` is an empty tuple; pass at least one tensor.")
+        raise UserInputError("`inputs` is an empty tuple; pass at least one tensor.")
     checked = []
     batch = None
     for index, tensor in enumerate(inputs):
         name = "inputs" if len(inputs) == 1 else f"inputs[{index}]"
         if not isinstance(tensor, Tensor):
-            raise TypeError(f"`{name}` must be a torch.Tensor, got {type(tensor).__name__}.")
+            raise UserTypeError(
+                f"`{name}` must be a torch.Tensor, got {type(tensor).__name__}."
+            )
+        _check_device(tensor, name)
         if not tensor.is_floating_point():
-            raise TypeError(
+            raise UserTypeError(
                 f"`{name}` has dtype {tensor.dtype}; attributions need a floating tensor. "
                 f"Convert it first, e.g. `{name}.float()`."
             )
         if tensor.dim() < 3:
-            raise ValueError(
+            raise UserInputError(
                 f"`{name}` has shape {tuple(tensor.shape)}; Rank Integrated Gradients needs "
                 "a batch dimension and two matrix dimensions, (N, ..., H, W). Add a batch "
                 "dimension with `unsqueeze(0)`, or use captum's IntegratedGradients for "
                 "inputs that are not matrices."
             )
         if tensor.shape[0] == 0:
-            raise ValueError(f"`{name}` is an empty batch (shape {tuple(tensor.shape)}).")
+            raise UserInputError(
+                f"`{name}` is an empty batch (shape {tuple(tensor.shape)}); pass at least "
+                "one example."
+            )
         if tensor.shape[-1] == 0 or tensor.shape[-2] == 0:
-            raise ValueError(f"`{name}` has an empty matrix dimension: {tuple(tensor.shape)}.")
+            raise UserInputError(
+                f"`{name}` has an empty matrix dimension: {tuple(tensor.shape)}; the last "
+                "two dimensions must be at least 1."
+            )
         if batch is not None and tensor.shape[0] != batch:
-            raise ValueError(
+            raise UserInputError(
                 f"`{name}` has {tensor.shape[0]} examples but inputs[0] has {batch}; all "
                 "input tensors must share the batch dimension."
             )
         batch = tensor.shape[0]
         if not bool(torch.isfinite(tensor).all()):
-            raise ValueError(f"`{name}` contains NaN or inf; clean the input first.")
+            raise UserInputError(
+                f"`{name}` contains NaN or inf; clean the input first "
+                f"(e.g. `torch.nan_to_num({name})`)."
+            )
         checked.append(tensor.detach())
     return tuple(checked)
 
@@ -113,8 +137,8 @@ def check_baselines(baselines: tuple[Any, ...], inputs: tuple[Tensor, ...]) -> t
         tuple[Tensor, ...]: baselines as tensors, broadcastable to the inputs.
 
     Raises:
-        TypeError: for a baseline that is neither a number nor a tensor.
-        ValueError: for a count or shape mismatch, or NaN/inf.
+        UserTypeError: for a baseline that is neither a number nor a tensor.
+        UserInputError: for a count or shape mismatch, NaN/inf, or the meta device.
 
     Examples:
         >>> import torch
@@ -122,20 +146,25 @@ def check_baselines(baselines: tuple[Any, ...], inputs: tuple[Tensor, ...]) -> t
         torch.Size([])
     """
     if len(baselines) != len(inputs):
-        raise ValueError(
+        raise UserInputError(
             f"`baselines` has {len(baselines)} entries but there are {len(inputs)} input "
             "tensors; give one baseline per input tensor (or None for zeros)."
         )
     checked = []
     for index, (baseline, tensor) in enumerate(zip(baselines, inputs, strict=True)):
         name = "baselines" if len(inputs) == 1 else f"baselines[{index}]"
-        if isinstance(baseline, bool) or not isinstance(baseline, int | float | Tensor):
-            raise TypeError(
+        if isinstance(baseline, Tensor):
+            _check_device(baseline, name)
+        elif isinstance(baseline, bool) or not isinstance(baseline, numbers.Real):
+            raise UserTypeError(
                 f"`{name}` must be a number or a tensor, got {type(baseline).__name__}."
             )
-        value = torch.as_tensor(baseline, device=tensor.device).detach()
+        value = torch.as_tensor(
+            float(baseline) if not isinstance(baseline, Tensor) else baseline,
+            device=tensor.device,
+        ).detach()
         if value.is_complex():
-            raise TypeError(f"`{name}` is complex; baselines must be real.")
+            raise UserTypeError(f"`{name}` is complex; baselines must be real.")
         if value.dim() > 0:
             compatible = value.dim() == tensor.dim() and value.shape[0] in (1, tensor.shape[0])
             if compatible:
@@ -144,39 +173,38 @@ def check_baselines(baselines: tuple[Any, ...], inputs: tuple[Tensor, ...]) -> t
                 except RuntimeError:
                     compatible = False
             if not compatible:
-                raise ValueError(
+                raise UserInputError(
                     f"`{name}` has shape {tuple(value.shape)}, which does not match the input "
                     f"shape {tuple(tensor.shape)}: give the same shape, or a first "
                     "dimension of 1 to share one baseline across the batch."
                 )
         if not bool(torch.isfinite(value).all()):
-            raise ValueError(f"`{name}` contains NaN or inf.")
+            raise UserInputError(
+                f"`{name}` contains NaN or inf; give finite baselines (e.g. zeros)."
+            )
         checked.append(value.to(tensor.dtype))
     return tuple(checked)
 
 
-def check_internal_batch_size(internal_batch_size: Any) -> None:
-    r"""``None`` or a positive int.
+def check_internal_batch_size(internal_batch_size: Any) -> int | None:
+    r"""``None`` or a positive integer (numpy integers too, as in Captum).
 
     Args:
         internal_batch_size: the user's value.
 
+    Returns:
+        int or None: the value as a Python ``int``, or ``None``.
+
     Raises:
-        TypeError: for a non-integer.
-        ValueError: for a value below 1.
+        UserTypeError: for a non-integer.
+        UserInputError: for a value below 1.
 
     Examples:
-        >>> check_internal_batch_size(None)
+        >>> import numpy as np
+        >>> check_internal_batch_size(None), check_internal_batch_size(np.int64(8))
+        (None, 8)
     """
-    if internal_batch_size is None:
-        return
-    if isinstance(internal_batch_size, bool) or not isinstance(internal_batch_size, int):
-        raise TypeError(
-            f"`internal_batch_size` must be an int or None, got "
-            f"{type(internal_batch_size).__name__}."
-        )
-    if internal_batch_size < 1:
-        raise ValueError(f"`internal_batch_size` must be at least 1, got {internal_batch_size}.")
+    return optional_positive_int(internal_batch_size, "internal_batch_size")
 
 
 def check_form(form: Any) -> None:
@@ -186,13 +214,9 @@ def check_form(form: Any) -> None:
         form: the user's value.
 
     Raises:
-        ValueError: for anything else.
+        UserInputError: for anything else.
 
     Examples:
         >>> check_form("averaged")
     """
-    if form not in FORMS:
-        raise ValueError(
-            f"Unknown `form` {form!r}; choose 'increments' (path increments, complete up to "
-            "quadrature error) or 'averaged' (the paper's averaged gradient times x - x')."
-        )
+    one_of(form, "form", FORMS)

@@ -1,0 +1,583 @@
+r"""Checks on the model side of an attribution: target, extra arguments, outputs, gradients.
+
+Captum checks these with ``assert`` (gone under ``python -O``) or not at all, so bad
+input ends in an ``IndexError``, a torch message about ``bias type``, or silent NaN.
+Here every problem is a :class:`~captum_rank.checks.UserInputError` (or its
+:class:`~captum_rank.checks.UserTypeError`) that names the argument and the fix.
+
+The checks cost no model evaluation of their own:
+
+* :func:`preflight` runs before the path is built and looks only at the arguments:
+  grad mode, the ``target``'s type and length, the batch size of tensors in
+  ``additional_forward_args``, and a model left in training mode (a warning);
+* :func:`checked_gradients` replaces Captum's ``compute_gradients``: it runs the forward
+  pass the attribution needs anyway, checks the output (type, batch size, what
+  ``target`` selects from it, NaN or inf) before differentiating, and the gradients
+  (missing or non-finite) after.
+
+Examples:
+    >>> import torch
+    >>> from torch import nn
+    >>> model = nn.Sequential(nn.Flatten(), nn.Linear(4, 3))
+    >>> x = torch.rand(2, 1, 2, 2)
+    >>> preflight(model, (x,), [0, 2], None)
+    [0, 2]
+    >>> grads = checked_gradients(model, (x.requires_grad_(),), 1)
+    >>> grads[0].shape
+    torch.Size([2, 1, 2, 2])
+    >>> checked_gradients(model, (x,), 3)
+    Traceback (most recent call last):
+    ...
+    captum_rank.checks.UserInputError: `target` 3 is out of range: forward_func returns ...
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from captum_rank.checks import UserInputError, UserTypeError
+
+__all__ = [
+    "CanonicalTarget",
+    "check_additional_forward_args",
+    "check_grad_mode",
+    "check_target",
+    "checked_gradients",
+    "preflight",
+    "select_targets",
+    "warn_if_training",
+]
+
+#: A target after :func:`check_target`: no tensors, numpy values or booleans left.
+CanonicalTarget = None | int | tuple[int, ...] | list[int] | list[tuple[int, ...]]
+
+_TARGET_HELP = (
+    "pass None (one output per example), an int (one class for all examples), a tuple of "
+    "ints (one position in a multi-dimensional output), or a list or 1-D integer tensor "
+    "with one entry per example"
+)
+
+_STOCHASTIC_LAYERS: tuple[type[nn.Module], ...] = (
+    nn.Dropout,
+    nn.Dropout1d,
+    nn.Dropout2d,
+    nn.Dropout3d,
+    nn.AlphaDropout,
+    nn.FeatureAlphaDropout,
+    nn.modules.batchnorm._BatchNorm,
+)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
+
+
+def _index_tuple(value: Any, name: str) -> tuple[int, ...]:
+    if len(value) == 0 or not all(_is_int(item) for item in value):
+        raise UserTypeError(
+            f"`{name}` is {value!r}; a tuple target must hold one or more integers, "
+            "one index per output dimension after the batch."
+        )
+    return tuple(int(item) for item in value)
+
+
+def check_target(target: Any, num_examples: int) -> CanonicalTarget:
+    r"""Check ``target``'s type and length and return it in one canonical form.
+
+    Captum's target conventions are kept, with numpy integers accepted where Captum
+    asserts: an integer tensor with a single entry becomes an ``int``, a 1-D integer
+    tensor or array with one entry per example becomes a list of ints. Whether the
+    indices fit the model's output is checked on the first forward pass
+    (:func:`checked_gradients`).
+
+    Args:
+        target (Any): the user's ``target``.
+        num_examples (int): ``N``, the number of examples in the inputs.
+
+    Returns:
+        ``None``, an ``int``, a tuple of ints, or a list of ``N`` ints or tuples.
+
+    Raises:
+        UserTypeError: for a target of the wrong type (a float, a bool, a string, a
+            float tensor, a list mixing ints and tuples).
+        UserInputError: for a per-example target whose length is not ``N``.
+
+    Examples:
+        >>> import numpy as np, torch
+        >>> check_target(np.int64(3), 2), check_target(torch.tensor([1, 0]), 2)
+        (3, [1, 0])
+        >>> check_target([1, 2, 3], 2)
+        Traceback (most recent call last):
+        ...
+        captum_rank.checks.UserInputError: `target` has 3 entries but `inputs` has 2 ...
+    """
+    if target is None:
+        return None
+    if _is_int(target):
+        return int(target)
+    if isinstance(target, tuple):
+        return _index_tuple(target, "target")
+    if isinstance(target, Tensor | np.ndarray):
+        array = target
+        dtype_ok = (
+            not array.is_floating_point() and not array.is_complex() and array.dtype != torch.bool
+            if isinstance(array, Tensor)
+            else np.issubdtype(array.dtype, np.integer)
+        )
+        if not dtype_ok:
+            raise UserTypeError(
+                f"`target` is a {type(array).__name__} of dtype {array.dtype}; class indices "
+                "must be integers, e.g. `target.long()`."
+            )
+        flat = np.asarray(array.detach().cpu() if isinstance(array, Tensor) else array)
+        if flat.size == 1:
+            return int(flat.reshape(-1)[0])
+        values = flat.tolist()
+        if array.ndim != 1:
+            raise UserInputError(
+                f"`target` has shape {tuple(array.shape)}; give a 1-D tensor with one class "
+                f"index per example, shape ({num_examples},), or a single index."
+            )
+        target = values
+    if isinstance(target, list):
+        if len(target) != num_examples:
+            raise UserInputError(
+                f"`target` has {len(target)} entries but `inputs` has {num_examples} "
+                f"examples; give one target per example, or a single int for all of them."
+            )
+        if all(_is_int(item) for item in target):
+            return [int(item) for item in target]
+        if all(isinstance(item, tuple) for item in target):
+            return [_index_tuple(item, f"target[{i}]") for i, item in enumerate(target)]
+        kinds = sorted({type(item).__name__ for item in target})
+        raise UserTypeError(
+            f"`target` is a list of {', '.join(kinds)}; a list target holds one int per "
+            "example (or one tuple of ints per example), all of the same kind."
+        )
+    raise UserTypeError(f"`target` has type {type(target).__name__}; {_TARGET_HELP}.")
+
+
+def check_additional_forward_args(additional_forward_args: Any, num_examples: int) -> None:
+    r"""Tensors in ``additional_forward_args`` must have one row per example.
+
+    They are repeated along the path exactly like the inputs (Captum's convention), so
+    a tensor with another first dimension would be paired with the wrong examples, or
+    fail deep inside the model.
+
+    Args:
+        additional_forward_args (Any): the user's extra arguments (any value, or a tuple).
+        num_examples (int): ``N``, the number of examples in the inputs.
+
+    Raises:
+        UserInputError: for a tensor of one or more dimensions whose first dimension is
+            not ``N``.
+
+    Examples:
+        >>> import torch
+        >>> check_additional_forward_args((torch.ones(2, 5), "mode", 3), 2)
+        >>> check_additional_forward_args(torch.ones(3, 5), 2)
+        Traceback (most recent call last):
+        ...
+        captum_rank.checks.UserInputError: `additional_forward_args` has 3 rows ...
+    """
+    if additional_forward_args is None:
+        return
+    packed = isinstance(additional_forward_args, tuple)
+    items = additional_forward_args if packed else (additional_forward_args,)
+    for index, item in enumerate(items):
+        if not isinstance(item, Tensor) or item.dim() == 0 or item.shape[0] == num_examples:
+            continue
+        name = f"additional_forward_args[{index}]" if packed else "additional_forward_args"
+        raise UserInputError(
+            f"`{name}` has {item.shape[0]} rows (shape {tuple(item.shape)}) but `inputs` has "
+            f"{num_examples} examples. Tensors in additional_forward_args are repeated along "
+            f"the path like the inputs, so they need one row per example, shape "
+            f"({num_examples}, ...); pass a value shared by all examples as a 0-d tensor, a "
+            "non-tensor, or inside forward_func."
+        )
+
+
+def check_grad_mode() -> None:
+    r"""Attributions need autograd: refuse ``torch.inference_mode()`` with the fix.
+
+    ``torch.no_grad()`` is fine (gradients are turned back on inside, as in Captum);
+    inference mode cannot be undone for tensors created in it.
+
+    Raises:
+        UserInputError: under ``torch.inference_mode()``.
+
+    Examples:
+        >>> import torch
+        >>> with torch.no_grad():
+        ...     check_grad_mode()
+    """
+    if torch.is_inference_mode_enabled():
+        raise UserInputError(
+            "Attributions need gradients, which torch.inference_mode() disables for good. "
+            "Call attribute outside inference mode, or under torch.no_grad() instead "
+            "(gradients are turned back on inside, as in Captum)."
+        )
+
+
+def _owning_module(forward_func: Callable[..., Any]) -> nn.Module | None:
+    if isinstance(forward_func, nn.Module):
+        return forward_func
+    owner = getattr(forward_func, "__self__", None)
+    return owner if isinstance(owner, nn.Module) else None
+
+
+def warn_if_training(forward_func: Callable[..., Any]) -> None:
+    r"""Warn when the model is in training mode and has dropout or batch norm layers.
+
+    Such a model is a different function at every path point: dropout makes the
+    attribution random, and batch norm normalises with the statistics of the batch of
+    path points (and updates its running statistics with them).
+
+    Args:
+        forward_func (Callable): the model (an ``nn.Module`` or one of its bound methods;
+            other callables are not inspected).
+
+    Examples:
+        >>> import warnings
+        >>> from torch import nn
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     warn_if_training(nn.Sequential(nn.Linear(2, 2), nn.Dropout()))
+        >>> "model.eval()" in str(caught[0].message)
+        True
+    """
+    module = _owning_module(forward_func)
+    if module is None:
+        return
+    layers = [
+        name or type(layer).__name__
+        for name, layer in module.named_modules()
+        if layer.training and isinstance(layer, _STOCHASTIC_LAYERS)
+    ]
+    if layers:
+        shown = ", ".join(layers[:4]) + (", ..." if len(layers) > 4 else "")
+        warnings.warn(
+            f"`forward_func` has dropout or batch-norm layers in training mode ({shown}): "
+            "the attribution is not deterministic, batch norm mixes the examples of a batch, "
+            "and its running statistics change with every path point. Call model.eval() "
+            "before attributing.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+def preflight(
+    forward_func: Callable[..., Any],
+    inputs: Sequence[Tensor],
+    target: Any,
+    additional_forward_args: Any,
+) -> CanonicalTarget:
+    r"""The checks that need no forward pass; run once at the start of an attribution.
+
+    Args:
+        forward_func (Callable): the model.
+        inputs (Sequence[Tensor]): validated input tensors (they share the batch size).
+        target (Any): the user's ``target``.
+        additional_forward_args (Any): the user's extra arguments.
+
+    Returns:
+        the canonical target (see :func:`check_target`).
+
+    Raises:
+        UserInputError: see :func:`check_grad_mode`, :func:`check_target`,
+            :func:`check_additional_forward_args`.
+
+    Examples:
+        >>> import numpy as np, torch
+        >>> preflight(torch.nn.Identity(), (torch.zeros(3, 2, 2),), np.int32(1), None)
+        1
+    """
+    check_grad_mode()
+    num_examples = int(inputs[0].shape[0])
+    canonical = check_target(target, num_examples)
+    check_additional_forward_args(additional_forward_args, num_examples)
+    warn_if_training(forward_func)
+    return canonical
+
+
+def _rows(rows: Tensor, num_examples: int | None, first_step: int) -> str:
+    listed = sorted({int(row) for row in rows.cpu()})
+    if num_examples is None:
+        return f"row(s) {listed[:10]} of the batch of path points"
+    examples = sorted({row % num_examples for row in listed})
+    steps = sorted({first_step + row // num_examples for row in listed})
+    return f"example(s) {examples[:10]} at path step(s) {steps[:10]}"
+
+
+def _check_index(
+    index: tuple[int, ...], shape: Sequence[int], name: str, *, allow_negative: bool = True
+) -> None:
+    per_example = tuple(shape[1:])
+    if len(index) > len(per_example):
+        raise UserInputError(
+            f"`{name}` {index} has {len(index)} indices but forward_func returns "
+            f"shape {tuple(shape)}, {len(per_example)} dimension(s) per example; "
+            "give at most one index per output dimension after the batch."
+        )
+    for position, (value, size) in enumerate(zip(index, per_example, strict=False)):
+        low = -size if allow_negative else 0
+        if not low <= value < size:
+            where = "" if len(index) == 1 else f" (position {position})"
+            what = (
+                f"`{name}` {value}" if len(index) == 1 else f"`{name}` {index}"
+            )
+            raise UserInputError(
+                f"{what} is out of range{where}: forward_func returns {size} outputs per "
+                f"example there (output shape {tuple(shape)}); use an index in [0, {size})."
+            )
+    rest = per_example[len(index):]
+    if int(np.prod(rest)) != 1:
+        raise UserInputError(
+            f"`{name}` selects {tuple(rest)} values per example from forward_func's output "
+            f"of shape {tuple(shape)}; gradients need one value per example. Give a tuple "
+            f"target with one index per output dimension ({len(per_example)} here), or "
+            "make forward_func return one row of scores per example, shape (N, classes)."
+        )
+
+
+def check_output(output: Any, batch: int, target: CanonicalTarget) -> Tensor:
+    r"""Check the model's raw output for ``batch`` path points against ``target``.
+
+    Args:
+        output (Any): what ``forward_func`` returned.
+        batch (int): the number of rows it was given.
+        target: the canonical target, expanded to ``batch`` rows where per example.
+
+    Returns:
+        Tensor: the output.
+
+    Raises:
+        UserTypeError: for an output that is not a tensor.
+        UserInputError: for a scalar output, the wrong batch size, or a target that is
+            out of range or does not select one value per example.
+
+    Examples:
+        >>> import torch
+        >>> check_output(torch.zeros(4, 10, 2), 4, (3, 1)).shape
+        torch.Size([4, 10, 2])
+    """
+    if not isinstance(output, Tensor):
+        kind = type(output).__name__
+        fix = {
+            "tuple": "wrap it so it returns the scores tensor, e.g. `lambda x: model(x)[0]`",
+            "list": "wrap it so it returns one tensor of scores",
+            "dict": "wrap it so it returns one tensor, e.g. `lambda x: model(x)['logits']`",
+            "ndarray": "compute with torch operations so gradients can flow (numpy has none)",
+        }.get(kind, "return a torch.Tensor of shape (N,) or (N, classes)")
+        raise UserTypeError(
+            f"`forward_func` returned a {kind}; it must return one torch.Tensor with a row "
+            f"per example: {fix}."
+        )
+    if output.dim() == 0:
+        raise UserInputError(
+            f"`forward_func` returned a scalar (shape ()) for a batch of {batch} inputs; it "
+            "must return one value or one row per example, shape (N,) or (N, classes). "
+            "Remove any sum or mean over the batch."
+        )
+    if output.shape[0] != batch:
+        raise UserInputError(
+            f"`forward_func` returned {output.shape[0]} rows (shape {tuple(output.shape)}) "
+            f"for a batch of {batch} inputs; it must return one row per example. Check that "
+            "it does not reduce or reshape the batch dimension."
+        )
+    shape = tuple(output.shape)
+    if target is None:
+        if int(np.prod(shape[1:])) != 1:
+            raise UserInputError(
+                f"`target` is None but forward_func returns {int(np.prod(shape[1:]))} values "
+                f"per example (output shape {shape}); pass target= the class to explain, "
+                "an int for all examples or a list with one per example."
+            )
+    elif isinstance(target, int | tuple):
+        index = (target,) if isinstance(target, int) else target
+        _check_index(index, shape, "target")
+    elif all(isinstance(item, int) for item in target):
+        if output.dim() != 2:
+            raise UserInputError(
+                f"`target` gives one class per example, which needs an output of shape "
+                f"(N, classes), but forward_func returns shape {shape}; give a list of "
+                "tuples, one full index per example, instead."
+            )
+        for row, value in enumerate(target):
+            if not 0 <= value < shape[1]:  # type: ignore[operator]
+                raise UserInputError(
+                    f"`target` entry {value} (example {row}) is out of "
+                    f"range: forward_func returns {shape[1]} outputs per example; per-example "
+                    f"targets must lie in [0, {shape[1]})."
+                )
+    else:
+        for item in dict.fromkeys(cast(list[tuple[int, ...]], target)):
+            _check_index(item, shape, "target")
+    return output
+
+
+def select_targets(output: Tensor, target: CanonicalTarget) -> Tensor:
+    r"""The output values that ``target`` names, one per row (Captum's selection rules).
+
+    Args:
+        output (Tensor): the checked output, ``(B, ...)``.
+        target: a canonical target expanded to ``B`` rows (see :func:`check_output`).
+
+    Returns:
+        Tensor: ``(B,)`` or ``(B, 1)`` selected values.
+
+    Examples:
+        >>> import torch
+        >>> select_targets(torch.arange(6.0).reshape(2, 3), [2, 0]).tolist()
+        [2.0, 3.0]
+    """
+    if target is None:
+        return output
+    if isinstance(target, int):
+        return output[:, target]
+    if isinstance(target, tuple):
+        position: tuple[slice | int, ...] = (slice(None), *target)
+        return output[position]
+    if all(isinstance(item, int) for item in target):
+        index = torch.tensor(target, device=output.device).reshape(-1, 1)
+        return torch.gather(output, 1, index).squeeze(-1)
+    pairs = cast(list[tuple[int, ...]], target)
+    rows = [(row, *item) for row, item in enumerate(pairs)]
+    return torch.stack([output[index] for index in rows])
+
+
+def _parameter_dtypes(forward_func: Callable[..., Any]) -> set[torch.dtype]:
+    module = _owning_module(forward_func)
+    if module is None:
+        return set()
+    return {p.dtype for p in module.parameters() if p.is_floating_point()}
+
+
+_DTYPE_WORDS = ("dtype", "scalar type", "bias type", "weight type", "input type", "same type")
+
+
+def _dtype_error(
+    err: RuntimeError, forward_func: Callable[..., Any], inputs: Sequence[Tensor]
+) -> UserTypeError | None:
+    message = str(err).lower()
+    if not any(word in message for word in _DTYPE_WORDS):
+        return None
+    input_dtypes = sorted({str(t.dtype) for t in inputs})
+    params = sorted(str(dtype) for dtype in _parameter_dtypes(forward_func))
+    if params and set(params) == set(input_dtypes):
+        return None  # the mismatch is inside the model, not the inputs' fault
+    owner = f"the model's parameters are {', '.join(params)}" if params else (
+        "the model computes in another dtype"
+    )
+    wanted = params[0].replace("torch.", "") if len(params) == 1 else "the model's dtype"
+    return UserTypeError(
+        f"`inputs` have dtype {', '.join(input_dtypes)} but {owner}, and forward_func failed "
+        f"on the mismatch. Convert the inputs (e.g. `inputs.to(torch.{wanted})`) or the model "
+        f"(e.g. `model.to(inputs.dtype)`) so that they match."
+        if params
+        else f"`inputs` have dtype {', '.join(input_dtypes)}, and forward_func failed on a "
+        f"dtype mismatch ({owner}). Convert the inputs to the dtype of the model's parameters "
+        "(e.g. `inputs.float()`), or the model to the inputs' dtype."
+    )
+
+
+def checked_gradients(
+    forward_fn: Callable[..., Any],
+    inputs: tuple[Tensor, ...],
+    target_ind: CanonicalTarget = None,
+    additional_forward_args: Any = None,
+    *,
+    num_examples: int | None = None,
+    first_step: int = 0,
+) -> tuple[Tensor, ...]:
+    r"""Captum's ``compute_gradients`` with every step checked; the same gradients.
+
+    One forward pass and one backward pass, as in Captum: the output is checked
+    (:func:`check_output`, then NaN or inf in the selected values) before the backward,
+    the gradients (missing, NaN or inf) after.
+
+    Args:
+        forward_fn (Callable): the model.
+        inputs (tuple[Tensor, ...]): path points, ``requires_grad``.
+        target_ind: canonical target (:func:`check_target`), expanded to the batch.
+        additional_forward_args (Any, optional): extra arguments (a tuple or one value),
+            already expanded to the batch.
+        num_examples (int, optional): ``N``, to name examples and path steps in errors
+            (row ``b`` of the batch is example ``b % N`` at step ``first_step + b // N``).
+            Default: None (rows are named).
+        first_step (int, optional): the path step of the batch's first rows. Default: 0.
+
+    Returns:
+        tuple[Tensor, ...]: the gradient of the selected outputs for each input.
+
+    Raises:
+        UserTypeError: for an output that is not a tensor, or inputs whose dtype the
+            model refuses.
+        UserInputError: for a bad output or target (see :func:`check_output`), NaN or inf
+            in the outputs or gradients, or no gradient path from an input to the output.
+
+    Examples:
+        >>> import torch
+        >>> x = torch.ones(3, 2, requires_grad=True)
+        >>> checked_gradients(lambda t: (t ** 2).sum(1), (x,))[0]
+        tensor([[2., 2.],
+                [2., 2.],
+                [2., 2.]])
+    """
+    if additional_forward_args is None:
+        extra: tuple[Any, ...] = ()
+    elif isinstance(additional_forward_args, tuple):
+        extra = additional_forward_args
+    else:
+        extra = (additional_forward_args,)
+    batch = int(inputs[0].shape[0])
+    with torch.enable_grad():
+        try:
+            output = forward_fn(*inputs, *extra)
+        except RuntimeError as err:
+            translated = _dtype_error(err, forward_fn, inputs)
+            if translated is None:
+                raise
+            raise translated from err
+        output = check_output(output, batch, target_ind)
+        selected = select_targets(output, target_ind)
+        finite = torch.isfinite(selected.detach()).reshape(batch, -1).all(dim=1)
+        if not bool(finite.all()):
+            rows = torch.nonzero(~finite).flatten()
+            raise UserInputError(
+                f"`forward_func` returned NaN or inf for {_rows(rows, num_examples, first_step)}"
+                "; its gradients there are undefined. Check the model (e.g. log or division "
+                "at zero) and the inputs and baselines."
+            )
+        if not selected.requires_grad:
+            raise UserInputError(
+                "`forward_func`'s output does not depend differentiably on the inputs (it "
+                "has no grad_fn). Check that the model does not detach, call .numpy() or "
+                "argmax, or run under torch.no_grad()/inference_mode() internally."
+            )
+        grads = torch.autograd.grad(torch.unbind(selected), inputs, allow_unused=True)
+    for index, grad in enumerate(grads):
+        name = "inputs" if len(inputs) == 1 else f"inputs[{index}]"
+        if grad is None:
+            raise UserInputError(
+                f"`forward_func`'s output does not depend on `{name}` (its gradient is "
+                "None): no gradient path from that input to the output. Check that the "
+                "model uses it with differentiable operations, or leave it out of inputs "
+                "and pass it in additional_forward_args."
+            )
+        bad = ~torch.isfinite(grad).reshape(batch, -1).all(dim=1)
+        if bool(bad.any()):
+            rows = torch.nonzero(bad).flatten()
+            raise UserInputError(
+                f"The gradient of `forward_func` with respect to `{name}` is NaN or inf for "
+                f"{_rows(rows, num_examples, first_step)}, though its output is finite there; "
+                "the model is not differentiable at those points (e.g. sqrt or abs at 0)."
+            )
+    return tuple(grads)
