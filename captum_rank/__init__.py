@@ -6,6 +6,7 @@ own module (``captum_rank.schedules``, ``captum_rank.svd``, ...).
 
 from captum_rank.attr import RankIntegratedGradients
 from captum_rank.layer import LayerRankIntegratedGradients
+from captum_rank.rank_space import RankSpace
 from captum_rank.schedules import (
     ArcLengthSchedule,
     EnergySchedule,
@@ -30,6 +31,7 @@ __all__ = [
     "NumericalRankSchedule",
     "RankIntegratedGradients",
     "RankSchedule",
+    "RankSpace",
     "SequentialSchedule",
     "SpectralSchedule",
     "__version__",
