@@ -175,6 +175,7 @@ class RankSchedule(ABC):
             the path ends exactly on its end points.
         """
         start, width = self.windows(singular_values.detach().to(torch.float64))
+        _check_windows(self, start, width, singular_values.shape)
         a = alphas.to(device=start.device, dtype=torch.float64).reshape(
             (-1,) + (1,) * start.dim()
         )
@@ -221,6 +222,37 @@ def _shape_gates(progress: Tensor, shape: str, gain: float) -> Tensor:
         low, high = 1.0 / (1.0 + math.exp(0.5 * gain)), 1.0 / (1.0 + math.exp(-0.5 * gain))
         return ((torch.sigmoid(gain * (progress - 0.5)) - low) / (high - low)).clamp(0.0, 1.0)
     return progress
+
+
+def _check_windows(schedule: RankSchedule, start: object, width: object,
+                   shape: torch.Size) -> None:
+    """Refuse windows that break the path: wrong shape, NaN, negative or outside [0, 1]."""
+    what = f"`schedule` {type(schedule).__name__}.windows"
+    contract = (
+        f"it must return (start, width), two tensors of the singular values' shape "
+        f"{tuple(shape)}, with width >= 0, start >= 0 and start + width <= 1"
+    )
+    if not isinstance(start, Tensor) or not isinstance(width, Tensor):
+        raise UserTypeError(
+            f"{what} returned {type(start).__name__} and {type(width).__name__}; {contract}."
+        )
+    if start.shape != shape or width.shape != shape:
+        raise UserInputError(
+            f"{what} returned start of shape {tuple(start.shape)} and width of shape "
+            f"{tuple(width.shape)}; {contract}."
+        )
+    tol = 1e-9
+    problems = [
+        ("NaN or inf", ~(torch.isfinite(start) & torch.isfinite(width))),
+        ("negative widths", width < -tol),
+        ("negative starts", start < -tol),
+        ("windows ending after 1", start + width > 1.0 + tol),
+    ]
+    for problem, bad in problems:
+        if bool(bad.any()):
+            raise UserInputError(
+                f"{what} returned {problem} ({int(bad.sum())} component(s)); {contract}."
+            )
 
 
 def _component_index(singular_values: Tensor) -> Tensor:
@@ -293,8 +325,8 @@ class NumericalRankSchedule(RankSchedule):
         channels: str = "per_channel",
     ) -> None:
         super().__init__(shape=shape, sigmoid_gain=sigmoid_gain, channels=channels)
-        if rtol is not None and not (0.0 <= rtol < 1.0):
-            raise ValueError(f"`rtol` must lie in [0, 1), got {rtol}.")
+        if rtol is not None:
+            rtol = real(rtol, "rtol", minimum=0.0, maximum=1.0, include_maximum=False)
         self.rtol = rtol
 
     def windows(self, singular_values: Tensor) -> tuple[Tensor, Tensor]:
@@ -395,11 +427,8 @@ class SpectralSchedule(RankSchedule):
         channels: str = "per_channel",
     ) -> None:
         super().__init__(shape=shape, sigmoid_gain=sigmoid_gain, channels=channels)
-        if isinstance(overlap, bool) or not isinstance(overlap, int | float):
-            raise UserTypeError(
-                f"`overlap` must be a float in [0, 1], got {type(overlap).__name__}."
-            )
-        if not (0.0 <= float(overlap) <= 1.0):
+        overlap = real(overlap, "overlap")
+        if not (0.0 <= overlap <= 1.0):
             raise UserInputError(
                 f"`overlap` must lie in [0, 1], got {overlap}: it is the width of each "
                 "component's window (1 gives plain Integrated Gradients, 0 steps)."
@@ -473,8 +502,8 @@ def resolve_schedule(schedule: str | RankSchedule) -> RankSchedule:
         RankSchedule: the schedule.
 
     Raises:
-        ValueError: for an unknown name.
-        TypeError: for anything else.
+        UserInputError: for an unknown name.
+        UserTypeError: for anything else.
 
     Examples:
         >>> resolve_schedule("spectral")
@@ -484,11 +513,11 @@ def resolve_schedule(schedule: str | RankSchedule) -> RankSchedule:
         return schedule
     if isinstance(schedule, str):
         if schedule not in _REGISTRY:
-            raise ValueError(
+            raise UserInputError(
                 f"Unknown `schedule` {schedule!r}; choose one of {available_schedules()} "
                 "or pass a RankSchedule instance (e.g. SpectralSchedule(overlap=0.3))."
             )
         return _REGISTRY[schedule]()
-    raise TypeError(
+    raise UserTypeError(
         f"`schedule` must be a name or a RankSchedule, got {type(schedule).__name__}."
     )
