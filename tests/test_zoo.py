@@ -15,6 +15,7 @@ from captum_rank.data import load_sample
 from captum_rank.zoo.models import FashionCNN
 
 NAMES = ["fmnist-natural", "fmnist-robust"]
+IMAGENET = "imagenet-efficientnet-lite0"
 
 REQUIRED_KEYS = {
     "name",
@@ -49,7 +50,7 @@ SAMPLE_FLOORS = {"fmnist-natural": 0.85, "fmnist-robust": 0.75}
 
 
 def test_available() -> None:
-    assert zoo.available() == NAMES
+    assert zoo.available() == [*NAMES, IMAGENET]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -1,4 +1,4 @@
-r"""Real data that works offline: Fashion-MNIST from the IDX files, and a bundled sample."""
+r"""Real data that works offline: Fashion-MNIST, a bundled sample, and colour photos."""
 
 from captum_rank.data.fashion_mnist import (
     CLASSES,
@@ -10,14 +10,21 @@ from captum_rank.data.fashion_mnist import (
     load_sample,
     read_idx,
 )
+from captum_rank.data.images import to_model_input
+from captum_rank.data.photos import SOURCES as PHOTO_SOURCES
+from captum_rank.data.photos import Photos, load_photos
 
 __all__ = [
     "CLASSES",
     "DEFAULT_ROOT",
+    "PHOTO_SOURCES",
     "SPLITS",
     "FashionMNIST",
+    "Photos",
     "iter_batches",
     "load_fashion_mnist",
+    "load_photos",
     "load_sample",
     "read_idx",
+    "to_model_input",
 ]
