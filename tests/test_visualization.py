@@ -26,6 +26,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from captum_rank import visualization as viz
+from captum_rank.checks import UserInputError, UserTypeError
+from captum_rank.rank_path import RankPathResult, rank_path
 
 FAST = settings(max_examples=25, deadline=None)
 SIGNS = ("positive", "negative", "absolute_value", "all")
@@ -493,41 +495,61 @@ def _linear_model() -> torch.nn.Module:
     return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(H * W, 5))
 
 
-def test_rank_path_scores_match_the_model() -> None:
-    pytest.importorskip("captum_rank.svd")
-    model = _linear_model()
-    image = torch.rand(1, H, W, requires_grad=True)
-    _, axes = viz.plot_rank_path(model, image, target=2, ranks=[0, 3, 8], score="logit",
-                                 use_pyplot=False)
+def _path() -> RankPathResult:
+    return rank_path(_linear_model(), torch.rand(1, H, W), target=2, ranks=[0, 3, 8])
+
+
+def test_rank_path_plot_draws_the_result() -> None:
+    path = _path()
+    _, axes = viz.plot_rank_path(path, score="logit", use_pyplot=False)
     assert len(axes) == 4
-    scores = _ydata(axes[-1], 1)  # the markers at the shown ranks
-    with torch.no_grad():
-        full = float(model(image)[0, 2])
-        zero = float(model(torch.zeros(1, 1, H, W))[0, 2])
-    np.testing.assert_allclose(scores[[0, -1]], [zero, full], atol=1e-5)
-    curve_x = _xdata(axes[-1], 0)
-    np.testing.assert_array_equal(curve_x, np.arange(H + 1))  # every rank 0 .. r = min(H, W)
-    # Probabilities, HWC numpy input, a scalar baseline, and the predicted class.
-    _, axes = viz.plot_rank_path(model, image.detach().numpy().transpose(1, 2, 0),
-                                 baseline=0.5, use_pyplot=False)
+    np.testing.assert_allclose(_ydata(axes[-1], 1), path.scores("logit"))  # the markers
+    np.testing.assert_allclose(_xdata(axes[-1], 1), path.ranks)
+    np.testing.assert_array_equal(_xdata(axes[-1], 0), np.arange(H + 1))  # the curve
+    np.testing.assert_allclose(_ydata(axes[-1], 0), path.curve_scores("logit"))
+    fig, axes = viz.plot_rank_path(path, class_names=list("abcde"), use_pyplot=False)
     probs = _ydata(axes[-1], 0)
     assert np.all((probs >= 0) & (probs <= 1))
+    assert fig.get_suptitle() == "rank path, target c"
+    assert axes[-1].get_ylabel() == "softmax probability of c"
 
 
-def test_rank_path_errors() -> None:
-    pytest.importorskip("captum_rank.svd")
+def test_rank_path_plot_runs_no_model() -> None:
+    path = _path()
+    # Nothing in the result can run a model; plotting it twice gives the same figure data.
+    _, a = viz.plot_rank_path(path, use_pyplot=False)
+    _, b = viz.plot_rank_path(RankPathResult.from_json(path.to_json()), use_pyplot=False)
+    np.testing.assert_allclose(_ydata(a[-1], 0), _ydata(b[-1], 0))
+
+
+def test_rank_path_plot_errors() -> None:
+    path = _path()
+    with pytest.raises(UserInputError, match="`score`"):
+        viz.plot_rank_path(path, score="margin", use_pyplot=False)
+    with pytest.raises(UserInputError, match="`class_names` has 2 names"):
+        viz.plot_rank_path(path, class_names=["a", "b"], use_pyplot=False)
+    with pytest.raises(UserTypeError, match="`class_names`"):
+        viz.plot_rank_path(path, class_names="abcde", use_pyplot=False)
+    with pytest.raises(UserTypeError, match="already computed"):
+        viz.plot_rank_path(path, torch.rand(1, H, W), use_pyplot=False)
+    with pytest.raises(UserTypeError, match="RankPathResult"):
+        viz.plot_rank_path(np.zeros((3, H, W)), use_pyplot=False)
+
+
+def test_rank_path_v01_call_still_works_with_a_warning() -> None:
     model = _linear_model()
     image = torch.rand(1, H, W)
-    with pytest.raises(ValueError, match="score"):
-        viz.plot_rank_path(model, image, 0, score="margin", use_pyplot=False)
-    with pytest.raises(ValueError, match="target"):
+    with pytest.warns(DeprecationWarning, match="rank_path"):
+        _, axes = viz.plot_rank_path(model, image, 2, [0, 3, 8], baseline=0.0,
+                                     score="logit", use_pyplot=False)
+    expected = rank_path(model, image, target=2, ranks=[0, 3, 8])
+    np.testing.assert_allclose(_ydata(axes[-1], 1), expected.scores("logit"), atol=1e-6)
+    with pytest.warns(DeprecationWarning), pytest.raises(UserInputError, match="`target`"):
         viz.plot_rank_path(model, image, 7, use_pyplot=False)
-    with pytest.raises(ValueError, match="ranks"):
-        viz.plot_rank_path(model, image, 0, ranks=[0, H + 1], use_pyplot=False)
-    with pytest.raises(ValueError, match="baseline"):
-        viz.plot_rank_path(model, image, 0, baseline=torch.zeros(1, H, W + 1), use_pyplot=False)
-    with pytest.raises(ValueError, match="model"):
-        viz.plot_rank_path(lambda x: x.sum(), image, 0, use_pyplot=False)
+    with pytest.raises(UserTypeError, match="unexpected keyword"):
+        viz.plot_rank_path(model, image, colour="red", use_pyplot=False)
+    with pytest.raises(UserTypeError, match="needs `image`"):
+        viz.plot_rank_path(model, use_pyplot=False)
 
 
 # --------------------------------------------------------------------------------------

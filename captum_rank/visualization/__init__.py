@@ -14,8 +14,10 @@ Drop-in for Captum's visualisers (``from captum.attr import visualization as viz
 Rank-specific plots:
 
 - :func:`plot_rank_spectrum`: contribution per rank component and cumulative share.
-- :func:`plot_rank_path` / :func:`plot_rank_path_arrays`: the images along the RIG path
-  with the model's score.
+- :func:`plot_rank_path`: the images along the RIG path with the model's score, from a
+  :class:`~captum_rank.rank_path.RankPathResult` (computed by
+  :func:`captum_rank.rank_path.rank_path`); :func:`plot_rank_path_arrays` for your own
+  arrays.
 - :func:`plot_comparison_grid`: image, IG, RIG and spectrum for several models and images
   on shared colour scales.
 - :func:`plot_accuracy_vs_rank`: accuracy on low-rank approximations and high-rank
@@ -27,8 +29,10 @@ the other end is not (``(3, 32, 32)`` is CHW, ``(32, 32, 3)`` HWC); ties are set
 other argument's spatial size, then by type (tensors CHW, numpy arrays HWC); otherwise pass
 ``layout="CHW"``/``"HWC"``.
 
-Nothing here imports :mod:`captum_rank.attr`; :func:`plot_rank_path` imports
-:mod:`captum_rank.svd` when called.
+Plots take results and arrays and never run a model; the numbers they share with the
+audit's tables (cumulative shares, ``k50``/``k90``) come from :mod:`captum_rank.summaries`.
+Figures that show classes take ``class_names``. Bad arguments raise
+:class:`captum_rank.checks.UserInputError` naming the argument and the fix.
 """
 
 from .compare import plot_accuracy_vs_rank, plot_comparison_grid

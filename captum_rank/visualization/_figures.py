@@ -16,6 +16,8 @@ from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 
+from captum_rank.checks import UserTypeError, one_of
+
 __all__ = ["check_option", "figure_of", "maybe_show", "new_figure", "strip_ticks"]
 
 _NON_INTERACTIVE = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
@@ -53,11 +55,13 @@ def figure_of(ax: Axes) -> Figure:
 
 
 def check_option(value: Any, name: str, options: tuple[Any, ...]) -> None:
-    r"""Raise a ``ValueError`` naming ``name`` unless ``value`` is one of ``options``."""
-    # Only strings and None are options; anything else (an array, say) is simply wrong.
-    if isinstance(value, str | None) and value in options:
+    r"""Raise a :class:`~captum_rank.checks.UserInputError` unless ``value`` is an option."""
+    if isinstance(value, str | None):
+        one_of(value, name, options)
         return
-    raise ValueError(f"`{name}` must be one of {options}, got {value!r}.")
+    # Anything else (an array, say) is simply wrong, and must not meet ``==``.
+    listed = ", ".join(repr(option) for option in options)
+    raise UserTypeError(f"`{name}` must be one of {listed}, got {type(value).__name__}.")
 
 
 def strip_ticks(ax: Axes) -> None:

@@ -2,62 +2,31 @@ r"""The rank path: the images that RIG walks through, with the model's score.
 
 With the ``sequential`` schedule the path point at ``a = k / r`` is
 ``x' + low_rank(x - x', k)``: the baseline plus the rank-``k`` approximation of the
-difference. :func:`plot_rank_path` computes those images and the model's score;
-:func:`plot_rank_path_arrays` draws precomputed ones (no model needed).
+difference. :func:`captum_rank.rank_path.rank_path` computes those images and the model's
+outputs (a :class:`~captum_rank.rank_path.RankPathResult`); :func:`plot_rank_path` draws
+such a result, and :func:`plot_rank_path_arrays` draws arrays of your own. Nothing here
+runs a model.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 
-from ._arrays import as_1d, check_finite, to_hwc, to_numpy_batch
+from captum_rank.checks import UserTypeError
+from captum_rank.rank_path import SCORES, RankPathResult, default_path_ranks, rank_path
+
+from ._arrays import as_1d, check_finite, to_numpy_batch
 from ._figures import check_option, maybe_show, new_figure, strip_ticks
+from ._labels import class_label
 from .image import _rgb
 
 __all__ = ["default_path_ranks", "plot_rank_path", "plot_rank_path_arrays"]
-
-_SCORES = ("prob", "logit")
-
-
-def default_path_ranks(r: int, max_images: int = 8) -> list[int]:
-    r"""Ranks to show along a path of ``r`` components: 0, then roughly geometric to ``r``.
-
-    Low ranks change the image most, so they get most of the panels.
-
-    Args:
-        r (int): number of rank components, ``min(H, W)``.
-        max_images (int, optional): at most this many ranks. Default: 8.
-
-    Returns:
-        list of int: increasing ranks, starting at 0 and ending at ``r``.
-
-    Examples:
-        >>> default_path_ranks(28)
-        [0, 1, 2, 3, 5, 9, 16, 28]
-    """
-    if isinstance(r, bool) or not isinstance(r, int | np.integer) or r < 1:
-        raise ValueError(f"`r` must be a positive int, got {r!r}.")
-    if isinstance(max_images, bool) or not isinstance(max_images, int) or max_images < 2:
-        raise ValueError(f"`max_images` must be an int >= 2, got {max_images!r}.")
-    if r + 1 <= max_images:
-        return list(range(r + 1))
-    inner = np.geomspace(1, r, max_images - 1)
-    ranks = sorted({0, *(round(float(v)) for v in inner)})
-    # Rounding can merge small ranks; top up with evenly spread ones.
-    candidates = [int(v) for v in np.linspace(0, r, 4 * max_images)]
-    for v in candidates:
-        if len(ranks) >= max_images:
-            break
-        if v not in ranks:
-            ranks = sorted({*ranks, v})
-    return ranks
-
 
 def _display_range(images: list[np.ndarray], value_range: tuple[float, float] | None) -> (
     tuple[float, float]
@@ -197,187 +166,120 @@ def _fmt_rank(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.2g}"
 
 
-def _model_placement(
-    model: Callable[..., Any], x: torch.Tensor
-) -> tuple[torch.device, torch.dtype]:
-    r"""Device and float dtype of the model's first parameter (else those of ``x``)."""
-    parameters = getattr(model, "parameters", None)
-    if callable(parameters):
-        for p in parameters():
-            if p.is_floating_point():
-                return p.device, p.dtype
-    return x.device, x.dtype
+# The v0.1 signature: plot_rank_path(model, image, target, ranks, baseline, ...).
+_LEGACY_POSITIONAL = ("image", "target", "ranks", "baseline")
+_LEGACY_KEYWORDS = (*_LEGACY_POSITIONAL, "curve_ranks", "layout", "batch_size")
 
 
-def _as_chw_tensor(image: Any, name: str, layout: str | None) -> torch.Tensor:
-    hwc = to_hwc(image, name, layout)
-    check_finite(hwc, name)
-    dtype = image.dtype if isinstance(image, torch.Tensor) and image.is_floating_point() else (
-        torch.float32
+def _legacy_path(model: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> RankPathResult:
+    r"""Compute the path for the v0.1 call ``plot_rank_path(model, image, ...)``."""
+    if len(args) > len(_LEGACY_POSITIONAL):
+        raise UserTypeError(
+            f"plot_rank_path(model, ...) takes at most {len(_LEGACY_POSITIONAL)} further "
+            f"positional arguments {_LEGACY_POSITIONAL}, got {len(args)}; pass the rest by "
+            "keyword, or better: plot_rank_path(rank_path(model, image, ...))."
+        )
+    unknown = sorted(set(kwargs) - set(_LEGACY_KEYWORDS))
+    if unknown:
+        raise UserTypeError(
+            f"plot_rank_path() got unexpected keyword argument(s) {unknown}; it takes "
+            f"score, class_names, value_range, title, fig_size, fig and use_pyplot."
+        )
+    given = dict(zip(_LEGACY_POSITIONAL, args, strict=False))
+    for key in given.keys() & kwargs.keys():
+        raise UserTypeError(f"plot_rank_path() got multiple values for argument `{key}`.")
+    given.update(kwargs)
+    if "image" not in given:
+        raise UserTypeError(
+            "plot_rank_path(model, image, ...) needs `image`; better: compute the path with "
+            "captum_rank.rank_path.rank_path(model, image, ...) and plot the result."
+        )
+    warnings.warn(
+        "plot_rank_path(model, image, ...) is deprecated: plots no longer run models. Use "
+        "plot_rank_path(rank_path(model, image, ...)) with captum_rank.rank_path.rank_path.",
+        DeprecationWarning,
+        stacklevel=3,
     )
-    return torch.from_numpy(np.ascontiguousarray(hwc.transpose(2, 0, 1))).to(dtype)
-
-
-def _path_scores(
-    model: Callable[[torch.Tensor], torch.Tensor],
-    x: torch.Tensor,
-    base: torch.Tensor,
-    shown: list[int],
-    curve: list[float],
-    target: int | None,
-    score: str,
-    batch_size: int,
-) -> tuple[torch.Tensor, np.ndarray, np.ndarray, int]:
-    r"""Path images at ``shown``, their scores, the scores at ``curve``, and the target."""
-    # Lazy: the kernel is only needed here, and this module stays importable alone.
-    from captum_rank.svd import compute_dtype, rank_mask, reconstruct, thin_svd
-
-    # One decomposition for every rank: low_rank(diff, k) == U diag(S * m_k) Vh, with the
-    # kernel's own mask m_k (so fractional ranks work as in low_rank).
-    work = compute_dtype(x.dtype)
-    U, S, Vh = thin_svd((x - base).to(work))
-    r = S.shape[-1]
-
-    def points(ks: Sequence[float]) -> torch.Tensor:
-        rank_t = torch.tensor(list(ks), dtype=work, device=x.device)[:, None]
-        mask = rank_mask(rank_t, torch.Size((len(ks), S.shape[0])), r, x.device, work)
-        return base + reconstruct(U, S * mask, Vh).to(x.dtype)
-
-    def scores(xs: torch.Tensor) -> torch.Tensor:
-        outs = []
-        for start in range(0, xs.shape[0], batch_size):
-            out = model(xs[start:start + batch_size])
-            if not isinstance(out, torch.Tensor) or out.ndim != 2:
-                raise ValueError(
-                    "`model` must return a (N, classes) tensor, got "
-                    f"{getattr(out, 'shape', type(out).__name__)}."
-                )
-            outs.append(out.float())
-        return torch.cat(outs)
-
-    full = scores(x.unsqueeze(0))
-    n_classes = full.shape[1]
-    if target is None:
-        tgt = int(full.argmax(dim=1)[0])
-    elif isinstance(target, bool) or not isinstance(target, int | np.integer) or not (
-        0 <= int(target) < n_classes
-    ):
-        raise ValueError(f"`target` must be a class index in [0, {n_classes}), got {target!r}.")
-    else:
-        tgt = int(target)
-
-    def select(out: torch.Tensor) -> np.ndarray:
-        values = out.softmax(dim=1) if score == "prob" else out
-        return values[:, tgt].detach().double().cpu().numpy()
-
-    images = points(shown)
-    shown_scores = select(scores(images))
-    curve_scores = np.concatenate([
-        select(scores(points(curve[i:i + batch_size]))) for i in range(0, len(curve), batch_size)
-    ])
-    return images, shown_scores, curve_scores, tgt
+    if "baseline" in given:
+        given["baselines"] = given.pop("baseline")
+    image = given.pop("image")
+    return rank_path(model, image, **given)
 
 
 def plot_rank_path(
-    model: Callable[[torch.Tensor], torch.Tensor],
-    image: Any,
-    target: int | None = None,
-    ranks: Sequence[int] | None = None,
-    baseline: Any = None,
+    path: RankPathResult | Any,
+    *legacy_args: Any,
     score: str = "prob",
-    curve_ranks: Sequence[float] | None = None,
-    layout: str | None = None,
-    batch_size: int = 64,
+    class_names: Sequence[str] | None = None,
+    value_range: tuple[float, float] | None = None,
     title: str | None = None,
     fig_size: tuple[float, float] | None = None,
     fig: Figure | SubFigure | None = None,
     use_pyplot: bool = True,
+    **legacy_kwargs: Any,
 ) -> tuple[Figure | SubFigure, list[Axes]]:
-    r"""Show the images along the RIG path with the model's score for ``target``.
+    r"""Show the images along the RIG path with the model's score for the target class.
 
     The path point of rank ``k`` is ``baseline + low_rank(image - baseline, k)`` (the
     ``sequential`` schedule at ``a = k / r``): ``k = 0`` is the baseline, ``k = r`` the
-    image. The top row shows the points at ``ranks``, titled with their score; the bottom
-    panel the score at every rank in ``curve_ranks``.
+    image. The top row shows the kept points, titled with their score; the bottom panel
+    the score at every rank of the result's curve. Compute the path first with
+    :func:`captum_rank.rank_path.rank_path`; this function runs no model.
 
     Args:
-        model (callable): maps a batch ``(N, C, H, W)`` to ``(N, classes)`` outputs
-            (logits). It is run under ``torch.no_grad()`` on its parameters' device.
-        image (Tensor or numpy.ndarray): one input, ``(C, H, W)``, ``(1, C, H, W)``,
-            ``(H, W, C)`` or ``(H, W)`` (passed to the model as ``(1, C, H, W)``).
-        target (int, optional): the class to score. Default: the model's prediction on
-            ``image``.
-        ranks (list of int, optional): ranks shown as images. Default:
-            :func:`default_path_ranks` (8 ranks from 0 to ``r``).
-        baseline (Tensor, numpy.ndarray or float, optional): the path's start, same shape
-            as ``image`` or a scalar. Default: zeros.
+        path (RankPathResult): the result of :func:`~captum_rank.rank_path.rank_path`.
+            (Deprecated: a model followed by the v0.1 arguments ``image, target, ranks,
+            baseline, curve_ranks, layout, batch_size`` still works, with a
+            ``DeprecationWarning``.)
         score (str, optional): ``"prob"`` (softmax probability) or ``"logit"``.
             Default: ``"prob"``.
-        curve_ranks (list of float, optional): ranks at which the curve is evaluated.
-            Default: every integer from 0 to ``r`` (``r <= 64``), else 65 evenly spaced.
-        layout (str, optional): layout of ``image`` (``"CHW"``, ``"HWC"``, ``"HW"``).
-        batch_size (int, optional): path points per forward pass. Default: 64.
-        title (str, optional): figure title. Default: ``"rank path, target t"``.
+        class_names (list of str, optional): one name per class, so that titles name the
+            target (``"Sneaker"``) rather than its index. Default: None (indices).
+        value_range (tuple, optional): ``(low, high)`` pixel range for display, see
+            :func:`plot_rank_path_arrays`.
+        title (str, optional): figure title. Default: ``"rank path, target <name>"``.
         fig_size, fig, use_pyplot: as in :func:`plot_rank_path_arrays`.
 
     Returns:
         ``(figure, axes)`` as :func:`plot_rank_path_arrays`.
 
     Raises:
-        ValueError: on bad shapes, unknown ``score``, ranks outside ``[0, r]``, a
-            ``target`` out of range, or model outputs that are not ``(N, classes)``.
+        UserInputError: unknown ``score``, ``class_names`` of the wrong length.
+        UserTypeError: ``path`` is neither a result nor a model.
 
     Examples:
         >>> import torch
+        >>> from captum_rank.rank_path import rank_path
         >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
         <torch._C.Generator object at ...>
-        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 16 * 16, 10))
-        >>> fig, axes = plot_rank_path(model, torch.rand(3, 16, 16), target=3,
-        ...                            ranks=[0, 1, 4, 16], use_pyplot=False)
-        >>> len(axes)
-        5
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 16 * 16, 3))
+        >>> path = rank_path(model, torch.rand(3, 16, 16), target=2, ranks=[0, 1, 4, 16])
+        >>> fig, axes = plot_rank_path(path, class_names=["cat", "dog", "fox"],
+        ...                            use_pyplot=False)
+        >>> len(axes), fig.get_suptitle()
+        (5, 'rank path, target fox')
     """
-    check_option(score, "score", _SCORES)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive int, got {batch_size!r}.")
-    x = _as_chw_tensor(image, "image", layout)
-    # A float64 numpy image must not meet float32 weights: follow the model.
-    device, dtype = _model_placement(model, x)
-    x = x.to(device=device, dtype=dtype)
-    if baseline is None:
-        base = torch.zeros_like(x)
-    elif isinstance(baseline, int | float) and not isinstance(baseline, bool):
-        base = torch.full_like(x, float(baseline))
-    else:
-        base = _as_chw_tensor(baseline, "baseline", layout).to(device=device, dtype=x.dtype)
-        if base.shape != x.shape:
-            raise ValueError(
-                f"`baseline` has shape {tuple(base.shape)} (as CHW) but `image` has "
-                f"{tuple(x.shape)}; pass a matching baseline or a number."
+    check_option(score, "score", SCORES)
+    if not isinstance(path, RankPathResult):
+        if not callable(path):
+            raise UserTypeError(
+                "`path` must be a RankPathResult from captum_rank.rank_path.rank_path(model, "
+                f"image, ...), got {type(path).__name__}."
             )
-    r = min(x.shape[-2], x.shape[-1])
-    shown = [int(k) for k in (ranks if ranks is not None else default_path_ranks(r))]
-    if curve_ranks is None:
-        curve = [float(k) for k in range(r + 1)] if r <= 64 else list(np.linspace(0, r, 65))
-    else:
-        curve = [float(k) for k in curve_ranks]
-    for name, values in (("ranks", shown), ("curve_ranks", curve)):
-        if not values:
-            raise ValueError(f"`{name}` is empty.")
-        bad = [v for v in values if not 0 <= v <= r]
-        if bad:
-            raise ValueError(f"`{name}` must lie in [0, r={r}] (r = min(H, W)), got {bad}.")
-
-    # No gradients are needed; no_grad also keeps the path's memory small.
-    with torch.no_grad():
-        images, shown_scores, curve_scores, target = _path_scores(
-            model, x, base, shown, curve, target, score, batch_size
+        path = _legacy_path(path, legacy_args, legacy_kwargs)
+    elif legacy_args or legacy_kwargs:
+        extra = [*(repr(a)[:20] for a in legacy_args), *legacy_kwargs]
+        raise UserTypeError(
+            f"plot_rank_path(result, ...) got unexpected argument(s) {extra}; the path is "
+            "already computed: pass score, class_names, value_range, title, fig_size, fig "
+            "or use_pyplot."
         )
+    name = class_label(class_names, path.target, path.num_classes)
     label = "softmax probability" if score == "prob" else "logit"
     return plot_rank_path_arrays(
-        images.cpu(), shown_scores, shown, curve_ranks=curve, curve_scores=curve_scores,
-        score_label=f"{label} of class {target}", layout="CHW",
-        title=title if title is not None else f"rank path, target {target}",
+        path.images, path.scores(score), path.ranks, curve_ranks=path.curve_ranks,
+        curve_scores=path.curve_scores(score), score_label=f"{label} of {name}",
+        layout="CHW", value_range=value_range,
+        title=title if title is not None else f"rank path, target {name}",
         fig_size=fig_size, fig=fig, use_pyplot=use_pyplot,
     )
-
