@@ -19,41 +19,78 @@ IG times ``n / (n - 1)`` for that one method, and is closer to complete.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from captum_rank._captum import SUPPORTED_METHODS, approximation_parameters
+from captum_rank.checks import UserInputError, integer, one_of
 
 __all__ = ["SUPPORTED_METHODS", "Partition", "check_method", "path_partition"]
 
 _MIN_STEPS = {"gausslegendre": 1}
 
+# Captum's Gauss-Legendre nodes come from numpy's leggauss, an O(n^3) eigenvalue problem
+# run twice (nodes, weights). Measured on one CPU core (benchmarks/RESULTS.md):
+# 0.4 s at 1000 steps, 2.8 s at 2000, 46 s at 4000; doubling n costs about 8-16 times.
+_GAUSS_WARN_STEPS = 1024
+_GAUSS_MAX_STEPS = 4096
 
-def check_method(method: str, n_steps: int) -> None:
+
+def check_method(method: str, n_steps: int) -> int:
     r"""Validate ``method`` and ``n_steps`` the way users need to hear about them.
 
     Args:
         method (str): one of Captum's approximation methods.
-        n_steps (int): number of gradient evaluations along the path.
+        n_steps (int): number of gradient evaluations along the path (a Python or
+            numpy integer).
+
+    Returns:
+        int: ``n_steps`` as a Python ``int``.
 
     Raises:
-        ValueError: for an unknown method or too few steps.
-        TypeError: if ``n_steps`` is not an integer.
+        UserInputError: for an unknown method, too few steps, or more than 4096
+            Gauss-Legendre steps (whose nodes alone would take minutes to compute).
+        UserTypeError: if ``n_steps`` is not an integer.
+
+    Warns:
+        UserWarning: for more than 1024 Gauss-Legendre steps (seconds to a minute of
+            node generation).
 
     Examples:
-        >>> check_method("riemann_middle", 10)
+        >>> import numpy as np
+        >>> check_method("riemann_middle", np.int64(10))
+        10
     """
-    if not isinstance(method, str) or method not in SUPPORTED_METHODS:
-        raise ValueError(f"Unknown `method` {method!r}; choose one of {SUPPORTED_METHODS}.")
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int):
-        raise TypeError(f"`n_steps` must be an int, got {type(n_steps).__name__}.")
+    method = one_of(method, "method", SUPPORTED_METHODS)
+    steps = integer(n_steps, "n_steps")
     minimum = _MIN_STEPS.get(method, 2)
-    if n_steps < minimum:
-        raise ValueError(
-            f"`n_steps` must be at least {minimum} for method {method!r}, got {n_steps}."
+    if steps < minimum:
+        raise UserInputError(
+            f"`n_steps` must be at least {minimum} for method {method!r}, got {steps}."
         )
+    if method == "gausslegendre" and steps > _GAUSS_WARN_STEPS:
+        cost = (
+            "Gauss-Legendre nodes cost O(n_steps^3) to compute (numpy's leggauss: 0.4 s at "
+            "1000 steps, 3 s at 2000, 46 s at 4000 on one CPU core)"
+        )
+        fix = (
+            "method='riemann_middle' or 'riemann_trapezoid' builds its nodes in O(n_steps) "
+            "and converges too at this many steps"
+        )
+        if steps > _GAUSS_MAX_STEPS:
+            raise UserInputError(
+                f"`n_steps`={steps} with method='gausslegendre' would spend minutes before "
+                f"the first gradient: {cost}. Use n_steps <= {_GAUSS_MAX_STEPS}, or {fix}."
+            )
+        warnings.warn(
+            f"`n_steps`={steps} with method='gausslegendre': {cost}; {fix}.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return steps
 
 
 @dataclass(frozen=True)
@@ -92,14 +129,15 @@ def path_partition(method: str, n_steps: int) -> Partition:
         Partition: nodes, boundaries and Captum's weight sum.
 
     Raises:
-        ValueError: for an unknown method or too few steps.
+        UserInputError: for an unknown method or a bad number of steps (see
+            :func:`check_method`).
 
     Examples:
         >>> p = path_partition("riemann_right", 4)
         >>> p.nodes.tolist(), p.boundaries.tolist()
         ([0.25, 0.5, 0.75, 1.0], [0.0, 0.25, 0.5, 0.75, 1.0])
     """
-    check_method(method, n_steps)
+    n_steps = check_method(method, n_steps)
     step_sizes_func, alphas_func = approximation_parameters(method)
     weights = torch.tensor(step_sizes_func(n_steps), dtype=torch.float64)
     nodes = torch.tensor(alphas_func(n_steps), dtype=torch.float64)

@@ -18,11 +18,14 @@ The mathematics is written out in ``docs/`` and in :func:`_low_rank_backward`.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
 from torch.autograd.function import FunctionCtx
+
+from captum_rank.checks import UserInputError, UserTypeError
 
 BackwardMode = Literal["svd", "identity"]
 RankLike = int | float | Tensor
@@ -94,24 +97,27 @@ def reconstruct(U: Tensor, S: Tensor, Vh: Tensor) -> Tensor:
 
 def _check_matrix_input(x: Any, name: str) -> Tensor:
     if not isinstance(x, Tensor):
-        raise TypeError(f"`{name}` must be a torch.Tensor, got {type(x).__name__}.")
+        raise UserTypeError(f"`{name}` must be a torch.Tensor, got {type(x).__name__}.")
     if not x.is_floating_point():
-        raise TypeError(
+        raise UserTypeError(
             f"`{name}` has dtype {x.dtype}; the SVD needs a floating tensor. "
             f"Convert it first, e.g. `{name}.float()`."
         )
     if x.dim() < 2:
-        raise ValueError(
+        raise UserInputError(
             f"`{name}` has shape {tuple(x.shape)}; it needs at least two dimensions, the "
             "last two being the matrix (H, W). Add the missing dimension with `unsqueeze`."
         )
     if x.shape[-1] == 0 or x.shape[-2] == 0:
-        raise ValueError(f"`{name}` has an empty matrix dimension: shape {tuple(x.shape)}.")
+        raise UserInputError(
+            f"`{name}` has an empty matrix dimension: shape {tuple(x.shape)}; the last two "
+            "dimensions must be at least 1."
+        )
     return x
 
 
-def _non_finite_error(name: str) -> ValueError:
-    return ValueError(
+def _non_finite_error(name: str) -> UserInputError:
+    return UserInputError(
         f"`{name}` contains NaN or inf; the SVD of such a matrix is undefined. "
         f"Clean the input first (e.g. `torch.nan_to_num({name})`)."
     )
@@ -142,8 +148,12 @@ def rank_mask(rank: RankLike, batch_shape: torch.Size, r: int, device: torch.dev
     first ``k`` components whole; ``k = 2.5`` keeps two and half of the third.
 
     Args:
-        rank (int, float or Tensor): the rank. A tensor holds one rank per matrix and
-            must broadcast to ``batch_shape`` (the input's leading dimensions).
+        rank (int, float or Tensor): the rank (Python or numpy number). A tensor holds
+            one rank per matrix: shape ``batch_shape``, or a 0-d tensor for all matrices.
+            It must have one dimension per leading dimension of the input; a dimension
+            of size 1 is shared (``(N, 1)``: one rank per example for all channels).
+            Trailing alignment (numpy's broadcasting) is refused, since a ``(3,)`` rank
+            on a ``(3, 3, H, W)`` input would silently apply per channel.
         batch_shape (torch.Size): leading dimensions of the input.
         r (int): number of singular components, ``min(H, W)``.
         device (torch.device): device of the mask.
@@ -153,8 +163,9 @@ def rank_mask(rank: RankLike, batch_shape: torch.Size, r: int, device: torch.dev
         Tensor: ``(*batch_shape, r)`` weights in ``[0, 1]``, non-increasing in ``i``.
 
     Raises:
-        TypeError: if ``rank`` is not a number or a real tensor.
-        ValueError: if a rank is outside ``[0, r]``, not finite, or does not broadcast.
+        UserTypeError: if ``rank`` is not a number or a real tensor.
+        UserInputError: if a rank is outside ``[0, r]``, not finite, or its shape does
+            not match ``batch_shape``.
 
     Examples:
         >>> import torch
@@ -162,33 +173,49 @@ def rank_mask(rank: RankLike, batch_shape: torch.Size, r: int, device: torch.dev
         tensor([1.0000, 1.0000, 0.5000, 0.0000])
     """
     index = torch.arange(r, device=device, dtype=dtype)
-    if isinstance(rank, bool) or not isinstance(rank, int | float | Tensor):
-        raise TypeError(
+    if isinstance(rank, bool) or not isinstance(rank, numbers.Real | Tensor):
+        raise UserTypeError(
             f"`rank` must be an int, a float or a tensor of ranks, got {type(rank).__name__}."
         )
     if isinstance(rank, Tensor):
         if rank.dtype == torch.bool or rank.is_complex():
-            raise TypeError(f"`rank` tensor has dtype {rank.dtype}; use integer or float ranks.")
+            raise UserTypeError(
+                f"`rank` tensor has dtype {rank.dtype}; use integer or float ranks."
+            )
+        if rank.dim() > 0 and (
+            rank.dim() != len(batch_shape)
+            or any(have not in (1, want) for have, want in zip(rank.shape, batch_shape,
+                                                                strict=True))
+        ):
+            raise UserInputError(
+                f"`rank` has shape {tuple(rank.shape)}, which does not match the input's "
+                f"leading dimensions {tuple(batch_shape)} (x.shape[:-2]): give one rank per "
+                f"matrix, shape {tuple(batch_shape)}, keeping every dimension and using 1 "
+                "where a rank is shared (e.g. (N, 1) for one rank per example); ranks are "
+                "not broadcast from the right."
+            )
         values = rank.to(device=device, dtype=dtype)
         if not bool(torch.isfinite(values).all()):
-            raise ValueError("`rank` contains NaN or inf; give finite ranks in [0, min(H, W)].")
+            raise UserInputError(
+                "`rank` contains NaN or inf; give finite ranks in [0, min(H, W)]."
+            )
         low, high = float(values.min()) if values.numel() else 0.0, (
             float(values.max()) if values.numel() else 0.0
         )
         try:
             values = torch.broadcast_to(values, batch_shape)
         except RuntimeError:
-            raise ValueError(
+            raise UserInputError(
                 f"`rank` has shape {tuple(rank.shape)}, which does not broadcast to the "
                 f"input's leading dimensions {tuple(batch_shape)}: give one rank per matrix."
             ) from None
     else:
         low = high = float(rank)
         if low != low or low in (float("inf"), float("-inf")):
-            raise ValueError("`rank` must be finite.")
+            raise UserInputError("`rank` must be finite; give a rank in [0, min(H, W)].")
         values = torch.full(batch_shape, float(rank), device=device, dtype=dtype)
     if low < 0 or high > r:
-        raise ValueError(
+        raise UserInputError(
             f"`rank` must lie in [0, {r}] (min(H, W) of the input), got "
             f"{low if low < 0 else high}. Clamp it, or check which dimensions hold the matrix."
         )
@@ -367,7 +394,7 @@ class _LowRankFunction(torch.autograd.Function):
 
 def _check_backward(backward: str) -> None:
     if backward not in _BACKWARD_MODES:
-        raise ValueError(
+        raise UserInputError(
             f"`backward` must be one of {_BACKWARD_MODES}, got {backward!r}: 'svd' is the "
             "exact derivative, 'identity' the straight-through (BPDA) estimate."
         )
@@ -387,7 +414,9 @@ def low_rank(x: Tensor, rank: RankLike, backward: BackwardMode = "svd") -> Tenso
             are computed in float32 and returned in their own dtype.
         rank (int, float or Tensor): components to keep, in ``[0, min(H, W)]``. A float
             keeps a fraction of the last component (``2.5``: two whole and half of the
-            third); a tensor gives one rank per matrix (broadcast to ``x.shape[:-2]``).
+            third); a tensor gives one rank per matrix, shape ``x.shape[:-2]`` (size-1
+            dimensions are shared, e.g. ``(N, 1)``: one rank per example; see
+            :func:`rank_mask`).
         backward (str, optional): ``"svd"`` (default), the exact derivative of the
             truncation; ``"identity"``, the straight-through estimate (BPDA) that passes
             the incoming gradient unchanged, the usual convention for attacks through
@@ -397,8 +426,8 @@ def low_rank(x: Tensor, rank: RankLike, backward: BackwardMode = "svd") -> Tenso
         Tensor: same shape, dtype and device as ``x``.
 
     Raises:
-        TypeError: if ``x`` is not a floating tensor or ``rank`` has the wrong type.
-        ValueError: if ``x`` has fewer than two dimensions, NaN/inf entries, or ``rank``
+        UserTypeError: if ``x`` is not a floating tensor or ``rank`` has the wrong type.
+        UserInputError: if ``x`` has fewer than two dimensions, NaN/inf entries, or ``rank``
             is out of range or does not broadcast; or ``backward`` is unknown.
 
     Examples:
@@ -419,8 +448,8 @@ def low_rank(x: Tensor, rank: RankLike, backward: BackwardMode = "svd") -> Tenso
     mask = rank_mask(rank, x.shape[:-2], r, x.device, work_dtype)
     # A scalar integer rank is known on the host: no device sync to find how many
     # components are kept, and the 0/1 mask takes the truncation fast path.
-    if isinstance(rank, int):
-        kept, binary = rank, True
+    if isinstance(rank, numbers.Integral) and not isinstance(rank, bool):
+        kept, binary = int(rank), True
     else:
         kept, binary = kept_components(mask), False
     y = _LowRankFunction.apply(x.to(work_dtype), mask, backward, kept, binary)
@@ -444,8 +473,8 @@ def high_rank(x: Tensor, rank: RankLike, backward: BackwardMode = "svd") -> Tens
         Tensor: same shape, dtype and device as ``x``.
 
     Raises:
-        TypeError: as for :func:`low_rank`.
-        ValueError: as for :func:`low_rank`.
+        UserTypeError: as for :func:`low_rank`.
+        UserInputError: as for :func:`low_rank`.
 
     Examples:
         >>> import torch
