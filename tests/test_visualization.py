@@ -176,13 +176,29 @@ def test_every_method_and_sign(method: str, sign: str) -> None:
         ({"scale": -1.0}, ValueError, "scale"),
         ({"alpha_overlay": 2.0, "method": "blended_heat_map"}, ValueError, "alpha_overlay"),
         ({"cmap": "no-such-map"}, ValueError, "cmap"),
+        ({"outlier_perc": True}, UserTypeError, "`outlier_perc`"),
+        ({"scale": "1"}, UserTypeError, "`scale`"),
+        ({"alpha_overlay": np.nan, "method": "blended_heat_map"}, UserInputError,
+         "`alpha_overlay`"),
+        ({"method": np.array(["heat_map"])}, UserTypeError, "`method`"),
     ],
 )
 def test_bad_input_raises_named_error(kwargs: dict, error: type, match: str) -> None:
     args: dict[str, Any] = {"attr": np.ones((H, W)), "original_image": np.ones((H, W))}
     args.update(kwargs)
-    with pytest.raises(error, match=match):
+    with pytest.raises(error, match=match) as info:
         viz.visualize_image_attr(use_pyplot=False, **args)
+    # Every user error is the package's one user-error type (the CLI maps it to exit 2).
+    assert isinstance(info.value, UserInputError)
+
+
+def test_numpy_numbers_are_accepted_where_python_numbers_are() -> None:
+    attr, image = np.arange(H * W, dtype=float).reshape(H, W), np.ones((H, W))
+    ours = viz.render_image_attr(attr, sign="all", outlier_perc=np.int64(2), scale=None)
+    plain = viz.render_image_attr(attr, sign="all", outlier_perc=2, scale=None)
+    np.testing.assert_array_equal(ours, plain)
+    viz.visualize_image_attr(attr, image, method="blended_heat_map",
+                             alpha_overlay=np.float32(0.5), use_pyplot=False)
 
 
 def test_drop_in_signature_matches_captum() -> None:

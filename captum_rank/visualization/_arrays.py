@@ -16,7 +16,7 @@ Layout rules (``layout=None``, i.e. automatic), for a 3-D array of shape ``(a, b
 5. Still ambiguous with both ends channel-like (e.g. ``(3, 4, 3)``): torch tensors are read
    as CHW (PyTorch's convention), numpy arrays and lists as HWC (matplotlib's and Captum's
    convention).
-6. Otherwise (e.g. ``(2, 28, 28)`` without a reference) a ``ValueError`` asks for
+6. Otherwise (e.g. ``(2, 28, 28)`` without a reference) a ``UserInputError`` asks for
    ``layout="CHW"`` or ``layout="HWC"``.
 
 An explicit ``layout`` (``"CHW"``, ``"HWC"`` or ``"HW"``, case-insensitive) always wins.
@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from captum_rank.checks import UserInputError, UserTypeError
 
 __all__ = [
     "LAYOUTS",
@@ -64,27 +66,27 @@ def to_numpy(x: Any, name: str) -> np.ndarray:
         numpy.ndarray: a float64 copy (or view) of ``x``.
 
     Raises:
-        TypeError: if ``x`` is ``None``, complex, or not numeric.
+        UserTypeError: if ``x`` is ``None``, complex, or not numeric.
     """
     if x is None:
-        raise TypeError(f"`{name}` is None; pass a torch tensor or a numpy array.")
+        raise UserTypeError(f"`{name}` is None; pass a torch tensor or a numpy array.")
     if isinstance(x, torch.Tensor):
         if x.is_complex():
-            raise TypeError(f"`{name}` is a complex tensor; pass real values.")
+            raise UserTypeError(f"`{name}` is a complex tensor; pass real values.")
         return x.detach().cpu().to(torch.float64).numpy()
     try:
         arr = np.asarray(x)
     except (TypeError, ValueError) as err:
-        raise TypeError(
+        raise UserTypeError(
             f"`{name}` must be a torch tensor, a numpy array or a (nested) list of numbers, "
             f"got {type(x).__name__}."
         ) from err
     if arr.dtype == np.bool_:
         arr = arr.astype(np.float64)
     if np.iscomplexobj(arr):
-        raise TypeError(f"`{name}` holds complex numbers; pass real values.")
+        raise UserTypeError(f"`{name}` holds complex numbers; pass real values.")
     if not np.issubdtype(arr.dtype, np.number):
-        raise TypeError(
+        raise UserTypeError(
             f"`{name}` must be numeric (a torch tensor or numpy array), got an array of "
             f"dtype {arr.dtype} from {type(x).__name__}."
         )
@@ -92,10 +94,10 @@ def to_numpy(x: Any, name: str) -> np.ndarray:
 
 
 def check_finite(arr: np.ndarray, name: str) -> None:
-    r"""Raise a ``ValueError`` naming ``name`` if ``arr`` holds NaN or inf."""
+    r"""Raise a ``UserInputError`` naming ``name`` if ``arr`` holds NaN or inf."""
     if not np.all(np.isfinite(arr)):
         n_bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
-        raise ValueError(
+        raise UserInputError(
             f"`{name}` contains {n_bad} NaN or inf value(s); a colour scale cannot be "
             f"computed. Check the attribution method, or clean it with np.nan_to_num."
         )
@@ -105,7 +107,7 @@ def _check_layout(layout: str | None, name: str) -> str | None:
     if layout is None:
         return None
     if not isinstance(layout, str) or layout.upper() not in LAYOUTS:
-        raise ValueError(
+        raise UserInputError(
             f"`{name}` must be one of {LAYOUTS} or None (automatic), got {layout!r}."
         )
     return layout.upper()
@@ -148,8 +150,8 @@ def to_hwc(
         numpy.ndarray: ``(H, W, C)`` float64, ``C >= 1``.
 
     Raises:
-        TypeError: if ``x`` is not numeric.
-        ValueError: on a shape that is not an image, a batch of several, a layout that
+        UserTypeError: if ``x`` is not numeric.
+        UserInputError: on a shape that is not an image, a batch of several, a layout that
             cannot be resolved, or a layout that does not fit the shape.
     """
     lay = _check_layout(layout, layout_name)
@@ -157,18 +159,18 @@ def to_hwc(
     arr = _squeeze_batch(to_numpy(x, name), name)
     if arr.ndim == 2:
         if lay not in (None, "HW"):
-            raise ValueError(
+            raise UserInputError(
                 f"`{layout_name}={layout!r}` needs a 3-D `{name}`, but it has shape "
                 f"{arr.shape}; use `{layout_name}=\"HW\"` or None."
             )
         return arr[:, :, None]
     if arr.ndim != 3:
-        raise ValueError(
+        raise UserInputError(
             f"`{name}` must be an image of shape (H, W), (C, H, W) or (H, W, C) (optionally "
             f"with a leading batch dimension of 1), got shape {arr.shape}."
         )
     if lay == "HW":
-        raise ValueError(
+        raise UserInputError(
             f"`{layout_name}=\"HW\"` needs a 2-D `{name}`, but it has shape {arr.shape}."
         )
     if lay is None:
@@ -207,7 +209,7 @@ def _resolve(
             return matching[0]
     if _candidates(shape):
         return options[0]
-    raise ValueError(
+    raise UserInputError(
         f"`{name}` has shape {shape}, and neither the first nor the last dimension looks "
         f"like channels (size 1, 3 or 4). Say which it is: `{layout_name}=\"CHW\"` or "
         f"`{layout_name}=\"HWC\"`."
@@ -217,7 +219,7 @@ def _resolve(
 def _squeeze_batch(arr: np.ndarray, name: str) -> np.ndarray:
     if arr.ndim == 4:
         if arr.shape[0] != 1:
-            raise ValueError(
+            raise UserInputError(
                 f"`{name}` has shape {arr.shape}: a batch of {arr.shape[0]}. Pass one "
                 f"example, e.g. `{name}[0]`."
             )
@@ -241,7 +243,7 @@ def to_hwc_pair(
     is settled by the other side's spatial size (rule 4 of the module docstring).
 
     Raises:
-        ValueError: as :func:`to_hwc`, or if no layouts give both the same ``(H, W)``.
+        UserInputError: as :func:`to_hwc`, or if no layouts give both the same ``(H, W)``.
     """
     a_arr = _squeeze_batch(to_numpy(a, a_name), a_name)
     b_arr = _squeeze_batch(to_numpy(b, b_name), b_name)
@@ -265,7 +267,7 @@ def to_hwc_pair(
     b_hwc = to_hwc(b, b_name, b_layout, a_ref if a_ref is not None else a_hwc.shape[:2],
                    b_layout_name)
     if a_hwc.shape[:2] != b_hwc.shape[:2]:
-        raise ValueError(
+        raise UserInputError(
             f"`{a_name}` has spatial size {a_hwc.shape[:2]} but `{b_name}` has "
             f"{b_hwc.shape[:2]}; they must match (check `{a_layout_name}`/`{b_layout_name}`)."
         )
@@ -290,7 +292,7 @@ def to_numpy_batch(
     """
     if isinstance(x, (list, tuple)):
         if len(x) == 0:
-            raise ValueError(f"`{name}` is empty; pass at least one image.")
+            raise UserInputError(f"`{name}` is empty; pass at least one image.")
         if not isinstance(x[0], Real):
             return [to_hwc(item, f"{name}[{i}]", layout, None, layout_name)
                     for i, item in enumerate(x)]
@@ -300,7 +302,7 @@ def to_numpy_batch(
     if arr.ndim == 3 and lay in (None, "HW"):
         return [a[:, :, None] for a in arr]
     if arr.ndim != 4 and not (arr.ndim == 3 and lay is not None):
-        raise ValueError(
+        raise UserInputError(
             f"`{name}` must be a batch of images, (N, C, H, W), (N, H, W, C), (N, H, W) or a "
             f"list of images, got shape {arr.shape}."
         )
@@ -331,7 +333,7 @@ def image_to_unit(image: np.ndarray, name: str = "original_image") -> np.ndarray
         numpy.ndarray: float64 values in ``[0, 1]``, same shape.
 
     Raises:
-        ValueError: if ``image`` holds NaN or inf.
+        UserInputError: if ``image`` holds NaN or inf.
     """
     check_finite(image, name)
     if image.size == 0:
@@ -352,7 +354,7 @@ def as_1d(x: Any, name: str) -> np.ndarray:
     if arr.ndim == 0:
         arr = arr[None]
     if arr.ndim != 1:
-        raise ValueError(f"`{name}` must be one-dimensional, got shape {arr.shape}.")
+        raise UserInputError(f"`{name}` must be one-dimensional, got shape {arr.shape}.")
     check_finite(arr, name)
     return arr
 

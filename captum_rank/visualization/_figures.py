@@ -16,7 +16,7 @@ from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 
-from captum_rank.checks import UserTypeError, one_of
+from captum_rank.checks import UserInputError, UserTypeError, one_of
 
 __all__ = ["check_option", "figure_of", "maybe_show", "new_figure", "strip_ticks"]
 
@@ -50,7 +50,7 @@ def figure_of(ax: Axes) -> Figure:
     while isinstance(fig, SubFigure):
         fig = fig.get_figure()
     if not isinstance(fig, Figure):
-        raise ValueError("the given axes belong to no figure.")
+        raise UserInputError("the given axes belong to no figure.")
     return fig
 
 

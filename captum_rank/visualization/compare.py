@@ -12,6 +12,7 @@ from matplotlib.colors import Colormap, Normalize
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.ticker import FormatStrFormatter
 
+from captum_rank.checks import UserInputError, UserTypeError
 from captum_rank.summaries import normalized_spectrum
 
 from ._arrays import as_1d, check_finite, image_to_unit, to_numpy_batch
@@ -110,7 +111,7 @@ def plot_comparison_grid(
         ``(figure, axes)``: ``axes`` is an ``(N, n_columns)`` numpy array of Axes.
 
     Raises:
-        ValueError: on missing methods, mismatched numbers of images and maps, bad shapes,
+        UserInputError: on missing methods, mismatched numbers of images and maps, bad shapes,
             NaN/inf, or unknown options.
 
     Examples:
@@ -133,12 +134,12 @@ def plot_comparison_grid(
     sign = _check_sign(sign)
     perc = _check_outlier_perc(outlier_perc)
     if not isinstance(rows, Mapping) or not rows:
-        raise ValueError(
+        raise UserInputError(
             "`rows` must be a non-empty dict {model_name: {method_name: attributions}}."
         )
     for model_name, entry in rows.items():
         if not isinstance(entry, Mapping):
-            raise TypeError(
+            raise UserTypeError(
                 f"`rows[{model_name!r}]` must be a dict {{method_name: attributions}}, got "
                 f"{type(entry).__name__}."
             )
@@ -148,7 +149,7 @@ def plot_comparison_grid(
     method_keys = list(methods) if methods is not None else [k for k in first if k != _RANKS_KEY]
     titles = {**_DEFAULT_TITLES, **(dict(method_titles) if method_titles else {})}
     if image_titles is not None and len(image_titles) != n:
-        raise ValueError(
+        raise UserInputError(
             f"`image_titles` needs one label per image ({n}), got {len(image_titles)}."
         )
 
@@ -156,17 +157,17 @@ def plot_comparison_grid(
     for model_name, entry in rows.items():
         for key in method_keys:
             if key not in entry:
-                raise ValueError(
+                raise UserInputError(
                     f"`rows[{model_name!r}]` has no {key!r} attributions; every model needs "
                     f"every method in `methods` ({method_keys})."
                 )
             name = f"rows[{model_name!r}][{key!r}]"
             batch = _batch(entry[key], name, layout, "layout")
             if len(batch) != n:
-                raise ValueError(f"`{name}` holds {len(batch)} maps but there are {n} images.")
+                raise UserInputError(f"`{name}` holds {len(batch)} maps but there are {n} images.")
             for i, m in enumerate(batch):
                 if m.shape[:2] != image_list[i].shape[:2]:
-                    raise ValueError(
+                    raise UserInputError(
                         f"`{name}[{i}]` has spatial size {m.shape[:2]} but image {i} has "
                         f"{image_list[i].shape[:2]}."
                     )
@@ -177,7 +178,7 @@ def plot_comparison_grid(
             spectrum = entry[_RANKS_KEY]
             count = len(spectrum) if isinstance(spectrum, Sequence) else int(np.shape(spectrum)[0])
             if count != n:
-                raise ValueError(
+                raise UserInputError(
                     f"`rows[{model_name!r}]['ranks']` holds {count} spectra but there are "
                     f"{n} images; pass the (N, C, r) output of attribute_ranks."
                 )
@@ -304,7 +305,7 @@ def plot_accuracy_vs_rank(
         ``(figure, axis)``.
 
     Raises:
-        ValueError: on unknown curve keys, lengths that do not match the ranks, NaN, or
+        UserInputError: on unknown curve keys, lengths that do not match the ranks, NaN, or
             an empty ``curves``.
 
     Examples:
@@ -320,7 +321,7 @@ def plot_accuracy_vs_rank(
         5
     """
     if not isinstance(curves, Mapping) or not curves:
-        raise ValueError(
+        raise UserInputError(
             "`curves` must be a non-empty dict {model_name: {'low_rank': [...], "
             "'high_rank': [...]}}."
         )
@@ -331,17 +332,17 @@ def plot_accuracy_vs_rank(
     elif isinstance(ax, Axes):
         fig = figure_of(ax)
     else:
-        raise TypeError(f"`ax` must be a matplotlib Axes or None, got {type(ax).__name__}.")
+        raise UserTypeError(f"`ax` must be a matplotlib Axes or None, got {type(ax).__name__}.")
     top = 0.0
     for index, (model_name, entry) in enumerate(curves.items()):
         if not isinstance(entry, Mapping):
-            raise TypeError(
+            raise UserTypeError(
                 f"`curves[{model_name!r}]` must be a dict with 'low_rank'/'high_rank', got "
                 f"{type(entry).__name__}."
             )
         unknown = set(entry) - {*_CURVE_STYLES, "ranks"}
         if unknown:
-            raise ValueError(
+            raise UserInputError(
                 f"`curves[{model_name!r}]` has unknown key(s) {sorted(unknown)}; allowed: "
                 f"'low_rank', 'high_rank', 'ranks'."
             )
@@ -350,7 +351,7 @@ def plot_accuracy_vs_rank(
         elif shared_ranks is not None:
             x = shared_ranks
         else:
-            raise ValueError(f"`ranks` is None and `curves[{model_name!r}]` has no 'ranks'.")
+            raise UserInputError(f"`ranks` is None and `curves[{model_name!r}]` has no 'ranks'.")
         colour = f"C{index % 10}"
         for kind, (style, marker, label) in _CURVE_STYLES.items():
             if kind not in entry:
@@ -358,7 +359,7 @@ def plot_accuracy_vs_rank(
             name = f"curves[{model_name!r}][{kind!r}]"
             y = as_1d(entry[kind], name)
             if y.size != x.size:
-                raise ValueError(f"`{name}` has {y.size} values for {x.size} ranks.")
+                raise UserInputError(f"`{name}` has {y.size} values for {x.size} ranks.")
             top = max(top, float(y.max()))
             ax.plot(x, y, linestyle=style, marker=marker, markersize=4, color=colour,
                     linewidth=1.6, label=f"{model_name}: {label}")

@@ -8,8 +8,9 @@ becomes ``from captum_rank import visualization as viz``. Keyword-only extras:
 
 Differences from Captum, all on inputs where Captum crashes or draws something wrong:
 all-zero attributions draw an empty map; single-channel images are drawn in grey (Captum
-uses the default colour map); user errors raise ``ValueError``/``TypeError`` naming the
-argument instead of ``AssertionError``/``KeyError``.
+uses the default colour map); user errors raise :class:`~captum_rank.checks.UserInputError`
+(a ``ValueError``; :class:`~captum_rank.checks.UserTypeError` is also a ``TypeError``)
+naming the argument and the fix, instead of ``AssertionError``/``KeyError``.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from matplotlib.colors import Colormap, LinearSegmentedColormap, Normalize
 from matplotlib.figure import Figure
 from mpl_toolkits.axes_grid1 import make_axes_locatable
 
+from captum_rank.checks import UserInputError, UserTypeError, real
+
 from ._arrays import check_finite, image_to_unit, to_hwc, to_hwc_pair
-from ._figures import maybe_show, new_figure, strip_ticks
+from ._figures import check_option, maybe_show, new_figure, strip_ticks
 from .normalize import _check_sign, normalize_attr, sign_range
 
 __all__ = [
@@ -67,14 +70,19 @@ def _resolve_cmap(cmap: str | Colormap | None, sign: str) -> Colormap:
         try:
             return colormaps[cmap]
         except KeyError:
-            raise ValueError(f"`cmap`={cmap!r} is not a matplotlib colour map name.") from None
-    raise TypeError(f"`cmap` must be a colour map name or a Colormap, got {type(cmap).__name__}.")
+            raise UserInputError(
+                f"`cmap`={cmap!r} is not a matplotlib colour map name; see "
+                "matplotlib.colormaps for the names (e.g. 'viridis')."
+            ) from None
+    raise UserTypeError(
+        f"`cmap` must be a colour map name (e.g. 'viridis') or a Colormap, got "
+        f"{type(cmap).__name__}."
+    )
 
 
 def _check_method(method: Any) -> str:
-    if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"`method` must be one of {METHODS}, got {method!r}.")
-    return method
+    check_option(method, "method", METHODS)
+    return str(method)
 
 
 def _rgb(image: np.ndarray) -> np.ndarray:
@@ -134,12 +142,12 @@ def _prepare(
     method = _check_method(method)
     sign = _check_sign(sign)
     if sign == "all" and method in ("masked_image", "alpha_scaling"):
-        raise ValueError(
+        raise UserInputError(
             f"`method`={method!r} cannot show signed values; choose `sign` among "
             f"'positive', 'negative' or 'absolute_value', or method 'heat_map'."
         )
     if original_image is None and method in _NEEDS_IMAGE:
-        raise ValueError(
+        raise UserInputError(
             f"`original_image` is required for `method`={method!r}; only 'heat_map' works "
             f"without it."
         )
@@ -197,11 +205,7 @@ def render_image_attr(
 
 
 def _check_alpha(alpha_overlay: Any) -> float:
-    if isinstance(alpha_overlay, bool) or not isinstance(alpha_overlay, int | float | np.number):
-        raise TypeError(f"`alpha_overlay` must be a number in [0, 1], got {alpha_overlay!r}.")
-    if not 0.0 <= float(alpha_overlay) <= 1.0:
-        raise ValueError(f"`alpha_overlay` must lie in [0, 1], got {alpha_overlay}.")
-    return float(alpha_overlay)
+    return real(alpha_overlay, "alpha_overlay", minimum=0.0, maximum=1.0)
 
 
 def visualize_image_attr(
@@ -275,10 +279,10 @@ def visualize_image_attr(
         given); with ``return_array=True`` the RGBA array instead.
 
     Raises:
-        ValueError: unknown ``method``/``sign``/``layout``; missing ``original_image``;
+        UserInputError: unknown ``method``/``sign``/``layout``; missing ``original_image``;
             mismatched or non-image shapes; NaN/inf in ``attr``; ``sign="all"`` with
             ``masked_image``/``alpha_scaling``.
-        TypeError: non-numeric ``attr`` or ``original_image``.
+        UserTypeError: non-numeric ``attr`` or ``original_image``.
 
     Examples:
         >>> import torch
@@ -293,7 +297,7 @@ def visualize_image_attr(
     """
     if return_array:
         if plt_fig_axis is not None:
-            raise ValueError("`return_array=True` draws no figure; do not pass `plt_fig_axis`.")
+            raise UserInputError("`return_array=True` draws no figure; do not pass `plt_fig_axis`.")
         return render_image_attr(attr, original_image, method, sign, outlier_perc, cmap,
                                  alpha_overlay, layout=layout, image_layout=image_layout,
                                  scale=scale)
@@ -358,7 +362,7 @@ def visualize_image_attr_multiple(
         or a list of ``(H, W, 4)`` arrays with ``return_array=True``.
 
     Raises:
-        ValueError: if ``methods``, ``signs`` and ``titles`` differ in length or are empty,
+        UserInputError: if ``methods``, ``signs`` and ``titles`` differ in length or are empty,
             or for any reason :func:`visualize_image_attr` gives.
 
     Examples:
@@ -371,16 +375,16 @@ def visualize_image_attr_multiple(
         3
     """
     if isinstance(methods, str) or isinstance(signs, str):
-        raise TypeError("`methods` and `signs` must be lists of strings, not strings.")
+        raise UserTypeError("`methods` and `signs` must be lists of strings, not strings.")
     methods, signs = list(methods), list(signs)
     if not methods:
-        raise ValueError("`methods` is empty; give at least one method.")
+        raise UserInputError("`methods` is empty; give at least one method.")
     if len(methods) != len(signs):
-        raise ValueError(
+        raise UserInputError(
             f"`methods` ({len(methods)}) and `signs` ({len(signs)}) must have the same length."
         )
     if titles is not None and len(titles) != len(methods):
-        raise ValueError(
+        raise UserInputError(
             f"`titles` ({len(titles)}) must have one entry per method ({len(methods)})."
         )
     for method, sign in zip(methods, signs, strict=True):
@@ -392,7 +396,7 @@ def visualize_image_attr_multiple(
             for m, s in zip(methods, signs, strict=True)
         ]
     if "plt_fig_axis" in kwargs:
-        raise TypeError("`plt_fig_axis` is not an argument of visualize_image_attr_multiple.")
+        raise UserTypeError("`plt_fig_axis` is not an argument of visualize_image_attr_multiple.")
     fig = new_figure(fig_size, use_pyplot)
     axes_arr = np.asarray(fig.subplots(1, len(methods), squeeze=False)).ravel()
     axes: list[Axes] = list(axes_arr)

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from captum_rank.checks import UserInputError, real
+
 from ._arrays import check_finite, is_sequence_of_arrays, to_hwc, to_numpy, to_numpy_batch
 from ._figures import check_option
 
@@ -40,26 +42,13 @@ def _check_sign(sign: Any) -> str:
 
 
 def _check_outlier_perc(outlier_perc: Any) -> float:
-    if isinstance(outlier_perc, bool) or not isinstance(outlier_perc, int | float | np.number):
-        raise TypeError(
-            f"`outlier_perc` must be a number in [0, 100], got {type(outlier_perc).__name__}."
-        )
-    value = float(outlier_perc)
-    if not 0.0 <= value <= 100.0:
-        raise ValueError(f"`outlier_perc` must lie in [0, 100] (a percentage), got {value}.")
-    return value
+    # A percentage of the largest magnitudes to saturate, as in Captum.
+    return real(outlier_perc, "outlier_perc", minimum=0.0, maximum=100.0)
 
 
 def _check_scale(scale: Any) -> float:
-    if isinstance(scale, bool) or not isinstance(scale, int | float | np.number):
-        raise TypeError(
-            f"`scale` must be a non-negative number (e.g. from shared_scale), got "
-            f"{type(scale).__name__}."
-        )
-    value = float(scale)
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"`scale` must be finite and non-negative, got {value}.")
-    return value
+    # The value mapped to full colour (e.g. from shared_scale); 0 means an all-zero map.
+    return real(scale, "scale", minimum=0.0)
 
 
 def sign_range(sign: str) -> tuple[float, float]:
@@ -123,9 +112,9 @@ def normalize_attr(
         numpy.ndarray: float64, same shape as ``attr``.
 
     Raises:
-        ValueError: on an unknown ``sign``, ``outlier_perc`` outside ``[0, 100]``, a
+        UserInputError: on an unknown ``sign``, ``outlier_perc`` outside ``[0, 100]``, a
             negative or non-finite ``scale``, or NaN/inf in ``attr``.
-        TypeError: if ``attr`` is not numeric.
+        UserTypeError: if ``attr`` is not numeric.
 
     Examples:
         >>> import numpy as np
@@ -207,7 +196,7 @@ def shared_scale(
         float: the scale; 0.0 when every selected value is zero.
 
     Raises:
-        ValueError: on unknown ``sign``, bad ``outlier_perc``, NaN/inf, or bad shapes.
+        UserInputError: on unknown ``sign``, bad ``outlier_perc``, NaN/inf, or bad shapes.
 
     Examples:
         >>> import numpy as np
@@ -229,14 +218,14 @@ def shared_scale(
 def _collect_maps(attrs: Any, layout: str | None, name: str = "attrs") -> list[np.ndarray]:
     if isinstance(attrs, Mapping):
         if not attrs:
-            raise ValueError(f"`{name}` is an empty dict; pass at least one map.")
+            raise UserInputError(f"`{name}` is an empty dict; pass at least one map.")
         out: list[np.ndarray] = []
         for key, value in attrs.items():
             out.extend(_collect_maps(value, layout, f"{name}[{key!r}]"))
         return out
     if isinstance(attrs, Sequence) and not is_sequence_of_arrays(attrs):
         # A flat list of numbers: one map given as nested lists is not supported.
-        raise ValueError(
+        raise UserInputError(
             f"`{name}` must be a batch of maps or a list of maps, got a flat list of numbers."
         )
     maps = [m.sum(axis=2) for m in to_numpy_batch(attrs, name, layout)]

@@ -18,7 +18,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 
-from captum_rank.checks import UserTypeError
+from captum_rank.checks import UserInputError, UserTypeError
 from captum_rank.rank_path import SCORES, RankPathResult, default_path_ranks, rank_path
 
 from ._arrays import as_1d, check_finite, to_numpy_batch
@@ -34,7 +34,7 @@ def _display_range(images: list[np.ndarray], value_range: tuple[float, float] | 
     if value_range is not None:
         lo, hi = float(value_range[0]), float(value_range[1])
         if not hi > lo:
-            raise ValueError(f"`value_range` must be (low, high) with high > low, got "
+            raise UserInputError(f"`value_range` must be (low, high) with high > low, got "
                              f"{value_range!r}.")
         return lo, hi
     # Rank-k reconstructions overshoot the pixel range a little; keep the full image's
@@ -94,7 +94,7 @@ def plot_rank_path_arrays(
         axis.
 
     Raises:
-        ValueError: if the numbers of images, scores and ranks differ, on non-image
+        UserInputError: if the numbers of images, scores and ranks differ, on non-image
             shapes, NaN/inf, or mismatched curve arrays.
 
     Examples:
@@ -110,21 +110,21 @@ def plot_rank_path_arrays(
         check_finite(im, f"images[{i}]")
     shapes = {im.shape for im in batch}
     if len(shapes) != 1:
-        raise ValueError(f"`images` must all have the same shape, got {sorted(shapes)}.")
+        raise UserInputError(f"`images` must all have the same shape, got {sorted(shapes)}.")
     score_arr = as_1d(scores, "scores")
     rank_arr = as_1d(ranks, "ranks")
     n = len(batch)
     if not score_arr.size == rank_arr.size == n:
-        raise ValueError(
+        raise UserInputError(
             f"`images` ({n}), `scores` ({score_arr.size}) and `ranks` ({rank_arr.size}) "
             f"must have the same length."
         )
     if (curve_ranks is None) != (curve_scores is None):
-        raise ValueError("give both `curve_ranks` and `curve_scores`, or neither.")
+        raise UserInputError("give both `curve_ranks` and `curve_scores`, or neither.")
     if curve_ranks is not None:
         c_ranks, c_scores = as_1d(curve_ranks, "curve_ranks"), as_1d(curve_scores, "curve_scores")
         if c_ranks.size != c_scores.size:
-            raise ValueError(
+            raise UserInputError(
                 f"`curve_ranks` ({c_ranks.size}) and `curve_scores` ({c_scores.size}) must "
                 f"have the same length."
             )

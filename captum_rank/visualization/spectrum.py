@@ -14,6 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from captum_rank import summaries
+from captum_rank.checks import UserInputError
 
 from ._arrays import check_finite, is_sequence_of_arrays, to_numpy
 from ._figures import check_option, figure_of, maybe_show, new_figure
@@ -35,14 +36,14 @@ def _reduce_one(value: Any, channel_reduce: str | None, name: str) -> np.ndarray
     elif arr.ndim == 1:
         arr = arr[None, :]
     elif arr.ndim != 2:
-        raise ValueError(
+        raise UserInputError(
             f"`{name}` must have shape (N, C, r), (C, r) or (r,) (the output of "
             f"attribute_ranks), got {arr.shape}."
         )
     if arr.shape[-1] == 0:
-        raise ValueError(f"`{name}` has no rank components (last dimension is 0).")
+        raise UserInputError(f"`{name}` has no rank components (last dimension is 0).")
     if arr.shape[0] == 0:
-        raise ValueError(f"`{name}` has no examples or channels (shape {arr.shape}).")
+        raise UserInputError(f"`{name}` has no examples or channels (shape {arr.shape}).")
     if channel_reduce == "sum":
         return arr.sum(axis=0, keepdims=True)
     if channel_reduce == "mean":
@@ -77,7 +78,7 @@ def rank_spectra(
     check_option(channel_reduce, "channel_reduce", _REDUCE)
     if isinstance(rank_attrs, Mapping):
         if not rank_attrs:
-            raise ValueError("`rank_attrs` is an empty dict; give at least one spectrum.")
+            raise UserInputError("`rank_attrs` is an empty dict; give at least one spectrum.")
         names: list[str | None] = [str(k) for k in rank_attrs]
         values = list(rank_attrs.values())
     elif is_sequence_of_arrays(rank_attrs):
@@ -88,7 +89,7 @@ def rank_spectra(
         names = [None]
     if labels is not None:
         if isinstance(labels, str) or len(labels) != len(values):
-            raise ValueError(
+            raise UserInputError(
                 f"`labels` must be a list with one label per spectrum ({len(values)}), "
                 f"got {labels!r}."
             )
@@ -139,7 +140,7 @@ def _axes_for(
     axes = [ax] if isinstance(ax, Axes) else list(np.asarray(ax, dtype=object).ravel())
     if len(axes) != n or not all(isinstance(a, Axes) for a in axes):
         what = "spectrum and cumulative share" if n == 2 else "spectrum"
-        raise ValueError(
+        raise UserInputError(
             f"`ax` must be {n} matplotlib Axes ({what}), got {len(axes)} item(s). Pass two "
             f"axes, or cumulative=False with one."
         )
@@ -217,7 +218,7 @@ def plot_rank_spectrum(
         ``[spectrum]``.
 
     Raises:
-        ValueError: on bad shapes, NaN/inf, unknown options, or the wrong number of axes.
+        UserInputError: on bad shapes, NaN/inf, unknown options, or the wrong number of axes.
 
     Examples:
         >>> import torch
