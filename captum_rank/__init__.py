@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the names are imported on first use (below), so that `import
     # captum_rank` and `captum-rank --version` do not pay for importing torch.
     from captum_rank.attr import RankIntegratedGradients
+    from captum_rank.baselines import BaselineExpectation
     from captum_rank.layer import LayerRankIntegratedGradients
     from captum_rank.rank_space import RankSpace
     from captum_rank.schedules import (
@@ -29,6 +30,7 @@ if TYPE_CHECKING:  # the names are imported on first use (below), so that `impor
 #: ``{public name: module}``: add a new public name here and in ``__all__``.
 _LAZY = {
     "ArcLengthSchedule": "captum_rank.schedules",
+    "BaselineExpectation": "captum_rank.baselines",
     "EnergySchedule": "captum_rank.schedules",
     "HighRank": "captum_rank.svd",
     "LayerRankIntegratedGradients": "captum_rank.layer",
@@ -62,6 +64,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ArcLengthSchedule",
+    "BaselineExpectation",
     "EnergySchedule",
     "HighRank",
     "LayerRankIntegratedGradients",

@@ -86,6 +86,7 @@ API_MODULES = [
     ("captum_rank.attr", "RankIntegratedGradients"),
     ("captum_rank.svd", "The SVD reconstruction kernel"),
     ("captum_rank.schedules", "Rank schedules"),
+    ("captum_rank.baselines", "Baselines"),
     ("captum_rank.quadrature", "Quadrature as a path partition"),
     ("captum_rank.path", "The rank path (internal)"),
     ("captum_rank.visualization", "Visualisation"),
