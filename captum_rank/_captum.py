@@ -18,6 +18,7 @@ from captum._utils.common import (
     _format_output,
     _format_outputs,
     _is_tuple,
+    _select_targets,
 )
 from captum._utils.gradient import _forward_layer_eval, compute_gradients
 from captum._utils.typing import BaselineType, TargetType, TensorOrTupleOfTensorsGeneric
@@ -45,10 +46,23 @@ def layer_gradient_func(
     ``attribution`` needs ``forward_func``, ``layer`` and ``device_ids`` attributes.
     """
     make = LayerIntegratedGradients._make_gradient_func
-    result: Callable[..., tuple[Any, ...]] = make(
-        attribution, num_outputs_cumsum, attribute_to_layer_input, grad_kwargs
-    )
-    return result
+    captum_func = make(attribution, num_outputs_cumsum, attribute_to_layer_input, grad_kwargs)
+
+    def gradient_func(
+        forward_fn: Callable[..., Any],
+        inputs: tuple[Any, ...],
+        target_ind: Any = None,
+        additional_forward_args: Any = None,
+        **context: Any,
+    ) -> tuple[Any, ...]:
+        # ``context`` (the batch's examples and path step, for RIG's error messages)
+        # has no place in Captum's function.
+        result: tuple[Any, ...] = captum_func(
+            forward_fn, inputs, target_ind, additional_forward_args
+        )
+        return result
+
+    return gradient_func
 
 __all__ = [
     "SUPPORTED_METHODS",
@@ -62,6 +76,7 @@ __all__ = [
     "_format_outputs",
     "_forward_layer_eval",
     "_is_tuple",
+    "_select_targets",
     "approximation_parameters",
     "captum_entry_point",
     "compute_gradients",

@@ -1,0 +1,260 @@
+"""LayerRankIntegratedGradients and RankSpace: captum_rank/layer.py, captum_rank/rank_space.py."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from captum.attr import LayerIntegratedGradients, NoiseTunnel
+from torch import Tensor, nn
+
+from captum_rank import LayerRankIntegratedGradients, RankIntegratedGradients, RankSpace
+from captum_rank.checks import UserInputError, UserTypeError
+from captum_rank.quadrature import SUPPORTED_METHODS
+from captum_rank.schedules import available_schedules
+
+SCHEDULES = available_schedules()
+
+
+class TextModel(nn.Module):
+    """Token ids -> embedding (N, T, D) -> conv over time -> max -> logits, plus a scale."""
+
+    def __init__(self, vocab: int = 30, dim: int = 6, classes: int = 4) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, dim)
+        self.conv = nn.Conv1d(dim, 8, 3, padding=1)
+        self.fc = nn.Linear(8, classes)
+
+    def forward(self, tokens: Tensor, scale: Tensor | float = 1.0) -> Tensor:
+        hidden = nn.functional.softplus(self.conv(self.embedding(tokens).transpose(1, 2)))
+        out = self.fc(hidden.mean(-1))
+        if isinstance(scale, Tensor):
+            scale = scale.view(-1, 1)
+        return out * scale
+
+
+class Recorder(nn.Module):
+    """Wraps a model and records the batch size of every call."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.sizes: list[int] = []
+
+    def forward(self, *args: Tensor) -> Tensor:
+        self.sizes.append(args[0].shape[0])
+        return self.model(*args)
+
+
+@pytest.fixture
+def text_model() -> TextModel:
+    torch.manual_seed(4)
+    return TextModel().eval()
+
+
+@pytest.fixture
+def tokens() -> Tensor:
+    torch.manual_seed(5)
+    return torch.randint(1, 30, (3, 7))
+
+
+@pytest.mark.parametrize("method", ["gausslegendre", "riemann_middle"])
+def test_linear_is_captum_lig_on_an_embedding(text_model: TextModel, tokens: Tensor,
+                                              method: str) -> None:
+    scale = torch.tensor([1.0, 2.0, 0.5])
+    kwargs = dict(baselines=0, target=[0, 3, 1], additional_forward_args=(scale,), n_steps=12,
+                  method=method, return_convergence_delta=True)
+    ours, our_delta = LayerRankIntegratedGradients(text_model, text_model.embedding).attribute(
+        tokens, schedule="linear", **kwargs
+    )
+    theirs, their_delta = LayerIntegratedGradients(text_model, text_model.embedding).attribute(
+        tokens, **kwargs
+    )
+    assert ours.shape == (3, 7, 6)
+    assert torch.allclose(ours, theirs, atol=1e-6)
+    assert torch.allclose(our_delta, their_delta, atol=1e-6)
+
+
+@pytest.mark.parametrize("to_input", [False, True])
+def test_linear_is_captum_lig_on_a_cnn_layer(cnn: nn.Module, images: Tensor,
+                                             to_input: bool) -> None:
+    layer = cnn.conv  # its input is the image, its output the feature maps
+    ours = LayerRankIntegratedGradients(cnn, layer).attribute(
+        images, target=2, n_steps=16, schedule="linear", attribute_to_layer_input=to_input
+    )
+    theirs = LayerIntegratedGradients(cnn, layer).attribute(
+        images, target=2, n_steps=16, attribute_to_layer_input=to_input
+    )
+    assert ours.shape == ((3, 1, 12, 12) if to_input else (3, 4, 10, 10))
+    assert torch.allclose(ours, theirs, atol=1e-6)
+
+
+def test_local_linear_is_captum_local_lig(text_model: TextModel, tokens: Tensor) -> None:
+    ours = LayerRankIntegratedGradients(text_model, text_model.embedding,
+                                        multiply_by_inputs=False)
+    theirs = LayerIntegratedGradients(text_model, text_model.embedding, multiply_by_inputs=False)
+    assert not ours.multiplies_by_inputs
+    assert torch.allclose(ours.attribute(tokens, 0, 1, n_steps=8, schedule="linear"),
+                          theirs.attribute(tokens, 0, 1, n_steps=8), atol=1e-6)
+
+
+def test_a_list_of_layers_matches_captum(cnn: nn.Module, images: Tensor) -> None:
+    # Layers must be independent (Captum's rule): the conv's input and the conv's output
+    # are not, so use two parallel branches.
+    class TwoBranch(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.left = nn.Conv2d(1, 2, 3)
+            self.right = nn.Conv2d(1, 2, 5)
+
+        def forward(self, x: Tensor) -> Tensor:
+            return torch.tanh(self.left(x)).sum((1, 2, 3)) + self.right(x).pow(2).mean((1, 2, 3))
+
+    torch.manual_seed(6)
+    model = TwoBranch()
+    ours = LayerRankIntegratedGradients(model, [model.left, model.right]).attribute(
+        images, n_steps=10, schedule="linear"
+    )
+    with pytest.warns(UserWarning, match="Multiple layers"):
+        theirs = LayerIntegratedGradients(model, [model.left, model.right]).attribute(
+            images, n_steps=10
+        )
+    assert isinstance(ours, list) and len(ours) == 2
+    for mine, captum in zip(ours, theirs, strict=True):
+        assert torch.allclose(mine, captum, atol=1e-6)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_completeness_on_the_embedding(text_model: TextModel, tokens: Tensor,
+                                       schedule: str) -> None:
+    lrig = LayerRankIntegratedGradients(text_model, text_model.embedding)
+    layer, ranks, delta = lrig.attribute_with_ranks(
+        tokens, baselines=0, target=2, n_steps=48, schedule=schedule,
+        return_convergence_delta=True,
+    )
+    with torch.no_grad():
+        total = text_model(tokens)[:, 2] - text_model(torch.zeros_like(tokens))[:, 2]
+    assert float(delta.abs().max()) < 2e-3 * float(total.abs().max())
+    assert torch.allclose(layer.sum((1, 2)), ranks.sum(1), atol=1e-5)
+    assert ranks.shape == (3, 6)
+    assert torch.allclose(delta, layer.sum((1, 2)) - total, atol=1e-5)
+
+
+@pytest.mark.parametrize("schedule", ["sequential", "spectral"])
+def test_internal_batch_size_gives_the_same_answer_in_bounded_batches(
+    cnn: nn.Module, images: Tensor, schedule: str
+) -> None:
+    recorder = Recorder(cnn)
+    lrig = LayerRankIntegratedGradients(recorder, cnn.conv)
+    whole = lrig.attribute_with_ranks(images, target=1, n_steps=10, schedule=schedule)
+    recorder.sizes.clear()
+    chunked = lrig.attribute_with_ranks(images, target=1, n_steps=10, schedule=schedule,
+                                        internal_batch_size=7)
+    for full, parts in zip(whole, chunked, strict=True):
+        assert torch.allclose(full, parts, atol=1e-6)
+    # Two forwards for the activations of x and x', then path chunks of 2 steps x 3 images.
+    assert max(recorder.sizes) <= 7
+    assert sum(recorder.sizes) == 2 * 3 + 10 * 3
+
+
+class AffineReadout(nn.Module):
+    """x (N, 4, 5) -> layer a = x A^T + c (N, 4, 6) -> F = <W, a> + b: affine in a."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer = nn.Linear(5, 6)
+        self.weight = nn.Parameter(torch.randn(4, 6))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (self.layer(x) * self.weight).sum((1, 2)) + 0.5
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("n_steps", [1, 5])
+def test_rank_attributions_match_the_affine_oracle(schedule: str, n_steps: int) -> None:
+    # F is affine in the layer's activations, so the gradient is W everywhere and every
+    # path gives R_i = s_i u_i^T W v_i for a(x) - a(x') = U diag(s) V^T, exactly.
+    torch.manual_seed(7)
+    model = AffineReadout().double()
+    x, x0 = torch.randn(3, 4, 5, dtype=torch.float64), torch.randn(1, 4, 5, dtype=torch.float64)
+    with torch.no_grad():
+        diff = model.layer(x) - model.layer(x0)
+    U, S, Vh = torch.linalg.svd(diff, full_matrices=False)
+    oracle = S * torch.einsum("nhi,hw,niw->ni", U, model.weight.detach(), Vh)
+    lrig = LayerRankIntegratedGradients(model, model.layer)
+    ranks = lrig.attribute_ranks(x, baselines=x0, n_steps=n_steps, schedule=schedule)
+    assert torch.allclose(ranks, oracle, atol=1e-9)
+    layer = lrig.attribute(x, baselines=x0, n_steps=n_steps, schedule=schedule)
+    assert torch.allclose(layer, model.weight.detach() * diff, atol=1e-9)
+
+
+def test_layer_output_without_matrix_dimensions_is_refused(cnn: nn.Module,
+                                                           images: Tensor) -> None:
+    lrig = LayerRankIntegratedGradients(cnn, cnn.fc)
+    with pytest.raises(UserInputError, match=r"\(3, 5\).*fewer than two matrix dimensions"):
+        lrig.attribute(images, target=0)
+    with pytest.raises(UserInputError, match="attribute_to_layer_input=False"):
+        lrig.attribute_ranks(images, target=0, attribute_to_layer_input=True)
+
+
+def test_bad_arguments_are_refused(cnn: nn.Module, images: Tensor) -> None:
+    with pytest.raises(UserTypeError, match="`layer`"):
+        LayerRankIntegratedGradients(cnn, "conv")  # type: ignore[arg-type]
+    lrig = LayerRankIntegratedGradients(cnn, cnn.conv)
+    with pytest.raises(UserInputError, match="share the batch"):
+        lrig.attribute((images, images[:2]), target=0)
+    with pytest.raises(TypeError, match="inputs"):
+        lrig.attribute([images], target=0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="schedule"):
+        lrig.attribute(images, target=0, schedule="nope")
+    with pytest.raises(UserTypeError, match="attribute_ranks"):
+        RankSpace(LayerIntegratedGradients(cnn, cnn.conv))
+
+
+def test_noise_tunnel_over_rank_attributions(cnn: nn.Module, images: Tensor) -> None:
+    rig = RankIntegratedGradients(cnn)
+    tunnel = NoiseTunnel(RankSpace(rig))
+    # No noise: the smoothed spectrum is the spectrum, and the variance is zero.
+    plain = rig.attribute_ranks(images, target=1, n_steps=8)
+    same = tunnel.attribute(images, nt_samples=3, stdevs=0.0, target=1, n_steps=8)
+    assert torch.allclose(same, plain, atol=1e-6)
+    var = tunnel.attribute(images, nt_type="vargrad", nt_samples=3, stdevs=0.0, target=1,
+                           n_steps=8)
+    assert float(var.abs().max()) < 1e-8
+    # With noise: the smoothed spectrum's total is the smoothed pixel attribution's total
+    # (same noise draws from the same seed; rank and pixel totals agree per copy).
+    torch.manual_seed(8)
+    ranks, rank_delta = tunnel.attribute(images, nt_samples=4, stdevs=0.05, target=1,
+                                         n_steps=8, return_convergence_delta=True)
+    torch.manual_seed(8)
+    pixels = NoiseTunnel(rig).attribute(images, nt_samples=4, stdevs=0.05, target=1, n_steps=8)
+    assert ranks.shape == (3, 1, 12)
+    assert rank_delta.shape == (12,)
+    assert torch.allclose(ranks.sum((1, 2)), pixels.sum((1, 2, 3)), atol=1e-5)
+    assert not torch.allclose(ranks, plain, atol=1e-4)
+
+
+def test_noise_tunnel_over_layer_rank_attributions(cnn: nn.Module, images: Tensor) -> None:
+    lrig = LayerRankIntegratedGradients(cnn, cnn.conv)
+    tunnel = NoiseTunnel(RankSpace(lrig))
+    plain = lrig.attribute_ranks(images, target=0, n_steps=6)
+    same = tunnel.attribute(images, nt_samples=2, stdevs=0.0, target=0, n_steps=6)
+    assert same.shape == (3, 4, 10)
+    assert torch.allclose(same, plain, atol=1e-6)
+    smoothed = tunnel.attribute(images, nt_type="smoothgrad_sq", nt_samples=2, stdevs=0.1,
+                                target=0, n_steps=6)
+    assert smoothed.shape == (3, 4, 10) and bool((smoothed >= 0).all())
+
+
+def test_works_under_no_grad(text_model: TextModel, tokens: Tensor) -> None:
+    lrig = LayerRankIntegratedGradients(text_model, text_model.embedding)
+    with torch.no_grad():
+        ranks = lrig.attribute_ranks(tokens, 0, 0, n_steps=6)
+    assert torch.allclose(ranks, lrig.attribute_ranks(tokens, 0, 0, n_steps=6))
+
+
+@pytest.mark.parametrize("method", SUPPORTED_METHODS)
+def test_every_method_runs(text_model: TextModel, tokens: Tensor, method: str) -> None:
+    out = LayerRankIntegratedGradients(text_model, text_model.embedding).attribute(
+        tokens, 0, 0, n_steps=4, method=method
+    )
+    assert out.shape == (3, 7, 6) and bool(torch.isfinite(out).all())
