@@ -21,6 +21,7 @@ from captum_rank._captum import (
     _is_tuple,
     captum_entry_point,
 )
+from captum_rank._model_checks import checked_gradients, preflight
 from captum_rank._validation import (
     as_tuples,
     check_baselines,
@@ -28,6 +29,7 @@ from captum_rank._validation import (
     check_inputs,
     check_internal_batch_size,
 )
+from captum_rank.checks import UserTypeError
 from captum_rank.path import RankPath
 from captum_rank.quadrature import path_partition
 from captum_rank.schedules import RankSchedule, resolve_schedule
@@ -131,11 +133,13 @@ class RankIntegratedGradients(GradientAttribution):
         self, forward_func: Callable[..., Tensor], multiply_by_inputs: bool = True
     ) -> None:
         if not callable(forward_func):
-            raise TypeError(
+            raise UserTypeError(
                 f"`forward_func` must be callable (a model or a function), got "
                 f"{type(forward_func).__name__}."
             )
         GradientAttribution.__init__(self, forward_func)
+        # Captum's compute_gradients with the model's output, target and gradients checked.
+        self.gradient_func = checked_gradients
         self._multiply_by_inputs = bool(multiply_by_inputs)
 
     @overload
@@ -375,8 +379,9 @@ class RankIntegratedGradients(GradientAttribution):
         formatted_inputs, formatted_baselines = as_tuples(inputs, baselines)
         checked_inputs = check_inputs(formatted_inputs)
         checked_baselines = check_baselines(formatted_baselines, checked_inputs)
+        target = preflight(self.forward_func, checked_inputs, target, additional_forward_args)
         partition = path_partition(method, n_steps)
-        check_internal_batch_size(internal_batch_size)
+        internal_batch_size = check_internal_batch_size(internal_batch_size)
         check_form(form)
         resolved = resolve_schedule(schedule)
 
@@ -452,6 +457,8 @@ class RankIntegratedGradients(GradientAttribution):
                 inputs=points,
                 target_ind=_expand_target(target, len(steps)),
                 additional_forward_args=expanded_args,
+                num_examples=num_examples,
+                first_step=first,
             )
             del points
             for path, grad in zip(paths, grads, strict=True):
