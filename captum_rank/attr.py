@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal, overload
 
 import torch
@@ -30,13 +31,22 @@ from captum_rank._validation import (
     check_internal_batch_size,
 )
 from captum_rank.checks import UserTypeError
-from captum_rank.path import RankPath
+from captum_rank.path import PathPlan, RankPath
 from captum_rank.quadrature import path_partition
 from captum_rank.schedules import RankSchedule, resolve_schedule
 
 __all__ = ["RankIntegratedGradients"]
 
 ScheduleLike = str | RankSchedule
+
+
+@dataclass(frozen=True)
+class _Results:
+    """What one run returns: per input tensor, its pixel and/or rank attributions."""
+
+    pixels: tuple[Tensor, ...]
+    ranks: tuple[Tensor, ...]
+    inputs: tuple[Tensor, ...]
 
 _COMMON_ARGS_DOC = r"""
             inputs (Tensor or tuple[Tensor, ...]): Input for which attributions are
@@ -219,12 +229,11 @@ class RankIntegratedGradients(GradientAttribution):
             True
         """
         is_tuple = _is_tuple(inputs)
-        pixels, _, formatted = self._run(
+        run = self._run(
             inputs, baselines, target, additional_forward_args, n_steps, method,
             internal_batch_size, schedule, form, want_pixels=True, want_ranks=False,
         )
-        assert pixels is not None
-        return self._finish(is_tuple, pixels, formatted, baselines, target,
+        return self._finish(is_tuple, run.pixels, run.inputs, baselines, target,
                             additional_forward_args, return_convergence_delta)
 
     @captum_entry_point
@@ -276,12 +285,11 @@ class RankIntegratedGradients(GradientAttribution):
             torch.Size([2, 3, 16])
         """
         is_tuple = _is_tuple(inputs)
-        _, ranks, formatted = self._run(
+        run = self._run(
             inputs, baselines, target, additional_forward_args, n_steps, method,
             internal_batch_size, schedule, form, want_pixels=False, want_ranks=True,
         )
-        assert ranks is not None
-        return self._finish(is_tuple, ranks, formatted, baselines, target,
+        return self._finish(is_tuple, run.ranks, run.inputs, baselines, target,
                             additional_forward_args, return_convergence_delta)
 
     @captum_entry_point
@@ -324,17 +332,18 @@ class RankIntegratedGradients(GradientAttribution):
             True
         """
         is_tuple = _is_tuple(inputs)
-        pixels, ranks, formatted = self._run(
+        run = self._run(
             inputs, baselines, target, additional_forward_args, n_steps, method,
             internal_batch_size, schedule, form, want_pixels=True, want_ranks=True,
         )
-        assert pixels is not None and ranks is not None
-        rank_out = _format_output(is_tuple, ranks)
-        finished = self._finish(is_tuple, pixels, formatted, baselines, target,
-                                additional_forward_args, return_convergence_delta)
+        pixel_out = _format_output(is_tuple, run.pixels)
+        rank_out = _format_output(is_tuple, run.ranks)
         if not return_convergence_delta:
-            return finished, rank_out
-        pixel_out, delta = finished
+            return pixel_out, rank_out
+        delta = self.compute_convergence_delta(
+            run.pixels, baselines, run.inputs, target=target,
+            additional_forward_args=additional_forward_args,
+        )
         return pixel_out, rank_out, delta
 
     for _method in (attribute, attribute_ranks, attribute_with_ranks):
@@ -375,7 +384,7 @@ class RankIntegratedGradients(GradientAttribution):
         *,
         want_pixels: bool,
         want_ranks: bool,
-    ) -> tuple[tuple[Tensor, ...] | None, tuple[Tensor, ...] | None, tuple[Tensor, ...]]:
+    ) -> _Results:
         formatted_inputs, formatted_baselines = as_tuples(inputs, baselines)
         checked_inputs = check_inputs(formatted_inputs)
         checked_baselines = check_baselines(formatted_baselines, checked_inputs)
@@ -385,40 +394,21 @@ class RankIntegratedGradients(GradientAttribution):
         check_form(form)
         resolved = resolve_schedule(schedule)
 
-        # The averaged form and the straight line both need only the path-averaged
-        # gradient; the increments of a curved path need the per-step products.
-        mean_based = form == "averaged" or resolved.straight_line
-        multiply = self.multiplies_by_inputs
+        # The plan, built once: what every path accumulates and what the run returns.
+        plan = PathPlan(pixels=want_pixels, ranks=want_ranks, form=form,  # type: ignore[arg-type]
+                        multiply_by_inputs=self.multiplies_by_inputs)
         paths = [
-            RankPath(
-                inputs=tensor,
-                baseline=baseline,
-                schedule=resolved,
-                partition=partition,
-                need_pixels=want_pixels and multiply and not mean_based,
-                need_grad_mean=(want_pixels and (mean_based or not multiply))
-                or (want_ranks and mean_based),
-                need_ranks=want_ranks and not mean_based,
-                need_factors=want_ranks,
-            )
+            RankPath(inputs=tensor, baseline=baseline, schedule=resolved, partition=partition,
+                     plan=plan)
             for tensor, baseline in zip(checked_inputs, checked_baselines, strict=True)
         ]
         self._integrate(paths, target, additional_forward_args, len(partition),
                         internal_batch_size)
-
-        pixels = None
-        if want_pixels:
-            pixels = tuple(
-                path.as_input(self._pixel_result(path, mean_based, multiply))
-                for path in paths
-            )
-        ranks = None
-        if want_ranks:
-            ranks = tuple(
-                self._rank_result(path, mean_based, multiply).to(path.inputs.dtype)
-                for path in paths
-            )
-        return pixels, ranks, checked_inputs
+        return _Results(
+            pixels=tuple(path.pixels() for path in paths) if want_pixels else (),
+            ranks=tuple(path.ranks() for path in paths) if want_ranks else (),
+            inputs=checked_inputs,
+        )
 
     def _integrate(
         self,
@@ -466,27 +456,6 @@ class RankIntegratedGradients(GradientAttribution):
                 for offset, step in enumerate(steps):
                     path.accumulate(step, per_step[offset])
             del grads
-
-    @staticmethod
-    def _pixel_result(path: RankPath, mean_based: bool, multiply: bool) -> Tensor:
-        if not multiply:
-            assert path.grad_mean is not None
-            return path.grad_mean
-        if mean_based:
-            assert path.grad_mean is not None
-            return path.grad_mean * path.delta
-        assert path.pixel_sum is not None
-        return path.pixel_sum
-
-    @staticmethod
-    def _rank_result(path: RankPath, mean_based: bool, multiply: bool) -> Tensor:
-        if mean_based:
-            assert path.grad_mean is not None
-            per_unit = path.project(path.grad_mean)
-        else:
-            assert path.rank_sum is not None
-            per_unit = path.rank_sum
-        return per_unit * path.singular_values if multiply else per_unit
 
     def has_convergence_delta(self) -> bool:
         r"""RIG is a path method: its attributions sum to ``F(x) - F(x')``.

@@ -6,17 +6,23 @@ import pytest
 import torch
 from torch import Tensor
 
-from captum_rank.path import RankPath, _active_bands
+from captum_rank.path import PathPlan, RankPath, _active_bands
 from captum_rank.quadrature import path_partition
-from captum_rank.schedules import SequentialSchedule, SpectralSchedule, resolve_schedule
+from captum_rank.schedules import (
+    RankSchedule,
+    SequentialSchedule,
+    SpectralSchedule,
+    resolve_schedule,
+)
 from captum_rank.svd import low_rank
+
+BOTH = PathPlan(pixels=True, ranks=True)
 
 
 def make_path(x: Tensor, baseline: Tensor, schedule: str = "sequential", n_steps: int = 7,
-              method: str = "riemann_middle") -> RankPath:
+              method: str = "riemann_middle", plan: PathPlan = BOTH) -> RankPath:
     return RankPath(inputs=x, baseline=baseline, schedule=resolve_schedule(schedule),
-                    partition=path_partition(method, n_steps), need_pixels=True,
-                    need_grad_mean=True, need_ranks=True)
+                    partition=path_partition(method, n_steps), plan=plan)
 
 
 @pytest.mark.parametrize("schedule", ["sequential", "arc_length", "spectral", "energy"])
@@ -51,17 +57,19 @@ def test_sequential_points_at_right_nodes_are_low_rank_approximations() -> None:
 def test_accumulate_with_a_constant_gradient_gives_gradient_times_delta() -> None:
     torch.manual_seed(2)
     x, baseline = torch.rand(2, 2, 6, 8), torch.rand(2, 2, 6, 8)
-    path = make_path(x, baseline, "spectral", n_steps=3)
     grad = torch.randn(2, 2, 6, 8)
-    for step in range(3):
-        path.point(step)
-        path.accumulate(step, grad)
-    assert path.pixel_sum is not None and path.rank_sum is not None
-    assert torch.allclose(path.pixel_sum, grad * (x - baseline), atol=1e-5)
-    # Per unit singular value, component i's total is u_i^T G v_i.
-    assert torch.allclose(path.rank_sum, path.project(grad), atol=1e-5)
-    assert path.grad_mean is not None
-    assert torch.allclose(path.grad_mean, grad, atol=1e-6)
+    path = make_path(x, baseline, "spectral", n_steps=3)
+    local = make_path(x, baseline, "spectral", n_steps=3,
+                      plan=PathPlan(pixels=True, ranks=True, multiply_by_inputs=False))
+    for walk in (path, local):
+        for step in range(3):
+            walk.point(step)
+            walk.accumulate(step, grad)
+    assert torch.allclose(path.pixels(), grad * (x - baseline), atol=1e-5)
+    # Component i's total is s_i u_i^T G v_i (global), u_i^T G v_i (local).
+    assert torch.allclose(path.ranks(), path.singular_values * path.project(grad), atol=1e-5)
+    assert torch.allclose(local.ranks(), local.project(grad), atol=1e-5)
+    assert torch.allclose(local.pixels(), grad, atol=1e-6)
 
 
 def test_active_bands_are_hulls_of_moving_components() -> None:
@@ -75,8 +83,8 @@ def test_active_bands_are_hulls_of_moving_components() -> None:
 def test_sequential_steps_touch_only_a_few_components() -> None:
     x = torch.rand(1, 1, 28, 28)
     path = RankPath(inputs=x, baseline=torch.zeros(()), schedule=SequentialSchedule(),
-                    partition=path_partition("riemann_middle", 56), need_pixels=True,
-                    need_grad_mean=False, need_ranks=False)
+                    partition=path_partition("riemann_middle", 56),
+                    plan=PathPlan(pixels=True, ranks=False))
     widths = [hi - lo for lo, hi in path.bands]
     assert max(widths) <= 2 and sum(widths) <= 28 + 56
 
@@ -84,10 +92,70 @@ def test_sequential_steps_touch_only_a_few_components() -> None:
 def test_straight_line_needs_no_decomposition() -> None:
     x = torch.rand(2, 1, 4, 4)
     path = RankPath(inputs=x, baseline=torch.zeros(()), schedule=SpectralSchedule(1.0),
-                    partition=path_partition("gausslegendre", 3), need_pixels=False,
-                    need_grad_mean=True, need_ranks=False)
+                    partition=path_partition("gausslegendre", 3),
+                    plan=PathPlan(pixels=True, ranks=False))
     assert path.straight and path.factors is None
+    path.point(0)
     assert torch.allclose(path.point(1), x * path.partition.nodes[1].float())
+
+
+class EqualWindows(RankSchedule):
+    """Every component in the same window [0.2, 0.7]: a straight line, at another speed."""
+
+    def windows(self, singular_values: Tensor) -> tuple[Tensor, Tensor]:
+        start = torch.full(singular_values.shape, 0.2, dtype=torch.float64)
+        return start, torch.full_like(start, 0.5)
+
+
+def test_straightness_is_derived_from_the_gates_not_declared() -> None:
+    # No `straight_line` flag: equal windows are detected as a straight line...
+    x = torch.rand(2, 1, 5, 4)
+    schedule = EqualWindows()
+    assert not schedule.straight_line
+    path = make_path(x, torch.zeros(()), n_steps=4, plan=PathPlan(pixels=True, ranks=False))
+    straight = RankPath(inputs=x, baseline=torch.zeros(()), schedule=schedule,
+                        partition=path_partition("riemann_middle", 4),
+                        plan=PathPlan(pixels=True, ranks=False))
+    assert straight.straight and straight.factors is None and not path.straight
+    gates = schedule.gates(straight.partition.nodes, torch.ones(4))[:, 0]
+    for step in range(4):
+        assert torch.allclose(straight.point(step), x * gates[step].float())
+    # ... and a schedule that declares itself straight but is not cannot fool the path.
+    liar = SequentialSchedule()
+    liar.straight_line = True
+    curved = RankPath(inputs=x, baseline=torch.zeros(()), schedule=liar,
+                      partition=path_partition("riemann_middle", 4),
+                      plan=PathPlan(pixels=True, ranks=False))
+    assert not curved.straight
+
+
+def test_points_must_be_walked_in_order_once_each() -> None:
+    x = torch.rand(1, 1, 4, 4)
+    path = make_path(x, torch.zeros(()), n_steps=3)
+    with pytest.raises(RuntimeError, match="out of order"):
+        path.point(1)
+    path.point(0)
+    with pytest.raises(RuntimeError, match="out of order"):
+        path.point(0)  # a repeat would add the step's increment twice
+    with pytest.raises(RuntimeError, match="out of order"):
+        path.accumulate(1, torch.zeros_like(x))  # no point built for it yet
+    path.accumulate(0, torch.zeros_like(x))
+    with pytest.raises(RuntimeError, match="out of order"):
+        path.accumulate(0, torch.zeros_like(x))
+    with pytest.raises(RuntimeError, match="before the walk is over"):
+        path.pixels()
+
+
+def test_results_follow_the_plan() -> None:
+    x = torch.rand(1, 1, 4, 4)
+    path = make_path(x, torch.zeros(()), n_steps=2, plan=PathPlan(pixels=True, ranks=False))
+    for step in range(2):
+        path.point(step)
+        path.accumulate(step, torch.ones_like(x))
+    assert path.rank_sum is None and path.grad_mean is None
+    assert torch.allclose(path.pixels(), x, atol=1e-6)
+    with pytest.raises(RuntimeError, match="no rank attributions"):
+        path.ranks()
 
 
 # --- Joint colour mode: one SVD of the (C*H) x W stack ------------------------------------
@@ -97,8 +165,7 @@ def test_joint_points_use_one_svd_of_the_stacked_channels() -> None:
     x, baseline = torch.rand(2, 3, 5, 4), torch.full((1, 3, 5, 4), 0.1)
     schedule = SpectralSchedule(0.5, channels="joint")
     path = RankPath(inputs=x, baseline=baseline, schedule=schedule,
-                    partition=path_partition("riemann_middle", 4), need_pixels=True,
-                    need_grad_mean=False, need_ranks=True)
+                    partition=path_partition("riemann_middle", 4), plan=BOTH)
     stack = (x - baseline).reshape(2, 1, 15, 4)
     U, S, Vh = torch.linalg.svd(stack, full_matrices=False)
     assert torch.allclose(path.singular_values, S, atol=1e-5)
