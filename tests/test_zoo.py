@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import importlib.util
 import math
+import socket
 from importlib import resources
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
 from torch import nn
 
 from captum_rank import zoo
-from captum_rank.data import load_sample
+from captum_rank.checks import UserInputError, UserTypeError
+from captum_rank.data import CLASSES, Photos, load_photos, load_sample
+from captum_rank.zoo import imagenet
+from captum_rank.zoo.imagenet import EfficientNetLite0
 from captum_rank.zoo.models import FashionCNN
+
+ROOT = Path(__file__).resolve().parents[1]
 
 NAMES = ["fmnist-natural", "fmnist-robust"]
 IMAGENET = "imagenet-efficientnet-lite0"
@@ -139,3 +153,253 @@ def test_model_is_small_and_normalises_inside() -> None:
     # Normalisation constants are not part of the shipped state_dict.
     assert set(model.state_dict()) == {name for name, _ in model.named_parameters()}
     assert isinstance(model, nn.Module)
+
+
+# --- The ImageNet model, input shapes, class names and preprocessing -------------------
+
+# Top-1 on foolbox's 20 labelled ImageNet photos, measured 18/20 by
+# scripts/zoo_imagenet_top1.py (see the card); the floor allows one more miss.
+IMAGENET_TOP1_FLOOR = 0.85
+
+
+@pytest.fixture(scope="module")
+def imagenet_model() -> nn.Module:
+    return zoo.load(IMAGENET)
+
+
+@pytest.fixture(scope="module")
+def labelled_photos() -> Photos:
+    return load_photos(224, sources=["foolbox"]).labelled()
+
+
+def test_imagenet_loads_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the zoo tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    model = zoo.load(IMAGENET)
+    with torch.no_grad():
+        assert model(torch.rand(1, 3, 224, 224)).shape == (1, 1000)
+
+
+def test_imagenet_load_prints_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    zoo.load(IMAGENET)
+    assert capsys.readouterr().out == ""
+
+
+def test_imagenet_eval_mode_shapes_and_device(imagenet_model: nn.Module) -> None:
+    assert isinstance(imagenet_model, EfficientNetLite0)
+    assert all(not m.training for m in imagenet_model.modules())
+    with torch.no_grad():
+        out = imagenet_model(torch.rand(2, 3, 224, 224))
+    assert out.shape == (2, 1000) and bool(torch.isfinite(out).all())
+    n_params = sum(p.numel() for p in imagenet_model.parameters())
+    assert n_params == zoo.card(IMAGENET)["num_parameters"]
+    assert zoo.load(IMAGENET, device="cpu").net._fc.weight.device == torch.device("cpu")
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 256, 256), (1, 1, 224, 224), (3, 224, 224)])
+def test_imagenet_refuses_other_shapes(imagenet_model: nn.Module, shape: tuple[int, ...]) -> None:
+    with pytest.raises(UserInputError, match=r"inputs.*\(N, 3, 224, 224\).*preprocess"):
+        imagenet_model(torch.rand(*shape))
+
+
+def test_imagenet_normalisation_inside(imagenet_model: nn.Module) -> None:
+    # The wrapper computes the bare network on (x*255 - 127)/128, as the weights expect.
+    x = torch.rand(1, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            imagenet_model(x), imagenet_model.net((x * 255 - 127) / 128), rtol=1e-4, atol=1e-4
+        )
+
+
+def test_imagenet_top1_on_labelled_photos(
+    imagenet_model: nn.Module, labelled_photos: Photos
+) -> None:
+    assert len(labelled_photos) == 20
+    with torch.no_grad():
+        predicted = imagenet_model(labelled_photos.images).argmax(1)
+    top1 = float((predicted == labelled_photos.labels).float().mean())
+    assert top1 >= IMAGENET_TOP1_FLOOR, top1
+    card = zoo.card(IMAGENET)
+    assert card["photo_top1_images"] == 20
+    assert top1 == pytest.approx(card["photo_top1"], abs=0.051)  # within one photo
+
+
+def test_imagenet_gradient_matches_finite_differences(
+    imagenet_model: nn.Module, labelled_photos: Photos
+) -> None:
+    # One ReLU6 module is called several times per block; autograd must still give the
+    # true derivative (checked along a random direction, float64, central differences).
+    model = copy.deepcopy(imagenet_model).double()
+    x = labelled_photos.images[:1].double().requires_grad_()
+    target = int(labelled_photos.labels[0])
+    (grad,) = torch.autograd.grad(model(x)[0, target], x)
+    direction = torch.randn(x.shape, generator=torch.Generator().manual_seed(0), dtype=x.dtype)
+    eps = 1e-7
+    with torch.no_grad():
+        diff = (model(x + eps * direction) - model(x - eps * direction))[0, target] / (2 * eps)
+    assert float((grad * direction).sum()) == pytest.approx(float(diff), rel=1e-2)
+
+
+def test_imagenet_card() -> None:
+    card = zoo.card(IMAGENET)
+    for key in ("source", "licence", "caveat", "preprocessing", "command", "weights_sha256"):
+        assert card[key], key
+    assert card["licence"].startswith("Apache-2.0")
+    assert "not thoroughly tested" in card["caveat"]
+    assert card["preprocessing"]["resize"] == 256 and card["preprocessing"]["crop"] == 224
+    assert card["preprocessing"]["interpolation"] == "bicubic"
+    assert "scripts/zoo_imagenet_top1.py" in card["command"]
+    assert (ROOT / card["command"].split()[-1]).is_file()
+    assert card["photo_top1"] == pytest.approx(
+        card["photo_top1_correct"] / card["photo_top1_images"]
+    )
+    # The installed weights are the ones the card (and the top-1) describe.
+    assert imagenet.weights_sha256() == card["weights_sha256"]
+
+
+@pytest.mark.parametrize("name", [*NAMES, IMAGENET])
+def test_input_shape_class_names_and_model_agree(name: str) -> None:
+    shape = zoo.input_shape(name)
+    assert shape == tuple(zoo.card(name)["input_shape"])
+    assert all(isinstance(v, int) for v in shape)
+    names = zoo.class_names(name)
+    assert len(names) == zoo.card(name)["num_classes"]
+    with torch.no_grad():
+        out = zoo.load(name)(torch.zeros(1, *shape))
+    assert out.shape == (1, len(names))
+
+
+def test_class_names() -> None:
+    fashion = zoo.class_names("fmnist-robust")
+    assert fashion == list(CLASSES) and fashion[0] == "T-shirt/top"
+    names = zoo.class_names(IMAGENET)
+    assert len(names) == 1000 and all(isinstance(n, str) and n for n in names)
+    # Well-known indices of the ILSVRC2012 order, and the classes of foolbox's labelled
+    # photos (their file names carry the id; the model predicts 18 of these 20 ids).
+    known = {0: "tench", 1: "goldfish", 281: "tabby", 954: "banana", 243: "bull mastiff",
+             559: "folding chair", 438: "beaker", 949: "strawberry", 853: "thatch",
+             609: "jeep", 915: "yurt", 541: "drum", 471: "cannon", 129: "spoonbill",
+             99: "goose", 251: "dalmatian", 22: "bald eagle", 305: "dung beetle"}
+    assert {i: names[i] for i in known} == known
+    # ImageNet's own short names repeat "crane" and "maillot"; these are disambiguated.
+    assert len(set(names)) == 1000
+    assert (names[134], names[517]) == ("crane bird", "crane")
+    names.append("mutated")
+    assert len(zoo.class_names(IMAGENET)) == 1000  # a fresh list every call
+
+
+@pytest.mark.parametrize("bad", [None, 3, ["fmnist-natural"]])
+def test_zoo_functions_refuse_non_string_names(bad: object) -> None:
+    for function in (zoo.load, zoo.card, zoo.input_shape, zoo.class_names):
+        with pytest.raises(UserTypeError, match="`name`"):
+            function(bad)  # type: ignore[arg-type]
+    with pytest.raises(UserInputError, match="available"):
+        zoo.preprocess("imagenet", np.zeros((4, 4, 3), np.uint8))
+
+
+def _photo(h: int, w: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def test_preprocess_imagenet_matches_torchvision_pipeline() -> None:
+    # Oracle: the standard ImageNet evaluation transform, written with torchvision.
+    from torchvision import transforms
+
+    reference = transforms.Compose([
+        transforms.Resize(256, interpolation=transforms.InterpolationMode.BICUBIC),
+        transforms.CenterCrop(224),
+        transforms.ToTensor(),
+    ])
+    for h, w in [(480, 640), (640, 480), (300, 300), (100, 90)]:
+        image = Image.fromarray(_photo(h, w))
+        out = zoo.preprocess(IMAGENET, image)
+        assert out.shape == (3, 224, 224) and out.dtype == torch.float32
+        torch.testing.assert_close(out, reference(image), rtol=0, atol=0)
+        # The same pixels as an array, or as a CHW tensor, give the same input.
+        torch.testing.assert_close(zoo.preprocess(IMAGENET, np.asarray(image)), out)
+        chw = torch.from_numpy(np.array(image)).permute(2, 0, 1)
+        torch.testing.assert_close(zoo.preprocess(IMAGENET, chw), out)
+        torch.testing.assert_close(zoo.preprocess(IMAGENET, chw.float() / 255), out)
+
+
+def test_preprocess_matches_load_photos(labelled_photos: Photos) -> None:
+    folder = Path(importlib.util.find_spec("foolbox").origin).parent / "data"  # type: ignore[union-attr,arg-type]
+    with Image.open(sorted(folder.glob("imagenet_00_*"))[0]) as image:
+        out = zoo.preprocess(IMAGENET, image)
+    torch.testing.assert_close(out, labelled_photos.images[0], rtol=0, atol=0)
+
+
+def test_preprocess_fashion_mnist_is_identity_on_its_own_images() -> None:
+    x, _ = load_sample()
+    for i in (0, 57, 199):
+        grey_uint8 = (x[i, 0] * 255).round().to(torch.uint8).numpy()
+        torch.testing.assert_close(zoo.preprocess("fmnist-natural", grey_uint8), x[i])
+        torch.testing.assert_close(zoo.preprocess("fmnist-robust", x[i]), x[i])
+
+
+@pytest.mark.parametrize("name", [*NAMES, IMAGENET])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Image.fromarray(_photo(37, 501)),  # PIL RGB, odd sizes
+        lambda: Image.fromarray(_photo(333, 7)[..., 0]),  # PIL grey, tall and thin
+        lambda: Image.fromarray(np.dstack([_photo(64, 80), _photo(64, 80)[..., :1]])),  # RGBA
+        lambda: Image.fromarray(_photo(50, 60)).convert("P"),  # palette
+        lambda: _photo(1, 1),  # one pixel
+        lambda: _photo(301, 199)[..., 0],  # (H, W) grey
+        lambda: _photo(30, 40)[..., :1],  # (H, W, 1)
+        lambda: _photo(30, 40).astype(np.float32) / 255,  # float in [0, 1]
+        lambda: np.zeros((5, 5, 3), dtype=bool),  # boolean mask
+    ],
+)
+def test_preprocess_any_image_gives_the_model_input(name: str, make: Any) -> None:
+    out = zoo.preprocess(name, make())
+    assert out.shape == zoo.input_shape(name) and out.dtype == torch.float32
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+
+
+def test_preprocess_channel_conversions() -> None:
+    rgb = Image.fromarray(_photo(28, 28))
+    grey = zoo.preprocess("fmnist-natural", rgb)
+    expected = torch.from_numpy(np.asarray(rgb.convert("L"))).float() / 255  # ITU-R 601
+    torch.testing.assert_close(grey[0], expected)
+    repeated = zoo.preprocess(IMAGENET, _photo(300, 300)[..., 0])
+    assert torch.equal(repeated[0], repeated[1]) and torch.equal(repeated[1], repeated[2])
+    # Centre crop: a landscape photo keeps its middle columns.
+    wide = np.zeros((28, 84), dtype=np.uint8)
+    wide[:, 28:56] = 255
+    assert bool((zoo.preprocess("fmnist-natural", wide) == 1).all())
+
+
+@pytest.mark.parametrize(
+    ("image", "error", "match"),
+    [
+        ([[0, 1], [1, 0]], UserTypeError, r"`image` must be a PIL image, a numpy array"),
+        ("photo.jpg", UserTypeError, r"`image`.*PIL.Image.open"),
+        (np.zeros((2, 8, 8, 3), np.uint8), UserInputError, r"`image` must be one image"),
+        (np.zeros((8, 8, 2), np.uint8), UserInputError, r"`image` must be one image"),
+        (np.zeros((0, 8, 3), np.uint8), UserInputError, r"`image` is empty"),
+        (np.full((8, 8, 3), 2.0), UserInputError, r"`image` holds floats in \[2, 2\]"),
+        (np.full((8, 8), np.nan), UserInputError, r"`image` contains NaN"),
+        (np.zeros((8, 8, 3), np.int32), UserTypeError, r"`image` must hold uint8"),
+        (torch.rand(2, 3, 8, 8), UserInputError, r"`image` must be one image"),
+    ],
+)
+def test_preprocess_errors_name_the_argument(
+    image: object, error: type[Exception], match: str
+) -> None:
+    for name in ("fmnist-natural", IMAGENET):
+        with pytest.raises(error, match=match):
+            zoo.preprocess(name, image)
+
+
+@settings(max_examples=25, deadline=None)
+@given(h=st.integers(1, 400), w=st.integers(1, 400), grey=st.booleans())
+def test_preprocess_shape_and_range_for_all_sizes(h: int, w: int, grey: bool) -> None:
+    image = _photo(h, w, seed=h * 401 + w)
+    out = zoo.preprocess("fmnist-robust", image[..., 0] if grey else image)
+    assert out.shape == (1, 28, 28)
+    assert 0.0 <= float(out.min()) <= float(out.max()) <= 1.0

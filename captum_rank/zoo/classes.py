@@ -5,9 +5,9 @@ ImageNet-1k names come from torchvision's public weights metadata
 reading it downloads nothing). The list is the standard ILSVRC2012 class order (synset
 ids sorted), the order every ImageNet-1k classifier's logits use, with one short name per
 class; ``tests/test_zoo.py`` pins well-known indices (0 tench, 1 goldfish, 281 tabby,
-954 banana) and the labels in the file names of foolbox's ImageNet photos. Two names occur
-twice in that list, as in ImageNet itself ("crane" the bird 134 and the machine 517;
-"maillot" 638 and 639).
+954 banana) and the labels in the file names of foolbox's ImageNet photos. The 1000 names
+are distinct: the two that ImageNet's own short names repeat are disambiguated ("crane
+bird" 134 and "crane" 517; "maillot" 638 and "maillot tank suit" 639).
 """
 
 from __future__ import annotations
