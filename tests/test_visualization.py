@@ -9,7 +9,7 @@ import inspect
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import matplotlib
 
@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 from captum_rank import visualization as viz
 from captum_rank.checks import UserInputError, UserTypeError
 from captum_rank.rank_path import RankPathResult, rank_path
+from captum_rank.summaries import cumulative_share
 
 FAST = settings(max_examples=25, deadline=None)
 SIGNS = ("positive", "negative", "absolute_value", "all")
@@ -413,15 +414,21 @@ def test_cumulative_share_definition() -> None:
                      elements=st.floats(-1e3, 1e3, allow_nan=False)),
        share=st.sampled_from(["signed", "abs"]))
 def test_cumulative_share_is_finite_and_ends_right(values: np.ndarray, share: str) -> None:
-    shares, kind = viz.cumulative_share(values, share)
+    result = cumulative_share(values, share)
+    shares = result.shares
     assert shares.shape == (values.size + 1,) and shares[0] == 0.0
     assert np.all(np.isfinite(shares))
-    if kind == "zero":
+    if result.is_zero:
         assert np.all(shares == 0.0)
     else:
         assert shares[-1] == pytest.approx(1.0)
-    if kind.startswith("abs"):
+    if result.basis == "abs":
         assert np.all(np.diff(shares) >= -1e-12) and shares.max() <= 1.0 + 1e-12
+    # The plotted cumulative curve is exactly these numbers.
+    if not result.is_zero:
+        _, axes = viz.plot_rank_spectrum(values, share=share, use_pyplot=False)
+        np.testing.assert_allclose(_ydata(axes[1], 0), shares)
+        plt.close("all")
 
 
 def test_rank_spectrum_zero_input_and_errors() -> None:
@@ -648,10 +655,87 @@ def test_accuracy_vs_rank() -> None:
 
 
 # --------------------------------------------------------------------------------------
+# Audit results, whatever their method names
+# --------------------------------------------------------------------------------------
+
+class _SpectrumResult:
+    """A stand-in with the attributes plot_spectrum_result reads (the audit's names)."""
+
+    models: ClassVar = ["m"]
+    methods: ClassVar = {"walk": "arc_length", "straight": "linear", "x": "spectral"}
+    num_classes, n_images = 3, 2
+    class_counts: ClassVar = {"m": {0: 1, 1: 1, 2: 0}}
+    _sums = np.array([[3.0, 1.0, 0.0], [1.0, 2.0, 1.0], [0.0, 0.0, 0.0]])
+
+    def mean_spectrum(self, model: str, method: str, cls: int | None = None) -> np.ndarray:
+        scale = 1.0 + list(self.methods).index(method)
+        if cls is None:
+            return scale * self._sums.sum(axis=0) / self.n_images
+        return scale * self._sums[cls] / self.class_counts["m"][cls]
+
+
+def _spectrum_result() -> Any:
+    return _SpectrumResult()
+
+
+def test_spectrum_result_is_driven_by_its_own_methods() -> None:
+    result = _spectrum_result()
+    _, axes = viz.plot_spectrum_result(result, use_pyplot=False)
+    labels = [line.get_label() for line in axes[1].get_lines()][:3]
+    assert labels == ["m (walk)", "m (straight)", "m (x)"]
+    np.testing.assert_allclose(_ydata(axes[1], 0),
+                               cumulative_share(result.mean_spectrum("m", "walk")).shares)
+    _, axes = viz.plot_spectrum_result(result, methods="straight", model="m",
+                                       class_names=["T-shirt", "Trouser", "Pullover"],
+                                       use_pyplot=False)
+    legend = [t.get_text() for t in axes[-1].get_legend().get_texts()]
+    assert legend == ["T-shirt", "Trouser"]  # the class without images is left out
+    with pytest.raises(UserInputError, match="holds \\['walk', 'straight', 'x'\\]"):
+        viz.plot_spectrum_result(result, methods=["rig"], use_pyplot=False)
+    with pytest.raises(UserInputError, match="`model`"):
+        viz.plot_spectrum_result(result, model="natural", use_pyplot=False)
+    with pytest.raises(UserInputError, match="`class_names` has 1 names"):
+        viz.plot_spectrum_result(result, model="m", class_names=["a"], use_pyplot=False)
+
+
+def test_spectrum_result_from_the_audit_with_any_method_names() -> None:
+    from captum_rank.audit import rank_spectrum
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(36, 3))
+    data = (torch.rand(6, 1, 6, 6), torch.tensor([0, 1, 2, 0, 1, 2]))
+    result = rank_spectrum(model, data, methods={"curve": "arc_length", "line": "linear"},
+                           n_steps=4, progress=False)
+    _, axes = viz.plot_spectrum_result(result, model="model", class_names=["a", "b", "c"],
+                                       use_pyplot=False)
+    legend = [t.get_text() for t in axes[-1].get_legend().get_texts()]
+    assert legend == [f"{c} ({m})" for m in ("curve", "line") for c in "abc"]
+
+
+def test_accuracy_result_plot() -> None:
+    from captum_rank.audit.accuracy import RankAccuracyResult
+
+    result = RankAccuracyResult(["a", "b"], [0, 2], 2, 4, {"a": 3, "b": 4},
+                                {"a": [1, 3], "b": [0, 4]}, {"a": [3, 0], "b": [4, 1]})
+    _, ax = viz.plot_accuracy_result(result, chance=np.float64(0.25), use_pyplot=False)
+    assert len(ax.get_lines()) == 5
+    np.testing.assert_allclose(_ydata(ax, 0), [0.25, 0.75])
+    _, ax = viz.plot_accuracy_result(result, models="b", use_pyplot=False)
+    assert len(ax.get_lines()) == 2
+    with pytest.raises(UserInputError, match="`models`"):
+        viz.plot_accuracy_result(result, models=["c"], use_pyplot=False)
+    with pytest.raises(UserInputError, match="`chance`"):
+        viz.plot_accuracy_result(result, chance=-1, use_pyplot=False)
+
+
+# --------------------------------------------------------------------------------------
 # Package hygiene: examples run, no import of the attribution layer
 # --------------------------------------------------------------------------------------
 
-MODULES = ["normalize", "image", "spectrum", "path", "compare", "_arrays", "_figures"]
+MODULES = [
+    "normalize", "image", "spectrum", "path", "compare", "results", "_arrays", "_figures",
+    "_labels",
+]
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -677,6 +761,9 @@ def test_visualization_does_not_import_attr() -> None:
                 module = node.module or ""
                 names = {alias.name for alias in node.names}
                 assert not module.startswith("captum_rank.attr"), path
+                # Results are data: plots read them and import neither the audit nor
+                # anything that runs a model for them.
+                assert not module.startswith("captum_rank.audit"), path
                 assert not (module == "captum_rank" and names & {"attr",
                                                                   "RankIntegratedGradients"})
             elif isinstance(node, ast.Import):

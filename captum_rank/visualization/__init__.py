@@ -22,6 +22,8 @@ Rank-specific plots:
   on shared colour scales.
 - :func:`plot_accuracy_vs_rank`: accuracy on low-rank approximations and high-rank
   residuals.
+- :func:`plot_spectrum_result`, :func:`plot_accuracy_result`: the audit's results, for
+  whatever methods and models they hold, under their own names (and ``class_names``).
 
 Layouts of image-like arguments (``layout=None``): a leading batch dimension of 1 is
 dropped; 2-D is ``(H, W)``; for 3-D, an end of size 1, 3 or 4 is the channel dimension when
@@ -45,6 +47,7 @@ from .image import (
 )
 from .normalize import SIGNS, attr_to_map, normalize_attr, shared_scale, sign_range
 from .path import default_path_ranks, plot_rank_path, plot_rank_path_arrays
+from .results import plot_accuracy_result, plot_spectrum_result
 from .spectrum import cumulative_share, plot_rank_spectrum, rank_spectra
 
 __all__ = [
@@ -55,11 +58,13 @@ __all__ = [
     "default_cmap",
     "default_path_ranks",
     "normalize_attr",
+    "plot_accuracy_result",
     "plot_accuracy_vs_rank",
     "plot_comparison_grid",
     "plot_rank_path",
     "plot_rank_path_arrays",
     "plot_rank_spectrum",
+    "plot_spectrum_result",
     "rank_spectra",
     "render_image_attr",
     "shared_scale",

@@ -12,7 +12,7 @@ from matplotlib.colors import Colormap, Normalize
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.ticker import FormatStrFormatter
 
-from captum_rank.checks import UserInputError, UserTypeError
+from captum_rank.checks import UserInputError, UserTypeError, real
 from captum_rank.summaries import normalized_spectrum
 
 from ._arrays import as_1d, check_finite, image_to_unit, to_numpy_batch
@@ -364,7 +364,8 @@ def plot_accuracy_vs_rank(
             ax.plot(x, y, linestyle=style, marker=marker, markersize=4, color=colour,
                     linewidth=1.6, label=f"{model_name}: {label}")
     if chance is not None:
-        ax.axhline(float(chance), color="0.4", linestyle=":", linewidth=1.0, label="chance")
+        ax.axhline(real(chance, "chance", minimum=0.0), color="0.4", linestyle=":",
+                   linewidth=1.0, label="chance")
     # Fractions get a [0, 1] axis and percentages a [0, 100] one, so that models compare.
     ceiling = 1.0 if top <= 1.0 else 100.0 if top <= 100.0 else top
     ax.set_ylim(-0.02 * ceiling, 1.02 * ceiling)
