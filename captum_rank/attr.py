@@ -22,7 +22,7 @@ from captum_rank._captum import (
     _is_tuple,
     captum_entry_point,
 )
-from captum_rank._model_checks import checked_gradients, preflight
+from captum_rank._model_checks import check_target, checked_gradients, preflight
 from captum_rank._validation import (
     as_tuples,
     check_baselines,
@@ -456,6 +456,47 @@ class RankIntegratedGradients(GradientAttribution):
                 for offset, step in enumerate(steps):
                     path.accumulate(step, per_step[offset])
             del grads
+
+    def compute_convergence_delta(
+        self,
+        attributions: Tensor | tuple[Tensor, ...],
+        start_point: BaselineType,
+        end_point: Tensor | tuple[Tensor, ...],
+        target: TargetType = None,
+        additional_forward_args: Any = None,
+    ) -> Tensor:
+        r"""Captum's ``sum(attributions) - (F(end_point) - F(start_point))`` per example.
+
+        ``target`` is checked as in :meth:`attribute` first, so numpy integers work and a
+        bad type or length raises :class:`~captum_rank.checks.UserInputError`.
+
+        Args:
+            attributions (Tensor or tuple[Tensor, ...]): attributions to check.
+            start_point (scalar, Tensor or tuple): the baselines.
+            end_point (Tensor or tuple[Tensor, ...]): the inputs.
+            target (int, tuple, Tensor or list, optional): as in :meth:`attribute`.
+            additional_forward_args (Any, optional): as in :meth:`attribute`.
+
+        Returns:
+            Tensor: ``(N,)`` completeness errors.
+
+        Examples:
+            >>> import numpy as np, torch
+            >>> from captum_rank import RankIntegratedGradients
+            >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+            >>> rig = RankIntegratedGradients(model)
+            >>> x = torch.rand(3, 1, 2, 2)
+            >>> a = rig.attribute(x, target=np.int64(1))
+            >>> bool(rig.compute_convergence_delta(a, 0.0, x, target=np.int64(1)).abs().max()
+            ...      < 1e-5)
+            True
+        """
+        ends = end_point if isinstance(end_point, tuple) else (end_point,)
+        canonical = check_target(target, int(ends[0].shape[0]))
+        return super().compute_convergence_delta(
+            attributions, start_point, end_point, target=canonical,
+            additional_forward_args=additional_forward_args,
+        )
 
     def has_convergence_delta(self) -> bool:
         r"""RIG is a path method: its attributions sum to ``F(x) - F(x')``.
