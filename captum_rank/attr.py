@@ -79,6 +79,7 @@ _COMMON_ARGS_DOC = r"""
                         ``sum(attributions) - (F(x) - F(x'))`` per example. Default: False.
             schedule (str or RankSchedule, optional): How the singular components
                         enter: ``sequential`` (default, rank order), ``numerical_rank``,
+                        ``arc_length`` (the sequential curve at constant speed),
                         ``energy``, ``spectral`` (Spectral IG; ``SpectralSchedule(w)``
                         sets the overlap), ``linear`` (plain IG), or a
                         :class:`~captum_rank.schedules.RankSchedule`.
