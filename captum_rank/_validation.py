@@ -92,19 +92,18 @@ def check_inputs(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
                 f"`{name}` has dtype {tensor.dtype}; attributions need a floating tensor. "
                 f"Convert it first, e.g. `{name}.float()`."
             )
-        if tensor.dim() < 3:
+        if tensor.dim() == 0:
             raise UserInputError(
-                f"`{name}` has shape {tuple(tensor.shape)}; Rank Integrated Gradients needs "
-                "a batch dimension and two matrix dimensions, (N, ..., H, W). Add a batch "
-                "dimension with `unsqueeze(0)`, or use captum's IntegratedGradients for "
-                "inputs that are not matrices."
+                f"`{name}` is a 0-d tensor; give a batch of examples along dimension 0."
             )
+        if tensor.dim() < 3 and len(inputs) == 1:
+            raise no_matrix_error(name, tuple(tensor.shape))
         if tensor.shape[0] == 0:
             raise UserInputError(
                 f"`{name}` is an empty batch (shape {tuple(tensor.shape)}); pass at least "
                 "one example."
             )
-        if tensor.shape[-1] == 0 or tensor.shape[-2] == 0:
+        if tensor.dim() >= 3 and (tensor.shape[-1] == 0 or tensor.shape[-2] == 0):
             raise UserInputError(
                 f"`{name}` has an empty matrix dimension: {tuple(tensor.shape)}; the last "
                 "two dimensions must be at least 1."
@@ -121,7 +120,41 @@ def check_inputs(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
                 f"(e.g. `torch.nan_to_num({name})`)."
             )
         checked.append(tensor.detach())
+    if all(tensor.dim() < 3 for tensor in checked):
+        raise no_matrix_error("inputs", tuple(tuple(t.shape) for t in checked))
     return tuple(checked)
+
+
+def no_matrix_error(name: str, shape: tuple[Any, ...]) -> UserInputError:
+    r"""The error for inputs with no matrix per example, and the user's two ways out.
+
+    An ``(N, L)`` tensor is one vector per example: the rank path needs a matrix per
+    example, and an SVD of the ``(N, L)`` tensor itself would mix the examples. In a
+    tuple next to a matrix input, such a tensor is accepted and follows the straight line.
+
+    Args:
+        name (str): the argument's name.
+        shape (tuple): its shape (or the shapes of all inputs).
+
+    Returns:
+        UserInputError: the error to raise.
+
+    Examples:
+        >>> print(no_matrix_error("inputs", (8, 784)))  # doctest: +ELLIPSIS
+        `inputs` has shape (8, 784): ...
+    """
+    return UserInputError(
+        f"`{name}` has shape {shape}: dimension 0 is the batch dimension, so each example "
+        "has fewer than two matrix dimensions and there is no matrix whose rank the path "
+        "can walk through (a decomposition across the batch would mix the examples). "
+        "If this is one H x W matrix without a batch dimension, add it: `x[None, None]` "
+        "is (1, 1, H, W). Otherwise give every example a matrix view, e.g. "
+        "`x.reshape(N, 1, h, w)` for images stored flat or (N, T, D) for sequences of T "
+        "feature vectors, reshaping back inside forward_func; or take the straight line, "
+        "which is Integrated Gradients: captum.attr.IntegratedGradients, or "
+        "schedule='linear' on a matrix view. In a tuple of inputs, such a tensor next to a "
+        "matrix input is accepted and follows the straight line."
+    )
 
 
 def check_baselines(baselines: tuple[Any, ...], inputs: tuple[Tensor, ...]) -> tuple[Tensor, ...]:

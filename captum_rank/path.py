@@ -33,7 +33,7 @@ from torch import Tensor
 
 from captum_rank import svd as _svd
 from captum_rank.quadrature import Partition
-from captum_rank.schedules import RankSchedule
+from captum_rank.schedules import LinearSchedule, RankSchedule
 
 Form = Literal["increments", "averaged"]
 
@@ -109,6 +109,11 @@ class RankPath:
     sums are in that ``(N, 1, C*H, W)`` form, while :meth:`point` returns and
     :meth:`accumulate` takes tensors of the input's own shape. :meth:`as_input` turns
     a pixel sum back into the input's shape.
+
+    An input with fewer than two matrix dimensions, ``(N, L)`` or ``(N,)`` (allowed in a
+    tuple next to matrix inputs), is one ``1 x L`` matrix per example: it has a single
+    component (``s_1 = ||x - x'||``), follows the straight line whatever the schedule
+    (it is IG for that input), and its rank attribution has shape ``(N, 1)``.
     """
 
     inputs: Tensor
@@ -124,12 +129,15 @@ class RankPath:
         self.work_dtype = _svd.compute_dtype(self.inputs.dtype)
         self.baseline = self.baseline.to(self.work_dtype)
         shape = self.inputs.shape
-        # Joint mode: one matrix per example, the leading dimensions stacked on the rows.
-        self.matrix_shape: tuple[int, ...] = (
-            (shape[0], 1, -1, shape[-1])
-            if self.schedule.channels == "joint" and self.inputs.dim() > 3
-            else tuple(shape)
-        )
+        self.matrix_shape: tuple[int, ...] = tuple(shape)
+        if self.inputs.dim() < 3:
+            # A vector (or a number) per example, next to matrix inputs: one 1 x L matrix
+            # each, of rank one, walked on IG's straight line with IG's nodes.
+            self.schedule = LinearSchedule()
+            self.matrix_shape = (shape[0], 1, -1)
+        elif self.schedule.channels == "joint" and self.inputs.dim() > 3:
+            # Joint mode: one matrix per example, the leading dimensions stacked on the rows.
+            self.matrix_shape = (shape[0], 1, -1, shape[-1])
         if self.matrix_shape != tuple(shape):
             self.baseline = torch.broadcast_to(self.baseline, shape).reshape(self.matrix_shape)
         self.delta = self.inputs.to(self.work_dtype).reshape(self.matrix_shape) - self.baseline

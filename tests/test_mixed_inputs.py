@@ -1,0 +1,125 @@
+"""Inputs without two matrix dimensions: captum_rank/path.py and captum_rank/_validation.py.
+
+In a tuple next to a matrix input, an ``(N, L)`` (or ``(N,)``) tensor follows the straight
+line, so its attribution is Integrated Gradients'; alone, it is refused with advice that
+never mixes the examples of the batch.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from captum.attr import IntegratedGradients
+from torch import Tensor, nn
+
+from captum_rank import LayerRankIntegratedGradients, RankIntegratedGradients
+from captum_rank.checks import UserInputError
+from captum_rank.schedules import available_schedules
+
+
+class ImageAndVector(nn.Module):
+    """F(img, vec) = f(img) + g(vec): additive, so each input's attribution is its own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.image = nn.Linear(64, 3)
+        self.vector = nn.Linear(5, 3)
+
+    def forward(self, img: Tensor, vec: Tensor) -> Tensor:
+        return torch.tanh(self.image(img.flatten(1))) + nn.functional.softplus(self.vector(vec))
+
+
+@pytest.fixture
+def model() -> ImageAndVector:
+    torch.manual_seed(10)
+    return ImageAndVector().eval()
+
+
+@pytest.fixture
+def inputs() -> tuple[Tensor, Tensor]:
+    torch.manual_seed(11)
+    return torch.rand(4, 1, 8, 8), torch.randn(4, 5)
+
+
+@pytest.mark.parametrize("schedule", available_schedules())
+def test_a_vector_next_to_an_image_is_integrated_gradients(
+    model: ImageAndVector, inputs: tuple[Tensor, Tensor], schedule: str
+) -> None:
+    rig = RankIntegratedGradients(model)
+    (image_attr, vector_attr), (image_ranks, vector_ranks), delta = rig.attribute_with_ranks(
+        inputs, baselines=(0.0, 0.5), target=1, n_steps=24, schedule=schedule,
+        return_convergence_delta=True,
+    )
+    # The model is additive, so the vector's attribution is IG of g alone, with IG's nodes.
+    ig = IntegratedGradients(model).attribute(inputs, baselines=(0.0, 0.5), target=1, n_steps=24)
+    assert vector_attr.shape == (4, 5)
+    assert torch.allclose(vector_attr, ig[1], atol=1e-6)
+    # One component per example (the whole difference), carrying the vector's total.
+    assert vector_ranks.shape == (4, 1) and image_ranks.shape == (4, 1, 8)
+    assert torch.allclose(vector_ranks[:, 0], vector_attr.sum(1), atol=1e-6)
+    assert float(delta.abs().max()) < 1e-3
+    # The image keeps its rank path: only the linear schedule reproduces IG there.
+    if schedule != "linear":
+        assert not torch.allclose(image_attr, ig[0], atol=1e-4)
+
+
+def test_a_per_example_scalar_input_is_accepted_in_a_tuple() -> None:
+    torch.manual_seed(12)
+    conv = nn.Conv2d(1, 2, 3)
+
+    def forward(img: Tensor, temperature: Tensor) -> Tensor:
+        return torch.tanh(conv(img)).mean((1, 2, 3)) * temperature
+
+    img, temperature = torch.rand(3, 1, 6, 6), torch.rand(3) + 0.5
+    attr, delta = RankIntegratedGradients(forward).attribute(
+        (img, temperature), baselines=(0.0, 1.0), n_steps=32, return_convergence_delta=True
+    )
+    assert attr[1].shape == (3,)
+    assert float(delta.abs().max()) < 1e-3
+
+
+@pytest.mark.parametrize("shape", [(6, 20), (6,)])
+def test_a_lone_vector_input_is_refused_without_batch_mixing_advice(shape: tuple[int, ...]) -> None:
+    rig = RankIntegratedGradients(lambda x: x.reshape(x.shape[0], -1).sum(1))
+    with pytest.raises(UserInputError) as error:
+        rig.attribute(torch.rand(*shape))
+    message = str(error.value)
+    assert "unsqueeze(0)" not in message
+    for choice in ("matrix view", "reshape(N, 1, h, w)", "(N, T, D)", "schedule='linear'",
+                   "IntegratedGradients", "tuple"):
+        assert choice in message, choice
+
+
+def test_a_tuple_of_vectors_only_is_refused() -> None:
+    rig = RankIntegratedGradients(lambda a, b: a.sum(1) + b.sum(1))
+    with pytest.raises(UserInputError, match="matrix view"):
+        rig.attribute_ranks((torch.rand(3, 4), torch.rand(3, 2)))
+
+
+def test_a_layer_with_a_matrix_and_a_vector_output() -> None:
+    class TwoOutputs(nn.Module):
+        def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+            return x * 2.0, x.flatten(1)[:, :4]
+
+    class Model(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.split = TwoOutputs()
+
+        def forward(self, x: Tensor) -> Tensor:
+            matrix, vector = self.split(x)
+            return torch.tanh(matrix).sum((1, 2, 3)) + vector.pow(2).sum(1)
+
+    torch.manual_seed(13)
+    model, x = Model(), torch.rand(2, 1, 5, 5)
+    lrig = LayerRankIntegratedGradients(model, model.split)
+    (matrix_attr, vector_attr), delta = lrig.attribute(x, n_steps=32,
+                                                       return_convergence_delta=True)
+    assert matrix_attr.shape == (2, 1, 5, 5) and vector_attr.shape == (2, 4)
+    # The vector part v follows the straight line from 0: for F = |v|^2 that is IG's
+    # exact answer v^2 (the integrand is linear, so Gauss-Legendre is exact).
+    vector = x.flatten(1)[:, :4]
+    assert torch.allclose(vector_attr, vector.pow(2), atol=1e-5)
+    with torch.no_grad():
+        total = model(x) - model(torch.zeros_like(x))
+    assert float((delta / total).abs().max()) < 1e-3
