@@ -335,7 +335,8 @@ def _check_index(
             )
             raise UserInputError(
                 f"{what} is out of range{where}: forward_func returns {size} outputs per "
-                f"example there (output shape {tuple(shape)}); use an index in [0, {size})."
+                f"example{' along that dimension' if where else ''} (output shape "
+                f"{tuple(shape)}); use an index in [0, {size})."
             )
     rest = per_example[len(index):]
     if int(np.prod(rest)) != 1:

@@ -139,7 +139,7 @@ def test_nan_gradient_with_finite_output() -> None:
     def model(x: Tensor) -> Tensor:  # sqrt at 0: finite output, infinite gradient
         return torch.sqrt(x.flatten(1)[:, :1] * 0.0 + x.flatten(1)[:, :1].clamp(max=0.0))
 
-    with pytest.raises(UserInputError, match="gradient of `forward_func`.*NaN or inf"):
+    with pytest.raises(UserInputError, match=r"gradient of `forward_func`.*NaN or inf"):
         attribute(model, target=None)
 
 
