@@ -1,9 +1,9 @@
 """Completeness error against n_steps: Captum IG and every RIG schedule, same model and images.
 
 ``|sum A - (F(x) - F(x'))|`` (mean over images, target = the predicted class), for
-``n_steps`` from far below the rank (28) to far above it. On a natural model and real
-Fashion-MNIST images when the zoo and the bundled sample are installed; otherwise on a
-small random CNN and random images (the script says which).
+``n_steps`` from far below the rank (28) to far above it, on the zoo's natural model and
+the bundled real Fashion-MNIST images. It fails (never falls back to a random model) when
+either cannot be loaded.
 
     python benchmarks/bench_completeness.py [--method gausslegendre]
 """
@@ -27,17 +27,12 @@ STEPS = (2, 4, 8, 16, 32, 64, 128)
 
 
 def model_and_images(count: int) -> tuple[nn.Module, Tensor, str]:
-    try:
-        from captum_rank import zoo  # type: ignore[attr-defined]
-        from captum_rank.data import load_sample  # type: ignore[attr-defined]
+    """The zoo's natural model and ``count`` bundled test images; raises if either is missing."""
+    from captum_rank import zoo
+    from captum_rank.data import load_sample
 
-        images = load_sample()[0][:count]
-        return zoo.load("fmnist-natural"), images, "zoo `fmnist-natural`, bundled test images"
-    except Exception:
-        torch.manual_seed(0)
-        model = nn.Sequential(nn.Conv2d(1, 8, 5), nn.Softplus(), nn.Flatten(),
-                              nn.Linear(8 * 24 * 24, 10)).eval()
-        return model, torch.rand(count, 1, 28, 28), "random CNN, random images (zoo not installed)"
+    images = load_sample()[0][:count]
+    return zoo.load("fmnist-natural"), images, "zoo `fmnist-natural`, bundled test images"
 
 
 def main() -> None:

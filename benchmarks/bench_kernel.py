@@ -4,7 +4,7 @@ Forward + backward of a rank-k truncation, ``low_rank(x, k)`` against
 ``U[..., :k] diag(S[:k]) Vh[:k]`` differentiated by torch's own SVD backward, on the
 same inputs in the same run; then the share of non-finite gradient entries of each on a
 set of degenerate but ordinary images (zeros, constants, rank one, black borders, flat
-regions, digits, and real Fashion-MNIST images when the bundled sample is installed).
+regions, digits, and 200 real Fashion-MNIST images from the bundled sample).
 
     python benchmarks/bench_kernel.py [--device cuda]
 """
@@ -53,14 +53,10 @@ def degenerate_images(size: int = 28) -> Tensor:
     digit[5:8, 8:20] = 1.0
     images.append(digit)
     batch = torch.stack(images).unsqueeze(1)
-    try:
-        from captum_rank.data import load_sample  # type: ignore[attr-defined]
+    from captum_rank.data import load_sample  # package data: fails loudly if missing
 
-        real = load_sample()[0][:200]
-        batch = torch.cat([batch, real])
-    except Exception:
-        pass
-    return batch
+    real = load_sample()[0][:200]
+    return torch.cat([batch, real])
 
 
 def main() -> None:
