@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from torch import Tensor, nn
 
 from captum_rank import RankIntegratedGradients
+from captum_rank._validation import check_baselines, check_inputs, check_internal_batch_size
+from captum_rank.checks import UserInputError, UserTypeError
 
 GOOD = torch.rand(2, 1, 12, 12)
 NAN = GOOD.clone()
@@ -17,26 +20,26 @@ INF = GOOD.clone()
 INF[1, 0, 0, 0] = float("inf")
 
 CASES: list[tuple[str, dict[str, Any], type, str]] = [
-    ("1d input", dict(inputs=torch.rand(2, 12)), ValueError, "two matrix dimensions"),
-    ("no batch", dict(inputs=torch.rand(12, 12)), ValueError, "batch dimension"),
-    ("int dtype", dict(inputs=torch.ones(2, 1, 4, 4, dtype=torch.int64)), TypeError, "float"),
-    ("nan input", dict(inputs=NAN), ValueError, "NaN or inf"),
-    ("inf input", dict(inputs=INF), ValueError, "NaN or inf"),
-    ("empty batch", dict(inputs=torch.rand(0, 1, 12, 12)), ValueError, "empty batch"),
-    ("not a tensor", dict(inputs=[[1.0]]), TypeError, "inputs"),
-    ("baseline shape", dict(baselines=torch.zeros(2, 1, 11, 12)), ValueError, "baselines"),
-    ("baseline batch", dict(baselines=torch.zeros(3, 1, 12, 12)), ValueError, "baselines"),
-    ("baseline count", dict(baselines=(0.0, 0.0)), ValueError, "baselines"),
-    ("baseline nan", dict(baselines=float("nan")), ValueError, "baselines"),
-    ("baseline type", dict(baselines="zero"), TypeError, "baselines"),
-    ("n_steps zero", dict(n_steps=0), ValueError, "n_steps"),
-    ("n_steps float", dict(n_steps=2.0), TypeError, "n_steps"),
-    ("riemann one step", dict(n_steps=1, method="riemann_left"), ValueError, "n_steps"),
-    ("unknown method", dict(method="simpson"), ValueError, "method"),
-    ("unknown schedule", dict(schedule="diagonal"), ValueError, "schedule"),
-    ("unknown form", dict(form="mean"), ValueError, "form"),
-    ("internal batch zero", dict(internal_batch_size=0), ValueError, "internal_batch_size"),
-    ("internal batch float", dict(internal_batch_size=2.5), TypeError, "internal_batch_size"),
+    ("1d input", dict(inputs=torch.rand(2, 12)), UserInputError, "two matrix dimensions"),
+    ("no batch", dict(inputs=torch.rand(12, 12)), UserInputError, "batch dimension"),
+    ("int dtype", dict(inputs=torch.ones(2, 1, 4, 4, dtype=torch.int64)), UserTypeError, "float"),
+    ("nan input", dict(inputs=NAN), UserInputError, "NaN or inf"),
+    ("inf input", dict(inputs=INF), UserInputError, "NaN or inf"),
+    ("empty batch", dict(inputs=torch.rand(0, 1, 12, 12)), UserInputError, "empty batch"),
+    ("not a tensor", dict(inputs=[[1.0]]), UserTypeError, "inputs"),
+    ("baseline shape", dict(baselines=torch.zeros(2, 1, 11, 12)), UserInputError, "baselines"),
+    ("baseline batch", dict(baselines=torch.zeros(3, 1, 12, 12)), UserInputError, "baselines"),
+    ("baseline count", dict(baselines=(0.0, 0.0)), UserInputError, "baselines"),
+    ("baseline nan", dict(baselines=float("nan")), UserInputError, "baselines"),
+    ("baseline type", dict(baselines="zero"), UserTypeError, "baselines"),
+    ("n_steps zero", dict(n_steps=0), UserInputError, "n_steps"),
+    ("n_steps float", dict(n_steps=2.0), UserTypeError, "n_steps"),
+    ("riemann one step", dict(n_steps=1, method="riemann_left"), UserInputError, "n_steps"),
+    ("unknown method", dict(method="simpson"), UserInputError, "method"),
+    ("unknown schedule", dict(schedule="diagonal"), UserInputError, "schedule"),
+    ("unknown form", dict(form="mean"), UserInputError, "form"),
+    ("internal batch zero", dict(internal_batch_size=0), UserInputError, "internal_batch_size"),
+    ("internal batch float", dict(internal_batch_size=2.5), UserTypeError, "internal_batch_size"),
 ]
 
 
@@ -57,12 +60,12 @@ def test_bad_input_raises(rig: RankIntegratedGradients, name: str, overrides: di
 
 
 def test_mismatched_tuple_batches(rig: RankIntegratedGradients) -> None:
-    with pytest.raises(ValueError, match="batch dimension"):
+    with pytest.raises(UserInputError, match="batch dimension"):
         rig.attribute((torch.rand(2, 1, 4, 4), torch.rand(3, 1, 4, 4)), target=0)
 
 
 def test_forward_func_must_be_callable() -> None:
-    with pytest.raises(TypeError, match="forward_func"):
+    with pytest.raises(UserTypeError, match="forward_func"):
         RankIntegratedGradients(3)  # type: ignore[arg-type]
 
 
@@ -77,3 +80,20 @@ def test_nothing_silently_returns_nan(rig: RankIntegratedGradients) -> None:
     # An input far outside [0, 1] is legal and must still give finite numbers.
     big: Tensor = torch.rand(2, 1, 12, 12) * 1e6
     assert torch.isfinite(rig.attribute(big, target=1, n_steps=4)).all()
+
+
+def test_numpy_numbers_are_canonicalised() -> None:
+    assert check_internal_batch_size(np.int64(4)) == 4
+    baseline = check_baselines((np.float32(0.5),), (GOOD,))[0]
+    assert baseline.dtype == GOOD.dtype and float(baseline) == 0.5
+    with pytest.raises(UserTypeError, match="internal_batch_size"):
+        check_internal_batch_size(np.float64(4.0))
+
+
+@pytest.mark.parametrize("bad", [torch.empty(2, 1, 12, 12, device="meta"),
+                                 (torch.empty(1, 1, 12, 12, device="meta"),)])
+def test_meta_tensors_are_refused_before_touching_values(bad: Any) -> None:
+    inputs = bad if isinstance(bad, Tensor) else GOOD
+    with pytest.raises(UserInputError, match="meta device"):
+        checked = check_inputs((inputs,))
+        check_baselines(bad if isinstance(bad, tuple) else (0.0,), checked)
