@@ -19,12 +19,14 @@ LayerIntegratedGradients.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 from captum.attr import GradientAttribution, LayerAttribution
 from torch import Tensor, nn
+from torch.nn.parallel.scatter_gather import scatter
 
 from captum_rank._captum import (
     BaselineType,
@@ -32,8 +34,8 @@ from captum_rank._captum import (
     _format_additional_forward_args,
     _format_outputs,
     _forward_layer_eval,
+    _select_targets,
     captum_entry_point,
-    layer_gradient_func,
 )
 from captum_rank._validation import as_tuples, check_baselines
 from captum_rank.attr import RankIntegratedGradients, ScheduleLike
@@ -84,6 +86,56 @@ def _layer_output_error(name: str, shape: tuple[int, ...], to_input: bool) -> Us
         "straight line on this layer, use schedule='linear' with a matrix-shaped layer "
         "or captum.attr.LayerIntegratedGradients."
     )
+
+
+def _device(module: nn.Module, source: Any) -> torch.device:
+    for parameter in module.parameters(recurse=False):
+        return parameter.device
+    first = source[0] if isinstance(source, tuple) else source
+    device: torch.device = first.device
+    return device
+
+
+@contextmanager
+def _layers_replaced(
+    layers: list[nn.Module],
+    points: tuple[Tensor, ...],
+    bounds: list[int],
+    to_input: bool,
+    device_ids: list[int] | None,
+) -> Iterator[None]:
+    r"""Forward hooks that make each layer return (or take) its slice of ``points``.
+
+    ``bounds[i]:bounds[i + 1]`` are layer ``i``'s tensors in ``points``. For a
+    ``DataParallel`` model (``device_ids``), the points are scattered like its inputs and
+    each replica's hook takes the part on its own device, as in Captum's LIG.
+    """
+    parts: dict[torch.device, tuple[Tensor, ...]] = {}
+    if device_ids:
+        parts = {part[0].device: tuple(part) for part in scatter(points, device_ids)}
+
+    def hook_for(index: int) -> Callable[..., Any]:
+        lo, hi = bounds[index], bounds[index + 1]
+
+        def hook(module: nn.Module, hook_inputs: Any, hook_outputs: Any = None) -> Any:
+            source = hook_inputs if to_input else hook_outputs
+            mine = parts[_device(module, source)] if parts else points
+            if isinstance(source, tuple):
+                return tuple(mine[lo:hi])
+            return mine[lo]
+
+        return hook
+
+    handles = [
+        layer.register_forward_pre_hook(hook_for(index)) if to_input
+        else layer.register_forward_hook(hook_for(index))
+        for index, layer in enumerate(layers)
+    ]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
@@ -155,6 +207,8 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
                 f"them), got {type(layer).__name__}."
             )
         self.rig = RankIntegratedGradients(forward_func, multiply_by_inputs)
+        # RIG's own gradient function (with its checks); the layer's wraps it.
+        self._point_gradients = self.rig.gradient_func
         LayerAttribution.__init__(self, forward_func, layer, device_ids=device_ids)
         GradientAttribution.__init__(self, forward_func)
 
@@ -350,9 +404,11 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
                 tuple(layer_inputs[0].shape), attribute_to_layer_input,
             )
 
-        cumsum = torch.cumsum(torch.tensor([0, *counts]), dim=0)
-        self.rig.gradient_func = layer_gradient_func(
-            self, cumsum, attribute_to_layer_input, grad_kwargs
+        bounds = [0]
+        for count in counts:
+            bounds.append(bounds[-1] + count)
+        self.rig.gradient_func = self._gradient_func(
+            layers, bounds, attribute_to_layer_input, grad_kwargs
         )
         all_inputs = model_inputs + extra_args if extra_args is not None else model_inputs
         options: dict[str, Any] = {"form": form}
@@ -366,7 +422,7 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
             **options,
         )
         results = list(result) if which == "attribute_with_ranks" else [result]
-        formatted = [self._layout(part, cumsum) for part in results]
+        formatted = [self._layout(part, bounds) for part in results]
         if return_convergence_delta:
             delta = self.compute_convergence_delta(
                 results[0], model_baselines, model_inputs,
@@ -377,11 +433,52 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
             return tuple(formatted)
         return formatted[0] if len(formatted) == 1 else tuple(formatted)
 
-    def _layout(self, flat: tuple[Tensor, ...], cumsum: Tensor) -> Any:
+    def _gradient_func(
+        self,
+        layers: list[nn.Module],
+        bounds: list[int],
+        to_input: bool,
+        grad_kwargs: dict[str, Any] | None,
+    ) -> Callable[..., tuple[Tensor, ...]]:
+        r"""RIG's gradient function, with the path points put in place of the activations.
+
+        RIG calls it with the path points as ``inputs`` and the model's inputs (then the
+        user's extra arguments) as ``additional_forward_args``; the model runs on its
+        inputs while the hooks substitute the points for the layer's activations, so the
+        gradients are with respect to the activations, as in Captum's LIG.
+        """
+        device_ids = self.device_ids
+        point_gradients = self._point_gradients
+
+        def gradient_func(
+            forward_fn: Callable[..., Any],
+            inputs: tuple[Tensor, ...],
+            target_ind: Any = None,
+            additional_forward_args: Any = None,
+            **context: Any,
+        ) -> tuple[Tensor, ...]:
+            count = len(inputs)
+
+            def through_layer(*args: Any) -> Any:
+                with _layers_replaced(layers, args[:count], bounds, to_input, device_ids):
+                    return forward_fn(*args[count:])
+
+            if not grad_kwargs:
+                result: tuple[Tensor, ...] = point_gradients(
+                    through_layer, inputs, target_ind, additional_forward_args, **context
+                )
+                return result
+            extra = additional_forward_args
+            extra = () if extra is None else extra if isinstance(extra, tuple) else (extra,)
+            with torch.enable_grad():
+                selected = _select_targets(through_layer(*inputs, *extra), target_ind)
+                return tuple(torch.autograd.grad(torch.unbind(selected), inputs, **grad_kwargs))
+
+        return gradient_func
+
+    def _layout(self, flat: tuple[Tensor, ...], bounds: list[int]) -> Any:
         """Captum LIG's layout: per layer a tensor (or a tuple), a list for a list of layers."""
-        per_layer = [
-            tuple(flat[int(cumsum[i]):int(cumsum[i + 1])]) for i in range(len(cumsum) - 1)
-        ]
+        per_layer = [tuple(flat[bounds[i]:bounds[i + 1]]) for i in range(len(bounds) - 1)]
         return _format_outputs(isinstance(self.layer, list), per_layer)
 
     def _model_inputs(

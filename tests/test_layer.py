@@ -258,3 +258,23 @@ def test_every_method_runs(text_model: TextModel, tokens: Tensor, method: str) -
         tokens, 0, 0, n_steps=4, method=method
     )
     assert out.shape == (3, 7, 6) and bool(torch.isfinite(out).all())
+
+
+def test_grad_kwargs_reach_autograd(text_model: TextModel, tokens: Tensor) -> None:
+    kwargs = dict(baselines=0, target=1, n_steps=6, grad_kwargs={"allow_unused": True})
+    ours = LayerRankIntegratedGradients(text_model, text_model.embedding).attribute(
+        tokens, schedule="linear", **kwargs
+    )
+    theirs = LayerIntegratedGradients(text_model, text_model.embedding).attribute(tokens, **kwargs)
+    assert torch.allclose(ours, theirs, atol=1e-6)
+    with pytest.raises(TypeError):
+        LayerRankIntegratedGradients(text_model, text_model.embedding).attribute(
+            tokens, 0, 1, n_steps=2, grad_kwargs={"no_such_option": 1}
+        )
+
+
+def test_model_errors_are_reported_through_rigs_checks(tokens: Tensor) -> None:
+    embedding = nn.Embedding(30, 4)
+    model = nn.Sequential(embedding, nn.Flatten(), nn.Linear(7 * 4, 2))
+    with pytest.raises(UserInputError, match="target"):
+        LayerRankIntegratedGradients(model, embedding).attribute(tokens, 0, target=5, n_steps=2)
