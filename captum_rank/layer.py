@@ -82,9 +82,9 @@ def _layer_output_error(name: str, shape: tuple[int, ...], to_input: bool) -> Us
         "per example, so it has no rank path (its singular components would be its "
         "examples). Choose a layer whose activations are a matrix per example, such as "
         "token embeddings (N, T, D) or feature maps (N, C, H, W) (or set "
-        f"`attribute_to_layer_input={not to_input}` if that side is one); or, for the "
-        "straight line on this layer, use schedule='linear' with a matrix-shaped layer "
-        "or captum.attr.LayerIntegratedGradients."
+        f"`attribute_to_layer_input={not to_input}` if that side is one); or take the "
+        "straight line on this layer with captum.attr.LayerIntegratedGradients (which is "
+        "what schedule='linear' computes on a matrix-shaped layer)."
     )
 
 

@@ -84,6 +84,8 @@ html_static_path: list[str] = []
 API_MODULES = [
     ("captum_rank", "The public names"),
     ("captum_rank.attr", "RankIntegratedGradients"),
+    ("captum_rank.layer", "LayerRankIntegratedGradients"),
+    ("captum_rank.rank_space", "Rank-space attributions for NoiseTunnel"),
     ("captum_rank.svd", "The SVD reconstruction kernel"),
     ("captum_rank.schedules", "Rank schedules"),
     ("captum_rank.baselines", "Baselines"),
@@ -92,6 +94,7 @@ API_MODULES = [
     ("captum_rank.visualization", "Visualisation"),
     ("captum_rank.data", "Data"),
     ("captum_rank.zoo", "Model zoo"),
+    ("captum_rank.zoo.text", "The text model of the layer examples"),
     ("captum_rank.audit", "Model audit"),
     ("captum_rank.demo", "The demo"),
     ("captum_rank.cli", "Command line"),
