@@ -306,6 +306,20 @@ def run(
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "weights_file": f"weights/{name}.pt",
         "weights_sha256": sha256(weights),
+        # What captum_rank.zoo.input_shape / class_names / preprocess read.
+        "input_shape": [1, 28, 28],
+        "num_classes": 10,
+        "preprocessing": {
+            "channels": 1,
+            "colour": "grey",
+            "resize": 28,
+            "crop": 28,
+            "interpolation": "bilinear",
+            "normalisation": "(x - 0.2860)/0.3530, inside the model; inputs are in [0, 1]",
+            "function": f"captum_rank.zoo.preprocess('{name}', image)",
+            "domain": "Fashion-MNIST: 28x28 grey images of one garment, shoe or bag, light "
+            "object on a black background; colour photos of scenes are far from this domain",
+        },
     }
     (out / "cards" / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
     print(

@@ -5,10 +5,12 @@ ImageNet validation photos) with the true and predicted class names, then the to
 number in the model card (``photo_top1``) is what this prints. Needs only foolbox::
 
     python scripts/zoo_imagenet_top1.py
+    python scripts/zoo_imagenet_top1.py --compare   # also two other preprocessings
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -25,7 +27,45 @@ from captum_rank.data import load_photos
 NAME = "imagenet-efficientnet-lite0"
 
 
+def _compare(model: torch.nn.Module, labels: torch.Tensor) -> None:
+    """Top-1 with the preprocessings the card argues against, on the same photos."""
+    from PIL import Image
+    from torchvision import transforms
+
+    from captum_rank.data.photos import _package_dir
+
+    folder = _package_dir("foolbox") / "data"
+    files = sorted(folder.glob("imagenet_*"))
+    to_tensor = transforms.ToTensor()
+    direct = transforms.Resize((224, 224), interpolation=transforms.InterpolationMode.BICUBIC)
+    crop = transforms.Compose([
+        transforms.Resize(256, interpolation=transforms.InterpolationMode.BICUBIC),
+        transforms.CenterCrop(224)])
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+    def load(transform: transforms.Compose | transforms.Resize) -> torch.Tensor:
+        out = []
+        for file in files:
+            with Image.open(file) as image:
+                out.append(to_tensor(transform(image.convert("RGB"))))
+        return torch.stack(out)
+
+    with torch.no_grad():
+        straight = model(load(direct)).argmax(1)
+        # The bare network on ImageNet mean/std normalised inputs instead of (x*255-127)/128.
+        imagenet_norm = model.net((load(crop) - mean) / std).argmax(1)  # type: ignore[operator]
+    for label, predicted in (("bicubic resize straight to 224x224", straight),
+                             ("ImageNet mean/std normalisation", imagenet_norm)):
+        correct = int((predicted == labels).sum())
+        print(f"top-1 with {label}: {correct}/{len(labels)}")
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--compare", action="store_true",
+                        help="also print top-1 with two other preprocessings")
+    args = parser.parse_args()
     torch.set_num_threads(1)
     model = zoo.load(NAME)
     names = zoo.class_names(NAME)
@@ -42,6 +82,8 @@ def main() -> int:
               f"predicted {guess:4d} {names[guess]:24s} p={float(confidence[i]):.3f}")
     print(f"top-1 {correct}/{len(photos)} = {correct / len(photos):.3f} ({NAME}, "
           f"torch {torch.__version__})")
+    if args.compare:
+        _compare(model, photos.labels)
     return 0
 
 

@@ -29,9 +29,11 @@ from torch import Tensor, nn
 from captum_rank.checks import UserInputError, UserTypeError
 from captum_rank.data.images import to_model_input
 from captum_rank.zoo.classes import FASHION_MNIST_CLASSES, imagenet_classes
+from captum_rank.zoo.imagenet import EfficientNetLite0
 from captum_rank.zoo.models import FashionCNN
 
 __all__ = [
+    "EfficientNetLite0",
     "FashionCNN",
     "available",
     "card",
@@ -53,8 +55,6 @@ def _fashion_cnn(name: str) -> nn.Module:
 
 
 def _efficientnet_lite0(name: str) -> nn.Module:
-    from captum_rank.zoo.imagenet import EfficientNetLite0
-
     return EfficientNetLite0()
 
 
