@@ -33,8 +33,9 @@ __all__ = ["SUPPORTED_METHODS", "Partition", "check_method", "path_partition"]
 _MIN_STEPS = {"gausslegendre": 1}
 
 # Captum's Gauss-Legendre nodes come from numpy's leggauss, an O(n^3) eigenvalue problem
-# run twice (nodes, weights). Measured on one CPU core (benchmarks/RESULTS.md):
-# 0.4 s at 1000 steps, 2.8 s at 2000, 46 s at 4000; doubling n costs about 8-16 times.
+# run twice (nodes, weights). Measured on one core of a shared 2-core machine (two runs of
+# benchmarks/bench_gauss_nodes.py, one in RESULTS.md): 0.4-2.8 s at 1000 steps, 2.8-23 s
+# at 2000, 46-130 s at 4000; doubling n costs about 8-16 times.
 _GAUSS_WARN_STEPS = 1024
 _GAUSS_MAX_STEPS = 4096
 
@@ -73,8 +74,9 @@ def check_method(method: str, n_steps: int) -> int:
         )
     if method == "gausslegendre" and steps > _GAUSS_WARN_STEPS:
         cost = (
-            "Gauss-Legendre nodes cost O(n_steps^3) to compute (numpy's leggauss: 0.4 s at "
-            "1000 steps, 3 s at 2000, 46 s at 4000 on one CPU core)"
+            "Gauss-Legendre nodes cost O(n_steps^3) to compute before the first gradient "
+            "(numpy's leggauss, measured on one CPU core: about 1 s at 1000 steps, 3-20 s "
+            "at 2000, 1-2 minutes at 4000)"
         )
         fix = (
             "method='riemann_middle' or 'riemann_trapezoid' builds its nodes in O(n_steps) "
@@ -82,8 +84,8 @@ def check_method(method: str, n_steps: int) -> int:
         )
         if steps > _GAUSS_MAX_STEPS:
             raise UserInputError(
-                f"`n_steps`={steps} with method='gausslegendre' would spend minutes before "
-                f"the first gradient: {cost}. Use n_steps <= {_GAUSS_MAX_STEPS}, or {fix}."
+                f"`n_steps`={steps} with method='gausslegendre' would spend minutes on its "
+                f"nodes: {cost}. Use n_steps <= {_GAUSS_MAX_STEPS}, or {fix}."
             )
         warnings.warn(
             f"`n_steps`={steps} with method='gausslegendre': {cost}; {fix}.",
