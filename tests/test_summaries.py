@@ -76,9 +76,10 @@ def test_old_display_string_no_longer_controls_anything() -> None:
     # The visualisation keeps the v0.1 pair for old callers.
     from captum_rank.visualization import cumulative_share as old
 
-    assert old([1.0, -1.0])[1] == "abs (total = 0)"
-    assert old([0.0])[1] == "zero"
-    assert old([2.0, 1.0])[1] == "signed"
+    with pytest.warns(DeprecationWarning, match="captum_rank.summaries.cumulative_share"):
+        assert old([1.0, -1.0])[1] == "abs (total = 0)"
+        assert old([0.0])[1] == "zero"
+        assert old([2.0, 1.0])[1] == "signed"
 
 
 def test_normalized_spectrum_against_direct_division() -> None:

@@ -397,16 +397,19 @@ def test_rank_spectrum_values_channels_and_share() -> None:
 
 
 def test_cumulative_share_definition() -> None:
-    share, kind = viz.cumulative_share([2.0, -1.0, 1.0])
+    # The v0.1 pair, kept (deprecated) for old callers; summaries has the numbers now.
+    with pytest.warns(DeprecationWarning, match="captum_rank.summaries"):
+        share, kind = viz.cumulative_share([2.0, -1.0, 1.0])
     np.testing.assert_allclose(share, [0.0, 1.0, 0.5, 1.0])
     assert kind == "signed"
-    share, kind = viz.cumulative_share([1.0, -1.0])  # total 0: absolute share instead
-    np.testing.assert_allclose(share, [0.0, 0.5, 1.0])
-    assert kind == "abs (total = 0)"
-    share, kind = viz.cumulative_share(np.zeros(3))
-    np.testing.assert_array_equal(share, np.zeros(4))
-    assert kind == "zero"
-    assert viz.cumulative_share([1.0, -3.0], share="abs")[1] == "abs"
+    with pytest.warns(DeprecationWarning):
+        share, kind = viz.cumulative_share([1.0, -1.0])  # total 0: absolute share instead
+        np.testing.assert_allclose(share, [0.0, 0.5, 1.0])
+        assert kind == "abs (total = 0)"
+        share, kind = viz.cumulative_share(np.zeros(3))
+        np.testing.assert_array_equal(share, np.zeros(4))
+        assert kind == "zero"
+        assert viz.cumulative_share([1.0, -3.0], share="abs")[1] == "abs"
 
 
 @FAST

@@ -6,6 +6,7 @@ Input is the output of ``RankIntegratedGradients.attribute_ranks``: ``R`` of sha
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -122,9 +123,19 @@ def cumulative_share(values: Any, share: str = "signed") -> tuple[np.ndarray, st
         ``(S, kind)``.
 
     Examples:
-        >>> cumulative_share([1.0, -1.0])[1]
+        >>> import warnings
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore", DeprecationWarning)
+        ...     cumulative_share([1.0, -1.0])[1]
         'abs (total = 0)'
     """
+    warnings.warn(
+        "captum_rank.visualization.cumulative_share is deprecated: use "
+        "captum_rank.summaries.cumulative_share, which returns the shares and a separate "
+        "`fell_back` flag instead of a display string.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     result = summaries.cumulative_share(values, share)
     if result.is_zero:
         return result.shares, "zero"
