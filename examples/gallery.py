@@ -4,18 +4,20 @@ Usage::
 
     python examples/gallery.py --out gallery/
 
-Models: the zoo's ``fmnist-natural`` and ``fmnist-robust`` when ``captum_rank.zoo`` can
-load them; otherwise two small randomly initialised CNNs with fixed seeds (the script
-says which it used, and the figures' titles say so too). Images: the bundled real
-Fashion-MNIST sample (``captum_rank.data.load_sample``), else foolbox's bundled
-Fashion-MNIST test PNGs, else random images. The colour examples use scikit-image's
-bundled ``chelsea`` photo when scikit-image is installed.
+Models: the zoo's trained ``fmnist-natural`` and ``fmnist-robust``; images: the bundled
+real Fashion-MNIST sample (``captum_rank.data.load_sample``). Both are package data; if
+either cannot be loaded the script stops with exit status 1 and says why (it never falls
+back to random models or images). The colour examples use scikit-image's bundled
+``chelsea`` photo (scikit-image is a dependency of the ``dev`` extra).
+
+Every figure is drawn from computed results or arrays: the rank path comes from
+:func:`captum_rank.rank_path.rank_path`, spectra and accuracies from the audit's
+``rank_spectrum`` and ``rank_accuracy``; class names from the zoo.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -36,61 +38,35 @@ except ImportError:  # run from a source checkout without installing: use the ch
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from captum_rank import visualization as viz
+from captum_rank.rank_path import default_path_ranks, rank_path
 
-FMNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                  "Sneaker", "Bag", "Ankle boot")
-
-
-def _random_cnn(seed: int) -> nn.Module:
-    torch.manual_seed(seed)
-    return nn.Sequential(
-        nn.Conv2d(1, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 5), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(32 * 4 * 4, 64), nn.ReLU(), nn.Linear(64, 10),
-    ).eval()
+MODELS = ("fmnist-natural", "fmnist-robust")
 
 
-def load_models() -> tuple[dict[str, nn.Module], str]:
-    r"""The zoo's two Fashion-MNIST models, or two seeded random CNNs as a fallback."""
-    wanted = ("fmnist-natural", "fmnist-robust")
+def load_models() -> dict[str, nn.Module]:
+    r"""The zoo's two trained Fashion-MNIST models; stops the script if they cannot load."""
+    from captum_rank import zoo
+
     try:
-        from captum_rank import zoo
-
-        names = set(zoo.available())
-        if all(name in names for name in wanted):
-            return {name: zoo.load(name).eval() for name in wanted}, "captum_rank.zoo"
-        reason = f"zoo.available() = {sorted(names)} lacks {wanted}"
-    except Exception as err:  # any failure: the gallery must still render
-        reason = f"captum_rank.zoo unusable ({type(err).__name__}: {err})"
-    print(f"NOTE: {reason}; using two RANDOMLY INITIALISED CNNs (seeds 0 and 1) instead.")
-    return {"random-cnn-a": _random_cnn(0), "random-cnn-b": _random_cnn(1)}, "random"
-
-
-def load_images() -> tuple[torch.Tensor, torch.Tensor, str]:
-    r"""Real Fashion-MNIST images ``(N, 1, 28, 28)`` in [0, 1] and labels."""
-    try:
-        from captum_rank.data import load_sample
-
-        x, y = load_sample()
-        return x, y, "captum_rank.data.load_sample (real Fashion-MNIST test images)"
+        return {name: zoo.load(name).eval() for name in MODELS}
     except Exception as err:
-        print(f"NOTE: captum_rank.data.load_sample unusable ({err}); trying foolbox images.")
-    try:
-        import foolbox
-        from PIL import Image
+        raise SystemExit(
+            f"gallery: cannot load the zoo models {MODELS} ({type(err).__name__}: {err}); "
+            "reinstall captum-rank (pip install -e .). No random models are substituted."
+        ) from err
 
-        folder = Path(os.path.dirname(foolbox.__file__)) / "data"
-        files = sorted(folder.glob("fashionMNIST_*.png"))
-        if files:
-            arrays = [np.asarray(Image.open(f).convert("L"), dtype=np.float32) / 255 for f in files]
-            labels = [int(f.stem.rsplit("_", 1)[1]) for f in files]
-            return (torch.from_numpy(np.stack(arrays))[:, None], torch.tensor(labels),
-                    "foolbox's bundled Fashion-MNIST test images")
+
+def load_images() -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The bundled real Fashion-MNIST sample ``(N, 1, 28, 28)`` in [0, 1] and labels."""
+    from captum_rank.data import load_sample
+
+    try:
+        return load_sample()
     except Exception as err:
-        print(f"NOTE: foolbox images unusable ({err}).")
-    print("NOTE: no real images found; using RANDOM images.")
-    torch.manual_seed(0)
-    return torch.rand(20, 1, 28, 28), torch.arange(20) % 10, "random images"
+        raise SystemExit(
+            f"gallery: cannot load the bundled Fashion-MNIST sample ({type(err).__name__}: "
+            f"{err}); reinstall captum-rank. No random images are substituted."
+        ) from err
 
 
 def pick_examples(labels: torch.Tensor, n: int) -> list[int]:
@@ -106,22 +82,6 @@ def low_rank_all(x: torch.Tensor, ks: list[int]) -> list[torch.Tensor]:
     return [(U[..., :k] * S[..., None, :k]) @ Vh[..., :k, :] for k in ks]
 
 
-def accuracy_curves(
-    models: dict[str, nn.Module], x: torch.Tensor, y: torch.Tensor, ranks: list[int]
-) -> dict[str, dict[str, list[float]]]:
-    r"""Accuracy on low-rank approximations and high-rank residuals of ``x``."""
-    curves: dict[str, dict[str, list[float]]] = {}
-    with torch.no_grad():
-        approximations = low_rank_all(x, ranks)
-        for name, model in models.items():
-            low, high = [], []
-            for x_k in approximations:
-                low.append(float((model(x_k).argmax(1) == y).float().mean()))
-                high.append(float((model(x - x_k).argmax(1) == y).float().mean()))
-            curves[name] = {"low_rank": low, "high_rank": high}
-    return curves
-
-
 def save(fig: Any, path: Path, written: list[Path]) -> None:
     fig.savefig(path, dpi=110)
     written.append(path)
@@ -130,15 +90,10 @@ def save(fig: Any, path: Path, written: list[Path]) -> None:
 
 def colour_examples(out: Path, written: list[Path]) -> None:
     r"""Colour photo in HWC uint8 with a CHW tensor map, and its rank path."""
-    try:
-        from skimage import data as skdata
+    from skimage import data as skdata
 
-        photo = skdata.chelsea()[::2, ::2]  # (150, 226, 3) uint8, HWC
-        source = "skimage.data.chelsea (downsampled 2x)"
-    except Exception:
-        rng = np.random.default_rng(0)
-        photo = (rng.random((96, 128, 3)) * 255).astype(np.uint8)
-        source = "random colour image"
+    photo = skdata.chelsea()[::2, ::2]  # (150, 226, 3) uint8, HWC
+    source = "skimage.data.chelsea (downsampled 2x)"
     grey = torch.from_numpy(photo.astype(np.float32).mean(axis=2) / 255)
     # A stand-in "attribution" with structure and both signs: horizontal image gradient,
     # as a CHW torch tensor that requires grad (the layouts differ on purpose).
@@ -159,7 +114,7 @@ def colour_examples(out: Path, written: list[Path]) -> None:
 
     x = torch.from_numpy(photo.astype(np.float32) / 255).permute(2, 0, 1)  # CHW
     r = min(x.shape[-2:])
-    ranks = viz.default_path_ranks(r, 7)
+    ranks = default_path_ranks(r, 7)
     curve_ranks = list(range(0, r + 1, max(1, r // 60)))
     if curve_ranks[-1] != r:
         curve_ranks.append(r)
@@ -195,15 +150,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from captum.attr import IntegratedGradients
 
-    from captum_rank import RankIntegratedGradients
+    from captum_rank import RankIntegratedGradients, zoo
+    from captum_rank.audit import rank_accuracy, rank_spectrum
 
-    models, model_source = load_models()
-    x_all, y_all, image_source = load_images()
-    print(f"models: {model_source} ({', '.join(models)}); images: {image_source}")
-    note = "" if model_source == "captum_rank.zoo" else " [RANDOM untrained models]"
+    models = load_models()
+    x_all, y_all = load_images()
+    classes = zoo.class_names(MODELS[0])
+    print(f"models: zoo {', '.join(models)}; images: {len(y_all)} bundled real Fashion-MNIST "
+          "test images")
     idx = pick_examples(y_all, args.n_images)
     x, y = x_all[idx], y_all[idx]
-    names = [FMNIST_CLASSES[int(c)] if int(c) < 10 else str(int(c)) for c in y]
+    names = [classes[int(c)] for c in y]
 
     ig: dict[str, torch.Tensor] = {}
     rig: dict[str, torch.Tensor] = {}
@@ -224,14 +181,14 @@ def main(argv: list[str] | None = None) -> int:
                 "alpha scaling (|attr|)"],
         fig_size=(15, 3.8), use_pyplot=False, show_colorbar=True,
     )
-    fig.suptitle(f"visualize_image_attr_multiple: RIG of {first}{note}, "
+    fig.suptitle(f"visualize_image_attr_multiple: RIG of {first}, "
                  f"class {names[0]!r}")
     save(fig, out / "01_captum_methods.png", written)
 
     # 2. A single Captum-style heat map with colour bar.
     fig, _ = viz.visualize_image_attr(
         rig[first][0], x[0], "blended_heat_map", "all", show_colorbar=True,
-        title=f"RIG, {first}{note}\nclass {names[0]!r} (blended, sign=all)",
+        title=f"RIG, {first}\nclass {names[0]!r} (blended, sign=all)",
         fig_size=(4.5, 5), use_pyplot=False,
     )
     save(fig, out / "02_visualize_image_attr.png", written)
@@ -253,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 axes[row, col].title.set_fontsize("small")
                 col += 1
-    fig.suptitle(f"Own scale per map (top) vs one shared_scale (bottom){note}")
+    fig.suptitle("Own scale per map (top) vs one shared_scale (bottom)")
     save(fig, out / "03_shared_vs_own_scale.png", written)
 
     # 4 and 7. Colour image: layouts, uint8 image, rank path from arrays.
@@ -262,15 +219,15 @@ def main(argv: list[str] | None = None) -> int:
     # 5. Rank spectrum of every model (averaged over the images).
     fig, _ = viz.plot_rank_spectrum(
         ranks, normalize="abs", title=f"Rank spectrum of RIG, mean over {len(idx)} images"
-        f"{note}", use_pyplot=False)
+        f"", use_pyplot=False)
     save(fig, out / "05_rank_spectrum.png", written)
 
-    # 6. Rank path with the model's score, one per model.
+    # 6. Rank path with the model's score, one per model: computed, then plotted.
     for m, model in models.items():
+        path = rank_path(model, x[0], target=int(y[0]))
         fig, _ = viz.plot_rank_path(
-            model, x[0], target=int(y[0]), score="prob", use_pyplot=False,
-            fig_size=(12, 4.6),
-            title=f"Rank path of a {names[0]!r} image (baseline 0), {m}{note}")
+            path, score="prob", class_names=classes, use_pyplot=False, fig_size=(12, 4.6),
+            title=f"Rank path of a {names[0]!r} image (baseline 0), {m}")
         save(fig, out / f"06_rank_path_{m}.png", written)
 
     # 8. IG, RIG and spectra for all models and images, one colour scale per method.
@@ -279,16 +236,23 @@ def main(argv: list[str] | None = None) -> int:
     }
     fig, _ = viz.plot_comparison_grid(
         x, rows, image_titles=names, use_pyplot=False,
-        title=f"IG and RIG on shared scales per method{note}")
+        title="IG and RIG on shared scales per method")
     save(fig, out / "08_comparison_grid.png", written)
 
-    # 9. Accuracy on low-rank approximations and high-rank residuals.
+    # 9. Accuracy on low-rank approximations and high-rank residuals (the audit's result).
     k_list = [0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 28]
-    curves = accuracy_curves(models, x_all, y_all, k_list)
-    fig, _ = viz.plot_accuracy_vs_rank(
-        k_list, curves, chance=0.1, use_pyplot=False,
-        title=f"Accuracy vs rank on {len(y_all)} images{note}")
+    accuracy = rank_accuracy(models, (x_all, y_all), k_list, progress=False)
+    fig, _ = viz.plot_accuracy_result(
+        accuracy, chance=1 / len(classes), use_pyplot=False,
+        title=f"Accuracy vs rank on {accuracy.n_images} images")
     save(fig, out / "09_accuracy_vs_rank.png", written)
+
+    # 10. Rank spectra by class (the audit's result, its own method names, class names).
+    spectra = rank_spectrum(models, (x_all, y_all), n_steps=args.n_steps, progress=False)
+    fig, _ = viz.plot_spectrum_result(
+        spectra, methods=next(iter(spectra.methods)), model=MODELS[1], class_names=classes,
+        use_pyplot=False)
+    save(fig, out / f"10_rank_spectrum_by_class_{MODELS[1]}.png", written)
 
     print(f"{len(written)} PNG files in {out}/ ({time.perf_counter() - start:.1f} s)")
     return 0
