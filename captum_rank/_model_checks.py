@@ -324,7 +324,9 @@ def _check_index(
         raise UserInputError(
             f"`{name}` {index} has {len(index)} indices but forward_func returns "
             f"shape {tuple(shape)}, {len(per_example)} dimension(s) per example; "
-            "give at most one index per output dimension after the batch."
+            + ("pass target=None: the model already returns one value per example."
+               if not per_example else
+               "give at most one index per output dimension after the batch.")
         )
     for position, (value, size) in enumerate(zip(index, per_example, strict=False)):
         low = -size if allow_negative else 0

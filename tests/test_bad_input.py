@@ -79,6 +79,8 @@ TARGET_CASES: list[tuple[str, Any, dict[str, Any], type, str]] = [
      "`target` is a list of int, tuple"),
     ("target tuple too long", linear_model(), dict(target=(0, 1)), UserInputError,
      "`target` (0, 1) has 2 indices"),
+    ("target for a one-output model", Returns(lambda y: y[:, 0]), dict(target=0),
+     UserInputError, "pass target=None"),
     ("target None, multi-output model", linear_model(), dict(target=None), UserInputError,
      "`target` is None but forward_func returns 3 values per example"),
 ]
