@@ -316,6 +316,11 @@ def _rows(rows: Tensor, num_examples: int | None, first_step: int) -> str:
     return f"example(s) {examples[:10]} at path step(s) {steps[:10]}"
 
 
+def _per_example(shape: Sequence[int]) -> str:
+    """``(N, 10, 2)``: an output shape with the batch of path points written as N."""
+    return "(" + ", ".join(["N", *(str(size) for size in shape[1:])]) + ")"
+
+
 def _check_index(
     index: tuple[int, ...], shape: Sequence[int], name: str, *, allow_negative: bool = True
 ) -> None:
@@ -323,7 +328,7 @@ def _check_index(
     if len(index) > len(per_example):
         raise UserInputError(
             f"`{name}` {index} has {len(index)} indices but forward_func returns "
-            f"shape {tuple(shape)}, {len(per_example)} dimension(s) per example; "
+            f"shape {_per_example(shape)}, {len(per_example)} dimension(s) per example; "
             + ("pass target=None: the model already returns one value per example."
                if not per_example else
                "give at most one index per output dimension after the batch.")
@@ -338,13 +343,13 @@ def _check_index(
             raise UserInputError(
                 f"{what} is out of range{where}: forward_func returns {size} outputs per "
                 f"example{' along that dimension' if where else ''} (output shape "
-                f"{tuple(shape)}); use an index in [0, {size})."
+                f"{_per_example(shape)}); use an index in [0, {size})."
             )
     rest = per_example[len(index):]
     if int(np.prod(rest)) != 1:
         raise UserInputError(
             f"`{name}` selects {tuple(rest)} values per example from forward_func's output "
-            f"of shape {tuple(shape)}; gradients need one value per example. Give a tuple "
+            f"of shape {_per_example(shape)}; gradients need one value per example. Give a tuple "
             f"target with one index per output dimension ({len(per_example)} here), or "
             "make forward_func return one row of scores per example, shape (N, classes)."
         )
@@ -385,22 +390,23 @@ def check_output(output: Any, batch: int, target: CanonicalTarget) -> Tensor:
         )
     if output.dim() == 0:
         raise UserInputError(
-            f"`forward_func` returned a scalar (shape ()) for a batch of {batch} inputs; it "
-            "must return one value or one row per example, shape (N,) or (N, classes). "
+            f"`forward_func` returned a scalar (shape ()) for a batch of {batch} path points; "
+            "it must return one value or one row per example, shape (N,) or (N, classes). "
             "Remove any sum or mean over the batch."
         )
     if output.shape[0] != batch:
         raise UserInputError(
             f"`forward_func` returned {output.shape[0]} rows (shape {tuple(output.shape)}) "
-            f"for a batch of {batch} inputs; it must return one row per example. Check that "
-            "it does not reduce or reshape the batch dimension."
+            f"for a batch of {batch} path points; it must return one row per example. Check "
+            "that it does not reduce or reshape the batch dimension."
         )
     shape = tuple(output.shape)
     if target is None:
         if int(np.prod(shape[1:])) != 1:
             raise UserInputError(
                 f"`target` is None but forward_func returns {int(np.prod(shape[1:]))} values "
-                f"per example (output shape {shape}); pass target= the class to explain, "
+                f"per example (output shape {_per_example(shape)}); pass target= the class to "
+                "explain, "
                 "an int for all examples or a list with one per example."
             )
     elif isinstance(target, int | tuple):
@@ -410,8 +416,8 @@ def check_output(output: Any, batch: int, target: CanonicalTarget) -> Tensor:
         if output.dim() != 2:
             raise UserInputError(
                 f"`target` gives one class per example, which needs an output of shape "
-                f"(N, classes), but forward_func returns shape {shape}; give a list of "
-                "tuples, one full index per example, instead."
+                f"(N, classes), but forward_func returns shape {_per_example(shape)}; give a "
+                "list of tuples, one full index per example, instead."
             )
         for row, value in enumerate(target):
             if not 0 <= value < shape[1]:  # type: ignore[operator]
