@@ -72,7 +72,11 @@ _ARGS_DOC = r"""
                         Captum's LayerIntegratedGradients. Default: RIG's default.
             form (str, optional): ``increments`` or ``averaged``, as in
                         :meth:`RankIntegratedGradients.attribute`. Default:
-                        ``increments``."""
+                        ``increments``.
+            tolerance (float, optional): With ``method="adaptive"``, stop refining an
+                        example once its completeness error is below this fraction of
+                        ``|F(x) - F(x')|``, as in :meth:`RankIntegratedGradients.attribute`
+                        (``n_steps`` is then the budget). Default: None."""
 
 
 def _layer_output_error(name: str, shape: tuple[int, ...], to_input: bool) -> UserInputError:
@@ -228,6 +232,7 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         *,
         schedule: ScheduleLike | None = None,
         form: str = "increments",
+        tolerance: float | None = None,
     ) -> Any:
         r"""Rank Integrated Gradients with respect to the layer's activations.
 
@@ -261,7 +266,7 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         return self._layer_run(
             "attribute", inputs, baselines, target, additional_forward_args, n_steps,
             method, internal_batch_size, return_convergence_delta, attribute_to_layer_input,
-            grad_kwargs, schedule, form,
+            grad_kwargs, schedule, form, tolerance,
         )
 
     @captum_entry_point
@@ -280,6 +285,7 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         *,
         schedule: ScheduleLike | None = None,
         form: str = "increments",
+        tolerance: float | None = None,
     ) -> Any:
         r"""Rank-space attributions of the layer: what each singular component carries.
 
@@ -313,7 +319,7 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         return self._layer_run(
             "attribute_ranks", inputs, baselines, target, additional_forward_args, n_steps,
             method, internal_batch_size, return_convergence_delta, attribute_to_layer_input,
-            grad_kwargs, schedule, form,
+            grad_kwargs, schedule, form, tolerance,
         )
 
     @captum_entry_point
@@ -332,6 +338,7 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         *,
         schedule: ScheduleLike | None = None,
         form: str = "increments",
+        tolerance: float | None = None,
     ) -> tuple[Any, ...]:
         r"""Layer attributions and rank-space attributions from one pass along the path.
 
@@ -362,7 +369,7 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         result: tuple[Any, ...] = self._layer_run(
             "attribute_with_ranks", inputs, baselines, target, additional_forward_args,
             n_steps, method, internal_batch_size, return_convergence_delta,
-            attribute_to_layer_input, grad_kwargs, schedule, form,
+            attribute_to_layer_input, grad_kwargs, schedule, form, tolerance,
         )
         return result
 
@@ -386,6 +393,7 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         grad_kwargs: dict[str, Any] | None,
         schedule: ScheduleLike | None,
         form: str,
+        tolerance: float | None,
     ) -> Any:
         model_inputs, model_baselines = self._model_inputs(inputs, baselines)
         extra_args = _format_additional_forward_args(additional_forward_args)
@@ -414,6 +422,8 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         options: dict[str, Any] = {"form": form}
         if schedule is not None:
             options["schedule"] = schedule
+        if tolerance is not None:
+            options["tolerance"] = tolerance
         run = getattr(self.rig, which).__wrapped__
         result = run(
             self.rig, layer_inputs, baselines=layer_baselines, target=target,
@@ -540,3 +550,8 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
     def multiplies_by_inputs(self) -> bool:
         r"""Whether attributions are global (``True``) or the local path-averaged gradient."""
         return self.rig.multiplies_by_inputs
+
+    @property
+    def last_convergence(self) -> Any:
+        r"""How the last ``method="adaptive"`` call converged per example (else ``None``)."""
+        return getattr(self.rig, "last_convergence", None)
