@@ -289,6 +289,10 @@ def test_class_names() -> None:
     assert (names[134], names[517]) == ("crane bird", "crane")
     names.append("mutated")
     assert len(zoo.class_names(IMAGENET)) == 1000  # a fresh list every call
+    # The shipped copy is torchvision's list (an independent source of the same names).
+    torchvision_models = pytest.importorskip("torchvision.models")
+    categories = torchvision_models.EfficientNet_B0_Weights.IMAGENET1K_V1.meta["categories"]
+    assert zoo.class_names(IMAGENET) == list(categories)
 
 
 @pytest.mark.parametrize("bad", [None, 3, ["fmnist-natural"]])

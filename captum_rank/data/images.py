@@ -1,10 +1,13 @@
 r"""Turn one image of any size and layout into a model input: resize, centre crop, channels.
 
 One path for every kind of image: PIL images, numpy arrays and tensors are converted to
-an 8-bit PIL image, resized with PIL (antialiased), centre-cropped with
-``torchvision.transforms`` and returned as a float tensor in ``[0, 1]``. Photo files are
-8-bit, so nothing is lost for them; float inputs are rounded to the nearest of 256 levels
-(exact for Fashion-MNIST's ``k / 255`` pixels).
+an 8-bit PIL image, resized and centre-cropped with PIL (antialiased filters) and returned
+as a float tensor in ``[0, 1]``. The resize and crop follow
+``torchvision.transforms.Resize(resize)`` and ``CenterCrop(size)`` on PIL images to the
+pixel (``tests/test_zoo.py`` checks them against torchvision) without importing
+torchvision, which costs as much start-up time as torch itself. Photo files are 8-bit,
+so nothing is lost for them; float inputs are rounded to the nearest of 256 levels (exact
+for Fashion-MNIST's ``k / 255`` pixels).
 """
 
 from __future__ import annotations
@@ -80,6 +83,30 @@ def _as_hwc_uint8(image: Any, name: str) -> np.ndarray:
     return np.ascontiguousarray(np.rint(values * 255.0).astype(np.uint8))
 
 
+def _resize_short_side(pil: Any, short: int, interpolation: str) -> Any:
+    """torchvision's ``Resize(short)`` on a PIL image: the long side is truncated."""
+    from PIL import Image
+
+    width, height = pil.size
+    if width <= height:
+        new_w, new_h = short, int(short * height / width)
+    else:
+        new_w, new_h = int(short * width / height), short
+    if (new_w, new_h) == (width, height):
+        return pil
+    filters = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR,
+               "nearest": Image.Resampling.NEAREST}
+    return pil.resize((new_w, new_h), filters[interpolation])
+
+
+def _center_crop(pil: Any, out_hw: tuple[int, int]) -> Any:
+    """torchvision's ``CenterCrop(out_hw)`` on a PIL image at least that large."""
+    width, height = pil.size
+    top = round((height - out_hw[0]) / 2.0)
+    left = round((width - out_hw[1]) / 2.0)
+    return pil.crop((left, top, left + out_hw[1], top + out_hw[0]))
+
+
 def to_model_input(
     image: Any,
     size: int | tuple[int, int],
@@ -118,8 +145,6 @@ def to_model_input(
         torch.Size([1, 28, 28])
     """
     from PIL import Image
-    from torchvision.transforms import InterpolationMode
-    from torchvision.transforms import functional as tf
 
     if isinstance(size, tuple):
         if len(size) != 2:
@@ -142,9 +167,8 @@ def to_model_input(
         pil = pil.convert("L")
     elif channels == 3 and array.ndim == 2:
         pil = pil.convert("RGB")
-    mode = InterpolationMode(interpolation)
-    pil = tf.resize(pil, short, interpolation=mode)
-    pil = tf.center_crop(pil, list(out_hw))
+    pil = _resize_short_side(pil, short, interpolation)
+    pil = _center_crop(pil, out_hw)
     out = torch.from_numpy(np.array(pil, dtype=np.uint8, copy=True))
     out = out.unsqueeze(0) if out.ndim == 2 else out.permute(2, 0, 1)
     return out.float().div_(255.0).contiguous()

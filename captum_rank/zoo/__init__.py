@@ -185,8 +185,8 @@ def class_names(name: str) -> list[str]:
         name: one of :func:`available`.
 
     Returns:
-        A new list: the ten Fashion-MNIST names, or the 1000 ImageNet-1k names (from
-        torchvision's weights metadata, read offline; see
+        A new list: the ten Fashion-MNIST names, or the 1000 ImageNet-1k names (a copy
+        of torchvision's list shipped with the package; see
         :mod:`captum_rank.zoo.classes`).
 
     Raises:
