@@ -7,6 +7,11 @@ method (peak RSS above the process's resident size just before the call, via
 
     python benchmarks/bench_rig_vs_ig.py            # small CNN and ResNet-18
     python benchmarks/bench_rig_vs_ig.py --device cuda
+    python benchmarks/bench_rig_vs_ig.py --models efficientnet   # ImageNet model, 224x224
+
+``efficientnet`` is the zoo's pretrained ``imagenet-efficientnet-lite0`` on real photos
+(foolbox's ImageNet photos through ``captum_rank.data.load_photos``), attributed to their
+labels; its results go to their own section of RESULTS.md.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -28,37 +34,41 @@ from _common import interleaved_medians, markdown_table, write_section
 from captum_rank import RankIntegratedGradients
 
 METHODS = ("ig", "rig_sequential", "rig_spectral", "rig_with_ranks")
+DEFAULT_MODELS = ("cnn", "resnet18")
 
 
-def small_cnn() -> nn.Module:
-    """The zoo's natural model (fails if it cannot be loaded: no silent random fallback)."""
+def setup(name: str, device: str) -> tuple[nn.Module, Tensor, dict[str, Any]]:
+    """Model, inputs and shared settings; never a silent stand-in for a missing model."""
     from captum_rank import zoo
 
-    return zoo.load("fmnist-natural")
-
-
-def setup(name: str, device: str) -> tuple[nn.Module, Tensor, dict[str, int]]:
     torch.manual_seed(0)
     if name == "cnn":
         from captum_rank.data import load_sample
 
-        model = small_cnn()
+        model = zoo.load("fmnist-natural")
         inputs = load_sample()[0][:64]
-        settings = dict(n_steps=50, internal_batch_size=64 * 25)
+        settings: dict[str, Any] = dict(n_steps=50, internal_batch_size=64 * 25, target=0)
+    elif name == "efficientnet":
+        from captum_rank.data import load_photos
+
+        model = zoo.load("imagenet-efficientnet-lite0")
+        photos = load_photos(224, sources=["foolbox"]).labelled().subset([0, 1])
+        inputs = photos.images
+        settings = dict(n_steps=32, internal_batch_size=16, target=photos.labels.to(device))
     else:
         import torchvision
 
         model = torchvision.models.resnet18(weights=None).eval()
         inputs = torch.rand(2, 3, 224, 224)
-        settings = dict(n_steps=32, internal_batch_size=16)
+        settings = dict(n_steps=32, internal_batch_size=16, target=0)
     return model.to(device), inputs.to(device), settings
 
 
-def runner(method: str, model: nn.Module, inputs: Tensor, settings: dict[str, int]
+def runner(method: str, model: nn.Module, inputs: Tensor, settings: dict[str, Any]
            ) -> Callable[[], object]:
     from captum.attr import IntegratedGradients
 
-    common = dict(target=0, **settings)
+    common = dict(settings)
     if method == "ig":
         ig = IntegratedGradients(model)
         return lambda: ig.attribute(inputs, **common)
@@ -120,7 +130,8 @@ def measure_memory(model_name: str, method: str, device: str, threads: int) -> f
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--models", nargs="+", default=["cnn", "resnet18"])
+    parser.add_argument("--models", nargs="+", default=list(DEFAULT_MODELS),
+                        choices=["cnn", "resnet18", "efficientnet"])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
@@ -130,6 +141,7 @@ def main() -> None:
         child(*args.child, args.device, args.threads)
         return
     torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()[0]
     rows = []
     for model_name in args.models:
         model, inputs, settings = setup(model_name, args.device)
@@ -157,7 +169,29 @@ def main() -> None:
         "attributions in one pass. Peak memory is the rise of peak RSS (CPU) or of allocated "
         "memory (CUDA) during the call."
     )
-    write_section(f"rig-vs-ig-{args.device}", f"RIG vs Captum IG ({args.device})", body)
+    if "efficientnet" in args.models:
+        body += (
+            " `efficientnet`: the zoo's pretrained `imagenet-efficientnet-lite0` on two of "
+            "foolbox's ImageNet photos at 224x224 (3 channels of 224 singular components), "
+            "each attributed to its label; `ig` is Captum's `IntegratedGradients`, run in "
+            "the same process with the same `n_steps`, `internal_batch_size` and targets."
+        )
+    body += (
+        f"\n\nThreads: {torch.get_num_threads()} (torch.set_num_threads). Load average "
+        f"(1 min) {load_before:.1f} at the start and {os.getloadavg()[0]:.1f} at the end on "
+        f"{os.cpu_count()} cores: other jobs shared the machine, so the ratios are the "
+        "numbers to read, not the seconds."
+    )
+    models = tuple(args.models)
+    key = f"rig-vs-ig-{args.device}"
+    title = f"RIG vs Captum IG ({args.device})"
+    if models == ("efficientnet",):
+        key = f"rig-vs-ig-imagenet-{args.device}"
+        title = f"RIG vs Captum IG at 224x224 on the ImageNet model ({args.device})"
+    elif models != DEFAULT_MODELS:
+        key = f"rig-vs-ig-{'-'.join(models)}-{args.device}"
+        title = f"RIG vs Captum IG: {', '.join(models)} ({args.device})"
+    write_section(key, title, body)
 
 
 if __name__ == "__main__":

@@ -52,7 +52,10 @@ _COMMON_ARGS_DOC = r"""
             inputs (Tensor or tuple[Tensor, ...]): Input for which attributions are
                         computed. Each tensor has shape ``(N, ..., H, W)``: a batch
                         dimension, any leading dimensions (channels), and the matrix
-                        whose rank the path walks through. Tuple in, tuple out.
+                        whose rank the path walks through. Tuple in, tuple out. In a
+                        tuple, a tensor with fewer than two matrix dimensions
+                        (``(N, L)`` or ``(N,)``) next to matrix inputs follows the
+                        straight line: IG for that input, one rank component ``(N, 1)``.
             baselines (scalar, Tensor, tuple[scalar or Tensor, ...], optional):
                         Starting points ``x'``, as in Captum's IntegratedGradients: a
                         number for all elements, a tensor of the input's shape or with
