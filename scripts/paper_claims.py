@@ -31,6 +31,7 @@ import argparse
 import datetime as _dt
 import json
 import platform
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -329,6 +330,15 @@ def _tail_share(spec: RankSpectrumResult, model: str, after: int = 8) -> float:
     return float(values[after:].sum()) / total if total else float("nan")
 
 
+def _kept_sections(out: Path) -> str:
+    """The ImageNet section that scripts/paper_claims_imagenet.py wrote into ``out``."""
+    if not out.exists():
+        return ""
+    found = re.search(r"<!-- begin imagenet -->.*?<!-- end imagenet -->",
+                      out.read_text(encoding="utf-8"), re.S)
+    return "\n" + found.group(0) + "\n" if found else ""
+
+
 def main() -> int:
     args = _args()
     torch.set_num_threads(args.threads)
@@ -354,7 +364,7 @@ def main() -> int:
                      len(subset), args.per_class)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    out.write_text(text + _kept_sections(out), encoding="utf-8")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(
