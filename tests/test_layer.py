@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 from captum.attr import LayerIntegratedGradients, NoiseTunnel
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import Tensor, nn
 
 from captum_rank import LayerRankIntegratedGradients, RankIntegratedGradients, RankSpace
@@ -278,3 +280,43 @@ def test_model_errors_are_reported_through_rigs_checks(tokens: Tensor) -> None:
     model = nn.Sequential(embedding, nn.Flatten(), nn.Linear(7 * 4, 2))
     with pytest.raises(UserInputError, match="target"):
         LayerRankIntegratedGradients(model, embedding).attribute(tokens, 0, target=5, n_steps=2)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    n=st.integers(1, 3), t=st.integers(1, 6), d=st.integers(1, 6), n_steps=st.integers(1, 6),
+    schedule=st.sampled_from(SCHEDULES),
+)
+def test_affine_oracle_holds_for_all_shapes(n: int, t: int, d: int, n_steps: int,
+                                            schedule: str) -> None:
+    torch.manual_seed(n * 100 + t * 10 + d)
+    embedding = nn.Embedding(9, d).double()
+    weight = torch.randn(t, d, dtype=torch.float64)
+
+    def forward(tokens: Tensor) -> Tensor:
+        return (embedding(tokens) * weight).sum((1, 2))
+
+    tokens, padding = torch.randint(1, 9, (n, t)), torch.zeros(n, t, dtype=torch.long)
+    with torch.no_grad():
+        diff = embedding(tokens) - embedding(padding)
+    U, S, Vh = torch.linalg.svd(diff, full_matrices=False)
+    oracle = S * torch.einsum("nhi,hw,niw->ni", U, weight, Vh)
+    ranks, delta = LayerRankIntegratedGradients(forward, embedding).attribute_ranks(
+        tokens, padding, n_steps=n_steps, schedule=schedule, return_convergence_delta=True
+    )
+    assert ranks.shape == (n, min(t, d))
+    assert torch.allclose(ranks, oracle, atol=1e-9)
+    assert float(delta.abs().max()) < 1e-9
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_matches_cpu(text_model: TextModel, tokens: Tensor) -> None:
+    cpu = LayerRankIntegratedGradients(text_model, text_model.embedding).attribute_with_ranks(
+        tokens, 0, 1, n_steps=8
+    )
+    gpu_model = text_model.cuda()
+    gpu = LayerRankIntegratedGradients(gpu_model, gpu_model.embedding).attribute_with_ranks(
+        tokens.cuda(), 0, 1, n_steps=8
+    )
+    for ours, theirs in zip(cpu, gpu, strict=True):
+        assert torch.allclose(ours, theirs.cpu(), atol=1e-5)
