@@ -1,9 +1,12 @@
 r"""The ``captum-rank`` command line: ``demo``, ``audit`` and ``explain``.
 
-A thin layer over :mod:`captum_rank.demo` and :mod:`captum_rank.audit`: it parses
-arguments, calls them, and turns user errors (unknown models, missing data, unreadable
-images, bad rank lists) into a one-line message on standard error and exit status 2,
-without a traceback.
+A thin layer over :func:`captum_rank.demo.run_demo`, :func:`captum_rank.audit.audit` and
+:func:`captum_rank.audit.explain`: it parses arguments, checks the output paths before
+any work, calls the library, and turns every :class:`captum_rank.checks.UserInputError`
+(unknown models, missing data, unreadable images, models that do not fit the data, bad
+rank lists, unwritable folders) into a one-line message on standard error and exit
+status 2, without a traceback. Heavy modules (torch, the audit) are imported only when a
+command runs, so ``captum-rank --help`` and ``--version`` answer at once.
 
 Examples:
     >>> main(["audit", "--model", "no-such-model", "--data", "sample"])  # doctest: +SKIP
@@ -14,18 +17,24 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, NoReturn
-
-import torch
-from matplotlib.figure import Figure
-from torch import nn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from captum_rank import __version__
+from captum_rank.checks import (
+    UserInputError,
+    non_negative_int,
+    one_of,
+    output_dir,
+    output_file,
+    positive_int,
+    real,
+)
+
+if TYPE_CHECKING:
+    from torch import nn
 
 __all__ = ["main"]
 
@@ -53,20 +62,33 @@ def _progress_default() -> bool:
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model", action="append", required=True, metavar="NAME_OR_PY_PATH",
-        help="a zoo model (fmnist-natural, fmnist-robust) or user code as "
-             "path/to/file.py:ClassName or package.module:ClassName; repeat to compare models",
+        help="a zoo model (fmnist-natural, fmnist-robust, imagenet-efficientnet-lite0) or "
+             "user code as path/to/file.py:ClassName or package.module:ClassName (a class, "
+             "a function returning the model, or a module); repeat to compare models",
     )
     p.add_argument(
         "--weights", action="append", default=None, metavar="FILE",
-        help="state_dict file for the model; with several --model, give one --weights per "
-             "model in the same order ('none' for a model that needs none)",
+        help="state_dict file for the model (torch.save(model.state_dict(), FILE)); with "
+             "several --model, one --weights per model in order ('none' for a model that "
+             "needs none)",
+    )
+    p.add_argument(
+        "--input-shape", default=None, metavar="CxHxW",
+        help="input of a user model that has no `input_shape` attribute, e.g. 3x224x224, "
+             "to fit images to (default: the zoo's shape, else 1x28x28 for explain and "
+             "3x224x224 for image folders)",
     )
 
 
-def _add_threads_arg(p: argparse.ArgumentParser) -> None:
+def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="torch CPU threads (default: torch's choice); on a busy machine 1 is "
                         "often faster")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bars (default: when on a terminal)")
+    p.add_argument("--tolerance", type=float, default=0.1, metavar="FRACTION",
+                   help="relative completeness error |delta| / |F(x) - F(x')| above which "
+                        "rank summaries are marked unreliable (default: 0.1)")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -75,76 +97,101 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     demo = sub.add_parser(
-        "demo", help="natural vs robust zoo models on the bundled sample (under a minute)",
-        description="Run the zoo's natural and robust models on the bundled sample and write "
-                    "IG/RIG maps, rank spectra, accuracy-against-rank curves, a rank path "
-                    "figure, summary.json and index.html.")
+        "demo", help="natural vs robust Fashion-MNIST models, and an ImageNet model on photos",
+        description="The audit with fixed arguments: the zoo's natural and robust "
+                    "Fashion-MNIST models on the bundled sample, and the ImageNet model on "
+                    "real photos. Writes IG/RIG maps, rank spectra, rank paths, accuracy "
+                    "against rank, report.json and index.html.")
     demo.add_argument("--out", default="demo-out", metavar="DIR",
                       help="output folder (default: ./demo-out)")
     demo.add_argument("--n-steps", type=int, default=32, help="path steps (default: 32)")
     demo.add_argument("--per-class", type=int, default=10,
-                      help="images per class for the rank spectra (default: 10)")
+                      help="Fashion-MNIST images per class for the rank spectra (default: 10)")
     demo.add_argument("--ranks", default=None, metavar="K,K,...",
-                      help="ranks of the accuracy curves (default: 0-8, then sparser to 28)")
-    _add_threads_arg(demo)
-    demo.add_argument("--progress", action=argparse.BooleanOptionalAction,
-                      default=None, help="progress bars (default: when on a terminal)")
+                      help="ranks of the Fashion-MNIST accuracy curves (default: 0-8, then "
+                           "sparser to 28)")
+    demo.add_argument("--photos", type=int, default=4, metavar="N",
+                      help="photos explained with the ImageNet model (default: 4; 0 leaves "
+                           "the ImageNet part out)")
+    _add_common(demo)
 
     audit = sub.add_parser(
         "audit", help="accuracy against rank and rank spectra over a data set",
         description="Audit models: accuracy on low-rank approximations and high-rank "
-                    "residuals, and RIG/IG rank spectra; writes report.json, PNG figures "
-                    "and index.html. Runs sharded under torchrun.")
+                    "residuals, and RIG/IG rank spectra with their completeness error; "
+                    "writes report.json, PNG figures and index.html. Runs sharded under "
+                    "torchrun.")
     _add_model_args(audit)
-    audit.add_argument("--data", default="fashion-mnist", metavar="fashion-mnist|sample|DIR",
-                       help="the data (default: fashion-mnist, the Debian package's files)")
+    audit.add_argument("--data", default="fashion-mnist",
+                       metavar="fashion-mnist|sample|photos|DIR",
+                       help="the data (default: fashion-mnist, the Debian package's files); "
+                            "DIR holds Fashion-MNIST IDX files, or images: class sub-folders "
+                            "are labels, a flat folder is judged against each model's own "
+                            "predictions")
     audit.add_argument("--split", default="test", choices=["test", "train"])
     audit.add_argument("--ranks", default=None, metavar="K,K,...",
-                       help="comma-separated ranks in [0, min(H, W)] (default: 0-8, then "
-                            "sparser up to the full rank)")
+                       help="comma-separated ranks in [0, min(H, W)] (default: dense at low "
+                            "ranks, sparser up to the full rank)")
     audit.add_argument("--limit", type=int, default=None, metavar="N",
-                       help="only the first N images")
+                       help="audit a stratified random subset of N images (seed --seed)")
+    audit.add_argument("--seed", type=int, default=0, help="seed of the subsets (default: 0)")
     audit.add_argument("--spectrum-limit", type=int, default=200, metavar="N",
-                       help="images for the rank spectra, the first N of the (limited) data; "
-                            "0 skips them (default: 200)")
+                       help="images for the rank spectra, a stratified random subset of the "
+                            "(limited) data; 0 skips them (default: 200)")
     audit.add_argument("--n-steps", type=int, default=32, help="path steps (default: 32)")
     audit.add_argument("--batch-size", type=int, default=250)
+    audit.add_argument("--internal-batch-size", type=int, default=None, metavar="N",
+                       help="path points per forward pass (bounds memory; default: all)")
     audit.add_argument("--out", default="audit-out", metavar="DIR",
                        help="output folder (default: ./audit-out)")
     audit.add_argument("--checkpoint", default=None, metavar="FILE",
                        help="resume file: FILE for the accuracy audit, FILE.spectrum for the "
                             "spectra; rerun the same command after an interruption")
     audit.add_argument("--device", default=None, help="e.g. cuda (default: the model's)")
-    _add_threads_arg(audit)
-    audit.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                       help="progress bars (default: when on a terminal)")
+    _add_common(audit)
 
     explain = sub.add_parser(
-        "explain", help="RIG and IG maps and rank spectra for image files",
-        description="Attribute image files (PNG, JPEG, ...) with RIG and IG; images are "
-                    "converted to grey and resized to the model's input (28x28 for the zoo).")
+        "explain", help="IG and RIG maps, rank spectra and rank paths for image files",
+        description="Attribute image files (PNG, JPEG, ...) with RIG and IG. Each image is "
+                    "resized, centre-cropped and converted to each model's input; a warning "
+                    "says when an image is far from a model's domain.")
     _add_model_args(explain)
     explain.add_argument("images", nargs="+", metavar="IMAGE")
     explain.add_argument("--target", type=int, default=None,
                          help="class to explain (default: each model's prediction)")
-    explain.add_argument("--size", default="28x28", metavar="HxW",
-                         help="input size after resizing (default: 28x28)")
-    explain.add_argument("--channels", type=int, default=1, choices=[1, 3])
+    explain.add_argument("--schedule", default=None, metavar="NAME",
+                         help="RIG's schedule (default: the library's default)")
     explain.add_argument("--n-steps", type=int, default=64, help="path steps (default: 64)")
-    _add_threads_arg(explain)
+    explain.add_argument("--internal-batch-size", type=int, default=None, metavar="N",
+                         help="path points per forward pass (bounds memory)")
     explain.add_argument("--out", default="explain-out", metavar="DIR",
                          help="output folder (default: ./explain-out)")
+    _add_common(explain)
     return parser
 
 
+def _parse_shape(text: str | None) -> tuple[int, int, int] | None:
+    if text is None:
+        return None
+    parts = text.lower().replace(",", "x").split("x")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) != 3 or min(values) < 1 or values[0] not in (1, 3):
+        raise UserInputError(
+            f"--input-shape must be CxHxW with C 1 or 3, e.g. 3x224x224, got {text!r}.")
+    return values[0], values[1], values[2]
+
+
 def _models(args: argparse.Namespace) -> dict[str, nn.Module]:
-    from captum_rank.audit import AuditInputError, load_model
+    from captum_rank.audit.loading import load_model
 
     specs: list[str] = args.model
     weights: list[str | None] = [None] * len(specs)
     if args.weights:
         if len(args.weights) != len(specs):
-            raise AuditInputError(
+            raise UserInputError(
                 f"{len(args.weights)} --weights for {len(specs)} --model; give one per model "
                 "in the same order ('none' for a model without a weights file)."
             )
@@ -158,197 +205,194 @@ def _models(args: argparse.Namespace) -> dict[str, nn.Module]:
     return models
 
 
-def _check_positive(value: int | None, flag: str, allow_zero: bool = False) -> None:
-    from captum_rank.audit import AuditInputError
+def _shape_and_transform(name: str, model: nn.Module, override: tuple[int, int, int] | None,
+                         default: tuple[int, int, int]) -> tuple[tuple[int, int, int], Any]:
+    from captum_rank import zoo
+    from captum_rank.audit.loading import fit_image, input_shape_of
 
-    if value is not None and (value < 0 or (value == 0 and not allow_zero)):
-        raise AuditInputError(f"{flag} must be a positive integer, got {value}.")
+    if override is not None:
+        return override, lambda image: fit_image(image, override)
+    base = name.rstrip("'")
+    shape = input_shape_of(base, model)
+    if shape is not None and base in zoo.available():
+        return shape, lambda image: zoo.preprocess(base, image)
+    shape = shape or default
+    return shape, lambda image: fit_image(image, shape)
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from captum_rank.audit import check_ranks, parse_ranks
-    from captum_rank.demo import format_summary, run_demo
+def _class_names(name: str) -> list[str] | None:
+    from captum_rank import zoo
 
-    _check_positive(args.n_steps, "--n-steps")
-    _check_positive(args.per_class, "--per-class")
+    base = name.rstrip("'")
+    return zoo.class_names(base) if base in zoo.available() else None
+
+
+def _set_threads(args: argparse.Namespace) -> None:
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(positive_int(args.threads, "--threads"))
+
+
+def _common_checks(args: argparse.Namespace) -> None:
+    if args.threads is not None:
+        positive_int(args.threads, "--threads")
+    real(args.tolerance, "--tolerance", minimum=0.0)
+    positive_int(args.n_steps, "--n-steps")
+
+
+def _cmd_demo(args: argparse.Namespace, argv: list[str]) -> int:
+    _common_checks(args)
+    positive_int(args.per_class, "--per-class")
+    non_negative_int(args.photos, "--photos")
+    out = output_dir(args.out, "--out")
+    from captum_rank.audit.ranks import check_ranks, parse_ranks
+
     ranks = check_ranks(parse_ranks(args.ranks), 28) if args.ranks is not None else None
+    _set_threads(args)
+    from captum_rank.audit.report import format_table
+    from captum_rank.demo import run_demo
+
     progress = _progress_default() if args.progress is None else args.progress
-    summary = run_demo(args.out, n_steps=args.n_steps, attribution_per_class=args.per_class,
-                       ranks=ranks, progress=progress)
-    print(format_summary(summary))
-    print(f"wrote {len(summary['files'])} files to {summary['out_dir']} "
-          f"(open index.html) in {summary['seconds']:.1f} s")
+    summary = run_demo(out, n_steps=args.n_steps, attribution_per_class=args.per_class,
+                       ranks=ranks, photos=args.photos, progress=progress,
+                       tolerance=args.tolerance)
+    for part in summary["parts"]:
+        print(f"{part['title']}:")
+        print(format_table(part["summary"]))
+    print("rel.err: |delta| / |F(x) - F(x')|; k50/k90: ranks whose first k components carry "
+          f"50%/90% of the mean attribution (* unreliable: rel.err > {args.tolerance:g}); "
+          "low@k / high@k: accuracy on rank-k approximations / residuals x - x_k.")
+    print(f"wrote {len(summary['files'])} files to {out} (open index.html) in "
+          f"{summary['seconds']:.1f} s")
     return 0
 
 
-def _cmd_audit(args: argparse.Namespace) -> int:
-    from captum_rank.audit import (
-        check_ranks,
-        current_shard,
-        default_ranks,
-        init_from_env,
-        load_data,
-        parse_ranks,
-    )
+def _cmd_audit(args: argparse.Namespace, argv: list[str]) -> int:
+    _common_checks(args)
+    for value, flag in ((args.limit, "--limit"), (args.batch_size, "--batch-size"),
+                        (args.internal_batch_size, "--internal-batch-size")):
+        if value is not None:
+            positive_int(value, flag)
+    non_negative_int(args.spectrum_limit, "--spectrum-limit")
+    non_negative_int(args.seed, "--seed")
+    shape_override = _parse_shape(args.input_shape)
+    out = output_dir(args.out, "--out")
+    checkpoint = output_file(args.checkpoint, "--checkpoint") if args.checkpoint else None
+    from captum_rank.audit.ranks import parse_ranks
 
-    for value, flag in ((args.limit, "--limit"), (args.n_steps, "--n-steps"),
-                        (args.batch_size, "--batch-size")):
-        _check_positive(value, flag)
-    _check_positive(args.spectrum_limit, "--spectrum-limit", allow_zero=True)
     requested = parse_ranks(args.ranks) if args.ranks is not None else None
-    models = _models(args)
-    (images, labels), description = load_data(args.data, args.split, args.limit)
-    r = int(min(images.shape[-2:]))
-    ranks = check_ranks(requested, r) if requested is not None else default_ranks(r)
+    _set_threads(args)
+    import torch
     import torch.distributed as dist
 
+    from captum_rank.audit import check_ranks, current_shard, init_from_env
+    from captum_rank.audit.loading import load_data
+    from captum_rank.audit.pipeline import audit
+    from captum_rank.audit.report import format_table, write_report
+
+    models = _models(args)
+    first = next(iter(models))
+    shape, transform = _shape_and_transform(first, models[first], shape_override, (3, 224, 224))
+    classes = _class_names(first)
+    loaded = load_data(args.data, args.split, args.limit, seed=args.seed, shape=shape,
+                       transform=transform, model_classes=classes)
+    sample_image = loaded.data[0][:1] if isinstance(loaded.data, tuple) else None
+    r = int(min(sample_image.shape[-2:])) if sample_image is not None else int(min(shape[1:]))
+    ranks = check_ranks(requested, r) if requested is not None else None
     own_group = dist.is_available() and not dist.is_initialized() and init_from_env()
     try:
-        return _audit_run(args, models, images, labels, description, ranks, current_shard())
+        shard = current_shard()
+        device = None
+        if args.device is not None:
+            try:
+                device = torch.device(args.device)
+                torch.empty(0, device=device)
+            except RuntimeError as err:
+                raise UserInputError(f"--device {args.device!r} is not usable: {err}") from None
+            if device.type == "cuda" and device.index is None and shard.world_size > 1:
+                device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            for model in models.values():
+                model.to(device)
+        meta: dict[str, Any] = {
+            "command": " ".join([PROG, *argv]), "data": loaded.description,
+            "models": list(models), "processes": shard.world_size,
+        }
+        progress = _progress_default() if args.progress is None else args.progress
+        report = audit(
+            models, loaded.data, ranks=ranks, labels=loaded.labels,
+            spectrum_images=args.spectrum_limit, n_steps=args.n_steps,
+            batch_size=args.batch_size, spectrum_batch_size=min(16, args.batch_size),
+            internal_batch_size=args.internal_batch_size, num_classes=loaded.num_classes,
+            class_names=loaded.class_names or classes, tolerance=args.tolerance,
+            device=device, checkpoint=checkpoint, progress=progress, seed=args.seed,
+            meta=meta, title=f"rank audit: {', '.join(models)}")
+        if not shard.is_main:
+            return 0
+        written = write_report(out, report, title=f"rank audit: {', '.join(models)}")
+        print(format_table(report.rows()))
+        print(f"wrote {len(written)} files to {out} (open index.html)")
+        return 0
     finally:
         if own_group:
             dist.destroy_process_group()
 
 
-def _audit_run(args: argparse.Namespace, models: dict[str, nn.Module], images: torch.Tensor,
-               labels: torch.Tensor, description: str, ranks: list[int], shard: Any) -> int:
-    from captum_rank.audit import (
-        AuditReport,
-        format_table,
-        rank_accuracy,
-        rank_spectrum,
-        write_report,
-    )
-    from captum_rank.data import CLASSES
+def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
+    _common_checks(args)
+    if args.internal_batch_size is not None:
+        positive_int(args.internal_batch_size, "--internal-batch-size")
+    if args.target is not None:
+        non_negative_int(args.target, "--target")
+    shape_override = _parse_shape(args.input_shape)
+    out = output_dir(args.out, "--out")
+    _set_threads(args)
+    from captum_rank.audit.explain import explain
+    from captum_rank.audit.loading import load_images
+    from captum_rank.audit.report import AuditReport, write_report
+    from captum_rank.schedules import available_schedules
 
-    progress = _progress_default() if args.progress is None else args.progress
-    if args.device is not None:
-        try:
-            device = torch.device(args.device)
-            torch.empty(0, device=device)
-        except RuntimeError as err:
-            from captum_rank.audit import AuditInputError
-
-            raise AuditInputError(f"--device {args.device!r} is not usable: {err}") from None
-        if device.type == "cuda" and device.index is None and shard.world_size > 1:
-            # One GPU per process under torchrun.
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        for model in models.values():
-            model.to(device)
-        args.device = device
-    meta: dict[str, Any] = {
-        "command": " ".join([PROG, *args.argv]),
-        "data": description, "models": list(models), "processes": shard.world_size,
-    }
-    accuracy = rank_accuracy(models, (images, labels), ranks, batch_size=args.batch_size,
-                             device=args.device, checkpoint=args.checkpoint,
-                             progress=progress, meta=meta)
-    spectrum = None
-    if args.spectrum_limit:
-        n = min(args.spectrum_limit, images.shape[0])
-        spectrum = rank_spectrum(
-            models, (images[:n], labels[:n]), n_steps=args.n_steps,
-            batch_size=min(50, args.batch_size), device=args.device,
-            checkpoint=f"{args.checkpoint}.spectrum" if args.checkpoint else None,
-            progress=progress, meta={**meta, "spectrum images": n},
-        )
-    if not shard.is_main:
-        return 0
-    report = AuditReport(accuracy, spectrum, meta)
-    names = CLASSES if spectrum is not None and spectrum.num_classes == len(CLASSES) else None
-    written = write_report(args.out, report, title=f"rank audit: {', '.join(models)}",
-                           class_names=names)
-    print(format_table(report.rows()))
-    print(f"wrote {len(written)} files to {args.out} (open index.html)")
-    return 0
-
-
-def _parse_size(text: str) -> tuple[int, int]:
-    from captum_rank.audit import AuditInputError
-
-    parts = text.lower().replace(",", "x").split("x")
-    try:
-        values = [int(p) for p in parts]
-    except ValueError:
-        values = []
-    if len(values) == 1:
-        values = values * 2
-    if len(values) != 2 or min(values) < 1:
-        raise AuditInputError(f"--size must be HxW or one number, e.g. 28x28, got {text!r}.")
-    return values[0], values[1]
-
-
-def _cmd_explain(args: argparse.Namespace) -> int:
-    from captum.attr import IntegratedGradients
-
-    from captum_rank.attr import RankIntegratedGradients
-    from captum_rank.audit import AuditInputError, load_images, rank_for_share
-    from captum_rank.visualization import plot_comparison_grid, plot_rank_spectrum
-
-    _check_positive(args.n_steps, "--n-steps")
-    size = _parse_size(args.size)
+    methods: dict[str, str | None] = {"rig": None, "ig": "linear"}
+    if args.schedule is not None:
+        methods["rig"] = one_of(args.schedule, "--schedule", available_schedules())
     models = _models(args)
-    x = load_images(args.images, size=size, channels=args.channels)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    rows: dict[str, dict[str, Any]] = {}
-    spectra: dict[str, Any] = {}
-    results: dict[str, Any] = {"images": [str(p) for p in args.images], "models": {}}
+    groups: dict[tuple[int, int, int], dict[str, Any]] = {}
     for name, model in models.items():
-        with torch.no_grad():
-            try:
-                logits = model(x)
-            except RuntimeError as err:
-                raise AuditInputError(
-                    f"model {name} cannot take {tuple(x.shape)} inputs ({err}); set --size "
-                    "and --channels to its input."
-                ) from err
-        probs = logits.softmax(dim=1)
-        if args.target is not None and not 0 <= args.target < logits.shape[1]:
-            raise AuditInputError(
-                f"--target {args.target} is out of range; {name} has {logits.shape[1]} classes."
-            )
-        target = (torch.full((x.shape[0],), args.target, dtype=torch.int64)
-                  if args.target is not None else logits.argmax(dim=1))
-        ig, ig_delta = IntegratedGradients(model).attribute(
-            x, target=target, n_steps=args.n_steps, return_convergence_delta=True)
-        rig, ranks, rig_delta = RankIntegratedGradients(model).attribute_with_ranks(
-            x, target=target, n_steps=args.n_steps, return_convergence_delta=True)
-        rows[name] = {"ig": ig.detach(), "rig": rig.detach(), "ranks": ranks.detach()}
-        spectra[name] = ranks.detach()
-        per_image = []
-        for i, path in enumerate(args.images):
-            spectrum = ranks[i].detach().sum(dim=0).double().numpy()
-            per_image.append({
-                "image": str(path),
-                "prediction": int(logits[i].argmax()),
-                "target": int(target[i]),
-                "probability": float(probs[i, target[i]]),
-                "rig_rank_50": rank_for_share(spectrum, 0.5),
-                "rig_rank_90": rank_for_share(spectrum, 0.9),
-                "rig_delta": float(rig_delta[i]),
-                "ig_delta": float(ig_delta[i]),
-                "rig_spectrum": spectrum.tolist(),
-            })
-        results["models"][name] = per_image
-    titles = [Path(p).name for p in args.images]
-    n_cols = 2 + 2 * len(rows)
-    fig, _ = plot_comparison_grid(x, rows, image_titles=titles, use_pyplot=False,
-                                  title=f"IG and RIG, {args.n_steps} steps",
-                                  fig_size=(1.9 * n_cols + 0.6, 1.9 * x.shape[0] + 1.8))
-    root = fig if isinstance(fig, Figure) else fig.figure  # a SubFigure's .figure is the root
-    root.savefig(out / "explain_grid.png", dpi=100)
-    fig, _ = plot_rank_spectrum(spectra, normalize="abs", use_pyplot=False,
-                                title=f"RIG rank spectrum, mean of {x.shape[0]} image(s)")
-    fig.savefig(out / "rank_spectrum.png", dpi=100)
-    (out / "explain.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    for name, per_image in results["models"].items():
-        for item in per_image:
-            print(f"{name}  {item['image']}: target {item['target']} "
-                  f"(p={item['probability']:.3f}), RIG k50={item['rig_rank_50']} "
-                  f"k90={item['rig_rank_90']}, |delta| RIG {abs(item['rig_delta']):.3g} "
-                  f"IG {abs(item['ig_delta']):.3g}")
-    print(f"wrote explain_grid.png, rank_spectrum.png and explain.json to {out}")
+        shape, transform = _shape_and_transform(name, model, shape_override, (1, 28, 28))
+        group = groups.setdefault(shape, {"models": {}, "transform": transform, "name": name})
+        group["models"][name] = model
+    reports = []
+    names = [os.path.basename(p) for p in args.images]
+    for shape, group in groups.items():
+        images, notes = load_images(args.images, shape, group["transform"],
+                                    model=", ".join(group["models"]))
+        for note in notes:
+            if note:
+                print(f"{PROG}: warning: {note}", file=sys.stderr)
+        class_names = {m: c for m in group["models"] if (c := _class_names(m)) is not None}
+        result = explain(
+            group["models"], images, target=args.target, methods=methods,
+            n_steps=args.n_steps, internal_batch_size=args.internal_batch_size,
+            tolerance=args.tolerance, names=names, class_names=class_names, notes=notes,
+            meta={"command": " ".join([PROG, *argv])})
+        heading = f"{', '.join(group['models'])} ({'x'.join(map(str, shape))})"
+        reports.append(AuditReport(None, None, {"command": " ".join([PROG, *argv]),
+                                                "input shape": list(shape)},
+                                   explanation=result, title=heading))
+        for model_name, items in result.items.items():
+            for item in items:
+                parts = []
+                for meth, vals in item["methods"].items():
+                    flag = "" if vals["reliable"] else " UNRELIABLE"
+                    parts.append(f"{meth} k50={vals['rank_50']} k90={vals['rank_90']} "
+                                 f"rel.err={vals['relative_error']:.3g}{flag}")
+                pred = item["prediction_name"] or item["prediction"]
+                target = item["target_name"] or item["target"]
+                print(f"{model_name}  {item['image']}: predicted {pred} "
+                      f"(p={item['probability']:.3f}), target {target}; " + "; ".join(parts))
+    written = write_report(out, reports[0] if len(reports) == 1 else reports,
+                           title="captum-rank explain")
+    print(f"wrote {len(written)} files to {out} (open index.html)")
     return 0
 
 
@@ -369,25 +413,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         >>> main(["--version"])  # doctest: +SKIP
         captum-rank 0.1.0
     """
-    from captum_rank.audit import AuditInputError
-
+    arguments = list(argv) if argv is not None else sys.argv[1:]
     parser = _build_parser()
     try:
-        args = parser.parse_args(list(argv) if argv is not None else None)
+        args = parser.parse_args(arguments)
     except _UsageError as err:
         return _fail(str(err))
-    args.argv = list(argv) if argv is not None else sys.argv[1:]
     if args.command is None:
         parser.print_help()
         return 2
     try:
-        if args.threads is not None:
-            if args.threads < 1:
-                raise AuditInputError(f"--threads must be a positive integer, got {args.threads}.")
-            torch.set_num_threads(args.threads)
-        return _COMMANDS[args.command](args)
-    except AuditInputError as err:
-        return _fail(str(err))
+        return _COMMANDS[args.command](args, arguments)
+    except UserInputError as err:
+        return _fail(" ".join(str(err).split()))
     except KeyboardInterrupt:
         hint = " rerun the same command to resume" if getattr(args, "checkpoint", None) else ""
         return _fail(f"interrupted.{hint}", 130)

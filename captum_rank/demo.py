@@ -1,120 +1,121 @@
-r"""The demo behind ``captum-rank demo``: the zoo's natural and robust models, side by side.
+r"""The demo behind ``captum-rank demo``: the audit with fixed arguments, and one report.
 
-:func:`run_demo` runs on the bundled models and the bundled sample of 200 real
-Fashion-MNIST test images (nothing is downloaded) and writes, into one folder:
+:func:`run_demo` runs offline on what the package and its dependencies install, and
+writes one folder with an ``index.html`` in two parts:
 
-- ``comparison_grid.png``: IG and RIG maps of a few images for every model, on shared
-  colour scales, with each image's RIG rank spectrum;
-- ``rank_spectrum.png`` and ``rank_spectrum_<model>_by_class.png``: mean rank spectra
-  (RIG and IG's rank decomposition) over a class-balanced subset;
-- ``accuracy_vs_rank.png``: accuracy on low-rank approximations and high-rank residuals
-  of all 200 images, for every model;
-- ``rank_path.png``: one image along the RIG rank path with each model's probability;
-- ``summary.json`` (the numbers of the printed table), ``report.json`` (every result) and
-  ``index.html`` (all of it on one page).
+1. **Fashion-MNIST, natural vs robust**: the zoo's two CNNs on the bundled sample of 200
+   real test images: accuracy on rank-``k`` approximations and high-rank residuals (all
+   200), mean rank spectra of RIG and IG (a stratified subset of ``attribution_per_class``
+   images per class), IG beside RIG on a few images, and one image along the rank path.
+2. **ImageNet, EfficientNet-Lite0 on real photos**: IG beside RIG on a handful of photos
+   with their predicted class names and probabilities, their rank spectra, one photo
+   along the rank path, and accuracy on rank-``k`` approximations and residuals of all
+   photos from :func:`captum_rank.data.load_photos` (labelled photos against their
+   ImageNet label, the others against the model's own prediction on the photo).
+
+Each part is :func:`captum_rank.audit.audit` plus :func:`captum_rank.audit.explain`,
+written by :func:`captum_rank.audit.write_report`; every rank summary carries its
+completeness error and is marked unreliable above ``tolerance``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import torch
-from captum.attr import IntegratedGradients
-from matplotlib.figure import Figure
-from torch import Tensor, nn
 
-from captum_rank import zoo
-from captum_rank.attr import RankIntegratedGradients
-from captum_rank.audit import (
-    AuditInputError,
-    AuditReport,
-    default_ranks,
-    format_table,
-    rank_accuracy,
-    rank_spectrum,
-    write_report,
-)
+from captum_rank.audit import AuditReport, audit, explain, write_report
+from captum_rank.audit.loading import load_model
+from captum_rank.audit.ranks import default_ranks
+from captum_rank.audit.spectrum import RELIABILITY_TOLERANCE
+from captum_rank.checks import non_negative_int, output_dir, positive_int, real
 from captum_rank.data import CLASSES, load_sample
-from captum_rank.visualization import plot_comparison_grid, plot_rank_path
 
-__all__ = ["DEMO_MODELS", "balanced_subset", "format_summary", "run_demo"]
+__all__ = [
+    "DEMO_FILES", "DEMO_MODELS", "IMAGENET_MODEL", "IMAGENET_RANKS", "balanced_subset", "run_demo",
+]
 
-#: The models the demo compares.
+#: The Fashion-MNIST models the demo compares.
 DEMO_MODELS: tuple[str, ...] = ("fmnist-natural", "fmnist-robust")
 
-#: The files the demo writes (besides the per-class spectra, one per model).
-DEMO_FILES: tuple[str, ...] = (
-    "comparison_grid.png", "rank_spectrum.png", "accuracy_vs_rank.png", "rank_path.png",
-    "summary.json", "report.json", "index.html",
-)
+#: The ImageNet model of the demo's second part.
+IMAGENET_MODEL = "imagenet-efficientnet-lite0"
+
+#: Ranks of the photos' accuracy curves (few: each costs two forward passes per photo).
+IMAGENET_RANKS: tuple[int, ...] = (0, 2, 8, 32, 128, 224)
+
+#: Files every demo writes (besides per-model rank paths and per-class spectra).
+DEMO_FILES: tuple[str, ...] = ("report.json", "index.html")
 
 
-def balanced_subset(labels: Tensor, per_class: int) -> Tensor:
+def balanced_subset(labels: torch.Tensor, per_class: int) -> torch.Tensor:
     r"""Indices of the first ``per_class`` images of every class, in class order.
 
     Args:
-        labels: ``(N,)`` integer labels.
-        per_class: how many of each class (fewer when a class has fewer).
+        labels (Tensor): ``(N,)`` integer labels.
+        per_class (int): how many of each class (fewer when a class has fewer).
 
     Returns:
-        ``(M,)`` int64 indices.
+        Tensor: ``(M,)`` int64 indices.
 
     Examples:
         >>> import torch
         >>> balanced_subset(torch.tensor([0, 1, 0, 1, 0]), 2).tolist()
         [0, 2, 1, 3]
     """
+    per_class = positive_int(per_class, "per_class")
     picks = [torch.nonzero(labels == c).flatten()[:per_class]
              for c in sorted(set(labels.tolist()))]
     return torch.cat(picks) if picks else torch.zeros(0, dtype=torch.int64)
 
 
-def _load_models(names: Sequence[str]) -> dict[str, nn.Module]:
-    models: dict[str, nn.Module] = {}
-    for name in names:
-        if name not in zoo.available():
-            raise AuditInputError(
-                f"unknown zoo model {name!r}; available: {', '.join(zoo.available())}."
-            )
-        try:
-            models[name] = zoo.load(name)
-        except (FileNotFoundError, OSError) as err:
-            raise AuditInputError(
-                f"the weights of zoo model {name!r} are missing ({err}); reinstall the package."
-            ) from err
-    return models
+def _fashion_part(models: Sequence[str], n_steps: int, per_class: int, grid_images: int,
+                  ranks: Sequence[int] | None, progress: bool, tolerance: float) -> AuditReport:
+    loaded = dict(load_model(name) for name in models)
+    x, y = load_sample()
+    report = audit(
+        loaded, (x, y), ranks=ranks if ranks is not None else default_ranks(28),
+        spectrum_images=per_class * len(CLASSES), n_steps=n_steps, batch_size=200,
+        spectrum_batch_size=50, num_classes=len(CLASSES), class_names=CLASSES,
+        tolerance=tolerance, progress=progress,
+        meta={"data": "the bundled sample of 200 Fashion-MNIST test images",
+              "spectrum images": f"{per_class} per class", "n_steps": n_steps},
+        title="Fashion-MNIST: natural vs robust")
+    classes = sorted(set(y.tolist()))
+    step = max(1, len(classes) // max(1, grid_images))
+    picked = classes[::step][:grid_images]
+    index = torch.stack([torch.nonzero(y == c).flatten()[0] for c in picked])
+    report.explanation = explain(
+        loaded, x[index], target=y[index], n_steps=n_steps, tolerance=tolerance,
+        names=[f"sample {int(i)}" for i in index], class_names=CLASSES)
+    return report
 
 
-def _grid_figure(models: Mapping[str, nn.Module], x: Tensor, y: Tensor, n_steps: int,
-                 titles: list[str]) -> Figure:
-    rows: dict[str, dict[str, Any]] = {}
-    for name, model in models.items():
-        ig = IntegratedGradients(model).attribute(x, target=y, n_steps=n_steps)
-        # The sequential rank path at constant speed: same attribution as the default
-        # schedule, several times smaller completeness error at this n_steps.
-        rig, ranks = RankIntegratedGradients(model).attribute_with_ranks(
-            x, target=y, n_steps=n_steps, schedule="arc_length")
-        rows[name] = {"ig": ig.detach(), "rig": rig.detach(), "ranks": ranks.detach()}
-    fig, _ = plot_comparison_grid(
-        x, rows, image_titles=titles, use_pyplot=False,
-        title=f"IG and RIG (target = true label, {n_steps} steps), shared scale per method",
-    )
-    return fig if isinstance(fig, Figure) else fig.figure  # a SubFigure's .figure is the root
+def _imagenet_part(n_photos: int, n_steps: int, progress: bool,
+                   tolerance: float) -> AuditReport:
+    from captum_rank import zoo
+    from captum_rank.data import load_photos
 
-
-def _path_figure(models: Mapping[str, nn.Module], image: Tensor, label: int) -> Figure:
-    fig = Figure(figsize=(12, 3.4 * len(models)), layout="constrained")
-    subfigs = fig.subfigures(len(models), 1, squeeze=False).ravel()
-    for sub, (name, model) in zip(subfigs, models.items(), strict=True):
-        plot_rank_path(model, image, target=label, ranks=[0, 1, 2, 3, 4, 6, 8, 28],
-                       fig=sub, use_pyplot=False,
-                       title=f"{name}: rank path of a {CLASSES[label]} image")
-    return fig
+    name, model = load_model(IMAGENET_MODEL)
+    classes = zoo.class_names(IMAGENET_MODEL)
+    photos = load_photos(size=224)
+    report = audit(
+        {name: model}, (photos.images, photos.labels), ranks=IMAGENET_RANKS,
+        spectrum_images=0, batch_size=32, tolerance=tolerance, progress=progress,
+        class_names=classes,
+        meta={"data": f"{len(photos.names)} real photos (captum_rank.data.load_photos), "
+                      f"{int((photos.labels >= 0).sum())} with ImageNet labels",
+              "explained photos": n_photos, "n_steps": n_steps},
+        title="ImageNet: EfficientNet-Lite0 on real photos")
+    labelled = torch.nonzero(photos.labels >= 0).flatten().tolist()
+    chosen = (labelled + [i for i in range(len(photos.names)) if i not in labelled])[:n_photos]
+    report.explanation = explain(
+        {name: model}, photos.images[chosen], n_steps=n_steps, internal_batch_size=n_steps,
+        tolerance=tolerance, names=[photos.names[i] for i in chosen], class_names=classes)
+    return report
 
 
 def run_demo(
@@ -124,161 +125,61 @@ def run_demo(
     attribution_per_class: int = 10,
     grid_images: int = 4,
     ranks: Sequence[int] | None = None,
-    table_ranks: Sequence[int] = (1, 2, 4, 8),
+    photos: int = 4,
+    imagenet_n_steps: int = 16,
     progress: bool = False,
+    tolerance: float = RELIABILITY_TOLERANCE,
 ) -> dict[str, Any]:
-    r"""Run the demo and write its figures, JSON and HTML into ``out_dir``.
-
-    Accuracy against rank uses all 200 sample images; the attributions (rank spectra,
-    completeness) a class-balanced subset of ``attribution_per_class`` images per class.
-    With the defaults it takes about 10-15 s on two idle CPU cores (``captum-rank demo``
-    measured 12 s wall, imports included), well under a minute on a busy machine.
+    r"""Run the demo and write its figures, ``report.json`` and ``index.html`` into ``out_dir``.
 
     Args:
-        out_dir: the output folder (created if needed). Default: ``demo-out``.
-        models: zoo model names. Default: :data:`DEMO_MODELS`.
-        n_steps: path steps for IG and RIG. Default: 32.
-        attribution_per_class: images per class for the rank spectra. Default: 10.
-        grid_images: images in the comparison grid (from evenly spaced classes).
-        ranks: ranks of the accuracy curves. Default:
+        out_dir: the output folder (created if needed; checked before any work).
+            Default: ``demo-out``.
+        models: Fashion-MNIST zoo models to compare. Default: :data:`DEMO_MODELS`.
+        n_steps: path steps for the Fashion-MNIST attributions. Default: 32.
+        attribution_per_class: images per class for the Fashion-MNIST rank spectra.
+        grid_images: Fashion-MNIST images explained in detail (evenly spaced classes).
+        ranks: ranks of the Fashion-MNIST accuracy curves. Default:
             :func:`~captum_rank.audit.default_ranks` of 28.
-        table_ranks: ranks shown in the summary table.
+        photos: photos explained with the ImageNet model (0 leaves the ImageNet part
+            out). Default: 4.
+        imagenet_n_steps: path steps for the photos. Default: 16.
         progress: show progress bars.
+        tolerance: relative completeness error above which rank summaries are marked
+            unreliable. Default: 0.1.
 
     Returns:
-        The summary (also written to ``summary.json``): ``models`` maps each model name to
-        ``sample_accuracy``, ``ig_mean_abs_delta``, ``rig_mean_abs_delta``,
-        ``rig_rank_50``, ``rig_rank_90``, ``ig_rank_50``, ``ig_rank_90``,
-        ``low_rank_accuracy`` and ``high_rank_accuracy`` (``{rank: accuracy}``) and, from
-        the model card, ``test_accuracy`` and ``pgd_accuracy``; plus ``n_images_accuracy``,
-        ``n_images_attribution``, ``n_steps``, ``ranks``, ``timings``, ``files`` and
-        ``seconds`` (wall time).
+        dict: ``parts`` (per part: ``title``, ``summary`` rows as printed, and the
+        report's JSON data), ``files`` (written), ``out_dir`` and ``seconds`` (wall time).
 
     Raises:
-        AuditInputError: an unknown model or missing weights.
+        UserInputError: bad arguments, an unwritable ``out_dir``, an unknown model.
 
     Examples:
         >>> import tempfile
-        >>> summary = run_demo(tempfile.mkdtemp(), models=["fmnist-natural"],
-        ...                    attribution_per_class=1, grid_images=2)  # doctest: +SKIP
-        >>> sorted(summary["models"])  # doctest: +SKIP
-        ['fmnist-natural']
+        >>> summary = run_demo(tempfile.mkdtemp(), models=["fmnist-natural"], n_steps=4,
+        ...                    attribution_per_class=1, grid_images=1, ranks=[0, 28],
+        ...                    photos=0)  # doctest: +SKIP
+        >>> [part["title"] for part in summary["parts"]]  # doctest: +SKIP
+        ['Fashion-MNIST: natural vs robust']
     """
     started = time.perf_counter()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    loaded = _load_models(models)
-    x, y = load_sample()
-    rank_list = list(ranks) if ranks is not None else default_ranks(min(x.shape[-2:]))
-
-    accuracy = rank_accuracy(loaded, (x, y), rank_list, batch_size=200, progress=progress,
-                             meta={"data": "bundled sample, 200 Fashion-MNIST test images"})
-    subset = balanced_subset(y, attribution_per_class)
-    spectrum = rank_spectrum(loaded, (x[subset], y[subset]), n_steps=n_steps,
-                             batch_size=len(subset), progress=progress,
-                             meta={"data": f"{attribution_per_class} sample images per class"})
-
-    classes = sorted(set(y.tolist()))
-    step = max(1, len(classes) // max(1, grid_images))
-    grid_classes = classes[::step][:grid_images]
-    grid_index = torch.stack([torch.nonzero(y == c).flatten()[0] for c in grid_classes])
-    fig = _grid_figure(loaded, x[grid_index], y[grid_index], n_steps,
-                       [CLASSES[c] for c in grid_classes])
-    fig.savefig(out / "comparison_grid.png", dpi=100)
-    path_index = int(grid_index[0])
-    fig = _path_figure(loaded, x[path_index], int(y[path_index]))
-    fig.savefig(out / "rank_path.png", dpi=100)
-
-    report = AuditReport(accuracy, spectrum, meta={
-        "command": "captum-rank demo", "models": list(loaded),
-        "data": "bundled sample of 200 Fashion-MNIST test images",
-        "attribution images": f"{len(subset)} ({attribution_per_class} per class)",
-        "n_steps": n_steps,
-    })
-    written = write_report(out, report, title="captum-rank demo: natural vs robust",
-                           figures={"comparison_grid.png": "IG and RIG maps",
-                                    "rank_path.png": "the RIG rank path"},
-                           class_names=CLASSES)
-
-    per_model: dict[str, Any] = {}
-    spec_summary = spectrum.summary()
-    for name in loaded:
-        entry: dict[str, Any] = {
-            "sample_accuracy": accuracy.clean_accuracy()[name],
-            "ig_mean_abs_delta": spec_summary[name]["ig"]["mean_abs_delta"],
-            "rig_mean_abs_delta": spec_summary[name]["rig"]["mean_abs_delta"],
-            "rig_rank_50": spec_summary[name]["rig"]["rank_50"],
-            "rig_rank_90": spec_summary[name]["rig"]["rank_90"],
-            "ig_rank_50": spec_summary[name]["ig"]["rank_50"],
-            "ig_rank_90": spec_summary[name]["ig"]["rank_90"],
-            "low_rank_accuracy": dict(zip(
-                [str(k) for k in accuracy.ranks], accuracy.low_rank_accuracy()[name],
-                strict=True)),
-            "high_rank_accuracy": dict(zip(
-                [str(k) for k in accuracy.ranks], accuracy.high_rank_accuracy()[name],
-                strict=True)),
-        }
-        try:
-            card = zoo.card(name)
-            entry["test_accuracy"] = card.get("clean_accuracy")
-            entry["pgd_accuracy"] = card.get("pgd_accuracy")
-        except (OSError, ValueError):
-            pass
-        per_model[name] = entry
-    files = sorted({p.name for p in written.values()} | {
-        "comparison_grid.png", "rank_path.png", "summary.json"})
-    summary: dict[str, Any] = {
-        "models": per_model,
-        "n_images_accuracy": accuracy.n_images,
-        "n_images_attribution": spectrum.n_images,
-        "n_steps": n_steps,
-        "ranks": accuracy.ranks,
-        "table_ranks": [k for k in table_ranks if k in accuracy.ranks],
-        "timings": {"accuracy": accuracy.timings, "spectrum": spectrum.timings,
-                    "svd_cost": accuracy.svd_cost()},
-        "files": files,
+    out = output_dir(out_dir, "out_dir")
+    n_steps = positive_int(n_steps, "n_steps")
+    attribution_per_class = positive_int(attribution_per_class, "attribution_per_class")
+    grid_images = positive_int(grid_images, "grid_images")
+    photos = non_negative_int(photos, "photos")
+    imagenet_n_steps = positive_int(imagenet_n_steps, "imagenet_n_steps")
+    tolerance = real(tolerance, "tolerance", minimum=0.0)
+    reports = [_fashion_part(models, n_steps, attribution_per_class, grid_images, ranks,
+                             progress, tolerance)]
+    if photos:
+        reports.append(_imagenet_part(photos, imagenet_n_steps, progress, tolerance))
+    written = write_report(out, reports, title="captum-rank demo")
+    return {
+        "parts": [{"title": r.title, "summary": r.rows(), "report": r.to_dict()}
+                  for r in reports],
+        "files": sorted(p.name for p in written.values()),
         "out_dir": str(out),
+        "seconds": time.perf_counter() - started,
     }
-    summary["seconds"] = time.perf_counter() - started
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    return summary
-
-
-def format_summary(summary: Mapping[str, Any]) -> str:
-    r"""The demo's summary as the table the command line prints.
-
-    Args:
-        summary: the dict returned by :func:`run_demo`.
-
-    Returns:
-        A plain-text table, one row per model, and a legend line.
-
-    Examples:
-        >>> s = {"models": {"m": {"sample_accuracy": 0.9, "ig_mean_abs_delta": 0.01,
-        ...      "rig_mean_abs_delta": 0.2, "rig_rank_50": 2, "rig_rank_90": 5,
-        ...      "low_rank_accuracy": {"2": 0.5}, "high_rank_accuracy": {"2": 0.3}}},
-        ...      "table_ranks": [2]}
-        >>> print(format_summary(s).splitlines()[0])
-        model  acc    IG |d|  RIG |d|  RIG k50  RIG k90  low@2  high@2
-    """
-    rows = []
-    for name, entry in summary["models"].items():
-        row: dict[str, Any] = {
-            "model": name,
-            "acc": entry["sample_accuracy"],
-            "IG |d|": entry["ig_mean_abs_delta"],
-            "RIG |d|": entry["rig_mean_abs_delta"],
-            "RIG k50": entry["rig_rank_50"],
-            "RIG k90": entry["rig_rank_90"],
-        }
-        for k in summary["table_ranks"]:
-            row[f"low@{k}"] = entry["low_rank_accuracy"][str(k)]
-        for k in summary["table_ranks"]:
-            row[f"high@{k}"] = entry["high_rank_accuracy"][str(k)]
-        rows.append(row)
-    legend = (
-        "acc: accuracy on the sample; |d|: mean |completeness delta| (output units); "
-        "k50/k90: rank whose first k components carry 50%/90% of the mean RIG attribution; "
-        "low@k: accuracy on rank-k approximations; high@k: on residuals x - x_k."
-    )
-    return format_table(rows) + "\n" + legend

@@ -344,7 +344,8 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     command = "nice -n 10 python3 scripts/paper_claims.py " + " ".join(sys.argv[1:])
     models = {name: zoo.load(name) for name in MODELS.values()}
-    (x, y), description = load_data(args.data, "test", args.limit)
+    loaded = load_data(args.data, "test", args.limit)
+    (x, y), description = loaded.data, loaded.description
     ckpt = Path(args.checkpoint_dir)
     ckpt.mkdir(parents=True, exist_ok=True)
     acc = rank_accuracy(models, (x, y), RANKS, batch_size=args.batch_size,

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -35,8 +36,8 @@ from captum_rank.audit import (
     write_report,
 )
 from captum_rank.audit import accuracy as accuracy_module
-from captum_rank.audit._runner import TEST_KILL_ENV
 from captum_rank.audit.spectrum import DEFAULT_METHODS
+from captum_rank.checks import UserInputError
 
 SIZE = 12
 CLASSES = 5
@@ -181,8 +182,12 @@ def test_limit_and_input_errors() -> None:
         rank_accuracy(models, (x, y[:3]), [0], progress=False)
     with pytest.raises(AuditInputError, match="empty"):
         rank_accuracy({}, (x, y), [0], progress=False)
-    with pytest.raises(AuditInputError, match="batch_size"):
+    with pytest.raises(UserInputError, match="batch_size"):
         rank_accuracy(models, (x, y), [0], batch_size=0, progress=False)
+    with pytest.raises(UserInputError, match="limit"):
+        rank_accuracy(models, (x, y), [0], limit=0, progress=False)
+    assert rank_accuracy(models, (x, y), [0], limit=np.int64(3), progress=False).n_images == 3
+    assert issubclass(AuditInputError, UserInputError)
 
 
 def test_rank_list_parsing() -> None:
@@ -237,13 +242,17 @@ def test_rank_for_share_edge_cases() -> None:
 
 def test_spectrum_matches_direct_attribution() -> None:
     models, x, y = make_problem(n=14, seed=3)
-    result = rank_spectrum(models, (x, y), n_steps=6, batch_size=5, progress=False)
-    assert result.n_images == 14 and sum(result.class_counts) == 14
-    assert result.class_counts == np.bincount(y.numpy(), minlength=CLASSES).tolist()
+    methods = {"rig": "sequential", "ig": "linear"}
+    result = rank_spectrum(models, (x, y), n_steps=6, batch_size=5, progress=False,
+                           methods=methods, quadrature="gausslegendre")
+    assert result.n_images == 14 and sum(result.class_counts["a"].values()) == 14
+    counts = np.bincount(y.numpy(), minlength=CLASSES).tolist()
+    assert result.class_counts["a"] == {c: n for c, n in enumerate(counts) if n}
     for name, model in models.items():
         rig = RankIntegratedGradients(model)
-        for method, schedule in DEFAULT_METHODS.items():
+        for method, schedule in methods.items():
             ranks, delta = rig.attribute_ranks(x, target=y, n_steps=6, schedule=schedule,
+                                               method="gausslegendre",
                                                return_convergence_delta=True)
             direct = ranks.double().sum(1)
             np.testing.assert_allclose(result.mean_spectrum(name, method),
@@ -255,15 +264,22 @@ def test_spectrum_matches_direct_attribution() -> None:
                 float(delta.abs().mean()), rel=1e-4, abs=1e-6)
             assert result.rank_explaining(name, 0.5, method) == rank_for_share(
                 direct.mean(0).numpy(), 0.5)
+            change = (direct.sum(1) - delta.double()).abs()
+            assert result.relative_error(name, method) == pytest.approx(
+                float(delta.abs().sum() / change.sum()), rel=1e-4, abs=1e-9)
     summary = result.summary()
     assert set(summary) == {"a", "b"}
-    assert set(summary["a"]["rig"]) == {"rank_50", "rank_90", "mean_abs_delta", "mean_total"}
+    assert set(summary["a"]["rig"]) == {
+        "schedule", "rank_50", "rank_90", "mean_abs_delta", "relative_error",
+        "over_tolerance", "reliable", "mean_total"}
 
 
 def test_spectrum_errors() -> None:
     models, x, y = make_problem(n=6)
     with pytest.raises(AuditInputError, match="labels must lie"):
         rank_spectrum(models, (x, y + 10), n_steps=2, progress=False)
+    with pytest.raises(UserInputError, match="n_steps"):
+        rank_spectrum(models, (x, y), n_steps=0, progress=False)
     result = rank_spectrum(models["a"], (x, torch.zeros(6, dtype=torch.int64)), n_steps=2,
                            methods={"rig": "sequential"}, progress=False)
     with pytest.raises(ValueError, match="no images"):
@@ -291,50 +307,65 @@ def test_json_round_trips(tmp_path: Path) -> None:
         RankAccuracyResult.from_json(spec.to_json())
 
 
-def test_plots_and_report(tmp_path: Path) -> None:
+def test_report_writes_figures_html_and_json(tmp_path: Path) -> None:
     models, x, y = make_problem(n=10)
     acc = rank_accuracy(models, (x, y), [0, 1, 12], progress=False)
     spec = rank_spectrum(models, (x, y), n_steps=3, progress=False)
-    _, ax = acc.plot(chance=0.2, use_pyplot=False)
-    assert len(ax.get_lines()) == 5
-    _, axes = spec.plot(method=None, use_pyplot=False)
-    assert len(axes[0].get_lines()) >= 4
-    _, axes = spec.plot(model="a", use_pyplot=False)
-    assert len(axes[0].get_lines()) >= 2
-    paths = write_report(tmp_path, AuditReport(acc, spec, {"data": "toy"}))
-    for key in ("json", "html", "accuracy_png", "spectrum_png"):
-        assert paths[key].is_file()
+    names = [f"kind{c}" for c in range(CLASSES)]
+    paths = write_report(tmp_path, AuditReport(acc, spec, {"data": "toy"}, class_names=names))
+    for key in ("json", "html", "accuracy_png", "spectrum_png", "spectrum_by_class_png:a"):
+        assert paths[key].is_file(), key
     page = (tmp_path / "index.html").read_text()
-    assert "accuracy_vs_rank.png" in page and "rank_50" in page and "toy" in page
+    assert "accuracy_vs_rank.png" in page and "k50" in page and "toy" in page
+    assert "relative error" in page
     table = format_table(AuditReport(acc, spec).rows())
     assert table.splitlines()[0].startswith("model") and len(table.splitlines()) == 3
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
 
 
 # --- checkpoints and resuming ---------------------------------------------------------
 
 
 _CHILD = """
-import sys, torch
+import sys, time, torch
 torch.set_num_threads(1)
 sys.path.insert(0, {tests!r})
 import test_audit
 from captum_rank.audit import rank_accuracy
 models, x, y = test_audit.make_problem(n=50, seed=5)
+for model in models.values():  # slow enough for the parent to kill it mid-run
+    model.register_forward_pre_hook(lambda module, args: time.sleep(0.02))
 rank_accuracy(models, (x, y), [0, 1, 3, 12], batch_size=8, checkpoint={ckpt!r},
               progress=False)
 """
 
 
-def test_resume_after_kill_equals_uninterrupted(tmp_path: Path) -> None:
+def test_resume_after_kill_from_outside_equals_uninterrupted(tmp_path: Path) -> None:
+    # The library has no test hook: the test kills the process (SIGKILL, as a crash or an
+    # out-of-memory kill would) from outside, with the checkpoint cadence users get.
     ckpt = tmp_path / "acc.ckpt"
-    env = {**os.environ, TEST_KILL_ENV: "3", "OMP_NUM_THREADS": "1"}
     code = _CHILD.format(tests=str(Path(__file__).parent), ckpt=str(ckpt))
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          text=True, timeout=120)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    proc = subprocess.Popen([sys.executable, "-c", code],
+                            env={**os.environ, "OMP_NUM_THREADS": "1"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    done = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        if ckpt.is_file():
+            try:
+                done = json.loads(ckpt.read_text())["batches_done"]
+            except (ValueError, KeyError):  # pragma: no cover - replace is atomic
+                done = -1
+            if done >= 2:
+                proc.send_signal(signal.SIGKILL)
+                break
+        time.sleep(0.01)
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read() if proc.stderr else ""
     saved = json.loads(ckpt.read_text())
-    assert saved["batches_done"] == 3 and not saved["complete"]
-    assert not list(tmp_path.glob("*.tmp"))
+    done = saved["batches_done"]
+    assert 2 <= done < 7 and not saved["complete"]
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
 
     models, x, y = make_problem(n=50, seed=5)
     calls = {"n": 0}
@@ -346,11 +377,21 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path: Path) -> None:
     resumed = rank_accuracy(models, (x, y), [0, 1, 3, 12], batch_size=8, checkpoint=ckpt,
                             progress=False)
     handle.remove()
-    # 7 batches, 3 done: 4 batches of 1 clean + 2 x 4 rank forward passes each.
-    assert calls["n"] == 4 * 9
+    # 7 batches; per batch 1 clean + 2 x 4 rank forward passes less the two end points that
+    # equal the clean images (x_12 = x, x - x_0 = x), plus the up-front check of the model.
+    assert calls["n"] == (7 - done) * 7 + 1
     fresh = rank_accuracy(models, (x, y), [0, 1, 3, 12], batch_size=8, progress=False)
     assert _strip(resumed) == _strip(fresh)
     assert json.loads(ckpt.read_text())["complete"]
+
+
+def test_runner_reads_no_environment() -> None:
+    import inspect
+
+    from captum_rank.audit import _runner
+
+    source = inspect.getsource(_runner)
+    assert "environ" not in source and "kill" not in source
 
 
 def test_ctrl_c_keeps_completed_batches_and_resume_is_exact(tmp_path: Path) -> None:
@@ -384,14 +425,17 @@ def test_finished_checkpoint_returns_without_work(tmp_path: Path) -> None:
     first = rank_accuracy(models, (x, y), [0, 2], batch_size=5, checkpoint=ckpt,
                           progress=False)
 
-    def boom(module: nn.Module, args: Any) -> None:
-        raise AssertionError("the model must not run again")
+    calls = {"n": 0}
 
-    handles = [m.register_forward_pre_hook(boom) for m in models.values()]
+    def count(module: nn.Module, args: Any) -> None:
+        calls["n"] += 1
+
+    handles = [m.register_forward_pre_hook(count) for m in models.values()]
     again = rank_accuracy(models, (x, y), [0, 2], batch_size=5, checkpoint=ckpt,
                           progress=False)
     for h in handles:
         h.remove()
+    assert calls["n"] == 2  # the up-front check of each model, nothing else
     assert _strip(again) == _strip(first)
 
 
@@ -435,3 +479,348 @@ def test_data_source_by_index() -> None:
     assert torch.equal(source.batch(2)[0], x[6:])
     with pytest.raises(AuditInputError, match="empty"):
         DataSource([], batch_size=2)
+
+
+def test_hand_edited_checkpoint_is_detected_by_its_checksum(tmp_path: Path) -> None:
+    models, x, y = make_problem(n=12)
+    ckpt = tmp_path / "c.ckpt"
+    fresh = rank_accuracy(models, (x, y), [0, 2], batch_size=5, checkpoint=ckpt,
+                          progress=False)
+    blob = json.loads(ckpt.read_text())
+    blob["sums"]["clean"]["data"][0] += 5  # a "fix" by hand
+    ckpt.write_text(json.dumps(blob))
+    with pytest.warns(UserWarning, match="checksum"):
+        again = rank_accuracy(models, (x, y), [0, 2], batch_size=5, checkpoint=ckpt,
+                              progress=False)
+    assert _strip(again) == _strip(fresh)
+
+
+# --- models against data, checked up front -------------------------------------------
+
+
+def test_model_that_does_not_take_the_data_fails_before_any_work() -> None:
+    models, _, _ = make_problem(n=4)
+    colour = torch.rand(6, 3, 20, 20)
+    calls = {"n": 0}
+
+    def count(module: nn.Module, args: Any) -> None:
+        calls["n"] += 1
+
+    models["a"].register_forward_pre_hook(count)
+    with pytest.raises(UserInputError, match=r"cannot take the data's images of shape \(3, 20"):
+        rank_accuracy(models, (colour, torch.zeros(6, dtype=torch.int64)), [0], progress=False)
+    assert calls["n"] == 1
+    with pytest.raises(UserInputError, match="cannot take"):
+        rank_spectrum(models, (colour, torch.zeros(6, dtype=torch.int64)), progress=False)
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        (lambda x: x.sum(), "must return"),
+        (lambda x: (x.flatten(1)[:, :3], None), "must return"),
+        (lambda x: x.flatten(1)[:1, :3], "must return"),
+        (lambda x: x.flatten(1)[:, :6].reshape(-1, 3, 2), "must return"),
+        (lambda x: x.flatten(1)[:, :3] * float("nan"), "NaN"),
+    ],
+)
+def test_model_outputs_of_the_wrong_form_are_refused(output: Any, message: str) -> None:
+    x, y = torch.rand(4, 1, 6, 6), torch.zeros(4, dtype=torch.int64)
+    with pytest.raises(UserInputError, match=message):
+        rank_accuracy(output, (x, y), [0], progress=False)
+
+
+def test_output_width_must_match_the_data_classes() -> None:
+    models, x, y = make_problem(n=6)
+    with pytest.raises(UserInputError, match="returns 5 class scores per image but the data "
+                                             "has 10 classes"):
+        rank_accuracy(models, (x, y), [0], progress=False, num_classes=10)
+    assert rank_accuracy(models, (x, y), [0], progress=False, num_classes=5).n_images == 6
+
+
+def test_unlabelled_images_are_judged_against_the_models_own_prediction() -> None:
+    models, x, _ = make_problem(n=9)
+    unlabelled = torch.full((9,), -1, dtype=torch.int64)
+    result = rank_accuracy(models, (x, unlabelled), [0, 3, SIZE], progress=False)
+    assert result.n_unlabelled == 9
+    for name, model in models.items():
+        assert result.clean_accuracy()[name] == 1.0
+        with torch.no_grad():
+            own = model(x).argmax(1)
+            expected = int((model(low_rank(x, 3)).argmax(1) == own).sum())
+        assert result.low_rank_correct[name][1] == expected
+    spec = rank_spectrum(models, (x, unlabelled), n_steps=3, progress=False)
+    with torch.no_grad():
+        own_a = models["a"](x).argmax(1)
+    assert spec.class_counts["a"] == {int(c): int((own_a == c).sum())
+                                      for c in own_a.unique()}
+
+
+# --- reliability: completeness error relative to the output change ----------------------
+
+
+def test_reliability_flag_in_summary_json_and_html(tmp_path: Path) -> None:
+    models, x, y = make_problem(n=8)
+    # A tolerance no quadrature reaches on a nonlinear model marks every summary unreliable;
+    # a generous one marks them reliable.
+    strict = rank_spectrum(models, (x, y), n_steps=2, progress=False, tolerance=1e-12)
+    loose = rank_spectrum(models, (x, y), n_steps=2, progress=False, tolerance=1e6)
+    for model in models:
+        for method in strict.methods:
+            assert strict.relative_error(model, method) > 1e-12
+            assert not strict.reliable(model, method)
+            assert loose.reliable(model, method)
+            assert strict.over_tolerance[method][model] == 8
+    data = json.loads(strict.to_json())
+    assert data["summary"]["a"]["rig"]["reliable"] is False
+    rows = AuditReport(None, strict).rows()
+    assert str(rows[0]["rig k50"]).endswith("*")
+    write_report(tmp_path, AuditReport(None, strict))
+    assert ">NO<" in (tmp_path / "index.html").read_text()
+    # An affine model is integrated exactly by IG: reliable at any tolerance.
+    affine = nn.Sequential(nn.Flatten(), nn.Linear(SIZE * SIZE, CLASSES))
+    exact = rank_spectrum(affine, (x, y), n_steps=2, progress=False, tolerance=1e-4,
+                          methods={"ig": "linear"})
+    assert exact.reliable("model", "ig")
+
+
+def test_methods_are_named_by_the_caller_not_hard_coded(tmp_path: Path) -> None:
+    models, x, y = make_problem(n=6)
+    methods = {"slow": "sequential", "plain": "linear", "fast": "arc_length"}
+    spec = rank_spectrum(models, (x, y), n_steps=3, methods=methods, progress=False)
+    assert list(spec.methods) == list(methods)
+    row = AuditReport(None, spec).rows()[0]
+    assert {"slow k50", "plain k90", "fast rel.err"} <= set(row)
+    write_report(tmp_path, AuditReport(None, spec))
+    page = (tmp_path / "index.html").read_text()
+    assert "slow (sequential)" in page and "plain (IG)" in page
+
+
+def test_default_rig_method_uses_the_library_default_schedule() -> None:
+    import inspect
+
+    from captum_rank.audit.spectrum import default_schedule
+
+    parameters = inspect.signature(RankIntegratedGradients.attribute_ranks).parameters
+    models, x, y = make_problem(n=4)
+    spec = rank_spectrum(models, (x, y), n_steps=2, progress=False)
+    assert spec.methods["rig"] == default_schedule() == str(parameters["schedule"].default)
+    assert spec.quadrature == str(parameters["method"].default)
+    assert DEFAULT_METHODS["rig"] is None
+
+
+def test_results_are_data_without_plotting_imports() -> None:
+    code = ("import sys; import captum_rank.audit.accuracy, captum_rank.audit.spectrum, "
+            "captum_rank.audit.explain, captum_rank.audit.pipeline; "
+            "print(sorted(m for m in sys.modules if m.startswith(('matplotlib', "
+            "'captum_rank.visualization'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_one_atomic_json_writer(tmp_path: Path) -> None:
+    from captum_rank.audit import _jsonio
+
+    target = tmp_path / "x.json"
+    _jsonio.write_json(target, {"a": [1, 2]})
+    assert json.loads(target.read_text()) == {"a": [1, 2]}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]
+
+    class Boom:
+        def __str__(self) -> str:
+            raise RuntimeError("cannot serialise")
+
+    with pytest.raises(RuntimeError):
+        _jsonio.write_json(target, {"a": Boom()})
+    assert json.loads(target.read_text()) == {"a": [1, 2]}  # the old file is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]
+
+
+# --- loading: data, subsets, image folders ------------------------------------------------
+
+
+def test_limit_takes_a_stratified_seeded_subset() -> None:
+    from captum_rank.audit.loading import load_data, subset_indices
+
+    labels = torch.arange(10).repeat_interleave(20)  # class-sorted, like the sample
+    index, how = subset_indices(labels, 20, seed=0)
+    assert torch.bincount(labels[index]).tolist() == [2] * 10
+    assert "stratified" in how and "seed 0" in how
+    again, _ = subset_indices(labels, 20, seed=0)
+    other, _ = subset_indices(labels, 20, seed=1)
+    assert torch.equal(index, again) and not torch.equal(index, other)
+    loaded = load_data("sample", limit=20)
+    assert torch.bincount(loaded.labels).tolist() == [2] * 10
+    assert "stratified random subset (seed 0) of 20 of 200" in loaded.description
+
+
+def _write_images(folder: Path, n: int, size: tuple[int, int] = (48, 40)) -> list[Path]:
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(len(str(folder)))
+    paths = []
+    for i in range(n):
+        path = folder / f"img{i}.png"
+        Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(path)
+        paths.append(path)
+    return paths
+
+
+class Colour224(nn.Module):
+    """A tiny random-weight stand-in for a 3 x 224 x 224 ImageNet-sized classifier."""
+
+    input_shape = (3, 224, 224)
+
+    def __init__(self, classes: int = 4) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 2, 8, stride=8)
+        self.fc = nn.Linear(2 * 28 * 28, classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc(torch.tanh(self.conv(x)).flatten(1))
+
+
+def test_image_folder_with_class_subfolders_and_flat(tmp_path: Path) -> None:
+    from captum_rank.audit.loading import ImageFiles, load_data
+
+    for name in ("cat", "dog"):
+        _write_images(tmp_path / "classes" / name, 3)
+    loaded = load_data(str(tmp_path / "classes"), shape=(3, 224, 224))
+    assert isinstance(loaded.data, ImageFiles)
+    assert loaded.labels.tolist() == [0, 0, 0, 1, 1, 1]
+    assert loaded.class_names == ["cat", "dog"] and loaded.num_classes == 2
+    image, label = loaded.data[4]
+    assert tuple(image.shape) == (3, 224, 224) and label == 1
+    # Folders named after the model's own classes map to those classes.
+    named = load_data(str(tmp_path / "classes"), shape=(3, 224, 224),
+                      model_classes=["bird", "dog", "cat"])
+    assert named.labels.tolist() == [2, 2, 2, 1, 1, 1] and named.num_classes is None
+    _write_images(tmp_path / "flat", 4)
+    flat = load_data(str(tmp_path / "flat"), shape=(1, 28, 28))
+    assert flat.labels.tolist() == [-1] * 4 and tuple(flat.data[0][0].shape) == (1, 28, 28)
+    assert "own predictions" in flat.description
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserInputError, match="holds no images"):
+        load_data(str(tmp_path / "empty"))
+
+
+def test_audit_on_a_3x224_model_and_image_folder_streams(tmp_path: Path) -> None:
+    from captum_rank.audit import audit
+    from captum_rank.audit.loading import load_data
+
+    for name in ("a", "b", "c", "d"):
+        _write_images(tmp_path / name, 2, size=(300, 260))
+    loaded = load_data(str(tmp_path), shape=(3, 224, 224))
+    torch.manual_seed(0)
+    model = Colour224().eval()
+    sizes: list[int] = []
+    model.register_forward_pre_hook(lambda module, args: sizes.append(args[0].shape[0]))
+    report = audit({"c224": model}, loaded.data, labels=loaded.labels, ranks=[0, 8, 224],
+                   spectrum_images=4, n_steps=2, batch_size=3, spectrum_batch_size=2,
+                   internal_batch_size=2, num_classes=loaded.num_classes, progress=False)
+    assert report.accuracy is not None and report.spectrum is not None
+    assert report.accuracy.n_images == 8 and report.accuracy.r == 224
+    assert report.spectrum.n_images == 4 and report.spectrum.r == 224
+    assert max(sizes) <= 3  # never more than one batch of images in memory
+    with pytest.raises(UserInputError, match="returns 4 class scores per image but the data "
+                                             "has 3 classes"):
+        audit({"c224": model}, (torch.rand(3, 3, 224, 224), torch.arange(3)), num_classes=3,
+              progress=False)
+
+
+def test_model_file_importing_a_sibling_garbage_weights_and_factories(tmp_path: Path) -> None:
+    from captum_rank.audit.loading import load_model
+
+    (tmp_path / "blocks.py").write_text(
+        "from torch import nn\n\ndef head():\n    return nn.Linear(4, 2)\n")
+    (tmp_path / "net.py").write_text(
+        "from torch import nn\nfrom blocks import head\n\n"
+        "class Net(nn.Sequential):\n    def __init__(self):\n"
+        "        super().__init__(nn.Flatten(), head())\n\n"
+        "def broken():\n    raise RuntimeError('no GPU here')\n\n"
+        "def needs(width):\n    return Net()\n")
+    name, model = load_model(f"{tmp_path / 'net.py'}:Net")
+    assert name == "Net" and not model.training
+    with pytest.raises(UserInputError, match="raised RuntimeError: no GPU here"):
+        load_model(f"{tmp_path / 'net.py'}:broken")
+    with pytest.raises(UserInputError, match="without arguments"):
+        load_model(f"{tmp_path / 'net.py'}:needs")
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(os.urandom(2000))
+    with pytest.raises(UserInputError, match=r"not a PyTorch weights file.*state_dict"):
+        load_model(f"{tmp_path / 'net.py'}:Net", garbage)
+    whole = tmp_path / "whole.pt"
+    torch.save(model, whole)
+    with pytest.raises(UserInputError,
+                       match=r"whole pickled object.*torch.save\(model.state_dict\(\), path\)"):
+        load_model(f"{tmp_path / 'net.py'}:Net", whole)
+    good = tmp_path / "good.pt"
+    torch.save(model.state_dict(), good)
+    assert load_model(f"{tmp_path / 'net.py'}:Net", good)[0] == "Net"
+
+
+# --- explain --------------------------------------------------------------------------------
+
+
+def test_explain_on_a_3x224_stand_in(tmp_path: Path) -> None:
+    from captum_rank.audit import explain
+
+    torch.manual_seed(1)
+    model = Colour224().eval()
+    x = torch.rand(2, 3, 224, 224)
+    result = explain({"c224": model}, x, n_steps=2, internal_batch_size=2,
+                     class_names=["w", "x", "y", "z"], names=["p", "q"])
+    item = result.items["c224"][0]
+    with torch.no_grad():
+        probs = model(x).softmax(1)
+    assert item["prediction"] == int(probs[0].argmax())
+    assert item["prediction_name"] == "wxyz"[item["prediction"]]
+    assert item["probability"] == pytest.approx(float(probs[0].max()), rel=1e-5)
+    assert len(item["methods"]["rig"]["spectrum"]) == 224
+    assert result.maps["c224"]["ig"].shape == (2, 3, 224, 224)
+    walk = result.path["c224"]
+    assert walk["ranks"][0] == 0 and walk["ranks"][-1] == 224
+    assert walk["probabilities"][-1] == pytest.approx(float(probs[0, walk["target"]]),
+                                                      rel=1e-4)
+    write_report(tmp_path, AuditReport(None, None, explanation=result))
+    for name in ("explain_grid.png", "explain_spectrum.png", "rank_path_c224.png"):
+        assert (tmp_path / name).is_file(), name
+    with pytest.raises(UserInputError, match="target"):
+        explain(model, x, target=7, n_steps=2)
+
+
+def test_explain_the_real_imagenet_model_on_a_photo() -> None:
+    from captum_rank import zoo
+    from captum_rank.audit import explain
+    from captum_rank.data import load_photos
+
+    try:
+        model = zoo.load("imagenet-efficientnet-lite0")
+        photos = load_photos(size=224, sources=["foolbox"])
+    except (UserInputError, ImportError, OSError) as err:
+        pytest.skip(f"the ImageNet model or photos are not installed: {err}")
+    index = 0
+    result = explain(model, photos.images[index:index + 1], n_steps=2, internal_batch_size=2,
+                     class_names=zoo.class_names("imagenet-efficientnet-lite0"),
+                     path_ranks=[0, 224])
+    item = result.items["model"][0]
+    assert item["prediction_name"] == zoo.class_names("imagenet-efficientnet-lite0")[
+        item["prediction"]]
+    assert 0 < item["probability"] <= 1
+    for values in item["methods"].values():
+        assert np.isfinite(values["relative_error"]) and len(values["spectrum"]) == 224
+
+
+def test_domain_note_for_a_colour_photo_on_a_grey_model() -> None:
+    from captum_rank.audit.loading import image_domain_note
+
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (400, 500, 3), dtype=np.uint8)
+    note = image_domain_note(photo, (1, 28, 28), "fmnist-natural")
+    assert note is not None and "colour" in note and "fmnist-natural" in note
+    grey = np.repeat(rng.integers(0, 256, (28, 28, 1), dtype=np.uint8), 3, axis=2)
+    assert image_domain_note(grey, (1, 28, 28), "fmnist-natural") is None
+    assert image_domain_note(photo, (3, 224, 224), "imagenet") is None

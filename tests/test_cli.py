@@ -136,14 +136,21 @@ def test_explain_writes_maps_and_spectra(tiny: tuple[str, str], tmp_path: Path,
     Image.open(png).save(jpg)
     out = tmp_path / "explain"
     assert main(["explain", "--model", spec, "--weights", weights, str(png), str(jpg),
-                 "--target", "3", "--n-steps", "4", "--out", str(out)]) == 0
-    for name in ("explain_grid.png", "rank_spectrum.png", "explain.json"):
+                 "--target", "3", "--n-steps", "4", "--schedule", "arc_length",
+                 "--out", str(out)]) == 0
+    for name in ("explain_grid.png", "explain_spectrum.png", "rank_path_TinyNet.png",
+                 "report.json", "index.html"):
         assert (out / name).is_file(), name
-    result = json.loads((out / "explain.json").read_text())
-    (entries,) = result["models"].values()
+    result = json.loads((out / "report.json").read_text())["explanation"]
+    assert result["methods"] == {"rig": "arc_length", "ig": "linear"}
+    (entries,) = result["items"].values()
     assert [e["target"] for e in entries] == [3, 3]
-    assert len(entries[0]["rig_spectrum"]) == 28
-    assert "k50=" in capsys.readouterr().out
+    assert len(entries[0]["methods"]["rig"]["spectrum"]) == 28
+    assert all("relative_error" in e["methods"]["ig"] for e in entries)
+    captured = capsys.readouterr()
+    assert "k50=" in captured.out and "rel.err=" in captured.out
+    # A random colour picture given to a grey 28 x 28 model: a warning says so.
+    assert "warning:" in captured.err and "colour" in captured.err
 
 
 @pytest.mark.parametrize(
@@ -162,13 +169,18 @@ def test_explain_writes_maps_and_spectra(tiny: tuple[str, str], tmp_path: Path,
          "not an integer"),
         (["audit", "--model", "fmnist-natural", "--data", "sample", "--limit", "0"],
          "--limit"),
+        (["audit", "--model", "fmnist-natural", "--data", "sample", "--threads", "0"],
+         "--threads"),
+        (["explain", "--model", "fmnist-natural", "--schedule", "zigzag", "x.png"],
+         "--schedule"),
+        (["audit", "--model", "fmnist-natural", "--input-shape", "2x28", "--data", "sample"],
+         "--input-shape"),
         (["audit", "--model", "missing.py:Net", "--data", "sample"], "does not exist"),
         (["audit", "--model", "fmnist-natural", "--weights", "/no/file.pt", "--data",
           "sample"], "does not exist"),
         (["audit", "--model", "fmnist-natural", "--model", "fmnist-natural", "--weights",
           "x.pt"], "one per model"),
         (["explain", "--model", "fmnist-natural", "/no/such/image.png"], "does not exist"),
-        (["explain", "--model", "fmnist-natural", "--size", "axb", "x.png"], "--size"),
         (["audit"], "required"),
         (["demo", "--threads", "0"], "--threads"),
         (["demo", "--ranks", "0,30"], "above min(H, W) = 28"),
@@ -190,6 +202,15 @@ def test_bad_weights_and_unreadable_image(tiny: tuple[str, str], tmp_path: Path,
     torch.save({"other.weight": torch.zeros(2)}, wrong)
     assert main(["audit", "--model", spec, "--weights", str(wrong), "--data", "sample"]) == 2
     assert "do not fit TinyNet" in capsys.readouterr().err
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(os.urandom(3000))
+    assert main(["audit", "--model", spec, "--weights", str(garbage), "--data", "sample"]) == 2
+    err = capsys.readouterr().err
+    assert "not a PyTorch weights file" in err and "state_dict" in err
+    whole = tmp_path / "whole.pt"
+    torch.save(torch.nn.Linear(2, 2), whole)
+    assert main(["audit", "--model", spec, "--weights", str(whole), "--data", "sample"]) == 2
+    assert "torch.save(model.state_dict(), path)" in capsys.readouterr().err
     text = tmp_path / "notes.png"
     text.write_text("not an image")
     assert main(["explain", "--model", spec, str(text)]) == 2
@@ -218,3 +239,181 @@ def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert capsys.readouterr().out.startswith("captum-rank ")
     assert main([]) == 2
+
+
+def test_help_and_version_do_not_import_torch() -> None:
+    code = ("import sys\nfrom captum_rank.cli import main\n"
+            "for argv in (['--version'], ['--help'], ['audit', '--help']):\n"
+            "    try:\n        main(argv)\n    except SystemExit as e:\n"
+            "        assert e.code == 0, e.code\n"
+            "print('TORCH', 'torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "captum-rank 0.1.0" in out.stdout and "--checkpoint" in out.stdout
+    assert out.stdout.strip().endswith("TORCH False")
+
+
+@pytest.mark.parametrize("flag", ["--out", "--checkpoint"])
+def test_unusable_output_paths_fail_before_any_work(flag: str, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    import captum_rank.audit.loading as loading
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("no model may be loaded before the output paths are checked")
+
+    monkeypatch.setattr(loading, "load_model", never)
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    base = ["audit", "--model", "fmnist-natural", "--data", "sample"]
+    if flag == "--out":
+        bad = [str(a_file), str(a_file / "sub"), "/proc/captum-rank-cannot-write-here"]
+    else:
+        bad = [str(tmp_path), str(a_file / "run.ckpt"), "/proc/captum-rank-no/run.ckpt"]
+    for path in bad:
+        extra = [flag, path] if flag == "--out" else ["--out", str(tmp_path / "o"), flag, path]
+        assert main([*base, *extra]) == 2, path
+        err = capsys.readouterr().err
+        assert err.startswith("captum-rank: error: ") and flag in err, err
+    for command in (["demo"], ["explain", "--model", "fmnist-natural", "x.png"]):
+        if flag == "--out":
+            assert main([*command, "--out", str(a_file)]) == 2
+            assert "--out" in capsys.readouterr().err
+
+
+SIBLING = '''
+from torch import nn
+
+
+def trunk():
+    return nn.Sequential(nn.Conv2d(1, 2, 5, stride=3), nn.Tanh(), nn.Flatten())
+'''
+
+USES_SIBLING = '''
+from torch import nn
+
+from sibling_blocks import trunk
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.trunk = trunk()
+        self.fc = nn.Linear(2 * 8 * 8, 10)
+
+    def forward(self, x):
+        return self.fc(self.trunk(x))
+
+
+class FiveWay(Net):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2 * 8 * 8, 5)
+
+
+def broken():
+    raise RuntimeError("weights server unreachable")
+'''
+
+
+@pytest.fixture
+def sibling(tmp_path: Path) -> Path:
+    folder = tmp_path / "user_code"
+    folder.mkdir()
+    (folder / "sibling_blocks.py").write_text(SIBLING)
+    (folder / "net_file.py").write_text(USES_SIBLING)
+    return folder / "net_file.py"
+
+
+def test_model_file_that_imports_a_sibling_module(sibling: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(["audit", "--model", f"{sibling}:Net", "--data", "sample", "--limit", "10",
+                 "--spectrum-limit", "0", "--ranks", "0,28", "--out", str(out),
+                 "--no-progress"]) == 0
+    assert json.loads((out / "report.json").read_text())["accuracy"]["n_images"] == 10
+
+
+def test_factory_that_raises_width_mismatch_and_model_data_mismatch(
+    sibling: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["audit", "--model", f"{sibling}:broken", "--data", "sample"]) == 2
+    err = capsys.readouterr().err
+    assert "raised RuntimeError: weights server unreachable" in err and err.count("\n") == 1
+    assert main(["audit", "--model", f"{sibling}:FiveWay", "--data", "sample",
+                 "--spectrum-limit", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "returns 5 class scores per image but the data has 10 classes" in err
+    # A 3 x 224 x 224 model on 1 x 28 x 28 data: one clear message, before any work.
+    assert main(["audit", "--model", "imagenet-efficientnet-lite0", "--data", "sample"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot take the data's images of shape (1, 28, 28)" in err
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_limit_is_a_stratified_subset_and_says_so(tiny: tuple[str, str],
+                                                  tmp_path: Path) -> None:
+    spec, weights = tiny
+    out = tmp_path / "out"
+    assert main(["audit", "--model", spec, "--weights", weights, "--data", "sample",
+                 "--limit", "20", "--spectrum-limit", "10", "--n-steps", "2",
+                 "--ranks", "0,28", "--out", str(out), "--no-progress"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert "stratified random subset (seed 0) of 20 of 200" in report["meta"]["data"]
+    spectrum = report["spectrum"]
+    # 10 spectrum images from 20 stratified ones over 10 classes: every class once.
+    assert sorted(int(c) for c in spectrum["class_counts"]["TinyNet"]) == list(range(10))
+
+
+COLOUR_MODEL = '''
+import torch
+from torch import nn
+
+
+class Colour224(nn.Module):
+    """A random stand-in for a 3 x 224 x 224 classifier with 4 classes."""
+
+    input_shape = (3, 224, 224)
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = nn.Conv2d(3, 2, 8, stride=8)
+        self.fc = nn.Linear(2 * 28 * 28, 4)
+
+    def forward(self, x):
+        return self.fc(torch.tanh(self.conv(x)).flatten(1))
+'''
+
+
+def test_audit_and_explain_a_3x224_model_on_an_image_folder(tmp_path: Path) -> None:
+    source = tmp_path / "colour_model.py"
+    source.write_text(COLOUR_MODEL)
+    folder = tmp_path / "pictures"
+    for i, name in enumerate(("apple", "bird", "car", "dog")):
+        (folder / name).mkdir(parents=True)
+        _png(folder / name / f"{i}.png", size=(320, 240))
+    out = tmp_path / "out"
+    assert main(["audit", "--model", f"{source}:Colour224", "--data", str(folder),
+                 "--ranks", "0,16,224", "--spectrum-limit", "2", "--n-steps", "2",
+                 "--batch-size", "2", "--internal-batch-size", "2", "--out", str(out),
+                 "--no-progress"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["accuracy"]["n_images"] == 4 and report["accuracy"]["r"] == 224
+    assert report["class_names"] == ["apple", "bird", "car", "dog"]
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    _png(flat / "one.png", size=(300, 300))
+    _png(flat / "two.png", size=(200, 300))
+    assert main(["audit", "--model", f"{source}:Colour224", "--data", str(flat),
+                 "--ranks", "0,224", "--spectrum-limit", "0", "--out", str(out),
+                 "--no-progress"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["accuracy"]["n_unlabelled"] == 2
+    assert report["accuracy"]["clean_accuracy"]["Colour224"] == 1.0
+    explained = tmp_path / "explained"
+    assert main(["explain", "--model", f"{source}:Colour224", str(flat / "one.png"),
+                 "--n-steps", "2", "--internal-batch-size", "2", "--out",
+                 str(explained)]) == 0
+    result = json.loads((explained / "report.json").read_text())["explanation"]
+    assert len(result["items"]["Colour224"][0]["methods"]["rig"]["spectrum"]) == 224

@@ -1,18 +1,23 @@
 r"""The rank audit: where in an image's singular spectrum models find their evidence.
 
-Two audits over a data set, for one model or several at once (``{name: model}``):
+For one model or several at once (``{name: model}``), over any data whose images the
+models take (checked once, up front):
 
 - :func:`rank_accuracy`: accuracy on rank-``k`` approximations ``x_k`` and on high-rank
   residuals ``x - x_k`` (one SVD per image, reused for every rank and model);
-- :func:`rank_spectrum`: mean RIG rank attributions per class (target = true label),
-  the same for IG decomposed over the singular components, and the ranks that explain
-  half and 90% of the output (:func:`rank_for_share`).
+- :func:`rank_spectrum`: mean rank attributions of each method (RIG with the library's
+  default schedule, IG decomposed over the singular components), the ranks that explain
+  half and 90% of the output, and the relative completeness error that says whether
+  those summaries can be trusted;
+- :func:`explain`: a few images in detail (maps, spectra, the rank path);
+- :func:`audit`: accuracy and spectra in one call, as an :class:`AuditReport`, which
+  :func:`write_report` writes as JSON, PNG figures and an HTML page.
 
-Both stream batches and keep only running sums (bounded memory), show a progress bar,
-resume from a checkpoint after an interruption with an identical result, and shard over
-``torch.distributed`` processes (:mod:`captum_rank.audit.distributed`). Results are
-dataclasses with ``to_json``/``from_json`` and ``plot``; :func:`write_report` writes
-JSON, PNG figures and an HTML page.
+The audits stream batches and keep only running sums (bounded memory), show a progress
+bar, resume from a checkpoint after an interruption with an identical result, and shard
+over ``torch.distributed`` processes (:mod:`captum_rank.audit.distributed`). Results are
+dataclasses with ``to_json``/``from_json``; figures are drawn only by the report writer.
+:mod:`captum_rank.audit.loading` resolves models, data and image files named by strings.
 
 Examples:
     >>> import torch
@@ -27,24 +32,35 @@ from captum_rank.audit.accuracy import RankAccuracyResult, rank_accuracy
 from captum_rank.audit.checkpoint import Checkpoint
 from captum_rank.audit.distributed import Shard, current_shard, init_from_env
 from captum_rank.audit.errors import AuditInputError
+from captum_rank.audit.explain import ExplainResult, explain
 from captum_rank.audit.loading import load_data, load_images, load_model
+from captum_rank.audit.pipeline import audit
 from captum_rank.audit.ranks import check_ranks, default_ranks, parse_ranks, rank_for_share
 from captum_rank.audit.report import AuditReport, format_table, summary_rows, write_report
 from captum_rank.audit.sources import DataSource
-from captum_rank.audit.spectrum import DEFAULT_METHODS, RankSpectrumResult, rank_spectrum
+from captum_rank.audit.spectrum import (
+    DEFAULT_METHODS,
+    RELIABILITY_TOLERANCE,
+    RankSpectrumResult,
+    rank_spectrum,
+)
 
 __all__ = [
     "DEFAULT_METHODS",
+    "RELIABILITY_TOLERANCE",
     "AuditInputError",
     "AuditReport",
     "Checkpoint",
     "DataSource",
+    "ExplainResult",
     "RankAccuracyResult",
     "RankSpectrumResult",
     "Shard",
+    "audit",
     "check_ranks",
     "current_shard",
     "default_ranks",
+    "explain",
     "format_table",
     "init_from_env",
     "load_data",

@@ -1,24 +1,82 @@
-r"""Reading and writing the audit results' JSON files."""
+r"""The one JSON writer of the package (atomic and durable), and the matching reader.
+
+:func:`write_json` writes to a fresh temporary file in the target's folder
+(:func:`tempfile.mkstemp`), flushes and ``fsync``\ s it, then moves it into place with
+:func:`os.replace`, which is atomic on POSIX and Windows: a process killed at any moment
+leaves the previous file or the new one, never half of one, and two writers never share
+a temporary name. Checkpoints, results and reports all go through it.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["JsonExport", "dump", "load", "load_kind"]
+__all__ = ["JsonExport", "dump", "load", "load_kind", "write_json", "write_text"]
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    r"""Write ``text`` to ``path`` atomically (mkstemp, fsync, replace).
+
+    Args:
+        path: the file; its folder is created when missing.
+        text: the content (UTF-8).
+
+    Returns:
+        The path.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "a" / "x.txt"
+        >>> write_text(target, "hi").read_text(), sorted(p.name for p in target.parent.iterdir())
+        ('hi', ['x.txt'])
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return target
+
+
+def write_json(path: str | os.PathLike[str], obj: Any, indent: int | None = 2) -> Path:
+    r"""Write ``obj`` as JSON to ``path`` atomically (see :func:`write_text`).
+
+    Args:
+        path: the file.
+        obj: anything :func:`json.dumps` accepts (other objects are written with ``str``).
+        indent: indentation, or ``None`` for the compact form.
+
+    Returns:
+        The path.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> target = write_json(pathlib.Path(tempfile.mkdtemp()) / "x.json", {"a": 1})
+        >>> load(target)
+        {'a': 1}
+    """
+    return write_text(path, json.dumps(obj, indent=indent, default=str) + "\n")
 
 
 def dump(obj: dict[str, Any], path: str | os.PathLike[str] | None) -> str:
     r"""``obj`` as indented JSON; also written to ``path`` (atomically) when given."""
-    text = json.dumps(obj, indent=2, sort_keys=False, allow_nan=True)
+    text = json.dumps(obj, indent=2, default=str)
     if path is not None:
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(text + "\n", encoding="utf-8")
-        os.replace(tmp, target)
+        write_text(path, text + "\n")
     return text
 
 

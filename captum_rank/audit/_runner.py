@@ -10,7 +10,6 @@ an interruption), and all-reduces the sums over the processes at the end.
 from __future__ import annotations
 
 import os
-import signal
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -23,11 +22,7 @@ from captum_rank.audit.checkpoint import Checkpoint
 from captum_rank.audit.distributed import Shard
 from captum_rank.audit.sources import DataSource
 
-__all__ = ["TEST_KILL_ENV", "run_stream"]
-
-#: Test hook: when set to ``N``, the process kills itself (SIGKILL, as a crash or an
-#: out-of-memory kill would) right after saving the checkpoint of its ``N``-th batch.
-TEST_KILL_ENV = "CAPTUM_RANK_AUDIT_TEST_KILL_AFTER"
+__all__ = ["run_stream"]
 
 Step = Callable[[Tensor, Tensor], Mapping[str, np.ndarray]]
 
@@ -79,7 +74,6 @@ def run_stream(
                 done = 0
             else:
                 sums = {k: saved[k].astype(sums[k].dtype) for k in sums}
-    kill_after = int(os.environ.get(TEST_KILL_ENV, "0") or 0)
     bar = Progress(len(my_batches), initial=done, desc=desc,
                    disable=not progress or not shard.is_main)
     last_save = time.monotonic()
@@ -96,12 +90,9 @@ def run_stream(
             if ckpt is not None and (
                 checkpoint_interval <= 0
                 or time.monotonic() - last_save >= checkpoint_interval
-                or kill_after
             ):
                 ckpt.save(done, sums, complete=done == len(my_batches))
                 saved_at, last_save = done, time.monotonic()
-                if kill_after and done >= kill_after:
-                    os.kill(os.getpid(), signal.SIGKILL)
     except BaseException:
         # Ctrl-C or an error: keep what the completed batches computed.
         if ckpt is not None and done > saved_at:

@@ -14,6 +14,11 @@ models' own forward passes.
 
 Two end points are exact by construction rather than up to rounding: ``x_r = x`` (so
 the rank-``r`` accuracy *is* the clean accuracy) and ``x - x_0 = x``.
+
+Unlabelled images (label ``-1``, e.g. a flat folder of photos) are judged against each
+model's own prediction on the image itself: their "accuracy" is agreement with the
+model's answer on ``x``. The result is data only; figures are drawn by
+:func:`captum_rank.audit.report.write_report`.
 """
 
 from __future__ import annotations
@@ -26,21 +31,23 @@ from typing import Any
 
 import numpy as np
 import torch
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 from torch import Tensor
 from torch.utils.data import Dataset
 
 from captum_rank.audit import _jsonio
-from captum_rank.audit._models import as_model_dict, model_device
+from captum_rank.audit._models import (
+    as_model_dict,
+    check_models_on_data,
+    model_device,
+    targets_for,
+)
 from captum_rank.audit._runner import run_stream
 from captum_rank.audit.checkpoint import digest_model
 from captum_rank.audit.distributed import current_shard
-from captum_rank.audit.errors import AuditInputError
 from captum_rank.audit.ranks import check_ranks
 from captum_rank.audit.sources import as_source
+from captum_rank.checks import optional_positive_int, positive_int, real
 from captum_rank.svd import compute_dtype, reconstruct, thin_svd
-from captum_rank.visualization import plot_accuracy_vs_rank
 
 __all__ = ["RankAccuracyResult", "rank_accuracy"]
 
@@ -56,6 +63,8 @@ class RankAccuracyResult(_jsonio.JsonExport):
         ranks: the ranks ``k``.
         r: ``min(H, W)`` of the images.
         n_images: number of images classified.
+        n_unlabelled: how many of them had no label (judged against the model's own
+            prediction on the image).
         clean_correct: ``{model: correct predictions on the images themselves}``.
         low_rank_correct: ``{model: [correct on x_k for k in ranks]}``.
         high_rank_correct: ``{model: [correct on x - x_k for k in ranks]}``.
@@ -84,6 +93,7 @@ class RankAccuracyResult(_jsonio.JsonExport):
     high_rank_correct: dict[str, list[int]]
     timings: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    n_unlabelled: int = 0
 
     def _fraction(self, count: int) -> float:
         return count / self.n_images if self.n_images else float("nan")
@@ -162,42 +172,12 @@ class RankAccuracyResult(_jsonio.JsonExport):
             },
             timings=dict(data.get("timings", {})),
             meta=dict(data.get("meta", {})),
-        )
-
-    def plot(
-        self, chance: float | None = None, ax: Axes | None = None, title: str | None = None,
-        use_pyplot: bool = True,
-    ) -> tuple[Figure, Axes]:
-        r"""Accuracy against rank with :func:`captum_rank.visualization.plot_accuracy_vs_rank`.
-
-        Args:
-            chance: draw the chance level (e.g. 0.1 for ten classes).
-            ax: where to draw.
-            title: axis title (default: the number of images).
-            use_pyplot: as in the visualisers.
-
-        Returns:
-            ``(figure, axis)``.
-        """
-        curves = {
-            m: {"low_rank": self.low_rank_accuracy()[m], "high_rank": self.high_rank_accuracy()[m]}
-            for m in self.models
-        }
-        return plot_accuracy_vs_rank(
-            self.ranks, curves, chance=chance, ax=ax,
-            title=title if title is not None else f"accuracy against rank ({self.n_images} images)",
-            use_pyplot=use_pyplot,
+            n_unlabelled=int(data.get("n_unlabelled", 0)),
         )
 
 
 def _predict(model: Callable[..., Tensor], x: Tensor) -> Tensor:
-    out = model(x)
-    if not isinstance(out, Tensor) or out.dim() != 2:
-        raise AuditInputError(
-            "each model must return (N, classes) scores for a batch of N images, got "
-            f"{type(out).__name__} {tuple(out.shape) if isinstance(out, Tensor) else ''}."
-        )
-    return out.argmax(dim=1)
+    return model(x).argmax(dim=1)
 
 
 def rank_accuracy(
@@ -213,6 +193,7 @@ def rank_accuracy(
     progress: bool = True,
     distributed: bool | None = None,
     meta: Mapping[str, Any] | None = None,
+    num_classes: int | None = None,
 ) -> RankAccuracyResult:
     r"""Accuracy against rank for low-rank approximations and high-rank residuals.
 
@@ -224,7 +205,8 @@ def rank_accuracy(
         models: one model or ``{name: model}``; each maps ``(N, C, H, W)`` images to
             ``(N, classes)`` scores.
         data: ``(images, labels)`` tensors or a map-style data set of
-            ``(image, label)`` pairs (see :class:`~captum_rank.audit.sources.DataSource`).
+            ``(image, label)`` pairs (see :class:`~captum_rank.audit.sources.DataSource`);
+            label ``-1`` marks an unlabelled image.
         ranks: ranks ``k`` in ``[0, min(H, W)]``. Default: every rank.
         batch_size: images per batch. Default: 250.
         limit: audit only the first ``limit`` images.
@@ -239,13 +221,16 @@ def rank_accuracy(
         distributed: shard over a ``torch.distributed`` process group (``None``: when one
             is initialised); see :mod:`captum_rank.audit.distributed`.
         meta: stored in the result as it is.
+        num_classes: the data's number of classes, when known: every model must return
+            that many scores (checked once, up front).
 
     Returns:
         The :class:`RankAccuracyResult`.
 
     Raises:
-        AuditInputError: bad models, data, ranks, ``batch_size`` or ``limit``, or a model
-            whose output is not ``(N, classes)``.
+        AuditInputError: bad models, data, ranks, ``batch_size`` or ``limit``; a model
+            that cannot take the data's images, whose output is not ``(N, classes)``, or
+            whose width is not ``num_classes`` (all checked before any work).
 
     Examples:
         >>> import torch
@@ -260,17 +245,23 @@ def rank_accuracy(
         True
     """
     named = as_model_dict(models)
-    source = as_source(data, batch_size, limit)
+    batch_size = positive_int(batch_size, "batch_size")
+    checkpoint_interval = real(checkpoint_interval, "checkpoint_interval", minimum=0.0)
+    if num_classes is not None:
+        num_classes = positive_int(num_classes, "num_classes")
+    source = as_source(data, batch_size, optional_positive_int(limit, "limit"))
     r = source.rank
     rank_list = check_ranks(ranks, r)
     names = list(named)
     dev = model_device(next(iter(named.values())), device)
+    probe = source.items(0, min(2, source.n_items))[0].to(dev)
+    check_models_on_data(named, probe, num_classes)
     shard = current_shard(distributed)
     n_models, n_ranks = len(names), len(rank_list)
 
     def step(images: Tensor, labels: Tensor) -> dict[str, np.ndarray]:
         x = images.to(dev)
-        y = labels.to(dev)
+        labels = labels.to(dev)
         clean = np.zeros(n_models, dtype=np.int64)
         low = np.zeros((n_models, n_ranks), dtype=np.int64)
         high = np.zeros((n_models, n_ranks), dtype=np.int64)
@@ -280,9 +271,13 @@ def rank_accuracy(
             start = time.perf_counter()
             U, S, Vh = thin_svd(x.to(compute_dtype(x.dtype)))
             svd_s = time.perf_counter() - start
+            targets = []
             for j, name in enumerate(names):
                 start = time.perf_counter()
-                clean[j] = int((_predict(named[name], x) == y).sum())
+                scores = named[name](x)
+                y = targets_for(named[name], x, labels, scores)
+                targets.append(y)
+                clean[j] = int((scores.argmax(dim=1) == y).sum())
                 clean_s[j] += time.perf_counter() - start
             rebuild_s = 0.0
             for i, k in enumerate(rank_list):
@@ -295,11 +290,16 @@ def rank_accuracy(
                 rebuild_s += time.perf_counter() - start
                 for j, name in enumerate(names):
                     start = time.perf_counter()
-                    low[j, i] = int((_predict(named[name], approx) == y).sum())
-                    high[j, i] = int((_predict(named[name], residual) == y).sum())
+                    y = targets[j]
+                    # x_r = x and x - x_0 = x exactly: reuse the clean predictions.
+                    low[j, i] = clean[j] if k == r else int(
+                        (_predict(named[name], approx) == y).sum())
+                    high[j, i] = clean[j] if k == 0 else int(
+                        (_predict(named[name], residual) == y).sum())
                     rank_s[j] += time.perf_counter() - start
         return {
             "n": np.array([x.shape[0]], dtype=np.int64),
+            "unlabelled": np.array([int((labels < 0).sum())], dtype=np.int64),
             "clean": clean, "low": low, "high": high,
             "svd_s": np.array([svd_s]), "reconstruct_s": np.array([rebuild_s]),
             "clean_forward_s": clean_s, "rank_forward_s": rank_s,
@@ -307,6 +307,7 @@ def rank_accuracy(
 
     init = {
         "n": np.zeros(1, dtype=np.int64),
+        "unlabelled": np.zeros(1, dtype=np.int64),
         "clean": np.zeros(n_models, dtype=np.int64),
         "low": np.zeros((n_models, n_ranks), dtype=np.int64),
         "high": np.zeros((n_models, n_ranks), dtype=np.int64),
@@ -340,4 +341,5 @@ def rank_accuracy(
             "processes": shard.world_size,
         },
         meta=dict(meta or {}),
+        n_unlabelled=int(sums["unlabelled"][0]),
     )

@@ -6,7 +6,9 @@ determines the result: the kind of audit, the models' weights, the data, the ran
 batch size, the shard. It is written to a temporary file in the same folder and moved
 into place with :func:`os.replace`, which is atomic on POSIX and Windows, so a process
 killed at any moment leaves either the previous checkpoint or the new one, never half of
-one. Floats are stored with Python's shortest round-trip ``repr``, so reloaded sums are
+one. The file carries a SHA-256 checksum of its own contents: a checkpoint edited by hand
+(or damaged on disk) is detected, reported and ignored. Floats are stored with Python's
+shortest round-trip ``repr``, so reloaded sums are
 bit-for-bit the saved ones and a resumed audit adds the remaining batches in the same
 order as an uninterrupted one: the result is identical, not merely close.
 """
@@ -16,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,10 +27,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from captum_rank.audit._jsonio import write_json
+
 __all__ = ["Checkpoint", "digest_json", "digest_model", "digest_tensor"]
 
 _FORMAT = "captum-rank-audit-checkpoint"
-_VERSION = 1
+_VERSION = 2
 
 
 def digest_json(obj: Any) -> str:
@@ -107,6 +110,11 @@ def digest_model(model: Any) -> str:
     return h.hexdigest()
 
 
+def _checksum(blob: Mapping[str, Any]) -> str:
+    # Everything but the checksum itself, in canonical form.
+    return digest_json({k: v for k, v in blob.items() if k != "checksum"})
+
+
 def _encode(array: np.ndarray) -> dict[str, Any]:
     return {"dtype": str(array.dtype), "shape": list(array.shape), "data": array.ravel().tolist()}
 
@@ -159,6 +167,14 @@ class Checkpoint:
                 blob = json.load(f)
             if blob.get("format") != _FORMAT or blob.get("version") != _VERSION:
                 raise ValueError("not an audit checkpoint of this version")
+            if blob.get("checksum") != _checksum(blob):
+                warnings.warn(
+                    f"checkpoint {self.path} fails its checksum: it was edited or damaged "
+                    "after it was written; ignoring it and starting over. It will be "
+                    "overwritten.",
+                    stacklevel=3,
+                )
+                return None
             if blob["fingerprint"] != self.digest:
                 warnings.warn(
                     f"checkpoint {self.path} belongs to a run with different arguments "
@@ -193,18 +209,5 @@ class Checkpoint:
             "complete": bool(complete),
             "sums": {name: _encode(np.asarray(value)) for name, value in sums.items()},
         }
-        folder = self.path.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(blob, f, default=str)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        blob["checksum"] = _checksum(blob)
+        write_json(self.path, blob, indent=None)

@@ -1,28 +1,24 @@
-r"""Rank lists and the "rank that explains a share of the output".
+r"""Rank lists, and the "rank that explains a share of the output".
 
 Definitions used everywhere in the audit:
 
 * ``r = min(H, W)``: the number of singular components of an ``H x W`` image.
 * A *rank list* is a strictly increasing list of integers in ``[0, r]``.
-* :func:`rank_for_share`: for a rank spectrum ``R_1 .. R_r`` (the mean rank attribution
-  of RIG or of IG's rank decomposition), the smallest ``k`` in ``1 .. r`` with
-  ``(R_1 + ... + R_k) / (R_1 + ... + R_r) >= q``.
+* :func:`rank_for_share` (from :mod:`captum_rank.summaries`, the numerics that reports
+  and plots share): for a rank spectrum ``R_1 .. R_r``, the smallest ``k`` in ``1 .. r``
+  with ``(R_1 + ... + R_k) / (R_1 + ... + R_r) >= q``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
-
 from captum_rank.audit.errors import AuditInputError
-from captum_rank.visualization import cumulative_share
+from captum_rank.checks import UserInputError, integer
+from captum_rank.summaries import rank_for_share
 
 __all__ = ["check_ranks", "default_ranks", "parse_ranks", "rank_for_share"]
-
-# Tolerance on the share threshold, so that S_r = 1 - 1e-16 still reaches q = 1.
-_SHARE_TOL = 1e-12
 
 
 def parse_ranks(text: str) -> list[int]:
@@ -32,10 +28,10 @@ def parse_ranks(text: str) -> list[int]:
     bound ``r`` is checked later by :func:`check_ranks`, once the data's size is known.
 
     Args:
-        text: the list, e.g. ``"0, 1, 2, 4, 8"``.
+        text (str): the list, e.g. ``"0, 1, 2, 4, 8"``.
 
     Returns:
-        The sorted, de-duplicated ranks.
+        list[int]: the sorted, de-duplicated ranks.
 
     Raises:
         AuditInputError: for an empty list, a non-integer or a negative entry.
@@ -46,7 +42,7 @@ def parse_ranks(text: str) -> list[int]:
     """
     items = [part.strip() for part in str(text).split(",")]
     if not any(items):
-        raise AuditInputError("the rank list is empty; give e.g. --ranks 0,1,2,4,8,16,28.")
+        raise AuditInputError("the rank list `ranks` is empty; give e.g. 0,1,2,4,8,16,28.")
     ranks: list[int] = []
     for item in items:
         if not item:
@@ -58,7 +54,7 @@ def parse_ranks(text: str) -> list[int]:
         except ValueError:
             raise AuditInputError(
                 f"rank {item!r} in {text!r} is not an integer; ranks are whole numbers of "
-                "singular components, e.g. --ranks 0,1,2,4,8."
+                "singular components, e.g. 0,1,2,4,8."
             ) from None
         if value < 0:
             raise AuditInputError(f"rank {value} in {text!r} is negative; ranks start at 0.")
@@ -70,12 +66,12 @@ def check_ranks(ranks: Iterable[Any] | None, r: int) -> list[int]:
     r"""Validate a rank list against ``r = min(H, W)``; ``None`` means every rank.
 
     Args:
-        ranks: integers in ``[0, r]`` (any order; duplicates removed), or ``None`` for
-            ``0, 1, ..., r``.
-        r: the number of singular components, ``min(H, W)`` of the images.
+        ranks (iterable of int or None): integers (Python or numpy) in ``[0, r]``, any
+            order, duplicates removed; ``None`` for ``0, 1, ..., r``.
+        r (int): the number of singular components, ``min(H, W)`` of the images.
 
     Returns:
-        The sorted, de-duplicated ranks.
+        list[int]: the sorted, de-duplicated ranks.
 
     Raises:
         AuditInputError: for an empty list, non-integers, negatives or ranks above ``r``.
@@ -88,26 +84,26 @@ def check_ranks(ranks: Iterable[Any] | None, r: int) -> list[int]:
     """
     if ranks is None:
         return list(range(r + 1))
+    if isinstance(ranks, str | bytes):
+        return check_ranks(parse_ranks(str(ranks)), r)
     values: list[int] = []
     for value in ranks:
-        if isinstance(value, bool) or not isinstance(value, int | np.integer):
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)
-            else:
-                raise AuditInputError(
-                    f"rank {value!r} is not an integer; ranks are whole numbers of singular "
-                    "components."
-                )
-        value = int(value)
-        if value < 0:
-            raise AuditInputError(f"rank {value} is negative; ranks lie in [0, {r}].")
-        if value > r:
+        try:
+            number = integer(value, "ranks")
+        except UserInputError:
             raise AuditInputError(
-                f"rank {value} is above min(H, W) = {r} of the images; ranks lie in [0, {r}]."
+                f"rank {value!r} in `ranks` is not an integer; ranks are whole numbers of "
+                "singular components."
+            ) from None
+        if number < 0:
+            raise AuditInputError(f"rank {number} is negative; ranks lie in [0, {r}].")
+        if number > r:
+            raise AuditInputError(
+                f"rank {number} is above min(H, W) = {r} of the images; ranks lie in [0, {r}]."
             )
-        values.append(value)
+        values.append(number)
     if not values:
-        raise AuditInputError("the rank list is empty; give at least one rank.")
+        raise AuditInputError("the rank list `ranks` is empty; give at least one rank.")
     return sorted(set(values))
 
 
@@ -115,64 +111,27 @@ def default_ranks(r: int) -> list[int]:
     r"""A rank list that is dense where accuracy changes fast (low ranks), sparse after.
 
     Args:
-        r: ``min(H, W)``.
+        r (int): ``min(H, W)``.
 
     Returns:
-        ``0 .. min(r, 8)``, then every second rank to 16, every fourth after, and ``r``.
+        list[int]: for ``r <= 32``: ``0 .. min(r, 8)``, every second rank to 16, every
+        fourth after, and ``r``; for larger images (224 x 224 photos): ``0, 1, 2, 3``
+        and the powers of two below ``r``, and ``r``, so the number of ranks grows like
+        ``log r``.
 
     Examples:
         >>> default_ranks(28)
         [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 28]
+        >>> default_ranks(224)
+        [0, 1, 2, 3, 4, 8, 16, 32, 64, 128, 224]
     """
-    ranks = set(range(min(r, 8) + 1))
-    ranks.update(range(10, min(r, 16) + 1, 2))
-    ranks.update(range(20, r + 1, 4))
-    ranks.add(r)
-    return sorted(ranks)
-
-
-def rank_for_share(spectrum: Sequence[float] | np.ndarray, share: float) -> int | None:
-    r"""The smallest rank ``k`` whose first ``k`` components explain ``share`` of the output.
-
-    With ``R = spectrum`` (``R_i``: the attribution of singular component ``i``, e.g. the
-    mean over a data set), ``S_k = (R_1 + ... + R_k) / (R_1 + ... + R_r)`` is the signed
-    cumulative share of :func:`captum_rank.visualization.cumulative_share`, and the
-    result is the smallest ``k`` in ``1 .. r`` with ``S_k >= share`` (to ``1e-12``). As
-    ``S_r = 1``, a result always exists for ``share <= 1``. Signed contributions can make
-    ``S_k`` overshoot and fall back; this is the *first* crossing.
-
-    Zero totals are guarded as in ``cumulative_share``: when ``|sum R| <= 1e-9 sum |R|``
-    the signed share is undefined and the absolute share
-    ``(|R_1| + ... + |R_k|) / sum |R|`` is used instead; when every ``R_i`` is 0 the
-    result is ``None`` (nothing explains anything).
-
-    Args:
-        spectrum: ``(r,)`` rank attributions.
-        share: the fraction to explain, in ``(0, 1]`` (e.g. 0.5 or 0.9).
-
-    Returns:
-        The rank ``k`` (1-based count of components), or ``None`` for an all-zero spectrum.
-
-    Raises:
-        ValueError: if ``share`` is not in ``(0, 1]`` or the spectrum is empty or not finite.
-
-    Examples:
-        >>> rank_for_share([4.0, 3.0, 2.0, 1.0], 0.5)
-        2
-        >>> rank_for_share([4.0, 3.0, 2.0, 1.0], 0.9)
-        3
-        >>> rank_for_share([0.0, 0.0], 0.5) is None
-        True
-    """
-    if isinstance(share, bool) or not isinstance(share, int | float) or not 0.0 < share <= 1.0:
-        raise ValueError(f"`share` must be a number in (0, 1], got {share!r}.")
-    values = np.asarray(spectrum, dtype=np.float64).ravel()
-    if values.size == 0:
-        raise ValueError("`spectrum` is empty; it needs one value per rank component.")
-    if not np.isfinite(values).all():
-        raise ValueError("`spectrum` contains NaN or inf.")
-    shares, kind = cumulative_share(values, "signed")
-    if kind == "zero":
-        return None
-    reached = np.nonzero(shares[1:] >= share - _SHARE_TOL)[0]
-    return int(reached[0]) + 1 if reached.size else None
+    r = integer(r, "r", minimum=0)
+    if r > 32:
+        ranks = {0, 1, 2, 3, r}
+        ranks.update(2**i for i in range(2, r.bit_length()) if 2**i < r)
+        return sorted(ranks)
+    values = set(range(min(r, 8) + 1))
+    values.update(range(10, min(r, 16) + 1, 2))
+    values.update(range(20, r + 1, 4))
+    values.add(r)
+    return sorted(values)

@@ -1,7 +1,13 @@
-r"""The audit report: results as JSON, figures as PNG, and an HTML page with both.
+r"""The one report writer: results as JSON, figures as PNG, and an HTML page with both.
 
-:func:`summary_rows` and :func:`format_table` give the plain-text table that the command
-line prints; :func:`write_report` writes a folder that a browser opens as ``index.html``.
+An :class:`AuditReport` bundles what one audit found (accuracy against rank, rank
+spectra, an explanation of a few images) with the class names and a description; the
+audit, ``captum-rank explain`` and the demo all write their folders with
+:func:`write_report`, which draws every figure from the results (plots never run a
+model) and marks rank summaries whose completeness error is above the stated tolerance
+as unreliable, in the JSON and the HTML. :func:`summary_rows` and :func:`format_table`
+give the plain-text table the command line prints, with one column group per method of
+the result (nothing assumes the methods are called ``ig`` and ``rig``).
 """
 
 from __future__ import annotations
@@ -10,21 +16,24 @@ import html
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from captum_rank.audit import _jsonio
 from captum_rank.audit.accuracy import RankAccuracyResult
-from captum_rank.audit.spectrum import RankSpectrumResult
+from captum_rank.audit.explain import ExplainResult
+from captum_rank.audit.spectrum import RankSpectrumResult, method_label
 
 __all__ = ["AuditReport", "format_table", "summary_rows", "write_report"]
 
 _KIND = "rank-audit"
+_SET_KIND = "rank-audit-set"
+_UNRELIABLE = "*"
 
 
-def _closest(ranks: Sequence[int], wanted: Sequence[int]) -> list[int]:
-    return [k for k in wanted if k in ranks]
+def _rank_cell(value: int | None, reliable: bool) -> Any:
+    return value if reliable or value is None else f"{value}{_UNRELIABLE}"
 
 
 def summary_rows(
@@ -32,16 +41,20 @@ def summary_rows(
     spectrum: RankSpectrumResult | None,
     table_ranks: Sequence[int] = (1, 2, 4, 8),
 ) -> list[dict[str, Any]]:
-    r"""One row per model: accuracy, completeness, evidence ranks, rank accuracies.
+    r"""One row per model: accuracy, completeness and evidence ranks per method, rank accuracies.
+
+    Rank summaries whose relative completeness error exceeds the result's tolerance are
+    printed with a ``*`` (unreliable).
 
     Args:
-        accuracy: the accuracy-against-rank result (or ``None``).
-        spectrum: the rank-spectrum result (or ``None``).
+        accuracy: the accuracy-against-rank result (or None).
+        spectrum: the rank-spectrum result (or None).
         table_ranks: the ranks shown as columns (those that were audited).
 
     Returns:
-        A list of dicts with the keys ``model``, ``accuracy`` and, where available,
-        ``ig |delta|``, ``rig |delta|``, ``RIG k50``, ``RIG k90``, ``low@k``, ``high@k``.
+        A list of dicts with the keys ``model``, ``accuracy`` and, where available, per
+        method ``<method> rel.err``, ``<method> k50``, ``<method> k90``, then ``low@k``,
+        ``high@k``.
 
     Examples:
         >>> acc = RankAccuracyResult(["m"], [0, 2], 2, 4, {"m": 3}, {"m": [1, 3]},
@@ -58,15 +71,13 @@ def summary_rows(
             row["accuracy"] = accuracy.clean_accuracy()[model]
         if spectrum is not None and model in spectrum.models:
             summary = spectrum.summary()[model]
-            for method in ("ig", "rig"):
-                if method in summary:
-                    row[f"{method} |delta|"] = summary[method]["mean_abs_delta"]
-            for method in ("rig", "ig"):
-                if method in summary:
-                    row[f"{method.upper()} k50"] = summary[method]["rank_50"]
-                    row[f"{method.upper()} k90"] = summary[method]["rank_90"]
+            for method, values in summary.items():
+                row[f"{method} rel.err"] = values["relative_error"]
+            for method, values in summary.items():
+                row[f"{method} k50"] = _rank_cell(values["rank_50"], values["reliable"])
+                row[f"{method} k90"] = _rank_cell(values["rank_90"], values["reliable"])
         if accuracy is not None:
-            shown = _closest(accuracy.ranks, table_ranks)
+            shown = [k for k in table_ranks if k in accuracy.ranks]
             for k in shown:
                 row[f"low@{k}"] = accuracy.accuracy_at(model, k, "low_rank")
             for k in shown:
@@ -116,7 +127,16 @@ def format_table(rows: Sequence[Mapping[str, Any]], markdown: bool = False) -> s
 
 @dataclass
 class AuditReport:
-    r"""An accuracy-against-rank result and an optional rank-spectrum result, together.
+    r"""What one audit found: accuracy against rank, rank spectra, explained images.
+
+    Attributes:
+        accuracy: the accuracy-against-rank result, or None.
+        spectrum: the rank-spectrum result, or None.
+        meta: description (data, command, ...).
+        explanation: a few images explained (:func:`~captum_rank.audit.explain.explain`),
+            or None.
+        class_names: the classes' names (index ``i`` is class ``i``), or None.
+        title: a heading for the report's section of the page.
 
     Examples:
         >>> acc = RankAccuracyResult(["m"], [0, 2], 2, 4, {"m": 3}, {"m": [1, 3]},
@@ -129,23 +149,30 @@ class AuditReport:
     accuracy: RankAccuracyResult | None
     spectrum: RankSpectrumResult | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    explanation: ExplainResult | None = None
+    class_names: list[str] | None = None
+    title: str | None = None
 
     def rows(self, table_ranks: Sequence[int] = (1, 2, 4, 8)) -> list[dict[str, Any]]:
-        r"""The summary table's rows (see :func:`summary_rows`)."""
+        r"""The summary table's rows (:func:`summary_rows`)."""
         return summary_rows(self.accuracy, self.spectrum, table_ranks)
 
     def to_dict(self) -> dict[str, Any]:
-        r"""Plain JSON-able data."""
+        r"""Plain JSON-able data: every result and the summary rows."""
         return {
             "kind": _KIND,
+            "title": self.title,
             "meta": self.meta,
             "summary": self.rows(),
             "accuracy": self.accuracy.to_dict() if self.accuracy is not None else None,
             "spectrum": self.spectrum.to_dict() if self.spectrum is not None else None,
+            "explanation": (self.explanation.to_dict()
+                            if self.explanation is not None else None),
+            "class_names": self.class_names,
         }
 
     def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
-        r"""JSON text, also written to ``path`` when given."""
+        r"""JSON text, also written (atomically) to ``path`` when given."""
         return _jsonio.dump(self.to_dict(), path)
 
     @classmethod
@@ -164,6 +191,10 @@ class AuditReport:
             spectrum=RankSpectrumResult.from_json(data["spectrum"])
             if data.get("spectrum") else None,
             meta=dict(data.get("meta", {})),
+            explanation=ExplainResult.from_json(data["explanation"])
+            if data.get("explanation") else None,
+            class_names=data.get("class_names"),
+            title=data.get("title"),
         )
 
 
@@ -180,34 +211,215 @@ def _html_table(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 _STYLE = """
-body { font-family: sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
+body { font-family: sans-serif; max-width: 1200px; margin: 2em auto; color: #222; }
 table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
 code, pre { background: #f5f5f5; padding: 0.1em 0.3em; }
+.warn { color: #a40; }
 """
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+
+
+def _plain(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+def _img(name: str, alt: str) -> str:
+    return f'<img src="{html.escape(name)}" alt="{html.escape(alt)}">'
+
+
+def _save(fig: Any, path: Path) -> None:
+    root = getattr(fig, "figure", fig) if not hasattr(fig, "savefig") else fig
+    root.savefig(path, dpi=100)
+
+
+def _reliability_note(tolerance: float) -> str:
+    return (
+        f"Relative completeness error: |delta| / |F(x) - F(x')| with delta = "
+        f"sum(R) - (F(x) - F(x')); above {tolerance:g} the quadrature has not converged "
+        f"and the rank summaries (k50, k90, shares) are marked {_UNRELIABLE} unreliable: "
+        "raise n_steps."
+    )
+
+
+def _accuracy_section(acc: RankAccuracyResult, report: AuditReport, prefix: str, out: Path,
+                      written: dict[str, Path]) -> str:
+    from captum_rank.visualization import plot_accuracy_vs_rank
+
+    n_classes = report.spectrum.num_classes if report.spectrum is not None else (
+        len(report.class_names) if report.class_names else None)
+    curves = {m: {"low_rank": acc.low_rank_accuracy()[m],
+                  "high_rank": acc.high_rank_accuracy()[m]} for m in acc.models}
+    fig, _ = plot_accuracy_vs_rank(
+        acc.ranks, curves, chance=1.0 / n_classes if n_classes else None,
+        title=f"accuracy against rank ({acc.n_images} images)", use_pyplot=False)
+    name = f"{prefix}accuracy_vs_rank.png"
+    _save(fig, out / name)
+    written[f"{prefix}accuracy_png"] = out / name
+    rows = []
+    for m in acc.models:
+        for kind, values in (("low rank x_k", acc.low_rank_accuracy()[m]),
+                             ("residual x - x_k", acc.high_rank_accuracy()[m])):
+            rows.append({"model": m, "kind": kind,
+                         **{str(k): v for k, v in zip(acc.ranks, values, strict=True)}})
+    cost = acc.svd_cost()
+    unlabelled = (f" {acc.n_unlabelled} of them unlabelled: judged against each model's own "
+                  "prediction on the image." if acc.n_unlabelled else "")
+    return (
+        "<h3>Accuracy against rank</h3>"
+        f"<p>{acc.n_images} images.{unlabelled} Solid: rank-k approximations, dashed: "
+        "high-rank residuals x - x<sub>k</sub>. Columns are ranks k.</p>"
+        + _img(name, "accuracy against rank") + _html_table(rows)
+        + f"<p>SVD of every image once: {cost['svd_s']:.3f} s; clean forward passes: "
+        f"{cost['clean_forward_s']:.3f} s; reconstructions {cost['reconstruct_s']:.3f} s.</p>"
+    )
+
+
+def _spectrum_section(spec: RankSpectrumResult, report: AuditReport, prefix: str, out: Path,
+                      written: dict[str, Path]) -> str:
+    from captum_rank.visualization import plot_rank_spectrum
+
+    curves = {f"{m} {method_label(meth, spec.methods[meth])}": spec.mean_spectrum(m, meth)
+              for meth in spec.methods for m in spec.models}
+    fig, _ = plot_rank_spectrum(curves, normalize="abs", use_pyplot=False,
+                                title=f"mean rank spectra, {spec.n_images} images")
+    name = f"{prefix}rank_spectrum.png"
+    _save(fig, out / name)
+    written[f"{prefix}spectrum_png"] = out / name
+    parts = [_img(name, "rank spectra")]
+    names = report.class_names
+    for m in spec.models:
+        counts = spec.class_counts.get(m, {})
+        first = next(iter(spec.methods))
+        if not counts or not spec.class_sums.get(first, {}).get(m):
+            continue
+        by_class = {(names[c] if names and c < len(names) else f"class {c}"):
+                    spec.mean_spectrum(m, first, c) for c in sorted(counts)}
+        fig, _ = plot_rank_spectrum(
+            by_class, normalize="abs", use_pyplot=False,
+            title=f"{m}: {method_label(first, spec.methods[first])} rank spectrum by class")
+        file = f"{prefix}rank_spectrum_{_slug(m)}_by_class.png"
+        _save(fig, out / file)
+        written[f"{prefix}spectrum_by_class_png:{m}"] = out / file
+        parts.append(_img(file, f"per-class spectrum of {m}"))
+    rows = [{"model": m, "method": method_label(meth, vals["schedule"]),
+             "k50": _rank_cell(vals["rank_50"], vals["reliable"]),
+             "k90": _rank_cell(vals["rank_90"], vals["reliable"]),
+             "mean |delta|": vals["mean_abs_delta"], "relative error": vals["relative_error"],
+             f"images > {spec.tolerance:g}": vals["over_tolerance"],
+             "reliable": "yes" if vals["reliable"] else "NO"}
+            for m, per in spec.summary().items() for meth, vals in per.items()]
+    return (
+        "<h3>Rank spectra</h3>"
+        f"<p>{spec.n_images} images, each attributed to its label (unlabelled: the model's "
+        f"prediction), {spec.n_steps} steps ({spec.quadrature}), baseline {spec.baseline:g}. "
+        "k50 / k90: the smallest k whose first k singular components carry 50% / 90% of "
+        f"the mean attribution. {html.escape(_reliability_note(spec.tolerance))}</p>"
+        + _html_table(rows) + "".join(parts)
+    )
+
+
+def _explain_section(ex: ExplainResult, report: AuditReport, prefix: str, out: Path,
+                     written: dict[str, Path]) -> str:
+    from captum_rank.visualization import (
+        plot_comparison_grid,
+        plot_rank_path_arrays,
+        plot_rank_spectrum,
+    )
+
+    parts: list[str] = []
+    if ex.images is not None and ex.maps:
+        first_model = ex.models[0]
+        titles = []
+        for i, image in enumerate(ex.image_names):
+            item = ex.items[first_model][i]
+            cls = item["prediction_name"] or f"class {item['prediction']}"
+            titles.append(f"{image}\n{cls} ({item['probability']:.2f})")
+        rows: dict[str, dict[str, Any]] = {
+            m: {method_label(meth, ex.methods[meth]): ex.maps[m][meth] for meth in ex.methods}
+            for m in ex.models}
+        n = len(ex.image_names)
+        n_cols = 1 + len(ex.models) * len(ex.methods)
+        fig, _ = plot_comparison_grid(
+            ex.images, rows, image_titles=titles, use_pyplot=False,
+            title=f"attributions of each model's target, {ex.n_steps} steps",
+            fig_size=(2.1 * n_cols + 0.8, 2.1 * n + 1.6))
+        name = f"{prefix}explain_grid.png"
+        _save(fig, out / name)
+        written[f"{prefix}explain_grid_png"] = out / name
+        parts.append(_img(name, "attribution maps"))
+    curves = {}
+    for meth in ex.methods:
+        for m, rows_ in ex.spectra(meth).items():
+            curves[f"{m} {method_label(meth, ex.methods[meth])}"] = rows_.mean(axis=0)
+    fig, _ = plot_rank_spectrum(curves, normalize="abs", use_pyplot=False,
+                                title=f"rank spectra, mean of {len(ex.image_names)} image(s)")
+    name = f"{prefix}explain_spectrum.png"
+    _save(fig, out / name)
+    written[f"{prefix}explain_spectrum_png"] = out / name
+    parts.append(_img(name, "rank spectra of the explained images"))
+    approx = ex.path_images.get("approximations")
+    if approx is not None:
+        for m, walk in ex.path.items():
+            cls = walk["target_name"] or f"class {walk['target']}"
+            fig, _ = plot_rank_path_arrays(
+                approx, walk["probabilities"], walk["ranks"], score_label=f"p({cls})",
+                title=f"{m}: {ex.image_names[walk['image']]} along the rank path, "
+                      f"probability of {cls}", use_pyplot=False)
+            name = f"{prefix}rank_path_{_slug(m)}.png"
+            _save(fig, out / name)
+            written[f"{prefix}rank_path_png:{m}"] = out / name
+            parts.append(_img(name, f"rank path for {m}"))
+    table = []
+    for m in ex.models:
+        for item in ex.items[m]:
+            row: dict[str, Any] = {
+                "model": m, "image": item["image"],
+                "prediction": f"{item['prediction_name'] or item['prediction']}",
+                "p": item["probability"],
+                "target": f"{item['target_name'] or item['target']}",
+            }
+            for meth, vals in item["methods"].items():
+                label = method_label(meth, ex.methods[meth])
+                row[f"{label} rel.err"] = vals["relative_error"]
+                row[f"{label} k50"] = _rank_cell(vals["rank_50"], vals["reliable"])
+                row[f"{label} k90"] = _rank_cell(vals["rank_90"], vals["reliable"])
+            table.append(row)
+    notes = sorted({item["note"] for items in ex.items.values() for item in items
+                    if item.get("note")})
+    warn = "".join(f'<p class="warn">Warning: {html.escape(n)}</p>' for n in notes)
+    return (
+        "<h3>Explained images</h3>" + warn
+        + f"<p>{html.escape(_reliability_note(ex.tolerance))}</p>"
+        + _html_table(table) + "".join(parts)
+    )
 
 
 def write_report(
     out_dir: str | os.PathLike[str],
-    report: AuditReport,
+    reports: AuditReport | Sequence[AuditReport],
     title: str = "captum-rank audit",
-    figures: Mapping[str, str] | None = None,
     class_names: Sequence[str] | None = None,
 ) -> dict[str, Path]:
     r"""Write ``report.json``, the figures and ``index.html`` into ``out_dir``.
 
     Args:
         out_dir: the folder (created if needed).
-        report: the results.
+        reports: one report, or several (one section each, e.g. the demo's
+            Fashion-MNIST and ImageNet parts; their figure names get the section's
+            slug as prefix and ``report.json`` holds ``{"kind": "rank-audit-set",
+            "reports": [...]}``).
         title: the page title.
-        figures: extra PNG files already in ``out_dir`` to show, ``{file name: caption}``.
-        class_names: class labels for the per-class spectrum figure.
+        class_names: class names for reports that hold none (index ``i`` is class ``i``).
 
     Returns:
         ``{role: path}`` of every file written (``json``, ``html``, ``accuracy_png``,
-        ``spectrum_png``, ``spectrum_by_class_png`` where applicable).
+        ``spectrum_png``, ``explain_grid_png``, ... with the section prefix).
 
     Examples:
         >>> import tempfile
@@ -219,83 +431,43 @@ def write_report(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    several = not isinstance(reports, AuditReport)
+    items: list[AuditReport] = list(reports) if several else [reports]  # type: ignore[list-item, arg-type]
     written: dict[str, Path] = {}
-    report.to_json(out / "report.json")
-    written["json"] = out / "report.json"
     sections: list[str] = []
-    if report.accuracy is not None:
-        acc = report.accuracy
-        chance = 1.0 / report.spectrum.num_classes if report.spectrum is not None else None
-        fig, _ = acc.plot(chance=chance, use_pyplot=False)
-        fig.savefig(out / "accuracy_vs_rank.png", dpi=110)
-        written["accuracy_png"] = out / "accuracy_vs_rank.png"
-        curve_rows = []
-        for m in acc.models:
-            curve_rows.append({"model": m, "kind": "low rank x_k",
-                               **{str(k): v for k, v in zip(acc.ranks, acc.low_rank_accuracy()[m],
-                                                            strict=True)}})
-            curve_rows.append({"model": m, "kind": "residual x - x_k",
-                               **{str(k): v for k, v in zip(acc.ranks, acc.high_rank_accuracy()[m],
-                                                            strict=True)}})
-        cost = acc.svd_cost()
-        sections.append(
-            "<h2>Accuracy against rank</h2>"
-            f"<p>{acc.n_images} images; solid: rank-k approximations, dashed: high-rank "
-            "residuals x - x<sub>k</sub>. Columns are ranks k.</p>"
-            '<img src="accuracy_vs_rank.png" alt="accuracy against rank">'
-            + _html_table(curve_rows)
-            + f"<p>SVD of every image once: {cost['svd_s']:.3f} s; clean forward passes of "
-            f"all models: {cost['clean_forward_s']:.3f} s (ratio "
-            f"{cost['svd_per_forward']:.2f}); reconstructions {cost['reconstruct_s']:.3f} s.</p>"
-        )
-    if report.spectrum is not None:
-        spec = report.spectrum
-        fig, _ = spec.plot(method=None, use_pyplot=False)
-        fig.savefig(out / "rank_spectrum.png", dpi=110)
-        written["spectrum_png"] = out / "rank_spectrum.png"
-        by_class = []
-        for m in spec.models:
-            fig, _ = spec.plot(method="rig", model=m, class_names=class_names,
-                               use_pyplot=False)
-            name = f"rank_spectrum_{_slug(m)}_by_class.png"
-            fig.savefig(out / name, dpi=110)
-            written[f"spectrum_by_class_png:{m}"] = out / name
-            by_class.append(f'<img src="{html.escape(name)}" alt="per-class spectrum of '
-                            f'{html.escape(m)}">')
-        summary_rows_ = [
-            {"model": m, "method": meth.upper(), **vals}
-            for m, per in spec.summary().items() for meth, vals in per.items()
-        ]
-        sections.append(
-            "<h2>Rank spectra</h2>"
-            f"<p>{spec.n_images} images, each attributed to its true label, {spec.n_steps} "
-            f"steps ({spec.quadrature}), baseline {spec.baseline}. rank_50 / rank_90: the "
-            "smallest k whose first k singular components carry 50% / 90% of the mean "
-            "attribution (cumsum(R)[:k] / sum(R)). mean_abs_delta: mean |completeness "
-            "error| in output units.</p>"
-            '<img src="rank_spectrum.png" alt="rank spectra">'
-            + _html_table(summary_rows_) + "".join(by_class)
-        )
-    for name, caption in (figures or {}).items():
-        sections.append(f"<h2>{html.escape(caption)}</h2>"
-                        f'<img src="{html.escape(name)}" alt="{html.escape(caption)}">')
-    meta = "".join(f"<li><b>{html.escape(str(k))}</b>: <code>{html.escape(_plain(v))}</code></li>"
-                   for k, v in report.meta.items())
+    if class_names is not None:
+        items = [r if r.class_names is not None else replace(r, class_names=list(class_names))
+                 for r in items]
+    for index, report in enumerate(items):
+        prefix = f"{_slug(report.title or f'part{index}')}_" if several else ""
+        body: list[str] = []
+        if report.title and several:
+            body.append(f"<h2>{html.escape(report.title)}</h2>")
+        meta = "".join(
+            f"<li><b>{html.escape(str(k))}</b>: <code>{html.escape(_plain(v))}</code></li>"
+            for k, v in report.meta.items())
+        body.append(f"<ul>{meta}</ul>")
+        rows = report.rows()
+        if rows:
+            body.append("<h3>Summary</h3>" + _html_table(rows))
+        if report.explanation is not None:
+            body.append(_explain_section(report.explanation, report, prefix, out, written))
+        if report.accuracy is not None:
+            body.append(_accuracy_section(report.accuracy, report, prefix, out, written))
+        if report.spectrum is not None:
+            body.append(_spectrum_section(report.spectrum, report, prefix, out, written))
+        sections.append("".join(body))
+    if several:
+        blob: dict[str, Any] = {"kind": _SET_KIND, "title": title,
+                                "reports": [r.to_dict() for r in items]}
+    else:
+        blob = items[0].to_dict()
+    written["json"] = _jsonio.write_json(out / "report.json", blob)
     page = (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
         f"</title><style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
-        f"<ul>{meta}</ul><h2>Summary</h2>{_html_table(report.rows())}"
         + "".join(sections)
         + '<p>Raw numbers: <a href="report.json">report.json</a>.</p></body></html>\n'
     )
-    (out / "index.html").write_text(page, encoding="utf-8")
-    written["html"] = out / "index.html"
+    written["html"] = _jsonio.write_text(out / "index.html", page)
     return written
-
-
-def _plain(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, default=str)
-
-
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)

@@ -17,6 +17,7 @@ from torch.utils.data import Dataset, Subset
 
 from captum_rank.audit.checkpoint import digest_tensor
 from captum_rank.audit.errors import AuditInputError
+from captum_rank.checks import optional_positive_int, positive_int
 from captum_rank.data import iter_batches
 
 __all__ = ["DataSource", "as_source"]
@@ -27,11 +28,14 @@ class DataSource:
 
     Args:
         data: ``(images, labels)`` tensors (``(N, C, H, W)`` floating and ``(N,)``
-            integer), or a map-style data set of ``(image, label)`` pairs (anything
-            :func:`captum_rank.data.iter_batches` reads: torchvision data sets,
-            ``TensorDataset``, :class:`captum_rank.data.FashionMNIST`, lists).
+            integer, ``-1`` for an unlabelled image), or a map-style data set of
+            ``(image, label)`` pairs (anything :func:`captum_rank.data.iter_batches`
+            reads: torchvision data sets, ``TensorDataset``,
+            :class:`captum_rank.data.FashionMNIST`, lists).
         batch_size: images per batch (the last batch may be smaller).
-        limit: use only the first ``limit`` items (``None``: all).
+        limit: use only the first ``limit`` items (``None``: all). To audit a
+            representative part of a class-sorted data set, pass a subset instead
+            (:func:`captum_rank.audit.loading.subset_indices`).
 
     Raises:
         AuditInputError: mismatched or malformed tensors, an empty data set, or a bad
@@ -52,12 +56,8 @@ class DataSource:
         batch_size: int,
         limit: int | None = None,
     ) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise AuditInputError(f"batch_size must be a positive int, got {batch_size!r}.")
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
-                                  or limit < 1):
-            raise AuditInputError(f"limit must be None or a positive int, got {limit!r}.")
-        self.batch_size = batch_size
+        self.batch_size = positive_int(batch_size, "batch_size")
+        limit = optional_positive_int(limit, "limit")
         self._tensors: tuple[Tensor, Tensor] | None = None
         self._dataset: Any = None
         if isinstance(data, tuple) and len(data) == 2 and all(

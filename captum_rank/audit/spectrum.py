@@ -1,26 +1,31 @@
 r"""Rank-spectrum summaries: where in the singular spectrum each model's evidence lives.
 
-For every image ``x`` with true label ``y`` and every model, the audit computes the rank
-attributions ``R = RankIntegratedGradients(model).attribute_ranks(x, target=y)`` (summed
+For every image ``x`` with target ``y`` (its label; the model's own prediction for an
+unlabelled image) and every model, the audit computes the rank attributions
+``R = RankIntegratedGradients(model).attribute_ranks(x, target=y, schedule=...)`` (summed
 over channels: ``R_i`` is the part of ``F_y(x) - F_y(x')`` carried by singular component
-``i`` of ``x - x'``), for two methods by default:
+``i`` of ``x - x'``), for each entry of ``methods`` (``{name: schedule}``). By default:
 
-* ``"rig"``: RIG on its sequential rank path (components enter one at a time, in rank
-  order), walked at constant speed (``schedule="arc_length"``): the same attribution as
-  the ``sequential`` schedule, with several times smaller quadrature error at equal
-  ``n_steps`` (see :mod:`captum_rank.schedules`);
+* ``"rig"``: RIG with the library's default schedule (whatever
+  :meth:`~captum_rank.attr.RankIntegratedGradients.attribute_ranks` uses when no
+  ``schedule`` is given; the result records its name);
 * ``"ig"``: Captum's Integrated Gradients decomposed over the same singular components
   (RIG with ``schedule="linear"`` *is* IG; its ``attribute_ranks`` splits IG's total
   into the components).
 
-It keeps float64 running sums of ``R`` and ``|R|`` per class, the number of images per
-class and the sum of ``|completeness delta|``, and reports the mean spectrum per class
-and overall, and the ranks that explain half and 90% of the output
-(:func:`~captum_rank.audit.ranks.rank_for_share` on the mean spectrum).
+It keeps float64 running sums of ``R`` and ``|R|`` (overall and, for data with few
+classes, per class), and of the completeness error: ``delta = sum(R) - (F_y(x) -
+F_y(x'))`` and the output change ``F_y(x) - F_y(x')`` itself. The rank summaries
+(``k50``, ``k90``, :func:`~captum_rank.summaries.rank_for_share` of the mean spectrum)
+are marked **unreliable** when the relative completeness error
+``sum |delta| / sum |F_y(x) - F_y(x')|`` exceeds ``tolerance`` (default
+:data:`RELIABILITY_TOLERANCE`): the quadrature has not converged, so the split of the
+output over the components is not trustworthy either; raise ``n_steps``.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -29,69 +34,177 @@ from typing import Any
 
 import numpy as np
 import torch
-from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 from torch import Tensor
 from torch.utils.data import Dataset
 
 from captum_rank.attr import RankIntegratedGradients
 from captum_rank.audit import _jsonio
-from captum_rank.audit._models import as_model_dict, model_device
+from captum_rank.audit._models import (
+    as_model_dict,
+    check_models_on_data,
+    model_device,
+    targets_for,
+)
 from captum_rank.audit._runner import run_stream
 from captum_rank.audit.checkpoint import digest_model
 from captum_rank.audit.distributed import current_shard
 from captum_rank.audit.errors import AuditInputError
-from captum_rank.audit.ranks import rank_for_share
 from captum_rank.audit.sources import as_source
+from captum_rank.checks import (
+    boolean,
+    optional_positive_int,
+    positive_int,
+    real,
+)
 from captum_rank.schedules import RankSchedule
-from captum_rank.visualization import plot_rank_spectrum
+from captum_rank.summaries import rank_for_share
 
-__all__ = ["DEFAULT_METHODS", "RankSpectrumResult", "rank_spectrum"]
+__all__ = [
+    "DEFAULT_METHODS",
+    "RELIABILITY_TOLERANCE",
+    "RankSpectrumResult",
+    "default_quadrature",
+    "default_schedule",
+    "method_label",
+    "rank_spectrum",
+    "relative_error",
+]
 
 _KIND = "rank-spectrum"
 
-#: The default methods: RIG's rank path, and IG decomposed over the singular components.
-DEFAULT_METHODS: dict[str, str] = {"rig": "arc_length", "ig": "linear"}
+#: Rank summaries are marked unreliable when the relative completeness error
+#: ``|delta| / |F(x) - F(x')|`` exceeds this fraction.
+RELIABILITY_TOLERANCE = 0.1
+
+#: The default methods: RIG with the library's default schedule (``None``), and IG
+#: decomposed over the singular components (``"linear"``).
+DEFAULT_METHODS: dict[str, str | None] = {"rig": None, "ig": "linear"}
+
+#: Per-class sums are kept by default for data with at most this many classes.
+PER_CLASS_LIMIT = 20
+
+MethodSpec = str | RankSchedule | None
 
 
-def _schedule_id(schedule: str | RankSchedule) -> str:
+def default_schedule() -> str:
+    r"""The schedule RIG uses when none is given (read from its signature, not copied).
+
+    Returns:
+        str: its name.
+
+    Examples:
+        >>> from captum_rank.schedules import available_schedules
+        >>> default_schedule() in available_schedules()
+        True
+    """
+    default = inspect.signature(RankIntegratedGradients.attribute_ranks).parameters[
+        "schedule"].default
+    return default if isinstance(default, str) else type(default).__name__
+
+
+def default_quadrature() -> str:
+    r"""The quadrature ``method`` RIG uses when none is given (read from its signature).
+
+    Returns:
+        str: its name.
+
+    Examples:
+        >>> isinstance(default_quadrature(), str)
+        True
+    """
+    return str(inspect.signature(RankIntegratedGradients.attribute_ranks).parameters[
+        "method"].default)
+
+
+def _schedule_id(schedule: MethodSpec) -> str:
+    if schedule is None:
+        return default_schedule()
     if isinstance(schedule, str):
         return schedule
     return f"{type(schedule).__qualname__}({sorted(vars(schedule).items())})"
 
 
+def method_label(name: str, schedule: str) -> str:
+    r"""How reports name a method: ``"IG"`` for the linear schedule, else ``"RIG (name)"``.
+
+    Args:
+        name (str): the method's key.
+        schedule (str): its schedule id.
+
+    Returns:
+        str: the label.
+
+    Examples:
+        >>> method_label("ig", "linear"), method_label("rig", "sequential")
+        ('IG', 'RIG (sequential)')
+    """
+    if schedule == "linear":
+        return "IG" if name.lower() in ("ig", "linear") else f"{name} (IG)"
+    return f"RIG ({schedule})" if name.lower() == "rig" else f"{name} ({schedule})"
+
+
+def relative_error(abs_delta: float, abs_change: float) -> float:
+    r"""``|delta| / |F(x) - F(x')|``, with ``0/0 = 0`` and ``x/0 = inf``.
+
+    Args:
+        abs_delta (float): completeness error (summed over images, or of one image).
+        abs_change (float): output change, the same way.
+
+    Returns:
+        float: the relative error.
+
+    Examples:
+        >>> relative_error(0.5, 10.0), relative_error(0.0, 0.0), relative_error(1.0, 0.0)
+        (0.05, 0.0, inf)
+    """
+    if abs_change > 0:
+        return abs_delta / abs_change
+    return 0.0 if abs_delta == 0 else float("inf")
+
+
+def _int_keys(obj: Mapping[str, Any], convert: Callable[[Any], Any]) -> dict[int, Any]:
+    return {int(k): convert(v) for k, v in obj.items()}
+
+
 @dataclass
 class RankSpectrumResult(_jsonio.JsonExport):
-    r"""Mean rank attributions per class, per model and per method.
+    r"""Mean rank attributions per model and method (and per class), with their reliability.
 
     Attributes:
         models: model names.
-        methods: ``{method name: schedule}`` (``"rig": "sequential"``, ``"ig": "linear"``).
+        methods: ``{method name: schedule id}``, e.g. ``{"rig": "arc_length",
+            "ig": "linear"}``.
         r: number of rank components, ``min(H, W)``.
         num_classes: number of classes (model outputs).
         n_images: number of images.
-        class_counts: images per class (true label).
-        sums: ``{method: {model: per-class sums of R}}``, ``num_classes x r`` lists.
-        abs_sums: the same for ``|R|`` (per image, after summing channels).
-        abs_delta_sums: ``{method: {model: sum over images of |completeness delta|}}``,
-            with ``delta = sum(R) - (F_y(x) - F_y(x'))``.
         n_steps: path steps.
         quadrature: Captum's quadrature ``method``.
         baseline: the constant baseline ``x'``.
+        tolerance: the relative completeness error above which summaries are unreliable.
+        sums: ``{method: {model: sum over images of R}}`` (``r`` floats).
+        abs_sums: the same for ``|R|`` (per image, after summing channels).
+        abs_delta_sums: ``{method: {model: sum over images of |delta|}}``.
+        abs_change_sums: ``{method: {model: sum over images of |F_y(x) - F_y(x')|}}``.
+        over_tolerance: ``{method: {model: images whose own relative error exceeds
+            tolerance}}``.
+        class_sums: ``{method: {model: {class: sum of R over its images}}}``, only for
+            classes that have images (empty when per-class sums were not kept).
+        class_counts: ``{model: {class: images}}`` (targets can differ between models
+            for unlabelled images).
         timings: seconds per method and model (``{method: {model: s}}``) and ``total``.
         meta: free-form description.
 
     Examples:
         >>> result = RankSpectrumResult(
         ...     models=["m"], methods={"rig": "sequential"}, r=3, num_classes=2, n_images=2,
-        ...     class_counts=[1, 1], sums={"rig": {"m": [[3.0, 1.0, 0.0], [1.0, 2.0, 1.0]]}},
-        ...     abs_sums={"rig": {"m": [[3.0, 1.0, 0.0], [1.0, 2.0, 1.0]]}},
-        ...     abs_delta_sums={"rig": {"m": 0.2}}, n_steps=8, quadrature="gausslegendre",
-        ...     baseline=0.0)
-        >>> result.mean_spectrum("m").tolist()
+        ...     n_steps=8, quadrature="gausslegendre", baseline=0.0, tolerance=0.1,
+        ...     sums={"rig": {"m": [4.0, 3.0, 1.0]}}, abs_sums={"rig": {"m": [4.0, 3.0, 1.0]}},
+        ...     abs_delta_sums={"rig": {"m": 0.2}}, abs_change_sums={"rig": {"m": 8.0}},
+        ...     over_tolerance={"rig": {"m": 0}})
+        >>> result.mean_spectrum("m", "rig").tolist()
         [2.0, 1.5, 0.5]
-        >>> result.rank_explaining("m", 0.5), result.rank_explaining("m", 0.9)
-        (1, 3)
+        >>> result.rank_explaining("m", 0.5, "rig"), result.reliable("m", "rig")
+        (1, True)
         >>> RankSpectrumResult.from_json(result.to_json()) == result
         True
     """
@@ -101,13 +214,17 @@ class RankSpectrumResult(_jsonio.JsonExport):
     r: int
     num_classes: int
     n_images: int
-    class_counts: list[int]
-    sums: dict[str, dict[str, list[list[float]]]]
-    abs_sums: dict[str, dict[str, list[list[float]]]]
-    abs_delta_sums: dict[str, dict[str, float]]
     n_steps: int
     quadrature: str
     baseline: float
+    tolerance: float
+    sums: dict[str, dict[str, list[float]]]
+    abs_sums: dict[str, dict[str, list[float]]]
+    abs_delta_sums: dict[str, dict[str, float]]
+    abs_change_sums: dict[str, dict[str, float]]
+    over_tolerance: dict[str, dict[str, int]]
+    class_sums: dict[str, dict[str, dict[int, list[float]]]] = field(default_factory=dict)
+    class_counts: dict[str, dict[int, int]] = field(default_factory=dict)
     timings: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -117,56 +234,69 @@ class RankSpectrumResult(_jsonio.JsonExport):
         if model not in self.sums[method]:
             raise KeyError(f"unknown model {model!r}; audited: {self.models}.")
 
-    def mean_spectrum(self, model: str, method: str = "rig", cls: int | None = None,
+    def mean_spectrum(self, model: str, method: str, cls: int | None = None,
                       absolute: bool = False) -> np.ndarray:
         r"""The mean rank attribution ``R`` over images (of class ``cls``, or all).
 
         Args:
-            model: a model name.
-            method: a method name (``"rig"`` or ``"ig"`` by default).
-            cls: a class index, or ``None`` for all images.
-            absolute: average ``|R|`` instead of ``R``.
+            model (str): a model name.
+            method (str): a method name (a key of :attr:`methods`).
+            cls (int, optional): a class index (needs per-class sums), or None for all.
+            absolute (bool, optional): average ``|R|`` instead of ``R`` (all images only).
 
         Returns:
-            ``(r,)`` float64.
+            np.ndarray: ``(r,)`` float64.
 
         Raises:
             KeyError: unknown model or method.
-            ValueError: ``cls`` out of range or a class without images.
+            ValueError: no images, or a class without images (or without per-class sums).
         """
         self._check(model, method)
-        table = np.asarray((self.abs_sums if absolute else self.sums)[method][model],
-                           dtype=np.float64)
         if cls is None:
             if self.n_images == 0:
                 raise ValueError("the audit holds no images.")
-            return np.asarray(table.sum(axis=0) / self.n_images)
-        if not 0 <= cls < self.num_classes:
-            raise ValueError(f"`cls` must lie in [0, {self.num_classes}), got {cls}.")
-        if self.class_counts[cls] == 0:
-            raise ValueError(f"class {cls} has no images in this audit.")
-        return np.asarray(table[cls] / self.class_counts[cls])
+            table = (self.abs_sums if absolute else self.sums)[method][model]
+            return np.asarray(table, dtype=np.float64) / self.n_images
+        count = self.class_counts.get(model, {}).get(cls, 0)
+        per_class = self.class_sums.get(method, {}).get(model, {})
+        if not count or cls not in per_class:
+            raise ValueError(
+                f"class {cls} has no images in this audit (or per-class sums were not kept)."
+            )
+        return np.asarray(per_class[cls], dtype=np.float64) / count
 
-    def rank_explaining(self, model: str, share: float = 0.5, method: str = "rig",
+    def rank_explaining(self, model: str, share: float, method: str,
                         cls: int | None = None) -> int | None:
         r"""The rank that explains ``share`` of the output, on the mean spectrum.
 
-        The smallest ``k`` with ``cumsum(R)[k-1] / sum(R) >= share`` for the mean spectrum
-        ``R`` (see :func:`~captum_rank.audit.ranks.rank_for_share`, which also says how a
-        zero total is handled); ``None`` for an all-zero spectrum.
+        The smallest ``k`` with ``cumsum(R)[k-1] / sum(R) >= share``
+        (:func:`~captum_rank.summaries.rank_for_share`); None for an all-zero spectrum.
         """
         return rank_for_share(self.mean_spectrum(model, method, cls), share)
 
-    def mean_abs_delta(self, model: str, method: str = "rig") -> float:
+    def mean_abs_delta(self, model: str, method: str) -> float:
         r"""Mean ``|sum(R) - (F_y(x) - F_y(x'))|`` over the images (quadrature error)."""
         self._check(model, method)
-        return self.abs_delta_sums[method][model] / self.n_images if self.n_images else float(
-            "nan")
+        if not self.n_images:
+            raise ValueError("the audit holds no images.")
+        return self.abs_delta_sums[method][model] / self.n_images
+
+    def relative_error(self, model: str, method: str) -> float:
+        r"""``sum |delta| / sum |F_y(x) - F_y(x')|`` over the images."""
+        self._check(model, method)
+        return relative_error(self.abs_delta_sums[method][model],
+                              self.abs_change_sums[method][model])
+
+    def reliable(self, model: str, method: str) -> bool:
+        r"""Whether :meth:`relative_error` is at most :attr:`tolerance`."""
+        return self.relative_error(model, method) <= self.tolerance
 
     def summary(self) -> dict[str, dict[str, dict[str, Any]]]:
-        r"""``{model: {method: {rank_50, rank_90, mean_abs_delta, mean_total}}}``.
+        r"""``{model: {method: {...}}}``: the numbers every report prints.
 
-        ``mean_total`` is the mean of ``sum(R)`` (about ``F_y(x) - F_y(x')``).
+        Keys: ``schedule``, ``rank_50``, ``rank_90``, ``mean_abs_delta``,
+        ``relative_error``, ``over_tolerance`` (images), ``reliable`` and ``mean_total``
+        (the mean of ``sum(R)``, about ``F_y(x) - F_y(x')``).
         """
         out: dict[str, dict[str, dict[str, Any]]] = {}
         for model in self.models:
@@ -174,9 +304,13 @@ class RankSpectrumResult(_jsonio.JsonExport):
             for method in self.sums:
                 spectrum = self.mean_spectrum(model, method)
                 out[model][method] = {
+                    "schedule": self.methods[method],
                     "rank_50": rank_for_share(spectrum, 0.5),
                     "rank_90": rank_for_share(spectrum, 0.9),
                     "mean_abs_delta": self.mean_abs_delta(model, method),
+                    "relative_error": self.relative_error(model, method),
+                    "over_tolerance": self.over_tolerance[method][model],
+                    "reliable": self.reliable(model, method),
                     "mean_total": float(spectrum.sum()),
                 }
         return out
@@ -201,81 +335,43 @@ class RankSpectrumResult(_jsonio.JsonExport):
         """
         data = _jsonio.load_kind(source, _KIND, "rank-spectrum result")
 
-        def table(obj: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, list[list[float]]]]:
-            return {meth: {m: [[float(v) for v in row] for row in rows]
-                           for m, rows in per.items()} for meth, per in obj.items()}
+        def floats(values: Any) -> list[float]:
+            return [float(v) for v in values]
+
+        def per(obj: Mapping[str, Mapping[str, Any]], convert: Callable[[Any], Any]
+                ) -> dict[str, dict[str, Any]]:
+            return {meth: {m: convert(v) for m, v in inner.items()} for meth, inner in obj.items()}
 
         return cls(
             models=list(data["models"]),
-            methods=dict(data["methods"]),
+            methods={k: str(v) for k, v in data["methods"].items()},
             r=int(data["r"]),
             num_classes=int(data["num_classes"]),
             n_images=int(data["n_images"]),
-            class_counts=[int(c) for c in data["class_counts"]],
-            sums=table(data["sums"]),
-            abs_sums=table(data["abs_sums"]),
-            abs_delta_sums={meth: {m: float(v) for m, v in per.items()}
-                            for meth, per in data["abs_delta_sums"].items()},
             n_steps=int(data["n_steps"]),
             quadrature=str(data["quadrature"]),
             baseline=float(data["baseline"]),
+            tolerance=float(data["tolerance"]),
+            sums=per(data["sums"], floats),
+            abs_sums=per(data["abs_sums"], floats),
+            abs_delta_sums=per(data["abs_delta_sums"], float),
+            abs_change_sums=per(data["abs_change_sums"], float),
+            over_tolerance=per(data["over_tolerance"], int),
+            class_sums=per(data.get("class_sums", {}),
+                           lambda v: _int_keys(v, floats)),
+            class_counts={m: _int_keys(v, int) for m, v in data.get("class_counts", {}).items()},
             timings=dict(data.get("timings", {})),
             meta=dict(data.get("meta", {})),
         )
-
-    def plot(
-        self, method: str | None = "rig", model: str | None = None,
-        normalize: str | None = "abs", ax: Axes | Sequence[Axes] | None = None,
-        title: str | None = None, class_names: Sequence[str] | None = None,
-        use_pyplot: bool = True,
-    ) -> tuple[Figure, list[Axes]]:
-        r"""Mean spectra with :func:`captum_rank.visualization.plot_rank_spectrum`.
-
-        Args:
-            method: the method to show, or ``None`` for every method (one curve per
-                model and method).
-            model: ``None``: one curve per model (all images); a model name: one curve
-                per class of that model.
-            normalize: scaling of the spectrum panel (default ``"abs"``: shapes compare
-                across models with different output scales).
-            ax: two axes (spectrum, cumulative share), or a new figure.
-            title: the figure title.
-            class_names: labels of the classes (default ``class 0``, ...).
-            use_pyplot: as in the visualisers.
-
-        Returns:
-            ``(figure, axes)``.
-        """
-        methods = list(self.sums) if method is None else [method]
-        curves: dict[str, np.ndarray] = {}
-        if model is None:
-            for meth in methods:
-                for m in self.models:
-                    label = m if len(methods) == 1 else f"{m} ({meth.upper()})"
-                    curves[label] = self.mean_spectrum(m, meth)
-        else:
-            names = list(class_names) if class_names is not None else [
-                f"class {c}" for c in range(self.num_classes)]
-            for meth in methods:
-                for c in range(self.num_classes):
-                    if self.class_counts[c]:
-                        label = names[c] if len(methods) == 1 else f"{names[c]} ({meth.upper()})"
-                        curves[label] = self.mean_spectrum(model, meth, c)
-        what = "/".join(m.upper() for m in methods)
-        default = f"{what} rank spectrum, {self.n_images} images" + (
-            f", {model} by class" if model is not None else "")
-        return plot_rank_spectrum(curves, normalize=normalize, ax=ax,
-                                  title=title if title is not None else default,
-                                  use_pyplot=use_pyplot)
 
 
 def rank_spectrum(
     models: Callable[..., Tensor] | Mapping[str, Callable[..., Tensor]],
     data: tuple[Tensor, Tensor] | Dataset[Any] | Sequence[Any],
     *,
-    methods: Mapping[str, str | RankSchedule] | None = None,
+    methods: Mapping[str, MethodSpec] | None = None,
     n_steps: int = 32,
-    quadrature: str = "gausslegendre",
+    quadrature: str | None = None,
     baseline: float = 0.0,
     num_classes: int | None = None,
     internal_batch_size: int | None = None,
@@ -287,23 +383,28 @@ def rank_spectrum(
     progress: bool = True,
     distributed: bool | None = None,
     meta: Mapping[str, Any] | None = None,
+    tolerance: float = RELIABILITY_TOLERANCE,
+    per_class: bool | None = None,
 ) -> RankSpectrumResult:
-    r"""Mean rank attributions (RIG and IG's rank decomposition) per class and model.
+    r"""Mean rank attributions (RIG and IG's rank decomposition) per model, with reliability.
 
-    Each image is attributed to its true label. Batches are streamed and only float64
-    running sums are kept, so memory is bounded by one batch (times ``n_steps`` path
-    points, or ``internal_batch_size`` of them).
+    Each image is attributed to its label (or, unlabelled, to the model's prediction).
+    Batches are streamed and only float64 running sums are kept, so memory is bounded by
+    one batch (times ``n_steps`` path points, or ``internal_batch_size`` of them).
 
     Args:
         models: one model or ``{name: model}`` (``(N, C, H, W)`` -> ``(N, classes)``).
-        data: ``(images, labels)`` tensors or a map-style data set.
-        methods: ``{name: schedule}`` passed to ``attribute_ranks(schedule=...)``.
-            Default: :data:`DEFAULT_METHODS` (``rig``: ``arc_length``, ``ig``:
-            ``linear``).
+        data: ``(images, labels)`` tensors or a map-style data set (label ``-1``:
+            unlabelled).
+        methods: ``{name: schedule}`` passed to ``attribute_ranks(schedule=...)``;
+            ``None`` as a schedule means the library's default. Default:
+            :data:`DEFAULT_METHODS`.
         n_steps: path steps per image. Default: 32.
-        quadrature: Captum's quadrature ``method``. Default: ``"gausslegendre"``.
+        quadrature: the quadrature ``method`` of ``attribute_ranks``. Default: the
+            library's default (recorded in the result).
         baseline: constant baseline ``x'``. Default: 0 (black).
-        num_classes: number of classes. Default: the first model's output size.
+        num_classes: the data's number of classes; every model must return that many
+            scores (checked up front). Default: the models' output width.
         internal_batch_size: path points per forward pass (bounds memory).
         batch_size: images per batch. Default: 50.
         limit: only the first ``limit`` images.
@@ -314,111 +415,147 @@ def rank_spectrum(
         progress: show a progress bar. Default: True.
         distributed: shard over a process group (``None``: when one is initialised).
         meta: stored in the result.
+        tolerance: relative completeness error above which rank summaries are marked
+            unreliable. Default: :data:`RELIABILITY_TOLERANCE`.
+        per_class: keep per-class sums. Default: when there are at most 20 classes.
 
     Returns:
         The :class:`RankSpectrumResult`.
 
     Raises:
-        AuditInputError: bad models, data, methods or labels out of range.
+        AuditInputError: bad models, data or methods; labels out of range; a model that
+            does not fit the data (checked before any work).
 
     Examples:
         >>> import torch
-        >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
-        <torch._C.Generator object at ...>
+        >>> _ = torch.manual_seed(0)
         >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 3))
         >>> data = (torch.rand(6, 1, 8, 8), torch.tensor([0, 1, 2, 0, 1, 2]))
         >>> result = rank_spectrum(model, data, n_steps=8, progress=False)
         >>> result.mean_spectrum("model", "rig").shape
         (8,)
-        >>> result.mean_abs_delta("model", "ig") < 1e-4  # a linear model: IG is exact
+        >>> result.relative_error("model", "ig") < 1e-4  # a linear model: IG is exact
         True
     """
     named = as_model_dict(models)
-    source = as_source(data, batch_size, limit)
+    n_steps = positive_int(n_steps, "n_steps")
+    batch_size = positive_int(batch_size, "batch_size")
+    internal_batch_size = optional_positive_int(internal_batch_size, "internal_batch_size")
+    baseline = real(baseline, "baseline")
+    tolerance = real(tolerance, "tolerance", minimum=0.0)
+    checkpoint_interval = real(checkpoint_interval, "checkpoint_interval", minimum=0.0)
+    progress = boolean(progress, "progress")
+    source = as_source(data, batch_size, optional_positive_int(limit, "limit"))
     method_map = dict(methods) if methods is not None else dict(DEFAULT_METHODS)
     if not method_map:
-        raise AuditInputError("`methods` is empty; give e.g. {'rig': 'sequential'}.")
+        raise AuditInputError("`methods` is empty; give e.g. {'rig': None, 'ig': 'linear'}.")
     names = list(named)
-    first_model = next(iter(named.values()))
-    dev = model_device(first_model, device)
-    if num_classes is None:
-        with torch.no_grad():
-            probe, _ = source.items(0, 1)
-            out = first_model(probe.to(dev))
-        if not isinstance(out, Tensor) or out.dim() != 2:
-            raise AuditInputError("the model must return (N, classes) scores for N images.")
-        num_classes = int(out.shape[1])
+    dev = model_device(next(iter(named.values())), device)
+    if num_classes is not None:
+        num_classes = positive_int(num_classes, "num_classes")
+    probe = source.items(0, min(2, source.n_items))[0].to(dev)
+    width = check_models_on_data(named, probe, num_classes)
+    n_classes = width
+    keep_classes = n_classes <= PER_CLASS_LIMIT if per_class is None else boolean(
+        per_class, "per_class")
     r = source.rank
     shard = current_shard(distributed)
     explainers = {name: RankIntegratedGradients(model) for name, model in named.items()}
     keys = [(meth, m) for meth in method_map for m in names]
+    schedules = {meth: _schedule_id(spec) for meth, spec in method_map.items()}
+    quadrature_id = quadrature if quadrature is not None else default_quadrature()
 
     def step(images: Tensor, labels: Tensor) -> dict[str, np.ndarray]:
-        if int(labels.min()) < 0 or int(labels.max()) >= num_classes:
+        if int(labels.max()) >= n_classes or int(labels.min()) < -1:
             raise AuditInputError(
-                f"labels must lie in [0, {num_classes}) (the models' outputs), got "
-                f"{int(labels.min())}..{int(labels.max())}."
+                f"labels must lie in [0, {n_classes}) (the models' outputs), or be -1 for "
+                f"an unlabelled image; got {int(labels.min())}..{int(labels.max())}."
             )
         x = images.to(dev)
-        y = labels.to(dev)
-        out: dict[str, np.ndarray] = {"count": np.bincount(
-            labels.numpy(), minlength=num_classes).astype(np.int64)}
-        present = sorted(set(labels.tolist()))
+        out: dict[str, np.ndarray] = {"count": np.array([x.shape[0]], dtype=np.int64)}
+        targets = {m: targets_for(named[m], x, labels.to(dev)) for m in names}
+        for m in names:
+            out[f"{m}/class_count"] = np.bincount(
+                targets[m].cpu().numpy(), minlength=n_classes).astype(np.int64)
         for meth, m in keys:
             start = time.perf_counter()
+            kwargs: dict[str, Any] = {}
+            if method_map[meth] is not None:
+                kwargs["schedule"] = method_map[meth]
+            if quadrature is not None:
+                kwargs["method"] = quadrature
             ranks, delta = explainers[m].attribute_ranks(
-                x, baselines=baseline, target=y, n_steps=n_steps, method=quadrature,
+                x, baselines=baseline, target=targets[m], n_steps=n_steps,
                 internal_batch_size=internal_batch_size, return_convergence_delta=True,
-                schedule=method_map[meth],
+                **kwargs,
             )
             per_image = ranks.detach().to(torch.float64).sum(dim=1).cpu()  # (N, r)
-            total = np.zeros((num_classes, r))
-            total_abs = np.zeros((num_classes, r))
-            for c in present:
-                rows = per_image[labels == c]
-                total[c] = rows.sum(dim=0).numpy()
-                total_abs[c] = rows.abs().sum(dim=0).numpy()
-            out[f"{meth}/{m}/sum"] = total
-            out[f"{meth}/{m}/abs"] = total_abs
-            out[f"{meth}/{m}/delta"] = np.array(
-                [float(delta.detach().to(torch.float64).abs().sum())])
+            delta64 = delta.detach().to(torch.float64).cpu().abs()
+            change = (per_image.sum(dim=1) - delta.detach().to(torch.float64).cpu()).abs()
+            over = delta64 > tolerance * change
+            out[f"{meth}/{m}/sum"] = per_image.sum(dim=0).numpy()
+            out[f"{meth}/{m}/abs"] = per_image.abs().sum(dim=0).numpy()
+            out[f"{meth}/{m}/delta"] = np.array([float(delta64.sum())])
+            out[f"{meth}/{m}/change"] = np.array([float(change.sum())])
+            out[f"{meth}/{m}/over"] = np.array([int(over.sum())], dtype=np.int64)
+            if keep_classes:
+                table = np.zeros((n_classes, r))
+                np.add.at(table, targets[m].cpu().numpy(), per_image.numpy())
+                out[f"{meth}/{m}/class"] = table
             out[f"{meth}/{m}/seconds"] = np.array([time.perf_counter() - start])
         return out
 
-    init: dict[str, np.ndarray] = {"count": np.zeros(num_classes, dtype=np.int64)}
+    init: dict[str, np.ndarray] = {"count": np.zeros(1, dtype=np.int64)}
+    for m in names:
+        init[f"{m}/class_count"] = np.zeros(n_classes, dtype=np.int64)
     for meth, m in keys:
-        init[f"{meth}/{m}/sum"] = np.zeros((num_classes, r))
-        init[f"{meth}/{m}/abs"] = np.zeros((num_classes, r))
+        init[f"{meth}/{m}/sum"] = np.zeros(r)
+        init[f"{meth}/{m}/abs"] = np.zeros(r)
         init[f"{meth}/{m}/delta"] = np.zeros(1)
+        init[f"{meth}/{m}/change"] = np.zeros(1)
+        init[f"{meth}/{m}/over"] = np.zeros(1, dtype=np.int64)
+        if keep_classes:
+            init[f"{meth}/{m}/class"] = np.zeros((n_classes, r))
         init[f"{meth}/{m}/seconds"] = np.zeros(1)
     fingerprint = {
         "kind": _KIND,
         "models": {name: digest_model(model) for name, model in named.items()},
         "data": source.fingerprint(),
-        "methods": {k: _schedule_id(v) for k, v in method_map.items()},
-        "n_steps": n_steps, "quadrature": quadrature, "baseline": float(baseline),
-        "num_classes": num_classes, "internal_batch_size": internal_batch_size,
-        "batch_size": batch_size,
+        "methods": schedules,
+        "n_steps": n_steps, "quadrature": quadrature_id, "baseline": baseline,
+        "num_classes": n_classes, "internal_batch_size": internal_batch_size,
+        "batch_size": batch_size, "tolerance": tolerance, "per_class": keep_classes,
     }
     started = time.perf_counter()
     sums = run_stream(source, step, init, fingerprint, shard, checkpoint,
                       checkpoint_interval, progress, desc="rank spectra")
-    counts = [int(c) for c in sums["count"]]
+    counts = {m: {c: int(v) for c, v in enumerate(sums[f"{m}/class_count"]) if v}
+              for m in names}
+    class_sums: dict[str, dict[str, dict[int, list[float]]]] = {}
+    if keep_classes:
+        class_sums = {meth: {m: {c: sums[f"{meth}/{m}/class"][c].tolist() for c in counts[m]}
+                             for m in names} for meth in method_map}
     return RankSpectrumResult(
         models=names,
-        methods={k: _schedule_id(v) for k, v in method_map.items()},
+        methods=schedules,
         r=r,
-        num_classes=num_classes,
-        n_images=sum(counts),
-        class_counts=counts,
+        num_classes=n_classes,
+        n_images=int(sums["count"][0]),
+        n_steps=n_steps,
+        quadrature=quadrature_id,
+        baseline=baseline,
+        tolerance=tolerance,
         sums={meth: {m: sums[f"{meth}/{m}/sum"].tolist() for m in names} for meth in method_map},
         abs_sums={meth: {m: sums[f"{meth}/{m}/abs"].tolist() for m in names}
                   for meth in method_map},
         abs_delta_sums={meth: {m: float(sums[f"{meth}/{m}/delta"][0]) for m in names}
                         for meth in method_map},
-        n_steps=n_steps,
-        quadrature=quadrature,
-        baseline=float(baseline),
+        abs_change_sums={meth: {m: float(sums[f"{meth}/{m}/change"][0]) for m in names}
+                         for meth in method_map},
+        over_tolerance={meth: {m: int(sums[f"{meth}/{m}/over"][0]) for m in names}
+                        for meth in method_map},
+        class_sums=class_sums,
+        class_counts=counts if keep_classes else {},
         timings={
             **{meth: {m: float(sums[f"{meth}/{m}/seconds"][0]) for m in names}
                for meth in method_map},

@@ -1,0 +1,326 @@
+r"""Explain a few images: IG and RIG maps, rank spectra, the rank path, and reliability.
+
+:func:`explain` is the library function behind ``captum-rank explain`` and the demo's
+image panels. For every model and image it records the predicted class (with its name
+and probability), attributes the target with every method of ``methods`` (by default
+RIG with the library's default schedule, and IG, which is RIG with
+``schedule="linear"``), and keeps each method's pixel map, its rank spectrum
+(``attribute_with_ranks``, summed over channels) with ``k50``/``k90``, and its
+completeness error relative to the output change, ``|delta| / |F(x) - F(x')|``. Rank
+summaries whose relative error exceeds ``tolerance`` are marked unreliable. It also
+walks one image along the rank path: its rank-``k`` approximations and the model's
+probability of the target at each. The result is data (:class:`ExplainResult`); the
+figures are drawn by :func:`captum_rank.audit.report.write_report`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from captum_rank.attr import RankIntegratedGradients
+from captum_rank.audit import _jsonio
+from captum_rank.audit._models import as_model_dict, check_models_on_data, model_device
+from captum_rank.audit.errors import AuditInputError
+from captum_rank.audit.spectrum import (
+    DEFAULT_METHODS,
+    RELIABILITY_TOLERANCE,
+    MethodSpec,
+    _schedule_id,
+    default_quadrature,
+    relative_error,
+)
+from captum_rank.checks import UserTypeError, integer, optional_positive_int, positive_int, real
+from captum_rank.summaries import rank_for_share
+from captum_rank.svd import low_rank
+
+__all__ = ["ExplainResult", "default_path_ranks", "explain"]
+
+_KIND = "rank-explanation"
+
+
+def default_path_ranks(r: int, max_points: int = 8) -> list[int]:
+    r"""Ranks at which to show the rank path: ``0``, powers of two, and ``r``.
+
+    Args:
+        r (int): ``min(H, W)``.
+        max_points (int, optional): at most this many. Default: 8.
+
+    Returns:
+        list[int]: increasing ranks from 0 to ``r``.
+
+    Examples:
+        >>> default_path_ranks(28), default_path_ranks(224)
+        ([0, 1, 2, 4, 8, 16, 28], [0, 1, 2, 4, 8, 16, 32, 224])
+    """
+    ranks = [0] + [2**i for i in range(r.bit_length()) if 2**i < r]
+    return [*ranks[: max_points - 1], r]
+
+
+@dataclass
+class ExplainResult(_jsonio.JsonExport):
+    r"""What :func:`explain` found, per model and image (JSON holds all but the arrays).
+
+    Attributes:
+        models: model names.
+        methods: ``{method name: schedule id}``.
+        image_names: one name per image.
+        n_steps, quadrature, baseline, tolerance: the settings.
+        items: ``{model: [per image: {image, target, target_name, prediction,
+            prediction_name, probability, target_probability, note, methods: {method:
+            {delta, change, relative_error, reliable, rank_50, rank_90, spectrum}}}]}``.
+        path: ``{model: {image, target, target_name, ranks, probabilities}}``: one image
+            along the rank path.
+        meta: free-form description.
+        images: ``(N, C, H, W)`` inputs (not in the JSON).
+        maps: ``{model: {method: (N, C, H, W) attributions}}`` (not in the JSON).
+        path_images: ``(K, C, H, W)`` rank-``k`` approximations of the path image (not in
+            the JSON).
+
+    Examples:
+        >>> import torch
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
+        >>> result = explain({"m": model}, torch.rand(2, 1, 4, 4), n_steps=4)
+        >>> sorted(result.items["m"][0]["methods"]), result.items["m"][0]["methods"]["ig"][
+        ...     "reliable"]
+        (['ig', 'rig'], True)
+        >>> ExplainResult.from_json(result.to_json()).items == result.items
+        True
+    """
+
+    models: list[str]
+    methods: dict[str, str]
+    image_names: list[str]
+    n_steps: int
+    quadrature: str
+    baseline: float
+    tolerance: float
+    items: dict[str, list[dict[str, Any]]]
+    path: dict[str, dict[str, Any]]
+    meta: dict[str, Any] = field(default_factory=dict)
+    images: np.ndarray | None = field(default=None, repr=False, compare=False)
+    maps: dict[str, dict[str, np.ndarray]] = field(default_factory=dict, repr=False,
+                                                   compare=False)
+    path_images: dict[str, np.ndarray] = field(default_factory=dict, repr=False,
+                                               compare=False)
+
+    def spectra(self, method: str) -> dict[str, np.ndarray]:
+        r"""``{model: (N, r)}`` rank spectra of ``method``, one row per image."""
+        return {m: np.asarray([item["methods"][method]["spectrum"] for item in items])
+                for m, items in self.items.items()}
+
+    def reliable(self) -> bool:
+        r"""Whether every rank summary of every model, image and method is reliable."""
+        return all(v["reliable"] for items in self.items.values() for item in items
+                   for v in item["methods"].values())
+
+    def to_dict(self) -> dict[str, Any]:
+        r"""Plain JSON-able data (without the image and map arrays)."""
+        return {
+            "kind": _KIND, "models": self.models, "methods": self.methods,
+            "image_names": self.image_names, "n_steps": self.n_steps,
+            "quadrature": self.quadrature, "baseline": self.baseline,
+            "tolerance": self.tolerance, "items": self.items, "path": self.path,
+            "meta": self.meta,
+        }
+
+    @classmethod
+    def from_json(cls, source: str | os.PathLike[str] | dict[str, Any]) -> ExplainResult:
+        r"""Read what :meth:`to_json` wrote (without the arrays).
+
+        Raises:
+            ValueError: the JSON is not an explanation.
+        """
+        data = _jsonio.load_kind(source, _KIND, "rank explanation")
+        return cls(
+            models=list(data["models"]), methods=dict(data["methods"]),
+            image_names=list(data["image_names"]), n_steps=int(data["n_steps"]),
+            quadrature=str(data["quadrature"]), baseline=float(data["baseline"]),
+            tolerance=float(data["tolerance"]), items=dict(data["items"]),
+            path=dict(data["path"]), meta=dict(data.get("meta", {})),
+        )
+
+
+def _targets(target: Any, n: int, width: int, predictions: Tensor) -> Tensor:
+    if target is None:
+        return predictions
+    if isinstance(target, Tensor):
+        values = target.flatten().tolist() if target.numel() != 1 else [target.item()] * n
+    elif isinstance(target, Sequence) and not isinstance(target, str):
+        values = list(target)
+    else:
+        values = [target] * n
+    if len(values) != n:
+        raise AuditInputError(
+            f"`target` has {len(values)} entries for {n} images; give one class per image, "
+            "one class for all, or None for each model's prediction."
+        )
+    checked = [integer(v, "target", minimum=0, maximum=width - 1) for v in values]
+    return torch.tensor(checked, dtype=torch.int64)
+
+
+def _names_for(class_names: Any, model: str) -> Sequence[str] | None:
+    if class_names is None:
+        return None
+    if isinstance(class_names, Mapping):
+        found = class_names.get(model)
+        return list(found) if found is not None else None
+    return list(class_names)
+
+
+def explain(
+    models: Callable[..., Tensor] | Mapping[str, Callable[..., Tensor]],
+    images: Tensor,
+    *,
+    target: int | Sequence[int] | Tensor | None = None,
+    methods: Mapping[str, MethodSpec] | None = None,
+    n_steps: int = 32,
+    quadrature: str | None = None,
+    baseline: float = 0.0,
+    internal_batch_size: int | None = None,
+    tolerance: float = RELIABILITY_TOLERANCE,
+    names: Sequence[str] | None = None,
+    class_names: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+    notes: Sequence[str | None] | None = None,
+    path_image: int = 0,
+    path_ranks: Sequence[int] | None = None,
+    meta: Mapping[str, Any] | None = None,
+) -> ExplainResult:
+    r"""IG and RIG maps, rank spectra, reliability and a rank path for a few images.
+
+    Args:
+        models: one model or ``{name: model}``, each taking ``images``.
+        images (Tensor): ``(N, C, H, W)`` model inputs (see :func:`captum_rank.zoo.preprocess`
+            or :func:`captum_rank.audit.loading.load_images` to make them from files).
+        target (int, sequence or Tensor, optional): the class to explain, for all images
+            or one per image. Default: None, each model's prediction.
+        methods (dict, optional): ``{name: schedule}`` (None: the library's default).
+            Default: :data:`~captum_rank.audit.spectrum.DEFAULT_METHODS`.
+        n_steps (int, optional): path steps. Default: 32.
+        quadrature (str, optional): the quadrature ``method`` of
+            ``attribute_with_ranks``. Default: the library's default.
+        baseline (float, optional): constant baseline. Default: 0.
+        internal_batch_size (int, optional): path points per forward pass.
+        tolerance (float, optional): relative completeness error above which a rank
+            summary is unreliable. Default: 0.1.
+        names (sequence of str, optional): image names. Default: ``image 0``, ...
+        class_names (sequence or dict, optional): class names (for all models, or per
+            model), shown beside every class index.
+        notes (sequence, optional): one note per image (e.g. a domain warning).
+        path_image (int, optional): the image walked along the rank path. Default: 0.
+        path_ranks (sequence of int, optional): ranks of the path. Default:
+            :func:`default_path_ranks`.
+        meta (dict, optional): stored in the result.
+
+    Returns:
+        ExplainResult: the numbers and arrays.
+
+    Raises:
+        AuditInputError: bad arguments, a model that does not take ``images``, a target
+            out of range.
+
+    Examples:
+        >>> import torch
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
+        >>> result = explain(model, torch.rand(1, 1, 4, 4), target=2, n_steps=4,
+        ...                  class_names=["cat", "dog", "fish"])
+        >>> item = result.items["model"][0]
+        >>> item["target"], item["target_name"], len(item["methods"]["rig"]["spectrum"])
+        (2, 'fish', 4)
+    """
+    named = as_model_dict(models)
+    if not isinstance(images, Tensor) or images.dim() != 4 or not images.is_floating_point():
+        raise UserTypeError(
+            f"`images` must be a float (N, C, H, W) tensor, got {type(images).__name__} "
+            f"{tuple(images.shape) if isinstance(images, Tensor) else ''}."
+        )
+    n = int(images.shape[0])
+    n_steps = positive_int(n_steps, "n_steps")
+    internal_batch_size = optional_positive_int(internal_batch_size, "internal_batch_size")
+    baseline = real(baseline, "baseline")
+    tolerance = real(tolerance, "tolerance", minimum=0.0)
+    path_image = integer(path_image, "path_image", minimum=0, maximum=n - 1)
+    image_names = [str(v) for v in names] if names is not None else [
+        f"image {i}" for i in range(n)]
+    if len(image_names) != n:
+        raise AuditInputError(f"`names` has {len(image_names)} entries for {n} images.")
+    note_list = list(notes) if notes is not None else [None] * n
+    method_map = dict(methods) if methods is not None else dict(DEFAULT_METHODS)
+    if not method_map:
+        raise AuditInputError("`methods` is empty; give e.g. {'rig': None, 'ig': 'linear'}.")
+    schedules = {meth: _schedule_id(spec) for meth, spec in method_map.items()}
+    dev = model_device(next(iter(named.values())))
+    x = images.to(dev)
+    width = check_models_on_data(named, x[:2])
+    r = int(min(x.shape[-2:]))
+    ranks_on_path = [integer(k, "path_ranks", minimum=0, maximum=r)
+                     for k in (path_ranks if path_ranks is not None else default_path_ranks(r))]
+    approximations = torch.stack([
+        x[path_image] if k == r else low_rank(x[path_image] - baseline, k) + baseline
+        for k in ranks_on_path])
+
+    items: dict[str, list[dict[str, Any]]] = {}
+    maps: dict[str, dict[str, np.ndarray]] = {}
+    path: dict[str, dict[str, Any]] = {}
+    for name, model in named.items():
+        classes = _names_for(class_names, name)
+
+        def label(c: int, classes: Sequence[str] | None = classes) -> str | None:
+            return str(classes[c]) if classes is not None and 0 <= c < len(classes) else None
+
+        with torch.no_grad():
+            probs = model(x).softmax(dim=1)
+        predictions = probs.argmax(dim=1)
+        targets = _targets(target, n, width, predictions.cpu()).to(dev)
+        explainer = RankIntegratedGradients(model)
+        per_method: dict[str, tuple[Tensor, Tensor, Tensor]] = {}
+        maps[name] = {}
+        for meth, spec in method_map.items():
+            kwargs: dict[str, Any] = {} if spec is None else {"schedule": spec}
+            if quadrature is not None:
+                kwargs["method"] = quadrature
+            pixels, ranks, delta = explainer.attribute_with_ranks(
+                x, baselines=baseline, target=targets, n_steps=n_steps,
+                internal_batch_size=internal_batch_size, return_convergence_delta=True,
+                **kwargs)
+            spectrum = ranks.detach().to(torch.float64).sum(dim=1).cpu()
+            per_method[meth] = (spectrum, delta.detach().to(torch.float64).cpu(), pixels)
+            maps[name][meth] = pixels.detach().cpu().numpy()
+        items[name] = []
+        for i in range(n):
+            t, p = int(targets[i]), int(predictions[i])
+            summary: dict[str, Any] = {}
+            for meth, (spectrum, delta, _) in per_method.items():
+                change = float(spectrum[i].sum() - delta[i])
+                rel = relative_error(abs(float(delta[i])), abs(change))
+                summary[meth] = {
+                    "delta": float(delta[i]), "change": change, "relative_error": rel,
+                    "reliable": rel <= tolerance,
+                    "rank_50": rank_for_share(spectrum[i].numpy(), 0.5),
+                    "rank_90": rank_for_share(spectrum[i].numpy(), 0.9),
+                    "spectrum": spectrum[i].tolist(),
+                }
+            items[name].append({
+                "image": image_names[i], "target": t, "target_name": label(t),
+                "prediction": p, "prediction_name": label(p),
+                "probability": float(probs[i, p]), "target_probability": float(probs[i, t]),
+                "note": note_list[i], "methods": summary,
+            })
+        t0 = int(targets[path_image])
+        with torch.no_grad():
+            along = model(approximations).softmax(dim=1)[:, t0]
+        path[name] = {"image": path_image, "target": t0, "target_name": label(t0),
+                      "ranks": ranks_on_path, "probabilities": along.cpu().tolist()}
+    return ExplainResult(
+        models=list(named), methods=schedules, image_names=image_names, n_steps=n_steps,
+        quadrature=quadrature or default_quadrature(), baseline=baseline,
+        tolerance=tolerance, items=items, path=path, meta=dict(meta or {}),
+        images=images.detach().cpu().numpy(), maps=maps,
+        path_images={"approximations": approximations.detach().cpu().numpy()},
+    )
