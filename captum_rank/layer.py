@@ -79,7 +79,7 @@ _ARGS_DOC = r"""
                         (``n_steps`` is then the budget). Default: None."""
 
 
-def _layer_output_error(name: str, shape: tuple[int, ...], to_input: bool) -> UserInputError:
+def _layer_output_error(name: str, shape: tuple[Any, ...], to_input: bool) -> UserInputError:
     side = "input" if to_input else "output"
     return UserInputError(
         f"The layer's {side} `{name}` has shape {shape}: fewer than two matrix dimensions "
@@ -406,10 +406,11 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         counts = [len(acts) for acts in per_layer_inputs]
         layer_inputs = tuple(t for acts in per_layer_inputs for t in acts)
         layer_baselines = tuple(t for acts in per_layer_baselines for t in acts)
-        if len(layer_inputs) == 1 and layer_inputs[0].dim() < 3:
+        if all(tensor.dim() < 3 for tensor in layer_inputs):
+            shapes = [tuple(tensor.shape) for tensor in layer_inputs]
             raise _layer_output_error(
-                "layer" if len(layers) == 1 else "layer[0]",
-                tuple(layer_inputs[0].shape), attribute_to_layer_input,
+                "layer", shapes[0] if len(shapes) == 1 else tuple(shapes),
+                attribute_to_layer_input,
             )
 
         bounds = [0]

@@ -198,6 +198,22 @@ def test_layer_output_without_matrix_dimensions_is_refused(cnn: nn.Module,
         lrig.attribute_ranks(images, target=0, attribute_to_layer_input=True)
 
 
+def test_a_layer_with_only_vector_outputs_is_refused() -> None:
+    class Split(nn.Module):
+        def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+            return x[:, :3], x[:, 3:]
+
+    split = Split()
+    model = nn.Sequential(nn.Flatten(), split)
+
+    def forward(x: Tensor) -> Tensor:
+        left, right = model(x)
+        return left.sum(1) * right.sum(1)
+
+    with pytest.raises(UserInputError, match=r"\(\(2, 3\), \(2, 13\)\)"):
+        LayerRankIntegratedGradients(forward, split).attribute(torch.rand(2, 1, 4, 4))
+
+
 def test_bad_arguments_are_refused(cnn: nn.Module, images: Tensor) -> None:
     with pytest.raises(UserTypeError, match="`layer`"):
         LayerRankIntegratedGradients(cnn, "conv")  # type: ignore[arg-type]
