@@ -1,36 +1,34 @@
-r"""Faithfulness of Captum IG and of RIG's schedules on the zoo models.
+r"""Is RIG faithful? One harness for RIG, IG and their rivals on every metric.
 
-Usage (the command behind ``docs/faithfulness.md``)::
+Two steps, so a long run can be resumed and its tables rendered from what it wrote::
 
-    OMP_NUM_THREADS=1 python benchmarks/faithfulness.py --n 500 --seed 0 --threads 1
+    # 1. run (writes per-image scores to JSON after every batch; --resume continues)
+    OMP_NUM_THREADS=1 nice python benchmarks/faithfulness.py run --data fmnist \
+        --models fmnist-natural fmnist-robust --n 500 --seed 0 --json faith-fmnist.json
+    OMP_NUM_THREADS=1 nice python benchmarks/faithfulness.py run --data imagenet \
+        --models imagenet-efficientnet-lite0 --n 0 --seed 0 --n-steps 16 \
+        --metrics diffid insdel rank --json faith-imagenet.json
+    # 2. tables and figure (docs/faithfulness.md, docs/figures/faithfulness_curves.png)
+    python benchmarks/faithfulness.py report faith-fmnist.json faith-imagenet.json
 
-For each zoo model and each attribution method, on ``--n`` Fashion-MNIST test images
-drawn at random (``--seed``) from the full test split (or from the bundled 200-image
-sample when the data set is not installed; the output says so), with the model's
-predicted class as the target and a black (zero) baseline:
+Protocol (Spectral IG's, from its repository ``leekwoon/sig``, wherever it applies): the
+target is the image's *true label*; every method explains the target's *softmax
+probability* (``--objective``); the baseline is black (zeros in ``[0, 1]`` pixel space);
+every path method gets the same ``--n-steps`` gradient evaluations per image. Methods
+(:mod:`captum_rank.metrics.rivals`): Captum IG, RIG with the library's default schedule
+(no ``schedule=`` passed), ``arc_length`` and ``spectral`` (``SpectralSchedule(overlap=
+0.4)``, Spectral IG's setting), the paper's averaged form (``form="averaged"``, the
+sequential low-rank reconstructions), Captum GradientShap (``n_samples = n_steps``, the
+same black baseline, ``stdevs=0``), Guided IG and Blur IG from PyPI ``saliency``, and two
+controls: a random map and a Sobel edge map. Model evaluations are counted, not assumed
+(one row through the model is one evaluation).
 
-* **insertion AUC**: start from the baseline, insert the image's pixels in decreasing
-  order of attribution, ``--perturb-steps`` equal chunks; the area under the curve of
-  the target-class softmax probability against the inserted fraction. Higher is better.
-* **deletion AUC**: start from the image, replace pixels by the baseline in the same
-  order; area under the probability curve. Lower is better.
-* **insertion - deletion**: per image, then averaged. Higher is better.
-* **FaithfulnessCorrelation** (Bhatt et al., 2020) from ``quantus`` 0.6.0: the Pearson
-  correlation, over ``--fc-runs`` random pixel subsets of size ``--fc-subset`` set to the
-  baseline, between the subset's summed attribution and the drop in the target-class
-  probability. Higher is better. If quantus cannot be imported the script computes the
-  same definition itself and says so in the table's notes (``--own-fc`` forces that).
-
-Every entry is a mean over images with its standard error (standard deviation over
-images divided by the square root of their number). The ``paired`` column gives the
-mean per-image difference of insertion - deletion against Captum's IG, with its
-standard error, so small but consistent differences are visible.
-
-Methods: Captum's ``IntegratedGradients``; :class:`~captum_rank.RankIntegratedGradients`
-with each schedule (``sequential``, ``numerical_rank``, ``arc_length``, ``energy``,
-``spectral`` with overlap 0.5, ``linear``, which equals IG), the paper's averaged form
-(``form="averaged"``, sequential schedule), and a random attribution as a floor. All path
-methods use ``--n-steps`` Gauss-Legendre steps. Nothing is tuned per method.
+Metrics (:mod:`captum_rank.metrics`), per image: ``diffid`` (DiffID, accuracy and
+probability scores from the same passes), ``insdel`` (insertion/deletion with a black
+fill and a blur fill, signed order, probability), ``road`` (MoRF and LeRF accuracy,
+Quantus' noisy linear imputation), ``fc`` (Quantus' faithfulness correlation), ``rank``
+(deletion and insertion of the singular components of ``x - x'`` in the order of RIG's
+rank attributions, IG's projected ones, the singular values and a random order).
 """
 
 from __future__ import annotations
@@ -43,6 +41,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -50,338 +49,554 @@ from captum.attr import IntegratedGradients
 from torch import Tensor, nn
 
 from captum_rank import RankIntegratedGradients, SpectralSchedule
-from captum_rank.data import load_fashion_mnist, load_sample
-from captum_rank.zoo import load
+from captum_rank.metrics import (
+    diffid_scores,
+    faithfulness_correlation,
+    insertion_deletion,
+    rank_components,
+    rank_deletion,
+    road,
+)
+from captum_rank.metrics.rivals import blur_ig, gradient_shap, guided_ig
+from captum_rank.metrics.sanity import random_map, sobel_map
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = ROOT / "docs" / "faithfulness.md"
+METRIC_NAMES = ("diffid", "insdel", "road", "fc", "rank")
+IG = "IG (Captum)"
+RIG_DEFAULT = "RIG default"
 
-AttrFn = Callable[[nn.Module, Tensor, Tensor], Tensor]
+# explain(model, x, target) -> (pixel map, rank attributions or None)
+Explainer = Callable[[nn.Module, Tensor, Tensor], tuple[Tensor, Tensor | None]]
 
 
-def methods(n_steps: int) -> dict[str, AttrFn]:
-    """The attribution methods compared, each ``(model, x, target) -> attributions``."""
+class Counting(nn.Module):
+    """Counts the rows that go through the model (one row = one model evaluation)."""
 
-    def captum_ig(model: nn.Module, x: Tensor, target: Tensor) -> Tensor:
-        return IntegratedGradients(model).attribute(x, target=target, n_steps=n_steps)
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.rows = 0
 
-    def rig(schedule: object, form: str = "increments") -> AttrFn:
-        def run(model: nn.Module, x: Tensor, target: Tensor) -> Tensor:
-            explainer = RankIntegratedGradients(model)
-            return explainer.attribute(
-                x, target=target, n_steps=n_steps, schedule=schedule, form=form
-            )
+    def forward(self, x: Tensor) -> Tensor:
+        self.rows += x.shape[0]
+        return self.model(x)
 
-        return run
 
-    def random_map(model: nn.Module, x: Tensor, target: Tensor) -> Tensor:
-        return torch.rand_like(x)
+def ig_with_ranks(n_steps: int) -> Explainer:
+    """Captum IG, and its path-averaged gradient projected on the components of x - x'."""
 
+    def run(model: nn.Module, x: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+        mean_grad = IntegratedGradients(model, multiply_by_inputs=False).attribute(
+            x, baselines=0.0, target=t, n_steps=n_steps).detach()
+        u, s, vh = rank_components(x)
+        ranks = s * torch.einsum("...hr,...hw,...rw->...r", u, mean_grad.to(u.dtype), vh)
+        return mean_grad * x, ranks.to(x.dtype)
+
+    return run
+
+
+def rig_with_ranks(n_steps: int, **options: Any) -> Explainer:
+    def run(model: nn.Module, x: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
+        pixels, ranks = RankIntegratedGradients(model).attribute_with_ranks(
+            x, baselines=0.0, target=t, n_steps=n_steps, **options)
+        return pixels.detach(), ranks.detach()
+
+    return run
+
+
+def pixels_only(explain: Callable[[nn.Module, Tensor, Tensor], Tensor]) -> Explainer:
+    def run(model: nn.Module, x: Tensor, t: Tensor) -> tuple[Tensor, None]:
+        return explain(model, x, t).detach(), None
+
+    return run
+
+
+def methods(n_steps: int, seed: int) -> dict[str, Explainer]:
     return {
-        "IG (Captum)": captum_ig,
-        "RIG sequential": rig("sequential"),
-        "RIG numerical_rank": rig("numerical_rank"),
-        "RIG arc_length": rig("arc_length"),
-        "RIG energy": rig("energy"),
-        "RIG spectral (w=0.5)": rig(SpectralSchedule(overlap=0.5)),
-        "RIG linear (= IG)": rig("linear"),
-        "RIG averaged (paper's form)": rig("sequential", form="averaged"),
-        "random (floor)": random_map,
+        IG: ig_with_ranks(n_steps),
+        RIG_DEFAULT: rig_with_ranks(n_steps),
+        "RIG arc_length": rig_with_ranks(n_steps, schedule="arc_length"),
+        "RIG spectral (w=0.4)": rig_with_ranks(n_steps, schedule=SpectralSchedule(overlap=0.4)),
+        "RIG averaged (paper)": rig_with_ranks(n_steps, schedule="sequential", form="averaged"),
+        "GradientShap": pixels_only(gradient_shap(n_steps, seed=seed)),
+        "Guided IG": pixels_only(guided_ig(n_steps)),
+        "Blur IG": pixels_only(blur_ig(n_steps)),
+        "random (control)": pixels_only(random_map),
+        "Sobel edges (control)": pixels_only(sobel_map),
     }
 
 
-@torch.no_grad()
-def target_prob(model: nn.Module, x: Tensor, target: Tensor) -> Tensor:
-    return torch.softmax(model(x), dim=1).gather(1, target[:, None])[:, 0]
-
-
-@torch.no_grad()
-def insertion_deletion(
-    model: nn.Module, x: Tensor, attr: Tensor, target: Tensor, steps: int
-) -> tuple[Tensor, Tensor]:
-    """Insertion and deletion AUCs per image (zero baseline, trapezoid on [0, 1])."""
-    n = x.shape[0]
-    flat_x = x.reshape(n, -1)
-    pixels = flat_x.shape[1]
-    # Ties (e.g. zero attribution on a black background) are broken at random, so an
-    # uninformative map does not get the raster order for free.
-    flat_a = attr.reshape(n, -1)
-    noise = torch.rand_like(flat_x) * 1e-12 * flat_a.abs().amax(1, keepdim=True)
-    order = torch.argsort(flat_a + noise, dim=1, descending=True)
-    ranks = torch.empty_like(order)
-    ranks.scatter_(1, order, torch.arange(pixels).expand(n, -1))
-    counts = torch.tensor([round(pixels * s / steps) for s in range(steps + 1)])
-    # keep[s, i, p]: pixel p of image i is among the first counts[s] in its order.
-    keep = ranks.unsqueeze(0) < counts[:, None, None]
-    inserted = torch.where(keep, flat_x.unsqueeze(0), torch.zeros(()))
-    deleted = torch.where(keep, torch.zeros(()), flat_x.unsqueeze(0))
-    shape = (-1, *x.shape[1:])
-    rep_target = target.repeat(steps + 1)
-    ins = target_prob(model, inserted.reshape(shape), rep_target).reshape(steps + 1, n)
-    dele = target_prob(model, deleted.reshape(shape), rep_target).reshape(steps + 1, n)
-    fraction = counts.double() / pixels
-    auc_ins = torch.trapezoid(ins.double(), fraction, dim=0)
-    auc_del = torch.trapezoid(dele.double(), fraction, dim=0)
-    return auc_ins, auc_del
-
-
-@torch.no_grad()
-def own_faithfulness_correlation(
-    model: nn.Module, x: Tensor, attr: Tensor, target: Tensor, runs: int, subset: int,
-    generator: torch.Generator,
-) -> Tensor:
-    """Bhatt et al.'s faithfulness correlation, as quantus defines it (zero baseline)."""
-    n = x.shape[0]
-    flat_x, flat_a = x.reshape(n, -1), attr.reshape(n, -1)
-    base = target_prob(model, x, target)
-    drops, sums = [], []
-    for _ in range(runs):
-        idx = torch.stack([torch.randperm(flat_x.shape[1], generator=generator)[:subset]
-                           for _ in range(n)])
-        perturbed = flat_x.clone().scatter_(1, idx, 0.0).reshape(x.shape)
-        drops.append(base - target_prob(model, perturbed, target))
-        sums.append(flat_a.gather(1, idx).sum(1))
-    d, s = torch.stack(drops, 1).double(), torch.stack(sums, 1).double()
-    d, s = d - d.mean(1, keepdim=True), s - s.mean(1, keepdim=True)
-    denom = (d.norm(dim=1) * s.norm(dim=1)).clamp_min(1e-300)
-    return (d * s).sum(1) / denom
-
-
-def quantus_faithfulness_correlation(
-    model: nn.Module, x: Tensor, attr: Tensor, target: Tensor, runs: int, subset: int,
-) -> Tensor:
-    import quantus
-
-    metric = quantus.FaithfulnessCorrelation(
-        nr_runs=runs,
-        subset_size=subset,
-        perturb_baseline=0.0,  # black, the same baseline as insertion/deletion
-        similarity_func=quantus.similarity_func.correlation_pearson,
-        abs=False,
-        normalise=False,
-        return_aggregate=False,
-        disable_warnings=True,
-        display_progressbar=False,
-    )
-    scores = metric(
-        model=model,
-        x_batch=x.numpy(),
-        y_batch=target.numpy(),
-        a_batch=attr.detach().numpy(),
-        device="cpu",
-        softmax=True,
-        channel_first=True,
-    )
-    return torch.tensor(np.asarray(scores, dtype=np.float64))
-
-
-def load_images(n: int, seed: int) -> tuple[Tensor, str]:
-    try:
-        x, _ = load_fashion_mnist("test")
-        source = "Fashion-MNIST test split (10 000 images)"
-    except FileNotFoundError:
-        x, _ = load_sample()
-        source = (
-            "**the bundled 200-image sample** (the full test split was not installed; "
-            "install `dataset-fashion-mnist` for the full run)"
-        )
+def load_data(data: str, n: int, seed: int, labelled_first: bool = False
+              ) -> tuple[Tensor, Tensor, str]:
     generator = torch.Generator().manual_seed(seed)
-    pick = torch.randperm(x.shape[0], generator=generator)[: min(n, x.shape[0])]
-    return x[pick], f"{len(pick)} images drawn with seed {seed} from {source}"
+    if data == "fmnist":
+        from captum_rank.data import load_fashion_mnist
+
+        x, y = load_fashion_mnist("test")
+        source = "Fashion-MNIST test split (10 000 images)"
+    elif data == "sample":
+        from captum_rank.data import load_sample
+
+        x, y = load_sample()
+        source = "the bundled 200-image Fashion-MNIST sample (smoke runs)"
+    else:
+        from captum_rank.data import load_photos
+
+        photos = load_photos(size=224)
+        x, y = photos.images, photos.labels
+        source = (f"captum_rank.data.load_photos(size=224): {x.shape[0]} photos, "
+                  f"{int((y >= 0).sum())} with an ImageNet label (the others: target = the "
+                  "model's predicted class)")
+    pick = torch.randperm(x.shape[0], generator=generator)
+    if labelled_first:  # labelled images first (stable), so a partial run has them all
+        pick = pick[torch.argsort((y[pick] < 0).long(), stable=True)]
+    if n > 0:
+        pick = pick[:n]
+    described = f"{len(pick)} images (seed {seed}) from {source}"
+    return x[pick], torch.as_tensor(y)[pick].long(), described
 
 
-def mean_se(values: Tensor) -> tuple[float, float]:
-    v = values.double()
-    v = v[torch.isfinite(v)]
-    if v.numel() == 0:
-        return float("nan"), float("nan")
-    se = float(v.std(unbiased=True)) / math.sqrt(v.numel()) if v.numel() > 1 else 0.0
-    return float(v.mean()), se
+def load_model(name: str) -> nn.Module:
+    from captum_rank.zoo import load
+
+    model = load(name).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
 
 
-def fmt(values: Tensor, digits: int = 3) -> str:
-    mean, se = mean_se(values)
-    return f"{mean:.{digits}f} ± {se:.{digits}f}"
+def _add_curve(store: dict[str, Any], key: str, x: list[float], curves: Tensor) -> None:
+    entry = store.setdefault(key, {"x": x, "sum": [0.0] * len(x), "count": 0})
+    entry["sum"] = [a + b for a, b in zip(entry["sum"], curves.double().sum(0).tolist(),
+                                          strict=True)]
+    entry["count"] += curves.shape[0]
 
 
-def evaluate(args: argparse.Namespace) -> tuple[dict[str, dict[str, dict[str, list[float]]]],
-                                                 str, str]:
-    images, source = load_images(args.n, args.seed)
-    results: dict[str, dict[str, dict[str, list[float]]]] = {}
-    fc_impl = "quantus 0.6.0 `FaithfulnessCorrelation`"
-    use_quantus = not args.own_fc
-    if use_quantus:
-        try:
-            import quantus
+def evaluate_batch(model: nn.Module, objective: nn.Module, counter: Counting, x: Tensor,
+                   t: Tensor, args: argparse.Namespace, record: dict[str, Any]) -> None:
+    rank_orders: dict[str, Tensor] = {}
+    for name, explain in methods(args.n_steps, args.seed).items():
+        if args.methods and name not in args.methods:
+            continue
+        entry = record["methods"].setdefault(name, {"seconds": 0.0, "evaluations": 0,
+                                                    "scores": {}, "curves": {}})
+        counter.rows = 0
+        start = time.perf_counter()
+        pixels, ranks = explain(objective, x, t)
+        entry["seconds"] += time.perf_counter() - start
+        entry["evaluations"] += counter.rows
+        if ranks is not None and name in (IG, RIG_DEFAULT, "RIG spectral (w=0.4)",
+                                          "RIG arc_length"):
+            rank_orders[name] = ranks
+        scores: dict[str, list[float]] = entry["scores"]
 
-            fc_impl = f"quantus {quantus.__version__} `FaithfulnessCorrelation`"
-        except Exception as error:  # pragma: no cover - depends on the environment
-            print(f"quantus unavailable ({error!r}); computing the metric here", flush=True)
-            use_quantus = False
-    if not use_quantus:
-        fc_impl = "own implementation of quantus' `FaithfulnessCorrelation` definition"
-    for model_name in args.models:
-        model = load(model_name)
-        for p in model.parameters():
-            p.requires_grad_(False)
-        with torch.no_grad():
-            predicted = torch.cat([model(images[i:i + 500]).argmax(1)
-                                   for i in range(0, len(images), 500)])
-        per_method: dict[str, dict[str, list[float]]] = {}
-        for method_name, attribute in methods(args.n_steps).items():
-            torch.manual_seed(args.seed)
-            np.random.seed(args.seed)  # noqa: NPY002 - quantus draws from the global RNG
-            generator = torch.Generator().manual_seed(args.seed)
-            columns: dict[str, list[Tensor]] = {"ins": [], "del": [], "fc": []}
-            start = time.perf_counter()
-            for first in range(0, len(images), args.batch):
-                x = images[first:first + args.batch]
-                t = predicted[first:first + args.batch]
-                attr = attribute(model, x, t).detach()
-                ins, dele = insertion_deletion(model, x, attr, t, args.perturb_steps)
-                columns["ins"].append(ins)
-                columns["del"].append(dele)
-                if use_quantus:
-                    fc = quantus_faithfulness_correlation(
-                        model, x, attr, t, args.fc_runs, args.fc_subset)
-                else:
-                    fc = own_faithfulness_correlation(
-                        model, x, attr, t, args.fc_runs, args.fc_subset, generator)
-                columns["fc"].append(fc)
-            elapsed = time.perf_counter() - start
-            merged = {key: torch.cat(parts).tolist() for key, parts in columns.items()}
-            merged["seconds"] = [elapsed]
-            per_method[method_name] = merged
-            ins_t, del_t = torch.tensor(merged["ins"]), torch.tensor(merged["del"])
-            print(
-                f"[{model_name}] {method_name:28s} ins {fmt(ins_t)}  del {fmt(del_t)}  "
-                f"ins-del {fmt(ins_t - del_t)}  FC {fmt(torch.tensor(merged['fc']))}  "
-                f"({elapsed:.0f}s)",
-                flush=True,
-            )
-        results[model_name] = per_method
-    return results, source, fc_impl
+        def put(key: str, values: Tensor, scores: dict[str, list[float]] = scores) -> None:
+            scores.setdefault(key, []).extend(values.double().tolist())
 
-
-def verdicts(per_method: dict[str, dict[str, list[float]]], ig_key: str) -> list[str]:
-    """One sentence per metric: which methods differ from IG by more than 2 standard errors."""
-    if ig_key not in per_method:
-        return []
-    ig = per_method[ig_key]
-    out = []
-    for label, key in (("insertion - deletion", "diff"), ("faithfulness correlation", "fc")):
-        better, worse = [], []
-        for name, cols in per_method.items():
-            if name in (ig_key, "random (floor)"):
-                continue
-            if key == "diff":
-                mine = torch.tensor(cols["ins"]) - torch.tensor(cols["del"])
-                theirs = torch.tensor(ig["ins"]) - torch.tensor(ig["del"])
-            else:
-                mine, theirs = torch.tensor(cols["fc"]), torch.tensor(ig["fc"])
-            mean, se = mean_se(mine - theirs)
-            if se > 0 and mean > 2 * se:
-                better.append(name)
-            elif se > 0 and mean < -2 * se:
-                worse.append(name)
-        out.append(
-            f"Paired against IG on {label} (difference beyond 2 standard errors): "
-            f"better: {', '.join(better) or 'none'}; worse: {', '.join(worse) or 'none'}."
-        )
-    return [" ".join(out)]
+        if "diffid" in args.metrics:
+            out = diffid_scores(model, x, pixels, t, scores=("accuracy", "probability"))
+            put("diffid_acc", out["accuracy"].difference())
+            put("diffid_prob", out["probability"].difference())
+            put("diffid_ins_acc", out["accuracy"].insertion_auc())
+            put("diffid_del_acc", out["accuracy"].deletion_auc())
+            _add_curve(entry["curves"], "diffid_ins_prob", out["probability"].fractions.tolist(),
+                       out["probability"].insertion)
+            _add_curve(entry["curves"], "diffid_del_prob", out["probability"].fractions.tolist(),
+                       out["probability"].deletion)
+        if "insdel" in args.metrics:
+            gen = torch.Generator().manual_seed(args.seed)
+            for fill in args.fills:
+                curves = insertion_deletion(model, x, pixels, t, fill=fill,
+                                            steps=args.perturb_steps, generator=gen)
+                put(f"ins_{fill}", curves.insertion_auc())
+                put(f"del_{fill}", curves.deletion_auc())
+                _add_curve(entry["curves"], f"ins_{fill}", curves.fractions.tolist(),
+                           curves.insertion)
+                _add_curve(entry["curves"], f"del_{fill}", curves.fractions.tolist(),
+                           curves.deletion)
+        if "road" in args.metrics:
+            for order in ("morf", "lerf"):
+                curves = road(model, x, pixels, t, percentages=args.road_percentages,
+                              order=order, seed=args.seed)
+                put(f"road_{order}", curves.auc())
+        if "fc" in args.metrics:
+            put("fc", faithfulness_correlation(model, x, pixels, t, nr_runs=args.fc_runs,
+                                               subset_size=args.fc_subset, seed=args.seed))
+        print(f"  {name:24s} {time.perf_counter() - start:6.1f}s", flush=True)
+    if "rank" in args.metrics and rank_orders:
+        s = rank_components(x)[1]
+        gen = torch.Generator().manual_seed(args.seed)
+        rank_orders["singular values"] = s.to(x.dtype)
+        rank_orders["random order"] = torch.rand(s.shape, generator=gen).to(x.dtype)
+        total = s[0].numel()
+        counts = sorted({min(total, c) for c in args.rank_counts} | {0, total})
+        for name, order in rank_orders.items():
+            entry = record["rank"].setdefault(name, {"scores": {}, "curves": {}})
+            for mode in ("deletion", "insertion"):
+                curves = rank_deletion(model, x, order, 0.0, t, mode=mode, counts=counts)
+                entry["scores"].setdefault(mode, []).extend(curves.auc().tolist())
+                _add_curve(entry["curves"], mode, curves.fractions.tolist(), curves.curves)
 
 
-def render(results: dict[str, dict[str, dict[str, list[float]]]], source: str, fc_impl: str,
-           args: argparse.Namespace, command: str, total_s: float) -> str:
-    lines = [
-        "# Faithfulness: Captum IG against RIG's schedules",
-        "",
-        "<!-- Written by benchmarks/faithfulness.py; rerun the command below to refresh. -->",
-        "",
-        f"Command: `{command}`  ",
-        f"Seed: {args.seed}  ",
-        f"Machine: {machine()}  ",
-        f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  ",
-        f"Run time: {total_s / 60:.1f} min",
-        "",
-        f"Data: {source}. Target: the model's predicted class. Baseline: black (zeros). "
-        f"Path methods: {args.n_steps} Gauss-Legendre steps. Insertion/deletion: "
-        f"{args.perturb_steps} equal steps of pixels in decreasing order of (signed) "
-        "attribution, area under the target-class softmax probability (ties broken at "
-        f"random). Faithfulness correlation: {fc_impl}, {args.fc_runs} random subsets of "
-        f"{args.fc_subset} pixels set to black, Pearson correlation. Entries: mean ± "
-        "standard error over images. Arrows say which direction is better. The `paired` "
-        "column is the per-image difference of (insertion - deletion) from Captum's IG, "
-        "mean ± standard error.",
-        "",
-    ]
-    ig_key = "IG (Captum)"
-    for model_name, per_method in results.items():
-        lines += [f"## {model_name}", "",
-                  "| method | insertion AUC ↑ | deletion AUC ↓ | insertion - deletion ↑ | "
-                  "paired vs IG ↑ | faithfulness corr. ↑ | time (s) |",
-                  "|---|---|---|---|---|---|---|"]
-        ig = per_method.get(ig_key)
-        for method_name, cols in per_method.items():
-            ins, dele = torch.tensor(cols["ins"]), torch.tensor(cols["del"])
-            diff = ins - dele
-            if ig is not None and method_name != ig_key:
-                ig_diff = torch.tensor(ig["ins"]) - torch.tensor(ig["del"])
-                paired = fmt(diff - ig_diff, 4)
-            else:
-                paired = "-"
-            lines.append(
-                f"| {method_name} | {fmt(ins)} | {fmt(dele)} | {fmt(diff)} | {paired} | "
-                f"{fmt(torch.tensor(cols['fc']))} | {cols['seconds'][0]:.0f} |"
-            )
-        lines += ["", *verdicts(per_method, ig_key), ""]
-    lines += [
-        "Reading the table: these are the measured numbers, not tuned for any method. "
-        "`RIG linear` is Captum's IG computed by RIG's code, so its row should match "
-        "IG's to rounding; the random row is the floor each metric gives an "
-        "uninformative map. Times include the metrics and are for comparison within one "
-        "run only (the machine is shared).",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=500, help="number of test images")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--models", nargs="+", default=["fmnist-natural", "fmnist-robust"])
-    parser.add_argument("--n-steps", type=int, default=50, help="path steps (all methods)")
-    parser.add_argument("--perturb-steps", type=int, default=28)
-    parser.add_argument("--fc-runs", type=int, default=50)
-    parser.add_argument("--fc-subset", type=int, default=56)
-    parser.add_argument("--own-fc", action="store_true",
-                        help="compute FaithfulnessCorrelation here instead of with quantus")
-    parser.add_argument("--batch", type=int, default=50)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--json", type=Path, default=None,
-                        help="also write the per-image scores to this JSON file")
-    args = parser.parse_args(argv)
+def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
-    command = "OMP_NUM_THREADS=1 python " + " ".join(
-        [os.path.relpath(sys.argv[0], ROOT) if argv is None else "benchmarks/faithfulness.py",
-         *(sys.argv[1:] if argv is None else argv)]
-    )
-    start = time.perf_counter()
-    results, source, fc_impl = evaluate(args)
-    total = time.perf_counter() - start
-    text = render(results, source, fc_impl, args, command, total)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    if args.json is not None:
-        args.json.write_text(json.dumps(results))
-    print(f"wrote {args.out} ({total / 60:.1f} min)")
+    x_all, y_all, source = load_data(args.data, args.n, args.seed, args.labelled_first)
+    results: dict[str, Any] = {}
+    if args.resume and args.json.exists():
+        results = json.loads(args.json.read_text())
+    command = "OMP_NUM_THREADS=1 nice python benchmarks/faithfulness.py " + " ".join(
+        sys.argv[1:] if args.argv is None else args.argv)
+    commands = [*results.get("meta", {}).get("commands", []), command]
+    results.setdefault("meta", {}).update({
+        "commands": commands,
+        "seed": args.seed, "n_steps": args.n_steps, "objective": args.objective,
+        "machine": machine(), "data": {**results.get("meta", {}).get("data", {}),
+                                       args.data: source},
+        "threads": args.threads,
+    })
+    models = results.setdefault("models", {})
+    for model_name in args.models:
+        model = load_model(model_name)
+        counter = Counting(model)
+        objective: nn.Module = nn.Sequential(counter, nn.Softmax(dim=1)) if (
+            args.objective == "probability") else counter
+        record = models.setdefault(model_name, {"done": 0, "methods": {}, "rank": {},
+                                                "data": source})
+        with torch.no_grad():
+            predicted = torch.cat([model(x_all[i:i + 50]).argmax(1)
+                                   for i in range(0, len(x_all), 50)])
+        labelled = y_all >= 0
+        record["accuracy"] = float((predicted == y_all)[labelled].double().mean())
+        record["labelled"] = int(labelled.sum())
+        y_all = torch.where(labelled, y_all, predicted)
+        for first in range(record["done"], len(x_all), args.batch):
+            x = x_all[first:first + args.batch]
+            t = y_all[first:first + args.batch]
+            start = time.perf_counter()
+            print(f"[{model_name}] images {first}-{first + len(x) - 1}", flush=True)
+            evaluate_batch(model, objective, counter, x, t, args, record)
+            record["done"] = first + len(x)
+            record.setdefault("wall_seconds", 0.0)
+            record["wall_seconds"] += time.perf_counter() - start
+            tmp = args.json.with_suffix(".tmp")
+            tmp.write_text(json.dumps(results))
+            tmp.replace(args.json)
+    print(f"wrote {args.json}")
     return 0
 
 
+# ----------------------------------------------------------------------------- report
+
+def mean_se(values: list[float]) -> tuple[float, float]:
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        return float("nan"), float("nan")
+    se = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else 0.0
+    return float(v.mean()), se
+
+
+def fmt(values: list[float], digits: int = 3) -> str:
+    m, se = mean_se(values)
+    return "-" if math.isnan(m) else f"{m:.{digits}f} ± {se:.{digits}f}"
+
+
+# (key, label, higher is better)
+COLUMNS: list[tuple[str, str, bool]] = [
+    ("diffid_acc", "DiffID (accuracy, SIG's) ↑", True),
+    ("diffid_prob", "DiffID (probability) ↑", True),
+    ("insdel_black", "ins - del, black ↑", True),
+    ("insdel_blur", "ins - del, blur ↑", True),
+    ("road", "ROAD LeRF - MoRF ↑", True),
+    ("fc", "faithfulness corr. ↑", True),
+]
+
+
+def derived(scores: dict[str, list[float]], key: str) -> list[float]:
+    if key.startswith("insdel_"):
+        fill = key.split("_", 1)[1]
+        if f"ins_{fill}" not in scores:
+            return []
+        return [a - b for a, b in zip(scores[f"ins_{fill}"], scores[f"del_{fill}"],
+                                      strict=True)]
+    if key == "road":
+        if "road_lerf" not in scores:
+            return []
+        return [a - b for a, b in zip(scores["road_lerf"], scores["road_morf"], strict=True)]
+    return list(scores.get(key, []))
+
+
+def paired(mine: list[float], theirs: list[float]) -> tuple[float, float]:
+    """Per-image differences; images run in the same order, so a method evaluated on fewer
+    images (a resumed run with fewer methods) pairs with the first ones of the other."""
+    k = min(len(mine), len(theirs))
+    if k == 0:
+        return float("nan"), float("nan")
+    return mean_se([a - b for a, b in zip(mine[:k], theirs[:k], strict=True)])
+
+
+def render_model(name: str, record: dict[str, Any]) -> list[str]:
+    meths = record["methods"]
+    cols = [c for c in COLUMNS if any(derived(m["scores"], c[0]) for m in meths.values())]
+    n = record["done"]
+    lines = [f"## {name}", "",
+             f"{n} images ({record.get('data', '')}); the model's top-1 accuracy on the "
+             f"{record.get('labelled', n)} labelled ones among all: "
+             f"{record.get('accuracy', float('nan')):.3f}.", "",
+             "| method | images | " + " | ".join(c[1] for c in cols)
+             + " | model evals / image | s / image |",
+             "|---|---|" + "---|" * (len(cols) + 2)]
+    for method, m in meths.items():
+        cells = [fmt(derived(m["scores"], c[0])) for c in cols]
+        k = max((len(v) for v in m["scores"].values()), default=0)
+        lines.append(f"| {method} | {k} | " + " | ".join(cells)
+                     + f" | {m['evaluations'] / max(k, 1):.0f} | {m['seconds'] / max(k, 1):.2f} |")
+    ig = meths.get(IG)
+    verdict_lines = []
+    if ig is not None:
+        lines += ["", "Paired differences against Captum IG (mean ± standard error of the "
+                  "per-image difference; positive = more faithful than IG):", "",
+                  "| method | " + " | ".join(c[1].rstrip(" ↑") for c in cols) + " |",
+                  "|---|" + "---|" * len(cols)]
+        per_metric: dict[str, tuple[list[str], list[str]]] = {c[1]: ([], []) for c in cols}
+        for method, m in meths.items():
+            if method == IG:
+                continue
+            cells = []
+            for key, label, _ in cols:
+                d, se = paired(derived(m["scores"], key), derived(ig["scores"], key))
+                cells.append("-" if math.isnan(d) else f"{d:+.3f} ± {se:.3f}")
+                if not math.isnan(d) and se > 0 and "control" not in method:
+                    if d > 2 * se:
+                        per_metric[label][0].append(method)
+                    elif d < -2 * se:
+                        per_metric[label][1].append(method)
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
+        for label, (better, worse) in per_metric.items():
+            verdict_lines.append(
+                f"- {label.rstrip(' ↑')}: better than IG (beyond 2 SE): "
+                f"{', '.join(better) or 'none'}; worse: {', '.join(worse) or 'none'}.")
+        lines += ["", "Against IG, metric by metric:", "", *verdict_lines]
+        lines += ["", disagreement(meths, cols)]
+    rank = record.get("rank", {})
+    if rank:
+        lines += ["", "Rank-space faithfulness: singular components of `x - x'` removed "
+                  "from the image (deletion, lower area = more faithful) or added to the "
+                  "baseline (insertion, higher = more faithful) in each order; area under "
+                  "the target-probability curve against the fraction of components.", "",
+                  "| order | images | rank-deletion AUC ↓ | rank-insertion AUC ↑ | deletion vs "
+                  "IG's order (paired; negative = more faithful) |", "|---|---|---|---|---|"]
+        ig_rank = rank.get(IG)
+        for order, entry in rank.items():
+            sc = entry["scores"]
+            if ig_rank is not None and order != IG:
+                d, se = paired(sc["deletion"], ig_rank["scores"]["deletion"])
+                cell = f"{d:+.4f} ± {se:.4f}"
+            else:
+                cell = "-"
+            label = "IG projected on the components" if order == IG else order
+            lines.append(f"| {label} | {len(sc['deletion'])} | {fmt(sc['deletion'], 4)} | "
+                         f"{fmt(sc['insertion'], 4)} | {cell} |")
+    return [*lines, ""]
+
+
+def disagreement(meths: dict[str, Any], cols: list[tuple[str, str, bool]]) -> str:
+    """One line naming the methods whose paired sign against IG differs between metrics."""
+    ig = meths[IG]
+    split = []
+    for method, m in meths.items():
+        if method == IG or "control" in method:
+            continue
+        signs = {}
+        for key, label, _ in cols:
+            d, se = paired(derived(m["scores"], key), derived(ig["scores"], key))
+            if not math.isnan(d) and se > 0 and abs(d) > 2 * se:
+                signs[label.rstrip(" ↑")] = "+" if d > 0 else "-"
+        if len(set(signs.values())) > 1:
+            split.append(f"{method} ({', '.join(f'{k} {v}' for k, v in signs.items())})")
+    if not split:
+        return ("Where the metrics disagree: nowhere beyond 2 standard errors (every "
+                "significant difference from IG has the same sign on all metrics).")
+    return "Where the metrics disagree (significant differences from IG of opposite sign): " \
+        + "; ".join(split) + "."
+
+
+def figure(results: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = []
+    for res in results:
+        for model_name, record in res["models"].items():
+            panels.append((model_name, record))
+    fig, axes = plt.subplots(len(panels), 3, figsize=(13, 3.3 * len(panels)), squeeze=False)
+    show = (IG, RIG_DEFAULT, "RIG spectral (w=0.4)", "Guided IG", "random (control)")
+    for row, (model_name, record) in enumerate(panels):
+        for col, (kind, title) in enumerate((("diffid_del_prob", "deletion (mean fill)"),
+                                             ("diffid_ins_prob", "insertion (mean fill)"))):
+            ax = axes[row, col]
+            for method in show:
+                c = record["methods"].get(method, {}).get("curves", {}).get(kind)
+                if c:
+                    ax.plot(c["x"], [v / c["count"] for v in c["sum"]], marker=".",
+                            label=method)
+            ax.set_title(f"{model_name}: {title}", fontsize=9)
+            ax.set_xlabel("fraction removed" if "del" in kind else "fraction kept")
+            ax.set_ylabel("target probability")
+        ax = axes[row, 2]
+        for order, entry in record.get("rank", {}).items():
+            c = entry["curves"].get("deletion")
+            if c:
+                xs = [max(v, 1e-3) for v in c["x"]]
+                ax.plot(xs, [v / c["count"] for v in c["sum"]], marker=".",
+                        label="IG projected" if order == IG else order)
+        ax.set_xscale("log")
+        ax.set_title(f"{model_name}: rank deletion", fontsize=9)
+        ax.set_xlabel("fraction of singular components removed (log)")
+        ax.set_ylabel("target probability")
+        axes[row, 0].legend(fontsize=7)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+INTRO = """# Is RIG faithful? Metrics, rivals and the answer
+
+<!-- Written by `python benchmarks/faithfulness.py report ...` (command below) from the
+JSON that `benchmarks/faithfulness.py run` wrote; rerun both to refresh. The prose in
+"What the numbers say" is benchmarks/faithfulness_notes.md. -->
+
+A faithful attribution ranks the input's parts by how much the model's output depends on
+them. No single metric measures that, so `captum_rank.metrics` offers several, each
+documented with its protocol and runnable example, and this page runs them all on RIG,
+Captum's Integrated Gradients and their rivals, on a real ImageNet classifier and real
+photos, and on the project's natural and adversarially trained Fashion-MNIST models.
+
+## The metrics
+
+- **DiffID** (`diffid`): Spectral IG's protocol, reimplemented from its repository
+  (`leekwoon/sig`): features ranked by |attribution| over the flattened `C*H*W` tensor;
+  at removal ratios 0.1, ..., 0.9 the most important (deletion) or the least important
+  (insertion) features are replaced by the mean of the remaining ones; DiffID is the mean
+  over ratios of insertion minus deletion. *Accuracy* (the arg-max is still the target) is
+  the number Spectral IG reports; *probability* records the target's softmax probability
+  on the same passes. Higher is better.
+- **insertion - deletion, black** (`insertion_deletion`): signed order, 16 equal steps,
+  black fill, area under the target-probability curve (trapezoid). Higher is better.
+- **ROAD LeRF - MoRF** (`road`): noisy linear imputation (Quantus' implementation) of
+  the least- and most-relevant pixels; the mean accuracy over the percentages, LeRF minus
+  MoRF. Higher is better.
+- **faithfulness correlation** (`faithfulness_correlation`, Quantus): Pearson correlation
+  between a random subset's summed attribution and the drop of the target probability when
+  the subset is set to black. Higher is better.
+- **rank deletion / insertion** (`rank_deletion`), new: the singular components of
+  `x - x'` are removed from the image (or added to the black baseline) in the order of
+  RIG's rank attributions, of IG's attributions projected on the same components
+  (`s_i u_i^T g v_i` with `g` IG's path-averaged gradient), of the singular values, or at
+  random; area under the target-probability curve against the fraction of components.
+  Lower deletion area (higher insertion) = the order finds the components the output
+  depends on.
+
+Sanity checks (cascading randomisation, random logit) have their own page:
+[sanity checks](sanity_checks.md).
+
+## The rivals
+
+Every method explains the same output (the target's softmax probability, as Spectral IG
+does), for the same target (the true label; for unlabelled photos the model's
+prediction), from the same black baseline, with the same number of model evaluations
+(`--n-steps` per image, counted by a wrapper around the model; the tables show the count):
+Captum `IntegratedGradients`; `RankIntegratedGradients` with the library's default
+schedule (no `schedule=` passed), `arc_length`, and `spectral` at Spectral IG's overlap
+0.4 (RIG's `spectral` schedule reproduces Spectral IG's attributions); the paper's averaged
+form (`form="averaged"`, sequential low-rank reconstructions); Captum `GradientShap` with the
+same single baseline; Guided IG and Blur IG from PyPI `saliency` (their defaults; Blur IG
+starts from a blurred image, not the black baseline); a random map and a Sobel edge map as
+controls. All are in `captum_rank.metrics.rivals`.
+"""
+
+
+def _notes() -> str:
+    path = ROOT / "benchmarks" / "faithfulness_notes.md"
+    return path.read_text() if path.exists() else ""
+
+
+def report(args: argparse.Namespace) -> int:
+    results = [json.loads(Path(p).read_text()) for p in args.json_files]
+    out: list[str] = [INTRO, "## What the numbers say", "", _notes(), ""]
+    if args.figure is not None:
+        figure(results, args.figure)
+        rel = os.path.relpath(args.figure, (args.out or ROOT / "docs" / "x").parent)
+        out += ["![insertion, deletion and rank-deletion curves](" + rel + ")", "",
+                "Mean curves: DiffID's deletion and insertion (mean fill, target probability) "
+                "and rank deletion (log axis: the first components carry most of the "
+                "image).", ""]
+    out += ["## Tables", ""]
+    for res in results:
+        meta = res["meta"]
+        out += ["### Run", "", *[f"    {c}" for c in meta["commands"]], "",
+                f"Seed {meta['seed']}; {meta['n_steps']} model evaluations per path method "
+                f"and image; objective: the target's {meta['objective']}; machine: "
+                f"{meta['machine']}, shared with other jobs (times are indicative only); "
+                f"threads: {meta['threads']}.", ""]
+        for model_name, record in res["models"].items():
+            out += render_model(model_name, record)
+            out.append(f"Wall time for this model: {record.get('wall_seconds', 0) / 60:.1f} "
+                       "min.")
+            out.append("")
+    text = "\n".join(out)
+    if args.out is not None:
+        args.out.write_text(text)
+        print(f"wrote {args.out}")
+    else:
+        print(text)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="evaluate and write per-image scores to JSON")
+    p.add_argument("--data", choices=("fmnist", "imagenet", "sample"), default="fmnist")
+    p.add_argument("--models", nargs="+", default=["fmnist-natural", "fmnist-robust"])
+    p.add_argument("--n", type=int, default=500, help="images (0: all)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-steps", type=int, default=32)
+    p.add_argument("--objective", choices=("probability", "logit"), default="probability")
+    p.add_argument("--methods", nargs="*", default=None, help="subset of methods (names)")
+    p.add_argument("--metrics", nargs="+", default=list(METRIC_NAMES), choices=METRIC_NAMES)
+    p.add_argument("--fills", nargs="+", default=["black", "blur"])
+    p.add_argument("--perturb-steps", type=int, default=16)
+    p.add_argument("--road-percentages", nargs="+", type=float, default=[10, 30, 50, 70, 90])
+    p.add_argument("--fc-runs", type=int, default=50)
+    p.add_argument("--fc-subset", type=int, default=56)
+    p.add_argument("--rank-counts", nargs="+", type=int,
+                   default=[1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128, 256, 512])
+    p.add_argument("--labelled-first", action="store_true",
+                   help="evaluate the labelled images first (a partial run then has them)")
+    p.add_argument("--batch", type=int, default=25)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--json", type=Path, required=True)
+    p.add_argument("--resume", action="store_true")
+    r = sub.add_parser("report", help="render tables (markdown) and the figure from JSON")
+    r.add_argument("json_files", nargs="+")
+    r.add_argument("--out", type=Path, default=None)
+    r.add_argument("--figure", type=Path, default=None)
+    args = parser.parse_args(argv)
+    args.argv = argv
+    if args.command == "run":
+        if args.methods is not None and not args.methods:
+            args.methods = None
+        return run(args)
+    return report(args)
+
+
 if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     raise SystemExit(main())

@@ -1,0 +1,401 @@
+r"""Sanity checks for saliency maps, after Adebayo et al. (NeurIPS 2018).
+
+A map that explains the *model* must change when the model's parameters are destroyed
+and when the explained class is changed. Two tests, each returning similarity curves:
+
+* :func:`cascading_randomization`: re-initialise the model's parameterised layers one by
+  one from the output towards the input (cascading), explain again after each, and
+  compare with the map of the trained model;
+* :func:`random_logit`: explain a random *other* class and compare with the map of the
+  target class.
+
+Similarities (:func:`map_similarity`): the Spearman rank correlation of the absolute maps
+(summed over channels), and SSIM of the absolute maps (each scaled to ``[0, 1]``;
+``skimage.metrics.structural_similarity``). High similarity after randomisation means
+the map does not depend on what the model learned: the check *fails*. Controls, so a
+reader sees both outcomes: :func:`sobel_map` (an edge detector of the input, which
+ignores the model and fails by construction) and :func:`random_map` (noise, which
+"passes" by construction: passing is necessary, not sufficient). :func:`verdict` turns
+a curve into pass/fail with a stated threshold.
+
+Explanation functions have the signature ``explain(model, inputs, target) -> maps``, so
+any method (Captum's, RIG with any schedule, a control) plugs in.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from captum_rank.checks import UserInputError, UserTypeError, fraction
+from captum_rank.metrics._scoring import as_target
+
+__all__ = [
+    "SanityCurves",
+    "cascading_randomization",
+    "map_similarity",
+    "random_logit",
+    "random_map",
+    "sobel_map",
+    "verdict",
+]
+
+ExplainFn = Callable[[nn.Module, Tensor, Tensor], Tensor]
+
+
+@dataclass
+class SanityCurves:
+    r"""Similarity of maps to the reference map, per stage and example.
+
+    Attributes:
+        stages: names of the stages (for cascading randomisation, the layer randomised
+            last, from the output down; for the random-logit test, ``["random logit"]``).
+        spearman: ``(S, N)`` Spearman rank correlation of ``|map|`` with the reference.
+        ssim: ``(S, N)`` SSIM of ``|map|`` with the reference.
+    """
+
+    stages: list[str]
+    spearman: Tensor
+    ssim: Tensor
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def mean(self) -> dict[str, list[float]]:
+        r"""Mean over examples of each similarity, per stage."""
+        return {"spearman": self.spearman.double().mean(1).tolist(),
+                "ssim": self.ssim.double().mean(1).tolist()}
+
+    def to_dict(self) -> dict[str, Any]:
+        r"""A JSON-ready dict."""
+        return {"stages": list(self.stages), "spearman": self.spearman.tolist(),
+                "ssim": self.ssim.tolist(), "notes": dict(self.notes)}
+
+
+def _ranks(v: Tensor) -> Tensor:
+    """Average ranks (ties share their mean rank) of each row of ``v`` (N, P)."""
+    order = torch.argsort(v, dim=1, stable=True)
+    sorted_v = v.gather(1, order)
+    p = v.shape[1]
+    ranks_sorted = torch.arange(p, dtype=torch.float64, device=v.device).expand_as(v).clone()
+    out = torch.empty_like(ranks_sorted)
+    for i in range(v.shape[0]):
+        values, inverse, counts = torch.unique_consecutive(
+            sorted_v[i], return_inverse=True, return_counts=True)
+        ends = torch.cumsum(counts, 0).double()
+        mean_rank = ends - (counts.double() + 1) / 2
+        ranks_sorted[i] = mean_rank[inverse]
+        del values
+    out.scatter_(1, order, ranks_sorted)
+    return out
+
+
+def _spearman(a: Tensor, b: Tensor) -> Tensor:
+    ra, rb = _ranks(a.double()), _ranks(b.double())
+    ra = ra - ra.mean(1, keepdim=True)
+    rb = rb - rb.mean(1, keepdim=True)
+    na, nb = ra.norm(dim=1), rb.norm(dim=1)
+    corr = (ra * rb).sum(1) / (na * nb).clamp_min(1e-300)
+    # A constant map has no ranking: it is identical to another constant map (1) and
+    # unrelated to anything else (0). Never NaN.
+    same = torch.isclose(a.double(), b.double(), rtol=1e-6, atol=1e-12).all(1)
+    flat = (na == 0) | (nb == 0)
+    return torch.where(same, torch.ones_like(corr), torch.where(flat, torch.zeros_like(corr),
+                                                                corr))
+
+
+def _ssim(a: Tensor, b: Tensor, shape: tuple[int, int]) -> Tensor:
+    from skimage.metrics import structural_similarity
+
+    out = []
+    for ai, bi in zip(a.double().cpu().numpy(), b.double().cpu().numpy(), strict=True):
+        scaled = []
+        for m in (ai, bi):
+            top = m.max()
+            scaled.append((m / top if top > 0 else m).reshape(shape))
+        if np.allclose(scaled[0], scaled[1]):
+            out.append(1.0)
+            continue
+        win = min(7, shape[0], shape[1])
+        win = win if win % 2 == 1 else win - 1
+        out.append(float(structural_similarity(scaled[0], scaled[1], data_range=1.0,
+                                               win_size=max(win, 3))))
+    return torch.tensor(out, dtype=torch.float64)
+
+
+def map_similarity(maps: Tensor, reference: Tensor) -> tuple[Tensor, Tensor]:
+    r"""Spearman rank correlation and SSIM of ``|maps|`` with ``|reference|``, per example.
+
+    Maps are summed over the channel dimension (dim 1) when they have one, then the
+    absolute value is taken. Identical maps score 1 on both, including constant ones; a
+    constant map against a varying one has Spearman 0. Never NaN.
+
+    Args:
+        maps: ``(N, C, H, W)`` or ``(N, H, W)``, at least 3 by 3.
+        reference: same shape.
+
+    Returns:
+        ``(spearman, ssim)``, each ``(N,)`` float64.
+
+    Raises:
+        UserInputError: shapes differ, or maps smaller than 3 by 3.
+
+    Examples:
+        >>> import torch
+        >>> a = torch.rand(2, 1, 8, 8)
+        >>> s, q = map_similarity(a, a)
+        >>> s.tolist(), q.tolist()
+        ([1.0, 1.0], [1.0, 1.0])
+        >>> float(map_similarity(a, torch.ones_like(a))[0][0])
+        0.0
+    """
+    if not isinstance(maps, Tensor) or not isinstance(reference, Tensor):
+        raise UserTypeError("`maps` and `reference` must be torch tensors.")
+    if maps.shape != reference.shape:
+        raise UserInputError(
+            f"`maps` {tuple(maps.shape)} and `reference` {tuple(reference.shape)} must have "
+            "the same shape.")
+    if maps.dim() == 4:
+        maps, reference = maps.sum(1), reference.sum(1)
+    if maps.dim() != 3 or min(maps.shape[-2:]) < 3:
+        raise UserInputError(
+            f"maps must be (N, C, H, W) or (N, H, W) with H, W >= 3, got {tuple(maps.shape)}.")
+    h, w = maps.shape[-2:]
+    a = maps.detach().abs().reshape(maps.shape[0], -1)
+    b = reference.detach().abs().reshape(reference.shape[0], -1)
+    return _spearman(a, b).cpu(), _ssim(a, b, (h, w))
+
+
+def random_map(model: nn.Module, inputs: Tensor, target: Tensor) -> Tensor:
+    r"""Control: uniform noise of the inputs' shape (ignores model and target).
+
+    Args:
+        model: unused.
+        inputs: ``(N, ...)``.
+        target: unused.
+
+    Returns:
+        ``torch.rand_like(inputs)``.
+
+    Examples:
+        >>> import torch
+        >>> random_map(None, torch.zeros(2, 1, 4, 4), None).shape  # type: ignore[arg-type]
+        torch.Size([2, 1, 4, 4])
+    """
+    return torch.rand_like(inputs)
+
+
+def sobel_map(model: nn.Module, inputs: Tensor, target: Tensor) -> Tensor:
+    r"""Control: the Sobel edge magnitude of the input, per channel (ignores the model).
+
+    Args:
+        model: unused.
+        inputs: ``(N, C, H, W)``.
+        target: unused.
+
+    Returns:
+        ``(N, C, H, W)`` edge magnitude (replicate padding).
+
+    Examples:
+        >>> import torch
+        >>> x = torch.zeros(1, 1, 5, 5)
+        >>> x[..., 2:] = 1.0
+        >>> sobel_map(None, x, None)[0, 0, 2]  # type: ignore[arg-type]
+        tensor([0., 4., 4., 0., 0.])
+    """
+    kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]],
+                      dtype=inputs.dtype, device=inputs.device)
+    n, c, h, w = inputs.shape
+    flat = F.pad(inputs.detach().reshape(n * c, 1, h, w), (1, 1, 1, 1), mode="replicate")
+    gx = F.conv2d(flat, kx.reshape(1, 1, 3, 3))
+    gy = F.conv2d(flat, kx.t().reshape(1, 1, 3, 3))
+    return torch.sqrt(gx**2 + gy**2).reshape(n, c, h, w)
+
+
+def _parameterised_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    layers = [(name, m) for name, m in model.named_modules()
+              if any(True for _ in m.parameters(recurse=False))]
+    return list(reversed(layers))
+
+
+def _reinitialise(module: nn.Module, generator: torch.Generator) -> None:
+    with torch.no_grad():
+        for name, p in module.named_parameters(recurse=False):
+            if p.dim() >= 2:
+                fan_in = p[0].numel()
+                bound = 1.0 / fan_in**0.5
+                p.copy_((torch.rand(p.shape, generator=generator) * 2 - 1).mul_(bound * 3**0.5)
+                        .to(p.device, p.dtype))
+            elif name == "weight":  # normalisation scales
+                p.copy_(torch.ones_like(p) + 0.1 * torch.randn(p.shape, generator=generator)
+                        .to(p.device, p.dtype))
+            else:
+                p.copy_(0.1 * torch.randn(p.shape, generator=generator).to(p.device, p.dtype))
+
+
+def cascading_randomization(
+    model: nn.Module,
+    explain: ExplainFn,
+    inputs: Tensor,
+    target: Any,
+    *,
+    layers: Sequence[str] | None = None,
+    seed: int = 0,
+) -> SanityCurves:
+    r"""Cascading model-parameter randomisation (Adebayo et al., 2018).
+
+    Protocol: explain the trained model (the reference); then, on a copy, re-initialise
+    the parameters of each layer in turn from the output towards the input (cumulative:
+    after stage ``k`` the top ``k`` layers are random), explain the same inputs and
+    target again, and compare each map with the reference (:func:`map_similarity`).
+    Weights become ``U(-sqrt(3/fan_in), sqrt(3/fan_in))``, normalisation scales
+    ``1 + 0.1 N(0, 1)``, biases ``0.1 N(0, 1)``, drawn from a generator seeded with
+    ``seed``. The model itself is not changed. A method *passes* when similarity falls
+    towards 0 as layers are randomised (see :func:`verdict`).
+
+    Args:
+        model: the trained model (``nn.Module``; copied with ``copy.deepcopy``).
+        explain: ``(model, inputs, target) -> maps``.
+        inputs: ``(N, C, H, W)``.
+        target: class index, one for all or one per example (kept fixed).
+        layers: names (``model.named_modules()``) of the layers to randomise, in the order
+            given. Default: every module with its own parameters, from the last to the
+            first.
+        seed: seed of the re-initialisation.
+
+    Returns:
+        :class:`SanityCurves` with one stage per randomised layer.
+
+    Raises:
+        UserTypeError: ``model`` is not an ``nn.Module``.
+        UserInputError: an unknown layer name, or a model without parameters.
+
+    Examples:
+        >>> import torch
+        >>> from torch import nn
+        >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+        <torch._C.Generator object at ...>
+        >>> model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(),
+        ...                       nn.Linear(4 * 8 * 8, 3))
+        >>> x = torch.rand(2, 1, 8, 8)
+        >>> curves = cascading_randomization(model, sobel_map, x, target=0)
+        >>> curves.stages
+        ['3', '0']
+        >>> curves.spearman.tolist()  # the edge detector ignores the model: it fails
+        [[1.0, 1.0], [1.0, 1.0]]
+    """
+    if not isinstance(model, nn.Module):
+        raise UserTypeError(f"`model` must be a torch.nn.Module, got {type(model).__name__}.")
+    x = inputs.detach()
+    t = as_target(target, x.shape[0], x.device)
+    reference = explain(model, x, t).detach()
+    clone = copy.deepcopy(model)
+    available = dict(_parameterised_layers(clone))
+    if not available:
+        raise UserInputError("`model` has no parameters to randomise.")
+    names = [name for name, _ in _parameterised_layers(clone)] if layers is None else list(
+        layers)
+    unknown = [name for name in names if name not in available]
+    if unknown:
+        raise UserInputError(
+            f"`layers` {unknown} are not parameterised modules of the model; choose from "
+            f"{list(available)}.")
+    generator = torch.Generator().manual_seed(seed)
+    spearman, ssim = [], []
+    for name in names:
+        _reinitialise(available[name], generator)
+        maps = explain(clone, x, t).detach()
+        s, q = map_similarity(maps, reference)
+        spearman.append(s)
+        ssim.append(q)
+    return SanityCurves(names, torch.stack(spearman), torch.stack(ssim),
+                        {"test": "cascading randomisation", "seed": seed})
+
+
+def random_logit(
+    model: nn.Module,
+    explain: ExplainFn,
+    inputs: Tensor,
+    target: Any,
+    *,
+    num_classes: int,
+    seed: int = 0,
+) -> SanityCurves:
+    r"""Random-logit test: explain a random other class and compare with the target's map.
+
+    Protocol: for each example draw a class uniformly among the ``num_classes - 1``
+    classes other than its target (generator seeded with ``seed``), explain it, and
+    compare with the target's map (:func:`map_similarity`). A class-sensitive method
+    gives a lower similarity.
+
+    Args:
+        model: the model.
+        explain: ``(model, inputs, target) -> maps``.
+        inputs: ``(N, C, H, W)``.
+        target: class index, one for all or one per example.
+        num_classes: number of classes (at least 2).
+        seed: seed of the draw.
+
+    Returns:
+        :class:`SanityCurves` with one stage, ``"random logit"``; ``notes["classes"]``
+        holds the drawn classes.
+
+    Raises:
+        UserInputError: ``num_classes < 2``.
+
+    Examples:
+        >>> import torch
+        >>> from torch import nn
+        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(36, 4))
+        >>> curves = random_logit(model, sobel_map, torch.rand(3, 1, 6, 6), 0, num_classes=4)
+        >>> curves.spearman.shape
+        torch.Size([1, 3])
+    """
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise UserInputError(f"`num_classes` must be an integer >= 2, got {num_classes!r}.")
+    x = inputs.detach()
+    t = as_target(target, x.shape[0], x.device)
+    generator = torch.Generator().manual_seed(seed)
+    shift = torch.randint(1, num_classes, (x.shape[0],), generator=generator).to(t.device)
+    other = (t + shift) % num_classes
+    reference = explain(model, x, t).detach()
+    maps = explain(model, x, other).detach()
+    s, q = map_similarity(maps, reference)
+    return SanityCurves(["random logit"], s[None], q[None],
+                        {"test": "random logit", "seed": seed, "classes": other.tolist()})
+
+
+def verdict(curves: SanityCurves, threshold: float = 0.5, *, metric: str = "spearman") -> bool:
+    r"""Whether a method passes: the mean similarity at the last stage is below ``threshold``.
+
+    The threshold is a convention, not a law (Adebayo et al. read the curves by eye):
+    0.5 separates the gradient-based maps of a trained CNN (near 0 once the top layers
+    are random) from model-independent maps (near 1). Report the curves, not only this.
+
+    Args:
+        curves: from :func:`cascading_randomization` or :func:`random_logit`.
+        threshold: in ``(0, 1]``. Default: 0.5.
+        metric: ``"spearman"`` (default) or ``"ssim"``.
+
+    Returns:
+        True if the method passes.
+
+    Raises:
+        UserInputError: unknown ``metric``.
+
+    Examples:
+        >>> import torch
+        >>> c = SanityCurves(["a"], torch.tensor([[0.1, 0.2]]), torch.tensor([[0.9, 0.9]]))
+        >>> verdict(c), verdict(c, metric="ssim")
+        (True, False)
+    """
+    threshold = fraction(threshold, "threshold")
+    if metric not in ("spearman", "ssim"):
+        raise UserInputError(f"`metric` must be 'spearman' or 'ssim', got {metric!r}.")
+    values = curves.spearman if metric == "spearman" else curves.ssim
+    return bool(values[-1].double().mean() < threshold)
