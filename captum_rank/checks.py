@@ -285,10 +285,14 @@ def boolean(value: Any, name: str) -> bool:
         UserTypeError: for anything else.
 
     Examples:
-        >>> boolean(True, "use_pyplot")
-        True
+        >>> import numpy as np
+        >>> boolean(True, "use_pyplot"), boolean(np.bool_(False), "use_pyplot")
+        (True, False)
     """
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+    # numpy's bool is ``numpy.bool_`` (named ``bool`` since numpy 2); no numpy import here.
+    if isinstance(value, bool) or (
+        type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_")
+    ):
         return bool(value)
     raise UserTypeError(f"`{name}` must be True or False, got {_type_name(value)}.")
 

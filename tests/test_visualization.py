@@ -193,6 +193,22 @@ def test_bad_input_raises_named_error(kwargs: dict, error: type, match: str) -> 
     assert isinstance(info.value, UserInputError)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "error", "words"),
+    [
+        ({"use_pyplot": "no"}, UserTypeError, "`use_pyplot` must be True or False"),
+        ({"fig_size": 6}, UserTypeError, "`fig_size` must be (width, height)"),
+        ({"fig_size": (6, 0)}, UserInputError, "`fig_size[1]`"),
+        ({"fig_size": (6, np.inf)}, UserInputError, "`fig_size[1]`"),
+    ],
+)
+def test_figure_arguments_are_checked(kwargs: dict[str, Any], error: type, words: str) -> None:
+    with pytest.raises(error) as info:
+        viz.plot_rank_spectrum(np.ones(3), **kwargs)
+    assert words in str(info.value)
+    viz.plot_rank_spectrum(np.ones(3), fig_size=np.array([4, 3]), use_pyplot=np.bool_(False))
+
+
 def test_numpy_numbers_are_accepted_where_python_numbers_are() -> None:
     attr, image = np.arange(H * W, dtype=float).reshape(H, W), np.ones((H, W))
     ours = viz.render_image_attr(attr, sign="all", outlier_perc=np.int64(2), scale=None)

@@ -16,7 +16,7 @@ from matplotlib import pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 
-from captum_rank.checks import UserInputError, UserTypeError, one_of
+from captum_rank.checks import UserInputError, UserTypeError, boolean, one_of, real
 
 __all__ = ["check_option", "figure_of", "maybe_show", "new_figure", "strip_ticks"]
 
@@ -31,16 +31,29 @@ def _backend_is_interactive() -> bool:
     return backend not in _NON_INTERACTIVE
 
 
+def check_fig_size(fig_size: Any) -> tuple[float, float]:
+    r"""``(width, height)`` in inches, both positive and finite."""
+    if isinstance(fig_size, str | bytes) or not hasattr(fig_size, "__len__") or (
+        len(fig_size) != 2
+    ):
+        raise UserTypeError(
+            f"`fig_size` must be (width, height) in inches, e.g. (6, 4), got {fig_size!r}."
+        )
+    return (real(fig_size[0], "fig_size[0]", minimum=0.0, include_minimum=False),
+            real(fig_size[1], "fig_size[1]", minimum=0.0, include_minimum=False))
+
+
 def new_figure(fig_size: tuple[float, float], use_pyplot: bool, **kwargs: Any) -> Figure:
     r"""A new figure, through pyplot or not (see the module docstring)."""
-    if use_pyplot:
-        return plt.figure(figsize=fig_size, **kwargs)
-    return Figure(figsize=fig_size, **kwargs)
+    size = check_fig_size(fig_size)
+    if boolean(use_pyplot, "use_pyplot"):
+        return plt.figure(figsize=size, **kwargs)
+    return Figure(figsize=size, **kwargs)
 
 
 def maybe_show(use_pyplot: bool) -> None:
     r"""``plt.show()`` when asked to and the backend can show anything."""
-    if use_pyplot and _backend_is_interactive():
+    if boolean(use_pyplot, "use_pyplot") and _backend_is_interactive():
         plt.show()
 
 
