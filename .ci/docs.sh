@@ -12,7 +12,8 @@ start=$SECONDS
 python3 -m pip install --quiet -e .
 python3 -m pip install --quiet \
     "sphinx>=7,<10" "myst-nb>=1.1,<2" "myst-parser>=2" "nbclient>=0.10" "nbformat>=5.9" \
-    "ipykernel>=6" "quantus==0.6.0"
+    "ipykernel>=6" "quantus==0.6.0" \
+    "sphinx-mathjax-offline==0.0.2"
 
 # The notebooks' kernels use matplotlib's inline backend; a MPLBACKEND from the
 # environment (Agg, say) would replace it and the figures would vanish from the site.
@@ -41,5 +42,11 @@ for notebook in tutorials/*.ipynb; do
 done
 grep -q '<img\|cell_output' docs/_build/html/quickstart.html \
     || { echo "docs.sh: the quickstart has no outputs" >&2; status=1; }
+# The mathematics renders offline: MathJax is served from the site, never from a CDN.
+if grep -rq 'cdn.jsdelivr.net/npm/mathjax' docs/_build/html/*.html \
+    || [ ! -f docs/_build/html/_static/mathjax/tex-chtml.js ]; then
+    echo "docs.sh: MathJax is not served locally (sphinx-mathjax-offline)" >&2
+    status=1
+fi
 echo "docs.sh: finished in $((SECONDS - start)) s (status $status)"
 exit "$status"

@@ -38,6 +38,10 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
+    # MathJax 3 from a PyPI package (sphinx-mathjax-offline, Apache-2.0), copied into
+    # _static/mathjax and loaded from there: the mathematics renders offline as well as
+    # online, with no CDN. (Its module name has hyphens; Sphinx imports it by name.)
+    "sphinx-mathjax-offline",
 ]
 
 # Sphinx reads .md through myst-nb's parser, which also renders notebooks.
