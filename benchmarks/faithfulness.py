@@ -34,9 +34,11 @@ rank attributions, IG's projected ones, the singular values and a random order).
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -241,6 +243,18 @@ def evaluate_batch(model: nn.Module, objective: nn.Module, counter: Counting, x:
                 _add_curve(entry["curves"], mode, curves.fractions.tolist(), curves.curves)
 
 
+def code_version() -> str:
+    """The commit, and whether the library's files differed from it when the run started."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "captum_rank"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + (" with uncommitted library changes" if dirty else "")
+
+
 def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     x_all, y_all, source = load_data(args.data, args.n, args.seed, args.labelled_first)
@@ -256,6 +270,9 @@ def run(args: argparse.Namespace) -> int:
         "machine": machine(), "data": {**results.get("meta", {}).get("data", {}),
                                        args.data: source},
         "threads": args.threads,
+        "default_schedule": str(inspect.signature(
+            RankIntegratedGradients.attribute).parameters["schedule"].default),
+        "code": code_version(),
     })
     models = results.setdefault("models", {})
     for model_name in args.models:
@@ -544,7 +561,9 @@ def report(args: argparse.Namespace) -> int:
                 f"Seed {meta['seed']}; {meta['n_steps']} model evaluations per path method "
                 f"and image; objective: the target's {meta['objective']}; machine: "
                 f"{meta['machine']}, shared with other jobs (times are indicative only); "
-                f"threads: {meta['threads']}.", ""]
+                f"threads: {meta['threads']}. `RIG default` is the library's default "
+                f"schedule at run time: `{meta.get('default_schedule', 'see notes')}`; code: "
+                f"{meta.get('code', 'see notes')}.", ""]
         for model_name, record in res["models"].items():
             out += render_model(model_name, record)
             out.append(f"Wall time for this model: {record.get('wall_seconds', 0) / 60:.1f} "

@@ -179,14 +179,24 @@ def render(results: dict[str, dict[str, tuple[SanityCurves, SanityCurves]]],
                          f"| {ok} |")
         lines.append("")
     lines += [
-        "How to read it: RIG's maps lose their similarity to the trained model's map as "
-        "soon as the top layers are random, like IG's and the gradient's, so RIG explains "
-        "the model, not the image's edges; the Sobel row shows what a method that fails "
-        "looks like. The random-logit column says how much a map changes with the class "
-        "explained. ImageNet is not run here: cascading randomisation of EfficientNet-Lite0 "
-        "needs one explanation per layer (about 50 layers) and the shared CPU could not "
-        "afford it in this session; `cascading_randomization(model, explain, x, y, "
-        "layers=[...])` runs it on any subset of layers.",
+        "How to read it. The plain gradient passes: its map decorrelates from the trained "
+        "model's as soon as the output layer is random. The Sobel control stays at 1 (a "
+        "map of the image, not of the model) and the random control near 0. IG and RIG sit "
+        "in between and *fail* the 0.5 convention on these images, RIG's similarity a "
+        "little lower than IG's: both multiply a path-averaged gradient by `x - x'`, and "
+        "with a black baseline on Fashion-MNIST a large share of the pixels (the "
+        "background) are black, so both maps are exactly zero there whatever the weights; "
+        "the rank correlation of `|map|` "
+        "is then dominated by the image's support. This is the effect Adebayo et al. report "
+        "for Gradient x Input and Integrated Gradients (their maps stay visually similar "
+        "under randomisation because the input dominates). The plain gradient, which is not "
+        "multiplied by the input, passes; SSIM, which weighs structure, drops further for "
+        "IG and RIG than the rank correlation does. "
+        "The random-logit column says how much a map changes with the class explained. "
+        "ImageNet is not run here: cascading randomisation of EfficientNet-Lite0 needs one "
+        "explanation per layer (about 50) and the shared CPU could not afford it in this "
+        "session; `cascading_randomization(model, explain, x, y, layers=[...])` runs it on "
+        "any subset of layers.",
         "",
     ]
     args.out.write_text("\n".join(lines))
