@@ -20,9 +20,15 @@ from captum_rank._captum import (
     _format_additional_forward_args,
     _format_output,
     _is_tuple,
+    _select_targets,
     captum_entry_point,
 )
-from captum_rank._model_checks import check_target, checked_gradients, preflight
+from captum_rank._model_checks import (
+    check_target,
+    checked_gradients,
+    preflight,
+    warn_non_finite_delta,
+)
 from captum_rank._validation import (
     as_tuples,
     check_baselines,
@@ -30,12 +36,16 @@ from captum_rank._validation import (
     check_inputs,
     check_internal_batch_size,
 )
-from captum_rank.checks import UserTypeError
+from captum_rank.adaptive import Convergence, Evaluate, adaptive_walk
+from captum_rank.checks import UserInputError, UserTypeError, integer, one_of, real
 from captum_rank.path import PathPlan, RankPath
-from captum_rank.quadrature import path_partition
+from captum_rank.quadrature import SUPPORTED_METHODS, path_partition
 from captum_rank.schedules import RankSchedule, resolve_schedule
 
-__all__ = ["RankIntegratedGradients"]
+__all__ = ["ADAPTIVE", "RankIntegratedGradients"]
+
+#: The name of the adaptive rule (see :mod:`captum_rank.adaptive`) for ``method=``.
+ADAPTIVE = "adaptive"
 
 ScheduleLike = str | RankSchedule
 
@@ -67,29 +77,48 @@ _COMMON_ARGS_DOC = r"""
             additional_forward_args (Any, optional): Extra arguments for
                         ``forward_func`` after the inputs; tensors are expanded along
                         the path like the inputs. Default: None.
-            n_steps (int, optional): Number of gradient evaluations along the path.
-                        Any value works, including fewer than the rank: every step's
-                        increment covers its whole cell of the path. Default: 50.
-            method (str, optional): Captum's quadrature: ``gausslegendre`` (default),
-                        ``riemann_left``, ``riemann_right``, ``riemann_middle``,
-                        ``riemann_trapezoid`` (normalised to weights summing to 1; see
-                        :mod:`captum_rank.quadrature`).
+            n_steps (int, optional): Model evaluations (forward and backward passes)
+                        per example along the path: the budget, as in Captum. Any value
+                        works, including fewer than the rank: every step's increment
+                        covers its whole cell of the path. Default: 50.
+            method (str, optional): Where the ``n_steps`` evaluations go.
+                        ``adaptive`` (default): both path ends and an even grid, then
+                        bisection of the intervals where the exactly known per-interval
+                        completeness error and the gradients' disagreement are largest
+                        (:mod:`captum_rank.adaptive`; no extra forward pass); it keeps
+                        every node's gradient until the end (``2 n_steps`` input-sized
+                        tensors per example). Or Captum's fixed rules, which stream:
+                        ``gausslegendre`` (Captum IG's default), ``riemann_left``,
+                        ``riemann_right``, ``riemann_middle``, ``riemann_trapezoid``
+                        (normalised to weights summing to 1; see
+                        :mod:`captum_rank.quadrature`). With ``schedule="linear"`` and
+                        the same fixed ``method``, RIG is Captum's IG exactly.
             internal_batch_size (int, optional): At most this many path points go
-                        through the model at once, so peak memory is bounded by it and
-                        the whole path is never held. As in Captum, at least one step of
-                        the whole batch runs at once. Default: None (all steps at once).
+                        through the model at once. With a fixed ``method`` peak memory is
+                        bounded by it and the whole path is never held. As in Captum, at
+                        least one step of the whole batch runs at once. Default: None
+                        (all steps at once).
             return_convergence_delta (bool, optional): Also return
                         ``sum(attributions) - (F(x) - F(x'))`` per example. Default: False.
             schedule (str or RankSchedule, optional): How the singular components
-                        enter: ``sequential`` (default, rank order), ``numerical_rank``,
-                        ``arc_length`` (the sequential curve at constant speed),
-                        ``energy``, ``spectral`` (Spectral IG; ``SpectralSchedule(w)``
-                        sets the overlap), ``linear`` (plain IG), or a
+                        enter: ``arc_length`` (default: rank order, each component for a
+                        time proportional to ``s_i``, i.e. the rank-``k`` curve at
+                        constant speed), ``sequential`` (the same curve with the
+                        rank-``k`` point at ``a = k/r``), ``numerical_rank``, ``energy``,
+                        ``spectral`` (Spectral IG; ``SpectralSchedule(w)`` sets the
+                        overlap), ``linear`` (plain IG), or a
                         :class:`~captum_rank.schedules.RankSchedule`.
             form (str, optional): ``increments`` (default): gradients times path
                         increments, complete up to quadrature error. ``averaged``: the
                         paper's form, the gradient averaged over the path points times
-                        ``x - x'`` (no completeness guarantee off the straight line)."""
+                        ``x - x'`` (no completeness guarantee off the straight line).
+            tolerance (float, optional): With ``method="adaptive"``: stop refining an
+                        example as soon as ``|delta| <= tolerance * |F(x) - F(x')|``
+                        (starting from 3 nodes), so that easy examples cost fewer than
+                        ``n_steps`` evaluations; a warning names the examples that spend
+                        ``n_steps`` without reaching it. Per-example evaluations, deltas
+                        and whether each reached it are in :attr:`last_convergence`.
+                        Default: None (spend ``n_steps`` on every example)."""
 
 
 class RankIntegratedGradients(GradientAttribution):
@@ -98,15 +127,24 @@ class RankIntegratedGradients(GradientAttribution):
     For ``D = x - x' = U diag(s) V^T`` (per matrix in the last two dimensions), RIG
     integrates the gradient along the rank path
     ``gamma(a) = x' + U diag(s * phi(a)) V^T``, where the gates ``phi`` of the schedule
-    let the singular components in one by one (``sequential``: at ``a = k/r`` the path
-    point is the rank-``k`` approximation). It is discretised with path increments::
+    let the singular components in one by one, in rank order, so that the path passes
+    through every rank-``k`` approximation. It is discretised with path increments::
 
         A(x) = sum_s grad F(gamma(a_s)) * (gamma(b_s) - gamma(b_{s-1}))
 
     which telescope to ``x - x'``, so ``sum A = F(x) - F(x')`` up to quadrature error
     for every schedule and any ``n_steps``. The same gradients give the rank-space
     attributions of :meth:`attribute_ranks`: how much of the output each singular
-    component carries. With ``schedule="linear"`` RIG is Captum's IntegratedGradients.
+    component carries. With ``schedule="linear"`` and a fixed ``method`` RIG is
+    Captum's IntegratedGradients.
+
+    By default (``schedule="arc_length"``, ``method="adaptive"``) the path is walked at
+    constant speed and the ``n_steps`` evaluations are placed where the output changes:
+    a gradient evaluation returns the output too, so every interval's exact share of the
+    completeness error is known and the worst intervals are bisected. Measured on the
+    zoo's models (``benchmarks/bench_convergence.py``, ``docs/convergence.md``), this
+    makes RIG's completeness error per evaluation that of Captum IG or better;
+    ``tolerance=`` stops each example as soon as it is complete enough.
 
     After "A Singular Value Perspective on Model Robustness" (Jere, Kumar, Koushanfar,
     2020). Where :class:`captum.attr.IntegratedGradients` is used, RIG is a drop-in:
@@ -141,6 +179,11 @@ class RankIntegratedGradients(GradientAttribution):
         True
         >>> rig.attribute_ranks(images, target=3).shape
         torch.Size([2, 1, 28])
+        >>> _ = rig.attribute(images, target=3, n_steps=64, tolerance=1e-3)
+        >>> rig.last_convergence.reached.tolist()
+        [True, True]
+        >>> bool((rig.last_convergence.evaluations < 64).all())
+        True
     """
 
     def __init__(
@@ -155,6 +198,9 @@ class RankIntegratedGradients(GradientAttribution):
         # Captum's compute_gradients with the model's output, target and gradients checked.
         self.gradient_func = checked_gradients
         self._multiply_by_inputs = bool(multiply_by_inputs)
+        #: How the last call with ``method="adaptive"`` converged on each example (a
+        #: :class:`~captum_rank.adaptive.Convergence`); ``None`` after a fixed rule.
+        self.last_convergence: Convergence | None = None
 
     @overload
     def attribute(
@@ -164,12 +210,13 @@ class RankIntegratedGradients(GradientAttribution):
         target: TargetType = None,
         additional_forward_args: Any = None,
         n_steps: int = 50,
-        method: str = "gausslegendre",
+        method: str = "adaptive",
         internal_batch_size: int | None = None,
         return_convergence_delta: Literal[False] = False,
         *,
-        schedule: ScheduleLike = "sequential",
+        schedule: ScheduleLike = "arc_length",
         form: str = "increments",
+        tolerance: float | None = None,
     ) -> TensorOrTupleOfTensorsGeneric: ...
 
     @overload
@@ -180,12 +227,13 @@ class RankIntegratedGradients(GradientAttribution):
         target: TargetType = None,
         additional_forward_args: Any = None,
         n_steps: int = 50,
-        method: str = "gausslegendre",
+        method: str = "adaptive",
         internal_batch_size: int | None = None,
         *,
         return_convergence_delta: Literal[True],
-        schedule: ScheduleLike = "sequential",
+        schedule: ScheduleLike = "arc_length",
         form: str = "increments",
+        tolerance: float | None = None,
     ) -> tuple[TensorOrTupleOfTensorsGeneric, Tensor]: ...
 
     @captum_entry_point
@@ -196,12 +244,13 @@ class RankIntegratedGradients(GradientAttribution):
         target: TargetType = None,
         additional_forward_args: Any = None,
         n_steps: int = 50,
-        method: str = "gausslegendre",
+        method: str = "adaptive",
         internal_batch_size: int | None = None,
         return_convergence_delta: bool = False,
         *,
-        schedule: ScheduleLike = "sequential",
+        schedule: ScheduleLike = "arc_length",
         form: str = "increments",
+        tolerance: float | None = None,
     ) -> TensorOrTupleOfTensorsGeneric | tuple[TensorOrTupleOfTensorsGeneric, Tensor]:
         r"""Pixel-space RIG attributions, with Captum IG's arguments and returns.
 
@@ -227,7 +276,8 @@ class RankIntegratedGradients(GradientAttribution):
             >>> from captum_rank import RankIntegratedGradients
             >>> model = nn.Sequential(nn.Flatten(), nn.Linear(64, 3), nn.Softplus())
             >>> x = torch.rand(4, 1, 8, 8)
-            >>> rig = RankIntegratedGradients(model).attribute(x, target=0, schedule="linear")
+            >>> rig = RankIntegratedGradients(model).attribute(
+            ...     x, target=0, schedule="linear", method="gausslegendre")
             >>> ig = IntegratedGradients(model).attribute(x, target=0)
             >>> torch.allclose(rig, ig, atol=1e-6)
             True
@@ -235,7 +285,7 @@ class RankIntegratedGradients(GradientAttribution):
         is_tuple = _is_tuple(inputs)
         run = self._run(
             inputs, baselines, target, additional_forward_args, n_steps, method,
-            internal_batch_size, schedule, form, want_pixels=True, want_ranks=False,
+            internal_batch_size, schedule, form, tolerance, want_pixels=True, want_ranks=False,
         )
         return self._finish(is_tuple, run.pixels, run.inputs, baselines, target,
                             additional_forward_args, return_convergence_delta)
@@ -248,12 +298,13 @@ class RankIntegratedGradients(GradientAttribution):
         target: TargetType = None,
         additional_forward_args: Any = None,
         n_steps: int = 50,
-        method: str = "gausslegendre",
+        method: str = "adaptive",
         internal_batch_size: int | None = None,
         return_convergence_delta: bool = False,
         *,
-        schedule: ScheduleLike = "sequential",
+        schedule: ScheduleLike = "arc_length",
         form: str = "increments",
+        tolerance: float | None = None,
     ) -> TensorOrTupleOfTensorsGeneric | tuple[TensorOrTupleOfTensorsGeneric, Tensor]:
         r"""Rank-space attributions: how much of the output each singular component carries.
 
@@ -291,7 +342,7 @@ class RankIntegratedGradients(GradientAttribution):
         is_tuple = _is_tuple(inputs)
         run = self._run(
             inputs, baselines, target, additional_forward_args, n_steps, method,
-            internal_batch_size, schedule, form, want_pixels=False, want_ranks=True,
+            internal_batch_size, schedule, form, tolerance, want_pixels=False, want_ranks=True,
         )
         return self._finish(is_tuple, run.ranks, run.inputs, baselines, target,
                             additional_forward_args, return_convergence_delta)
@@ -304,12 +355,13 @@ class RankIntegratedGradients(GradientAttribution):
         target: TargetType = None,
         additional_forward_args: Any = None,
         n_steps: int = 50,
-        method: str = "gausslegendre",
+        method: str = "adaptive",
         internal_batch_size: int | None = None,
         return_convergence_delta: bool = False,
         *,
-        schedule: ScheduleLike = "sequential",
+        schedule: ScheduleLike = "arc_length",
         form: str = "increments",
+        tolerance: float | None = None,
     ) -> tuple[Any, ...]:
         r"""Pixel and rank-space attributions from one pass along the path.
 
@@ -338,7 +390,7 @@ class RankIntegratedGradients(GradientAttribution):
         is_tuple = _is_tuple(inputs)
         run = self._run(
             inputs, baselines, target, additional_forward_args, n_steps, method,
-            internal_batch_size, schedule, form, want_pixels=True, want_ranks=True,
+            internal_batch_size, schedule, form, tolerance, want_pixels=True, want_ranks=True,
         )
         pixel_out = _format_output(is_tuple, run.pixels)
         rank_out = _format_output(is_tuple, run.ranks)
@@ -385,6 +437,7 @@ class RankIntegratedGradients(GradientAttribution):
         internal_batch_size: int | None,
         schedule: ScheduleLike,
         form: str,
+        tolerance: float | None,
         *,
         want_pixels: bool,
         want_ranks: bool,
@@ -393,7 +446,20 @@ class RankIntegratedGradients(GradientAttribution):
         checked_inputs = check_inputs(formatted_inputs)
         checked_baselines = check_baselines(formatted_baselines, checked_inputs)
         target = preflight(self.forward_func, checked_inputs, target, additional_forward_args)
-        partition = path_partition(method, n_steps)
+        method = one_of(method, "method", (ADAPTIVE, *SUPPORTED_METHODS))
+        adaptive = method == ADAPTIVE
+        if adaptive:
+            n_steps = integer(n_steps, "n_steps", minimum=2)
+            if tolerance is not None:
+                tolerance = real(tolerance, "tolerance", minimum=0.0)
+        else:
+            partition = path_partition(method, n_steps)
+            if tolerance is not None:
+                raise UserInputError(
+                    f"`tolerance` needs method={ADAPTIVE!r}, whose refinements reuse the "
+                    f"gradients already computed; got method={method!r}. Drop `tolerance` or "
+                    f"pass method={ADAPTIVE!r}."
+                )
         internal_batch_size = check_internal_batch_size(internal_batch_size)
         check_form(form)
         resolved = resolve_schedule(schedule)
@@ -401,6 +467,16 @@ class RankIntegratedGradients(GradientAttribution):
         # The plan, built once: what every path accumulates and what the run returns.
         plan = PathPlan(pixels=want_pixels, ranks=want_ranks, form=form,  # type: ignore[arg-type]
                         multiply_by_inputs=self.multiplies_by_inputs)
+        self.last_convergence = None
+        if adaptive:
+            pixels, ranks, convergence = adaptive_walk(
+                checked_inputs, checked_baselines, resolved, plan,
+                self._evaluator(target, additional_forward_args), n_steps, tolerance,
+                internal_batch_size,
+            )
+            self.last_convergence = convergence
+            self._warn_unconverged(convergence)
+            return _Results(pixels=pixels, ranks=ranks, inputs=checked_inputs)
         paths = [
             RankPath(inputs=tensor, baseline=baseline, schedule=resolved, partition=partition,
                      plan=plan)
@@ -413,6 +489,52 @@ class RankIntegratedGradients(GradientAttribution):
             ranks=tuple(path.ranks() for path in paths) if want_ranks else (),
             inputs=checked_inputs,
         )
+
+    @staticmethod
+    def _warn_unconverged(convergence: Convergence) -> None:
+        failed = convergence.failed
+        if not failed:
+            return
+        shown = ", ".join(str(i) for i in failed[:20]) + (" ..." if len(failed) > 20 else "")
+        warnings.warn(
+            f"{len(failed)} of {len(convergence.delta)} examples did not reach "
+            f"tolerance={convergence.tolerance} within n_steps={convergence.budget} "
+            f"evaluations: examples {shown}. Their relative completeness errors are in "
+            "`last_convergence.relative_error`; raise `n_steps` or the tolerance.",
+            stacklevel=5,
+        )
+
+    def _evaluator(self, target: TargetType, additional_forward_args: Any) -> Evaluate:
+        """Gradients and selected outputs at path points of any examples (adaptive rule)."""
+        extra_args = _format_additional_forward_args(additional_forward_args)
+
+        def evaluate(
+            points: tuple[Tensor, ...], examples: Tensor
+        ) -> tuple[tuple[Tensor, ...], Tensor]:
+            outputs: list[Tensor] = []
+
+            def forward(*args: Any) -> Tensor:
+                output = self.forward_func(*args)
+                outputs.append(output)
+                return output
+
+            point_target = _examples_target(target, examples)
+            grads = self.gradient_func(
+                forward_fn=forward,
+                inputs=tuple(point.requires_grad_() for point in points),
+                target_ind=point_target,
+                additional_forward_args=_examples_args(extra_args, examples),
+            )
+            if not outputs:
+                raise UserInputError(
+                    f"method={ADAPTIVE!r} needs the model's outputs at the path points, and "
+                    "this gradient function does not call the forward function it is given; "
+                    "use a fixed method, e.g. method='gausslegendre'."
+                )
+            selected = _select_targets(outputs[-1], point_target).detach()
+            return tuple(grads), selected.reshape(len(examples), -1).sum(1)
+
+        return evaluate
 
     def _integrate(
         self,
@@ -484,6 +606,10 @@ class RankIntegratedGradients(GradientAttribution):
         Returns:
             Tensor: ``(N,)`` completeness errors.
 
+        Warns:
+            UserWarning: for a NaN or inf delta (the model is not finite at an input or
+                baseline), naming the examples.
+
         Examples:
             >>> import numpy as np, torch
             >>> from captum_rank import RankIntegratedGradients
@@ -497,10 +623,12 @@ class RankIntegratedGradients(GradientAttribution):
         """
         ends = end_point if isinstance(end_point, tuple) else (end_point,)
         canonical = check_target(target, int(ends[0].shape[0]))
-        return super().compute_convergence_delta(
+        delta = super().compute_convergence_delta(
             attributions, start_point, end_point, target=canonical,
             additional_forward_args=additional_forward_args,
         )
+        warn_non_finite_delta(delta)
+        return delta
 
     def has_convergence_delta(self) -> bool:
         r"""RIG is a path method: its attributions sum to ``F(x) - F(x')``.
@@ -520,3 +648,24 @@ class RankIntegratedGradients(GradientAttribution):
     def multiplies_by_inputs(self) -> bool:
         r"""Whether attributions are global (``True``) or the local path-averaged gradient."""
         return self._multiply_by_inputs
+
+
+def _examples_target(target: TargetType, examples: Tensor) -> TargetType:
+    """The target of every path point, given the example each point belongs to."""
+    if isinstance(target, Tensor) and target.numel() > 1:
+        return target.reshape(-1)[examples.to(target.device)]
+    if isinstance(target, list):
+        return [target[int(i)] for i in examples]
+    return target
+
+
+def _examples_args(extra_args: tuple[Any, ...] | None, examples: Tensor) -> Any:
+    """Additional forward arguments of every path point: batched tensors follow the points."""
+    if extra_args is None:
+        return None
+    return tuple(
+        arg.index_select(0, examples.to(arg.device))
+        if isinstance(arg, Tensor) and arg.dim() > 0
+        else arg
+        for arg in extra_args
+    )

@@ -33,10 +33,13 @@ name                  components enter...
 rank-``k`` approximations joined in order, at different speeds. A path integral does not
 depend on how fast the path is walked, so they all converge to the same attributions; they
 differ in quadrature error at a given ``n_steps``. On ReLU networks the dominant first
-components carry most of the change, and walking them in ``1/r`` of the path (the
-``sequential`` default, which keeps the rank-``k`` points at ``a = k / r``) needs several
-times more steps than walking at constant speed (``arc_length``); see
-``benchmarks/RESULTS.md``.
+components carry most of the change, and walking them in ``1/r`` of the path
+(``sequential``, which keeps the rank-``k`` points at ``a = k / r``) needs several times
+more steps than walking at constant speed (``arc_length``, RIG's default schedule, used
+with the adaptive rule of :mod:`captum_rank.adaptive`); see ``docs/convergence.md``. With
+the default ``channels="per_channel"``, each channel of an ``(N, C, H, W)`` input is
+timed by its own spectrum, so for ``C > 1`` these schedules are different joint paths of
+the channels (the same curve per channel); ``channels="joint"`` keeps one curve.
 
 Every window schedule takes two keyword options (``RankSchedule(shape=..., channels=...)``):
 
@@ -277,8 +280,9 @@ class SequentialSchedule(RankSchedule):
     r"""Components enter one at a time, in rank order, each over ``1 / r`` of the path.
 
     ``phi_i(a) = clamp(a r - (i - 1), 0, 1)``: at ``a = k / r`` the path point is exactly
-    ``x' + low_rank(x - x', k)``, the best rank-``k`` approximation (Eckart-Young). This
-    is the default and the paper's "low-rank representations" path.
+    ``x' + low_rank(x - x', k)``, the best rank-``k`` approximation (Eckart-Young): the
+    paper's "low-rank representations" path (RIG's default until v0.1; the default is now
+    ``arc_length``, the same curve at constant speed, which converges with fewer steps).
 
     Examples:
         >>> import torch

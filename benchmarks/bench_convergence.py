@@ -1,0 +1,258 @@
+"""Accuracy against model evaluations: Captum IG and RIG's schedules and rules, real models.
+
+For every method and budget of model evaluations (one forward and backward pass of one
+example at one path point counts one; the adaptive rule's outputs come from those same
+passes, so it needs no extra forward pass), over the images:
+
+* completeness error ``|sum A - (F(x) - F(x'))| / |F(x) - F(x')|``;
+* relative L2 distance ``||A - A_ref|| / ||A_ref||`` to the same method's own converged
+  attribution ``A_ref`` (the same method with ``--reference`` evaluations);
+* Spearman rank correlation of ``|A|`` with ``|A_ref|``.
+
+Medians with quartiles ``[q25, q75]``. Target: the predicted class; baseline: zeros.
+With ``--tolerance``, also the evaluations that ``tolerance=`` spends per example against
+the smallest fixed ``n_steps`` at which every example reaches the same tolerance.
+
+    python benchmarks/bench_convergence.py --model fmnist-natural --images 32
+    python benchmarks/bench_convergence.py --model fmnist-robust --images 32
+    python benchmarks/bench_convergence.py --model imagenet-efficientnet-lite0 --images 8 \\
+        --budgets 8,16,32,64 --reference 256 --methods ig,arc_length,sequential,default
+
+Fails (never falls back to a random model) when a zoo model or the images are missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from captum.attr import IntegratedGradients
+from scipy.stats import spearmanr
+from torch import Tensor, nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import markdown_table, write_section
+
+from captum_rank import RankIntegratedGradients, zoo
+from captum_rank.schedules import ArcLengthSchedule
+
+Attribute = Callable[[Tensor, Tensor, int], Tensor]
+
+#: name -> (label, schedule, method); "ig" is Captum's IntegratedGradients.
+METHODS: dict[str, tuple[str, object, str]] = {
+    "ig": ("Captum IG (gausslegendre)", None, "gausslegendre"),
+    "default": ("RIG default: arc_length, adaptive", "arc_length", "adaptive"),
+    "sequential": ("RIG sequential (gausslegendre)", "sequential", "gausslegendre"),
+    "numerical_rank": ("RIG numerical_rank (gausslegendre)", "numerical_rank", "gausslegendre"),
+    "arc_length": ("RIG arc_length (gausslegendre)", "arc_length", "gausslegendre"),
+    "arc_length_cosine": ("RIG arc_length, cosine gates (gausslegendre)",
+                          ArcLengthSchedule(shape="cosine"), "gausslegendre"),
+    "energy": ("RIG energy (gausslegendre)", "energy", "gausslegendre"),
+    "spectral": ("RIG spectral (gausslegendre)", "spectral", "gausslegendre"),
+    "sequential_adaptive": ("RIG sequential, adaptive", "sequential", "adaptive"),
+    "linear_adaptive": ("RIG linear (IG's path), adaptive", "linear", "adaptive"),
+}
+FMNIST_METHODS = ("ig,default,sequential,numerical_rank,arc_length,arc_length_cosine,energy,"
+                  "spectral,sequential_adaptive,linear_adaptive")
+
+
+def load(model_name: str, count: int) -> tuple[nn.Module, Tensor, str]:
+    """The zoo model and ``count`` real images for it; raises if either is missing."""
+    model = zoo.load(model_name)
+    if model_name.startswith("imagenet"):
+        from captum_rank.data import load_photos
+
+        photos = load_photos(size=224)
+        images = photos.images[:count]
+        source = f"{images.shape[0]} photos of `captum_rank.data.load_photos(size=224)`"
+    else:
+        from captum_rank.data import load_sample
+
+        images = load_sample()[0][:count]
+        source = f"{images.shape[0]} bundled Fashion-MNIST test images (`load_sample()`)"
+    return model, images, source
+
+
+def runner(model: nn.Module, name: str, batch: int) -> Attribute:
+    """``attribute(images, target, n_steps)`` for one method."""
+    _, schedule, method = METHODS[name]
+    if name == "ig":
+        ig = IntegratedGradients(model)
+
+        def run_ig(x: Tensor, target: Tensor, n: int) -> Tensor:
+            return ig.attribute(x, target=target, n_steps=n, method=method,
+                                internal_batch_size=batch)
+
+        return run_ig
+    rig = RankIntegratedGradients(model)
+
+    def run_rig(x: Tensor, target: Tensor, n: int) -> Tensor:
+        return rig.attribute(x, target=target, n_steps=n, method=method,
+                             schedule=schedule,  # type: ignore[arg-type]
+                             internal_batch_size=batch)
+
+    return run_rig
+
+
+def quartiles(values: list[float]) -> tuple[float, float, float]:
+    q = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else values * 3
+    return statistics.median(values), q[0], q[-1]
+
+
+def cell(values: list[float], spec: str) -> str:
+    median, low, high = quartiles(values)
+    return f"{median:{spec}} [{low:{spec}}, {high:{spec}}]"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="fmnist-natural")
+    parser.add_argument("--images", type=int, default=32)
+    parser.add_argument("--budgets", default="4,8,16,32,64,128,256")
+    parser.add_argument("--reference", type=int, default=512)
+    parser.add_argument("--methods", default=FMNIST_METHODS)
+    parser.add_argument("--tolerance", default="",
+                        help="comma-separated relative tolerances for the tolerance= table")
+    parser.add_argument("--chunk", type=int, default=32, help="images per call")
+    parser.add_argument("--batch", type=int, default=2048, help="internal_batch_size")
+    parser.add_argument("--json", default="", help="also write the raw numbers here")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    budgets = [int(b) for b in args.budgets.split(",")]
+    names = args.methods.split(",")
+    model, images, source = load(args.model, args.images)
+    with torch.no_grad():
+        logits = model(images)
+        target = logits.argmax(1)
+        change = (logits.gather(1, target[:, None])
+                  - model(torch.zeros_like(images)).gather(1, target[:, None]))[:, 0]
+
+    def attribute(run: Attribute, n: int) -> Tensor:
+        parts = [run(images[i:i + args.chunk], target[i:i + args.chunk], n)
+                 for i in range(0, len(images), args.chunk)]
+        return torch.cat(parts).detach()
+
+    raw: dict[str, dict[str, list[list[float]]]] = {}
+    started = time.time()
+    for name in names:
+        run = runner(model, name, args.batch)
+        reference = attribute(run, args.reference)
+        flat_ref = reference.flatten(1).double()
+        raw[name] = {"completeness": [], "l2": [], "spearman": []}
+        for n in budgets:
+            attr = attribute(run, n).flatten(1).double()
+            comp = ((attr.sum(1) - change.double()).abs() / change.double().abs()).tolist()
+            l2 = ((attr - flat_ref).norm(dim=1) / flat_ref.norm(dim=1)).tolist()
+            rho = [float(spearmanr(a.abs().numpy(), r.abs().numpy())[0])
+                   for a, r in zip(attr, flat_ref, strict=True)]
+            raw[name]["completeness"].append(comp)
+            raw[name]["l2"].append(l2)
+            raw[name]["spearman"].append(rho)
+            print(f"{time.time() - started:7.0f}s {name:22s} n={n:4d} completeness "
+                  f"{cell(comp, '.2e')} l2 {cell(l2, '.2e')} spearman {cell(rho, '.4f')}",
+                  flush=True)
+        if name != names[-1]:  # partial results survive an interrupted run
+            report(args, source, budgets, list(raw), raw, "")
+    tolerance_table = ""
+    if args.tolerance:
+        tolerance_table = tolerance_savings(model, images, target, change, args, budgets, raw)
+    report(args, source, budgets, names, raw, tolerance_table)
+
+
+def report(args: argparse.Namespace, source: str, budgets: list[int], names: list[str],
+           raw: dict[str, dict[str, list[list[float]]]], tolerance_table: str) -> None:
+    """Write the tables of the methods measured so far to RESULTS.md (and JSON)."""
+    header = ["method", *(f"{n}" for n in budgets)]
+    tables = []
+    for key, title, spec in (
+        ("completeness", "Completeness error |sum A - (F(x) - F(x'))| / |F(x) - F(x')|", ".1e"),
+        ("l2", "Relative L2 distance to the method's own converged attribution", ".1e"),
+        ("spearman", "Spearman correlation of |A| with the converged |A|", ".3f"),
+    ):
+        rows = [[METHODS[name][0], *(cell(v, spec) for v in raw[name][key])] for name in names]
+        tables.append(f"**{title}** (median [q25, q75] over images; columns: model "
+                      f"evaluations per example)\n\n" + markdown_table(header, rows))
+    if "ig" in names and "default" in names:
+        verdict = []
+        for n in (32, 64):
+            if n not in budgets:
+                continue
+            i = budgets.index(n)
+            ig_c = statistics.median(raw["ig"]["completeness"][i])
+            de_c = statistics.median(raw["default"]["completeness"][i])
+            ig_l = statistics.median(raw["ig"]["l2"][i])
+            de_l = statistics.median(raw["default"]["l2"][i])
+            ig_s = statistics.median(raw["ig"]["spearman"][i])
+            de_s = statistics.median(raw["default"]["spearman"][i])
+            verdict.append([n, f"{ig_c:.2e}", f"{de_c:.2e}", f"{ig_l:.2e}", f"{de_l:.2e}",
+                            f"{ig_s:.4f}", f"{de_s:.4f}",
+                            "yes" if de_c <= ig_c and de_l <= ig_l else "no"])
+        tables.insert(0, "**Default against Captum IG** (medians)\n\n" + markdown_table(
+            ["evaluations", "IG completeness", "default completeness", "IG L2",
+             "default L2", "IG Spearman", "default Spearman", "default no worse"], verdict))
+    body = (
+        f"Model: zoo `{args.model}`; data: {source}; target: predicted class; baseline: "
+        f"zeros; reference: each method with {args.reference} evaluations; torch seed 0; "
+        f"{torch.get_num_threads()} thread(s); the machine was shared with other work "
+        "(no times are reported).\n\n" + "\n\n".join(tables) + tolerance_table
+    )
+    write_section(f"convergence-{args.model}", f"Convergence per model evaluation "
+                  f"({args.model})", body)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"budgets": budgets, "raw": raw}, indent=1))
+
+
+def tolerance_savings(model: nn.Module, images: Tensor, target: Tensor, change: Tensor,
+                      args: argparse.Namespace, budgets: list[int],
+                      raw: dict[str, dict[str, list[list[float]]]]) -> str:
+    """Evaluations with ``tolerance=`` against the fixed budget that reaches it everywhere."""
+    rig = RankIntegratedGradients(model)
+    cap = budgets[-1]
+    rows = []
+    for text in args.tolerance.split(","):
+        tol = float(text)
+        spent: list[int] = []
+        reached = 0
+        for i in range(0, len(images), args.chunk):
+            rig.attribute(images[i:i + args.chunk], target=target[i:i + args.chunk],
+                          n_steps=cap, method="adaptive", schedule="arc_length",
+                          tolerance=tol, internal_batch_size=args.batch)
+            convergence = rig.last_convergence
+            if convergence is None:
+                raise RuntimeError("tolerance= left no convergence record")
+            spent += [int(v) for v in convergence.evaluations]
+            reached += int(convergence.reached.sum())
+        fixed = {}
+        for name in ("default", "ig"):
+            if name not in raw:
+                continue
+            fixed[name] = next(
+                (n for n, errors in zip(budgets, raw[name]["completeness"], strict=True)
+                 if max(errors) <= tol), None)
+        mean_spent = sum(spent) / len(spent)
+        rows.append([
+            f"{tol:g}", f"{reached}/{len(spent)}", f"{mean_spent:.1f}", max(spent),
+            fixed.get("default") or f"> {cap}", fixed.get("ig") or f"> {cap}",
+            f"{fixed['default'] / mean_spent:.1f}x" if fixed.get("default") else "-",
+        ])
+    return (
+        "\n\n**`tolerance=`** (adaptive rule, `n_steps` cap "
+        f"{cap}): evaluations per example until `|delta| <= tol |F(x) - F(x')|`, against the "
+        "smallest fixed budget of the table above at which every image reaches `tol`.\n\n"
+        + markdown_table(["tol", "reached", "mean evaluations", "max evaluations",
+                          "fixed n_steps (default rule)", "fixed n_steps (Captum IG)",
+                          "saving vs fixed default"], rows)
+    )
+
+
+if __name__ == "__main__":
+    main()

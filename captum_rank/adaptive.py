@@ -1,0 +1,378 @@
+r"""The adaptive rule: model evaluations placed where the output changes along the path.
+
+A gradient evaluation at a path point ``gamma(a)`` runs the model forward there, so it
+returns ``F(gamma(a))`` for free. Between two consecutive nodes ``a_j < a_{j+1}`` the path
+integral of the gradient is then known *exactly* (the fundamental theorem of calculus):
+``F(gamma(a_{j+1})) - F(gamma(a_j))``. The rule compares it with its own estimate of that
+interval, the trapezoid in path increments::
+
+    A_j = (G_j + G_{j+1}) / 2 * (gamma(a_{j+1}) - gamma(a_j))
+
+and the difference ``e_j = sum(A_j) - (F_{j+1} - F_j)`` is the interval's exact share of
+the completeness error: ``sum_j e_j = sum A - (F(x) - F(x'))``. The rule starts from an
+even grid in the schedule's parameter (both ends included, so ``F(x)`` and ``F(x')`` come
+with it), then repeatedly bisects the intervals with the largest ``|e_j|``, keeping every
+gradient it has computed. It stops when an example's budget of ``n_steps`` evaluations is
+spent or, with a ``tolerance``, as soon as ``|delta| <= tolerance * |F(x) - F(x')|``; an
+example that has converged costs nothing more.
+
+The increments still telescope to ``x - x'``, so completeness is quadrature error only,
+and rank attributions come from the same sums. The price is memory: the rule keeps every
+node's point and gradient until the end (``2 n_steps`` input-sized tensors per example),
+where the fixed rules stream.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from captum_rank import svd as _svd
+from captum_rank.path import PathPlan
+from captum_rank.schedules import RankSchedule
+
+__all__ = ["Convergence", "adaptive_walk", "initial_nodes"]
+
+
+#: ``evaluate(points, examples)``: gradients (one tensor per input, same shapes as
+#: ``points``) and the selected outputs ``(P,)`` at the points; ``examples`` ``(P,)``
+#: holds the example index of every point (step-major order).
+Evaluate = Callable[[tuple[Tensor, ...], Tensor], tuple[tuple[Tensor, ...], Tensor]]
+
+
+@dataclass(frozen=True)
+class Convergence:
+    r"""How each example of one adaptive run converged.
+
+    Attributes:
+        evaluations (Tensor): ``(N,)`` model evaluations spent on each example (one
+            evaluation is one forward and backward pass of one path point).
+        delta (Tensor): ``(N,)`` completeness error ``sum A - (F(x) - F(x'))``, from the
+            outputs at the path's two ends (no extra forward pass).
+        output_change (Tensor): ``(N,)`` ``F(x) - F(x')``.
+        tolerance (float or None): the requested relative tolerance, if any.
+        budget (int): the ``n_steps`` each example could spend.
+
+    Examples:
+        >>> import torch
+        >>> c = Convergence(torch.tensor([5, 9]), torch.tensor([0.01, 0.3]),
+        ...                 torch.tensor([2.0, 3.0]), tolerance=0.05, budget=9)
+        >>> c.reached.tolist(), c.failed
+        ([True, False], [1])
+    """
+
+    evaluations: Tensor
+    delta: Tensor
+    output_change: Tensor
+    tolerance: float | None
+    budget: int
+
+    @property
+    def relative_error(self) -> Tensor:
+        r"""``|delta| / |F(x) - F(x')|`` per example (inf where the output does not change
+        but ``delta`` is not zero, 0 where both are zero)."""
+        scale = self.output_change.abs()
+        error = self.delta.abs()
+        safe = torch.where(scale > 0, scale, torch.ones_like(scale))
+        ratio = error / safe
+        return torch.where(scale > 0, ratio, torch.where(error > 0, math.inf, 0.0))
+
+    @property
+    def reached(self) -> Tensor:
+        r"""``(N,)`` bool: the tolerance was met (all ``False`` without a tolerance)."""
+        if self.tolerance is None:
+            return torch.zeros_like(self.delta, dtype=torch.bool)
+        return self.delta.abs() <= self.tolerance * self.output_change.abs()
+
+    @property
+    def failed(self) -> list[int]:
+        r"""Indices of the examples that did not reach the tolerance (none without one)."""
+        if self.tolerance is None:
+            return []
+        return [int(i) for i in torch.nonzero(~self.reached).flatten()]
+
+    def to_dict(self) -> dict[str, Any]:
+        r"""A JSON-able summary.
+
+        Returns:
+            dict: evaluations, delta, output change, relative error, reached, tolerance,
+            budget, all as plain lists and numbers.
+        """
+        return {
+            "evaluations": [int(v) for v in self.evaluations],
+            "delta": [float(v) for v in self.delta],
+            "output_change": [float(v) for v in self.output_change],
+            "relative_error": [float(v) for v in self.relative_error],
+            "reached": [bool(v) for v in self.reached],
+            "tolerance": self.tolerance,
+            "budget": self.budget,
+        }
+
+
+def initial_nodes(n_steps: int, tolerance: float | None) -> int:
+    r"""How many evenly spaced nodes (ends included) the adaptive rule starts from.
+
+    A quarter of the budget without a tolerance (the rest is placed by bisection); with
+    a tolerance, 3 (the ends and the middle), so easy examples stop early.
+
+    Args:
+        n_steps (int): the budget, at least 2.
+        tolerance (float or None): the relative tolerance, if any.
+
+    Returns:
+        int: between 2 and ``n_steps``.
+
+    Examples:
+        >>> initial_nodes(32, None), initial_nodes(32, 0.01), initial_nodes(2, None)
+        (8, 3, 2)
+    """
+    if tolerance is not None:
+        return min(n_steps, 3)
+    return max(2, min(n_steps, round(n_steps / 4)))
+
+
+@dataclass
+class _Geometry:
+    """One input tensor's decomposition, in the path's matrix form."""
+
+    inputs: Tensor
+    baseline: Tensor  # (N, *matrix_shape[1:]) work dtype
+    delta: Tensor
+    factors: tuple[Tensor, Tensor, Tensor]
+    schedule: RankSchedule
+    matrix_shape: tuple[int, ...]
+
+    @classmethod
+    def build(cls, inputs: Tensor, baseline: Tensor, schedule: RankSchedule) -> _Geometry:
+        work = _svd.compute_dtype(inputs.dtype)
+        shape = tuple(inputs.shape)
+        joint = getattr(schedule, "channels", "per_channel") == "joint" and inputs.dim() > 3
+        matrix_shape = (shape[0], 1, -1, shape[-1]) if joint else shape
+        base = torch.broadcast_to(baseline.to(work), shape).reshape(matrix_shape)
+        delta = inputs.to(work).reshape(matrix_shape) - base
+        return cls(inputs, base, delta, _svd.thin_svd(delta), schedule, matrix_shape)
+
+    def gates(self, alphas: Tensor, example: int) -> Tensor:
+        """``(T, *lead, r)`` gates of one example at ``alphas`` ``(T,)``, work dtype."""
+        values = self.factors[1][example]
+        return self.schedule.gates(alphas, values).to(self.delta.dtype)
+
+    def points(self, gates: Tensor, example: int) -> Tensor:
+        """``(T, *matrix)`` path points of one example for gates ``(T, *lead, r)``."""
+        if bool((gates == gates[..., :1]).all()):
+            # A straight line: x' + phi (x - x') exactly, as IG computes it.
+            return self.baseline[example] + gates[..., :1, None] * self.delta[example]
+        U, S, Vh = (f[example] for f in self.factors)
+        return self.baseline[example] + _svd.reconstruct(U, S * gates, Vh)
+
+    def as_input(self, matrices: Tensor) -> Tensor:
+        """``(T, *matrix)`` -> ``(T, *input_shape[1:])`` in the input's dtype."""
+        return matrices.reshape(matrices.shape[0], *self.inputs.shape[1:]).to(
+            self.inputs.dtype
+        )
+
+
+@dataclass
+class _Example:
+    """Everything the rule keeps for one example: nodes, gates, points, gradients, outputs."""
+
+    alphas: Tensor  # (m,) float64, sorted
+    gates: list[Tensor]  # per input: (m, *lead, r)
+    points: list[Tensor]  # per input: (m, *matrix)
+    grads: list[Tensor]  # per input: (m, *matrix)
+    outputs: Tensor  # (m,) float64
+
+    def interval_errors(self) -> Tensor:
+        estimate = torch.zeros(self.alphas.numel() - 1, dtype=torch.float64)
+        for points, grads in zip(self.points, self.grads, strict=True):
+            pieces = 0.5 * (grads[1:] + grads[:-1]) * (points[1:] - points[:-1])
+            estimate += pieces.flatten(1).sum(1).to(torch.float64)
+        return estimate - (self.outputs[1:] - self.outputs[:-1])
+
+    def split_scores(self, errors: Tensor) -> Tensor:
+        # How much each interval is worth splitting: its share of the completeness error
+        # plus how far its two gradients disagree on its own increment (the trapezoid's
+        # per-pixel error scale), each relative to its total over the path.
+        spread = torch.zeros_like(errors)
+        for points, grads in zip(self.points, self.grads, strict=True):
+            gaps = (grads[1:] - grads[:-1]) * (points[1:] - points[:-1])
+            spread += gaps.flatten(1).pow(2).sum(1).to(torch.float64)
+        spread = spread.sqrt()
+        size = errors.abs()
+        return size / size.sum().clamp_min(1e-300) + spread / spread.sum().clamp_min(1e-300)
+
+    def insert(self, alphas: Tensor, gates: list[Tensor], points: list[Tensor],
+               grads: list[Tensor], outputs: Tensor) -> None:
+        merged = torch.cat([self.alphas, alphas])
+        order = merged.argsort(stable=True)
+        self.alphas = merged[order]
+
+        def merge(old: Tensor, new: Tensor) -> Tensor:
+            return torch.cat([old, new.to(old.device)])[order.to(old.device)]
+
+        self.gates = [merge(o, n) for o, n in zip(self.gates, gates, strict=True)]
+        self.points = [merge(o, n) for o, n in zip(self.points, points, strict=True)]
+        self.grads = [merge(o, n) for o, n in zip(self.grads, grads, strict=True)]
+        self.outputs = merge(self.outputs, outputs)
+
+
+def adaptive_walk(
+    inputs: tuple[Tensor, ...],
+    baselines: tuple[Tensor, ...],
+    schedule: RankSchedule,
+    plan: PathPlan,
+    evaluate: Evaluate,
+    n_steps: int,
+    tolerance: float | None,
+    points_per_call: int | None,
+) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...], Convergence]:
+    r"""Run the adaptive rule on a batch; return pixel and rank attributions.
+
+    Args:
+        inputs (tuple[Tensor, ...]): checked inputs ``(N, ..., H, W)``.
+        baselines (tuple[Tensor, ...]): baselines broadcastable to the inputs.
+        schedule (RankSchedule): the path.
+        plan (PathPlan): what to return.
+        evaluate (Callable): gradients and outputs at a batch of path points.
+        n_steps (int): evaluations each example may spend (at least 2).
+        tolerance (float or None): stop an example once ``|delta| <= tolerance |F(x) -
+            F(x')|``.
+        points_per_call (int or None): at most this many path points (of all examples)
+            per call of ``evaluate``; ``None``: no limit.
+
+    Returns:
+        tuple: ``(pixels, ranks, convergence)``; ``pixels``/``ranks`` are empty tuples
+        when the plan does not ask for them.
+    """
+    geometries = [
+        _Geometry.build(tensor, baseline, schedule)
+        for tensor, baseline in zip(inputs, baselines, strict=True)
+    ]
+    num = inputs[0].shape[0]
+    start = torch.linspace(0.0, 1.0, initial_nodes(n_steps, tolerance), dtype=torch.float64)
+    start[-1] = 1.0
+    examples: list[_Example | None] = [None] * num
+    new_alphas: dict[int, Tensor] = {e: start for e in range(num)}
+    spent = torch.zeros(num, dtype=torch.int64)
+    active = list(range(num))
+    while new_alphas:
+        _evaluate_round(geometries, examples, new_alphas, evaluate, points_per_call)
+        for e, alphas in new_alphas.items():
+            spent[e] += alphas.numel()
+        new_alphas = {}
+        still = []
+        for e in active:
+            example = examples[e]
+            if example is None:
+                raise RuntimeError("adaptive rule: an example lost its nodes.")
+            errors = example.interval_errors()
+            scale = abs(float(example.outputs[-1] - example.outputs[0]))
+            if tolerance is not None and abs(float(errors.sum())) <= tolerance * scale:
+                continue
+            remaining = n_steps - int(spent[e])
+            if remaining <= 0:
+                continue
+            # Bisect about half the intervals per round (at least one): the largest |e_j|.
+            count = min(remaining, max(1, math.ceil(errors.numel() / 2)))
+            worst = example.split_scores(errors).topk(count).indices
+            alphas = 0.5 * (example.alphas[worst] + example.alphas[worst + 1])
+            new_alphas[e] = alphas
+            still.append(e)
+        active = still
+    finished = [example for example in examples if example is not None]
+    pixels, ranks = _results(geometries, finished, plan)
+    delta = torch.stack([ex.interval_errors().sum() for ex in finished])
+    change = torch.stack([ex.outputs[-1] - ex.outputs[0] for ex in finished])
+    convergence = Convergence(evaluations=spent, delta=delta, output_change=change,
+                              tolerance=tolerance, budget=n_steps)
+    return pixels, ranks, convergence
+
+
+def _evaluate_round(
+    geometries: list[_Geometry],
+    examples: list[_Example | None],
+    new_alphas: dict[int, Tensor],
+    evaluate: Evaluate,
+    points_per_call: int | None,
+) -> None:
+    """Evaluate the new nodes of every example (step-major batches) and insert them."""
+    order = list(new_alphas)
+    gates = {e: [g.gates(new_alphas[e], e) for g in geometries] for e in order}
+    points = {
+        e: [g.points(gt, e) for g, gt in zip(geometries, gates[e], strict=True)] for e in order
+    }
+    # Flatten to (example, node) pairs, node-major so that equal counts batch like Captum.
+    pairs = sorted(
+        ((int(j), e) for e in order for j in range(new_alphas[e].numel())),
+        key=lambda pair: pair[0],
+    )
+    size = len(pairs) if points_per_call is None else max(1, points_per_call)
+    grads: dict[int, list[list[Tensor]]] = {e: [[] for _ in geometries] for e in order}
+    outputs: dict[int, list[Tensor]] = {e: [] for e in order}
+    for first in range(0, len(pairs), size):
+        chunk = pairs[first:first + size]
+        batch = tuple(
+            torch.stack([g.as_input(points[e][t][j:j + 1])[0] for j, e in chunk])
+            for t, g in enumerate(geometries)
+        )
+        index = torch.tensor([e for _, e in chunk], dtype=torch.int64)
+        chunk_grads, chunk_outputs = evaluate(batch, index)
+        for row, (_, e) in enumerate(chunk):
+            for t, g in enumerate(geometries):
+                grad = chunk_grads[t][row].detach().to(g.delta.dtype)
+                grads[e][t].append(grad.reshape(g.matrix_shape[1:]))
+            outputs[e].append(chunk_outputs[row].detach().to(torch.float64).reshape(()))
+    for e in order:
+        stacked_grads = [torch.stack(per_input) for per_input in grads[e]]
+        stacked_outputs = torch.stack(outputs[e]).cpu()
+        example = examples[e]
+        if example is None:
+            examples[e] = _Example(new_alphas[e].clone(), gates[e], points[e], stacked_grads,
+                                   stacked_outputs)
+        else:
+            example.insert(new_alphas[e], gates[e], points[e], stacked_grads, stacked_outputs)
+
+
+def _results(
+    geometries: list[_Geometry], examples: list[_Example], plan: PathPlan
+) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
+    """Trapezoid sums over every example's nodes, per input, as the plan asks."""
+    pixels: list[Tensor] = []
+    ranks: list[Tensor] = []
+    averaged = plan.form == "averaged"
+    for t, geometry in enumerate(geometries):
+        pixel_rows, rank_rows = [], []
+        for e, example in enumerate(examples):
+            points, grads, gates = example.points[t], example.grads[t], example.gates[t]
+            mean_grads = 0.5 * (grads[1:] + grads[:-1])
+            steps = (example.alphas[1:] - example.alphas[:-1]).to(grads.dtype)
+            grad_mean = (steps.reshape(-1, *[1] * (grads.dim() - 1)) * mean_grads).sum(0)
+            if plan.pixels:
+                if not plan.multiply_by_inputs:
+                    pixel_rows.append(grad_mean)
+                elif averaged:
+                    pixel_rows.append(grad_mean * geometry.delta[e])
+                else:
+                    pixel_rows.append((mean_grads * (points[1:] - points[:-1])).sum(0))
+            if plan.ranks:
+                U, S, Vh = (f[e] for f in geometry.factors)
+
+                def project(matrix: Tensor, U: Tensor = U, Vh: Tensor = Vh) -> Tensor:
+                    return ((U.mT @ matrix) * Vh).sum(-1)
+
+                if averaged:
+                    per_unit = project(grad_mean)
+                else:
+                    dphi = gates[1:] - gates[:-1]
+                    per_unit = (dphi * project(mean_grads)).sum(0)
+                rank_rows.append(per_unit * S if plan.multiply_by_inputs else per_unit)
+        if plan.pixels:
+            pixels.append(geometry.as_input(torch.stack(pixel_rows)))
+        if plan.ranks:
+            ranks.append(torch.stack(rank_rows).to(geometry.inputs.dtype))
+    return tuple(pixels), tuple(ranks)
