@@ -251,6 +251,19 @@ def test_noise_tunnel_over_rank_attributions(cnn: nn.Module, images: Tensor) -> 
     assert not torch.allclose(ranks, plain, atol=1e-4)
 
 
+def test_noise_tunnel_over_layer_attributions_matches_captum_lig(cnn: nn.Module,
+                                                                 images: Tensor) -> None:
+    kwargs = dict(nt_type="smoothgrad_sq", nt_samples=3, stdevs=0.1, target=1, n_steps=8)
+    torch.manual_seed(9)
+    ours = NoiseTunnel(LayerRankIntegratedGradients(cnn, cnn.conv)).attribute(
+        images, schedule="linear", **kwargs
+    )
+    torch.manual_seed(9)
+    theirs = NoiseTunnel(LayerIntegratedGradients(cnn, cnn.conv)).attribute(images, **kwargs)
+    assert ours.shape == (3, 4, 10, 10)
+    assert torch.allclose(ours, theirs, atol=1e-6)
+
+
 def test_noise_tunnel_over_layer_rank_attributions(cnn: nn.Module, images: Tensor) -> None:
     lrig = LayerRankIntegratedGradients(cnn, cnn.conv)
     tunnel = NoiseTunnel(RankSpace(lrig))
