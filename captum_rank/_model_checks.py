@@ -53,6 +53,7 @@ __all__ = [
     "preflight",
     "select_targets",
     "warn_if_training",
+    "warn_non_finite_delta",
 ]
 
 #: A target after :func:`check_target`: no tensors, numpy values or booleans left.
@@ -305,6 +306,37 @@ def preflight(
     check_additional_forward_args(additional_forward_args, num_examples)
     warn_if_training(forward_func)
     return canonical
+
+
+def warn_non_finite_delta(delta: Tensor) -> None:
+    r"""Warn when a convergence delta is NaN or inf, naming the examples.
+
+    The attribution's own path points are checked in :func:`checked_gradients`; the
+    delta also needs ``F(x)`` and ``F(x')``, which most rules never evaluate (a model
+    with ``log`` is often infinite at a zero baseline).
+
+    Args:
+        delta (Tensor): ``(N,)`` convergence deltas.
+
+    Examples:
+        >>> import torch, warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     warn_non_finite_delta(torch.tensor([0.0, float("inf")]))
+        >>> "example(s) [1]" in str(caught[0].message)
+        True
+    """
+    bad = ~torch.isfinite(delta.detach())
+    if bool(bad.any()):
+        examples = torch.nonzero(bad.reshape(len(delta), -1).any(dim=1)).flatten().tolist()
+        warnings.warn(
+            f"The convergence delta is NaN or inf for example(s) {examples[:10]}: "
+            "`forward_func` is not finite at their inputs or baselines, F(x) - F(x') is "
+            "undefined. The attributions themselves were checked; choose `baselines` where "
+            "the model is finite to get a delta.",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def _rows(rows: Tensor, num_examples: int | None, first_step: int) -> str:

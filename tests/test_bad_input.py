@@ -48,7 +48,7 @@ def rig_of(model: Callable[..., Any]) -> RankIntegratedGradients:
 
 
 def attribute(model: Callable[..., Any], **overrides: Any) -> Any:
-    arguments: dict[str, Any] = dict(inputs=X, target=0, n_steps=4)
+    arguments: dict[str, Any] = dict(inputs=X, target=0, n_steps=4, method="gausslegendre")
     arguments.update(overrides)
     return rig_of(model).attribute(**arguments)
 
@@ -304,3 +304,14 @@ def test_numpy_integers_are_accepted_like_captum() -> None:
                                        return_convergence_delta=True)
     assert delta.shape == (N,)
     assert torch.allclose(low_rank(X, np.int64(2)), low_rank(X, 2))
+
+
+def test_infinite_model_at_the_baseline_warns_on_the_delta() -> None:
+    # log(sum x) is -inf at the zero baseline, which Gauss-Legendre never evaluates: the
+    # attribution is finite, the delta is not, and the warning says which examples.
+    def model(x: Tensor) -> Tensor:
+        return torch.log(x.flatten(1).sum(1))
+
+    with pytest.warns(UserWarning, match=r"delta is NaN or inf for example\(s\) \[0, 1\]"):
+        attributions, delta = attribute(model, target=None, return_convergence_delta=True)
+    assert torch.isfinite(attributions).all() and not torch.isfinite(delta).any()

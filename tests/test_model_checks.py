@@ -42,6 +42,7 @@ X = torch.rand(3, 1, 6, 6, generator=torch.Generator().manual_seed(1))
 def test_checks_add_no_forward_pass(internal_batch_size: int | None, chunks: int) -> None:
     model = Counting()
     RankIntegratedGradients(model).attribute(X, target=[0, 1, 2], n_steps=8,
+                                             method="gausslegendre",
                                              internal_batch_size=internal_batch_size)
     # One forward per chunk of path points, each point once: nothing else runs the model.
     assert model.calls == chunks and model.rows == 8 * len(X)
@@ -49,7 +50,7 @@ def test_checks_add_no_forward_pass(internal_batch_size: int | None, chunks: int
 
 def test_delta_adds_only_captums_two_forwards() -> None:
     model = Counting()
-    RankIntegratedGradients(model).attribute(X, target=1, n_steps=8,
+    RankIntegratedGradients(model).attribute(X, target=1, n_steps=8, method="gausslegendre",
                                              return_convergence_delta=True)
     assert model.calls == 1 + 2
 
@@ -135,7 +136,8 @@ def test_assert_sensitive_cases_under_python_dash_o() -> None:
         ]
         for index, (forward, options) in enumerate(cases):
             try:
-                RankIntegratedGradients(forward).attribute(x, n_steps=2, **options)
+                RankIntegratedGradients(forward).attribute(x, n_steps=2, method="riemann_middle",
+                                                           **options)
             except UserInputError as err:
                 named = "`target`" in str(err) or "`forward_func`" in str(err)
                 print(index, "ok" if named else "unnamed")
