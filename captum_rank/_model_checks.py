@@ -339,13 +339,17 @@ def warn_non_finite_delta(delta: Tensor) -> None:
         )
 
 
-def _rows(rows: Tensor, num_examples: int | None, first_step: int) -> str:
+def _rows(rows: Tensor, num_examples: int | None, first_step: int,
+          examples: Tensor | None = None) -> str:
     listed = sorted({int(row) for row in rows.cpu()})
+    if examples is not None:
+        owners = sorted({int(examples[row]) for row in listed})
+        return f"example(s) {owners[:10]}"
     if num_examples is None:
         return f"row(s) {listed[:10]} of the batch of path points"
-    examples = sorted({row % num_examples for row in listed})
+    owners = sorted({row % num_examples for row in listed})
     steps = sorted({first_step + row // num_examples for row in listed})
-    return f"example(s) {examples[:10]} at path step(s) {steps[:10]}"
+    return f"example(s) {owners[:10]} at path step(s) {steps[:10]}"
 
 
 def _per_example(shape: Sequence[int]) -> str:
@@ -537,6 +541,7 @@ def checked_gradients(
     *,
     num_examples: int | None = None,
     first_step: int = 0,
+    examples: Tensor | None = None,
 ) -> tuple[Tensor, ...]:
     r"""Captum's ``compute_gradients`` with every step checked; the same gradients.
 
@@ -554,6 +559,8 @@ def checked_gradients(
             (row ``b`` of the batch is example ``b % N`` at step ``first_step + b // N``).
             Default: None (rows are named).
         first_step (int, optional): the path step of the batch's first rows. Default: 0.
+        examples (Tensor, optional): the example of every row, for batches that are not
+            whole steps (the adaptive rule's); overrides ``num_examples``. Default: None.
 
     Returns:
         tuple[Tensor, ...]: the gradient of the selected outputs for each input.
@@ -593,7 +600,8 @@ def checked_gradients(
         if not bool(finite.all()):
             rows = torch.nonzero(~finite).flatten()
             raise UserInputError(
-                f"`forward_func` returned NaN or inf for {_rows(rows, num_examples, first_step)}"
+                "`forward_func` returned NaN or inf for "
+                f"{_rows(rows, num_examples, first_step, examples)}"
                 "; its gradients there are undefined. Check the model (e.g. log or division "
                 "at zero) and the inputs and baselines."
             )
@@ -618,7 +626,8 @@ def checked_gradients(
             rows = torch.nonzero(bad).flatten()
             raise UserInputError(
                 f"The gradient of `forward_func` with respect to `{name}` is NaN or inf for "
-                f"{_rows(rows, num_examples, first_step)}, though its output is finite there; "
+                f"{_rows(rows, num_examples, first_step, examples)}, though its output is "
+                "finite there; "
                 "the model is not differentiable at those points (e.g. sqrt or abs at 0)."
             )
     return tuple(grads)

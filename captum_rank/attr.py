@@ -524,6 +524,7 @@ class RankIntegratedGradients(GradientAttribution):
                 inputs=tuple(point.requires_grad_() for point in points),
                 target_ind=point_target,
                 additional_forward_args=_examples_args(extra_args, examples),
+                examples=examples,
             )
             if not outputs:
                 raise UserInputError(

@@ -315,3 +315,12 @@ def test_infinite_model_at_the_baseline_warns_on_the_delta() -> None:
     with pytest.warns(UserWarning, match=r"delta is NaN or inf for example\(s\) \[0, 1\]"):
         attributions, delta = attribute(model, target=None, return_convergence_delta=True)
     assert torch.isfinite(attributions).all() and not torch.isfinite(delta).any()
+
+
+def test_adaptive_rule_names_examples_too() -> None:
+    # The adaptive rule evaluates the baseline itself: log(sum x) is -inf there.
+    def model(x: Tensor) -> Tensor:
+        return torch.log(x.flatten(1).sum(1))
+
+    with pytest.raises(UserInputError, match=r"NaN or inf for example\(s\) \[0, 1\]"):
+        attribute(model, target=None, method="adaptive")
