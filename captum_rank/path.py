@@ -75,6 +75,38 @@ class PathPlan:
         return self.form == "averaged" or straight
 
 
+def matrix_form(inputs: Tensor, schedule: RankSchedule) -> tuple[RankSchedule, tuple[int, ...]]:
+    r"""The schedule and the ``(N, ..., H, W)`` shape in which the path factors ``inputs``.
+
+    * An input with fewer than two matrix dimensions, ``(N, L)`` or ``(N,)`` (allowed in a
+      tuple next to matrix inputs), is one ``1 x L`` matrix per example, of rank one,
+      walked on IG's straight line: the schedule becomes :class:`LinearSchedule`.
+    * ``schedule.channels == "joint"``: one matrix per example, the leading dimensions
+      stacked on the rows, ``(N, 1, C*H, W)``.
+    * Otherwise the input's own shape.
+
+    Args:
+        inputs (Tensor): the input tensor.
+        schedule (RankSchedule): the user's schedule.
+
+    Returns:
+        tuple: ``(schedule, matrix_shape)``; ``matrix_shape`` may hold one ``-1``.
+
+    Examples:
+        >>> import torch
+        >>> from captum_rank.schedules import SequentialSchedule
+        >>> schedule, shape = matrix_form(torch.zeros(4, 7), SequentialSchedule())
+        >>> type(schedule).__name__, shape
+        ('LinearSchedule', (4, 1, -1))
+    """
+    shape = tuple(inputs.shape)
+    if inputs.dim() < 3:
+        return LinearSchedule(), (shape[0], 1, -1)
+    if getattr(schedule, "channels", "per_channel") == "joint" and inputs.dim() > 3:
+        return schedule, (shape[0], 1, -1, shape[-1])
+    return schedule, shape
+
+
 def _active_bands(moving: Tensor) -> list[tuple[int, int]]:
     """``(lo, hi)`` per step: the hull of the components that move anywhere in the batch.
 
@@ -129,15 +161,7 @@ class RankPath:
         self.work_dtype = _svd.compute_dtype(self.inputs.dtype)
         self.baseline = self.baseline.to(self.work_dtype)
         shape = self.inputs.shape
-        self.matrix_shape: tuple[int, ...] = tuple(shape)
-        if self.inputs.dim() < 3:
-            # A vector (or a number) per example, next to matrix inputs: one 1 x L matrix
-            # each, of rank one, walked on IG's straight line with IG's nodes.
-            self.schedule = LinearSchedule()
-            self.matrix_shape = (shape[0], 1, -1)
-        elif self.schedule.channels == "joint" and self.inputs.dim() > 3:
-            # Joint mode: one matrix per example, the leading dimensions stacked on the rows.
-            self.matrix_shape = (shape[0], 1, -1, shape[-1])
+        self.schedule, self.matrix_shape = matrix_form(self.inputs, self.schedule)
         if self.matrix_shape != tuple(shape):
             self.baseline = torch.broadcast_to(self.baseline, shape).reshape(self.matrix_shape)
         self.delta = self.inputs.to(self.work_dtype).reshape(self.matrix_shape) - self.baseline

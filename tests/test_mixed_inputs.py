@@ -47,8 +47,8 @@ def test_a_vector_next_to_an_image_is_integrated_gradients(
 ) -> None:
     rig = RankIntegratedGradients(model)
     (image_attr, vector_attr), (image_ranks, vector_ranks), delta = rig.attribute_with_ranks(
-        inputs, baselines=(0.0, 0.5), target=1, n_steps=24, schedule=schedule,
-        return_convergence_delta=True,
+        inputs, baselines=(0.0, 0.5), target=1, n_steps=24, method="gausslegendre",
+        schedule=schedule, return_convergence_delta=True,
     )
     # The model is additive, so the vector's attribution is IG of g alone, with IG's nodes.
     ig = IntegratedGradients(model).attribute(inputs, baselines=(0.0, 0.5), target=1, n_steps=24)
@@ -72,7 +72,8 @@ def test_a_per_example_scalar_input_is_accepted_in_a_tuple() -> None:
 
     img, temperature = torch.rand(3, 1, 6, 6), torch.rand(3) + 0.5
     attr, delta = RankIntegratedGradients(forward).attribute(
-        (img, temperature), baselines=(0.0, 1.0), n_steps=32, return_convergence_delta=True
+        (img, temperature), baselines=(0.0, 1.0), n_steps=32, method="gausslegendre",
+        return_convergence_delta=True,
     )
     assert attr[1].shape == (3,)
     assert float(delta.abs().max()) < 1e-3
@@ -113,8 +114,9 @@ def test_a_layer_with_a_matrix_and_a_vector_output() -> None:
     torch.manual_seed(13)
     model, x = Model(), torch.rand(2, 1, 5, 5)
     lrig = LayerRankIntegratedGradients(model, model.split)
-    (matrix_attr, vector_attr), delta = lrig.attribute(x, n_steps=32,
-                                                       return_convergence_delta=True)
+    (matrix_attr, vector_attr), delta = lrig.attribute(
+        x, n_steps=32, method="gausslegendre", return_convergence_delta=True
+    )
     assert matrix_attr.shape == (2, 1, 5, 5) and vector_attr.shape == (2, 4)
     # The vector part v follows the straight line from 0: for F = |v|^2 that is IG's
     # exact answer v^2 (the integrand is linear, so Gauss-Legendre is exact).
