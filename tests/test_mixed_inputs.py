@@ -125,3 +125,15 @@ def test_a_layer_with_a_matrix_and_a_vector_output() -> None:
     with torch.no_grad():
         total = model(x) - model(torch.zeros_like(x))
     assert float((delta / total).abs().max()) < 1e-3
+
+
+def test_mixed_inputs_with_the_default_method(model: ImageAndVector,
+                                              inputs: tuple[Tensor, Tensor]) -> None:
+    # Whatever rule is the default (fixed or adaptive), a vector next to an image works.
+    (image_ranks, vector_ranks), delta = RankIntegratedGradients(model).attribute_ranks(
+        inputs, target=0, n_steps=32, return_convergence_delta=True
+    )
+    assert image_ranks.shape == (4, 1, 8) and vector_ranks.shape == (4, 1)
+    with torch.no_grad():
+        change = model(*inputs)[:, 0] - model(*(torch.zeros_like(t) for t in inputs))[:, 0]
+    assert float((delta / change).abs().max()) < 1e-2
