@@ -28,7 +28,7 @@ from typing import Any
 import torch
 
 from captum_rank.audit import AuditReport, audit, explain, write_report
-from captum_rank.audit.loading import load_model
+from captum_rank.audit.loading import load_model, subset_indices
 from captum_rank.audit.ranks import default_ranks
 from captum_rank.audit.spectrum import RELIABILITY_TOLERANCE
 from captum_rank.checks import non_negative_int, output_dir, positive_int, real
@@ -94,20 +94,23 @@ def _fashion_part(models: Sequence[str], n_steps: int, per_class: int, grid_imag
     return report
 
 
-def _imagenet_part(n_photos: int, n_steps: int, progress: bool,
-                   tolerance: float) -> AuditReport:
+def _imagenet_part(n_photos: int, n_steps: int, progress: bool, tolerance: float,
+                   accuracy_photos: int | None) -> AuditReport:
     from captum_rank import zoo
     from captum_rank.data import load_photos
 
     name, model = load_model(IMAGENET_MODEL)
     classes = zoo.class_names(IMAGENET_MODEL)
     photos = load_photos(size=224)
+    keep = torch.arange(len(photos.names))
+    if accuracy_photos is not None:
+        keep, _ = subset_indices(photos.labels, accuracy_photos)
     report = audit(
-        {name: model}, (photos.images, photos.labels), ranks=IMAGENET_RANKS,
+        {name: model}, (photos.images[keep], photos.labels[keep]), ranks=IMAGENET_RANKS,
         spectrum_images=0, batch_size=32, tolerance=tolerance, progress=progress,
         class_names=classes,
-        meta={"data": f"{len(photos.names)} real photos (captum_rank.data.load_photos), "
-                      f"{int((photos.labels >= 0).sum())} with ImageNet labels",
+        meta={"data": f"{len(keep)} real photos (captum_rank.data.load_photos), "
+                      f"{int((photos.labels[keep] >= 0).sum())} with ImageNet labels",
               "explained photos": n_photos, "n_steps": n_steps},
         title="ImageNet: EfficientNet-Lite0 on real photos")
     labelled = torch.nonzero(photos.labels >= 0).flatten().tolist()
@@ -129,6 +132,7 @@ def run_demo(
     imagenet_n_steps: int = 16,
     progress: bool = False,
     tolerance: float = RELIABILITY_TOLERANCE,
+    accuracy_photos: int | None = None,
 ) -> dict[str, Any]:
     r"""Run the demo and write its figures, ``report.json`` and ``index.html`` into ``out_dir``.
 
@@ -147,6 +151,8 @@ def run_demo(
         progress: show progress bars.
         tolerance: relative completeness error above which rank summaries are marked
             unreliable. Default: 0.1.
+        accuracy_photos: photos in the ImageNet accuracy curves (a stratified subset).
+            Default: all of them.
 
     Returns:
         dict: ``parts`` (per part: ``title``, ``summary`` rows as printed, and the
@@ -174,7 +180,10 @@ def run_demo(
     reports = [_fashion_part(models, n_steps, attribution_per_class, grid_images, ranks,
                              progress, tolerance)]
     if photos:
-        reports.append(_imagenet_part(photos, imagenet_n_steps, progress, tolerance))
+        if accuracy_photos is not None:
+            accuracy_photos = positive_int(accuracy_photos, "accuracy_photos")
+        reports.append(_imagenet_part(photos, imagenet_n_steps, progress, tolerance,
+                                      accuracy_photos))
     written = write_report(out, reports, title="captum-rank demo")
     return {
         "parts": [{"title": r.title, "summary": r.rows(), "report": r.to_dict()}

@@ -217,7 +217,7 @@ def test_bad_weights_and_unreadable_image(tiny: tuple[str, str], tmp_path: Path,
     assert "cannot read image" in capsys.readouterr().err
     png = _png(tmp_path / "ok.png")
     assert main(["explain", "--model", spec, str(png), "--target", "10"]) == 2
-    assert "out of range" in capsys.readouterr().err
+    assert "`target` must be an integer in [0, 9], got 10" in capsys.readouterr().err
 
 
 def test_subprocess_exit_codes_and_messages(tmp_path: Path) -> None:

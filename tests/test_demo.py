@@ -1,4 +1,4 @@
-"""Tests for captum_rank.demo and ``captum-rank demo`` (skipped without the zoo weights)."""
+"""Tests for captum_rank.demo and ``captum-rank demo``: the audit with fixed arguments."""
 
 from __future__ import annotations
 
@@ -7,48 +7,67 @@ from pathlib import Path
 
 import pytest
 
-from captum_rank import zoo
+from captum_rank.checks import UserInputError
 from captum_rank.cli import main
-from captum_rank.demo import DEMO_FILES, DEMO_MODELS, format_summary
-
-MODEL_KEYS = {
-    "sample_accuracy", "ig_mean_abs_delta", "rig_mean_abs_delta", "rig_rank_50",
-    "rig_rank_90", "ig_rank_50", "ig_rank_90", "low_rank_accuracy", "high_rank_accuracy",
-}
-SUMMARY_KEYS = {
-    "models", "n_images_accuracy", "n_images_attribution", "n_steps", "ranks", "timings",
-    "files", "seconds", "out_dir", "table_ranks",
-}
+from captum_rank.demo import DEMO_FILES, DEMO_MODELS, IMAGENET_MODEL, run_demo
 
 
-def _loadable(name: str) -> bool:
-    try:
-        zoo.load(name)
-    except (FileNotFoundError, OSError, ValueError):
-        return False
-    return True
-
-
-def test_demo_command_on_both_models(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    if not all(_loadable(name) for name in DEMO_MODELS):
-        pytest.skip("zoo weights of the demo models not installed")
+def test_demo_command_fashion_part(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--n-steps", "4", "--per-class", "1",
-                 "--ranks", "0,1,2,28", "--no-progress"]) == 0
-    summary = json.loads((out / "summary.json").read_text())
-    assert set(summary["models"]) == set(DEMO_MODELS)
-    for name in DEMO_FILES:
+                 "--ranks", "0,1,2,28", "--photos", "0", "--no-progress"]) == 0
+    for name in (*DEMO_FILES, "Fashion-MNIST__natural_vs_robust_accuracy_vs_rank.png",
+                 "Fashion-MNIST__natural_vs_robust_explain_grid.png"):
         assert (out / name).is_file(), name
+    blob = json.loads((out / "report.json").read_text())
+    assert blob["kind"] == "rank-audit-set" and len(blob["reports"]) == 1
+    report = blob["reports"][0]
+    accuracy = report["accuracy"]
+    assert set(accuracy["models"]) == set(DEMO_MODELS)
+    assert accuracy["n_images"] == 200 and accuracy["ranks"] == [0, 1, 2, 28]
     for model in DEMO_MODELS:
-        assert (out / f"rank_spectrum_{model}_by_class.png").is_file()
-        assert MODEL_KEYS <= set(summary["models"][model])
-    for model in DEMO_MODELS:
-        entry = summary["models"][model]
+        clean = accuracy["clean_accuracy"][model]
         # The end points of the curves are the clean accuracy, exactly.
-        assert entry["low_rank_accuracy"]["28"] == entry["sample_accuracy"]
-        assert entry["high_rank_accuracy"]["0"] == entry["sample_accuracy"]
-    assert summary["n_images_accuracy"] == 200 and summary["n_images_attribution"] == 10
-    assert summary["ranks"] == [0, 1, 2, 28] and summary["table_ranks"] == [1, 2]
+        assert accuracy["low_rank_accuracy"][model][-1] == clean
+        assert accuracy["high_rank_accuracy"][model][0] == clean
+    spectrum = report["spectrum"]
+    assert spectrum["n_images"] == 10  # one per class
+    for per_model in spectrum["summary"].values():
+        for values in per_model.values():
+            assert {"relative_error", "reliable", "rank_50"} <= set(values)
+    # Class names, never bare class numbers, in the explained images.
+    items = report["explanation"]["items"]["fmnist-natural"]
+    assert all(item["target_name"] and item["prediction_name"] for item in items)
+    page = (out / "index.html").read_text()
+    assert "relative error" in page.lower() and "T-shirt/top" in page
     printed = capsys.readouterr().out
     assert all(model in printed for model in DEMO_MODELS) and "index.html" in printed
-    assert format_summary(summary).splitlines()[0] == printed.splitlines()[0]
+
+
+def test_demo_imagenet_part_on_photos(tmp_path: Path) -> None:
+    try:
+        summary = run_demo(tmp_path, models=["fmnist-natural"], n_steps=2,
+                           attribution_per_class=1, grid_images=1, ranks=[0, 28], photos=1,
+                           imagenet_n_steps=2, accuracy_photos=4)
+    except UserInputError as err:  # the photo packages are not installed
+        pytest.skip(str(err))
+    titles = [part["title"] for part in summary["parts"]]
+    assert titles == ["Fashion-MNIST: natural vs robust",
+                      "ImageNet: EfficientNet-Lite0 on real photos"]
+    imagenet = summary["parts"][1]["report"]
+    assert imagenet["accuracy"]["n_images"] == 4 and imagenet["accuracy"]["r"] == 224
+    (item,) = imagenet["explanation"]["items"][IMAGENET_MODEL]
+    assert item["prediction_name"] and 0 < item["probability"] <= 1
+    for values in item["methods"].values():
+        assert isinstance(values["reliable"], bool) and len(values["spectrum"]) == 224
+    prefix = "ImageNet__EfficientNet-Lite0_on_real_photos_"
+    for name in ("explain_grid.png", "accuracy_vs_rank.png", "explain_spectrum.png",
+                 f"rank_path_{IMAGENET_MODEL}.png"):
+        assert (tmp_path / f"{prefix}{name}").is_file(), name
+
+
+def test_demo_refuses_an_unwritable_folder_before_any_work(tmp_path: Path) -> None:
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    with pytest.raises(UserInputError, match="out_dir"):
+        run_demo(a_file)
