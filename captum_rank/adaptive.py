@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 
 from captum_rank import svd as _svd
-from captum_rank.path import PathPlan
+from captum_rank.path import PathPlan, matrix_form
 from captum_rank.schedules import RankSchedule
 
 __all__ = ["Convergence", "adaptive_walk", "initial_nodes"]
@@ -151,8 +151,8 @@ class _Geometry:
     def build(cls, inputs: Tensor, baseline: Tensor, schedule: RankSchedule) -> _Geometry:
         work = _svd.compute_dtype(inputs.dtype)
         shape = tuple(inputs.shape)
-        joint = getattr(schedule, "channels", "per_channel") == "joint" and inputs.dim() > 3
-        matrix_shape = (shape[0], 1, -1, shape[-1]) if joint else shape
+        # Joint mode, and (N, L) inputs next to matrix inputs: as RankPath does.
+        schedule, matrix_shape = matrix_form(inputs, schedule)
         base = torch.broadcast_to(baseline.to(work), shape).reshape(matrix_shape)
         delta = inputs.to(work).reshape(matrix_shape) - base
         return cls(inputs, base, delta, _svd.thin_svd(delta), schedule, matrix_shape)
