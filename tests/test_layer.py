@@ -349,3 +349,20 @@ def test_cuda_matches_cpu(text_model: TextModel, tokens: Tensor) -> None:
     )
     for ours, theirs in zip(cpu, gpu, strict=True):
         assert torch.allclose(ours, theirs.cpu(), atol=1e-5)
+
+
+def test_the_adaptive_rule_reaches_the_tolerance_through_the_layer(
+    text_model: TextModel, tokens: Tensor
+) -> None:
+    lrig = LayerRankIntegratedGradients(text_model, text_model.embedding)
+    _, delta = lrig.attribute(tokens, 0, 2, n_steps=96, method="adaptive", tolerance=1e-3,
+                              return_convergence_delta=True)
+    convergence = lrig.last_convergence
+    assert convergence is not None
+    with torch.no_grad():
+        change = text_model(tokens)[:, 2] - text_model(torch.zeros_like(tokens))[:, 2]
+    # The rule's own F(x) - F(x') comes from the layer path's end points: the model's.
+    assert torch.allclose(convergence.output_change.float(), change, atol=1e-5)
+    assert float((delta / change).abs().max()) <= 1e-3 + 1e-6
+    lrig.attribute(tokens, 0, 2, n_steps=8, method="gausslegendre")
+    assert lrig.last_convergence is None
