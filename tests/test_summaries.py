@@ -60,8 +60,13 @@ def test_rank_for_share_is_first_crossing(values: list[int], q: float) -> None:
         return
     basis = "signed" if sum(values) != 0 else "abs"
     exact = _exact_shares(values, basis)
-    crossings = [i for i in range(1, len(values) + 1) if exact[i] >= Fraction(q)]
+    crossings = [i for i in range(1, len(values) + 1) if exact[i] >= Fraction(str(q))]
     assert k == crossings[0]  # S_r = 1 >= q, so a crossing always exists
+
+
+def test_a_share_equal_to_the_level_reaches_it() -> None:
+    # S_1 = 2 / 20 = 0.1 exactly as a decimal: the level 0.1 is reached at k = 1.
+    assert rank_for_share([2, 18], 0.1) == 1
 
 
 def test_share_of_one_is_reached_despite_rounding() -> None:
