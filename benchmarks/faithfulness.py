@@ -38,6 +38,7 @@ import inspect
 import json
 import math
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -63,7 +64,7 @@ from captum_rank.metrics.rivals import blur_ig, gradient_shap, guided_ig
 from captum_rank.metrics.sanity import random_map, sobel_map
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine
+from _common import machine, markdown_table, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 METRIC_NAMES = ("diffid", "insdel", "road", "fc", "rank")
@@ -261,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
     results: dict[str, Any] = {}
     if args.resume and args.json.exists():
         results = json.loads(args.json.read_text())
-    command = "OMP_NUM_THREADS=1 nice python benchmarks/faithfulness.py " + " ".join(
+    command = "OMP_NUM_THREADS=1 nice python benchmarks/faithfulness.py " + shlex.join(
         sys.argv[1:] if args.argv is None else args.argv)
     commands = [*results.get("meta", {}).get("commands", []), command]
     results.setdefault("meta", {}).update({
@@ -539,13 +540,62 @@ controls. All are in `captum_rank.metrics.rivals`.
 """
 
 
+def headline(results: list[dict[str, Any]]) -> str:
+    """A compact table for RESULTS.md: DiffID (both scores) and rank deletion per model."""
+    rows = []
+    for res in results:
+        for model_name, record in res["models"].items():
+            for method, m in record["methods"].items():
+                sc = m["scores"]
+                rank = record.get("rank", {}).get(method, {}).get("scores", {})
+                rows.append([model_name, method, len(sc.get("diffid_acc", [])),
+                             fmt(sc.get("diffid_acc", [])), fmt(sc.get("diffid_prob", [])),
+                             fmt(rank.get("deletion", []), 4)])
+    table = markdown_table(["model", "method", "images", "DiffID (accuracy)",
+                            "DiffID (probability)", "rank-deletion AUC"], rows)
+    commands = [c for res in results for c in res["meta"]["commands"]]
+    return ("Runs (seed, steps and code in docs/faithfulness.md):\n\n"
+            + "\n".join(f"    {c}" for c in commands) + "\n\n" + table
+            + "\n\nMachine shared with other jobs (load average about 20 on 2 cores).")
+
+
 def _notes() -> str:
     path = ROOT / "benchmarks" / "faithfulness_notes.md"
     return path.read_text() if path.exists() else ""
 
 
+def merge(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fold runs of a model that is already in an earlier file into that earlier run.
+
+    Runs with the same seed and data draw the same images in the same order, so a later run
+    on the first ``n`` images (for example more methods or metrics on fewer images) adds the
+    methods and score columns the earlier run lacks; what the earlier run has is kept.
+    """
+    out: list[dict[str, Any]] = []
+    seen: dict[str, dict[str, Any]] = {}
+    for res in results:
+        kept = {"meta": res["meta"], "models": {}}
+        for model_name, record in res["models"].items():
+            base = seen.get(model_name)
+            if base is None:
+                seen[model_name] = record
+                kept["models"][model_name] = record
+                continue
+            base.setdefault("merged_from", []).extend(res["meta"].get("commands", []))
+            for key in ("methods", "rank"):
+                for name, entry in record.get(key, {}).items():
+                    if name not in base[key]:
+                        base[key][name] = entry
+                        continue
+                    for score, values in entry["scores"].items():
+                        base[key][name]["scores"].setdefault(score, values)
+        if kept["models"]:
+            out.append(kept)
+    return out
+
+
 def report(args: argparse.Namespace) -> int:
-    results = [json.loads(Path(p).read_text()) for p in args.json_files]
+    results = merge([json.loads(Path(p).read_text()) for p in args.json_files])
     out: list[str] = [INTRO, "## What the numbers say", "", _notes(), ""]
     if args.figure is not None:
         figure(results, args.figure)
@@ -566,10 +616,17 @@ def report(args: argparse.Namespace) -> int:
                 f"{meta.get('code', 'see notes')}.", ""]
         for model_name, record in res["models"].items():
             out += render_model(model_name, record)
+            if record.get("merged_from"):
+                out += ["Methods or columns with fewer images come from a run on the first "
+                        "images of the same draw:", "",
+                        *[f"    {c}" for c in record["merged_from"]], ""]
             out.append(f"Wall time for this model: {record.get('wall_seconds', 0) / 60:.1f} "
                        "min.")
             out.append("")
     text = "\n".join(out)
+    if args.results:
+        write_section("faithfulness", "Faithfulness (issue 9): DiffID and rank deletion",
+                      headline(results))
     if args.out is not None:
         args.out.write_text(text)
         print(f"wrote {args.out}")
@@ -607,6 +664,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("json_files", nargs="+")
     r.add_argument("--out", type=Path, default=None)
     r.add_argument("--figure", type=Path, default=None)
+    r.add_argument("--results", action="store_true",
+                   help="also write the headline table to benchmarks/RESULTS.md")
     args = parser.parse_args(argv)
     args.argv = argv
     if args.command == "run":
