@@ -19,6 +19,7 @@ EXPECTED = {
     "01_rig_in_five_minutes.ipynb",
     "02_singular_value_perspective.ipynb",
     "03_rig_in_a_model_audit.ipynb",
+    "04_rig_on_imagenet_photos.ipynb",
     "05_layer_rig.ipynb",
 }
 
