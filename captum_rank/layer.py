@@ -38,7 +38,7 @@ from captum_rank._captum import (
     captum_entry_point,
 )
 from captum_rank._validation import as_tuples, check_baselines
-from captum_rank.attr import RankIntegratedGradients, ScheduleLike
+from captum_rank.attr import ADAPTIVE, RankIntegratedGradients, ScheduleLike
 from captum_rank.checks import UserInputError, UserTypeError
 
 __all__ = ["LayerRankIntegratedGradients"]
@@ -56,10 +56,16 @@ _ARGS_DOC = r"""
             additional_forward_args (Any, optional): Extra arguments for
                         ``forward_func`` after the inputs. Default: None.
             n_steps (int, optional): Gradient evaluations along the path. Default: 50.
-            method (str, optional): Captum's quadrature. Default: ``gausslegendre``.
+            method (str, optional): Where the ``n_steps`` evaluations go, as in
+                        :meth:`RankIntegratedGradients.attribute`: ``adaptive``
+                        (default, RIG's adaptive rule) or one of Captum's fixed rules
+                        (``gausslegendre``, Captum LIG's default, ``riemann_*``). With
+                        ``schedule="linear"`` and the same fixed rule, this is Captum's
+                        LIG exactly.
             internal_batch_size (int, optional): At most this many path points go
-                        through the model at once (peak memory is bounded by it).
-                        Default: None (all steps at once).
+                        through the model at once. With a fixed rule, peak memory is
+                        bounded by it (the adaptive rule also keeps every node's
+                        gradient). Default: None (all steps at once).
             return_convergence_delta (bool, optional): Also return
                         ``sum(attributions) - (F(x) - F(x'))`` per example. Default: False.
             attribute_to_layer_input (bool, optional): Attribute to the layer's input
@@ -190,7 +196,8 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         >>> lrig.attribute_ranks(tokens, baselines=0, target=1).shape  # r = min(T, D)
         torch.Size([2, 5])
         >>> lig = LayerIntegratedGradients(model, embedding).attribute(tokens, 0, target=1)
-        >>> ours = lrig.attribute(tokens, 0, target=1, schedule="linear")
+        >>> ours = lrig.attribute(tokens, 0, target=1, method="gausslegendre",
+        ...                       schedule="linear")
         >>> torch.allclose(ours, lig, atol=1e-6)
         True
     """
@@ -224,7 +231,7 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         target: TargetType = None,
         additional_forward_args: Any = None,
         n_steps: int = 50,
-        method: str = "gausslegendre",
+        method: str = ADAPTIVE,
         internal_batch_size: int | None = None,
         return_convergence_delta: bool = False,
         attribute_to_layer_input: bool = False,
@@ -277,7 +284,7 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         target: TargetType = None,
         additional_forward_args: Any = None,
         n_steps: int = 50,
-        method: str = "gausslegendre",
+        method: str = ADAPTIVE,
         internal_batch_size: int | None = None,
         return_convergence_delta: bool = False,
         attribute_to_layer_input: bool = False,
@@ -330,7 +337,7 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         target: TargetType = None,
         additional_forward_args: Any = None,
         n_steps: int = 50,
-        method: str = "gausslegendre",
+        method: str = ADAPTIVE,
         internal_batch_size: int | None = None,
         return_convergence_delta: bool = False,
         attribute_to_layer_input: bool = False,

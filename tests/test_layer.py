@@ -81,7 +81,8 @@ def test_linear_is_captum_lig_on_a_cnn_layer(cnn: nn.Module, images: Tensor,
                                              to_input: bool) -> None:
     layer = cnn.conv  # its input is the image, its output the feature maps
     ours = LayerRankIntegratedGradients(cnn, layer).attribute(
-        images, target=2, n_steps=16, schedule="linear", attribute_to_layer_input=to_input
+        images, target=2, n_steps=16, method="gausslegendre", schedule="linear",
+        attribute_to_layer_input=to_input,
     )
     theirs = LayerIntegratedGradients(cnn, layer).attribute(
         images, target=2, n_steps=16, attribute_to_layer_input=to_input
@@ -95,7 +96,8 @@ def test_local_linear_is_captum_local_lig(text_model: TextModel, tokens: Tensor)
                                         multiply_by_inputs=False)
     theirs = LayerIntegratedGradients(text_model, text_model.embedding, multiply_by_inputs=False)
     assert not ours.multiplies_by_inputs
-    assert torch.allclose(ours.attribute(tokens, 0, 1, n_steps=8, schedule="linear"),
+    assert torch.allclose(ours.attribute(tokens, 0, 1, n_steps=8, method="gausslegendre",
+                                         schedule="linear"),
                           theirs.attribute(tokens, 0, 1, n_steps=8), atol=1e-6)
 
 
@@ -114,7 +116,7 @@ def test_a_list_of_layers_matches_captum(cnn: nn.Module, images: Tensor) -> None
     torch.manual_seed(6)
     model = TwoBranch()
     ours = LayerRankIntegratedGradients(model, [model.left, model.right]).attribute(
-        images, n_steps=10, schedule="linear"
+        images, n_steps=10, method="gausslegendre", schedule="linear"
     )
     with pytest.warns(UserWarning, match="Multiple layers"):
         theirs = LayerIntegratedGradients(model, [model.left, model.right]).attribute(
@@ -147,10 +149,11 @@ def test_internal_batch_size_gives_the_same_answer_in_bounded_batches(
 ) -> None:
     recorder = Recorder(cnn)
     lrig = LayerRankIntegratedGradients(recorder, cnn.conv)
-    whole = lrig.attribute_with_ranks(images, target=1, n_steps=10, schedule=schedule)
+    whole = lrig.attribute_with_ranks(images, target=1, n_steps=10, method="gausslegendre",
+                                      schedule=schedule)
     recorder.sizes.clear()
-    chunked = lrig.attribute_with_ranks(images, target=1, n_steps=10, schedule=schedule,
-                                        internal_batch_size=7)
+    chunked = lrig.attribute_with_ranks(images, target=1, n_steps=10, method="gausslegendre",
+                                        schedule=schedule, internal_batch_size=7)
     for full, parts in zip(whole, chunked, strict=True):
         assert torch.allclose(full, parts, atol=1e-6)
     # Two forwards for the activations of x and x', then path chunks of 2 steps x 3 images.
@@ -171,8 +174,10 @@ class AffineReadout(nn.Module):
 
 
 @pytest.mark.parametrize("schedule", SCHEDULES)
-@pytest.mark.parametrize("n_steps", [1, 5])
-def test_rank_attributions_match_the_affine_oracle(schedule: str, n_steps: int) -> None:
+@pytest.mark.parametrize(("method", "n_steps"),
+                         [("gausslegendre", 1), ("gausslegendre", 5), ("adaptive", 5)])
+def test_rank_attributions_match_the_affine_oracle(schedule: str, method: str,
+                                                   n_steps: int) -> None:
     # F is affine in the layer's activations, so the gradient is W everywhere and every
     # path gives R_i = s_i u_i^T W v_i for a(x) - a(x') = U diag(s) V^T, exactly.
     torch.manual_seed(7)
@@ -183,9 +188,10 @@ def test_rank_attributions_match_the_affine_oracle(schedule: str, n_steps: int) 
     U, S, Vh = torch.linalg.svd(diff, full_matrices=False)
     oracle = S * torch.einsum("nhi,hw,niw->ni", U, model.weight.detach(), Vh)
     lrig = LayerRankIntegratedGradients(model, model.layer)
-    ranks = lrig.attribute_ranks(x, baselines=x0, n_steps=n_steps, schedule=schedule)
+    ranks = lrig.attribute_ranks(x, baselines=x0, n_steps=n_steps, method=method,
+                                 schedule=schedule)
     assert torch.allclose(ranks, oracle, atol=1e-9)
-    layer = lrig.attribute(x, baselines=x0, n_steps=n_steps, schedule=schedule)
+    layer = lrig.attribute(x, baselines=x0, n_steps=n_steps, method=method, schedule=schedule)
     assert torch.allclose(layer, model.weight.detach() * diff, atol=1e-9)
 
 
@@ -256,7 +262,7 @@ def test_noise_tunnel_over_layer_attributions_matches_captum_lig(cnn: nn.Module,
     kwargs = dict(nt_type="smoothgrad_sq", nt_samples=3, stdevs=0.1, target=1, n_steps=8)
     torch.manual_seed(9)
     ours = NoiseTunnel(LayerRankIntegratedGradients(cnn, cnn.conv)).attribute(
-        images, schedule="linear", **kwargs
+        images, schedule="linear", method="gausslegendre", **kwargs
     )
     torch.manual_seed(9)
     theirs = NoiseTunnel(LayerIntegratedGradients(cnn, cnn.conv)).attribute(images, **kwargs)
@@ -292,7 +298,8 @@ def test_every_method_runs(text_model: TextModel, tokens: Tensor, method: str) -
 
 
 def test_grad_kwargs_reach_autograd(text_model: TextModel, tokens: Tensor) -> None:
-    kwargs = dict(baselines=0, target=1, n_steps=6, grad_kwargs={"allow_unused": True})
+    kwargs = dict(baselines=0, target=1, n_steps=6, method="gausslegendre",
+                  grad_kwargs={"allow_unused": True})
     ours = LayerRankIntegratedGradients(text_model, text_model.embedding).attribute(
         tokens, schedule="linear", **kwargs
     )
@@ -313,11 +320,11 @@ def test_model_errors_are_reported_through_rigs_checks(tokens: Tensor) -> None:
 
 @settings(max_examples=20, deadline=None)
 @given(
-    n=st.integers(1, 3), t=st.integers(1, 6), d=st.integers(1, 6), n_steps=st.integers(1, 6),
-    schedule=st.sampled_from(SCHEDULES),
+    n=st.integers(1, 3), t=st.integers(1, 6), d=st.integers(1, 6), n_steps=st.integers(2, 6),
+    schedule=st.sampled_from(SCHEDULES), method=st.sampled_from(["gausslegendre", "adaptive"]),
 )
 def test_affine_oracle_holds_for_all_shapes(n: int, t: int, d: int, n_steps: int,
-                                            schedule: str) -> None:
+                                            schedule: str, method: str) -> None:
     torch.manual_seed(n * 100 + t * 10 + d)
     embedding = nn.Embedding(9, d).double()
     weight = torch.randn(t, d, dtype=torch.float64)
@@ -331,7 +338,8 @@ def test_affine_oracle_holds_for_all_shapes(n: int, t: int, d: int, n_steps: int
     U, S, Vh = torch.linalg.svd(diff, full_matrices=False)
     oracle = S * torch.einsum("nhi,hw,niw->ni", U, weight, Vh)
     ranks, delta = LayerRankIntegratedGradients(forward, embedding).attribute_ranks(
-        tokens, padding, n_steps=n_steps, schedule=schedule, return_convergence_delta=True
+        tokens, padding, n_steps=n_steps, method=method, schedule=schedule,
+        return_convergence_delta=True,
     )
     assert ranks.shape == (n, min(t, d))
     assert torch.allclose(ranks, oracle, atol=1e-9)
