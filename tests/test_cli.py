@@ -417,3 +417,25 @@ def test_audit_and_explain_a_3x224_model_on_an_image_folder(tmp_path: Path) -> N
                  str(explained)]) == 0
     result = json.loads((explained / "report.json").read_text())["explanation"]
     assert len(result["items"]["Colour224"][0]["methods"]["rig"]["spectrum"]) == 224
+
+
+def test_audit_photos_as_a_named_source(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from captum_rank.checks import UserInputError
+    from captum_rank.data import load_photos
+
+    try:
+        load_photos(size=32, sources=["foolbox"])
+    except UserInputError as err:
+        pytest.skip(f"photos not installed: {err}")
+    out = tmp_path / "out"
+    assert main(["audit", "--model", "imagenet-efficientnet-lite0", "--data", "photos",
+                 "--limit", "3", "--ranks", "0,224", "--spectrum-limit", "0",
+                 "--out", str(out), "--no-progress"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["accuracy"]["n_images"] == 3 and report["accuracy"]["r"] == 224
+    assert "real photos" in report["meta"]["data"]
+    # The photos' labels are ImageNet classes: a 10-class model is refused up front.
+    assert main(["audit", "--model", "fmnist-natural", "--data", "photos", "--limit", "3",
+                 "--out", str(out)]) == 2
+    assert "the data has 1000 classes" in capsys.readouterr().err

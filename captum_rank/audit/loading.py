@@ -621,7 +621,9 @@ def load_data(
         loaded = LoadedData((images, labels), labels,
                             "{n} real photos (captum_rank.data.load_photos; "
                             f"{int((labels >= 0).sum())} of them with ImageNet labels)",
-                            list(model_classes) if model_classes else None, None)
+                            list(model_classes) if model_classes else None,
+                            # The labels are ImageNet-1k classes: the models must be too.
+                            1000 if bool((labels >= 0).any()) else None)
     else:
         root = Path(DEFAULT_ROOT if spec == "fashion-mnist" else spec)
         if not root.is_dir():
