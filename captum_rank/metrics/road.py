@@ -132,7 +132,8 @@ def road(
     for p in pcts:
         k = int(h * w * p / 100)
         perturbed: np.ndarray = np.stack([
-            noisy_linear_imputation(arr=x_np[i], indices=ranked[i, :k].tolist(), noise=noise)
+            noisy_linear_imputation(arr=x_np[i], indices=ranked[i, :k],  # type: ignore[arg-type]
+                                    noise=noise)
             for i in range(n)
         ])
         x_p = torch.as_tensor(perturbed, dtype=inputs.dtype, device=inputs.device)
