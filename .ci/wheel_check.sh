@@ -58,6 +58,6 @@ print(f"wheel_check: captum_rank {captum_rank.__version__} from {where}")
 PY
 "$tmp/venv/bin/captum-rank" --version
 OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}" "$tmp/venv/bin/captum-rank" demo --out "$tmp/demo" \
-    --n-steps 4 --per-class 1 --ranks 0,2,28 --photos 1 --no-progress
+    --n-steps 4 --per-class 1 --ranks 0,2,28 --photos 1 --accuracy-photos 4 --no-progress
 test -s "$tmp/demo/index.html" && test -s "$tmp/demo/report.json"
 echo "wheel_check: passed in $((SECONDS - start)) s"

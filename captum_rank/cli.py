@@ -113,6 +113,9 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--photos", type=int, default=4, metavar="N",
                       help="photos explained with the ImageNet model (default: 4; 0 leaves "
                            "the ImageNet part out)")
+    demo.add_argument("--accuracy-photos", type=int, default=None, metavar="N",
+                      help="photos in the ImageNet accuracy curves, a stratified subset "
+                           "(default: all)")
     _add_common(demo)
 
     audit = sub.add_parser(
@@ -245,6 +248,8 @@ def _cmd_demo(args: argparse.Namespace, argv: list[str]) -> int:
     _common_checks(args)
     positive_int(args.per_class, "--per-class")
     non_negative_int(args.photos, "--photos")
+    if args.accuracy_photos is not None:
+        positive_int(args.accuracy_photos, "--accuracy-photos")
     out = output_dir(args.out, "--out")
     from captum_rank.audit.ranks import check_ranks, parse_ranks
 
@@ -256,7 +261,7 @@ def _cmd_demo(args: argparse.Namespace, argv: list[str]) -> int:
     progress = _progress_default() if args.progress is None else args.progress
     summary = run_demo(out, n_steps=args.n_steps, attribution_per_class=args.per_class,
                        ranks=ranks, photos=args.photos, progress=progress,
-                       tolerance=args.tolerance)
+                       tolerance=args.tolerance, accuracy_photos=args.accuracy_photos)
     for part in summary["parts"]:
         print(f"{part['title']}:")
         print(format_table(part["summary"]))
