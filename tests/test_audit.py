@@ -837,3 +837,13 @@ def test_domain_note_for_a_colour_photo_on_a_grey_model() -> None:
     grey = np.repeat(rng.integers(0, 256, (28, 28, 1), dtype=np.uint8), 3, axis=2)
     assert image_domain_note(grey, (1, 28, 28), "fmnist-natural") is None
     assert image_domain_note(photo, (3, 224, 224), "imagenet") is None
+
+
+def test_library_errors_name_arguments_not_command_line_flags() -> None:
+    import inspect
+    import re
+
+    from captum_rank.audit import _models, accuracy, explain, loading, pipeline, ranks, spectrum
+
+    for module in (_models, accuracy, explain, loading, pipeline, ranks, spectrum):
+        assert not re.search(r"[\"'f]\S*--[a-z]", inspect.getsource(module)), module.__name__
