@@ -368,7 +368,7 @@ def test_preprocess_any_image_gives_the_model_input(name: str, make: Any) -> Non
 def test_preprocess_channel_conversions() -> None:
     rgb = Image.fromarray(_photo(28, 28))
     grey = zoo.preprocess("fmnist-natural", rgb)
-    expected = torch.from_numpy(np.asarray(rgb.convert("L"))).float() / 255  # ITU-R 601
+    expected = torch.from_numpy(np.array(rgb.convert("L"))).float() / 255  # ITU-R 601
     torch.testing.assert_close(grey[0], expected)
     repeated = zoo.preprocess(IMAGENET, _photo(300, 300)[..., 0])
     assert torch.equal(repeated[0], repeated[1]) and torch.equal(repeated[1], repeated[2])
