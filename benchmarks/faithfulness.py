@@ -70,6 +70,8 @@ ROOT = Path(__file__).resolve().parents[1]
 METRIC_NAMES = ("diffid", "insdel", "road", "fc", "rank")
 IG = "IG (Captum)"
 RIG_DEFAULT = "RIG default"
+#: Verdicts ("better/worse than IG beyond 2 standard errors") need at least this many images.
+MIN_IMAGES = 10
 
 # explain(model, x, target) -> (pixel map, rank attributions or None)
 Explainer = Callable[[nn.Module, Tensor, Tensor], tuple[Tensor, Tensor | None]]
@@ -386,7 +388,9 @@ def render_model(name: str, record: dict[str, Any]) -> list[str]:
             for key, label, _ in cols:
                 d, se = paired(derived(m["scores"], key), derived(ig["scores"], key))
                 cells.append("-" if math.isnan(d) else f"{d:+.3f} ± {se:.3f}")
-                if not math.isnan(d) and se > 0 and "control" not in method:
+                enough = min(len(derived(m["scores"], key)),
+                             len(derived(ig["scores"], key))) >= MIN_IMAGES
+                if enough and not math.isnan(d) and se > 0 and "control" not in method:
                     if d > 2 * se:
                         per_metric[label][0].append(method)
                     elif d < -2 * se:
@@ -394,7 +398,8 @@ def render_model(name: str, record: dict[str, Any]) -> list[str]:
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
         for label, (better, worse) in per_metric.items():
             verdict_lines.append(
-                f"- {label.rstrip(' ↑')}: better than IG (beyond 2 SE): "
+                f"- {label.rstrip(' ↑')}: better than IG (beyond 2 SE, at least "
+                f"{MIN_IMAGES} images): "
                 f"{', '.join(better) or 'none'}; worse: {', '.join(worse) or 'none'}.")
         lines += ["", "Against IG, metric by metric:", "", *verdict_lines]
         lines += ["", disagreement(meths, cols)]
@@ -429,7 +434,10 @@ def disagreement(meths: dict[str, Any], cols: list[tuple[str, str, bool]]) -> st
             continue
         signs = {}
         for key, label, _ in cols:
-            d, se = paired(derived(m["scores"], key), derived(ig["scores"], key))
+            mine, theirs = derived(m["scores"], key), derived(ig["scores"], key)
+            d, se = paired(mine, theirs)
+            if min(len(mine), len(theirs)) < MIN_IMAGES:
+                continue
             if not math.isnan(d) and se > 0 and abs(d) > 2 * se:
                 signs[label.rstrip(" ↑")] = "+" if d > 0 else "-"
         if len(set(signs.values())) > 1:
@@ -452,7 +460,7 @@ def figure(results: list[dict[str, Any]], path: Path) -> None:
         for model_name, record in res["models"].items():
             panels.append((model_name, record))
     fig, axes = plt.subplots(len(panels), 3, figsize=(13, 3.3 * len(panels)), squeeze=False)
-    show = (IG, RIG_DEFAULT, "RIG spectral (w=0.4)", "Guided IG", "random (control)")
+    show = (IG, RIG_DEFAULT, "RIG spectral (w=0.4)", "random (control)")
     for row, (model_name, record) in enumerate(panels):
         for col, (kind, title) in enumerate((("diffid_del_prob", "deletion (mean fill)"),
                                              ("diffid_ins_prob", "insertion (mean fill)"))):
@@ -614,6 +622,8 @@ def report(args: argparse.Namespace) -> int:
                 f"threads: {meta['threads']}. `RIG default` is the library's default "
                 f"schedule at run time: `{meta.get('default_schedule', 'see notes')}`; code: "
                 f"{meta.get('code', 'see notes')}.", ""]
+        if meta.get("note"):
+            out += [str(meta["note"]), ""]
         for model_name, record in res["models"].items():
             out += render_model(model_name, record)
             if record.get("merged_from"):

@@ -1,10 +1,10 @@
 r"""Is an attribution faithful? Metrics, sanity checks and rival methods, as a library.
 
-* :mod:`~captum_rank.metrics.insertion_deletion`: insertion/deletion curves with a black,
+* :mod:`~captum_rank.metrics.perturbation`: insertion/deletion curves with a black,
   blurred or mean fill, and Spectral IG's DiffID protocol;
-* :mod:`~captum_rank.metrics.road`: ROAD (noisy linear imputation, MoRF and LeRF) with
+* :mod:`~captum_rank.metrics.road_imputation`: ROAD (noisy linear imputation, MoRF and LeRF) with
   Quantus' imputation;
-* :mod:`~captum_rank.metrics.faithfulness_correlation`: Quantus' faithfulness correlation;
+* :mod:`~captum_rank.metrics.correlation`: Quantus' faithfulness correlation;
 * :mod:`~captum_rank.metrics.rank_faithfulness`: deletion/insertion of *singular
   components* in the order of RIG's rank attributions (or IG's projected, or the
   singular values, or random);
@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from captum_rank.metrics.faithfulness_correlation import faithfulness_correlation
-from captum_rank.metrics.insertion_deletion import (
+from captum_rank.metrics.correlation import faithfulness_correlation
+from captum_rank.metrics.perturbation import (
     PerturbationCurves,
     diffid,
     diffid_scores,
@@ -39,7 +39,7 @@ from captum_rank.metrics.rank_faithfulness import (
     rank_deletion,
     singular_values,
 )
-from captum_rank.metrics.road import RoadCurves, road
+from captum_rank.metrics.road_imputation import RoadCurves, road
 from captum_rank.metrics.sanity import (
     SanityCurves,
     cascading_randomization,
