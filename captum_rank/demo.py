@@ -44,6 +44,11 @@ DEMO_MODELS: tuple[str, ...] = ("fmnist-natural", "fmnist-robust")
 #: The ImageNet model of the demo's second part.
 IMAGENET_MODEL = "imagenet-efficientnet-lite0"
 
+#: Photo sources the demo reads: the ones its own pip dependencies install, so that
+#: ``pip install -e . && captum-rank demo`` works on a fresh machine without Debian's
+#: ``opencv-doc`` (which :func:`captum_rank.data.load_photos` reads when asked for all).
+DEMO_PHOTO_SOURCES: tuple[str, ...] = ("foolbox", "scikit-image", "scikit-learn", "matplotlib")
+
 #: Ranks of the photos' accuracy curves (few: each costs two forward passes per photo).
 IMAGENET_RANKS: tuple[int, ...] = (0, 2, 8, 32, 128, 224)
 
@@ -101,7 +106,7 @@ def _imagenet_part(n_photos: int, n_steps: int, progress: bool, tolerance: float
 
     name, model = load_model(IMAGENET_MODEL)
     classes = zoo.class_names(IMAGENET_MODEL)
-    photos = load_photos(size=224)
+    photos = load_photos(size=224, sources=DEMO_PHOTO_SOURCES)
     keep = torch.arange(len(photos.names))
     if accuracy_photos is not None:
         keep, _ = subset_indices(photos.labels, accuracy_photos)
@@ -109,7 +114,8 @@ def _imagenet_part(n_photos: int, n_steps: int, progress: bool, tolerance: float
         {name: model}, (photos.images[keep], photos.labels[keep]), ranks=IMAGENET_RANKS,
         spectrum_images=0, batch_size=32, tolerance=tolerance, progress=progress,
         class_names=classes,
-        meta={"data": f"{len(keep)} real photos (captum_rank.data.load_photos), "
+        meta={"data": f"{len(keep)} real photos (captum_rank.data.load_photos from "
+                      f"{', '.join(DEMO_PHOTO_SOURCES)}), "
                       f"{int((photos.labels[keep] >= 0).sum())} with ImageNet labels",
               "explained photos": n_photos, "n_steps": n_steps},
         title="ImageNet: EfficientNet-Lite0 on real photos")
