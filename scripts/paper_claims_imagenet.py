@@ -169,7 +169,7 @@ def _section(labelled: Any, agree: Any, spec: Any | None, n_photos: int, n_label
                 "share of R in k=1..8": float(values[:8].sum()) / total if total else None,
                 "share in k>32": float(values[32:].sum()) / total if total else None,
                 "mean sum R": summary[method]["mean_total"],
-                "mean |delta|": summary[method]["mean_abs_delta"],
+                "mean abs(delta)": summary[method]["mean_abs_delta"],
             })
         lines += [
             f"### Where the evidence lives: rank spectra ({spec_photos} photos)",
@@ -179,7 +179,7 @@ def _section(labelled: Any, agree: Any, spec: Any | None, n_photos: int, n_label
             f"prediction) with {n_steps} steps ({spec.quadrature}), black baseline. R_i is "
             "the part of F_y(x) - F_y(0) carried by singular component i, summed over the "
             "three channels. `k50`/`k90`: the smallest k with cumsum(R)[:k] / sum(R) >= "
-            "0.5 / 0.9 on the mean spectrum. `mean |delta|`: mean completeness error "
+            "0.5 / 0.9 on the mean spectrum. `mean abs(delta)`: mean completeness error "
             "(logit units).",
             "",
             format_table(spec_rows, markdown=True),
