@@ -20,24 +20,30 @@ def test_rectangular_size_and_resize() -> None:
 @pytest.mark.parametrize(("h", "w", "size", "resize"), [
     (90, 120, (20, 30), None), (121, 67, 31, 40), (50, 50, (16, 9), 20), (33, 200, 7, 7),
 ])
-def test_matches_torchvision_resize_and_center_crop(
+def test_constant_image_stays_constant_at_every_size(
     h: int, w: int, size: int | tuple[int, int], resize: int | None, interpolation: str
 ) -> None:
-    transforms = pytest.importorskip("torchvision.transforms")
-    image = np.random.default_rng(h * w).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    # Every filter averages with weights summing to one, so a flat grey stays that grey.
     out_hw = (size, size) if isinstance(size, int) else size
-    reference = transforms.Compose([
-        transforms.Resize(max(out_hw) if resize is None else resize,
-                          interpolation=transforms.InterpolationMode(interpolation)),
-        transforms.CenterCrop(out_hw),
-        transforms.ToTensor(),
-    ])
-    from PIL import Image
+    out = to_model_input(np.full((h, w, 3), 77, np.uint8), size, resize=resize,
+                         interpolation=interpolation)
+    assert out.shape == (3, *out_hw)
+    torch.testing.assert_close(out, torch.full_like(out, 77 / 255), rtol=0, atol=0)
 
-    expected = reference(Image.fromarray(image))
-    torch.testing.assert_close(to_model_input(image, size, resize=resize,
-                                              interpolation=interpolation), expected,
-                               rtol=0, atol=0)
+
+def test_crop_without_resize_is_the_central_slice() -> None:
+    # The short side already equals `resize`: nothing is resampled, only the middle is kept.
+    image = np.random.default_rng(2).integers(0, 256, (30, 50, 3), dtype=np.uint8)
+    out = to_model_input(image, (20, 30), resize=30)
+    expected = torch.from_numpy(image[5:25, 10:40]).permute(2, 0, 1).float() / 255
+    torch.testing.assert_close(out, expected, rtol=0, atol=0)
+
+
+def test_nearest_integer_upscale_repeats_pixels() -> None:
+    image = np.random.default_rng(3).integers(0, 256, (10, 15), dtype=np.uint8)
+    out = to_model_input(image, 20, channels=1, interpolation="nearest")  # 20 x 30, then crop
+    expected = np.repeat(np.repeat(image, 2, axis=0), 2, axis=1)[:, 5:25]
+    torch.testing.assert_close(out[0], torch.from_numpy(expected).float() / 255, rtol=0, atol=0)
 
 
 def test_same_size_uint8_round_trips_exactly() -> None:

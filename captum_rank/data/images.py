@@ -1,13 +1,12 @@
 r"""Turn one image of any size and layout into a model input: resize, centre crop, channels.
 
 One path for every kind of image: PIL images, numpy arrays and tensors are converted to
-an 8-bit PIL image, resized and centre-cropped with PIL (antialiased filters) and returned
-as a float tensor in ``[0, 1]``. The resize and crop follow
-``torchvision.transforms.Resize(resize)`` and ``CenterCrop(size)`` on PIL images to the
-pixel (``tests/test_zoo.py`` checks them against torchvision) without importing
-torchvision, which costs as much start-up time as torch itself. Photo files are 8-bit,
-so nothing is lost for them; float inputs are rounded to the nearest of 256 levels (exact
-for Fashion-MNIST's ``k / 255`` pixels).
+an 8-bit PIL image, resized and centre-cropped with torchvision's ``Resize`` (antialiased)
+and ``CenterCrop`` on that PIL image, and returned as a float tensor in ``[0, 1]``.
+torchvision is imported only when an image is converted, since importing it costs as much
+start-up time as torch itself. Photo files are 8-bit, so nothing is lost for them; float
+inputs are rounded to the nearest of 256 levels (exact for Fashion-MNIST's ``k / 255``
+pixels).
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 from torch import Tensor
 
 from captum_rank.checks import UserInputError, UserTypeError, one_of, positive_int
@@ -83,30 +81,6 @@ def _as_hwc_uint8(image: Any, name: str) -> np.ndarray:
     return np.ascontiguousarray(np.rint(values * 255.0).astype(np.uint8))
 
 
-def _resize_short_side(pil: Any, short: int, interpolation: str) -> Any:
-    """torchvision's ``Resize(short)`` on a PIL image: the long side is truncated."""
-    from PIL import Image
-
-    width, height = pil.size
-    if width <= height:
-        new_w, new_h = short, int(short * height / width)
-    else:
-        new_w, new_h = int(short * width / height), short
-    if (new_w, new_h) == (width, height):
-        return pil
-    filters = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR,
-               "nearest": Image.Resampling.NEAREST}
-    return pil.resize((new_w, new_h), filters[interpolation])
-
-
-def _center_crop(pil: Any, out_hw: tuple[int, int]) -> Any:
-    """torchvision's ``CenterCrop(out_hw)`` on a PIL image at least that large."""
-    width, height = pil.size
-    top = round((height - out_hw[0]) / 2.0)
-    left = round((width - out_hw[1]) / 2.0)
-    return pil.crop((left, top, left + out_hw[1], top + out_hw[0]))
-
-
 def to_model_input(
     image: Any,
     size: int | tuple[int, int],
@@ -126,7 +100,8 @@ def to_model_input(
             the aspect ratio); ``None``: to ``max(size)``, so the crop only trims the long
             side.
         channels: 3 (RGB; grey is repeated) or 1 (grey, ITU-R 601 luma as in PIL's ``"L"``).
-        interpolation: one of :data:`INTERPOLATIONS` (PIL, antialiased).
+        interpolation: one of :data:`INTERPOLATIONS` (torchvision's
+            ``InterpolationMode`` on the PIL image, antialiased).
         name: the argument's name for error messages.
 
     Returns:
@@ -145,6 +120,8 @@ def to_model_input(
         torch.Size([1, 28, 28])
     """
     from PIL import Image
+    from torchvision.transforms.v2 import InterpolationMode
+    from torchvision.transforms.v2 import functional as tvf
 
     if isinstance(size, tuple):
         if len(size) != 2:
@@ -167,8 +144,10 @@ def to_model_input(
         pil = pil.convert("L")
     elif channels == 3 and array.ndim == 2:
         pil = pil.convert("RGB")
-    pil = _resize_short_side(pil, short, interpolation)
-    pil = _center_crop(pil, out_hw)
-    out = torch.from_numpy(np.array(pil, dtype=np.uint8, copy=True))
-    out = out.unsqueeze(0) if out.ndim == 2 else out.permute(2, 0, 1)
+    # Resize(short) then CenterCrop(out_hw): the short side becomes `short` (the long side
+    # is truncated), then the middle out_hw is kept.
+    pil = tvf.resize(pil, [short], interpolation=InterpolationMode(interpolation),
+                     antialias=True)
+    pil = tvf.center_crop(pil, list(out_hw))
+    out = tvf.pil_to_tensor(pil)  # uint8 (C, H, W); C = 1 for "L"
     return out.float().div_(255.0).contiguous()
