@@ -100,6 +100,15 @@ def runner(model: nn.Module, name: str, batch: int) -> Attribute:
     return run_rig
 
 
+def path_lengths(images: Tensor) -> list[float]:
+    """Length of the rank path (sum of singular values, over the channels' curves) over the
+    length of IG's straight line (Frobenius norm), per image, baseline zeros."""
+    values = torch.linalg.svdvals(images.double())
+    curve = values.sum(-1).pow(2).sum(-1).sqrt()
+    line = values.pow(2).sum((-2, -1)).sqrt()
+    return (curve / line).tolist()
+
+
 def quartiles(values: list[float]) -> tuple[float, float, float]:
     q = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else values * 3
     return statistics.median(values), q[0], q[-1]
@@ -124,12 +133,20 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2048, help="internal_batch_size")
     parser.add_argument("--json", default="", help="also write the raw numbers here")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--key", default="", help="RESULTS.md section key (default: per model)")
+    parser.add_argument("--lengths-only", action="store_true",
+                        help="print how much longer the rank path is than IG's line, and stop")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     budgets = [int(b) for b in args.budgets.split(",")]
     names = args.methods.split(",")
     model, images, source = load(args.model, args.images)
+    lengths = path_lengths(images)
+    print(f"rank path length / straight line length over {len(images)} images: median "
+          f"{cell(lengths, '.2f')}", flush=True)
+    if args.lengths_only:
+        return
     with torch.no_grad():
         logits = model(images)
         target = logits.argmax(1)
@@ -145,15 +162,18 @@ def main() -> None:
     started = time.time()
     for name in names:
         run = runner(model, name, args.batch)
-        reference = attribute(run, args.reference)
-        flat_ref = reference.flatten(1).double()
+        # --reference 0: completeness only (no converged reference, no L2 or Spearman).
+        flat_ref = attribute(run, args.reference).flatten(1).double() if args.reference else None
         raw[name] = {"completeness": [], "l2": [], "spearman": []}
         for n in budgets:
             attr = attribute(run, n).flatten(1).double()
             comp = ((attr.sum(1) - change.double()).abs() / change.double().abs()).tolist()
-            l2 = ((attr - flat_ref).norm(dim=1) / flat_ref.norm(dim=1)).tolist()
-            rho = [float(spearmanr(a.abs().numpy(), r.abs().numpy())[0])
-                   for a, r in zip(attr, flat_ref, strict=True)]
+            if flat_ref is None:
+                l2 = rho = [float("nan")] * len(comp)
+            else:
+                l2 = ((attr - flat_ref).norm(dim=1) / flat_ref.norm(dim=1)).tolist()
+                rho = [float(spearmanr(a.abs().numpy(), r.abs().numpy())[0])
+                       for a, r in zip(attr, flat_ref, strict=True)]
             raw[name]["completeness"].append(comp)
             raw[name]["l2"].append(l2)
             raw[name]["spearman"].append(rho)
@@ -199,14 +219,16 @@ def report(args: argparse.Namespace, source: str, budgets: list[int], names: lis
         tables.insert(0, "**Default against Captum IG** (medians)\n\n" + markdown_table(
             ["evaluations", "IG completeness", "default completeness", "IG L2",
              "default L2", "IG Spearman", "default Spearman", "default no worse"], verdict))
+    reference_text = (f"each method with {args.reference} evaluations" if args.reference
+                      else "none (completeness only)")
     body = (
         f"Model: zoo `{args.model}`; data: {source}; target: predicted class; baseline: "
-        f"zeros; reference: each method with {args.reference} evaluations; torch seed 0; "
+        f"zeros; reference: {reference_text}; torch seed 0; "
         f"{torch.get_num_threads()} thread(s); the machine was shared with other work "
         "(no times are reported).\n\n" + "\n\n".join(tables) + tolerance_table
     )
-    write_section(f"convergence-{args.model}", f"Convergence per model evaluation "
-                  f"({args.model})", body)
+    write_section(args.key or f"convergence-{args.model}", f"Convergence per model evaluation "
+                  f"({args.model}{', ' + args.key if args.key else ''})", body)
     if args.json:
         Path(args.json).write_text(json.dumps({"budgets": budgets, "raw": raw}, indent=1))
 
