@@ -697,12 +697,15 @@ class Colour224(nn.Module):
 
 
 def test_image_folder_with_class_subfolders_and_flat(tmp_path: Path) -> None:
+    from torchvision.datasets import ImageFolder
+
     from captum_rank.audit.loading import ImageFiles, load_data
 
     for name in ("cat", "dog"):
         _write_images(tmp_path / "classes" / name, 3)
+    (tmp_path / "classes" / ".thumbnails").mkdir()  # hidden: not a class
     loaded = load_data(str(tmp_path / "classes"), shape=(3, 224, 224))
-    assert isinstance(loaded.data, ImageFiles)
+    assert isinstance(loaded.data, ImageFolder) and len(loaded.data) == 6
     assert loaded.labels.tolist() == [0, 0, 0, 1, 1, 1]
     assert loaded.class_names == ["cat", "dog"] and loaded.num_classes == 2
     image, label = loaded.data[4]
@@ -714,6 +717,7 @@ def test_image_folder_with_class_subfolders_and_flat(tmp_path: Path) -> None:
     _write_images(tmp_path / "flat", 4)
     flat = load_data(str(tmp_path / "flat"), shape=(1, 28, 28))
     assert flat.labels.tolist() == [-1] * 4 and tuple(flat.data[0][0].shape) == (1, 28, 28)
+    assert isinstance(flat.data, ImageFiles)
     assert "own predictions" in flat.description
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserInputError, match="holds no images"):

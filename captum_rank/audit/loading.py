@@ -485,7 +485,8 @@ class LoadedData:
     r"""Data named by a string, ready for the audits.
 
     Attributes:
-        data: ``(images, labels)`` tensors or a lazy data set (:class:`ImageFiles`).
+        data: ``(images, labels)`` tensors or a lazy data set (:class:`ImageFiles` for a
+            flat folder, ``torchvision.datasets.ImageFolder`` for class sub-folders).
         labels: ``(N,)`` labels of all items (``-1``: unlabelled), known without reading
             the images.
         description: what it is, for reports.
@@ -508,9 +509,8 @@ def _image_folder(root: Path, transform: Callable[[Any], Tensor],
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     files_here = sorted(p for p in root.iterdir()
                         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    data: Any
     if subdirs:
-        paths: list[Path] = []
-        labels: list[int] = []
         names = [d.name for d in subdirs]
         lookup = {n.lower().replace("_", " "): i for i, n in enumerate(model_classes or [])}
         known = [lookup.get(n.lower().replace("_", " ")) for n in names]
@@ -526,24 +526,27 @@ def _image_folder(root: Path, transform: Callable[[Any], Tensor],
             ids = list(range(len(names)))
             how = "class sub-folders (ImageFolder order: sorted names are classes 0, 1, ...)"
             class_names, num_classes = names, len(names)
-        for folder, label in zip(subdirs, ids, strict=True):
-            found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-            paths += found
-            labels += [label] * len(found)
+        from captum_rank.audit._folders import ClassFolders  # imports torchvision
+
+        # torchvision's ImageFolder lists the files (paths only) and reads one image per item.
+        data = ClassFolders(root, dict(zip(names, ids, strict=True)), read_image, transform,
+                            IMAGE_SUFFIXES)
+        labels = [int(v) for v in data.targets]
     else:
-        paths, labels = list(files_here), [-1] * len(files_here)
+        data = ImageFiles(files_here, [-1] * len(files_here), transform)
+        labels = data.labels
         how = "a flat folder, unlabelled: judged against each model's own predictions"
         class_names, num_classes = None, None
-    if not paths:
+    if not labels:
         raise AuditInputError(
             f"`data` folder {str(root)!r} holds no images ({', '.join(IMAGE_SUFFIXES)}) and "
             "no Fashion-MNIST IDX files; give a folder of images (optionally in class "
             "sub-folders) or the IDX files."
         )
     return LoadedData(
-        data=ImageFiles(paths, labels, transform),
+        data=data,
         labels=torch.tensor(labels, dtype=torch.int64),
-        description=f"{len(paths)} images in {root} ({how})",
+        description=f"{len(labels)} images in {root} ({how})",
         class_names=class_names,
         num_classes=num_classes,
     )
