@@ -77,21 +77,14 @@ def _float_tensor(value: Any, name: str, min_dim: int = 2) -> Tensor:
     return value
 
 
-def _gaussian_kernel1d(size: int, sigma: float, like: Tensor) -> Tensor:
-    half = (size - 1) / 2.0
-    x = torch.linspace(-half, half, size, dtype=like.dtype, device=like.device)
-    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
-    return kernel / kernel.sum()
-
-
 def blurred_baseline(
     inputs: Tensor, sigma: float = 5.0, kernel_size: int | None = None
 ) -> Tensor:
     r"""The input blurred by a Gaussian over its last two dimensions.
 
-    The kernel is torchvision's (``torchvision.transforms.functional.gaussian_blur``:
-    a normalised Gaussian of standard deviation ``sigma`` sampled at integer offsets,
-    reflect padding), applied separably in plain torch, so no torchvision is needed.
+    Blurs with ``torchvision.transforms.v2.functional.gaussian_blur`` (a normalised
+    Gaussian of standard deviation ``sigma`` sampled at integer offsets, reflect padding),
+    each ``(H, W)`` plane on its own.
     Spectral IG's ``blur`` baseline is ``blurred_baseline(x, sigma=5.0, kernel_size=11)``.
 
     Args:
@@ -129,13 +122,10 @@ def blurred_baseline(
                 f"`kernel_size` must be odd and at most 2 * min(H, W) - 1 = {largest} for "
                 f"{height}x{width} images, got {size}; leave it None to derive it from sigma."
             )
-    kernel = _gaussian_kernel1d(size, sigma, inputs)
-    pad = size // 2
+    from torchvision.transforms.v2.functional import gaussian_blur  # slow import: lazily
+
     flat = inputs.detach().reshape(-1, 1, height, width)
-    flat = torch.nn.functional.pad(flat, (pad, pad, pad, pad), mode="reflect")
-    flat = torch.nn.functional.conv2d(flat, kernel.view(1, 1, size, 1))
-    flat = torch.nn.functional.conv2d(flat, kernel.view(1, 1, 1, size))
-    return flat.reshape(inputs.shape)
+    return gaussian_blur(flat, [size, size], [sigma, sigma]).reshape(inputs.shape)
 
 
 def mean_baseline(data: Tensor | Iterable[Any]) -> Tensor:

@@ -35,14 +35,28 @@ def x() -> Tensor:
 # --- blurred_baseline -----------------------------------------------------------------------
 
 @pytest.mark.parametrize("sigma,kernel_size", [(1.0, 3), (5.0, 11), (2.5, None), (0.7, None)])
-def test_blur_is_torchvisions_gaussian_blur(x: Tensor, sigma: float,
-                                            kernel_size: int | None) -> None:
-    functional = pytest.importorskip("torchvision.transforms.functional")
-    size = kernel_size or min(2 * math.ceil(3 * sigma) + 1, 2 * 7 - 1)
-    expected = functional.gaussian_blur(x, [size, size], [sigma, sigma])
-    ours = blurred_baseline(x, sigma=sigma, kernel_size=kernel_size)
-    assert ours.shape == x.shape and ours.dtype == x.dtype
-    assert torch.allclose(ours, expected, atol=1e-12)
+def test_blur_of_an_impulse_is_the_sampled_gaussian(sigma: float,
+                                                    kernel_size: int | None) -> None:
+    # Oracle: the kernel by hand, exp(-k^2 / 2 sigma^2) at integer offsets |k| <= half,
+    # normalised; the default width is 2 * ceil(3 sigma) + 1. Far from the border the blur
+    # of a unit impulse is the outer product of that kernel with itself.
+    size = kernel_size or 2 * math.ceil(3 * sigma) + 1
+    half = size // 2
+    weights = [math.exp(-0.5 * (k / sigma) ** 2) for k in range(-half, half + 1)]
+    g = torch.tensor(weights, dtype=torch.float64) / sum(weights)
+    expected = torch.zeros(21, 21, dtype=torch.float64)
+    expected[10 - half:11 + half, 10 - half:11 + half] = torch.outer(g, g)
+    impulse = torch.zeros(2, 1, 21, 21, dtype=torch.float64)
+    impulse[:, :, 10, 10] = 1.0
+    ours = blurred_baseline(impulse, sigma=sigma, kernel_size=kernel_size)
+    assert ours.shape == impulse.shape and ours.dtype == torch.float64
+    torch.testing.assert_close(ours[1, 0], expected, rtol=0, atol=1e-12)
+
+
+def test_default_kernel_is_capped_by_the_image(x: Tensor) -> None:
+    # sigma = 5 asks for 31 pixels; an 8 x 7 image allows 2 * 7 - 1 = 13.
+    torch.testing.assert_close(blurred_baseline(x, sigma=5.0),
+                               blurred_baseline(x, sigma=5.0, kernel_size=13))
 
 
 def test_blur_keeps_constants_and_smooths(x: Tensor) -> None:
