@@ -33,7 +33,7 @@ from _common import interleaved_medians, markdown_table, write_section
 
 from captum_rank import RankIntegratedGradients
 
-METHODS = ("ig", "rig_sequential", "rig_spectral", "rig_with_ranks")
+METHODS = ("ig", "rig_default", "rig_gausslegendre", "rig_spectral", "rig_with_ranks")
 DEFAULT_MODELS = ("cnn", "resnet18")
 
 
@@ -73,8 +73,10 @@ def runner(method: str, model: nn.Module, inputs: Tensor, settings: dict[str, An
         ig = IntegratedGradients(model)
         return lambda: ig.attribute(inputs, **common)
     rig = RankIntegratedGradients(model)
-    if method == "rig_sequential":
+    if method == "rig_default":
         return lambda: rig.attribute(inputs, **common)
+    if method == "rig_gausslegendre":
+        return lambda: rig.attribute(inputs, method="gausslegendre", **common)
     if method == "rig_spectral":
         return lambda: rig.attribute(inputs, schedule="spectral", **common)
     return lambda: rig.attribute_with_ranks(inputs, **common)
@@ -164,10 +166,12 @@ def main() -> None:
     body += (
         "\n\n`cnn`: the zoo's `fmnist-natural` on bundled test images; `resnet18`: "
         "torchvision's ResNet-18 with **random weights** on random inputs (timing and memory "
-        "do not depend on the weights). `rig_sequential`: `attribute` with the default "
-        "schedule; `rig_spectral`: the Spectral IG path; `rig_with_ranks`: pixel and rank "
-        "attributions in one pass. Peak memory is the rise of peak RSS (CPU) or of allocated "
-        "memory (CUDA) during the call."
+        "do not depend on the weights). `rig_default`: `attribute` with the default "
+        "schedule and rule (the adaptive rule keeps every node's gradient, so "
+        "`internal_batch_size` does not bound its memory); `rig_gausslegendre`: the default "
+        "schedule with IG's own rule; `rig_spectral`: the Spectral IG path; "
+        "`rig_with_ranks`: pixel and rank attributions in one pass. Peak memory is the "
+        "rise of peak RSS (CPU) or of allocated memory (CUDA) during the call."
     )
     if "efficientnet" in args.models:
         body += (
