@@ -28,7 +28,6 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
 from captum_rank.checks import UserInputError, UserTypeError, boolean, fraction, positive_int
 from captum_rank.metrics._scoring import (
@@ -142,20 +141,12 @@ def feature_order(
 
 
 def _gaussian_blur(x: Tensor, kernel_size: int = 11, sigma: float = 5.0) -> Tensor:
-    """Separable Gaussian blur over the last two dimensions, reflect padding."""
-    half = kernel_size // 2
-    grid = torch.arange(kernel_size, dtype=torch.float64, device=x.device) - half
-    kernel = torch.exp(-0.5 * (grid / sigma) ** 2)
-    kernel = (kernel / kernel.sum()).to(x.dtype)
-    shape = x.shape
-    flat = x.reshape(-1, 1, shape[-2], shape[-1])
-    pad_h, pad_w = min(half, shape[-2] - 1), min(half, shape[-1] - 1)
-    flat = F.pad(flat, (pad_w, pad_w, pad_h, pad_h), mode="reflect") if (pad_h or pad_w) else flat
-    kh = kernel[half - pad_h: half + pad_h + 1]
-    kw = kernel[half - pad_w: half + pad_w + 1]
-    flat = F.conv2d(flat, (kh / kh.sum()).reshape(1, 1, -1, 1))
-    flat = F.conv2d(flat, (kw / kw.sum()).reshape(1, 1, 1, -1))
-    return flat.reshape(shape)
+    """Spectral IG's blur (:func:`~captum_rank.baselines.blurred_baseline`), the kernel
+    narrowed to ``2 * min(H, W) - 1`` for images smaller than it."""
+    from captum_rank.baselines import blurred_baseline
+
+    fits = min(kernel_size, 2 * min(x.shape[-2], x.shape[-1]) - 1)
+    return blurred_baseline(x, sigma=sigma, kernel_size=fits)
 
 
 def _check_fill(fill: Any) -> str | float:
