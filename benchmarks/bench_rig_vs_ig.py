@@ -180,11 +180,15 @@ def main() -> None:
             "each attributed to its label; `ig` is Captum's `IntegratedGradients`, run in "
             "the same process with the same `n_steps`, `internal_batch_size` and targets."
         )
+    load_after = os.getloadavg()[0]
+    # One busy core beyond the benchmark's own thread means something else was running.
+    shared = max(load_before, load_after) > torch.get_num_threads() + 0.5
     body += (
         f"\n\nThreads: {torch.get_num_threads()} (torch.set_num_threads). Load average "
-        f"(1 min) {load_before:.1f} at the start and {os.getloadavg()[0]:.1f} at the end on "
-        f"{os.cpu_count()} cores: other jobs shared the machine, so the ratios are the "
-        "numbers to read, not the seconds."
+        f"(1 min) {load_before:.1f} at the start and {load_after:.1f} at the end on "
+        f"{os.cpu_count()} cores: "
+        + ("other jobs shared the machine, so the ratios are the numbers to read, not the "
+           "seconds." if shared else "the benchmark ran alone on the machine.")
     )
     models = tuple(args.models)
     key = f"rig-vs-ig-{args.device}"
