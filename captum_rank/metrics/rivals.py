@@ -154,6 +154,23 @@ def _call_model_function(model: nn.Module, device: torch.device, dtype: torch.dt
     return call
 
 
+def _saliency_maps(
+    model: nn.Module,
+    inputs: Tensor,
+    target: Tensor,
+    get_mask: Callable[[np.ndarray, Callable[..., Any], dict[str, int]], Any],
+) -> Tensor:
+    """Run a ``saliency`` method's ``GetMask`` one image at a time (HWC float64 in, CHW out)."""
+    call = _call_model_function(model, inputs.device, inputs.dtype)
+    t = torch.as_tensor(target).reshape(-1).expand(inputs.shape[0])
+    maps = []
+    for i in range(inputs.shape[0]):
+        x = inputs[i].detach().permute(1, 2, 0).cpu().numpy().astype(np.float64)
+        mask = get_mask(x, call, {"target": int(t[i])})
+        maps.append(torch.as_tensor(np.asarray(mask)).permute(2, 0, 1))
+    return torch.stack(maps).to(inputs.device, inputs.dtype)
+
+
 class _NumpyWithOldQuantile:
     """numpy, except that ``quantile`` also takes the ``interpolation=`` keyword.
 
@@ -199,22 +216,18 @@ def guided_ig(n_steps: int = 32, baseline: float = 0.0, fraction: float = 0.25,
 
     def explain(model: nn.Module, inputs: Tensor, target: Tensor) -> Tensor:
         method = saliency.GuidedIG()
-        call = _call_model_function(model, inputs.device, inputs.dtype)
-        t = torch.as_tensor(target).reshape(-1).expand(inputs.shape[0])
-        maps = []
         module: Any = importlib.import_module("saliency.core.guided_ig")
         original = module.np
         module.np = _NumpyWithOldQuantile()
         try:
-            for i in range(inputs.shape[0]):
-                x = inputs[i].detach().permute(1, 2, 0).cpu().numpy().astype(np.float64)
-                mask = method.GetMask(x, call, {"target": int(t[i])},
-                                      x_baseline=np.full_like(x, baseline), x_steps=n_steps,
-                                      fraction=fraction, max_dist=max_dist)
-                maps.append(torch.as_tensor(np.asarray(mask)).permute(2, 0, 1))
+            return _saliency_maps(
+                model, inputs, target,
+                lambda x, call, kwargs: method.GetMask(
+                    x, call, kwargs, x_baseline=np.full_like(x, baseline), x_steps=n_steps,
+                    fraction=fraction, max_dist=max_dist),
+            )
         finally:
             module.np = original
-        return torch.stack(maps).to(inputs.device, inputs.dtype)
 
     return explain
 
@@ -243,14 +256,11 @@ def blur_ig(n_steps: int = 32, max_sigma: float = 50.0, grad_step: float = 0.01)
 
     def explain(model: nn.Module, inputs: Tensor, target: Tensor) -> Tensor:
         method = saliency.BlurIG()
-        call = _call_model_function(model, inputs.device, inputs.dtype)
-        t = torch.as_tensor(target).reshape(-1).expand(inputs.shape[0])
-        maps = []
-        for i in range(inputs.shape[0]):
-            x = inputs[i].detach().permute(1, 2, 0).cpu().numpy().astype(np.float64)
-            mask = method.GetMask(x, call, {"target": int(t[i])}, max_sigma=max_sigma,
-                                  steps=n_steps, grad_step=grad_step, batch_size=n_steps)
-            maps.append(torch.as_tensor(np.asarray(mask)).permute(2, 0, 1))
-        return torch.stack(maps).to(inputs.device, inputs.dtype)
+        return _saliency_maps(
+            model, inputs, target,
+            lambda x, call, kwargs: method.GetMask(
+                x, call, kwargs, max_sigma=max_sigma, steps=n_steps, grad_step=grad_step,
+                batch_size=n_steps),
+        )
 
     return explain
