@@ -57,6 +57,33 @@ def as_tuples(inputs: Any, baselines: Any) -> tuple[tuple[Any, ...], tuple[Any, 
     return inputs, baselines
 
 
+def check_same_batch(tensor: Tensor, name: str, batch: int | None) -> int:
+    r"""The batch size of ``tensor``, which must equal ``batch`` (the first input's) if given.
+
+    Args:
+        tensor (Tensor): one input tensor, batch along dimension 0.
+        name (str): the argument's name, e.g. ``"inputs[1]"``.
+        batch (int or None): the batch size of the inputs before it (None for the first).
+
+    Returns:
+        int: ``tensor``'s batch size.
+
+    Raises:
+        UserInputError: if the batch sizes differ.
+
+    Examples:
+        >>> import torch
+        >>> check_same_batch(torch.zeros(3, 2), "inputs[1]", 3)
+        3
+    """
+    if batch is not None and tensor.shape[0] != batch:
+        raise UserInputError(
+            f"`{name}` has {tensor.shape[0]} examples but inputs[0] has {batch}; all "
+            "input tensors must share the batch dimension."
+        )
+    return int(tensor.shape[0])
+
+
 def check_inputs(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
     r"""Validate formatted ``inputs`` and return them detached.
 
@@ -108,12 +135,7 @@ def check_inputs(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
                 f"`{name}` has an empty matrix dimension: {tuple(tensor.shape)}; the last "
                 "two dimensions must be at least 1."
             )
-        if batch is not None and tensor.shape[0] != batch:
-            raise UserInputError(
-                f"`{name}` has {tensor.shape[0]} examples but inputs[0] has {batch}; all "
-                "input tensors must share the batch dimension."
-            )
-        batch = tensor.shape[0]
+        batch = check_same_batch(tensor, name, batch)
         if not bool(torch.isfinite(tensor).all()):
             raise UserInputError(
                 f"`{name}` contains NaN or inf; clean the input first "

@@ -37,7 +37,7 @@ from captum_rank._captum import (
     _select_targets,
     captum_entry_point,
 )
-from captum_rank._validation import as_tuples, check_baselines
+from captum_rank._validation import as_tuples, check_baselines, check_same_batch
 from captum_rank.attr import ADAPTIVE, RankIntegratedGradients, ScheduleLike
 from captum_rank.checks import UserInputError, UserTypeError
 
@@ -515,12 +515,7 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
                     f"`{name}` has shape {tuple(tensor.shape)}; give a batch of examples "
                     "along dimension 0."
                 )
-            if batch is not None and tensor.shape[0] != batch:
-                raise UserInputError(
-                    f"`{name}` has {tensor.shape[0]} examples but inputs[0] has {batch}; "
-                    "all input tensors must share the batch dimension."
-                )
-            batch = tensor.shape[0]
+            batch = check_same_batch(tensor, name, batch)
         checked = check_baselines(formatted_baselines, formatted)
         full = tuple(
             torch.broadcast_to(base, tensor.shape).contiguous()
