@@ -37,6 +37,7 @@ from captum_rank._captum import (
     _select_targets,
     captum_entry_point,
 )
+from captum_rank._model_checks import check_target
 from captum_rank._validation import as_tuples, check_baselines, check_same_batch
 from captum_rank.attr import ADAPTIVE, RankIntegratedGradients, ScheduleLike
 from captum_rank.checks import UserInputError, UserTypeError
@@ -442,9 +443,11 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         results = list(result) if which == "attribute_with_ranks" else [result]
         formatted = [self._layout(part, bounds) for part in results]
         if return_convergence_delta:
+            # Captum's delta asserts on numpy integer targets: hand it the checked form.
             delta = self.compute_convergence_delta(
                 results[0], model_baselines, model_inputs,
-                additional_forward_args=extra_args, target=target,
+                additional_forward_args=extra_args,
+                target=check_target(target, int(model_inputs[0].shape[0])),
             )
             formatted.append(delta)
         if which == "attribute_with_ranks":

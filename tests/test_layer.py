@@ -143,6 +143,19 @@ def test_completeness_on_the_embedding(text_model: TextModel, tokens: Tensor,
     assert torch.allclose(delta, layer.sum((1, 2)) - total, atol=1e-5)
 
 
+def test_convergence_delta_takes_numpy_and_tensor_targets(text_model: TextModel,
+                                                          tokens: Tensor) -> None:
+    # Captum's own delta asserts on numpy integers; Layer RIG hands it the checked target.
+    import numpy as np
+
+    lrig = LayerRankIntegratedGradients(text_model, text_model.embedding)
+    deltas = [lrig.attribute(tokens, baselines=0, target=target, n_steps=8,
+                             return_convergence_delta=True)[1]
+              for target in (2, np.int64(2), torch.tensor(2), np.array([2, 2, 2]))]
+    for delta in deltas[1:]:
+        assert torch.equal(delta, deltas[0])
+
+
 @pytest.mark.parametrize("schedule", ["sequential", "spectral"])
 def test_internal_batch_size_gives_the_same_answer_in_bounded_batches(
     cnn: nn.Module, images: Tensor, schedule: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from captum_rank.checks import UserInputError
 from captum_rank.data import load_sample
@@ -101,3 +101,31 @@ def test_errors() -> None:
         map_similarity(x, x[:1])
     with pytest.raises(UserInputError, match="metric"):
         verdict(cascading_randomization(model, sobel_map, x, 0), metric="psnr")
+
+
+def test_a_stage_may_be_a_block_or_a_group_of_modules() -> None:
+    # Deep models are randomised block by block: a stage names a module with nested
+    # parameters, or lists several modules; every parameter under them changes at once.
+    torch.manual_seed(0)
+    block = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.BatchNorm2d(2), nn.ReLU())
+    model = nn.Sequential(block, nn.Flatten(), nn.Linear(2 * 4 * 4, 3), nn.Linear(3, 3)).eval()
+    x = torch.rand(2, 1, 4, 4)
+    seen: list[list[Tensor]] = []
+
+    def record(m: nn.Module, inputs: Tensor, target: Tensor) -> Tensor:
+        seen.append([p.detach().clone() for p in m.parameters()])
+        return sobel_map(m, inputs, target)
+
+    curves = cascading_randomization(model, record, x, 0, layers=[["3", "2"], "0"])
+    assert curves.stages == ["3 .. 2", "0"]
+    trained, after_group, after_block = seen
+    changed = [[not torch.equal(a, b) for a, b in zip(trained, later, strict=True)]
+               for later in (after_group, after_block)]
+    # parameters in order: conv w, conv b, bn w, bn b, linear2 w/b, linear3 w/b
+    assert changed[0] == [False, False, False, False, True, True, True, True]
+    assert changed[1] == [True] * 8
+    assert list(model.parameters())[0].equal(trained[0])  # the model itself is untouched
+    with pytest.raises(UserInputError, match="empty group"):
+        cascading_randomization(model, sobel_map, x, 0, layers=[[]])
+    with pytest.raises(UserInputError, match="not modules with parameters"):
+        cascading_randomization(model, sobel_map, x, 0, layers=[["3", "1"]])

@@ -224,18 +224,26 @@ def _parameterised_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
 
 def _reinitialise(module: nn.Module, generator: torch.Generator) -> None:
+    # Every parameter under the module: a stage may name a whole block.
     with torch.no_grad():
-        for name, p in module.named_parameters(recurse=False):
+        for name, p in module.named_parameters():
             if p.dim() >= 2:
                 fan_in = p[0].numel()
                 bound = 1.0 / fan_in**0.5
                 p.copy_((torch.rand(p.shape, generator=generator) * 2 - 1).mul_(bound * 3**0.5)
                         .to(p.device, p.dtype))
-            elif name == "weight":  # normalisation scales
+            elif name.rsplit(".", 1)[-1] == "weight":  # normalisation scales
                 p.copy_(torch.ones_like(p) + 0.1 * torch.randn(p.shape, generator=generator)
                         .to(p.device, p.dtype))
             else:
                 p.copy_(0.1 * torch.randn(p.shape, generator=generator).to(p.device, p.dtype))
+
+
+def _stage_name(stage: str | Sequence[str]) -> str:
+    if isinstance(stage, str):
+        return stage
+    names = list(stage)
+    return names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]}"
 
 
 def cascading_randomization(
@@ -244,7 +252,7 @@ def cascading_randomization(
     inputs: Tensor,
     target: Any,
     *,
-    layers: Sequence[str] | None = None,
+    layers: Sequence[str | Sequence[str]] | None = None,
     seed: int = 0,
 ) -> SanityCurves:
     r"""Cascading model-parameter randomisation (Adebayo et al., 2018).
@@ -263,9 +271,12 @@ def cascading_randomization(
         explain: ``(model, inputs, target) -> maps``.
         inputs: ``(N, C, H, W)``.
         target: class index, one for all or one per example (kept fixed).
-        layers: names (``model.named_modules()``) of the layers to randomise, in the order
-            given. Default: every module with its own parameters, from the last to the
-            first.
+        layers: the stages, in the order given: each a name (``model.named_modules()``)
+            of a module with parameters (all its parameters, nested ones included, are
+            re-initialised: a name may be a whole block), or a list of such names
+            randomised together as one stage (for deep models, where one explanation per
+            layer costs too much). Default: every module with its own parameters, one per
+            stage, from the last to the first.
         seed: seed of the re-initialisation.
 
     Returns:
@@ -295,24 +306,31 @@ def cascading_randomization(
     t = as_target(target, x.shape[0], x.device)
     reference = explain(model, x, t).detach()
     clone = copy.deepcopy(model)
-    available = dict(_parameterised_layers(clone))
-    if not available:
+    if not any(True for _ in clone.parameters()):
         raise UserInputError("`model` has no parameters to randomise.")
-    names = [name for name, _ in _parameterised_layers(clone)] if layers is None else list(
-        layers)
-    unknown = [name for name in names if name not in available]
+    stages: list[list[str]] = (
+        [[name] for name, _ in _parameterised_layers(clone)] if layers is None
+        else [[stage] if isinstance(stage, str) else list(stage) for stage in layers])
+    available = {name: m for name, m in clone.named_modules()
+                 if any(True for _ in m.parameters())}
+    if any(not stage for stage in stages):
+        raise UserInputError("`layers` has an empty group: give each stage a name or a "
+                             "non-empty list of names.")
+    unknown = [name for stage in stages for name in stage if name not in available]
     if unknown:
         raise UserInputError(
-            f"`layers` {unknown} are not parameterised modules of the model; choose from "
-            f"{list(available)}.")
+            f"`layers` {unknown} are not modules with parameters of the model; choose from "
+            f"{list(available)} (a name, or a list of names per stage).")
     generator = torch.Generator().manual_seed(seed)
     spearman, ssim = [], []
-    for name in names:
-        _reinitialise(available[name], generator)
+    for stage in stages:
+        for name in stage:
+            _reinitialise(available[name], generator)
         maps = explain(clone, x, t).detach()
         s, q = map_similarity(maps, reference)
         spearman.append(s)
         ssim.append(q)
+    names = [_stage_name(stage) for stage in stages]
     return SanityCurves(names, torch.stack(spearman), torch.stack(ssim),
                         {"test": "cascading randomisation", "seed": seed})
 
