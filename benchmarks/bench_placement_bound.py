@@ -14,7 +14,11 @@ rule (the mean of an interval's two end gradients times the exact path increment
 * ``indicator``: bisection by the adaptive rule's per-pixel indicator
   ``||(G_{j+1} - G_j) * (gamma_{j+1} - gamma_j)||`` (what a rule can see);
 * ``oracle``: bisection by each interval's *true* error against the fine sum (what no
-  rule can see: a lower bound for bisection placements with this summation).
+  rule can see: a lower bound for bisection placements with this summation);
+* ``per-window GL`` (rank curve, one-channel images): the ``n`` evaluations shared out
+  among the components' windows in proportion to their length, a Gauss-Legendre rule in
+  each window, and a window that gets none borrowing its nearest neighbour's mean
+  gradient (evaluated off the fine grid, at the rule's own nodes).
 
 The ``oracle`` row on the rank curve is how far RIG can get from its converged map with
 ``n`` evaluations, however cleverly it places them; compare it with the same row on the
@@ -29,11 +33,13 @@ Fails (never falls back to a random model) when the zoo model or the images are 
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -48,7 +54,7 @@ PATHS: dict[str, tuple[str, RankSchedule]] = {
     "line": ("IG's straight line", LinearSchedule()),
     "rank": ("rank curve (`arc_length`)", ArcLengthSchedule()),
 }
-PLACEMENTS = ("even", "even, linear", "indicator", "oracle")
+PLACEMENTS = ("even", "even, linear", "indicator", "oracle", "per-window GL")
 
 
 class FinePath:
@@ -57,17 +63,42 @@ class FinePath:
     def __init__(self, model: nn.Module, image: Tensor, target: int, schedule: RankSchedule,
                  fine: int, batch: int) -> None:
         self.schedule = schedule
+        self.model, self.target, self.dtype = model, target, image.dtype
         self.U, self.S, self.Vh = (f[0] for f in rank_svd.thin_svd(image[None].double()))
         self.alphas = torch.linspace(0.0, 1.0, fine + 1, dtype=torch.float64)
         self.points = self.at(self.schedule.gates(self.alphas, self.S))
-        grads = []
-        for first in range(0, fine + 1, batch):
-            chunk = self.points[first:first + batch].clone().requires_grad_(True)
-            out = model(chunk.to(image.dtype))[:, target].sum()
-            grads.append(torch.autograd.grad(out, chunk)[0].double())
-        self.grads = torch.cat(grads)
+        self.grads = torch.cat([self.gradients(self.points[first:first + batch])
+                                for first in range(0, fine + 1, batch)])
         pieces = 0.5 * (self.grads[1:] + self.grads[:-1]) * (self.points[1:] - self.points[:-1])
         self.running = torch.cat([torch.zeros_like(pieces[:1]), pieces.cumsum(0)])
+
+    def gradients(self, points: Tensor) -> Tensor:
+        chunk = points.to(self.dtype).requires_grad_(True)
+        out = self.model(chunk)[:, self.target].sum()
+        return torch.autograd.grad(out, chunk)[0].double()
+
+    def per_window_gauss(self, n: int) -> Tensor:
+        """The map from ``n`` evaluations shared among the windows (one channel only)."""
+        if self.S.shape[0] != 1:
+            raise ValueError("per-window GL is implemented for one-channel images")
+        values = self.S[0]
+        ends = torch.cat([torch.zeros(1, dtype=torch.float64), values.cumsum(0) / values.sum()])
+        share = (ends[1:] - ends[:-1]) * n
+        counts = share.floor().long()
+        for k in (share - counts).argsort(descending=True)[: n - int(counts.sum())]:
+            counts[k] += 1
+        means: dict[int, Tensor] = {}
+        for k in torch.nonzero(counts).flatten().tolist():
+            nodes, weights = np.polynomial.legendre.leggauss(int(counts[k]))
+            alphas = ends[k] + (ends[k + 1] - ends[k]) * torch.from_numpy((nodes + 1) / 2)
+            grads = self.gradients(self.at(self.schedule.gates(alphas, self.S)))
+            means[k] = (torch.from_numpy(weights / 2)[:, None, None, None] * grads).sum(0)
+        result = torch.zeros_like(self.converged)
+        for k in range(values.numel()):
+            nearest = min(means, key=lambda j: abs(j - k))
+            component = values[k] * torch.outer(self.U[0, :, k], self.Vh[0, k])
+            result += component * means[nearest]
+        return result
 
     def at(self, gates: Tensor) -> Tensor:
         """``(T, C, H, W)`` path points for gates ``(T, C, r)``."""
@@ -101,7 +132,7 @@ def bisect(path: FinePath, n: int, score: Callable[[int, int], Tensor]) -> list[
     nodes = [0, last]
     while len(nodes) < n:
         scores = [float(score(a, b).norm()) if b - a > 1 else -1.0
-                  for a, b in zip(nodes, nodes[1:], strict=False)]
+                  for a, b in itertools.pairwise(nodes)]
         worst = max(range(len(scores)), key=scores.__getitem__)
         nodes.insert(worst + 1, (nodes[worst] + nodes[worst + 1]) // 2)
     return nodes
@@ -112,14 +143,24 @@ def distances(path: FinePath, n: int) -> dict[str, float]:
     last = path.alphas.numel() - 1
     even = torch.round(torch.linspace(0, last, n)).long().tolist()
     maps = {
-        "even": sum(path.trapezoid(a, b) for a, b in zip(even, even[1:], strict=False)),
-        "even, linear": sum(path.linear(a, b) for a, b in zip(even, even[1:], strict=False)),
+        "even": sum(path.trapezoid(a, b) for a, b in itertools.pairwise(even)),
+        "even, linear": sum(path.linear(a, b) for a, b in itertools.pairwise(even)),
     }
     for name, score in (("indicator", path.indicator), ("oracle", path.error)):
         nodes = bisect(path, n, score)
-        maps[name] = sum(path.trapezoid(a, b) for a, b in zip(nodes, nodes[1:], strict=False))
+        maps[name] = sum(path.trapezoid(a, b) for a, b in itertools.pairwise(nodes))
+    if path.S.shape[0] == 1 and not isinstance(path.schedule, LinearSchedule):
+        maps["per-window GL"] = path.per_window_gauss(n)
     scale = float(path.converged.norm())
     return {name: float((m - path.converged).norm()) / scale for name, m in maps.items()}
+
+
+def first_interval_share(path: FinePath, n: int) -> float:
+    """Share of the even placement's squared per-interval errors in its first interval."""
+    last = path.alphas.numel() - 1
+    even = torch.round(torch.linspace(0, last, n)).long().tolist()
+    squares = [float(path.error(a, b).pow(2).sum()) for a, b in itertools.pairwise(even)]
+    return squares[0] / max(sum(squares), 1e-300)
 
 
 def load(model_name: str, count: int) -> tuple[nn.Module, Tensor, str]:
@@ -159,13 +200,18 @@ def main() -> None:
             for n in budgets:
                 for name, value in distances(path, n).items():
                     found.setdefault((key, name, n), []).append(value)
+                found.setdefault((key, "first share", n), []).append(
+                    first_interval_share(path, n))
             print(f"{key}: image done", flush=True)
     rows = [[PATHS[key][0], name,
              *(f"{statistics.median(found[(key, name, n)]):.1e}" for n in budgets)]
-            for key in PATHS for name in PLACEMENTS]
+            for key in PATHS for name in PLACEMENTS if (key, name, budgets[0]) in found]
     ratio = [["oracle, rank curve / oracle, line", "",
               *(f"{statistics.median(found[('rank', 'oracle', n)]) / statistics.median(found[('line', 'oracle', n)]):.1f}x"  # noqa: E501
                 for n in budgets)]]
+    shares = [[PATHS[key][0], "even: first interval's share of the squared error",
+               *(f"{statistics.median(found[(key, 'first share', n)]):.2f}" for n in budgets)]
+              for key in PATHS]
     body = (
         f"Command: `{command()}`  \nMachine: {machine()}\n\n"
         f"Model: zoo `{args.model}`; data: {source}; target: predicted class; baseline: "
@@ -173,6 +219,9 @@ def main() -> None:
         "gradients of the same path. Median over images of the relative L2 distance to it "
         "(columns: model evaluations).\n\n"
         + markdown_table(["path", "placement", *(str(n) for n in budgets)], rows + ratio)
+        + "\n\nWhere the error sits: the share of the sum of squared per-interval errors "
+        "(even placement) that falls in the interval next to the baseline.\n\n"
+        + markdown_table(["path", "", *(str(n) for n in budgets)], shares)
     )
     write_section(f"placement-bound-{args.model}",
                   f"Best node placement against the converged map ({args.model})", body)

@@ -564,7 +564,8 @@ def headline(results: list[dict[str, Any]]) -> str:
     commands = [c for res in results for c in res["meta"]["commands"]]
     return ("Runs (seed, steps and code in docs/faithfulness.md):\n\n"
             + "\n".join(f"    {c}" for c in commands) + "\n\n" + table
-            + "\n\nMachine shared with other jobs (load average about 20 on 2 cores).")
+            + "\n\nThe runs shared the machine's 2 cores with each other (one thread each): "
+            "times are indicative only.")
 
 
 def _notes() -> str:
@@ -618,7 +619,7 @@ def report(args: argparse.Namespace) -> int:
         out += ["### Run", "", *[f"    {c}" for c in meta["commands"]], "",
                 f"Seed {meta['seed']}; {meta['n_steps']} model evaluations per path method "
                 f"and image; objective: the target's {meta['objective']}; machine: "
-                f"{meta['machine']}, shared with other jobs (times are indicative only); "
+                f"{meta['machine']}, shared with the other runs (times are indicative only); "
                 f"threads: {meta['threads']}. `RIG default` is the library's default "
                 f"schedule at run time: `{meta.get('default_schedule', 'see notes')}`; code: "
                 f"{meta.get('code', 'see notes')}.", ""]

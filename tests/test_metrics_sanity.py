@@ -124,7 +124,7 @@ def test_a_stage_may_be_a_block_or_a_group_of_modules() -> None:
     # parameters in order: conv w, conv b, bn w, bn b, linear2 w/b, linear3 w/b
     assert changed[0] == [False, False, False, False, True, True, True, True]
     assert changed[1] == [True] * 8
-    assert list(model.parameters())[0].equal(trained[0])  # the model itself is untouched
+    assert next(iter(model.parameters())).equal(trained[0])  # the model itself is untouched
     with pytest.raises(UserInputError, match="empty group"):
         cascading_randomization(model, sobel_map, x, 0, layers=[[]])
     with pytest.raises(UserInputError, match="not modules with parameters"):
