@@ -213,7 +213,6 @@ def main() -> None:
                *(f"{statistics.median(found[(key, 'first share', n)]):.2f}" for n in budgets)]
               for key in PATHS]
     body = (
-        f"Command: `{command()}`  \nMachine: {machine()}\n\n"
         f"Model: zoo `{args.model}`; data: {source}; target: predicted class; baseline: "
         f"zeros; converged map: the trapezoid sum over {args.fine + 1} evenly spaced "
         "gradients of the same path. Median over images of the relative L2 distance to it "
@@ -225,7 +224,7 @@ def main() -> None:
     )
     write_section(f"placement-bound-{args.model}",
                   f"Best node placement against the converged map ({args.model})", body)
-    print(body)
+    print(f"Command: `{command()}`\nMachine: {machine()}\n\n{body}")
 
 
 if __name__ == "__main__":

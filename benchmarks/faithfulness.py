@@ -460,7 +460,7 @@ def figure(results: list[dict[str, Any]], path: Path) -> None:
         for model_name, record in res["models"].items():
             panels.append((model_name, record))
     fig, axes = plt.subplots(len(panels), 3, figsize=(13, 3.3 * len(panels)), squeeze=False)
-    show = (IG, RIG_DEFAULT, "RIG spectral (w=0.4)", "random (control)")
+    show = (IG, RIG_DEFAULT, "RIG spectral (w=0.4)", "Guided IG", "random (control)")
     for row, (model_name, record) in enumerate(panels):
         for col, (kind, title) in enumerate((("diffid_del_prob", "deletion (mean fill)"),
                                              ("diffid_ins_prob", "insertion (mean fill)"))):
@@ -513,8 +513,10 @@ photos, and on the project's natural and adversarially trained Fashion-MNIST mod
   over ratios of insertion minus deletion. *Accuracy* (the arg-max is still the target) is
   the number Spectral IG reports; *probability* records the target's softmax probability
   on the same passes. Higher is better.
-- **insertion - deletion, black** (`insertion_deletion`): signed order, 16 equal steps,
-  black fill, area under the target-probability curve (trapezoid). Higher is better.
+- **insertion - deletion, black / blur** (`insertion_deletion`): signed order, equal
+  steps (`--perturb-steps`: 16 on Fashion-MNIST, 10 on ImageNet), removed pixels set to
+  black or to a Gaussian blur of the image (`fill="blur"`), area under the
+  target-probability curve (trapezoid). Higher is better.
 - **ROAD LeRF - MoRF** (`road`): noisy linear imputation (Quantus' implementation) of
   the least- and most-relevant pixels; the mean accuracy over the percentages, LeRF minus
   MoRF. Higher is better.
