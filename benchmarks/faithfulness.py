@@ -16,7 +16,8 @@ target is the image's *true label*; every method explains the target's *softmax
 probability* (``--objective``); the baseline is black (zeros in ``[0, 1]`` pixel space);
 every path method gets the same ``--n-steps`` gradient evaluations per image. Methods
 (:mod:`captum_rank.metrics.rivals`): Captum IG, RIG with the library's default schedule
-(no ``schedule=`` passed), ``arc_length`` and ``spectral`` (``SpectralSchedule(overlap=
+(no ``schedule=`` or ``method=`` passed: ``arc_length`` with the adaptive rule), the same
+path with Captum's Gauss-Legendre rule, and ``spectral`` (``SpectralSchedule(overlap=
 0.4)``, Spectral IG's setting), the paper's averaged form (``form="averaged"``, the
 sequential low-rank reconstructions), Captum GradientShap (``n_samples = n_steps``, the
 same black baseline, ``stdevs=0``), Guided IG and Blur IG from PyPI ``saliency``, and two
@@ -70,6 +71,7 @@ ROOT = Path(__file__).resolve().parents[1]
 METRIC_NAMES = ("diffid", "insdel", "road", "fc", "rank")
 IG = "IG (Captum)"
 RIG_DEFAULT = "RIG default"
+RIG_ARC_GL = "RIG arc_length, Gauss-Legendre"
 #: Verdicts ("better/worse than IG beyond 2 standard errors") need at least this many images.
 MIN_IMAGES = 10
 
@@ -123,7 +125,9 @@ def methods(n_steps: int, seed: int) -> dict[str, Explainer]:
     return {
         IG: ig_with_ranks(n_steps),
         RIG_DEFAULT: rig_with_ranks(n_steps),
-        "RIG arc_length": rig_with_ranks(n_steps, schedule="arc_length"),
+        # The default's path with Captum's rule instead of the adaptive one (the default is
+        # arc_length + adaptive, so a plain schedule="arc_length" would repeat it).
+        RIG_ARC_GL: rig_with_ranks(n_steps, schedule="arc_length", method="gausslegendre"),
         "RIG spectral (w=0.4)": rig_with_ranks(n_steps, schedule=SpectralSchedule(overlap=0.4)),
         "RIG averaged (paper)": rig_with_ranks(n_steps, schedule="sequential", form="averaged"),
         "GradientShap": pixels_only(gradient_shap(n_steps, seed=seed)),
@@ -194,7 +198,7 @@ def evaluate_batch(model: nn.Module, objective: nn.Module, counter: Counting, x:
         entry["seconds"] += time.perf_counter() - start
         entry["evaluations"] += counter.rows
         if ranks is not None and name in (IG, RIG_DEFAULT, "RIG spectral (w=0.4)",
-                                          "RIG arc_length"):
+                                          RIG_ARC_GL):
             rank_orders[name] = ranks
         scores: dict[str, list[float]] = entry["scores"]
 
@@ -283,8 +287,10 @@ def run(args: argparse.Namespace) -> int:
         counter = Counting(model)
         objective: nn.Module = nn.Sequential(counter, nn.Softmax(dim=1)) if (
             args.objective == "probability") else counter
-        record = models.setdefault(model_name, {"done": 0, "methods": {}, "rank": {},
-                                                "data": source})
+        # A tag keeps a run with other settings (more steps, say) in a table of its own.
+        key = f"{model_name} ({args.tag})" if args.tag else model_name
+        record = models.setdefault(key, {"done": 0, "methods": {}, "rank": {},
+                                   "data": source})
         with torch.no_grad():
             predicted = torch.cat([model(x_all[i:i + 50]).argmax(1)
                                    for i in range(0, len(x_all), 50)])
@@ -540,8 +546,10 @@ Every method explains the same output (the target's softmax probability, as Spec
 does), for the same target (the true label; for unlabelled photos the model's
 prediction), from the same black baseline, with the same number of model evaluations
 (`--n-steps` per image, counted by a wrapper around the model; the tables show the count):
-Captum `IntegratedGradients`; `RankIntegratedGradients` with the library's default
-schedule (no `schedule=` passed), `arc_length`, and `spectral` at Spectral IG's overlap
+Captum `IntegratedGradients`; `RankIntegratedGradients` with the library's defaults
+(no `schedule=` or `method=` passed: `arc_length` with the adaptive rule), the same path
+with Captum's Gauss-Legendre rule (`RIG arc_length, Gauss-Legendre`; where it is missing,
+it was not run), and `spectral` at Spectral IG's overlap
 0.4 (RIG's `spectral` schedule reproduces Spectral IG's attributions); the paper's averaged
 form (`form="averaged"`, sequential low-rank reconstructions); Captum `GradientShap` with the
 same single baseline; Guided IG and Blur IG from PyPI `saliency` (their defaults; Blur IG
@@ -672,6 +680,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=25)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", type=Path, required=True)
+    p.add_argument("--tag", default="", help="table name suffix for runs with other settings")
     p.add_argument("--resume", action="store_true")
     r = sub.add_parser("report", help="render tables (markdown) and the figure from JSON")
     r.add_argument("json_files", nargs="+")
