@@ -92,12 +92,12 @@ class Counting(nn.Module):
         return self.model(x)
 
 
-def ig_with_ranks(n_steps: int) -> Explainer:
+def ig_with_ranks(n_steps: int, batch: int | None = None) -> Explainer:
     """Captum IG, and its path-averaged gradient projected on the components of x - x'."""
 
     def run(model: nn.Module, x: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
         mean_grad = IntegratedGradients(model, multiply_by_inputs=False).attribute(
-            x, baselines=0.0, target=t, n_steps=n_steps).detach()
+            x, baselines=0.0, target=t, n_steps=n_steps, internal_batch_size=batch).detach()
         u, s, vh = rank_components(x)
         ranks = s * torch.einsum("...hr,...hw,...rw->...r", u, mean_grad.to(u.dtype), vh)
         return mean_grad * x, ranks.to(x.dtype)
@@ -105,10 +105,10 @@ def ig_with_ranks(n_steps: int) -> Explainer:
     return run
 
 
-def rig_with_ranks(n_steps: int, **options: Any) -> Explainer:
+def rig_with_ranks(n_steps: int, batch: int | None = None, **options: Any) -> Explainer:
     def run(model: nn.Module, x: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
         pixels, ranks = RankIntegratedGradients(model).attribute_with_ranks(
-            x, baselines=0.0, target=t, n_steps=n_steps, **options)
+            x, baselines=0.0, target=t, n_steps=n_steps, internal_batch_size=batch, **options)
         return pixels.detach(), ranks.detach()
 
     return run
@@ -121,15 +121,18 @@ def pixels_only(explain: Callable[[nn.Module, Tensor, Tensor], Tensor]) -> Expla
     return run
 
 
-def methods(n_steps: int, seed: int) -> dict[str, Explainer]:
+def methods(n_steps: int, seed: int, batch: int | None = None) -> dict[str, Explainer]:
     return {
-        IG: ig_with_ranks(n_steps),
-        RIG_DEFAULT: rig_with_ranks(n_steps),
+        IG: ig_with_ranks(n_steps, batch),
+        RIG_DEFAULT: rig_with_ranks(n_steps, batch),
         # The default's path with Captum's rule instead of the adaptive one (the default is
         # arc_length + adaptive, so a plain schedule="arc_length" would repeat it).
-        RIG_ARC_GL: rig_with_ranks(n_steps, schedule="arc_length", method="gausslegendre"),
-        "RIG spectral (w=0.4)": rig_with_ranks(n_steps, schedule=SpectralSchedule(overlap=0.4)),
-        "RIG averaged (paper)": rig_with_ranks(n_steps, schedule="sequential", form="averaged"),
+        RIG_ARC_GL: rig_with_ranks(n_steps, batch, schedule="arc_length",
+                                   method="gausslegendre"),
+        "RIG spectral (w=0.4)": rig_with_ranks(n_steps, batch,
+                                               schedule=SpectralSchedule(overlap=0.4)),
+        "RIG averaged (paper)": rig_with_ranks(n_steps, batch, schedule="sequential",
+                                               form="averaged"),
         "GradientShap": pixels_only(gradient_shap(n_steps, seed=seed)),
         "Guided IG": pixels_only(guided_ig(n_steps)),
         "Blur IG": pixels_only(blur_ig(n_steps)),
@@ -187,7 +190,7 @@ def _add_curve(store: dict[str, Any], key: str, x: list[float], curves: Tensor) 
 def evaluate_batch(model: nn.Module, objective: nn.Module, counter: Counting, x: Tensor,
                    t: Tensor, args: argparse.Namespace, record: dict[str, Any]) -> None:
     rank_orders: dict[str, Tensor] = {}
-    for name, explain in methods(args.n_steps, args.seed).items():
+    for name, explain in methods(args.n_steps, args.seed, args.internal_batch_size).items():
         if args.methods and name not in args.methods:
             continue
         entry = record["methods"].setdefault(name, {"seconds": 0.0, "evaluations": 0,
@@ -681,6 +684,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", type=Path, required=True)
     p.add_argument("--tag", default="", help="table name suffix for runs with other settings")
+    p.add_argument("--internal-batch-size", type=int, default=None,
+                   help="path points per forward pass for IG and RIG (memory bound)")
     p.add_argument("--resume", action="store_true")
     r = sub.add_parser("report", help="render tables (markdown) and the figure from JSON")
     r.add_argument("json_files", nargs="+")
