@@ -214,7 +214,7 @@ def render(results: dict[str, dict[str, tuple[SanityCurves, SanityCurves]]],
         "How to read it. The plain gradient passes: its map decorrelates from the trained "
         "model's as soon as the output layer is random. The Sobel control stays at 1 (a "
         "map of the image, not of the model) and the random control near 0. IG and RIG sit "
-        "in between and *fail* the 0.5 convention on these images, RIG's similarity a "
+        "in between and *fail* the 0.5 convention on Fashion-MNIST, RIG's similarity a "
         "little lower than IG's: both multiply a path-averaged gradient by `x - x'`, and "
         "with a black baseline on Fashion-MNIST a large share of the pixels (the "
         "background) are black, so both maps are exactly zero there whatever the weights; "
