@@ -483,6 +483,12 @@ def figure(results: list[dict[str, Any]], path: Path) -> None:
             ax.set_xlabel("fraction removed" if "del" in kind else "fraction kept")
             ax.set_ylabel("target probability")
         ax = axes[row, 2]
+        if not record.get("rank"):
+            ax.axis("off")
+            ax.text(0.5, 0.5, f"{model_name}:\nrank deletion not run", ha="center",
+                    va="center", fontsize=9)
+            axes[row, 0].legend(fontsize=7)
+            continue
         for order, entry in record.get("rank", {}).items():
             c = entry["curves"].get("deletion")
             if c:
