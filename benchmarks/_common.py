@@ -16,6 +16,26 @@ import torch
 RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
+def zoo_model_and_images(model_name: str, count: int) -> tuple[torch.nn.Module, torch.Tensor, str]:
+    """The zoo model, ``count`` real images for it and a description; raises if either is
+    missing (never falls back to a random model): the ImageNet model gets the first photos
+    of ``load_photos(size=224)``, the Fashion-MNIST models the bundled test sample."""
+    from captum_rank import zoo
+
+    model = zoo.load(model_name)
+    if model_name.startswith("imagenet"):
+        from captum_rank.data import load_photos
+
+        images = load_photos(size=224).images[:count]
+        source = f"{images.shape[0]} photos of `captum_rank.data.load_photos(size=224)`"
+    else:
+        from captum_rank.data import load_sample
+
+        images = load_sample()[0][:count]
+        source = f"{images.shape[0]} bundled Fashion-MNIST test images (`load_sample()`)"
+    return model, images, source
+
+
 def machine() -> str:
     """One line that says what the numbers were measured on."""
     cpu = platform.processor() or platform.machine()

@@ -37,9 +37,9 @@ from scipy.stats import spearmanr
 from torch import Tensor, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import markdown_table, write_section
+from _common import markdown_table, write_section, zoo_model_and_images
 
-from captum_rank import RankIntegratedGradients, zoo
+from captum_rank import RankIntegratedGradients
 from captum_rank.schedules import ArcLengthSchedule
 
 Attribute = Callable[[Tensor, Tensor, int], Tensor]
@@ -65,23 +65,6 @@ CURVES: dict[str, str] = {"ig": "ig", "linear_adaptive": "ig", "spectral": "spec
 RANK_CURVE_REFERENCE = "arc_length"
 FMNIST_METHODS = ("ig,default,sequential,numerical_rank,arc_length,arc_length_cosine,energy,"
                   "spectral,sequential_adaptive,linear_adaptive")
-
-
-def load(model_name: str, count: int) -> tuple[nn.Module, Tensor, str]:
-    """The zoo model and ``count`` real images for it; raises if either is missing."""
-    model = zoo.load(model_name)
-    if model_name.startswith("imagenet"):
-        from captum_rank.data import load_photos
-
-        photos = load_photos(size=224)
-        images = photos.images[:count]
-        source = f"{images.shape[0]} photos of `captum_rank.data.load_photos(size=224)`"
-    else:
-        from captum_rank.data import load_sample
-
-        images = load_sample()[0][:count]
-        source = f"{images.shape[0]} bundled Fashion-MNIST test images (`load_sample()`)"
-    return model, images, source
 
 
 def runner(model: nn.Module, name: str, batch: int) -> Attribute:
@@ -146,7 +129,7 @@ def main() -> None:
     torch.manual_seed(0)
     budgets = [int(b) for b in args.budgets.split(",")]
     names = args.methods.split(",")
-    model, images, source = load(args.model, args.images)
+    model, images, source = zoo_model_and_images(args.model, args.images)
     lengths = path_lengths(images)
     print(f"rank path length / straight line length over {len(images)} images: median "
           f"{cell(lengths, '.2f')}", flush=True)

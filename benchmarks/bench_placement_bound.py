@@ -44,10 +44,9 @@ import torch
 from torch import Tensor, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import command, machine, markdown_table, write_section
+from _common import command, machine, markdown_table, write_section, zoo_model_and_images
 
 from captum_rank import svd as rank_svd
-from captum_rank import zoo
 from captum_rank.schedules import ArcLengthSchedule, LinearSchedule, RankSchedule
 
 PATHS: dict[str, tuple[str, RankSchedule]] = {
@@ -138,10 +137,14 @@ def bisect(path: FinePath, n: int, score: Callable[[int, int], Tensor]) -> list[
     return nodes
 
 
+def even_nodes(path: FinePath, n: int) -> list[int]:
+    """``n`` evenly spaced grid indices, both ends included."""
+    return torch.round(torch.linspace(0, path.alphas.numel() - 1, n)).long().tolist()
+
+
 def distances(path: FinePath, n: int) -> dict[str, float]:
     """Relative L2 distance to the fine sum for each placement with ``n`` evaluations."""
-    last = path.alphas.numel() - 1
-    even = torch.round(torch.linspace(0, last, n)).long().tolist()
+    even = even_nodes(path, n)
     maps = {
         "even": sum(path.trapezoid(a, b) for a, b in itertools.pairwise(even)),
         "even, linear": sum(path.linear(a, b) for a, b in itertools.pairwise(even)),
@@ -157,23 +160,9 @@ def distances(path: FinePath, n: int) -> dict[str, float]:
 
 def first_interval_share(path: FinePath, n: int) -> float:
     """Share of the even placement's squared per-interval errors in its first interval."""
-    last = path.alphas.numel() - 1
-    even = torch.round(torch.linspace(0, last, n)).long().tolist()
-    squares = [float(path.error(a, b).pow(2).sum()) for a, b in itertools.pairwise(even)]
+    squares = [float(path.error(a, b).pow(2).sum())
+               for a, b in itertools.pairwise(even_nodes(path, n))]
     return squares[0] / max(sum(squares), 1e-300)
-
-
-def load(model_name: str, count: int) -> tuple[nn.Module, Tensor, str]:
-    model = zoo.load(model_name).eval()
-    if model_name.startswith("imagenet"):
-        from captum_rank.data import load_photos
-
-        images = load_photos(size=224).images[:count]
-        return model, images, f"{len(images)} photos of `load_photos(size=224)`"
-    from captum_rank.data import load_sample
-
-    images = load_sample()[0][:count]
-    return model, images, f"{len(images)} bundled Fashion-MNIST test images (`load_sample()`)"
 
 
 def main() -> None:
@@ -188,7 +177,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     budgets = [int(b) for b in args.budgets.split(",")]
-    model, images, source = load(args.model, args.images)
+    model, images, source = zoo_model_and_images(args.model, args.images)
     for p in model.parameters():
         p.requires_grad_(False)
     with torch.no_grad():

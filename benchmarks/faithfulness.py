@@ -482,14 +482,14 @@ def figure(results: list[dict[str, Any]], path: Path) -> None:
             ax.set_title(f"{model_name}: {title}", fontsize=9)
             ax.set_xlabel("fraction removed" if "del" in kind else "fraction kept")
             ax.set_ylabel("target probability")
+        axes[row, 0].legend(fontsize=7)
         ax = axes[row, 2]
         if not record.get("rank"):
             ax.axis("off")
             ax.text(0.5, 0.5, f"{model_name}:\nrank deletion not run", ha="center",
                     va="center", fontsize=9)
-            axes[row, 0].legend(fontsize=7)
             continue
-        for order, entry in record.get("rank", {}).items():
+        for order, entry in record["rank"].items():
             c = entry["curves"].get("deletion")
             if c:
                 xs = [max(v, 1e-3) for v in c["x"]]
@@ -499,7 +499,6 @@ def figure(results: list[dict[str, Any]], path: Path) -> None:
         ax.set_title(f"{model_name}: rank deletion", fontsize=9)
         ax.set_xlabel("fraction of singular components removed (log)")
         ax.set_ylabel("target probability")
-        axes[row, 0].legend(fontsize=7)
         ax.legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -239,11 +239,8 @@ def _reinitialise(module: nn.Module, generator: torch.Generator) -> None:
                 p.copy_(0.1 * torch.randn(p.shape, generator=generator).to(p.device, p.dtype))
 
 
-def _stage_name(stage: str | Sequence[str]) -> str:
-    if isinstance(stage, str):
-        return stage
-    names = list(stage)
-    return names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]}"
+def _stage_name(stage: list[str]) -> str:
+    return stage[0] if len(stage) == 1 else f"{stage[0]} .. {stage[-1]}"
 
 
 def cascading_randomization(
@@ -306,13 +303,13 @@ def cascading_randomization(
     t = as_target(target, x.shape[0], x.device)
     reference = explain(model, x, t).detach()
     clone = copy.deepcopy(model)
-    if not any(True for _ in clone.parameters()):
+    available = {name: m for name, m in clone.named_modules()
+                 if any(True for _ in m.parameters())}
+    if not available:
         raise UserInputError("`model` has no parameters to randomise.")
     stages: list[list[str]] = (
         [[name] for name, _ in _parameterised_layers(clone)] if layers is None
         else [[stage] if isinstance(stage, str) else list(stage) for stage in layers])
-    available = {name: m for name, m in clone.named_modules()
-                 if any(True for _ in m.parameters())}
     if any(not stage for stage in stages):
         raise UserInputError("`layers` has an empty group: give each stage a name or a "
                              "non-empty list of names.")
