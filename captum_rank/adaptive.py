@@ -16,6 +16,14 @@ gradient it has computed. It stops when an example's budget of ``n_steps`` evalu
 spent or, with a ``tolerance``, as soon as ``|delta| <= tolerance * |F(x) - F(x')|``; an
 example that has converged costs nothing more.
 
+A small completeness error does not make a converged *map*: errors of opposite sign in
+different pixels cancel in the sum. Because the nodes are kept, the map on every other
+node (a nested rule with half the evaluations) costs nothing, and its distance to the map
+on all nodes, ``||A_n - A_{n/2}|| / ||A_n||``, estimates the map's own error (for a rule of
+order ``p`` it is about ``2^p - 1`` times the error of ``A_n``: about equal on the rough
+integrands of ReLU networks, three times on smooth ones, so it errs on the safe side).
+With a ``map_tolerance`` the rule refines until that estimate is below it.
+
 The increments still telescope to ``x - x'``, so completeness is quadrature error only,
 and rank attributions come from the same sums. The price is memory: the rule keeps every
 node's point and gradient until the end (``2 n_steps`` input-sized tensors per example),
@@ -32,8 +40,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from captum_rank import svd as _svd
-from captum_rank.path import PathPlan, matrix_form
+from captum_rank.path import PathGeometry, PathPlan
 from captum_rank.schedules import RankSchedule
 
 __all__ = ["Convergence", "adaptive_walk", "initial_nodes"]
@@ -57,6 +64,10 @@ class Convergence:
         output_change (Tensor): ``(N,)`` ``F(x) - F(x')``.
         tolerance (float or None): the requested relative tolerance, if any.
         budget (int): the ``n_steps`` each example could spend.
+        map_error (Tensor or None): ``(N,)`` estimated relative L2 error of each pixel map,
+            ``||A_n - A_{n/2}|| / ||A_n||`` from the nested rule on every other node (inf
+            with fewer than three nodes).
+        map_tolerance (float or None): the requested map tolerance, if any.
 
     Examples:
         >>> import torch
@@ -71,6 +82,8 @@ class Convergence:
     output_change: Tensor
     tolerance: float | None
     budget: int
+    map_error: Tensor | None = None
+    map_tolerance: float | None = None
 
     @property
     def relative_error(self) -> Tensor:
@@ -84,15 +97,22 @@ class Convergence:
 
     @property
     def reached(self) -> Tensor:
-        r"""``(N,)`` bool: the tolerance was met (all ``False`` without a tolerance)."""
-        if self.tolerance is None:
+        r"""``(N,)`` bool: every requested tolerance was met (all ``False`` without one)."""
+        if self.tolerance is None and self.map_tolerance is None:
             return torch.zeros_like(self.delta, dtype=torch.bool)
-        return self.delta.abs() <= self.tolerance * self.output_change.abs()
+        reached = torch.ones_like(self.delta, dtype=torch.bool)
+        if self.tolerance is not None:
+            reached &= self.delta.abs() <= self.tolerance * self.output_change.abs()
+        if self.map_tolerance is not None:
+            if self.map_error is None:
+                raise RuntimeError("A map tolerance was set but no map error was estimated.")
+            reached &= self.map_error <= self.map_tolerance
+        return reached
 
     @property
     def failed(self) -> list[int]:
-        r"""Indices of the examples that did not reach the tolerance (none without one)."""
-        if self.tolerance is None:
+        r"""Indices of the examples that missed a requested tolerance (none without one)."""
+        if self.tolerance is None and self.map_tolerance is None:
             return []
         return [int(i) for i in torch.nonzero(~self.reached).flatten()]
 
@@ -100,9 +120,10 @@ class Convergence:
         r"""A JSON-able summary.
 
         Returns:
-            dict: evaluations, delta, output change, relative error, reached, tolerance,
-            budget, all as plain lists and numbers.
+            dict: evaluations, delta, output change, relative error, map error, reached,
+            tolerances, budget, all as plain lists and numbers.
         """
+        map_error = [] if self.map_error is None else [float(v) for v in self.map_error]
         return {
             "evaluations": [int(v) for v in self.evaluations],
             "delta": [float(v) for v in self.delta],
@@ -110,19 +131,25 @@ class Convergence:
             "relative_error": [float(v) for v in self.relative_error],
             "reached": [bool(v) for v in self.reached],
             "tolerance": self.tolerance,
+            "map_error": map_error,
+            "map_tolerance": self.map_tolerance,
             "budget": self.budget,
         }
 
 
-def initial_nodes(n_steps: int, tolerance: float | None) -> int:
+def initial_nodes(n_steps: int, tolerance: float | None,
+                  map_tolerance: float | None = None) -> int:
     r"""How many evenly spaced nodes (ends included) the adaptive rule starts from.
 
     A quarter of the budget without a tolerance (the rest is placed by bisection); with
-    a tolerance, 3 (the ends and the middle), so easy examples stop early.
+    a completeness tolerance, 3 (the ends and the middle), so easy examples stop early;
+    with a map tolerance, 9, so that the first estimate of the map's error (9 nodes
+    against their 5 even ones) is not a guess from two or three gradients.
 
     Args:
         n_steps (int): the budget, at least 2.
-        tolerance (float or None): the relative tolerance, if any.
+        tolerance (float or None): the relative completeness tolerance, if any.
+        map_tolerance (float or None): the map tolerance, if any.
 
     Returns:
         int: between 2 and ``n_steps``.
@@ -130,51 +157,14 @@ def initial_nodes(n_steps: int, tolerance: float | None) -> int:
     Examples:
         >>> initial_nodes(32, None), initial_nodes(32, 0.01), initial_nodes(2, None)
         (8, 3, 2)
+        >>> initial_nodes(32, None, 0.1)
+        9
     """
+    if map_tolerance is not None:
+        return min(n_steps, 9)
     if tolerance is not None:
         return min(n_steps, 3)
     return max(2, min(n_steps, round(n_steps / 4)))
-
-
-@dataclass
-class _Geometry:
-    """One input tensor's decomposition, in the path's matrix form."""
-
-    inputs: Tensor
-    baseline: Tensor  # (N, *matrix_shape[1:]) work dtype
-    delta: Tensor
-    factors: tuple[Tensor, Tensor, Tensor]
-    schedule: RankSchedule
-    matrix_shape: tuple[int, ...]
-
-    @classmethod
-    def build(cls, inputs: Tensor, baseline: Tensor, schedule: RankSchedule) -> _Geometry:
-        work = _svd.compute_dtype(inputs.dtype)
-        shape = tuple(inputs.shape)
-        # Joint mode, and (N, L) inputs next to matrix inputs: as RankPath does.
-        schedule, matrix_shape = matrix_form(inputs, schedule)
-        base = torch.broadcast_to(baseline.to(work), shape).reshape(matrix_shape)
-        delta = inputs.to(work).reshape(matrix_shape) - base
-        return cls(inputs, base, delta, _svd.thin_svd(delta), schedule, matrix_shape)
-
-    def gates(self, alphas: Tensor, example: int) -> Tensor:
-        """``(T, *lead, r)`` gates of one example at ``alphas`` ``(T,)``, work dtype."""
-        values = self.factors[1][example]
-        return self.schedule.gates(alphas, values).to(self.delta.dtype)
-
-    def points(self, gates: Tensor, example: int) -> Tensor:
-        """``(T, *matrix)`` path points of one example for gates ``(T, *lead, r)``."""
-        if bool((gates == gates[..., :1]).all()):
-            # A straight line: x' + phi (x - x') exactly, as IG computes it.
-            return self.baseline[example] + gates[..., :1, None] * self.delta[example]
-        U, S, Vh = (f[example] for f in self.factors)
-        return self.baseline[example] + _svd.reconstruct(U, S * gates, Vh)
-
-    def as_input(self, matrices: Tensor) -> Tensor:
-        """``(T, *matrix)`` -> ``(T, *input_shape[1:])`` in the input's dtype."""
-        return matrices.reshape(matrices.shape[0], *self.inputs.shape[1:]).to(
-            self.inputs.dtype
-        )
 
 
 @dataclass
@@ -193,6 +183,31 @@ class _Example:
             pieces = 0.5 * (grads[1:] + grads[:-1]) * (points[1:] - points[:-1])
             estimate += pieces.flatten(1).sum(1).to(torch.float64)
         return estimate - (self.outputs[1:] - self.outputs[:-1])
+
+    def pixel_map(self, keep: Tensor | None = None) -> Tensor:
+        """The trapezoid pixel map on all nodes, or on the nodes ``keep``, flattened."""
+        parts = []
+        for points, grads in zip(self.points, self.grads, strict=True):
+            if keep is not None:
+                points, grads = points[keep], grads[keep]
+            pieces = 0.5 * (grads[1:] + grads[:-1]) * (points[1:] - points[:-1])
+            parts.append(pieces.sum(0).flatten().to(torch.float64))
+        return torch.cat(parts)
+
+    def map_error(self) -> float:
+        """``||A_n - A_{n/2}|| / ||A_n||``: the map on all nodes against every other node."""
+        count = self.alphas.numel()
+        if count < 3:
+            return math.inf
+        every_other = list(range(0, count, 2))
+        if every_other[-1] != count - 1:
+            every_other.append(count - 1)  # both ends stay: the coarse rule spans the path
+        fine = self.pixel_map()
+        coarse = self.pixel_map(torch.tensor(every_other))
+        gap, size = float((fine - coarse).norm()), float(fine.norm())
+        if size == 0.0:
+            return 0.0 if gap == 0.0 else math.inf
+        return gap / size
 
     def split_scores(self, errors: Tensor) -> Tensor:
         # How much each interval is worth splitting: its share of the completeness error
@@ -230,6 +245,7 @@ def adaptive_walk(
     n_steps: int,
     tolerance: float | None,
     points_per_call: int | None,
+    map_tolerance: float | None = None,
 ) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...], Convergence]:
     r"""Run the adaptive rule on a batch; return pixel and rank attributions.
 
@@ -241,25 +257,29 @@ def adaptive_walk(
         evaluate (Callable): gradients and outputs at a batch of path points.
         n_steps (int): evaluations each example may spend (at least 2).
         tolerance (float or None): stop an example once ``|delta| <= tolerance |F(x) -
-            F(x')|``.
+            F(x')|`` (and the map tolerance, if any, is met).
         points_per_call (int or None): at most this many path points (of all examples)
             per call of ``evaluate``; ``None``: no limit.
+        map_tolerance (float or None): stop an example once its estimated map error is at
+            most this (and the completeness tolerance, if any, is met).
 
     Returns:
         tuple: ``(pixels, ranks, convergence)``; ``pixels``/``ranks`` are empty tuples
         when the plan does not ask for them.
     """
     geometries = [
-        _Geometry.build(tensor, baseline, schedule)
+        PathGeometry.build(tensor, baseline, schedule)
         for tensor, baseline in zip(inputs, baselines, strict=True)
     ]
     num = inputs[0].shape[0]
-    start = torch.linspace(0.0, 1.0, initial_nodes(n_steps, tolerance), dtype=torch.float64)
+    count = initial_nodes(n_steps, tolerance, map_tolerance)
+    start = torch.linspace(0.0, 1.0, count, dtype=torch.float64)
     start[-1] = 1.0
     examples: list[_Example | None] = [None] * num
     new_alphas: dict[int, Tensor] = {e: start for e in range(num)}
     spent = torch.zeros(num, dtype=torch.int64)
     active = list(range(num))
+    stopping = tolerance is not None or map_tolerance is not None
     while new_alphas:
         _evaluate_round(geometries, examples, new_alphas, evaluate, points_per_call)
         for e, alphas in new_alphas.items():
@@ -267,34 +287,49 @@ def adaptive_walk(
         new_alphas = {}
         still = []
         for e in active:
-            example = examples[e]
-            if example is None:
-                raise RuntimeError("adaptive rule: an example lost its nodes.")
+            example = _present(examples[e])
             errors = example.interval_errors()
-            scale = abs(float(example.outputs[-1] - example.outputs[0]))
-            if tolerance is not None and abs(float(errors.sum())) <= tolerance * scale:
+            if stopping and _converged(example, errors, tolerance, map_tolerance):
                 continue
             remaining = n_steps - int(spent[e])
             if remaining <= 0:
                 continue
-            # Bisect about half the intervals per round (at least one): the largest |e_j|.
+            # Bisect about half the intervals per round (at least one): the largest scores.
             count = min(remaining, max(1, math.ceil(errors.numel() / 2)))
             worst = example.split_scores(errors).topk(count).indices
             alphas = 0.5 * (example.alphas[worst] + example.alphas[worst + 1])
             new_alphas[e] = alphas
             still.append(e)
         active = still
-    finished = [example for example in examples if example is not None]
+    finished = [_present(example) for example in examples]
     pixels, ranks = _results(geometries, finished, plan)
     delta = torch.stack([ex.interval_errors().sum() for ex in finished])
     change = torch.stack([ex.outputs[-1] - ex.outputs[0] for ex in finished])
+    map_error = torch.tensor([ex.map_error() for ex in finished], dtype=torch.float64)
     convergence = Convergence(evaluations=spent, delta=delta, output_change=change,
-                              tolerance=tolerance, budget=n_steps)
+                              tolerance=tolerance, budget=n_steps, map_error=map_error,
+                              map_tolerance=map_tolerance)
     return pixels, ranks, convergence
 
 
+def _present(example: _Example | None) -> _Example:
+    if example is None:
+        raise RuntimeError("adaptive rule: an example lost its nodes.")
+    return example
+
+
+def _converged(example: _Example, errors: Tensor, tolerance: float | None,
+               map_tolerance: float | None) -> bool:
+    """Whether an example meets every requested tolerance (the cheap test first)."""
+    if tolerance is not None:
+        scale = abs(float(example.outputs[-1] - example.outputs[0]))
+        if abs(float(errors.sum())) > tolerance * scale:
+            return False
+    return map_tolerance is None or example.map_error() <= map_tolerance
+
+
 def _evaluate_round(
-    geometries: list[_Geometry],
+    geometries: list[PathGeometry],
     examples: list[_Example | None],
     new_alphas: dict[int, Tensor],
     evaluate: Evaluate,
@@ -324,7 +359,7 @@ def _evaluate_round(
         chunk_grads, chunk_outputs = evaluate(batch, index)
         for row, (_, e) in enumerate(chunk):
             for t, g in enumerate(geometries):
-                grad = chunk_grads[t][row].detach().to(g.delta.dtype)
+                grad = chunk_grads[t][row].detach().to(g.work_dtype)
                 grads[e][t].append(grad.reshape(g.matrix_shape[1:]))
             outputs[e].append(chunk_outputs[row].detach().to(torch.float64).reshape(()))
     for e in order:
@@ -339,40 +374,33 @@ def _evaluate_round(
 
 
 def _results(
-    geometries: list[_Geometry], examples: list[_Example], plan: PathPlan
+    geometries: list[PathGeometry], examples: list[_Example], plan: PathPlan
 ) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
-    """Trapezoid sums over every example's nodes, per input, as the plan asks."""
+    """Each example's trapezoid sums, per input, turned into attributions by the geometry.
+
+    The trapezoid gives interval ``j`` the mean gradient ``(G_j + G_{j+1}) / 2`` and the
+    increment ``gamma(a_{j+1}) - gamma(a_j)``; the sums are those of the fixed rules
+    (pixel sum, path-averaged gradient, per-unit rank sums), so the same
+    :meth:`~captum_rank.path.PathGeometry.pixel_result` and ``rank_result`` finish both.
+    """
     pixels: list[Tensor] = []
     ranks: list[Tensor] = []
-    averaged = plan.form == "averaged"
     for t, geometry in enumerate(geometries):
-        pixel_rows, rank_rows = [], []
+        pixel_sums, grad_means, rank_sums = [], [], []
         for e, example in enumerate(examples):
             points, grads, gates = example.points[t], example.grads[t], example.gates[t]
             mean_grads = 0.5 * (grads[1:] + grads[:-1])
             steps = (example.alphas[1:] - example.alphas[:-1]).to(grads.dtype)
-            grad_mean = (steps.reshape(-1, *[1] * (grads.dim() - 1)) * mean_grads).sum(0)
-            if plan.pixels:
-                if not plan.multiply_by_inputs:
-                    pixel_rows.append(grad_mean)
-                elif averaged:
-                    pixel_rows.append(grad_mean * geometry.delta[e])
-                else:
-                    pixel_rows.append((mean_grads * (points[1:] - points[:-1])).sum(0))
-            if plan.ranks:
-                U, S, Vh = (f[e] for f in geometry.factors)
-
-                def project(matrix: Tensor, U: Tensor = U, Vh: Tensor = Vh) -> Tensor:
-                    return ((U.mT @ matrix) * Vh).sum(-1)
-
-                if averaged:
-                    per_unit = project(grad_mean)
-                else:
-                    dphi = gates[1:] - gates[:-1]
-                    per_unit = (dphi * project(mean_grads)).sum(0)
-                rank_rows.append(per_unit * S if plan.multiply_by_inputs else per_unit)
+            grad_means.append((steps.reshape(-1, *[1] * (grads.dim() - 1)) * mean_grads)
+                              .sum(0))
+            pixel_sums.append((mean_grads * (points[1:] - points[:-1])).sum(0))
+            if plan.ranks and plan.form == "increments":
+                dphi = gates[1:] - gates[:-1]
+                rank_sums.append((dphi * geometry.project(mean_grads, example=e)).sum(0))
+        grad_mean = torch.stack(grad_means)
         if plan.pixels:
-            pixels.append(geometry.as_input(torch.stack(pixel_rows)))
+            pixels.append(geometry.pixel_result(plan, torch.stack(pixel_sums), grad_mean))
         if plan.ranks:
-            ranks.append(torch.stack(rank_rows).to(geometry.inputs.dtype))
+            rank_sum = torch.stack(rank_sums) if rank_sums else None
+            ranks.append(geometry.rank_result(plan, rank_sum, grad_mean))
     return tuple(pixels), tuple(ranks)

@@ -107,6 +107,150 @@ def matrix_form(inputs: Tensor, schedule: RankSchedule) -> tuple[RankSchedule, t
     return schedule, shape
 
 
+@dataclass
+class PathGeometry:
+    r"""One input tensor's decomposition, in the matrix form its path walks.
+
+    The one place that puts an input in matrix form (:func:`matrix_form`), takes
+    ``x - x'`` and its SVD, builds path points from gates (IG's own formula where the
+    gates are equal, the SVD otherwise), projects a matrix on the components, and turns
+    the sums a rule accumulated into attributions (:meth:`pixel_result`,
+    :meth:`rank_result`). The fixed rules (:class:`RankPath`) and the adaptive rule
+    (:mod:`captum_rank.adaptive`) differ only in where they put their nodes and how they
+    weight the gradients.
+
+    Args:
+        inputs (Tensor): ``(N, ..., H, W)`` end point ``x``.
+        baseline (Tensor): start point ``x'``, broadcastable to ``inputs``.
+        schedule (RankSchedule): the gates.
+        factors (bool, optional): take the full SVD now; otherwise only the singular
+            values, and the factors on first use. Default: ``True``.
+
+    Examples:
+        >>> import torch
+        >>> from captum_rank.schedules import SequentialSchedule
+        >>> geometry = PathGeometry.build(torch.ones(2, 3, 4, 4), torch.zeros(()),
+        ...                               SequentialSchedule())
+        >>> geometry.matrix_shape, tuple(geometry.singular_values.shape)
+        ((2, 3, 4, 4), (2, 3, 4))
+    """
+
+    inputs: Tensor
+    baseline: Tensor
+    delta: Tensor
+    schedule: RankSchedule
+    matrix_shape: tuple[int, ...]
+    singular_values: Tensor
+    factors: tuple[Tensor, Tensor, Tensor] | None = None
+
+    @classmethod
+    def build(cls, inputs: Tensor, baseline: Tensor, schedule: RankSchedule,
+              factors: bool = True) -> PathGeometry:
+        r"""Decompose ``inputs - baseline`` in the matrix form of ``schedule``."""
+        work = _svd.compute_dtype(inputs.dtype)
+        schedule, matrix_shape = matrix_form(inputs, schedule)
+        # A view of the broadcast baseline: a per-example baseline costs no copy.
+        base = torch.broadcast_to(baseline.to(work), inputs.shape).reshape(matrix_shape)
+        delta = inputs.to(work).reshape(matrix_shape) - base
+        if factors:
+            svd = _svd.thin_svd(delta)
+            return cls(inputs, base, delta, schedule, tuple(delta.shape), svd[1], svd)
+        return cls(inputs, base, delta, schedule, tuple(delta.shape),
+                   torch.linalg.svdvals(delta))
+
+    @property
+    def work_dtype(self) -> torch.dtype:
+        """The dtype of the decomposition and the sums."""
+        return self.delta.dtype
+
+    def svd(self) -> tuple[Tensor, Tensor, Tensor]:
+        r"""``(U, S, Vh)`` of ``x - x'``, taken on first use if :meth:`build` skipped it."""
+        if self.factors is None:
+            self.factors = _svd.thin_svd(self.delta)
+            self.singular_values = self.factors[1]
+        return self.factors
+
+    def gates(self, alphas: Tensor, example: int | None = None) -> Tensor:
+        r"""``(T, ..., r)`` gates at ``alphas`` ``(T,)`` (of one example, or the batch)."""
+        values = self.singular_values if example is None else self.singular_values[example]
+        return self.schedule.gates(alphas, values).to(self.work_dtype)
+
+    def points(self, gates: Tensor, example: int | None = None) -> Tensor:
+        r"""``(T, ...matrix)`` path points ``x' + sum_i g_i s_i u_i v_i^T`` for ``gates``.
+
+        Where every component has the same gate the point is ``x' + g (x - x')``, IG's
+        own formula, with no reconstruction error.
+        """
+        pick = slice(None) if example is None else example
+        if straight(gates):
+            return self.baseline[pick] + gates[..., :1, None] * self.delta[pick]
+        U, S, Vh = (f[pick] for f in self.svd())
+        return self.baseline[pick] + _svd.reconstruct(U, S * gates, Vh)
+
+    def project(self, matrix: Tensor, lo: int = 0, hi: int | None = None,
+                example: int | None = None) -> Tensor:
+        r"""``u_i^T M v_i`` for the components ``lo <= i < hi`` (all by default)."""
+        pick = slice(None) if example is None else example
+        U, _, Vh = (f[pick] for f in self.svd())
+        return ((U[..., lo:hi].mT @ matrix) * Vh[..., lo:hi, :]).sum(-1)
+
+    def as_input(self, matrix: Tensor) -> Tensor:
+        r"""Matrices ``(T, ...matrix form)`` in the input's per-example shape and dtype."""
+        return matrix.reshape(matrix.shape[0], *self.inputs.shape[1:]).to(self.inputs.dtype)
+
+    def pixel_result(self, plan: PathPlan, pixel_sum: Tensor | None,
+                     grad_mean: Tensor | None) -> Tensor:
+        r"""Input-space attributions ``(N, ...)`` from a rule's sums, as ``plan`` asks.
+
+        Args:
+            plan (PathPlan): global or local, increments or averaged.
+            pixel_sum (Tensor or None): ``sum G * increment`` (matrix form), if kept.
+            grad_mean (Tensor or None): the path-averaged gradient, if kept.
+
+        Returns:
+            Tensor: the attribution in the input's shape and dtype.
+        """
+        if not plan.multiply_by_inputs:
+            result = _required(grad_mean, "the path-averaged gradient")
+        elif pixel_sum is not None and plan.form == "increments":
+            result = pixel_sum
+        else:
+            result = _required(grad_mean, "the path-averaged gradient") * self.delta
+        return result.reshape(self.inputs.shape).to(self.inputs.dtype)
+
+    def rank_result(self, plan: PathPlan, rank_sum: Tensor | None,
+                    grad_mean: Tensor | None) -> Tensor:
+        r"""Rank-space attributions ``(N, ..., r)`` from a rule's sums, as ``plan`` asks.
+
+        Args:
+            plan (PathPlan): global (``R_i``) or local (``R_i / s_i``).
+            rank_sum (Tensor or None): per-unit sums ``sum dphi_i u_i^T G v_i``, if kept.
+            grad_mean (Tensor or None): the path-averaged gradient (used when
+                ``rank_sum`` is ``None``: the averaged form, or a straight line).
+
+        Returns:
+            Tensor: the attribution in the input's dtype.
+        """
+        if rank_sum is not None and plan.form == "increments":
+            per_unit = rank_sum
+        else:
+            per_unit = self.project(_required(grad_mean, "the path-averaged gradient"))
+        self.svd()
+        result = per_unit * self.singular_values if plan.multiply_by_inputs else per_unit
+        return result.to(self.inputs.dtype)
+
+
+def straight(gates: Tensor) -> bool:
+    r"""Whether gates ``(..., r)`` are equal across components everywhere: IG's line."""
+    return bool((gates == gates[..., :1]).all())
+
+
+def _required(value: Tensor | None, what: str) -> Tensor:
+    if value is None:
+        raise RuntimeError(f"The path kept no {what}, which this plan needs.")
+    return value
+
+
 def _active_bands(moving: Tensor) -> list[tuple[int, int]]:
     """``(lo, hi)`` per step: the hull of the components that move anywhere in the batch.
 
@@ -153,63 +297,48 @@ class RankPath:
     schedule: RankSchedule
     partition: Partition
     plan: PathPlan
-    work_dtype: torch.dtype = field(init=False)
-    delta: Tensor = field(init=False)
-    factors: tuple[Tensor, Tensor, Tensor] | None = field(init=False, default=None)
+    geometry: PathGeometry = field(init=False)
 
     def __post_init__(self) -> None:
-        self.work_dtype = _svd.compute_dtype(self.inputs.dtype)
-        self.baseline = self.baseline.to(self.work_dtype)
-        shape = self.inputs.shape
-        self.schedule, self.matrix_shape = matrix_form(self.inputs, self.schedule)
-        if self.matrix_shape != tuple(shape):
-            self.baseline = torch.broadcast_to(self.baseline, shape).reshape(self.matrix_shape)
-        self.delta = self.inputs.to(self.work_dtype).reshape(self.matrix_shape) - self.baseline
         plan = self.plan
-        if plan.ranks:
-            self.factors = _svd.thin_svd(self.delta)
-            singular_values = self.factors[1]
-        else:
-            singular_values = torch.linalg.svdvals(self.delta)
-        at_bounds = self.schedule.gates(self.partition.boundaries, singular_values)
-        at_nodes = self.schedule.gates(self.partition.nodes, singular_values)
+        geometry = PathGeometry.build(self.inputs, self.baseline, self.schedule,
+                                      factors=plan.ranks)
+        self.geometry = geometry
+        self.schedule = geometry.schedule
+        self.matrix_shape = geometry.matrix_shape
+        at_bounds = geometry.gates(self.partition.boundaries)
+        at_nodes = geometry.gates(self.partition.nodes)
         # Straight line: every component has the same gate at every node and boundary,
         # so each point is x' + phi * (x - x') and each increment dphi * (x - x').
-        straight = bool(
-            (at_bounds == at_bounds[..., :1]).all() and (at_nodes == at_nodes[..., :1]).all()
-        )
-        steps = (at_bounds[1:] - at_bounds[:-1]).to(self.work_dtype)
-        self._straight = straight
-        mean_based = plan.mean_based(straight)
-        self.pixel_sum = (
-            torch.zeros_like(self.delta)
-            if plan.pixels and plan.multiply_by_inputs and not mean_based
-            else None
-        )
+        is_straight = straight(at_bounds) and straight(at_nodes)
+        steps = at_bounds[1:] - at_bounds[:-1]
+        self._straight = is_straight
+        mean_based = plan.mean_based(is_straight)
+        zeros = torch.zeros_like(geometry.delta)
+        self.pixel_sum = (zeros.clone() if plan.pixels and plan.multiply_by_inputs
+                          and not mean_based else None)
         need_mean = (plan.pixels and (mean_based or not plan.multiply_by_inputs)) or (
             plan.ranks and mean_based
         )
-        self.grad_mean = torch.zeros_like(self.delta) if need_mean else None
+        self.grad_mean = zeros.clone() if need_mean else None
         self.rank_sum: Tensor | None = None
         self._running: Tensor | None = None
         self._next_point = 0
         self._next_accumulate = 0
-        if straight:
+        if is_straight:
             # One gate per matrix and step; for the linear schedule these are Captum's
             # nodes and weights exactly, so RIG(linear) is Captum's IG.
-            self.straight_nodes = at_nodes[..., 0].to(self.work_dtype)[..., None, None]
+            self.straight_nodes = at_nodes[..., 0][..., None, None]
             self.straight_weights = steps[..., 0][..., None, None]
             self.gate_steps = None
             return
-        if self.factors is None:
-            self.factors = _svd.thin_svd(self.delta)
-            singular_values = self.factors[1]
+        geometry.svd()
         self.gate_steps = steps
-        self.gate_offsets = (at_nodes - at_bounds[:-1]).to(self.work_dtype)
+        self.gate_offsets = at_nodes - at_bounds[:-1]
         self.bands = _active_bands(steps > 0)
-        self._running = torch.zeros_like(self.delta)
+        self._running = zeros
         if plan.ranks and not mean_based:
-            self.rank_sum = torch.zeros_like(singular_values)
+            self.rank_sum = torch.zeros_like(geometry.singular_values)
 
     @property
     def straight(self) -> bool:
@@ -227,7 +356,7 @@ class RankPath:
         return self._next_accumulate == self.steps
 
     def _partial(self, step: int, gates: Tensor) -> Tensor:
-        U, S, Vh = self._factors()
+        U, S, Vh = self.geometry.svd()
         lo, hi = self.bands[step]
         return _svd.reconstruct(U[..., lo:hi], S[..., lo:hi] * gates[step][..., lo:hi],
                                 Vh[..., lo:hi, :])
@@ -254,14 +383,13 @@ class RankPath:
                 f"{self._next_point} (each step once, in increasing order, of {self.steps})."
             )
         self._next_point += 1
+        geometry = self.geometry
         if self._running is None:
-            return self.as_input(self.baseline + self.straight_nodes[step] * self.delta)
-        steps = self.gate_steps
-        if steps is None:
-            raise RuntimeError("A curved RankPath lost its gate steps.")
+            return self.as_input(geometry.baseline + self.straight_nodes[step] * geometry.delta)
+        steps = _required(self.gate_steps, "gate steps")
         here = self._running + self._partial(step, self.gate_offsets)
         self._running = self._running + self._partial(step, steps)
-        return self.as_input(self.baseline + here)
+        return self.as_input(geometry.baseline + here)
 
     def as_input(self, matrix: Tensor) -> Tensor:
         r"""A tensor of the path's matrix form in the input's shape and dtype."""
@@ -286,40 +414,25 @@ class RankPath:
                 f"< {self._next_point}."
             )
         self._next_accumulate += 1
-        grad = grad.to(self.work_dtype).reshape(self.matrix_shape)
+        grad = grad.to(self.geometry.work_dtype).reshape(self.matrix_shape)
         if self.gate_steps is None:
             if self.grad_mean is not None:
                 self.grad_mean.add_(grad * self.straight_weights[step])
             return
         if self.grad_mean is not None:
             self.grad_mean.add_(grad, alpha=float(self.partition.weights[step]))
-        if self.factors is None:
-            raise RuntimeError("A curved RankPath lost its SVD factors.")
         if self.pixel_sum is not None:
             self.pixel_sum.add_(grad * self._partial(step, self.gate_steps))
         if self.rank_sum is not None:
             lo, hi = self.bands[step]
             if hi > lo:
-                projection = self.project(grad, lo, hi)
+                projection = self.geometry.project(grad, lo, hi)
                 self.rank_sum[..., lo:hi] += self.gate_steps[step][..., lo:hi] * projection
-
-    def project(self, matrix: Tensor, lo: int = 0, hi: int | None = None) -> Tensor:
-        r"""``u_i^T M v_i`` for the components ``lo <= i < hi`` (all by default)."""
-        U, _, Vh = self._factors()
-        return ((U[..., lo:hi].mT @ matrix) * Vh[..., lo:hi, :]).sum(-1)
 
     @property
     def singular_values(self) -> Tensor:
         """``(N, ..., r)`` singular values of ``x - x'``."""
-        return self._factors()[1]
-
-    def _factors(self) -> tuple[Tensor, Tensor, Tensor]:
-        if self.factors is None:
-            raise RuntimeError(
-                "This RankPath kept no SVD factors: it is a straight line and its plan "
-                "asked for no rank attributions."
-            )
-        return self.factors
+        return self.geometry.singular_values
 
     def _check_finished(self, what: str) -> None:
         if not self.finished:
@@ -340,13 +453,7 @@ class RankPath:
         self._check_finished("pixels")
         if not self.plan.pixels:
             raise RuntimeError("RankPath.pixels(): the plan asked for no pixel attributions.")
-        if self.pixel_sum is not None:
-            return self.as_input(self.pixel_sum)
-        if self.grad_mean is None:
-            raise RuntimeError("RankPath.pixels(): no path-averaged gradient was kept.")
-        if not self.plan.multiply_by_inputs:
-            return self.as_input(self.grad_mean)
-        return self.as_input(self.grad_mean * self.delta)
+        return self.geometry.pixel_result(self.plan, self.pixel_sum, self.grad_mean)
 
     def ranks(self) -> Tensor:
         r"""Rank-space attributions ``(N, ..., r)`` of the finished walk, in the input's dtype.
@@ -360,11 +467,4 @@ class RankPath:
         self._check_finished("ranks")
         if not self.plan.ranks:
             raise RuntimeError("RankPath.ranks(): the plan asked for no rank attributions.")
-        if self.rank_sum is not None:
-            per_unit = self.rank_sum
-        elif self.grad_mean is not None:
-            per_unit = self.project(self.grad_mean)
-        else:
-            raise RuntimeError("RankPath.ranks(): no rank sums were kept.")
-        result = per_unit * self.singular_values if self.plan.multiply_by_inputs else per_unit
-        return result.to(self.inputs.dtype)
+        return self.geometry.rank_result(self.plan, self.rank_sum, self.grad_mean)

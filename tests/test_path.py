@@ -67,8 +67,9 @@ def test_accumulate_with_a_constant_gradient_gives_gradient_times_delta() -> Non
             walk.accumulate(step, grad)
     assert torch.allclose(path.pixels(), grad * (x - baseline), atol=1e-5)
     # Component i's total is s_i u_i^T G v_i (global), u_i^T G v_i (local).
-    assert torch.allclose(path.ranks(), path.singular_values * path.project(grad), atol=1e-5)
-    assert torch.allclose(local.ranks(), local.project(grad), atol=1e-5)
+    projection = path.geometry.project(grad)
+    assert torch.allclose(path.ranks(), path.singular_values * projection, atol=1e-5)
+    assert torch.allclose(local.ranks(), local.geometry.project(grad), atol=1e-5)
     assert torch.allclose(local.pixels(), grad, atol=1e-6)
 
 
@@ -94,7 +95,7 @@ def test_straight_line_needs_no_decomposition() -> None:
     path = RankPath(inputs=x, baseline=torch.zeros(()), schedule=SpectralSchedule(1.0),
                     partition=path_partition("gausslegendre", 3),
                     plan=PathPlan(pixels=True, ranks=False))
-    assert path.straight and path.factors is None
+    assert path.straight and path.geometry.factors is None
     path.point(0)
     assert torch.allclose(path.point(1), x * path.partition.nodes[1].float())
 
@@ -116,7 +117,7 @@ def test_straightness_is_derived_from_the_gates_not_declared() -> None:
     straight = RankPath(inputs=x, baseline=torch.zeros(()), schedule=schedule,
                         partition=path_partition("riemann_middle", 4),
                         plan=PathPlan(pixels=True, ranks=False))
-    assert straight.straight and straight.factors is None and not path.straight
+    assert straight.straight and straight.geometry.factors is None and not path.straight
     gates = schedule.gates(straight.partition.nodes, torch.ones(4))[:, 0]
     for step in range(4):
         assert torch.allclose(straight.point(step), x * gates[step].float())

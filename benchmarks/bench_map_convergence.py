@@ -1,0 +1,196 @@
+"""Model evaluations until a pixel map is within 0.1 of converged, per photo and method.
+
+Issue 17: a map a user looks at must be converged, not only complete. For every photo and
+method, the relative L2 distance ``||A_n - A_ref|| / ||A_ref||`` of the map at ``n``
+evaluations to the same path's converged map ``A_ref`` (``--reference`` evaluations, one
+per path: Captum IG's line, the rank-k curve at arc-length speed, which the default and
+``arc_length`` with Gauss-Legendre both walk, and the spectral path), for ``n`` on the
+ladder ``--budgets``; a method's ladder stops at the first budget within ``--within``
+(its *evaluations-to-0.1*). The reference's own error is estimated by the distance
+between the reference and the same path at half its evaluations.
+
+    python benchmarks/bench_map_convergence.py run --start 0 --stop 10 --out A.json
+    python benchmarks/bench_map_convergence.py run --start 10 --stop 20 --out B.json
+    python benchmarks/bench_map_convergence.py report A.json B.json
+
+``run`` writes after every photo (an interrupted run keeps what it measured). Target: the
+predicted class; baseline: zeros; model: zoo ``imagenet-efficientnet-lite0`` on
+``load_photos(size=224)``; fails (never falls back to a random model) when either is
+missing. ``--save-references DIR`` keeps the converged maps for later checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from captum.attr import IntegratedGradients
+from torch import Tensor, nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import markdown_table, write_section, zoo_model_and_images
+
+from captum_rank import RankIntegratedGradients
+
+MODEL = "imagenet-efficientnet-lite0"
+
+#: name -> (label, schedule, method, path); ``schedule None`` is Captum's IG. Methods on
+#: the same path converge to the same map, so they share one reference.
+METHODS: dict[str, tuple[str, str | None, str, str]] = {
+    "ig": ("Captum IG (gausslegendre)", None, "gausslegendre", "line"),
+    "default": ("RIG default: arc_length, adaptive", "arc_length", "adaptive", "rank-k curve"),
+    "arc_length": ("RIG arc_length, gausslegendre", "arc_length", "gausslegendre",
+                   "rank-k curve"),
+    "spectral": ("RIG spectral (w=0.5), gausslegendre", "spectral", "gausslegendre",
+                 "spectral"),
+    "spectral_adaptive": ("RIG spectral (w=0.5), adaptive", "spectral", "adaptive",
+                          "spectral"),
+}
+#: The method that computes each path's reference.
+REFERENCE_METHOD = {"line": "ig", "rank-k curve": "arc_length", "spectral": "spectral"}
+
+Attribute = Callable[[Tensor, Tensor, int], Tensor]
+
+
+def runner(model: nn.Module, name: str, batch: int) -> Attribute:
+    """``attribute(image, target, n_steps)`` for one method."""
+    _, schedule, method, _ = METHODS[name]
+    if schedule is None:
+        ig = IntegratedGradients(model)
+        return lambda x, t, n: ig.attribute(x, target=t, n_steps=n, method=method,
+                                            internal_batch_size=batch)
+    rig = RankIntegratedGradients(model)
+    return lambda x, t, n: rig.attribute(x, target=t, n_steps=n, method=method,
+                                         schedule=schedule, internal_batch_size=batch)
+
+
+def distance(a: Tensor, ref: Tensor) -> float:
+    a, ref = a.double().flatten(), ref.double().flatten()
+    return float((a - ref).norm() / ref.norm())
+
+
+def run(args: argparse.Namespace) -> None:
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    names = args.methods.split(",")
+    budgets = [int(b) for b in args.budgets.split(",")]
+    model, images, source = zoo_model_and_images(MODEL, args.stop)
+    if images.shape[0] < args.stop:
+        raise SystemExit(f"only {images.shape[0]} photos; --stop {args.stop} asks for more")
+    out = Path(args.out)
+    record = json.loads(out.read_text()) if out.exists() else {
+        "source": source, "budgets": budgets, "reference": args.reference,
+        "within": args.within, "methods": names, "photos": {}}
+    runners = {name: runner(model, name, args.batch) for name in names}
+    for index in range(args.start, args.stop):
+        if str(index) in record["photos"]:
+            continue
+        x = images[index:index + 1]
+        with torch.no_grad():
+            target = model(x).argmax(1)
+        started = time.time()
+        references: dict[str, Tensor] = {}
+        reference_error: dict[str, float] = {}
+        photo: dict[str, object] = {"target": int(target)}
+        for path in dict.fromkeys(METHODS[name][3] for name in names):
+            maker = runners.get(REFERENCE_METHOD[path]) or runner(
+                model, REFERENCE_METHOD[path], args.batch)
+            references[path] = maker(x, target, args.reference).detach()
+            half = maker(x, target, args.reference // 2).detach()
+            reference_error[path] = distance(half, references[path])
+            if args.save_references:
+                Path(args.save_references).mkdir(parents=True, exist_ok=True)
+                torch.save(references[path], Path(args.save_references)
+                           / f"{index}-{path.replace(' ', '_')}.pt")
+        photo["reference_half_distance"] = reference_error
+        for name in names:
+            errors = []
+            for n in budgets:
+                errors.append(distance(runners[name](x, target, n).detach(),
+                                       references[METHODS[name][3]]))
+                if errors[-1] <= args.within:
+                    break
+            photo[name] = errors
+        record["photos"][str(index)] = photo
+        out.write_text(json.dumps(record, indent=1))
+        print(f"photo {index}: {time.time() - started:.0f}s "
+              + " ".join(f"{n}={photo[n]}" for n in names), flush=True)
+
+
+def evaluations_to(errors: list[float], budgets: list[int], within: float) -> int | None:
+    return next((n for n, e in zip(budgets, errors, strict=False) if e <= within), None)
+
+
+def report(args: argparse.Namespace) -> None:
+    records = [json.loads(Path(p).read_text()) for p in args.files]
+    first = records[0]
+    budgets, within, names = first["budgets"], first["within"], first["methods"]
+    photos = {k: v for r in records for k, v in r["photos"].items()}
+    header = ["method", "path", f"evaluations to {within} (median)", "reached by "
+              f"{budgets[-1]}", *(f"L2 at {n}" for n in budgets)]
+    rows = []
+    for name in names:
+        label, _, _, path = METHODS[name]
+        reached = [evaluations_to(p[name], budgets, within) for p in photos.values()]
+        # A photo that never reached counts as beyond the ladder: twice the last budget.
+        counts = [n if n is not None else 2 * budgets[-1] for n in reached]
+        median = statistics.median(counts)
+        cells = []
+        for i in range(len(budgets)):
+            # Ladders stop at the first budget within; later budgets are at least as close
+            # for a converging rule, so a stopped photo counts with its last distance.
+            values = [p[name][min(i, len(p[name]) - 1)] for p in photos.values()]
+            cells.append(f"{statistics.median(values):.3f}")
+        rows.append([label, path, f"{median:g}" if median <= budgets[-1]
+                     else f"> {budgets[-1]}", f"{sum(n is not None for n in reached)}"
+                     f"/{len(reached)}", *cells])
+    ref_rows = []
+    for path in dict.fromkeys(METHODS[name][3] for name in names):
+        values = [p["reference_half_distance"][path] for p in photos.values()]
+        ref_rows.append([path, f"{statistics.median(values):.3f}", f"{max(values):.3f}"])
+    body = (
+        f"Model: zoo `{MODEL}`; data: {len(photos)} photos of {first['source'].split(' of ')[-1]}"
+        f" (indices {min(map(int, photos))}-{max(map(int, photos))}); target: predicted "
+        f"class; baseline: zeros; reference: each path's map at {first['reference']} "
+        "evaluations (IG; arc_length with Gauss-Legendre for the rank-k curve of the default "
+        "and arc_length; spectral with Gauss-Legendre). A method's ladder stops at the first "
+        f"budget within {within}; a photo that stopped counts with its last distance in "
+        "later columns; medians over photos.\n\n"
+        + markdown_table(header, rows)
+        + "\n\n**The references' own error** (L2 distance between the reference and the same "
+        f"path at {first['reference'] // 2} evaluations)\n\n"
+        + markdown_table(["path", "median", "max"], ref_rows)
+    )
+    write_section("map-convergence-imagenet", "Evaluations until the map is converged "
+                  f"(ImageNet, rel. L2 <= {within})", body)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    go = sub.add_parser("run")
+    go.add_argument("--start", type=int, default=0)
+    go.add_argument("--stop", type=int, default=20)
+    go.add_argument("--out", required=True)
+    go.add_argument("--methods", default=",".join(METHODS))
+    go.add_argument("--budgets", default="16,32,64,128")
+    go.add_argument("--reference", type=int, default=256)
+    go.add_argument("--within", type=float, default=0.1)
+    go.add_argument("--batch", type=int, default=64, help="internal_batch_size")
+    go.add_argument("--threads", type=int, default=1)
+    go.add_argument("--save-references", default="")
+    show = sub.add_parser("report")
+    show.add_argument("files", nargs="+")
+    args = parser.parse_args()
+    run(args) if args.command == "run" else report(args)
+
+
+if __name__ == "__main__":
+    main()
