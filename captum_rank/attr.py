@@ -179,7 +179,12 @@ class RankIntegratedGradients(GradientAttribution):
         True
         >>> rig.attribute_ranks(images, target=3).shape
         torch.Size([2, 1, 28])
-        >>> _ = rig.attribute(images, target=3, n_steps=64, tolerance=1e-3)
+
+        A tolerance lets easy examples stop early. It is relative to ``F(x) - F(x')``, which
+        is small for this random model (0.01 to 0.08), so float32 rounding alone is a
+        relative error near 1e-3; a tolerance far above that is met by every example:
+
+        >>> _ = rig.attribute(images, target=3, n_steps=64, tolerance=0.05)
         >>> rig.last_convergence.reached.tolist()
         [True, True]
         >>> bool((rig.last_convergence.evaluations < 64).all())

@@ -340,8 +340,9 @@ def diffid(
         >>> result = diffid(model, x, gradient_x_input, target)
         >>> result.insertion.shape, result.fractions.tolist()[:3]
         (torch.Size([4, 9]), [0.1, 0.2, 0.3])
-        >>> bool(result.difference().mean() >= 0)
-        True
+        >>> d = result.difference()  # per image; binary scores put it in [-1, 1]
+        >>> d.shape, bool(d.abs().max() <= 1)
+        (torch.Size([4]), True)
     """
     return diffid_scores(forward_func, inputs, attributions, target, additional_forward_args,
                          ratios=ratios, fill=fill, scores=(score,),
