@@ -118,7 +118,18 @@ _COMMON_ARGS_DOC = r"""
                         ``n_steps`` evaluations; a warning names the examples that spend
                         ``n_steps`` without reaching it. Per-example evaluations, deltas
                         and whether each reached it are in :attr:`last_convergence`.
-                        Default: None (spend ``n_steps`` on every example)."""
+                        Default: None (spend ``n_steps`` on every example).
+            map_tolerance (float, optional): With ``method="adaptive"``: stop refining
+                        an example only once its pixel map's estimated relative L2 error,
+                        ``||A_n - A_{n/2}|| / ||A_n||`` (the map on all nodes against the
+                        map on every other node, no extra evaluation), is at most this
+                        (starting from 9 nodes; with ``tolerance`` too, both must hold).
+                        A small completeness error does not make a converged map: errors
+                        of opposite sign cancel in the sum. Every adaptive run records the
+                        estimate in ``last_convergence.map_error``; a warning names the
+                        examples that spend ``n_steps`` without reaching it. 0.1 keeps a
+                        map's structure; see the convergence page for evaluations per
+                        model. Default: None."""
 
 
 class RankIntegratedGradients(GradientAttribution):
@@ -222,6 +233,7 @@ class RankIntegratedGradients(GradientAttribution):
         schedule: ScheduleLike = "arc_length",
         form: str = "increments",
         tolerance: float | None = None,
+        map_tolerance: float | None = None,
     ) -> TensorOrTupleOfTensorsGeneric: ...
 
     @overload
@@ -239,6 +251,7 @@ class RankIntegratedGradients(GradientAttribution):
         schedule: ScheduleLike = "arc_length",
         form: str = "increments",
         tolerance: float | None = None,
+        map_tolerance: float | None = None,
     ) -> tuple[TensorOrTupleOfTensorsGeneric, Tensor]: ...
 
     @captum_entry_point
@@ -256,6 +269,7 @@ class RankIntegratedGradients(GradientAttribution):
         schedule: ScheduleLike = "arc_length",
         form: str = "increments",
         tolerance: float | None = None,
+        map_tolerance: float | None = None,
     ) -> TensorOrTupleOfTensorsGeneric | tuple[TensorOrTupleOfTensorsGeneric, Tensor]:
         r"""Pixel-space RIG attributions, with Captum IG's arguments and returns.
 
@@ -290,7 +304,8 @@ class RankIntegratedGradients(GradientAttribution):
         is_tuple = _is_tuple(inputs)
         run = self._run(
             inputs, baselines, target, additional_forward_args, n_steps, method,
-            internal_batch_size, schedule, form, tolerance, want_pixels=True, want_ranks=False,
+            internal_batch_size, schedule, form, tolerance, map_tolerance,
+            want_pixels=True, want_ranks=False,
         )
         return self._finish(is_tuple, run.pixels, run.inputs, baselines, target,
                             additional_forward_args, return_convergence_delta)
@@ -310,6 +325,7 @@ class RankIntegratedGradients(GradientAttribution):
         schedule: ScheduleLike = "arc_length",
         form: str = "increments",
         tolerance: float | None = None,
+        map_tolerance: float | None = None,
     ) -> TensorOrTupleOfTensorsGeneric | tuple[TensorOrTupleOfTensorsGeneric, Tensor]:
         r"""Rank-space attributions: how much of the output each singular component carries.
 
@@ -347,7 +363,8 @@ class RankIntegratedGradients(GradientAttribution):
         is_tuple = _is_tuple(inputs)
         run = self._run(
             inputs, baselines, target, additional_forward_args, n_steps, method,
-            internal_batch_size, schedule, form, tolerance, want_pixels=False, want_ranks=True,
+            internal_batch_size, schedule, form, tolerance, map_tolerance,
+            want_pixels=False, want_ranks=True,
         )
         return self._finish(is_tuple, run.ranks, run.inputs, baselines, target,
                             additional_forward_args, return_convergence_delta)
@@ -367,6 +384,7 @@ class RankIntegratedGradients(GradientAttribution):
         schedule: ScheduleLike = "arc_length",
         form: str = "increments",
         tolerance: float | None = None,
+        map_tolerance: float | None = None,
     ) -> tuple[Any, ...]:
         r"""Pixel and rank-space attributions from one pass along the path.
 
@@ -395,7 +413,8 @@ class RankIntegratedGradients(GradientAttribution):
         is_tuple = _is_tuple(inputs)
         run = self._run(
             inputs, baselines, target, additional_forward_args, n_steps, method,
-            internal_batch_size, schedule, form, tolerance, want_pixels=True, want_ranks=True,
+            internal_batch_size, schedule, form, tolerance, map_tolerance,
+            want_pixels=True, want_ranks=True,
         )
         pixel_out = _format_output(is_tuple, run.pixels)
         rank_out = _format_output(is_tuple, run.ranks)
@@ -443,6 +462,7 @@ class RankIntegratedGradients(GradientAttribution):
         schedule: ScheduleLike,
         form: str,
         tolerance: float | None,
+        map_tolerance: float | None,
         *,
         want_pixels: bool,
         want_ranks: bool,
@@ -457,14 +477,17 @@ class RankIntegratedGradients(GradientAttribution):
             n_steps = integer(n_steps, "n_steps", minimum=2)
             if tolerance is not None:
                 tolerance = real(tolerance, "tolerance", minimum=0.0)
+            if map_tolerance is not None:
+                map_tolerance = real(map_tolerance, "map_tolerance", minimum=0.0)
         else:
             partition = path_partition(method, n_steps)
-            if tolerance is not None:
-                raise UserInputError(
-                    f"`tolerance` needs method={ADAPTIVE!r}, whose refinements reuse the "
-                    f"gradients already computed; got method={method!r}. Drop `tolerance` or "
-                    f"pass method={ADAPTIVE!r}."
-                )
+            for name, value in (("tolerance", tolerance), ("map_tolerance", map_tolerance)):
+                if value is not None:
+                    raise UserInputError(
+                        f"`{name}` needs method={ADAPTIVE!r}, whose refinements reuse the "
+                        f"gradients already computed; got method={method!r}. Drop `{name}` "
+                        f"or pass method={ADAPTIVE!r}."
+                    )
         internal_batch_size = check_internal_batch_size(internal_batch_size)
         check_form(form)
         resolved = resolve_schedule(schedule)
@@ -477,7 +500,7 @@ class RankIntegratedGradients(GradientAttribution):
             pixels, ranks, convergence = adaptive_walk(
                 checked_inputs, checked_baselines, resolved, plan,
                 self._evaluator(target, additional_forward_args), n_steps, tolerance,
-                internal_batch_size,
+                internal_batch_size, map_tolerance,
             )
             self.last_convergence = convergence
             self._warn_unconverged(convergence)
@@ -501,11 +524,15 @@ class RankIntegratedGradients(GradientAttribution):
         if not failed:
             return
         shown = ", ".join(str(i) for i in failed[:20]) + (" ..." if len(failed) > 20 else "")
+        asked = ", ".join(f"{name}={value}" for name, value in (
+            ("tolerance", convergence.tolerance), ("map_tolerance", convergence.map_tolerance))
+            if value is not None)
         warnings.warn(
             f"{len(failed)} of {len(convergence.delta)} examples did not reach "
-            f"tolerance={convergence.tolerance} within n_steps={convergence.budget} "
-            f"evaluations: examples {shown}. Their relative completeness errors are in "
-            "`last_convergence.relative_error`; raise `n_steps` or the tolerance.",
+            f"{asked} within n_steps={convergence.budget} evaluations: examples {shown}. "
+            "Their relative completeness errors and estimated map errors are in "
+            "`last_convergence.relative_error` and `.map_error`; raise `n_steps` or the "
+            "tolerance.",
             stacklevel=5,
         )
 

@@ -187,3 +187,98 @@ def test_convergence_record_is_json_ready() -> None:
     data = record.to_dict()
     assert data["evaluations"] == [3, 7] and data["reached"] == [True, False]
     assert data["relative_error"] == [0.0, 0.25] and data["budget"] == 7
+
+
+class Affine(nn.Module):
+    """``F(x) = <w, x> + b``: its gradient is constant, so every rule's map is exact."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(3)
+        self.fc = nn.Linear(64, 2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out: Tensor = self.fc(x.flatten(1))
+        return out
+
+
+def test_every_adaptive_run_records_a_map_error(inputs: Tensor) -> None:
+    rig = RankIntegratedGradients(Scaled().double())
+    rig.attribute(inputs, target=0, n_steps=16)
+    convergence = rig.last_convergence
+    assert convergence is not None and convergence.map_error is not None
+    assert convergence.map_error.shape == (4,)
+    assert bool(torch.isfinite(convergence.map_error).all())
+    assert bool((convergence.map_error > 0).all())
+    assert convergence.to_dict()["map_error"] == [float(v) for v in convergence.map_error]
+
+
+def test_an_affine_models_map_is_exact_so_map_tolerance_stops_at_once(inputs: Tensor) -> None:
+    model = Counting(Affine().double())
+    rig = RankIntegratedGradients(model)
+    attributions = rig.attribute(inputs, target=1, n_steps=200, map_tolerance=1e-9)
+    convergence = rig.last_convergence
+    assert convergence is not None and convergence.map_error is not None
+    # The constant gradient makes A_n == A_{n/2} exactly: 9 starting nodes and no more.
+    assert convergence.evaluations.tolist() == [initial_nodes(200, None, 1e-9)] * 4 == [9] * 4
+    assert model.rows == 9 * 4
+    assert float(convergence.map_error.max()) < 1e-9
+    assert convergence.failed == []
+    # Oracle: the affine model's exact attribution w * (x - x').
+    weight = model.model.fc.weight[1].reshape(1, 1, 8, 8)
+    assert torch.allclose(attributions, weight * inputs, atol=1e-12)
+
+
+def rough_model() -> nn.Module:
+    """A ReLU CNN: a rough integrand along the path, as real classifiers have."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Conv2d(8, 8, 3), nn.ReLU(),
+                         nn.Flatten(), nn.Linear(8 * 12 * 12, 3)).double()
+
+
+def test_map_tolerance_bounds_the_true_map_error() -> None:
+    """The estimate is checked against the map of a fine fixed rule, not against itself."""
+    torch.manual_seed(5)
+    x = torch.rand(4, 1, 16, 16, dtype=torch.float64)
+    rig = RankIntegratedGradients(rough_model())
+    reference = rig.attribute(x, target=2, n_steps=1000, method="gausslegendre")
+
+    def true_error(attributions: Tensor) -> Tensor:
+        gap = (attributions - reference).flatten(1).norm(dim=1)
+        return gap / reference.flatten(1).norm(dim=1)
+
+    spent = []
+    for tol in (0.1, 0.03):
+        refined = rig.attribute(x, target=2, n_steps=4096, map_tolerance=tol)
+        convergence = rig.last_convergence
+        assert convergence is not None and convergence.map_error is not None
+        assert convergence.failed == []
+        assert bool((convergence.map_error <= tol).all())
+        assert bool((true_error(refined) <= tol).all()), (tol, true_error(refined))
+        spent.append(int(convergence.evaluations.max()))
+    assert spent[0] < spent[1] < 4096  # a tighter tolerance costs more, and stops
+    # A coarse map is far off (about 0.2-0.35 here) and its estimate says so.
+    coarse = rig.attribute(x, target=2, n_steps=6)
+    assert rig.last_convergence is not None and rig.last_convergence.map_error is not None
+    assert bool((true_error(coarse) > 0.15).all())
+    assert bool((rig.last_convergence.map_error >= 0.8 * true_error(coarse)).all())
+
+
+def test_map_tolerance_misses_are_warned_and_listed(inputs: Tensor) -> None:
+    rig = RankIntegratedGradients(Scaled().double())
+    with pytest.warns(UserWarning, match=r"did not reach map_tolerance=1e-12"):
+        rig.attribute(inputs, target=0, n_steps=12, map_tolerance=1e-12)
+    convergence = rig.last_convergence
+    assert convergence is not None
+    assert convergence.failed == [0, 1, 2, 3]
+    assert convergence.reached.tolist() == [False] * 4
+
+
+def test_map_tolerance_needs_the_adaptive_rule_and_a_number(inputs: Tensor) -> None:
+    rig = RankIntegratedGradients(Scaled().double())
+    with pytest.raises(UserInputError, match="`map_tolerance` needs method='adaptive'"):
+        rig.attribute(inputs, target=0, method="gausslegendre", map_tolerance=0.1)
+    with pytest.raises(ValueError, match="map_tolerance"):
+        rig.attribute(inputs, target=0, map_tolerance=-0.1)
+    with pytest.raises(TypeError, match="map_tolerance"):
+        rig.attribute(inputs, target=0, map_tolerance="0.1")  # type: ignore[arg-type]
