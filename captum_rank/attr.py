@@ -24,9 +24,13 @@ from captum_rank._captum import (
     captum_entry_point,
 )
 from captum_rank._model_checks import (
+    check_additional_forward_args,
+    check_output,
     check_target,
     checked_gradients,
     preflight,
+    select_targets,
+    warn_if_training,
     warn_non_finite_delta,
 )
 from captum_rank._validation import (
@@ -38,6 +42,7 @@ from captum_rank._validation import (
 )
 from captum_rank.adaptive import Convergence, Evaluate, adaptive_walk
 from captum_rank.checks import UserInputError, UserTypeError, integer, one_of, real
+from captum_rank.exact import exact_rank_attributions
 from captum_rank.path import PathPlan, RankPath
 from captum_rank.quadrature import SUPPORTED_METHODS, path_partition
 from captum_rank.schedules import RankSchedule, resolve_schedule
@@ -430,6 +435,134 @@ class RankIntegratedGradients(GradientAttribution):
         if _method.__doc__:
             _method.__doc__ = _method.__doc__.replace("{common}", _COMMON_ARGS_DOC)
     del _method
+
+    @captum_entry_point
+    def exact_ranks(
+        self,
+        inputs: TensorOrTupleOfTensorsGeneric,
+        baselines: BaselineType = None,
+        target: TargetType = None,
+        additional_forward_args: Any = None,
+        internal_batch_size: int | None = None,
+        return_convergence_delta: bool = False,
+        *,
+        schedule: ScheduleLike = "sequential",
+    ) -> Any:
+        r"""Exact rank attributions ``R_i = F(x_i) - F(x_{i-1})`` from forward passes only.
+
+        On the rank-``k`` curve the path passes through ``x_k = x' + low_rank(x - x', k)``
+        and only component ``i`` moves between ``x_{i-1}`` and ``x_i``, so the rank
+        attribution that :meth:`attribute_ranks` converges to as ``n_steps`` grows is
+        exactly ``F(x_i) - F(x_{i-1})`` (:mod:`captum_rank.exact`). ``r + 1`` forward
+        passes per example (``x_0 = x'`` to ``x_r = x``), no gradients, no quadrature
+        error; ``sum_i R_i = F(x) - F(x')`` up to float rounding.
+
+        Which split you get:
+
+        * one matrix per example (grey ``(N, 1, H, W)``, or a schedule with
+          ``channels="joint"``): one value per component, the converged
+          ``attribute_ranks`` of ``sequential``, ``arc_length``, ``energy`` and
+          ``numerical_rank`` alike (the same curve at different speeds);
+        * colour with per-channel SVDs: only ``schedule="sequential"``, whose windows
+          let component ``i`` of every channel enter together; ``R_i`` is then that
+          component's attribution **summed over the channels**, i.e. the converged
+          ``attribute_ranks(..., schedule="sequential").sum(1, keepdim=True)``. The
+          per-channel split needs gradients (:meth:`attribute_ranks`). ``arc_length``
+          and the others time each channel by its own spectrum, a different path with no
+          exact form, and are refused.
+
+        Args:
+            inputs (Tensor or tuple of one Tensor): ``(N, ..., H, W)`` inputs, as for
+                :meth:`attribute_ranks`. Tuple in, tuple out; a tuple must hold one
+                tensor (the components of several tensors enter together).
+            baselines (scalar or Tensor, optional): ``x'``, as for :meth:`attribute`.
+                Default: zeros.
+            target (int, tuple, Tensor or list, optional): output index, one for all
+                examples or one per example, as in Captum. Default: None (scalar outputs).
+            additional_forward_args (Any, optional): extra arguments for
+                ``forward_func``; batched tensors follow their example's path points.
+            internal_batch_size (int, optional): at most this many path points per forward
+                pass; all ``N (r + 1)`` points of the batch go in chunks of this size.
+                Default: None (one pass).
+            return_convergence_delta (bool, optional): also return ``sum_i R_i - (F(x) -
+                F(x'))`` per example, from the same passes (float rounding only).
+                Default: False.
+            schedule (str or RankSchedule, optional): the path whose converged rank
+                attributions are wanted: ``sequential`` (default), or ``arc_length``,
+                ``energy``, ``numerical_rank`` on one matrix per example; a shape option
+                changes the speed only. Default: ``"sequential"``.
+
+        Returns:
+            **ranks** or (**ranks**, **delta**): ``ranks`` of shape ``(N, 1, ..., 1, r)``
+            in the input's dtype (the shape of :meth:`attribute_ranks` with the channel
+            dimensions summed; ``(N, 1, r)`` for ``(N, C, H, W)`` inputs); ``delta``
+            ``(N,)``.
+
+        Raises:
+            UserInputError: for a schedule or channel mode without an exact form
+                (naming ``schedule``), a tuple of several tensors (naming ``inputs``),
+                ``multiply_by_inputs=False`` (the exact values are global attributions),
+                NaN or inf outputs, and the input checks of :meth:`attribute`.
+
+        Examples:
+            >>> import torch
+            >>> from torch import nn
+            >>> from captum_rank import RankIntegratedGradients
+            >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
+            <torch._C.Generator object at ...>
+            >>> model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Tanh(), nn.Flatten(),
+            ...                       nn.Linear(4 * 6 * 6, 5)).double()
+            >>> x = torch.rand(2, 3, 8, 8, dtype=torch.float64)
+            >>> rig = RankIntegratedGradients(model)
+            >>> ranks, delta = rig.exact_ranks(x, target=1, return_convergence_delta=True)
+            >>> ranks.shape  # one value per component index, summed over the 3 channels
+            torch.Size([2, 1, 8])
+            >>> bool(delta.abs().max() < 1e-12)
+            True
+            >>> fine = rig.attribute_ranks(x, target=1, n_steps=256, method="gausslegendre",
+            ...                            schedule="sequential")
+            >>> bool(torch.allclose(fine.sum(1, keepdim=True), ranks, atol=1e-6))
+            True
+        """
+        if not self.multiplies_by_inputs:
+            raise UserInputError(
+                "exact_ranks gives global rank attributions F(x_i) - F(x_{i-1}), which have "
+                "no exact local (multiply_by_inputs=False) counterpart; construct "
+                "RankIntegratedGradients(forward_func, multiply_by_inputs=True), or use "
+                "attribute_ranks for the local form."
+            )
+        is_tuple = _is_tuple(inputs)
+        formatted_inputs, formatted_baselines = as_tuples(inputs, baselines)
+        if len(formatted_inputs) != 1:
+            raise UserInputError(
+                f"`inputs` is a tuple of {len(formatted_inputs)} tensors; exact_ranks takes "
+                "one tensor (or a tuple of one): with several, their components enter the "
+                "path together and have no separate exact attributions. Use attribute_ranks."
+            )
+        checked_inputs = check_inputs(formatted_inputs)
+        checked_baselines = check_baselines(formatted_baselines, checked_inputs)
+        num_examples = int(checked_inputs[0].shape[0])
+        canonical = check_target(target, num_examples)
+        check_additional_forward_args(additional_forward_args, num_examples)
+        warn_if_training(self.forward_func)
+        internal_batch_size = check_internal_batch_size(internal_batch_size)
+        resolved = resolve_schedule(schedule)
+        extra_args = _format_additional_forward_args(additional_forward_args)
+
+        def evaluate(points: Tensor, examples: Tensor) -> Tensor:
+            point_target = _examples_target(canonical, examples)
+            args = _examples_args(extra_args, examples)
+            output = self.forward_func(points, *(args if args is not None else ()))
+            output = check_output(output, int(points.shape[0]), point_target)
+            return select_targets(output, point_target).reshape(points.shape[0], -1).sum(1)
+
+        with torch.no_grad():
+            ranks, delta = exact_rank_attributions(
+                checked_inputs[0], checked_baselines[0], resolved, evaluate, internal_batch_size)
+        output = _format_output(is_tuple, (ranks,))
+        if not return_convergence_delta:
+            return output
+        return output, delta.to(device=ranks.device, dtype=ranks.dtype)
 
     def _finish(
         self,
