@@ -24,6 +24,7 @@ from captum_rank.audit import (
     AuditReport,
     Checkpoint,
     DataSource,
+    ExplainResult,
     RankAccuracyResult,
     RankSpectrumResult,
     check_ranks,
@@ -265,8 +266,10 @@ def test_spectrum_matches_direct_attribution() -> None:
             assert result.rank_explaining(name, 0.5, method) == rank_for_share(
                 direct.mean(0).numpy(), 0.5)
             change = (direct.sum(1) - delta.double()).abs()
+            # IG's error here is float32 rounding (about 6e-7 relative), which moves with
+            # the batch split (5 per call against 14): compare at that floor, not below it.
             assert result.relative_error(name, method) == pytest.approx(
-                float(delta.abs().sum() / change.sum()), rel=1e-4, abs=1e-9)
+                float(delta.abs().sum() / change.sum()), rel=1e-4, abs=2e-6)
     summary = result.summary()
     assert set(summary) == {"a", "b"}
     assert set(summary["a"]["rig"]) == {
@@ -807,6 +810,48 @@ def test_explain_on_a_3x224_stand_in(tmp_path: Path) -> None:
         assert (tmp_path / name).is_file(), name
     with pytest.raises(UserInputError, match="target"):
         explain(model, x, target=7, n_steps=2)
+
+
+def test_explain_refines_maps_to_map_tolerance_and_reports_their_error(tmp_path: Path) -> None:
+    from captum_rank.audit import explain
+
+    models, x, _ = make_problem(n=3, seed=4)
+    model = models["a"]
+    result = explain(model, x, n_steps=400, map_tolerance=0.05)
+    rig = RankIntegratedGradients(model)
+    for i, item in enumerate(result.items["model"]):
+        for meth, vals in item["methods"].items():
+            assert vals["map_converged"] and vals["map_error"] <= 0.05
+            assert 9 <= vals["evaluations"] < 400
+            # The estimate is a bound in practice: the map is within it of a fine map.
+            schedule = {"rig": "arc_length", "ig": "linear"}[meth]
+            fine = rig.attribute(x[i:i + 1], target=item["target"], n_steps=800,
+                                 method="riemann_trapezoid", schedule=schedule)
+            shown = torch.as_tensor(result.maps["model"][meth][i:i + 1])
+            assert float((shown - fine).norm() / fine.norm()) <= 0.05
+    assert result.unconverged_maps() == []
+    again = ExplainResult.from_json(result.to_json())
+    assert again.map_tolerance == 0.05 and again.items == result.items
+
+
+def test_explain_marks_and_does_not_draw_unconverged_maps(tmp_path: Path) -> None:
+    from captum_rank.audit import explain
+
+    models, x, _ = make_problem(n=2, seed=4)
+    with pytest.warns(UserWarning, match=r"map\(s\) did not converge to map_tolerance=1e-06"):
+        result = explain(models["a"], x, n_steps=6, map_tolerance=1e-6)
+    missed = result.unconverged_maps()
+    assert len(missed) == 4 and all(err > 1e-6 for *_, err in missed)
+    assert all(not v["map_converged"] and v["evaluations"] == 6
+               for item in result.items["model"] for v in item["methods"].values())
+    write_report(tmp_path, AuditReport(None, None, explanation=result))
+    page = (tmp_path / "index.html").read_text()
+    assert "map err" in page and "not drawn" in page
+    # A fixed rule's map error comes from a second run at half the evaluations.
+    fixed = explain(models["a"], x, n_steps=64, quadrature="gausslegendre")
+    for item in fixed.items["model"]:
+        for vals in item["methods"].values():
+            assert vals["evaluations"] == 96 and 0 < vals["map_error"] < 0.1
 
 
 def test_explain_the_real_imagenet_model_on_a_photo() -> None:

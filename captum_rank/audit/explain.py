@@ -7,7 +7,12 @@ RIG with the library's default schedule, and IG, which is RIG with
 ``schedule="linear"``), and keeps each method's pixel map, its rank spectrum
 (``attribute_with_ranks``, summed over channels) with ``k50``/``k90``, and its
 completeness error relative to the output change, ``|delta| / |F(x) - F(x')|``. Rank
-summaries whose relative error exceeds ``tolerance`` are marked unreliable. It also
+summaries whose relative error exceeds ``tolerance`` are marked unreliable. A small
+completeness error does not make a converged map, so every map also carries its
+estimated relative L2 error ``||A_n - A_{n/2}|| / ||A_n||`` and the evaluations it took:
+with the adaptive rule the map is refined until that estimate is at most
+``map_tolerance`` (``n_steps`` is then the budget), and a map that misses it is marked
+not converged, warned about, and not drawn by the report. It also
 walks one image along the rank path: its rank-``k`` approximations and the model's
 probability of the target at each. The result is data (:class:`ExplainResult`); the
 figures are drawn by :func:`captum_rank.audit.report.write_report`.
@@ -16,6 +21,7 @@ figures are drawn by :func:`captum_rank.audit.report.write_report`.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,12 +30,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from captum_rank.attr import RankIntegratedGradients
+from captum_rank.attr import ADAPTIVE, RankIntegratedGradients
 from captum_rank.audit import _jsonio
 from captum_rank.audit._models import as_model_dict, check_models_on_data, model_device
 from captum_rank.audit.errors import AuditInputError
 from captum_rank.audit.spectrum import (
     DEFAULT_METHODS,
+    MAP_TOLERANCE,
     RELIABILITY_TOLERANCE,
     MethodSpec,
     _schedule_id,
@@ -71,10 +78,11 @@ class ExplainResult(_jsonio.JsonExport):
         models: model names.
         methods: ``{method name: schedule id}``.
         image_names: one name per image.
-        n_steps, quadrature, baseline, tolerance: the settings.
+        n_steps, quadrature, baseline, tolerance, map_tolerance: the settings.
         items: ``{model: [per image: {image, target, target_name, prediction,
             prediction_name, probability, target_probability, note, methods: {method:
-            {delta, change, relative_error, reliable, rank_50, rank_90, spectrum}}}]}``.
+            {delta, change, relative_error, reliable, map_error, map_converged,
+            evaluations, rank_50, rank_90, spectrum}}}]}``.
         path: ``{model: {image, target, target_name, ranks, probabilities}}``: one image
             along the rank path.
         meta: free-form description.
@@ -104,6 +112,7 @@ class ExplainResult(_jsonio.JsonExport):
     items: dict[str, list[dict[str, Any]]]
     path: dict[str, dict[str, Any]]
     meta: dict[str, Any] = field(default_factory=dict)
+    map_tolerance: float = MAP_TOLERANCE
     images: np.ndarray | None = field(default=None, repr=False, compare=False)
     maps: dict[str, dict[str, np.ndarray]] = field(default_factory=dict, repr=False,
                                                    compare=False)
@@ -120,14 +129,22 @@ class ExplainResult(_jsonio.JsonExport):
         return all(v["reliable"] for items in self.items.values() for item in items
                    for v in item["methods"].values())
 
+    def unconverged_maps(self) -> list[tuple[str, str, str, float]]:
+        r"""``(model, image, method, estimated map error)`` of every map above
+        :attr:`map_tolerance` (empty for results written before map errors existed)."""
+        return [(m, item["image"], meth, float(v["map_error"]))
+                for m, items in self.items.items() for item in items
+                for meth, v in item["methods"].items()
+                if not v.get("map_converged", True)]
+
     def to_dict(self) -> dict[str, Any]:
         r"""Plain JSON-able data (without the image and map arrays)."""
         return {
             "kind": _KIND, "models": self.models, "methods": self.methods,
             "image_names": self.image_names, "n_steps": self.n_steps,
             "quadrature": self.quadrature, "baseline": self.baseline,
-            "tolerance": self.tolerance, "items": self.items, "path": self.path,
-            "meta": self.meta,
+            "tolerance": self.tolerance, "map_tolerance": self.map_tolerance,
+            "items": self.items, "path": self.path, "meta": self.meta,
         }
 
     @classmethod
@@ -144,6 +161,7 @@ class ExplainResult(_jsonio.JsonExport):
             quadrature=str(data["quadrature"]), baseline=float(data["baseline"]),
             tolerance=float(data["tolerance"]), items=dict(data["items"]),
             path=dict(data["path"]), meta=dict(data.get("meta", {})),
+            map_tolerance=float(data.get("map_tolerance", MAP_TOLERANCE)),
         )
 
 
@@ -185,6 +203,7 @@ def explain(
     baseline: float = 0.0,
     internal_batch_size: int | None = None,
     tolerance: float = RELIABILITY_TOLERANCE,
+    map_tolerance: float = MAP_TOLERANCE,
     names: Sequence[str] | None = None,
     class_names: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     notes: Sequence[str | None] | None = None,
@@ -202,13 +221,18 @@ def explain(
             or one per image. Default: None, each model's prediction.
         methods (dict, optional): ``{name: schedule}`` (None: the library's default).
             Default: :data:`~captum_rank.audit.spectrum.DEFAULT_METHODS`.
-        n_steps (int, optional): path steps. Default: 32.
+        n_steps (int, optional): model evaluations per image and method; with the
+            adaptive rule (the default) the budget within which each map is refined
+            until its estimated error is at most ``map_tolerance``. Default: 32.
         quadrature (str, optional): the quadrature ``method`` of
-            ``attribute_with_ranks``. Default: the library's default.
+            ``attribute_with_ranks``. Default: the library's default (adaptive). A fixed
+            rule spends ``n_steps`` and, for the map error, ``n_steps // 2`` more.
         baseline (float, optional): constant baseline. Default: 0.
         internal_batch_size (int, optional): path points per forward pass.
         tolerance (float, optional): relative completeness error above which a rank
             summary is unreliable. Default: 0.1.
+        map_tolerance (float, optional): estimated relative L2 error of a map above which
+            it is not converged (not drawn by the report). Default: 0.1.
         names (sequence of str, optional): image names. Default: ``image 0``, ...
         class_names (sequence or dict, optional): class names (for all models, or per
             model), shown beside every class index.
@@ -245,6 +269,7 @@ def explain(
     internal_batch_size = optional_positive_int(internal_batch_size, "internal_batch_size")
     baseline = real(baseline, "baseline")
     tolerance = real(tolerance, "tolerance", minimum=0.0)
+    map_tolerance = real(map_tolerance, "map_tolerance", minimum=0.0)
     path_image = integer(path_image, "path_image", minimum=0, maximum=n - 1)
     image_names = [str(v) for v in names] if names is not None else [
         f"image {i}" for i in range(n)]
@@ -279,29 +304,40 @@ def explain(
         predictions = probs.argmax(dim=1)
         targets = _targets(target, n, width, predictions.cpu()).to(dev)
         explainer = RankIntegratedGradients(model)
-        per_method: dict[str, tuple[Tensor, Tensor, Tensor]] = {}
+        per_method: dict[str, tuple[Tensor, Tensor, _MapQuality]] = {}
         maps[name] = {}
         for meth, spec in method_map.items():
             kwargs: dict[str, Any] = {} if spec is None else {"schedule": spec}
             if quadrature is not None:
                 kwargs["method"] = quadrature
-            pixels, ranks, delta = explainer.attribute_with_ranks(
-                x, baselines=baseline, target=targets, n_steps=n_steps,
-                internal_batch_size=internal_batch_size, return_convergence_delta=True,
-                **kwargs)
+            adaptive = (quadrature or default_quadrature()) == ADAPTIVE
+            if adaptive:
+                kwargs["map_tolerance"] = map_tolerance
+            with warnings.catch_warnings():
+                # Misses are reported once, per map, below.
+                warnings.filterwarnings("ignore", message=".*did not reach")
+                pixels, ranks, delta = explainer.attribute_with_ranks(
+                    x, baselines=baseline, target=targets, n_steps=n_steps,
+                    internal_batch_size=internal_batch_size, return_convergence_delta=True,
+                    **kwargs)
+            quality = _map_quality(explainer, pixels, adaptive, n_steps, x, baseline,
+                                   targets, internal_batch_size, kwargs)
             spectrum = ranks.detach().to(torch.float64).sum(dim=1).cpu()
-            per_method[meth] = (spectrum, delta.detach().to(torch.float64).cpu(), pixels)
+            per_method[meth] = (spectrum, delta.detach().to(torch.float64).cpu(), quality)
             maps[name][meth] = pixels.detach().cpu().numpy()
         items[name] = []
         for i in range(n):
             t, p = int(targets[i]), int(predictions[i])
             summary: dict[str, Any] = {}
-            for meth, (spectrum, delta, _) in per_method.items():
+            for meth, (spectrum, delta, quality) in per_method.items():
                 change = float(spectrum[i].sum() - delta[i])
                 rel = relative_error(abs(float(delta[i])), abs(change))
+                map_error = float(quality.errors[i])
                 summary[meth] = {
                     "delta": float(delta[i]), "change": change, "relative_error": rel,
-                    "reliable": rel <= tolerance,
+                    "reliable": rel <= tolerance, "map_error": map_error,
+                    "map_converged": map_error <= map_tolerance,
+                    "evaluations": int(quality.evaluations[i]),
                     "rank_50": rank_for_share(spectrum[i].numpy(), 0.5),
                     "rank_90": rank_for_share(spectrum[i].numpy(), 0.9),
                     "spectrum": spectrum[i].tolist(),
@@ -317,10 +353,53 @@ def explain(
             along = model(approximations).softmax(dim=1)[:, t0]
         path[name] = {"image": path_image, "target": t0, "target_name": label(t0),
                       "ranks": ranks_on_path, "probabilities": along.cpu().tolist()}
-    return ExplainResult(
+    result = ExplainResult(
         models=list(named), methods=schedules, image_names=image_names, n_steps=n_steps,
         quadrature=quadrature or default_quadrature(), baseline=baseline,
         tolerance=tolerance, items=items, path=path, meta=dict(meta or {}),
+        map_tolerance=map_tolerance,
         images=images.detach().cpu().numpy(), maps=maps,
         path_images={"approximations": approximations.detach().cpu().numpy()},
     )
+    missed = result.unconverged_maps()
+    if missed:
+        shown = "; ".join(f"{m} {image} {meth}: {err:.3g}" for m, image, meth, err in missed[:8])
+        warnings.warn(
+            f"{len(missed)} map(s) did not converge to map_tolerance={map_tolerance} within "
+            f"n_steps={n_steps} evaluations ({shown}{' ...' if len(missed) > 8 else ''}); "
+            "the report does not draw them. Raise `n_steps`, or for photos use "
+            "schedule='spectral', whose maps converge in fewer evaluations "
+            "(see the convergence page).", stacklevel=2)
+    return result
+
+
+@dataclass(frozen=True)
+class _MapQuality:
+    errors: list[float]
+    evaluations: list[int]
+
+
+def _map_quality(explainer: RankIntegratedGradients, pixels: Tensor, adaptive: bool,
+                 n_steps: int, x: Tensor, baseline: float, targets: Tensor,
+                 internal_batch_size: int | None, kwargs: dict[str, Any]) -> _MapQuality:
+    """Each map's estimated error and the evaluations it took.
+
+    The adaptive rule estimates the error from its own nodes; a fixed rule's map is
+    compared with the same rule at half the evaluations (the only extra cost here).
+    """
+    n = int(pixels.shape[0])
+    if adaptive:
+        convergence = explainer.last_convergence
+        if convergence is None or convergence.map_error is None:
+            raise RuntimeError("the adaptive rule left no map error")
+        return _MapQuality([float(v) for v in convergence.map_error],
+                           [int(v) for v in convergence.evaluations])
+    half = explainer.attribute(x, baselines=baseline, target=targets,
+                               n_steps=max(1, n_steps // 2),
+                               internal_batch_size=internal_batch_size, **kwargs)
+    fine = pixels.detach().to(torch.float64).flatten(1)
+    gap = (fine - half.detach().to(torch.float64).flatten(1)).norm(dim=1)
+    size = fine.norm(dim=1)
+    errors = torch.where(size > 0, gap / size.clamp_min(1e-300),
+                         torch.where(gap > 0, torch.inf, 0.0))
+    return _MapQuality([float(v) for v in errors], [n_steps + max(1, n_steps // 2)] * n)

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from captum_rank.audit import _jsonio
 from captum_rank.audit.accuracy import RankAccuracyResult
 from captum_rank.audit.explain import ExplainResult
@@ -340,15 +342,20 @@ def _explain_section(ex: ExplainResult, report: AuditReport, prefix: str, out: P
             item = ex.items[first_model][i]
             cls = item["prediction_name"] or f"class {item['prediction']}"
             titles.append(f"{image}\n{cls} ({item['probability']:.2f})")
+        # A map that did not converge is not drawn (nor does it set its column's colour
+        # scale): its cell says so, with the estimated error, instead.
         rows: dict[str, dict[str, Any]] = {
-            m: {method_label(meth, ex.methods[meth]): ex.maps[m][meth] for meth in ex.methods}
+            m: {method_label(meth, ex.methods[meth]): _drawable(ex, m, meth)
+                for meth in ex.methods}
             for m in ex.models}
         n = len(ex.image_names)
         n_cols = 1 + len(ex.models) * len(ex.methods)
-        fig, _ = plot_comparison_grid(
+        fig, axes = plot_comparison_grid(
             ex.images, rows, image_titles=titles, use_pyplot=False,
-            title=f"attributions of each model's target, {ex.n_steps} steps",
+            title=f"attributions of each model's target (budget {ex.n_steps} evaluations; "
+                  f"est. map error, drawn when <= {ex.map_tolerance:g})",
             fig_size=(2.1 * n_cols + 0.8, 2.1 * n + 1.6))
+        _label_map_errors(ex, axes)
         name = f"{prefix}explain_grid.png"
         _save(fig, out / name)
         written[f"{prefix}explain_grid_png"] = out / name
@@ -387,6 +394,9 @@ def _explain_section(ex: ExplainResult, report: AuditReport, prefix: str, out: P
             for meth, vals in item["methods"].items():
                 label = method_label(meth, ex.methods[meth])
                 row[f"{label} rel.err"] = vals["relative_error"]
+                if "map_error" in vals:
+                    row[f"{label} map err"] = _map_cell(vals)
+                    row[f"{label} evals"] = vals["evaluations"]
                 row[f"{label} k50"] = _rank_cell(vals["rank_50"], vals["reliable"])
                 row[f"{label} k90"] = _rank_cell(vals["rank_90"], vals["reliable"])
             table.append(row)
@@ -395,9 +405,50 @@ def _explain_section(ex: ExplainResult, report: AuditReport, prefix: str, out: P
     warn = "".join(f'<p class="warn">Warning: {html.escape(n)}</p>' for n in notes)
     return (
         "<h3>Explained images</h3>" + warn
-        + f"<p>{html.escape(_reliability_note(ex.tolerance))}</p>"
+        + f"<p>{html.escape(_reliability_note(ex.tolerance))} "
+        + html.escape(_map_note(ex.map_tolerance)) + "</p>"
         + _html_table(table) + "".join(parts)
     )
+
+
+def _map_cell(values: dict[str, Any]) -> Any:
+    error = float(values["map_error"])
+    return error if values.get("map_converged", True) else f"{error:.3g}{_UNRELIABLE}"
+
+
+def _map_note(map_tolerance: float) -> str:
+    return (
+        "map err: the map's estimated relative L2 error ||A_n - A_{n/2}|| / ||A_n|| (the "
+        "map on all evaluations against the map on every other one); above "
+        f"{map_tolerance:g} the map has not converged, is marked {_UNRELIABLE} and is not "
+        "drawn; evals: model evaluations the map took."
+    )
+
+
+def _drawable(ex: ExplainResult, model: str, method: str) -> np.ndarray:
+    maps = np.array(ex.maps[model][method], copy=True)
+    for i, item in enumerate(ex.items[model]):
+        if not item["methods"][method].get("map_converged", True):
+            maps[i] = 0.0
+    return maps
+
+
+def _label_map_errors(ex: ExplainResult, axes: np.ndarray) -> None:
+    col = 1
+    for m in ex.models:
+        for meth in ex.methods:
+            for i, item in enumerate(ex.items[m]):
+                vals = item["methods"][meth]
+                if "map_error" not in vals:
+                    continue
+                ax = axes[i, col]
+                ax.set_xlabel(f"map err {float(vals['map_error']):.2g}, "
+                              f"{vals['evaluations']} evals", fontsize="small")
+                if not vals.get("map_converged", True):
+                    ax.text(0.5, 0.5, "not converged:\nnot drawn", ha="center",
+                            va="center", transform=ax.transAxes, color="crimson",
+                            fontsize="small")
+            col += 1
 
 
 def write_report(

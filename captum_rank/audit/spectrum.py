@@ -76,6 +76,11 @@ _KIND = "rank-spectrum"
 #: ``|delta| / |F(x) - F(x')|`` exceeds this fraction.
 RELIABILITY_TOLERANCE = 0.1
 
+#: Estimated relative L2 error ``||A_n - A_{n/2}|| / ||A_n||`` above which a pixel map is
+#: not converged: the explain step refines maps to it and the report does not draw a map
+#: that misses it.
+MAP_TOLERANCE = 0.1
+
 #: The default methods: RIG with the library's default schedule (``None``), and IG
 #: decomposed over the singular components (``"linear"``).
 DEFAULT_METHODS: dict[str, str | None] = {"rig": None, "ig": "linear"}
