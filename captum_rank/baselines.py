@@ -38,7 +38,7 @@ Examples:
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
@@ -365,8 +365,8 @@ class BaselineExpectation:
             >>> torch.allclose(both, ig.attribute(x, 0.0))
             True
         """
-        return self._average("attribute", inputs, baselines, target, additional_forward_args,
-                             return_convergence_delta, kwargs)
+        return self._average(self.attribution_method.attribute, inputs, baselines, target,
+                             additional_forward_args, return_convergence_delta, kwargs)
 
     def attribute_ranks(
         self,
@@ -401,17 +401,18 @@ class BaselineExpectation:
                 :meth:`attribute`.
             UserInputError: as for :meth:`attribute`.
         """
-        if not callable(getattr(self.attribution_method, "attribute_ranks", None)):
+        attribute_ranks = getattr(self.attribution_method, "attribute_ranks", None)
+        if not callable(attribute_ranks):
             raise UserTypeError(
                 f"{type(self.attribution_method).__name__} has no `attribute_ranks`; wrap "
                 "a RankIntegratedGradients to average rank attributions."
             )
-        return self._average("attribute_ranks", inputs, baselines, target,
+        return self._average(attribute_ranks, inputs, baselines, target,
                              additional_forward_args, return_convergence_delta, kwargs)
 
     def _average(
         self,
-        name: str,
+        run: Callable[..., Any],
         inputs: Tensor | tuple[Tensor, ...],
         baselines: Sequence[Any],
         target: Any,
@@ -434,20 +435,17 @@ class BaselineExpectation:
                 f"{type(method).__name__} has no `compute_convergence_delta`; call with "
                 "return_convergence_delta=False."
             )
-        run = getattr(method, name)
         is_tuple = isinstance(inputs, tuple)
-        total: list[Tensor] | None = None
+        # One call per baseline, each run to completion before the next: nothing of the
+        # wrapped method is swapped or shared between them, so nested use is safe.
+        sums: list[Tensor] = []
         for baseline in baselines:
             result = run(inputs, baselines=baseline, target=target,
                          additional_forward_args=additional_forward_args, **kwargs)
-            parts = list(result) if is_tuple else [result]
-            if total is None:
-                total = [part.detach().clone() for part in parts]
-            else:
-                for acc, part in zip(total, parts, strict=True):
-                    acc.add_(part.detach())
-        assert total is not None
-        averaged = tuple(acc / len(baselines) for acc in total)
+            parts = [part.detach() for part in (result if is_tuple else (result,))]
+            sums = [part.clone() for part in parts] if not sums else [
+                acc.add_(part) for acc, part in zip(sums, parts, strict=True)]
+        averaged = tuple(acc / len(baselines) for acc in sums)
         output: Tensor | tuple[Tensor, ...] = averaged if is_tuple else averaged[0]
         if not want_delta:
             return output
