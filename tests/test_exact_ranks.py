@@ -1,0 +1,220 @@
+"""Exact rank attributions R_i = F(x_i) - F(x_{i-1}) (RankIntegratedGradients.exact_ranks)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import Tensor, nn
+
+from captum_rank import RankIntegratedGradients
+from captum_rank.checks import UserInputError
+from captum_rank.schedules import (
+    ArcLengthSchedule,
+    EnergySchedule,
+    NumericalRankSchedule,
+    SequentialSchedule,
+)
+
+
+def _tanh_cnn(channels: int, size: int = 10, classes: int = 3) -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(channels, 4, 3), nn.Tanh(), nn.Flatten(),
+        nn.Linear(4 * (size - 2) ** 2, 6), nn.Tanh(), nn.Linear(6, classes),
+    ).double().eval()
+
+
+class _Counting(nn.Module):
+    """Counts forward calls and the rows they were given."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.calls = 0
+        self.rows: list[int] = []
+
+    def forward(self, x: Tensor, *args: object) -> Tensor:
+        self.calls += 1
+        self.rows.append(int(x.shape[0]))
+        return self.model(x)
+
+
+def _affine_spectrum(weight: Tensor, x: Tensor) -> Tensor:
+    """For F(x) = <W, x>: component i moves F by s_i u_i^T W v_i, summed over channels."""
+    u, s, vh = torch.linalg.svd(x, full_matrices=False)
+    per_matrix = s * ((u.mT @ weight) * vh).sum(-1)
+    return per_matrix.sum(dim=tuple(range(1, x.dim() - 2)), keepdim=True)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_exact_is_the_limit_of_sequential_rig_on_a_nonlinear_model(channels: int) -> None:
+    # Known answer: F(x_i) - F(x_{i-1}) is the path integral over component i's window,
+    # so RIG (sequential) must converge to it. The windows (width 1/r) do not line up
+    # with Gauss-Legendre cells, so a kink of the integrand sits inside a cell at every
+    # window end and the error falls like h^1.5..h^2 (measured on this model: 1e-3 of
+    # max|R| at 32 steps, 1e-4 at 128, 7e-6 at 512). 1e-4 at 512 steps leaves a 10x margin
+    # over the measured error and is 10x below the 32-step error, far below the O(|R|)
+    # error of a wrong identity (e.g. components shifted by one).
+    model = _tanh_cnn(channels)
+    x = torch.rand(3, channels, 10, 10, dtype=torch.float64)
+    rig = RankIntegratedGradients(model)
+    exact = rig.exact_ranks(x, target=1)
+    assert exact.shape == (3, 1, 10)
+
+    def error(n_steps: int) -> float:
+        fine = rig.attribute_ranks(x, target=1, n_steps=n_steps, method="gausslegendre",
+                                   schedule="sequential").sum(1, keepdim=True)
+        return float((fine - exact).abs().max() / exact.abs().max())
+
+    coarse, fine = error(64), error(512)
+    assert fine < 1e-4
+    assert fine < coarse / 10  # converging to the exact value, not to something near it
+
+
+def test_exact_on_joint_colour_is_the_limit_of_arc_length_joint() -> None:
+    model = _tanh_cnn(3)
+    x = torch.rand(2, 3, 10, 10, dtype=torch.float64)
+    rig = RankIntegratedGradients(model)
+    joint = ArcLengthSchedule(channels="joint")
+    exact = rig.exact_ranks(x, target=0, schedule=joint)
+    fine = rig.attribute_ranks(x, target=0, n_steps=512, method="gausslegendre",
+                               schedule=joint)
+    assert exact.shape == fine.shape == (2, 1, 10)
+    assert float((fine - exact).abs().max() / exact.abs().max()) < 1e-4
+
+
+def test_completeness_to_float_precision() -> None:
+    model = _tanh_cnn(3)
+    x = torch.rand(4, 3, 10, 10, dtype=torch.float64)
+    base = torch.rand(1, 3, 10, 10, dtype=torch.float64)
+    rig = RankIntegratedGradients(model)
+    ranks, delta = rig.exact_ranks(x, base, target=2, return_convergence_delta=True)
+    with torch.no_grad():
+        change = model(x)[:, 2] - model(base)[:, 2]
+    assert torch.allclose(ranks.sum(dim=(1, 2)), change, rtol=0, atol=1e-13)
+    assert float(delta.abs().max()) < 1e-13
+    # float32: the same identity, to float32 rounding of the outputs.
+    model32 = _tanh_cnn(1).float()
+    x32 = torch.rand(3, 1, 10, 10)
+    ranks32 = RankIntegratedGradients(model32).exact_ranks(x32, target=0)
+    with torch.no_grad():
+        change32 = model32(x32)[:, 0] - model32(torch.zeros_like(x32))[:, 0]
+    assert ranks32.dtype == torch.float32
+    assert torch.allclose(ranks32.sum(dim=(1, 2)), change32, rtol=0, atol=1e-5)
+
+
+def test_curve_schedules_agree_on_one_matrix() -> None:
+    # The same points x_k, so exactly the same values, whatever the speed or gate shape.
+    model = _tanh_cnn(1)
+    x = torch.rand(2, 1, 10, 10, dtype=torch.float64)
+    rig = RankIntegratedGradients(model)
+    reference = rig.exact_ranks(x, target=1)
+    for schedule in ("arc_length", "energy", "numerical_rank", ArcLengthSchedule(shape="cosine"),
+                     SequentialSchedule(channels="joint")):
+        assert torch.equal(rig.exact_ranks(x, target=1, schedule=schedule), reference)
+
+
+@pytest.mark.parametrize(("batch", "internal_batch_size"), [(3, None), (3, 7), (2, 1), (4, 50)])
+def test_model_calls_and_rows(batch: int, internal_batch_size: int | None) -> None:
+    counting = _Counting(_tanh_cnn(3))
+    x = torch.rand(batch, 3, 10, 10, dtype=torch.float64)
+    RankIntegratedGradients(counting).exact_ranks(x, target=0,
+                                                  internal_batch_size=internal_batch_size)
+    rows = batch * (10 + 1)  # r + 1 points per example, x' and x included
+    assert sum(counting.rows) == rows
+    chunk = rows if internal_batch_size is None else internal_batch_size
+    assert counting.calls == math.ceil(rows / chunk)
+    assert max(counting.rows) == min(chunk, rows)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    channels=st.integers(1, 3),
+    height=st.integers(1, 6),
+    width=st.integers(1, 6),
+    batch=st.integers(1, 3),
+    internal_batch_size=st.one_of(st.none(), st.integers(1, 20)),
+    seed=st.integers(0, 2**16),
+)
+def test_shapes_batches_and_affine_known_answer(channels: int, height: int, width: int,
+                                                batch: int, internal_batch_size: int | None,
+                                                seed: int) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    weight = torch.randn(1, channels, height, width, dtype=torch.float64, generator=generator)
+    x = torch.randn(batch, channels, height, width, dtype=torch.float64, generator=generator)
+
+    def affine(inputs: Tensor) -> Tensor:
+        return (inputs * weight).sum(dim=(1, 2, 3))
+
+    ranks, delta = RankIntegratedGradients(affine).exact_ranks(
+        x, internal_batch_size=internal_batch_size, return_convergence_delta=True)
+    r = min(height, width)
+    assert ranks.shape == (batch, 1, r)
+    assert torch.allclose(ranks, _affine_spectrum(weight, x), atol=1e-10)
+    assert float(delta.abs().max()) < 1e-10
+    # Chunking changes nothing but the number of calls.
+    whole = RankIntegratedGradients(affine).exact_ranks(x)
+    assert torch.allclose(ranks, whole, rtol=0, atol=1e-12)
+
+
+def test_per_example_targets_and_additional_forward_args() -> None:
+    model = _tanh_cnn(1)
+
+    def scaled(x: Tensor, scale: Tensor, shift: float) -> Tensor:
+        return model(x) * scale[:, None] + shift
+
+    x = torch.rand(3, 1, 10, 10, dtype=torch.float64)
+    scale = torch.tensor([1.0, 2.0, -1.0], dtype=torch.float64)
+    target = torch.tensor([0, 2, 1])
+    rig = RankIntegratedGradients(scaled)
+    together = rig.exact_ranks(x, target=target, additional_forward_args=(scale, 0.5),
+                               internal_batch_size=5)
+    for i in range(3):
+        alone = rig.exact_ranks(x[i:i + 1], target=int(target[i]),
+                                additional_forward_args=(scale[i:i + 1], 0.5))
+        assert torch.allclose(together[i:i + 1], alone, rtol=0, atol=1e-12)
+
+
+def test_tuple_of_one_in_tuple_out_and_under_no_grad() -> None:
+    model = _tanh_cnn(1)
+    x = torch.rand(2, 1, 10, 10, dtype=torch.float64)
+    rig = RankIntegratedGradients(model)
+    with torch.no_grad():
+        out = rig.exact_ranks((x,), target=0)
+    assert isinstance(out, tuple) and len(out) == 1
+    assert torch.equal(out[0], rig.exact_ranks(x, target=0))
+
+
+@pytest.mark.parametrize("schedule", ["arc_length", "energy", "numerical_rank",
+                                      EnergySchedule(shape="cosine"), NumericalRankSchedule()])
+def test_per_channel_timing_on_colour_is_refused(schedule: object) -> None:
+    rig = RankIntegratedGradients(_tanh_cnn(3))
+    with pytest.raises(UserInputError, match=r"`schedule`.*channels='joint'"):
+        rig.exact_ranks(torch.rand(1, 3, 10, 10, dtype=torch.float64), target=0,
+                        schedule=schedule)
+
+
+@pytest.mark.parametrize("schedule", ["spectral", "linear"])
+def test_schedules_off_the_rank_curve_are_refused(schedule: str) -> None:
+    rig = RankIntegratedGradients(_tanh_cnn(1))
+    with pytest.raises(UserInputError, match=r"`schedule` .* one at a time"):
+        rig.exact_ranks(torch.rand(1, 1, 10, 10, dtype=torch.float64), schedule=schedule)
+
+
+def test_bad_calls_name_the_argument() -> None:
+    model = _tanh_cnn(1)
+    x = torch.rand(1, 1, 10, 10, dtype=torch.float64)
+    with pytest.raises(UserInputError, match="`inputs` is a tuple of 2"):
+        RankIntegratedGradients(lambda a, b: model(a) + model(b)).exact_ranks((x, x), target=0)
+    with pytest.raises(UserInputError, match="multiply_by_inputs"):
+        RankIntegratedGradients(model, multiply_by_inputs=False).exact_ranks(x, target=0)
+    with pytest.raises(UserInputError, match="internal_batch_size"):
+        RankIntegratedGradients(model).exact_ranks(x, target=0, internal_batch_size=0)
+    with pytest.raises(UserInputError, match="`target`"):
+        RankIntegratedGradients(model).exact_ranks(x, target=7)
+    with pytest.raises(UserInputError, match="NaN or inf on the rank points"):
+        RankIntegratedGradients(lambda t: model(t).log()).exact_ranks(x, target=0)
