@@ -15,6 +15,11 @@ The checks cost no model evaluation of their own:
   ``target`` selects from it, NaN or inf) before differentiating, and the gradients
   (missing or non-finite) after.
 
+The same checks serve every module that runs a model, so each rule and message exists
+once: :func:`check_target`, :func:`check_class_target` (class indices for the metrics
+and :func:`~captum_rank.rank_path.rank_path`), :func:`check_target_in_output`,
+:func:`model_placement` and :func:`warn_if_training`.
+
 Examples:
     >>> import torch
     >>> from torch import nn
@@ -34,6 +39,8 @@ Examples:
 from __future__ import annotations
 
 import numbers
+import os
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, cast
@@ -47,11 +54,15 @@ from captum_rank.checks import UserInputError, UserTypeError
 __all__ = [
     "CanonicalTarget",
     "check_additional_forward_args",
+    "check_class_target",
     "check_grad_mode",
     "check_target",
+    "check_target_in_output",
     "checked_gradients",
+    "model_placement",
     "preflight",
     "select_targets",
+    "translate_dtype_error",
     "warn_if_training",
     "warn_non_finite_delta",
 ]
@@ -63,6 +74,12 @@ _TARGET_HELP = (
     "pass None (one output per example), an int (one class for all examples), a tuple of "
     "ints (one position in a multi-dimensional output), or a list or 1-D integer tensor "
     "with one entry per example"
+)
+
+#: What a target is when it must be a class index of an ``(N, classes)`` output.
+_CLASS_TARGET_HELP = (
+    "pass an int (one class for all examples), or a list, numpy array or 1-D integer tensor "
+    "with one class index per example"
 )
 
 _STOCHASTIC_LAYERS: tuple[type[nn.Module], ...] = (
@@ -89,7 +106,9 @@ def _index_tuple(value: Any, name: str) -> tuple[int, ...]:
     return tuple(int(item) for item in value)
 
 
-def check_target(target: Any, num_examples: int) -> CanonicalTarget:
+def check_target(
+    target: Any, num_examples: int, *, accepted: str = _TARGET_HELP, inputs: str = "inputs"
+) -> CanonicalTarget:
     r"""Check ``target``'s type and length and return it in one canonical form.
 
     Captum's target conventions are kept, with numpy integers accepted where Captum
@@ -101,6 +120,10 @@ def check_target(target: Any, num_examples: int) -> CanonicalTarget:
     Args:
         target (Any): the user's ``target``.
         num_examples (int): ``N``, the number of examples in the inputs.
+        accepted (str, optional): what the message for a target of an unknown type says
+            is accepted. Default: Captum's conventions.
+        inputs (str, optional): the name of the argument holding the examples, for
+            messages. Default: ``"inputs"``.
 
     Returns:
         ``None``, an ``int``, a tuple of ints, or a list of ``N`` ints or tuples.
@@ -150,7 +173,7 @@ def check_target(target: Any, num_examples: int) -> CanonicalTarget:
     if isinstance(target, list):
         if len(target) != num_examples:
             raise UserInputError(
-                f"`target` has {len(target)} entries but `inputs` has {num_examples} "
+                f"`target` has {len(target)} entries but `{inputs}` has {num_examples} "
                 f"examples; give one target per example, or a single int for all of them."
             )
         if all(_is_int(item) for item in target):
@@ -162,7 +185,74 @@ def check_target(target: Any, num_examples: int) -> CanonicalTarget:
             f"`target` is a list of {', '.join(kinds)}; a list target holds one int per "
             "example (or one tuple of ints per example), all of the same kind."
         )
-    raise UserTypeError(f"`target` has type {type(target).__name__}; {_TARGET_HELP}.")
+    raise UserTypeError(f"`target` has type {type(target).__name__}; {accepted}.")
+
+
+def check_class_target(
+    target: Any, num_examples: int, *, required: bool = True, inputs: str = "inputs"
+) -> list[int] | None:
+    r"""``target`` as class indices of an ``(N, classes)`` output: one int >= 0 per example.
+
+    The rules of :func:`check_target` (so ``2.7``, ``True``, ``"cat"`` and float tensors
+    are refused, numpy integers accepted), narrowed to what scoring a class needs: no
+    tuple targets, no negative indices (``-1`` would silently score the last class, or
+    never match an arg-max). Whether the indices fit the model's output is checked on a
+    forward pass (:func:`check_target_in_output`).
+
+    Args:
+        target (Any): the user's ``target``.
+        num_examples (int): ``N``, the number of examples.
+        required (bool, optional): whether ``None`` is refused. Default: True.
+        inputs (str, optional): the name of the argument holding the examples, for
+            messages. Default: ``"inputs"``.
+
+    Returns:
+        list of int or None: ``N`` class indices (an int is repeated), or ``None`` when
+        ``target`` is None and not required.
+
+    Raises:
+        UserTypeError: for a target of the wrong type, including tuples.
+        UserInputError: for a missing target, a negative index, or a per-example target
+            whose length is not ``N``.
+
+    Examples:
+        >>> import numpy as np
+        >>> check_class_target(np.int64(2), 3), check_class_target([0, 2], 2)
+        ([2, 2, 2], [0, 2])
+        >>> check_class_target(2.7, 3)
+        Traceback (most recent call last):
+        ...
+        captum_rank.checks.UserTypeError: `target` has type float; pass an int (one class ...
+        >>> check_class_target(-1, 3)
+        Traceback (most recent call last):
+        ...
+        captum_rank.checks.UserInputError: `target` -1 is negative; class indices count ...
+    """
+    if target is None:
+        if not required:
+            return None
+        raise UserInputError(
+            f"`target` is required: {_CLASS_TARGET_HELP} (the class whose score is recorded)."
+        )
+    canonical = check_target(target, num_examples, accepted=_CLASS_TARGET_HELP, inputs=inputs)
+    if isinstance(canonical, tuple) or (
+        isinstance(canonical, list) and any(isinstance(item, tuple) for item in canonical)
+    ):
+        raise UserTypeError(
+            f"`target` is {target!r}, a tuple index into a multi-dimensional output; here "
+            f"the model returns (N, classes) scores, so {_CLASS_TARGET_HELP}."
+        )
+    values = [canonical] * num_examples if isinstance(canonical, int) else cast(
+        list[int], canonical)
+    for row, value in enumerate(values):
+        if value < 0:
+            what = (f"`target` {value}" if isinstance(canonical, int)
+                    else f"`target` entry {value} (example {row})")
+            raise UserInputError(
+                f"{what} is negative; class indices count from 0: give one in [0, classes) "
+                "(the last class is classes - 1)."
+            )
+    return values
 
 
 def check_additional_forward_args(additional_forward_args: Any, num_examples: int) -> None:
@@ -234,16 +324,39 @@ def _owning_module(forward_func: Callable[..., Any]) -> nn.Module | None:
     return owner if isinstance(owner, nn.Module) else None
 
 
-def warn_if_training(forward_func: Callable[..., Any]) -> None:
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first caller outside this package.
+
+    Counted from the function that calls :func:`warnings.warn` (level 1), so a warning
+    raised three or five calls deep (a metric, a wrapper, a check) still names the user's
+    line. (Python 3.12's ``skip_file_prefixes`` does this; the package supports 3.10.)
+    """
+    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    frame = sys._getframe(1)  # the function that will call warnings.warn
+    level = 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def warn_if_training(
+    forward_func: Callable[..., Any], *, name: str = "forward_func", doing: str = "attributing"
+) -> None:
     r"""Warn when the model is in training mode and has dropout or batch norm layers.
 
-    Such a model is a different function at every path point: dropout makes the
-    attribution random, and batch norm normalises with the statistics of the batch of
-    path points (and updates its running statistics with them).
+    Such a model is a different function at every call: dropout makes its outputs
+    random, and batch norm normalises with the statistics of the batch it is given (the
+    path points, the perturbed images) and updates its running statistics with them,
+    even under ``torch.no_grad()``. The warning points at the user's call.
 
     Args:
         forward_func (Callable): the model (an ``nn.Module`` or one of its bound methods;
             other callables are not inspected).
+        name (str, optional): the argument's name in the message. Default:
+            ``"forward_func"``.
+        doing (str, optional): what to call ``model.eval()`` before. Default:
+            ``"attributing"``.
 
     Examples:
         >>> import warnings
@@ -265,13 +378,44 @@ def warn_if_training(forward_func: Callable[..., Any]) -> None:
     if layers:
         shown = ", ".join(layers[:4]) + (", ..." if len(layers) > 4 else "")
         warnings.warn(
-            f"`forward_func` has dropout or batch-norm layers in training mode ({shown}): "
-            "the attribution is not deterministic, batch norm mixes the examples of a batch, "
-            "and its running statistics change with every path point. Call model.eval() "
-            "before attributing.",
+            f"`{name}` has dropout or batch-norm layers in training mode ({shown}): "
+            "its outputs are not deterministic, batch norm mixes the examples of a batch, "
+            "and its running statistics change with every forward pass. Call model.eval() "
+            f"before {doing}.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=_user_stacklevel(),
         )
+
+
+def model_placement(model: Callable[..., Any], like: Tensor) -> tuple[torch.device, torch.dtype]:
+    r"""Device and floating dtype of the model's first floating parameter, else ``like``'s.
+
+    Where inputs come from the user in any dtype or device (numpy float64 images, a CPU
+    tensor for a GPU model), moving them to the model's placement is what makes the
+    call work.
+
+    Args:
+        model (Callable): an ``nn.Module``, one of its bound methods, or any callable
+            with a ``parameters()`` method; other callables have no placement.
+        like (Tensor): the tensor whose device and dtype are the fallback.
+
+    Returns:
+        tuple: ``(device, dtype)``.
+
+    Examples:
+        >>> import torch
+        >>> model_placement(torch.nn.Linear(2, 2).double(), torch.zeros(1))
+        (device(type='cpu'), torch.float64)
+        >>> model_placement(torch.sin, torch.zeros(1, dtype=torch.float16))
+        (device(type='cpu'), torch.float16)
+    """
+    owner: Any = _owning_module(model) or model
+    parameters = getattr(owner, "parameters", None)
+    if callable(parameters):
+        for p in parameters():
+            if isinstance(p, Tensor) and p.is_floating_point():
+                return p.device, p.dtype
+    return like.device, like.dtype
 
 
 def preflight(
@@ -358,12 +502,13 @@ def _per_example(shape: Sequence[int]) -> str:
 
 
 def _check_index(
-    index: tuple[int, ...], shape: Sequence[int], name: str, *, allow_negative: bool = True
+    index: tuple[int, ...], shape: Sequence[int], name: str, *, allow_negative: bool = True,
+    model: str = "forward_func",
 ) -> None:
     per_example = tuple(shape[1:])
     if len(index) > len(per_example):
         raise UserInputError(
-            f"`{name}` {index} has {len(index)} indices but forward_func returns "
+            f"`{name}` {index} has {len(index)} indices but {model} returns "
             f"shape {_per_example(shape)}, {len(per_example)} dimension(s) per example; "
             + ("pass target=None: the model already returns one value per example."
                if not per_example else
@@ -377,7 +522,7 @@ def _check_index(
                 f"`{name}` {value}" if len(index) == 1 else f"`{name}` {index}"
             )
             raise UserInputError(
-                f"{what} is out of range{where}: forward_func returns {size} outputs per "
+                f"{what} is out of range{where}: {model} returns {size} outputs per "
                 f"example{' along that dimension' if where else ''} (output shape "
                 f"{_per_example(shape)}); use an index in [0, {size})."
             )
@@ -389,6 +534,59 @@ def _check_index(
             f"target with one index per output dimension ({len(per_example)} here), or "
             "make forward_func return one row of scores per example, shape (N, classes)."
         )
+
+
+def check_target_in_output(
+    target: CanonicalTarget, shape: Sequence[int], *, model: str = "forward_func"
+) -> None:
+    r"""Check that ``target`` selects one value per example from an output of ``shape``.
+
+    Args:
+        target: a canonical target (:func:`check_target`), per-example lists expanded to
+            the output's rows.
+        shape (Sequence[int]): the output's shape, ``(B, ...)``.
+        model (str, optional): the model's argument name in messages. Default:
+            ``"forward_func"``.
+
+    Raises:
+        UserInputError: for an index out of range, or a target that selects more or
+            fewer than one value per example.
+
+    Examples:
+        >>> check_target_in_output([0, 4], (2, 3))
+        Traceback (most recent call last):
+        ...
+        captum_rank.checks.UserInputError: `target` entry 4 (example 1) is out of range: ...
+    """
+    shape = tuple(shape)
+    if target is None:
+        if int(np.prod(shape[1:])) != 1:
+            raise UserInputError(
+                f"`target` is None but {model} returns {int(np.prod(shape[1:]))} values "
+                f"per example (output shape {_per_example(shape)}); pass target= the class to "
+                "explain, "
+                "an int for all examples or a list with one per example."
+            )
+    elif isinstance(target, int | tuple):
+        index = (target,) if isinstance(target, int) else target
+        _check_index(index, shape, "target", model=model)
+    elif all(isinstance(item, int) for item in target):
+        if len(shape) != 2:
+            raise UserInputError(
+                f"`target` gives one class per example, which needs an output of shape "
+                f"(N, classes), but {model} returns shape {_per_example(shape)}; give a "
+                "list of tuples, one full index per example, instead."
+            )
+        for row, value in enumerate(cast(list[int], target)):
+            if not 0 <= value < shape[1]:
+                raise UserInputError(
+                    f"`target` entry {value} (example {row}) is out of "
+                    f"range: {model} returns {shape[1]} outputs per example; per-example "
+                    f"targets must lie in [0, {shape[1]})."
+                )
+    else:
+        for item in dict.fromkeys(cast(list[tuple[int, ...]], target)):
+            _check_index(item, shape, "target", model=model)
 
 
 def check_output(output: Any, batch: int, target: CanonicalTarget) -> Tensor:
@@ -436,35 +634,7 @@ def check_output(output: Any, batch: int, target: CanonicalTarget) -> Tensor:
             f"for a batch of {batch} path points; it must return one row per example. Check "
             "that it does not reduce or reshape the batch dimension."
         )
-    shape = tuple(output.shape)
-    if target is None:
-        if int(np.prod(shape[1:])) != 1:
-            raise UserInputError(
-                f"`target` is None but forward_func returns {int(np.prod(shape[1:]))} values "
-                f"per example (output shape {_per_example(shape)}); pass target= the class to "
-                "explain, "
-                "an int for all examples or a list with one per example."
-            )
-    elif isinstance(target, int | tuple):
-        index = (target,) if isinstance(target, int) else target
-        _check_index(index, shape, "target")
-    elif all(isinstance(item, int) for item in target):
-        if output.dim() != 2:
-            raise UserInputError(
-                f"`target` gives one class per example, which needs an output of shape "
-                f"(N, classes), but forward_func returns shape {_per_example(shape)}; give a "
-                "list of tuples, one full index per example, instead."
-            )
-        for row, value in enumerate(target):
-            if not 0 <= value < shape[1]:  # type: ignore[operator]
-                raise UserInputError(
-                    f"`target` entry {value} (example {row}) is out of "
-                    f"range: forward_func returns {shape[1]} outputs per example; per-example "
-                    f"targets must lie in [0, {shape[1]})."
-                )
-    else:
-        for item in dict.fromkeys(cast(list[tuple[int, ...]], target)):
-            _check_index(item, shape, "target")
+    check_target_in_output(target, tuple(output.shape))
     return output
 
 
@@ -508,9 +678,30 @@ def _parameter_dtypes(forward_func: Callable[..., Any]) -> set[torch.dtype]:
 _DTYPE_WORDS = ("dtype", "scalar type", "bias type", "weight type", "input type", "same type")
 
 
-def _dtype_error(
+def translate_dtype_error(
     err: RuntimeError, forward_func: Callable[..., Any], inputs: Sequence[Tensor]
 ) -> UserTypeError | None:
+    r"""A torch dtype-mismatch error of a forward pass as a message that says the fix.
+
+    Args:
+        err (RuntimeError): what the forward pass raised.
+        forward_func (Callable): the model.
+        inputs (Sequence[Tensor]): what it was given.
+
+    Returns:
+        UserTypeError or None: the translation, or None when ``err`` is not about the
+        inputs' dtype (re-raise it as it is).
+
+    Examples:
+        >>> import torch
+        >>> model = torch.nn.Linear(2, 1)
+        >>> x = torch.zeros(1, 2, dtype=torch.float64)
+        >>> try:
+        ...     model(x)
+        ... except RuntimeError as err:
+        ...     print(translate_dtype_error(err, model, (x,)))  # doctest: +ELLIPSIS
+        `inputs` have dtype torch.float64 but the model's parameters are torch.float32, ...
+    """
     message = str(err).lower()
     if not any(word in message for word in _DTYPE_WORDS):
         return None
@@ -590,7 +781,7 @@ def checked_gradients(
         try:
             output = forward_fn(*inputs, *extra)
         except RuntimeError as err:
-            translated = _dtype_error(err, forward_fn, inputs)
+            translated = translate_dtype_error(err, forward_fn, inputs)
             if translated is None:
                 raise
             raise translated from err

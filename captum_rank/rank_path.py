@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import numbers
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +29,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from captum_rank._model_checks import (
+    check_class_target,
+    check_target_in_output,
+    model_placement,
+    warn_if_training,
+)
 from captum_rank.checks import (
     UserInputError,
     UserTypeError,
@@ -274,41 +279,10 @@ def _as_chw(image: Any, name: str, layout: str | None) -> Tensor:
     )
 
 
-def _placement(model: Callable[..., Any], x: Tensor) -> tuple[torch.device, torch.dtype]:
-    r"""Device and float dtype of the model's first floating parameter (else ``x``'s)."""
-    parameters = getattr(model, "parameters", None)
-    if callable(parameters):
-        for p in parameters():
-            if isinstance(p, Tensor) and p.is_floating_point():
-                return p.device, p.dtype
-    return x.device, x.dtype
-
-
-def _warn_if_training(model: Callable[..., Any]) -> None:
-    if not isinstance(model, torch.nn.Module) or not model.training:
-        return
-    stochastic = (torch.nn.modules.dropout._DropoutNd, torch.nn.modules.batchnorm._BatchNorm)
-    if any(isinstance(m, stochastic) for m in model.modules()):
-        warnings.warn(
-            "`model` is in training mode and has dropout or batch-norm layers: the scores "
-            "along the path are not deterministic (and batch-norm statistics change). "
-            "Call model.eval() first.",
-            UserWarning,
-            stacklevel=3,
-        )
-
-
 def _target(target: Any) -> int | None:
-    if target is None:
-        return None
-    if isinstance(target, Tensor):
-        if target.numel() != 1 or target.is_floating_point() or target.dtype == torch.bool:
-            raise UserInputError(
-                f"`target` must be one class index (an int), got a {target.dtype} tensor of "
-                f"shape {tuple(target.shape)}; rank_path explains one image."
-            )
-        target = int(target.item())
-    return integer(target, "target", minimum=0)
+    # One image: the package's class-target rules for one example (no tuples, no negatives).
+    values = check_class_target(target, 1, required=False, inputs="image")
+    return None if values is None else values[0]
 
 
 def _ranks(values: Any, name: str, r: int, whole: bool) -> list[float]:
@@ -382,7 +356,7 @@ def rank_path(
             f"`model` must be callable (an nn.Module or a function), got {type(model).__name__}."
         )
     x = _as_chw(image, "image", layout)
-    device, dtype = _placement(model, x)  # follow the model: float64 arrays meet float32 weights
+    device, dtype = model_placement(model, x)  # float64 arrays meet float32 weights
     x = x.to(device=device, dtype=dtype)
     if baselines is None or isinstance(baselines, numbers.Real):
         base = torch.full_like(x, 0.0 if baselines is None else real(baselines, "baselines"))
@@ -402,7 +376,7 @@ def rank_path(
             float(v) for v in np.linspace(0, r, _DENSE_CURVE_MAX_R + 1)]
     else:
         curve = _ranks(curve_ranks, "curve_ranks", r, whole=False)
-    _warn_if_training(model)
+    warn_if_training(model, name="model", doing="computing the rank path")
 
     distinct = sorted(set(kept) | set(curve))
     work = compute_dtype(dtype)
@@ -455,11 +429,8 @@ def rank_path(
     if own is None:  # pragma: no cover - the first batch always holds the input
         raise RuntimeError("rank_path: the input's own outputs are missing (a bug).")
     n_classes = int(own.shape[0])
-    if wanted is not None and wanted >= n_classes:
-        raise UserInputError(
-            f"`target` must be a class index in [0, {n_classes - 1}] (the model has "
-            f"{n_classes} outputs), got {wanted}."
-        )
+    if wanted is not None:
+        check_target_in_output(wanted, (1, n_classes), model="model")
     chosen = int(np.argmax(own)) if wanted is None else wanted
     image_dtype = np.float64 if dtype == torch.float64 else np.float32
     return RankPathResult(
