@@ -19,6 +19,7 @@ LayerIntegratedGradients.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -39,6 +40,7 @@ from captum_rank._captum import (
 )
 from captum_rank._model_checks import check_target
 from captum_rank._validation import as_tuples, check_baselines, check_same_batch
+from captum_rank.adaptive import Convergence
 from captum_rank.attr import ADAPTIVE, RankIntegratedGradients, ScheduleLike
 from captum_rank.checks import UserInputError, UserTypeError
 
@@ -83,7 +85,16 @@ _ARGS_DOC = r"""
             tolerance (float, optional): With ``method="adaptive"``, stop refining an
                         example once its completeness error is below this fraction of
                         ``|F(x) - F(x')|``, as in :meth:`RankIntegratedGradients.attribute`
-                        (``n_steps`` is then the budget). Default: None."""
+                        (``n_steps`` is then the budget). Default: None.
+            map_tolerance (float, optional): With ``method="adaptive"``, stop refining an
+                        example once its attribution map's estimated relative error is at
+                        most this, as in :meth:`RankIntegratedGradients.attribute`.
+                        Default: None."""
+
+
+#: RIG's default schedule, read from its signature so that the two cannot drift apart.
+_DEFAULT_SCHEDULE: ScheduleLike = inspect.signature(RankIntegratedGradients.attribute).parameters[
+    "schedule"].default
 
 
 def _layer_output_error(name: str, shape: tuple[Any, ...], to_input: bool) -> UserInputError:
@@ -221,6 +232,7 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         self.rig = RankIntegratedGradients(forward_func, multiply_by_inputs)
         # RIG's own gradient function (with its checks); the layer's wraps it.
         self._point_gradients = self.rig.gradient_func
+        self._last_convergence: Convergence | None = None
         LayerAttribution.__init__(self, forward_func, layer, device_ids=device_ids)
         GradientAttribution.__init__(self, forward_func)
 
@@ -241,6 +253,7 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         schedule: ScheduleLike | None = None,
         form: str = "increments",
         tolerance: float | None = None,
+        map_tolerance: float | None = None,
     ) -> Any:
         r"""Rank Integrated Gradients with respect to the layer's activations.
 
@@ -272,9 +285,10 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
             torch.Size([3, 2, 6, 6])
         """
         return self._layer_run(
-            "attribute", inputs, baselines, target, additional_forward_args, n_steps,
+            inputs, baselines, target, additional_forward_args, n_steps,
             method, internal_batch_size, return_convergence_delta, attribute_to_layer_input,
-            grad_kwargs, schedule, form, tolerance,
+            grad_kwargs, schedule, form, tolerance, map_tolerance,
+            want_pixels=True, want_ranks=False,
         )
 
     @captum_entry_point
@@ -294,6 +308,7 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         schedule: ScheduleLike | None = None,
         form: str = "increments",
         tolerance: float | None = None,
+        map_tolerance: float | None = None,
     ) -> Any:
         r"""Rank-space attributions of the layer: what each singular component carries.
 
@@ -325,9 +340,10 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
             torch.Size([3, 2, 6])
         """
         return self._layer_run(
-            "attribute_ranks", inputs, baselines, target, additional_forward_args, n_steps,
+            inputs, baselines, target, additional_forward_args, n_steps,
             method, internal_batch_size, return_convergence_delta, attribute_to_layer_input,
-            grad_kwargs, schedule, form, tolerance,
+            grad_kwargs, schedule, form, tolerance, map_tolerance,
+            want_pixels=False, want_ranks=True,
         )
 
     @captum_entry_point
@@ -347,6 +363,7 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         schedule: ScheduleLike | None = None,
         form: str = "increments",
         tolerance: float | None = None,
+        map_tolerance: float | None = None,
     ) -> tuple[Any, ...]:
         r"""Layer attributions and rank-space attributions from one pass along the path.
 
@@ -375,9 +392,10 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
             True
         """
         result: tuple[Any, ...] = self._layer_run(
-            "attribute_with_ranks", inputs, baselines, target, additional_forward_args,
+            inputs, baselines, target, additional_forward_args,
             n_steps, method, internal_batch_size, return_convergence_delta,
-            attribute_to_layer_input, grad_kwargs, schedule, form, tolerance,
+            attribute_to_layer_input, grad_kwargs, schedule, form, tolerance, map_tolerance,
+            want_pixels=True, want_ranks=True,
         )
         return result
 
@@ -388,7 +406,6 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
 
     def _layer_run(
         self,
-        which: str,
         inputs: Tensor | tuple[Tensor, ...],
         baselines: BaselineType,
         target: TargetType,
@@ -402,6 +419,10 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         schedule: ScheduleLike | None,
         form: str,
         tolerance: float | None,
+        map_tolerance: float | None,
+        *,
+        want_pixels: bool,
+        want_ranks: bool,
     ) -> Any:
         model_inputs, model_baselines = self._model_inputs(inputs, baselines)
         extra_args = _format_additional_forward_args(additional_forward_args)
@@ -424,23 +445,21 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         bounds = [0]
         for count in counts:
             bounds.append(bounds[-1] + count)
-        self.rig.gradient_func = self._gradient_func(
+        # A RIG of this call alone, with the layer's gradient function: nothing shared is
+        # swapped, so calls may nest or run concurrently.
+        rig = RankIntegratedGradients(self.forward_func, self.rig.multiplies_by_inputs)
+        rig.gradient_func = self._gradient_func(
             layers, bounds, attribute_to_layer_input, grad_kwargs
         )
         all_inputs = model_inputs + extra_args if extra_args is not None else model_inputs
-        options: dict[str, Any] = {"form": form}
-        if schedule is not None:
-            options["schedule"] = schedule
-        if tolerance is not None:
-            options["tolerance"] = tolerance
-        run = getattr(self.rig, which).__wrapped__
-        result = run(
-            self.rig, layer_inputs, baselines=layer_baselines, target=target,
-            additional_forward_args=all_inputs, n_steps=n_steps, method=method,
-            internal_batch_size=internal_batch_size, return_convergence_delta=False,
-            **options,
+        run = rig._run(
+            layer_inputs, layer_baselines, target, all_inputs, n_steps, method,
+            internal_batch_size, _DEFAULT_SCHEDULE if schedule is None else schedule, form,
+            tolerance, map_tolerance, want_pixels=want_pixels, want_ranks=want_ranks,
         )
-        results = list(result) if which == "attribute_with_ranks" else [result]
+        self._last_convergence = rig.last_convergence
+        results = [part for part, wanted in ((run.pixels, want_pixels), (run.ranks, want_ranks))
+                   if wanted]
         formatted = [self._layout(part, bounds) for part in results]
         if return_convergence_delta:
             # Captum's delta asserts on numpy integer targets: hand it the checked form.
@@ -450,7 +469,7 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
                 target=check_target(target, int(model_inputs[0].shape[0])),
             )
             formatted.append(delta)
-        if which == "attribute_with_ranks":
+        if want_pixels and want_ranks:
             return tuple(formatted)
         return formatted[0] if len(formatted) == 1 else tuple(formatted)
 
@@ -560,4 +579,4 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
     @property
     def last_convergence(self) -> Any:
         r"""How the last ``method="adaptive"`` call converged per example (else ``None``)."""
-        return getattr(self.rig, "last_convergence", None)
+        return self._last_convergence

@@ -387,3 +387,35 @@ def test_the_adaptive_rule_reaches_the_tolerance_through_the_layer(
     assert float((delta / change).abs().max()) <= 1e-3 + 1e-6
     lrig.attribute(tokens, 0, 2, n_steps=8, method="gausslegendre")
     assert lrig.last_convergence is None
+
+
+def test_calls_share_nothing_mutable_and_take_map_tolerance() -> None:
+    """Each call runs its own RIG: the wrapped RIG's gradient function is never swapped."""
+    from captum_rank._model_checks import checked_gradients
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Softplus(), nn.Flatten(),
+                          nn.Linear(2 * 6 * 6, 4)).double()
+    x = torch.rand(3, 1, 8, 8, dtype=torch.float64)
+    lrig = LayerRankIntegratedGradients(model, model[0])
+    first = lrig.attribute(x, target=3, n_steps=300, map_tolerance=0.05)
+    assert lrig.rig.gradient_func is checked_gradients
+    convergence = lrig.last_convergence
+    assert convergence is not None and convergence.map_tolerance == 0.05
+    assert bool((convergence.map_error <= 0.05).all())
+    assert int(convergence.evaluations.max()) < 300
+    # Inside another call's forward pass, a second call gives what it gives alone.
+    alone = lrig.attribute(x, target=2, n_steps=8, method="gausslegendre")
+    inner: list[Tensor] = []
+
+    class Nested(nn.Module):
+        def forward(self, inputs: Tensor) -> Tensor:
+            if not inner:
+                inner.append(lrig.attribute(x, target=2, n_steps=8, method="gausslegendre"))
+            out: Tensor = model(inputs)
+            return out
+
+    outer = LayerRankIntegratedGradients(Nested(), model[0])
+    outer.attribute(x, target=1, n_steps=6, method="gausslegendre")
+    assert torch.allclose(inner[0], alone)
+    assert first.shape == (3, 2, 6, 6)
