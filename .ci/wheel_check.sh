@@ -3,8 +3,9 @@
 # check that it carries the licence, the zoo's weights, cards and class names and the
 # bundled sample, install it on its own (not editable) into a fresh virtual environment,
 # and run `captum-rank --version` and a small `captum-rank demo` from outside the source
-# tree. The venv reuses the machine's packages (--system-site-packages) so torch is not
-# downloaded again; captum-rank itself comes only from the wheel (checked).
+# tree. The venv reuses the running python3's installed packages so torch is not downloaded
+# again, whether python3 is the system's or itself a venv; captum-rank itself comes only from
+# the wheel (checked).
 #
 # Usage, from anywhere: bash .ci/wheel_check.sh      (about 1-3 minutes on 2 cores)
 set -euo pipefail
@@ -18,7 +19,9 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/src"
 git ls-files -z --cached --others --exclude-standard \
     | xargs -0 -I{} sh -c 'test -e "{}" && cp --parents "{}" "$0"' "$tmp/src"
-python3 -m pip wheel --quiet --no-deps --no-build-isolation -w "$tmp/dist" "$tmp/src"
+# In an isolated build environment: a venv's own setuptools (65 in a Python 3.11 venv)
+# is too old for pyproject.toml's licence fields, whatever the machine has.
+python3 -m pip wheel --quiet --no-deps -w "$tmp/dist" "$tmp/src"
 wheel=$(ls "$tmp"/dist/captum_rank-*.whl)
 echo "wheel_check: built $(basename "$wheel")"
 
@@ -46,15 +49,43 @@ if missing:
 print(f"wheel_check: the wheel carries the licence, weights, cards and sample ({len(names)} files)")
 PY
 
-python3 -m venv --system-site-packages "$tmp/venv"
-"$tmp/venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation "$wheel"
-cd "$tmp"  # away from the source tree
-"$tmp/venv/bin/python" - <<'PY'
-import captum_rank
+# Not --system-site-packages: from a venv python3 that exposes the *base* interpreter's
+# packages, not the venv's. Instead a .pth file lists the running python3's site
+# directories as plain paths, added after the venv's own: the .pth files inside them are
+# not run, so the editable install of captum_rank (a __editable__ finder or a path to the
+# source tree, both installed by .pth files) stays out.
+python3 -m venv "$tmp/venv"
+"$tmp/venv/bin/python" -m pip install --quiet --no-deps --no-index "$wheel"
+venv_site=$("$tmp/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+python3 - "$venv_site/_wheel_check_outer_site.pth" <<'PY'
+import os
+import site
+import sys
 
-where = captum_rank.__file__
-assert "/venv/" in where and "site-packages" in where, f"captum_rank imported from {where}"
+dirs = site.getsitepackages()
+if site.ENABLE_USER_SITE:
+    dirs.append(site.getusersitepackages())
+dirs = [d for d in dict.fromkeys(dirs) if os.path.isdir(d)]
+with open(sys.argv[1], "w") as pth:
+    pth.write("".join(f"{d}\n" for d in dirs))
+print(f"wheel_check: the venv reuses the packages in {dirs}")
+PY
+cd "$tmp"  # away from the source tree
+"$tmp/venv/bin/python" - "$venv_site" <<'PY'
+import sys
+from pathlib import Path
+
+import captum_rank
+import torch
+
+venv_site = Path(sys.argv[1]).resolve()
+where = Path(captum_rank.__file__).resolve()
+assert where.is_relative_to(venv_site), f"captum_rank imported from {where}, not the wheel"
+editable = [f for f in (*sys.meta_path, *sys.path_hooks, *sys.path)
+            if "editable" in repr(f).lower()]
+assert not editable, f"the editable install of captum_rank is active in the venv: {editable}"
 print(f"wheel_check: captum_rank {captum_rank.__version__} from {where}")
+print(f"wheel_check: torch {torch.__version__} reused from {Path(torch.__file__).parent}")
 PY
 "$tmp/venv/bin/captum-rank" --version
 OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}" "$tmp/venv/bin/captum-rank" demo --out "$tmp/demo" \
