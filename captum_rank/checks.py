@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -331,11 +332,21 @@ def one_of(value: T, name: str, choices: Iterable[T]) -> T:
 
 
 def _probe_writable(directory: Path, name: str) -> None:
-    if not os.access(directory, os.W_OK | os.X_OK):
+    # Create (and remove) a real file: os.access says yes to root everywhere, even in
+    # /proc or on a read-only mount, where the first write would fail after the compute.
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".captum-rank-probe-", dir=directory)
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
         raise UserInputError(
-            f"`{name}`: cannot write to {str(directory)!r} (permission denied); "
+            f"`{name}`: cannot create files in {str(directory)!r} ({reason}); "
             "choose a directory you can write to."
-        )
+        ) from None
+    os.close(handle)
+    try:
+        os.remove(probe)
+    except OSError:  # pragma: no cover - removing what we just created
+        pass
 
 
 def output_dir(path: str | os.PathLike[str], name: str) -> Path:
@@ -409,8 +420,14 @@ def output_file(path: str | os.PathLike[str], name: str) -> Path:
             f"`{name}` is {str(file)!r}, which is a directory; give a file path."
         )
     output_dir(file.parent if str(file.parent) else Path("."), name)
-    if file.exists() and not os.access(file, os.W_OK):
-        raise UserInputError(
-            f"`{name}`: {str(file)!r} exists and is not writable; choose another path."
-        )
+    if file.exists():
+        # Opening for appending writes nothing, and fails where a write would.
+        try:
+            with open(file, "ab"):
+                pass
+        except OSError as err:
+            raise UserInputError(
+                f"`{name}`: {str(file)!r} exists and is not writable "
+                f"({err.strerror or type(err).__name__}); choose another path."
+            ) from None
     return file

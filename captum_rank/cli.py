@@ -151,6 +151,11 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="resume file: FILE for the accuracy audit, FILE.spectrum for the "
                             "spectra; rerun the same command after an interruption")
     audit.add_argument("--device", default=None, help="e.g. cuda (default: the model's)")
+    audit.add_argument("--skip-bad-images", action="store_true",
+                       help="for a folder of images: read every file once up front and "
+                            "leave out those that cannot be read, listing them on standard "
+                            "error and in report.json (default: an unreadable file stops "
+                            "the audit)")
     _add_common(audit)
 
     explain = sub.add_parser(
@@ -187,6 +192,59 @@ def _parse_shape(text: str | None) -> tuple[int, int, int] | None:
     return values[0], values[1], values[2]
 
 
+#: ``--data``'s named sources: :data:`captum_rank.audit.loading.DATA_CHOICES`, repeated
+#: so that a wrong ``--data`` is reported before torch is imported (a test keeps them equal).
+_DATA_NAMES = ("fashion-mnist", "sample", "photos")
+
+
+def _check_model_paths(args: argparse.Namespace) -> None:
+    r"""Missing model code and weights files, reported before torch and any model load."""
+    if args.weights and len(args.weights) != len(args.model):
+        raise UserInputError(
+            f"{len(args.weights)} --weights for {len(args.model)} --model; give one per model "
+            "in the same order ('none' for a model without a weights file)."
+        )
+    for spec in args.model:
+        target, sep, _ = spec.rpartition(":")
+        is_file = target.endswith(".py") or "/" in target or os.sep in target
+        if sep and is_file and not os.path.isfile(target):
+            raise UserInputError(
+                f"--model {spec!r}: the model file {target!r} does not exist; give "
+                "path/to/file.py:ClassName with an existing file, or a zoo model "
+                "(fmnist-natural, fmnist-robust, imagenet-efficientnet-lite0)."
+            )
+    for weights in args.weights or []:
+        if weights.lower() != "none" and not os.path.isfile(weights):
+            raise UserInputError(
+                f"--weights file {weights!r} does not exist; give the file written by "
+                "torch.save(model.state_dict(), FILE), or 'none' for a model without one."
+            )
+
+
+def _check_data_path(spec: str) -> None:
+    if spec not in _DATA_NAMES and not os.path.isdir(spec):
+        what = "a file, not a folder" if os.path.exists(spec) else "not an existing folder"
+        raise UserInputError(
+            f"--data {spec!r} is neither one of {', '.join(_DATA_NAMES)} nor a folder "
+            f"({what}); give a folder of images (optionally in class sub-folders), a folder "
+            "holding the Fashion-MNIST IDX files, 'fashion-mnist' after `apt-get install -y "
+            "dataset-fashion-mnist`, or 'sample' for the 200 bundled images."
+        )
+
+
+def _check_image_paths(paths: Sequence[str]) -> None:
+    for path in paths:
+        if os.path.isdir(path):
+            raise UserInputError(
+                f"IMAGE {path!r} is a folder; explain takes image files (to audit a folder "
+                "of images use `captum-rank audit --data DIR`)."
+            )
+        if not os.path.isfile(path):
+            raise UserInputError(
+                f"IMAGE {path!r} does not exist; give PNG, JPEG or other image files."
+            )
+
+
 def _models(args: argparse.Namespace) -> dict[str, nn.Module]:
     from captum_rank.audit.loading import load_model
 
@@ -211,16 +269,16 @@ def _models(args: argparse.Namespace) -> dict[str, nn.Module]:
 def _shape_and_transform(name: str, model: nn.Module, override: tuple[int, int, int] | None,
                          default: tuple[int, int, int]) -> tuple[tuple[int, int, int], Any]:
     from captum_rank import zoo
-    from captum_rank.audit.loading import fit_image, input_shape_of
+    from captum_rank.audit.loading import fit_to, input_shape_of
 
     if override is not None:
-        return override, lambda image: fit_image(image, override)
+        return override, fit_to(override)
     base = name.rstrip("'")
     shape = input_shape_of(base, model)
     if shape is not None and base in zoo.available():
         return shape, lambda image: zoo.preprocess(base, image)
     shape = shape or default
-    return shape, lambda image: fit_image(image, shape)
+    return shape, fit_to(shape)
 
 
 def _class_names(name: str) -> list[str] | None:
@@ -282,6 +340,9 @@ def _cmd_audit(args: argparse.Namespace, argv: list[str]) -> int:
     non_negative_int(args.spectrum_limit, "--spectrum-limit")
     non_negative_int(args.seed, "--seed")
     shape_override = _parse_shape(args.input_shape)
+    # Inputs first, then outputs, all before torch is imported (seconds) or any work.
+    _check_model_paths(args)
+    _check_data_path(args.data)
     out = output_dir(args.out, "--out")
     checkpoint = output_file(args.checkpoint, "--checkpoint") if args.checkpoint else None
     from captum_rank.audit.ranks import parse_ranks
@@ -301,7 +362,10 @@ def _cmd_audit(args: argparse.Namespace, argv: list[str]) -> int:
     shape, transform = _shape_and_transform(first, models[first], shape_override, (3, 224, 224))
     classes = _class_names(first)
     loaded = load_data(args.data, args.split, args.limit, seed=args.seed, shape=shape,
-                       transform=transform, model_classes=classes)
+                       transform=transform, model_classes=classes,
+                       skip_bad_images=args.skip_bad_images)
+    for bad in loaded.skipped:
+        print(f"{PROG}: warning: skipped {bad['file']!r}: {bad['error']}", file=sys.stderr)
     sample_image = loaded.data[0][:1] if isinstance(loaded.data, tuple) else None
     r = int(min(sample_image.shape[-2:])) if sample_image is not None else int(min(shape[1:]))
     ranks = check_ranks(requested, r) if requested is not None else None
@@ -323,6 +387,8 @@ def _cmd_audit(args: argparse.Namespace, argv: list[str]) -> int:
             "command": " ".join([PROG, *argv]), "data": loaded.description,
             "models": list(models), "processes": shard.world_size,
         }
+        if args.skip_bad_images:
+            meta["skipped images"] = loaded.skipped
         progress = _progress_default() if args.progress is None else args.progress
         report = audit(
             models, loaded.data, ranks=ranks, labels=loaded.labels,
@@ -350,6 +416,8 @@ def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
     if args.target is not None:
         non_negative_int(args.target, "--target")
     shape_override = _parse_shape(args.input_shape)
+    _check_model_paths(args)
+    _check_image_paths(args.images)
     out = output_dir(args.out, "--out")
     _set_threads(args)
     from captum_rank.audit.explain import explain

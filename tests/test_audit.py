@@ -896,3 +896,92 @@ def test_library_errors_name_arguments_not_command_line_flags() -> None:
 
     for module in (_models, accuracy, explain, loading, pipeline, ranks, spectrum):
         assert not re.search(r"[\"'f]\S*--[a-z]", inspect.getsource(module)), module.__name__
+
+
+# --- issue 17: a changed setting is named, the one input layer, skipped images ------------
+
+def test_changed_n_steps_is_named_in_the_checkpoint_warning(tmp_path: Path) -> None:
+    models, x, y = make_problem(n=6)
+    ckpt = tmp_path / "s.ckpt"
+    methods = {"ig": "linear"}
+    rank_spectrum(models, (x, y), n_steps=2, batch_size=3, methods=methods,
+                  quadrature="gausslegendre", checkpoint=ckpt, progress=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rank_spectrum(models, (x, y), n_steps=3, batch_size=3, methods=methods,
+                      quadrature="gausslegendre", checkpoint=ckpt, progress=False)
+    text = " ".join(str(w.message) for w in caught if "checkpoint" in str(w.message))
+    assert "different arguments: n_steps (--n-steps): 2 in the checkpoint, 3 now;" in text
+    # Only what changed is named, and the way forward is said.
+    assert "batch" not in text and "ranks" not in text and "models" not in text
+    assert "To resume it instead, rerun with the checkpoint's values" in text
+
+
+def test_changed_ranks_and_weights_are_named_without_digests(tmp_path: Path) -> None:
+    models, x, y = make_problem(n=6)
+    ckpt = tmp_path / "a.ckpt"
+    rank_accuracy(models, (x, y), [0, 2], batch_size=3, checkpoint=ckpt, progress=False)
+    with torch.no_grad():
+        models["a"].fc.bias.add_(1.0)
+    with pytest.warns(UserWarning) as caught:
+        rank_accuracy(models, (x, y), [0, 3], batch_size=3, checkpoint=ckpt, progress=False)
+    text = str(caught[0].message)
+    assert "ranks (--ranks): [0, 2] in the checkpoint, [0, 3] now" in text
+    assert "models (--model/--weights): the models' weights or classes differ" in text
+    assert "batch_size" not in text
+
+
+def test_fit_image_is_gone_and_fit_to_is_the_input_layer() -> None:
+    import captum_rank.audit.loading as loading
+    from captum_rank.data import to_model_input
+
+    assert not hasattr(loading, "fit_image") and "fit_image" not in loading.__all__
+    photo = np.random.default_rng(0).integers(0, 256, (45, 61, 3), dtype=np.uint8)
+    torch.testing.assert_close(loading.fit_to((1, 20, 24))(photo),
+                               to_model_input(photo, (20, 24), channels=1), rtol=0, atol=0)
+    with pytest.raises(UserInputError, match="`shape`"):
+        loading.fit_to((2, 8, 8))
+
+
+def test_16_bit_and_float_image_files_through_load_images(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from captum_rank.audit.loading import load_images
+
+    scan = tmp_path / "scan16.png"
+    Image.fromarray(np.full((40, 30), 16384, np.uint16)).save(scan)  # a 16-bit PNG
+    depth = tmp_path / "depth.tif"
+    Image.fromarray(np.full((40, 30), 0.75, np.float32)).save(depth)  # mode "F"
+    batch, _ = load_images([scan, depth], (1, 28, 28))
+    torch.testing.assert_close(batch[0], torch.full((1, 28, 28), 16384 / 65535), rtol=0,
+                               atol=1e-6)
+    torch.testing.assert_close(batch[1], torch.full((1, 28, 28), 0.75), rtol=0, atol=1e-6)
+    far = tmp_path / "far.tif"
+    Image.fromarray(np.full((8, 8), -3.0, np.float32)).save(far)
+    with pytest.raises(UserInputError, match=r"image '.*far\.tif': `image` is a float"):
+        load_images([scan, far], (1, 28, 28))
+
+
+@pytest.mark.parametrize("classes", [True, False])
+def test_load_data_skip_bad_images(tmp_path: Path, classes: bool) -> None:
+    from PIL import Image
+
+    from captum_rank.audit.loading import load_data
+
+    folders = [tmp_path / "cat", tmp_path / "dog"] if classes else [tmp_path]
+    for folder in folders:
+        folder.mkdir(exist_ok=True)
+        for i in range(2):
+            Image.fromarray(np.zeros((9, 9, 3), np.uint8)).save(folder / f"{i}.png")
+    bad = folders[-1] / "9.png"
+    bad.write_text("no")
+    strict = load_data(str(tmp_path), shape=(3, 8, 8))
+    with pytest.raises(UserInputError, match=r"9\.png.*skip_bad_images=True.*--skip-bad"):
+        [strict.data[i] for i in range(len(strict.labels))]
+    loaded = load_data(str(tmp_path), shape=(3, 8, 8), skip_bad_images=True)
+    assert [s["file"] for s in loaded.skipped] == [str(bad)]
+    assert len(loaded.data) == len(loaded.labels) == 2 * len(folders)
+    assert "1 unreadable files skipped" in loaded.description
+    assert all(loaded.data[i][0].shape == (3, 8, 8) for i in range(len(loaded.labels)))
+    with pytest.raises(UserInputError, match="skip_bad_images"):
+        load_data(str(tmp_path), skip_bad_images="yes")  # type: ignore[arg-type]

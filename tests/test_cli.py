@@ -171,7 +171,8 @@ def test_explain_writes_maps_and_spectra(tiny: tuple[str, str], tmp_path: Path,
          "--limit"),
         (["audit", "--model", "fmnist-natural", "--data", "sample", "--threads", "0"],
          "--threads"),
-        (["explain", "--model", "fmnist-natural", "--schedule", "zigzag", "x.png"],
+        # An existing file: IMAGE paths are checked before the options that need torch.
+        (["explain", "--model", "fmnist-natural", "--schedule", "zigzag", __file__],
          "--schedule"),
         (["audit", "--model", "fmnist-natural", "--input-shape", "2x28", "--data", "sample"],
          "--input-shape"),
@@ -267,16 +268,19 @@ def test_unusable_output_paths_fail_before_any_work(flag: str, tmp_path: Path,
     a_file = tmp_path / "file.txt"
     a_file.write_text("x")
     base = ["audit", "--model", "fmnist-natural", "--data", "sample"]
+    # /proc itself and files directly in it: os.access says yes to root, creating fails.
     if flag == "--out":
-        bad = [str(a_file), str(a_file / "sub"), "/proc/captum-rank-cannot-write-here"]
+        bad = [str(a_file), str(a_file / "sub"), "/proc/captum-rank-cannot-write-here",
+               "/proc"]
     else:
-        bad = [str(tmp_path), str(a_file / "run.ckpt"), "/proc/captum-rank-no/run.ckpt"]
+        bad = [str(tmp_path), str(a_file / "run.ckpt"), "/proc/captum-rank-no/run.ckpt",
+               "/proc/x.ckpt"]
     for path in bad:
         extra = [flag, path] if flag == "--out" else ["--out", str(tmp_path / "o"), flag, path]
         assert main([*base, *extra]) == 2, path
         err = capsys.readouterr().err
         assert err.startswith("captum-rank: error: ") and flag in err, err
-    for command in (["demo"], ["explain", "--model", "fmnist-natural", "x.png"]):
+    for command in (["demo"], ["explain", "--model", "fmnist-natural", str(a_file)]):
         if flag == "--out":
             assert main([*command, "--out", str(a_file)]) == 2
             assert "--out" in capsys.readouterr().err
@@ -447,3 +451,88 @@ def test_audit_photos_as_a_named_source(tmp_path: Path,
     assert main(["audit", "--model", "fmnist-natural", "--data", "photos", "--limit", "3",
                  "--out", str(out)]) == 2
     assert "the data has 1000 classes" in capsys.readouterr().err
+
+
+def test_missing_input_paths_are_reported_before_torch_is_imported(tmp_path: Path) -> None:
+    # Each run is a fresh interpreter: a missing --data, IMAGE, model or weights file is
+    # found by looking at the path, not after importing torch and loading the models.
+    cases = [
+        (["audit", "--model", "fmnist-natural", "--data", str(tmp_path / "nope")], "--data"),
+        (["explain", "--model", "fmnist-natural", str(tmp_path / "nope.png")], "IMAGE"),
+        (["explain", "--model", "fmnist-natural", str(tmp_path)], "is a folder"),
+        (["audit", "--model", f"{tmp_path}/missing.py:Net", "--data", "sample"],
+         "model file"),
+        (["explain", "--model", "fmnist-natural", "--weights", str(tmp_path / "w.pt"),
+          __file__], "--weights file"),
+    ]
+    code = ("import sys\nfrom captum_rank.cli import main\n"
+            f"for argv in {[argv for argv, _ in cases]!r}:\n"
+            "    assert main(argv) == 2, argv\n"
+            "print('TORCH', 'torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith("TORCH False"), out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == len(cases)
+    for line, (_, words) in zip(lines, cases, strict=True):
+        assert line.startswith("captum-rank: error: ") and words in line, line
+    assert not (tmp_path / "audit-out").exists()  # nothing was created either
+
+
+def test_data_names_checked_early_are_the_loaders(tmp_path: Path) -> None:
+    from captum_rank import cli
+    from captum_rank.audit.loading import DATA_CHOICES
+
+    assert cli._DATA_NAMES == DATA_CHOICES
+
+
+def _folder_with_a_bad_image(root: Path) -> tuple[Path, Path]:
+    for label in ("0", "1"):
+        (root / label).mkdir(parents=True)
+        _png(root / label / "good.png", size=(28, 28), mode="L")
+    bad = root / "1" / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    return root, bad
+
+
+def test_one_unreadable_image_and_skip_bad_images(tiny: tuple[str, str], tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    spec, weights = tiny
+    folder, bad = _folder_with_a_bad_image(tmp_path / "data")
+    base = ["audit", "--model", spec, "--weights", weights, "--data", str(folder),
+            "--input-shape", "1x28x28", "--ranks", "0,28", "--spectrum-limit", "0",
+            "--no-progress"]
+    out = tmp_path / "out"
+    assert main([*base, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert str(bad) in err and "--skip-bad-images" in err and "Traceback" not in err
+    assert main([*base, "--out", str(out), "--skip-bad-images"]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: skipped {str(bad)!r}" in err and "cannot read image" in err
+    report = json.loads((out / "report.json").read_text())
+    skipped = report["meta"]["skipped images"]
+    assert [item["file"] for item in skipped] == [str(bad)]
+    assert "--skip-bad-images" not in skipped[0]["error"]
+    assert report["accuracy"]["n_images"] == 2
+    # A flat folder (unlabelled) skips the same way.
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    _png(flat / "a.png", size=(28, 28))
+    (flat / "b.jpg").write_text("not a jpeg")
+    assert main(["audit", "--model", spec, "--weights", weights, "--data", str(flat),
+                 "--input-shape", "1x28x28", "--ranks", "0,28", "--spectrum-limit", "0",
+                 "--no-progress", "--out", str(out), "--skip-bad-images"]) == 0
+    assert "b.jpg" in capsys.readouterr().err
+
+
+def test_explain_a_float_image_out_of_range_names_the_file(
+        tiny: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec, weights = tiny
+    depth = tmp_path / "depth.tif"
+    Image.fromarray(np.full((30, 30), 7.5, np.float32)).save(depth)
+    assert main(["explain", "--model", spec, "--weights", weights, str(depth),
+                 "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert str(depth) in err and "mode 'F'" in err and "convert it" in err
+    assert err.count("\n") == 1

@@ -407,3 +407,19 @@ def test_preprocess_shape_and_range_for_all_sizes(h: int, w: int, grey: bool) ->
     out = zoo.preprocess("fmnist-robust", image[..., 0] if grey else image)
     assert out.shape == (1, 28, 28)
     assert 0.0 <= float(out.min()) <= float(out.max()) <= 1.0
+
+
+@pytest.mark.parametrize("name", [*NAMES, IMAGENET])
+def test_preprocess_high_bit_depth_is_scaled_not_clipped(name: str) -> None:
+    # A mid-grey 16-bit scan and a [0, 1] float image: once white and black, now grey.
+    half = 32768 / 65535
+    for image, value in [
+        (Image.fromarray(np.full((40, 50), 32768, np.uint16)), half),  # "I;16"
+        (Image.fromarray(np.full((40, 50), 32768, np.int32)), half),  # "I" (16-bit PNG)
+        (Image.fromarray(np.full((40, 50), 0.25, np.float32)), 0.25),  # "F"
+    ]:
+        out = zoo.preprocess(name, image)
+        assert out.shape == zoo.input_shape(name)
+        torch.testing.assert_close(out, torch.full_like(out, value), rtol=0, atol=1e-6)
+    with pytest.raises(UserInputError, match=r"`image` is a float \(PIL mode 'F'\).*\[0, 1\]"):
+        zoo.preprocess(name, Image.fromarray(np.full((8, 8), 40.0, np.float32)))

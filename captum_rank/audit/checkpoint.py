@@ -110,6 +110,23 @@ def digest_model(model: Any) -> str:
     return h.hexdigest()
 
 
+#: The command-line options behind a fingerprint's keys, named in the mismatch warning.
+_OPTIONS = {
+    "n_steps": "--n-steps", "batch_size": "--batch-size",
+    "internal_batch_size": "--internal-batch-size", "ranks": "--ranks",
+    "tolerance": "--tolerance", "models": "--model/--weights",
+    "data": "--data/--split/--limit/--seed", "world_size": "the number of processes",
+}
+
+#: Fingerprint keys stored as digests: what a difference means.
+_DIGESTED = {"models": "the models' weights or classes", "data": "the images or labels"}
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _checksum(blob: Mapping[str, Any]) -> str:
     # Everything but the checksum itself, in canonical form.
     return digest_json({k: v for k, v in blob.items() if k != "checksum"})
@@ -146,6 +163,8 @@ class Checkpoint:
         ...     other = Checkpoint(path, {"kind": "demo", "batch_size": 4}).load()
         >>> other is None, "different arguments" in str(caught[0].message)
         (True, True)
+        >>> print(str(caught[0].message).split(": ", 1)[1].split(";")[0])
+        batch_size (--batch-size): 2 in the checkpoint, 4 now
     """
 
     def __init__(self, path: str | os.PathLike[str], fingerprint: Mapping[str, Any]) -> None:
@@ -177,9 +196,10 @@ class Checkpoint:
                 return None
             if blob["fingerprint"] != self.digest:
                 warnings.warn(
-                    f"checkpoint {self.path} belongs to a run with different arguments "
-                    "(models, data, ranks or batch size); ignoring it and starting over. "
-                    "It will be overwritten.",
+                    f"checkpoint {self.path} belongs to a run with different arguments: "
+                    f"{self._differences(blob.get('arguments'))}; ignoring it and starting "
+                    "over (it will be overwritten). To resume it instead, rerun with the "
+                    "checkpoint's values; to keep it, give this run another checkpoint file.",
                     stacklevel=3,
                 )
                 return None
@@ -191,6 +211,22 @@ class Checkpoint:
                 stacklevel=3,
             )
             return None
+
+    def _differences(self, saved: Any) -> str:
+        r"""Which of this run's arguments differ from the checkpoint's, as a phrase."""
+        if not isinstance(saved, Mapping):
+            return "unknown (the file does not list its arguments)"
+        parts = []
+        for key in sorted(set(saved) | set(self.fingerprint)):
+            old, new = saved.get(key), self.fingerprint.get(key)
+            if digest_json(old) == digest_json(new):
+                continue
+            label = f"{key} ({_OPTIONS[key]})" if key in _OPTIONS else key
+            if key in _DIGESTED:  # hashes mean nothing to a reader; say what they are
+                parts.append(f"{label}: {_DIGESTED[key]} differ")
+            else:
+                parts.append(f"{label}: {_short(old)} in the checkpoint, {_short(new)} now")
+        return "; ".join(parts) if parts else "none listed (a different format)"
 
     def save(self, batches_done: int, sums: Mapping[str, np.ndarray], complete: bool) -> None:
         r"""Write the checkpoint atomically (temporary file, then :func:`os.replace`).

@@ -27,26 +27,34 @@ import sys
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
 from captum_rank import zoo
 from captum_rank.audit.errors import AuditInputError
-from captum_rank.checks import non_negative_int, one_of, optional_positive_int
+from captum_rank.checks import (
+    UserInputError,
+    boolean,
+    non_negative_int,
+    one_of,
+    optional_positive_int,
+)
 from captum_rank.data import CLASSES as FASHION_CLASSES
 from captum_rank.data import DEFAULT_ROOT, SPLITS, load_fashion_mnist, load_sample
+from captum_rank.data.images import to_model_input
 
 __all__ = [
     "DATA_CHOICES",
     "IMAGE_SUFFIXES",
     "ImageFiles",
     "LoadedData",
-    "fit_image",
+    "fit_to",
     "image_domain_note",
     "input_shape_of",
     "load_data",
@@ -275,11 +283,12 @@ def input_shape_of(name: str, model: nn.Module) -> tuple[int, int, int] | None:
     return None
 
 
-def read_image(path: str | os.PathLike[str]) -> Any:
+def read_image(path: str | os.PathLike[str], hint: str = "") -> Any:
     r"""Open an image file with PIL (fully read, file closed).
 
     Args:
         path (str or PathLike): PNG, JPEG or any format PIL reads.
+        hint (str, optional): appended to the error message (e.g. how to skip the file).
 
     Returns:
         PIL.Image.Image: the image.
@@ -294,65 +303,57 @@ def read_image(path: str | os.PathLike[str]) -> Any:
             image.load()
             return image.copy()
     except FileNotFoundError:
-        raise AuditInputError(f"image {os.fspath(path)!r} does not exist.") from None
+        raise AuditInputError(f"image {os.fspath(path)!r} does not exist.{hint}") from None
     except (UnidentifiedImageError, OSError, ValueError) as err:
         raise AuditInputError(
-            f"cannot read image {os.fspath(path)!r}: {type(err).__name__}: {_first_line(err)}"
+            f"cannot read image {os.fspath(path)!r}: {type(err).__name__}: "
+            f"{_first_line(err)}{hint}"
         ) from None
 
 
-def fit_image(image: Any, shape: Sequence[int]) -> Tensor:
-    r"""Fit a PIL image or an ``(H, W[, C])`` array to a ``(C, H, W)`` input in ``[0, 1]``.
+def fit_to(shape: Sequence[int]) -> Callable[[Any], Tensor]:
+    r"""The transform that fits one image to a ``(C, H, W)`` model input.
 
-    Converts to grey (``C = 1``) or RGB (``C = 3``), resizes the shorter side to the
-    target's (bicubic) and centre-crops, like ImageNet preprocessing.
+    It is :func:`captum_rank.data.images.to_model_input` (the package's one input layer)
+    with bicubic resampling, the smallest resize that covers ``(H, W)`` and a centre crop,
+    grey (``C = 1``) or RGB (``C = 3``); 16/32-bit images are scaled by their range.
 
     Args:
-        image: a PIL image, or a uint8 (0..255) or float (0..1) numpy array.
         shape (sequence of int): ``(C, H, W)`` with ``C`` 1 or 3.
 
     Returns:
-        Tensor: ``(C, H, W)`` float32 in ``[0, 1]``.
+        callable: image (PIL, array or tensor) -> ``(C, H, W)`` float32 in ``[0, 1]``.
 
     Raises:
-        AuditInputError: an unsupported ``shape`` or image.
+        AuditInputError: a ``shape`` that is not ``(C, H, W)`` with ``C`` 1 or 3.
 
     Examples:
         >>> import numpy as np
-        >>> fit_image(np.zeros((40, 60, 3), dtype=np.uint8), (1, 28, 28)).shape
+        >>> fit_to((1, 28, 28))(np.zeros((40, 60, 3), dtype=np.uint8)).shape
         torch.Size([1, 28, 28])
     """
-    from PIL import Image
-
-    channels, height, width = (int(v) for v in shape)
-    if channels not in (1, 3):
+    values = tuple(int(v) for v in shape)
+    if len(values) != 3 or values[0] not in (1, 3) or min(values) < 1:
         raise AuditInputError(
-            f"`shape` must have 1 (grey) or 3 (RGB) channels, got {tuple(shape)}."
+            f"`shape` must be (C, H, W) with 1 (grey) or 3 (RGB) channels, got {tuple(shape)}."
         )
-    if isinstance(image, np.ndarray):
-        array = image
-        if array.dtype != np.uint8:
-            array = (np.clip(array.astype(np.float64), 0.0, 1.0) * 255.0).round().astype(
-                np.uint8)
-        if array.ndim == 3 and array.shape[2] == 1:
-            array = array[..., 0]
-        if array.ndim not in (2, 3):
-            raise AuditInputError(
-                f"an image array must be (H, W) or (H, W, C), got {array.shape}."
-            )
-        image = Image.fromarray(array)
-    if not hasattr(image, "convert"):
-        raise AuditInputError(f"cannot use a {type(image).__name__} as an image.")
-    converted = image.convert("L" if channels == 1 else "RGB")
-    w0, h0 = converted.size
-    scale = max(height / h0, width / w0)
-    new = (max(width, round(w0 * scale)), max(height, round(h0 * scale)))
-    resized = converted.resize(new, Image.Resampling.BICUBIC)
-    left, top = (new[0] - width) // 2, (new[1] - height) // 2
-    cropped = resized.crop((left, top, left + width, top + height))
-    array = np.asarray(cropped, dtype=np.float32) / 255.0
-    tensor = torch.from_numpy(array.copy())
-    return tensor.unsqueeze(0) if channels == 1 else tensor.permute(2, 0, 1).contiguous()
+    channels, height, width = values
+
+    def transform(image: Any) -> Tensor:
+        return to_model_input(image, (height, width), channels=channels,
+                              interpolation="bicubic")
+
+    return transform
+
+
+def _fitted(path: str | os.PathLike[str], transform: Callable[[Any], Tensor],
+            hint: str = "") -> Tensor:
+    """Read one image file and fit it; every failure names the file."""
+    image = read_image(path, hint)
+    try:
+        return transform(image)
+    except UserInputError as err:
+        raise AuditInputError(f"image {os.fspath(path)!r}: {err}{hint}") from None
 
 
 def image_domain_note(image: Any, shape: Sequence[int], model: str) -> str | None:
@@ -454,30 +455,32 @@ class ImageFiles(Dataset[tuple[Tensor, int]]):
         paths (sequence of path): the files.
         labels (sequence of int): one per file (``-1``: unlabelled).
         transform (callable): PIL image -> ``(C, H, W)`` tensor.
+        hint (str, optional): appended to the message of a file that cannot be read or
+            fitted (which always names the file).
 
     Examples:
         >>> import os, tempfile, numpy as np
         >>> from PIL import Image
         >>> folder = tempfile.mkdtemp()
         >>> Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(os.path.join(folder, "a.png"))
-        >>> files = ImageFiles([os.path.join(folder, "a.png")], [-1],
-        ...                    lambda im: fit_image(im, (3, 8, 8)))
+        >>> files = ImageFiles([os.path.join(folder, "a.png")], [-1], fit_to((3, 8, 8)))
         >>> image, label = files[0]
         >>> tuple(image.shape), label
         ((3, 8, 8), -1)
     """
 
     def __init__(self, paths: Sequence[str | os.PathLike[str]], labels: Sequence[int],
-                 transform: Callable[[Any], Tensor]) -> None:
+                 transform: Callable[[Any], Tensor], hint: str = "") -> None:
         self.paths = [Path(p) for p in paths]
         self.labels = [int(v) for v in labels]
         self.transform = transform
+        self.hint = hint
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, index: int) -> tuple[Tensor, int]:
-        return self.transform(read_image(self.paths[index])), self.labels[index]
+        return _fitted(self.paths[index], self.transform, self.hint), self.labels[index]
 
 
 @dataclass
@@ -494,6 +497,9 @@ class LoadedData:
             (the labels then are the model's class indices).
         num_classes: how many classes the labels come from, when the data fixes it (the
             models must return that many scores), else None.
+        notes: remarks on the data for reports.
+        skipped: the image files left out with ``skip_bad_images``: ``{"file", "error"}``
+            per file (empty otherwise).
     """
 
     data: Any
@@ -502,10 +508,45 @@ class LoadedData:
     class_names: list[str] | None = None
     num_classes: int | None = None
     notes: list[str] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+
+#: Appended to the message of an image file that cannot be read or fitted.
+SKIP_HINT = (" (to audit a folder without its unreadable files, pass skip_bad_images=True, "
+             "on the command line --skip-bad-images; the skipped files are listed)")
+
+
+def _identity(image: Tensor) -> Tensor:
+    return image
+
+
+def _item_path(data: Any, index: int) -> str:
+    if isinstance(data, ImageFiles):
+        return str(data.paths[index])
+    return str(data.samples[index][0])  # ImageFolder's (path, class) pairs
+
+
+def _without_bad_images(data: Any, labels: list[int]) -> tuple[Any, list[int],
+                                                               list[dict[str, str]]]:
+    """Read and fit every item once; drop those that fail, saying which and why."""
+    good: list[int] = []
+    skipped: list[dict[str, str]] = []
+    for index in range(len(labels)):
+        try:
+            data[index]
+        except AuditInputError as err:
+            skipped.append({"file": _item_path(data, index),
+                            "error": str(err).replace(SKIP_HINT, "")})
+        else:
+            good.append(index)
+    if not skipped:
+        return data, labels, []
+    return Subset(data, good), [labels[i] for i in good], skipped
 
 
 def _image_folder(root: Path, transform: Callable[[Any], Tensor],
-                  model_classes: Sequence[str] | None) -> LoadedData:
+                  model_classes: Sequence[str] | None,
+                  skip_bad_images: bool = False) -> LoadedData:
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     files_here = sorted(p for p in root.iterdir()
                         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
@@ -529,11 +570,13 @@ def _image_folder(root: Path, transform: Callable[[Any], Tensor],
         from captum_rank.audit._folders import ClassFolders  # imports torchvision
 
         # torchvision's ImageFolder lists the files (paths only) and reads one image per item.
-        data = ClassFolders(root, dict(zip(names, ids, strict=True)), read_image, transform,
-                            IMAGE_SUFFIXES)
+        # The loader reads and fits one file, so that its errors name the file.
+        data = ClassFolders(root, dict(zip(names, ids, strict=True)),
+                            partial(_fitted, transform=transform, hint=SKIP_HINT),
+                            _identity, IMAGE_SUFFIXES)
         labels = [int(v) for v in data.targets]
     else:
-        data = ImageFiles(files_here, [-1] * len(files_here), transform)
+        data = ImageFiles(files_here, [-1] * len(files_here), transform, SKIP_HINT)
         labels = data.labels
         how = "a flat folder, unlabelled: judged against each model's own predictions"
         class_names, num_classes = None, None
@@ -543,12 +586,22 @@ def _image_folder(root: Path, transform: Callable[[Any], Tensor],
             "no Fashion-MNIST IDX files; give a folder of images (optionally in class "
             "sub-folders) or the IDX files."
         )
+    skipped: list[dict[str, str]] = []
+    if skip_bad_images:
+        data, labels, skipped = _without_bad_images(data, labels)
+        if not labels:
+            raise AuditInputError(
+                f"`data` folder {str(root)!r}: none of its {len(skipped)} image files can be "
+                f"read (the first: {skipped[0]['error']})."
+            )
+    left_out = f", {len(skipped)} unreadable files skipped" if skipped else ""
     return LoadedData(
         data=data,
         labels=torch.tensor(labels, dtype=torch.int64),
-        description=f"{len(labels)} images in {root} ({how})",
+        description=f"{len(labels)} images in {root} ({how}{left_out})",
         class_names=class_names,
         num_classes=num_classes,
+        skipped=skipped,
     )
 
 
@@ -565,6 +618,7 @@ def load_data(
     shape: Sequence[int] | None = None,
     transform: Callable[[Any], Tensor] | None = None,
     model_classes: Sequence[str] | None = None,
+    skip_bad_images: bool = False,
 ) -> LoadedData:
     r"""Images and labels named by ``spec``.
 
@@ -581,9 +635,13 @@ def load_data(
             image folders to (default: ``(3, 224, 224)``).
         transform (callable, optional): PIL image -> ``(C, H, W)`` tensor for image
             folders and photos (a zoo model's own preprocessing); default
-            :func:`fit_image` to ``shape``.
+            :func:`fit_to` ``(shape)``.
         model_classes (sequence of str, optional): the model's class names, to read class
             sub-folders named after them (``tabby/``, ``goldfish/``) as those classes.
+        skip_bad_images (bool, optional): for a folder of images, read every file once up
+            front and leave out those that cannot be read or fitted, listed in
+            :attr:`LoadedData.skipped`. Default: False (an unreadable file stops the audit
+            with a message naming it).
 
     Returns:
         LoadedData: the data, its labels, a description and class names.
@@ -605,8 +663,8 @@ def load_data(
     one_of(split, "split", sorted(SPLITS))
     limit = optional_positive_int(limit, "limit")
     fit_shape = tuple(int(v) for v in shape) if shape is not None else (3, 224, 224)
-    fit: Callable[[Any], Tensor] = transform if transform is not None else (
-        lambda image: fit_image(image, fit_shape))
+    skip_bad_images = boolean(skip_bad_images, "skip_bad_images")
+    fit = transform if transform is not None else fit_to(fit_shape)
     loaded: LoadedData
     if spec == "sample":
         x, y = load_sample()
@@ -619,7 +677,7 @@ def load_data(
         photos = load_photos(size=fit_shape[1] if square_rgb else 224)
         # load_photos already applies the ImageNet crop; other shapes are refitted.
         images = photos.images if square_rgb else torch.stack(
-            [fit(_to_pil(img)) for img in photos.images])
+            [fit(img) for img in photos.images])
         labels = torch.as_tensor(photos.labels, dtype=torch.int64)
         loaded = LoadedData((images, labels), labels,
                             "{n} real photos (captum_rank.data.load_photos; "
@@ -638,7 +696,7 @@ def load_data(
                 f"folder: {_APT_HINT}."
             )
         if spec != "fashion-mnist" and not _has_idx(root):
-            loaded = _image_folder(root, fit, model_classes)
+            loaded = _image_folder(root, fit, model_classes, skip_bad_images)
         else:
             try:
                 x, y = load_fashion_mnist(split, root=root)
@@ -668,19 +726,6 @@ def load_data(
     return loaded
 
 
-def _to_pil(image: Any) -> Any:
-    from PIL import Image
-
-    if hasattr(image, "convert"):
-        return image
-    array = image.detach().cpu().numpy() if isinstance(image, Tensor) else np.asarray(image)
-    if array.ndim == 3 and array.shape[0] in (1, 3):
-        array = np.moveaxis(array, 0, -1)
-    if array.dtype != np.uint8:
-        array = (np.clip(array, 0.0, 1.0) * 255).round().astype(np.uint8)
-    return Image.fromarray(array[..., 0] if array.ndim == 3 and array.shape[2] == 1 else array)
-
-
 def load_images(
     paths: Sequence[str | os.PathLike[str]],
     shape: Sequence[int] = (1, 28, 28),
@@ -693,7 +738,7 @@ def load_images(
         paths (sequence of path): PNG, JPEG or any format PIL reads.
         shape (sequence of int, optional): the model's ``(C, H, W)``. Default: 1 x 28 x 28.
         transform (callable, optional): PIL image -> ``(C, H, W)`` tensor (a zoo model's
-            preprocessing). Default: :func:`fit_image` to ``shape``.
+            preprocessing). Default: :func:`fit_to` ``(shape)``.
         model (str, optional): the model's name, for the notes.
 
     Returns:
@@ -714,12 +759,14 @@ def load_images(
     """
     if not paths:
         raise AuditInputError("no image files given; name at least one image.")
-    fit: Callable[[Any], Tensor] = transform if transform is not None else (
-        lambda image: fit_image(image, shape))
+    fit = transform if transform is not None else fit_to(shape)
     batch: list[Tensor] = []
     notes: list[str | None] = []
     for path in paths:
         image = read_image(path)
+        try:
+            batch.append(fit(image))
+        except UserInputError as err:
+            raise AuditInputError(f"image {os.fspath(path)!r}: {err}") from None
         notes.append(image_domain_note(np.asarray(image.convert("RGB")), shape, model))
-        batch.append(fit(image))
     return torch.stack(batch), notes

@@ -10,7 +10,7 @@ from captum_rank.data.fashion_mnist import (
     load_sample,
     read_idx,
 )
-from captum_rank.data.images import to_model_input
+from captum_rank.data.images import image_to_tensor, to_model_input
 from captum_rank.data.photos import SOURCES as PHOTO_SOURCES
 from captum_rank.data.photos import Photos, load_photos
 
@@ -21,6 +21,7 @@ __all__ = [
     "SPLITS",
     "FashionMNIST",
     "Photos",
+    "image_to_tensor",
     "iter_batches",
     "load_fashion_mnist",
     "load_photos",

@@ -315,8 +315,11 @@ def _to_image_tensor(image: Any, index: int) -> Tensor:
     elif isinstance(image, np.ndarray):
         t = torch.from_numpy(np.ascontiguousarray(image))
     elif hasattr(image, "mode") and hasattr(image, "size") and hasattr(image, "getdata"):
-        # A PIL image (duck-typed so PIL stays an optional dependency).
-        t = torch.from_numpy(np.array(image))
+        # A PIL image (duck-typed so PIL stays an optional dependency): decoded by the one
+        # input layer, which scales 16/32-bit modes by their range instead of as 0..255.
+        from captum_rank.data.images import image_to_tensor
+
+        return image_to_tensor(image, f"dataset item {index}")
     else:
         raise TypeError(
             f"dataset item {index}: the image must be a torch.Tensor, numpy array or PIL "

@@ -216,9 +216,12 @@ def preprocess(name: str, image: Any) -> Tensor:
 
     Args:
         name: one of :func:`available`.
-        image: a PIL image (any mode), a numpy array ``(H, W)`` or ``(H, W, 3)`` (also
-            ``(H, W, 1)``, or ``(H, W, 4)`` with the alpha dropped), or a tensor
-            ``(C, H, W)``; uint8 pixels, or floats in ``[0, 1]`` (rounded to 8 bits).
+        image: a PIL image (any mode; 16-bit ``I;16*`` and 32-bit ``I`` images are
+            scaled by their range, ``F`` images must lie in ``[0, 1]``), a numpy array
+            ``(H, W)`` or ``(H, W, 3)`` (also ``(H, W, 1)``, or ``(H, W, 4)`` with the
+            alpha dropped), or a tensor ``(C, H, W)``; uint8 or uint16 pixels, or floats
+            in ``[0, 1]`` (rounded to 8 bits). It goes through
+            :func:`captum_rank.data.images.to_model_input`, the package's one input layer.
 
     Returns:
         A float32 tensor of shape :func:`input_shape` ``(name)``, values in ``[0, 1]``;
@@ -226,7 +229,7 @@ def preprocess(name: str, image: Any) -> Tensor:
 
     Raises:
         UserInputError: unknown ``name``, a bad image shape, NaN, floats outside
-            ``[0, 1]``.
+            ``[0, 1]`` (also in a mode ``F`` image), negative pixels of a mode ``I`` image.
         UserTypeError: ``image`` is not an image.
 
     Examples:
