@@ -244,8 +244,9 @@ def test_rank_for_share_edge_cases() -> None:
 def test_spectrum_matches_direct_attribution() -> None:
     models, x, y = make_problem(n=14, seed=3)
     methods = {"rig": "sequential", "ig": "linear"}
+    # exact=False: the quadrature path (the exact one is tested in test_exact_ranks.py).
     result = rank_spectrum(models, (x, y), n_steps=6, batch_size=5, progress=False,
-                           methods=methods, quadrature="gausslegendre")
+                           methods=methods, quadrature="gausslegendre", exact=False)
     assert result.n_images == 14 and sum(result.class_counts["a"].values()) == 14
     counts = np.bincount(y.numpy(), minlength=CLASSES).tolist()
     assert result.class_counts["a"] == {c: n for c, n in enumerate(counts) if n}
@@ -273,7 +274,7 @@ def test_spectrum_matches_direct_attribution() -> None:
     summary = result.summary()
     assert set(summary) == {"a", "b"}
     assert set(summary["a"]["rig"]) == {
-        "schedule", "rank_50", "rank_90", "mean_abs_delta", "relative_error",
+        "schedule", "exact", "rank_50", "rank_90", "mean_abs_delta", "relative_error",
         "over_tolerance", "reliable", "mean_total"}
 
 
@@ -570,8 +571,11 @@ def test_reliability_flag_in_summary_json_and_html(tmp_path: Path) -> None:
     models, x, y = make_problem(n=8)
     # A tolerance no quadrature reaches on a nonlinear model marks every summary unreliable;
     # a generous one marks them reliable.
-    strict = rank_spectrum(models, (x, y), n_steps=2, progress=False, tolerance=1e-12)
-    loose = rank_spectrum(models, (x, y), n_steps=2, progress=False, tolerance=1e6)
+    # (exact=False: RIG's exact spectra have no quadrature error to flag.)
+    strict = rank_spectrum(models, (x, y), n_steps=2, progress=False, tolerance=1e-12,
+                           exact=False)
+    loose = rank_spectrum(models, (x, y), n_steps=2, progress=False, tolerance=1e6,
+                          exact=False)
     for model in models:
         for method in strict.methods:
             assert strict.relative_error(model, method) > 1e-12

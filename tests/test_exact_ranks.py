@@ -218,3 +218,43 @@ def test_bad_calls_name_the_argument() -> None:
         RankIntegratedGradients(model).exact_ranks(x, target=7)
     with pytest.raises(UserInputError, match="NaN or inf on the rank points"):
         RankIntegratedGradients(lambda t: model(t).log()).exact_ranks(x, target=0)
+
+
+# --- the audit's rank spectra -------------------------------------------------------------
+
+
+def test_audit_spectra_are_exact_where_the_path_allows_and_say_so() -> None:
+    import json
+
+    from captum_rank.audit import rank_spectrum
+    from captum_rank.audit.spectrum import RankSpectrumResult
+
+    torch.manual_seed(1)
+    grey = _tanh_cnn(1).float()
+    x = torch.rand(5, 1, 10, 10)
+    y = torch.tensor([0, 1, 2, 0, 1])
+    spec = rank_spectrum(grey, (x, y), n_steps=4, batch_size=3, progress=False)
+    # Grey: RIG's default curve (arc_length) has the exact form; IG's straight line has not.
+    assert spec.exact == {"rig": True, "ig": False}
+    expected = RankIntegratedGradients(grey).exact_ranks(x, target=y).double().sum(1).mean(0)
+    assert torch.allclose(torch.from_numpy(spec.mean_spectrum("model", "rig")), expected,
+                          atol=1e-7)
+    assert spec.relative_error("model", "rig") < 1e-6 and spec.reliable("model", "rig")
+    data = json.loads(spec.to_json())
+    assert data["exact"] == {"rig": True, "ig": False}
+    assert data["summary"]["model"]["rig"]["exact"] is True
+    assert RankSpectrumResult.from_json(spec.to_json()) == spec
+    quadrature = rank_spectrum(grey, (x, y), n_steps=4, progress=False, exact=False)
+    assert quadrature.exact == {"rig": False, "ig": False}
+
+    # Colour with per-channel SVDs: the default (arc_length) is a different path there and
+    # keeps the quadrature; sequential is exact, summed over the channels.
+    colour = _tanh_cnn(3).float()
+    xc = torch.rand(4, 3, 10, 10)
+    yc = torch.tensor([0, 1, 2, 0])
+    spec = rank_spectrum(colour, (xc, yc), n_steps=4, progress=False,
+                         methods={"rig": None, "seq": "sequential"})
+    assert spec.exact == {"rig": False, "seq": True}
+    expected = RankIntegratedGradients(colour).exact_ranks(xc, target=yc).double().sum(1)
+    assert torch.allclose(torch.from_numpy(spec.mean_spectrum("model", "seq")),
+                          expected.mean(0), atol=1e-7)

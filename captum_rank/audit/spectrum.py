@@ -15,7 +15,19 @@ over channels: ``R_i`` is the part of ``F_y(x) - F_y(x')`` carried by singular c
 
 It keeps float64 running sums of ``R`` and ``|R|`` (overall and, for data with few
 classes, per class), and of the completeness error: ``delta = sum(R) - (F_y(x) -
-F_y(x'))`` and the output change ``F_y(x) - F_y(x')`` itself. The rank summaries
+F_y(x'))`` and the output change ``F_y(x) - F_y(x')`` itself.
+
+**Exact spectra.** Where a method's path is the rank-``k`` curve with components entering
+one at a time, its converged ``R`` is exactly ``R_i = F_y(x_i) - F_y(x_{i-1})`` (``x_k``:
+the baseline plus the rank-``k`` approximation of ``x - x'``;
+:meth:`~captum_rank.attr.RankIntegratedGradients.exact_ranks`): ``r + 1`` forward passes,
+no quadrature error. With ``exact=True`` (the default) every method whose schedule admits
+it uses it: the default ``rig`` (``arc_length``) on grey images or ``channels="joint"``,
+``sequential`` on any image (colour: summed over channels, as the audit keeps it anyway).
+Other methods (``ig``, ``spectral``, the default on colour with per-channel SVDs, whose
+per-channel timing is a different path) use the quadrature with ``n_steps``. The result
+records which in :attr:`RankSpectrumResult.exact` and in each summary row. The rank
+summaries
 (``k50``, ``k90``, :func:`~captum_rank.summaries.rank_for_share` of the mean spectrum)
 are marked **unreliable** when the relative completeness error
 ``sum |delta| / sum |F_y(x) - F_y(x')|`` exceeds ``tolerance`` (default
@@ -51,12 +63,14 @@ from captum_rank.audit.distributed import current_shard
 from captum_rank.audit.errors import AuditInputError
 from captum_rank.audit.sources import as_source
 from captum_rank.checks import (
+    UserInputError,
     boolean,
     optional_positive_int,
     positive_int,
     real,
 )
-from captum_rank.schedules import RankSchedule
+from captum_rank.exact import check_exact
+from captum_rank.schedules import RankSchedule, resolve_schedule
 from captum_rank.summaries import rank_for_share
 
 __all__ = [
@@ -167,6 +181,16 @@ def relative_error(abs_delta: float, abs_change: float) -> float:
     return 0.0 if abs_delta == 0 else float("inf")
 
 
+def _admits_exact(spec: MethodSpec, images: Tensor) -> bool:
+    """Whether the method's converged spectrum on images like these is F(x_i) - F(x_{i-1})."""
+    schedule = resolve_schedule(spec if spec is not None else default_schedule())
+    try:
+        check_exact(schedule, images)
+    except UserInputError:
+        return False
+    return True
+
+
 def _int_keys(obj: Mapping[str, Any], convert: Callable[[Any], Any]) -> dict[int, Any]:
     return {int(k): convert(v) for k, v in obj.items()}
 
@@ -198,6 +222,9 @@ class RankSpectrumResult(_jsonio.JsonExport):
             for unlabelled images).
         timings: seconds per method and model (``{method: {model: s}}``) and ``total``.
         meta: free-form description.
+        exact: ``{method: True}`` for the methods computed exactly by forward passes
+            (``n_steps`` and ``quadrature`` do not apply to them; their ``delta`` is float
+            rounding), ``False`` for those integrated with the quadrature.
 
     Examples:
         >>> result = RankSpectrumResult(
@@ -232,6 +259,7 @@ class RankSpectrumResult(_jsonio.JsonExport):
     class_counts: dict[str, dict[int, int]] = field(default_factory=dict)
     timings: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    exact: dict[str, bool] = field(default_factory=dict)
 
     def _check(self, model: str, method: str) -> None:
         if method not in self.sums:
@@ -299,8 +327,9 @@ class RankSpectrumResult(_jsonio.JsonExport):
     def summary(self) -> dict[str, dict[str, dict[str, Any]]]:
         r"""``{model: {method: {...}}}``: the numbers every report prints.
 
-        Keys: ``schedule``, ``rank_50``, ``rank_90``, ``mean_abs_delta``,
-        ``relative_error``, ``over_tolerance`` (images), ``reliable`` and ``mean_total``
+        Keys: ``schedule``, ``exact`` (forward-pass exact or quadrature), ``rank_50``,
+        ``rank_90``, ``mean_abs_delta``, ``relative_error``, ``over_tolerance`` (images),
+        ``reliable`` and ``mean_total``
         (the mean of ``sum(R)``, about ``F_y(x) - F_y(x')``).
         """
         out: dict[str, dict[str, dict[str, Any]]] = {}
@@ -310,6 +339,7 @@ class RankSpectrumResult(_jsonio.JsonExport):
                 spectrum = self.mean_spectrum(model, method)
                 out[model][method] = {
                     "schedule": self.methods[method],
+                    "exact": bool(self.exact.get(method, False)),
                     "rank_50": rank_for_share(spectrum, 0.5),
                     "rank_90": rank_for_share(spectrum, 0.9),
                     "mean_abs_delta": self.mean_abs_delta(model, method),
@@ -367,6 +397,7 @@ class RankSpectrumResult(_jsonio.JsonExport):
             class_counts={m: _int_keys(v, int) for m, v in data.get("class_counts", {}).items()},
             timings=dict(data.get("timings", {})),
             meta=dict(data.get("meta", {})),
+            exact={k: bool(v) for k, v in data.get("exact", {}).items()},
         )
 
 
@@ -390,6 +421,7 @@ def rank_spectrum(
     meta: Mapping[str, Any] | None = None,
     tolerance: float = RELIABILITY_TOLERANCE,
     per_class: bool | None = None,
+    exact: bool = True,
 ) -> RankSpectrumResult:
     r"""Mean rank attributions (RIG and IG's rank decomposition) per model, with reliability.
 
@@ -423,6 +455,10 @@ def rank_spectrum(
         tolerance: relative completeness error above which rank summaries are marked
             unreliable. Default: :data:`RELIABILITY_TOLERANCE`.
         per_class: keep per-class sums. Default: when there are at most 20 classes.
+        exact: compute each method's spectrum exactly by ``r + 1`` forward passes
+            (:meth:`~captum_rank.attr.RankIntegratedGradients.exact_ranks`) wherever its
+            schedule walks the rank-``k`` curve on these images; the others use the
+            quadrature. ``False``: the quadrature for all. Default: True.
 
     Returns:
         The :class:`RankSpectrumResult`.
@@ -441,6 +477,8 @@ def rank_spectrum(
         (8,)
         >>> result.relative_error("model", "ig") < 1e-4  # a linear model: IG is exact
         True
+        >>> result.exact  # grey images: RIG's default curve has the exact form; IG has not
+        {'rig': True, 'ig': False}
     """
     named = as_model_dict(models)
     n_steps = positive_int(n_steps, "n_steps")
@@ -469,6 +507,8 @@ def rank_spectrum(
     keys = [(meth, m) for meth in method_map for m in names]
     schedules = {meth: _schedule_id(spec) for meth, spec in method_map.items()}
     quadrature_id = quadrature if quadrature is not None else default_quadrature()
+    exact = boolean(exact, "exact")
+    exact_map = {meth: exact and _admits_exact(spec, probe) for meth, spec in method_map.items()}
 
     def step(images: Tensor, labels: Tensor) -> dict[str, np.ndarray]:
         if int(labels.max()) >= n_classes or int(labels.min()) < -1:
@@ -487,13 +527,20 @@ def rank_spectrum(
             kwargs: dict[str, Any] = {}
             if method_map[meth] is not None:
                 kwargs["schedule"] = method_map[meth]
-            if quadrature is not None:
-                kwargs["method"] = quadrature
-            ranks, delta = explainers[m].attribute_ranks(
-                x, baselines=baseline, target=targets[m], n_steps=n_steps,
-                internal_batch_size=internal_batch_size, return_convergence_delta=True,
-                **kwargs,
-            )
+            if exact_map[meth]:
+                ranks, delta = explainers[m].exact_ranks(
+                    x, baselines=baseline, target=targets[m],
+                    internal_batch_size=internal_batch_size, return_convergence_delta=True,
+                    **kwargs,
+                )
+            else:
+                if quadrature is not None:
+                    kwargs["method"] = quadrature
+                ranks, delta = explainers[m].attribute_ranks(
+                    x, baselines=baseline, target=targets[m], n_steps=n_steps,
+                    internal_batch_size=internal_batch_size, return_convergence_delta=True,
+                    **kwargs,
+                )
             per_image = ranks.detach().to(torch.float64).sum(dim=1).cpu()  # (N, r)
             delta64 = delta.detach().to(torch.float64).cpu().abs()
             change = (per_image.sum(dim=1) - delta.detach().to(torch.float64).cpu()).abs()
@@ -526,7 +573,7 @@ def rank_spectrum(
         "kind": _KIND,
         "models": {name: digest_model(model) for name, model in named.items()},
         "data": source.fingerprint(),
-        "methods": schedules,
+        "methods": schedules, "exact": exact_map,
         "n_steps": n_steps, "quadrature": quadrature_id, "baseline": baseline,
         "num_classes": n_classes, "internal_batch_size": internal_batch_size,
         "batch_size": batch_size, "tolerance": tolerance, "per_class": keep_classes,
@@ -568,4 +615,5 @@ def rank_spectrum(
             "processes": shard.world_size,
         },
         meta=dict(meta or {}),
+        exact=exact_map,
     )
