@@ -6,7 +6,9 @@ writes one folder with an ``index.html`` in two parts:
 1. **Fashion-MNIST, natural vs robust**: the zoo's two CNNs on the bundled sample of 200
    real test images: accuracy on rank-``k`` approximations and high-rank residuals (all
    200), mean rank spectra of RIG and IG (a stratified subset of ``attribution_per_class``
-   images per class), IG beside RIG on a few images, and one image along the rank path.
+   images per class; RIG's are exact, ``F(x_k) - F(x_{k-1})`` from 29 forward passes per
+   image, IG's by quadrature, as the report's ``exact`` entries record), IG beside RIG on
+   a few images, and one image along the rank path.
 2. **ImageNet, EfficientNet-Lite0 on real photos**: IG beside RIG on a handful of photos
    with their predicted class names and probabilities, their rank spectra, one photo
    along the rank path, and accuracy on rank-``k`` approximations and residuals of all
@@ -87,7 +89,9 @@ def _fashion_part(models: Sequence[str], n_steps: int, per_class: int, grid_imag
         spectrum_batch_size=50, num_classes=len(CLASSES), class_names=CLASSES,
         tolerance=tolerance, progress=progress,
         meta={"data": "the bundled sample of 200 Fashion-MNIST test images",
-              "spectrum images": f"{per_class} per class", "n_steps": n_steps},
+              "spectrum images": f"{per_class} per class", "n_steps": n_steps,
+              "rank spectra": "exact where the path allows (see spectrum.exact); "
+                              "n_steps for the others"},
         title="Fashion-MNIST: natural vs robust")
     classes = sorted(set(y.tolist()))
     step = max(1, len(classes) // max(1, grid_images))

@@ -32,6 +32,8 @@ def test_demo_command_fashion_part(tmp_path: Path, capsys: pytest.CaptureFixture
         assert accuracy["high_rank_accuracy"][model][0] == clean
     spectrum = report["spectrum"]
     assert spectrum["n_images"] == 10  # one per class
+    # RIG's spectra on grey images are exact (forward passes); IG's by quadrature.
+    assert spectrum["exact"] == {"rig": True, "ig": False}
     for per_model in spectrum["summary"].values():
         for values in per_model.values():
             assert {"relative_error", "reliable", "rank_50"} <= set(values)
