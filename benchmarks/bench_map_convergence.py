@@ -12,6 +12,12 @@ between the reference and the same path at half its evaluations.
     python benchmarks/bench_map_convergence.py run --start 0 --stop 10 --out A.json
     python benchmarks/bench_map_convergence.py run --start 10 --stop 20 --out B.json
     python benchmarks/bench_map_convergence.py report A.json B.json
+    python benchmarks/bench_map_convergence.py stop --references DIR --out C.json
+
+``stop`` checks ``map_tolerance=`` itself on the same photos: each adaptive method runs
+with ``map_tolerance=--within`` (``n_steps`` cap ``--cap``), and the table gives the
+evaluations it spent, its own estimate and the true distance to the reference saved by
+``run --save-references DIR``.
 
 ``run`` writes after every photo (an interrupted run keeps what it measured). Target: the
 predicted class; baseline: zeros; model: zoo ``imagenet-efficientnet-lite0`` on
@@ -123,6 +129,77 @@ def run(args: argparse.Namespace) -> None:
               + " ".join(f"{n}={photo[n]}" for n in names), flush=True)
 
 
+#: The adaptive methods ``stop`` runs with ``map_tolerance``: (label, schedule, path).
+STOPPING: dict[str, tuple[str, str, str]] = {
+    "ig_adaptive": ("IG's line, adaptive (RIG schedule='linear')", "linear", "line"),
+    "default": ("RIG default: arc_length, adaptive", "arc_length", "rank-k curve"),
+    "spectral_adaptive": ("RIG spectral (w=0.5), adaptive", "spectral", "spectral"),
+}
+
+
+def stop(args: argparse.Namespace) -> None:
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    names = args.methods.split(",")
+    model, images, source = zoo_model_and_images(MODEL, args.stop_at)
+    out = Path(args.out)
+    record = json.loads(out.read_text()) if out.exists() else {
+        "source": source, "within": args.within, "cap": args.cap, "methods": names,
+        "photos": {}}
+    rig = RankIntegratedGradients(model)
+    for index in range(args.start, args.stop_at):
+        if str(index) in record["photos"]:
+            continue
+        x = images[index:index + 1]
+        with torch.no_grad():
+            target = model(x).argmax(1)
+        photo = {}
+        for name in names:
+            _, schedule, path = STOPPING[name]
+            reference = torch.load(Path(args.references)
+                                   / f"{index}-{path.replace(' ', '_')}.pt")
+            attributions = rig.attribute(x, target=target, n_steps=args.cap,
+                                         schedule=schedule, map_tolerance=args.within,
+                                         internal_batch_size=args.batch)
+            convergence = rig.last_convergence
+            if convergence is None or convergence.map_error is None:
+                raise RuntimeError("the adaptive rule left no convergence record")
+            photo[name] = {"evaluations": int(convergence.evaluations[0]),
+                           "estimate": float(convergence.map_error[0]),
+                           "true": distance(attributions.detach(), reference)}
+        record["photos"][str(index)] = photo
+        out.write_text(json.dumps(record, indent=1))
+        print(f"photo {index}: {photo}", flush=True)
+
+
+def stop_table(files: list[str]) -> str:
+    records = [json.loads(Path(p).read_text()) for p in files]
+    first = records[0]
+    photos = {k: v for r in records for k, v in r["photos"].items()}
+    rows = []
+    for name in first["methods"]:
+        runs = [p[name] for p in photos.values()]
+        reached = [r for r in runs if r["estimate"] <= first["within"]]
+        rows.append([
+            STOPPING[name][0], f"{len(reached)}/{len(runs)}",
+            f"{statistics.median(r['evaluations'] for r in runs):g}",
+            f"{max(r['evaluations'] for r in runs)}",
+            f"{statistics.median(r['estimate'] for r in runs):.3f}",
+            f"{statistics.median(r['true'] for r in runs):.3f}",
+            f"{max(r['true'] for r in runs):.3f}",
+            f"{sum(r['true'] <= first['within'] for r in runs)}/{len(runs)}",
+        ])
+    return (
+        f"**`map_tolerance={first['within']}`** (adaptive rule, `n_steps` cap {first['cap']}; "
+        f"{len(photos)} photos): evaluations spent until the estimate "
+        "`||A_n - A_{n/2}|| / ||A_n||` is within the tolerance, the estimate, and the true "
+        "distance to the path's reference above (which carries its own error, see the last "
+        "table).\n\n" + markdown_table(
+            ["method", "estimate reached", "median evaluations", "max evaluations",
+             "median estimate", "median true distance", "max true distance",
+             f"true distance <= {first['within']}"], rows))
+
+
 def evaluations_to(errors: list[float], budgets: list[int], within: float) -> int | None:
     return next((n for n, e in zip(budgets, errors, strict=False) if e <= within), None)
 
@@ -167,6 +244,8 @@ def report(args: argparse.Namespace) -> None:
         f"path at {first['reference'] // 2} evaluations)\n\n"
         + markdown_table(["path", "median", "max"], ref_rows)
     )
+    if args.stop_files:
+        body += "\n\n" + stop_table(args.stop_files)
     write_section("map-convergence-imagenet", "Evaluations until the map is converged "
                   f"(ImageNet, rel. L2 <= {within})", body)
 
@@ -186,10 +265,21 @@ def main() -> None:
     go.add_argument("--batch", type=int, default=64, help="internal_batch_size")
     go.add_argument("--threads", type=int, default=1)
     go.add_argument("--save-references", default="")
+    halt = sub.add_parser("stop")
+    halt.add_argument("--references", required=True)
+    halt.add_argument("--out", required=True)
+    halt.add_argument("--start", type=int, default=0)
+    halt.add_argument("--stop-at", type=int, default=20)
+    halt.add_argument("--methods", default=",".join(STOPPING))
+    halt.add_argument("--within", type=float, default=0.1)
+    halt.add_argument("--cap", type=int, default=512)
+    halt.add_argument("--batch", type=int, default=64, help="internal_batch_size")
+    halt.add_argument("--threads", type=int, default=1)
     show = sub.add_parser("report")
     show.add_argument("files", nargs="+")
+    show.add_argument("--stop-files", nargs="*", default=[])
     args = parser.parse_args()
-    run(args) if args.command == "run" else report(args)
+    {"run": run, "stop": stop, "report": report}[args.command](args)
 
 
 if __name__ == "__main__":
