@@ -17,6 +17,20 @@ r"""Is an attribution faithful? Metrics, sanity checks and rival methods, as a l
 Every metric takes ``(forward_func or model, inputs, attributions, target, ...)``, runs
 on the inputs' device without gradients, and returns per-example results (dataclasses
 with ``to_dict()`` for JSON). :func:`available_metrics` lists them by name.
+
+The contract, the same for every metric:
+
+* the model is a :class:`ForwardFunc` and an attribution method an :class:`ExplainFunc`
+  (typed protocols: a type checker sees a wrong signature);
+* ``target`` is a class index, an int for all examples or one per example (a list, a
+  numpy array, a 1-D integer tensor): ``2.7``, ``True``, negative indices and indices
+  past the model's outputs are :class:`~captum_rank.checks.UserInputError` naming
+  ``target``; numbers (``fill``, ``noise``, ``num_classes``, ...) may be numpy scalars;
+* randomness comes from the metric's own ``seed`` or ``generator``: no metric reseeds or
+  advances numpy's or torch's global generator (where Quantus or Captum draw from
+  numpy's, it is seeded for the call and restored);
+* a model in training mode with dropout or batch norm is warned about (batch norm
+  would update its statistics with every perturbed batch).
 """
 
 from __future__ import annotations
@@ -24,6 +38,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from captum_rank.metrics._protocols import ExplainFunc, ForwardFunc
 from captum_rank.metrics.correlation import faithfulness_correlation
 from captum_rank.metrics.perturbation import (
     PerturbationCurves,
@@ -52,6 +67,8 @@ from captum_rank.metrics.sanity import (
 
 __all__ = [
     "METRICS",
+    "ExplainFunc",
+    "ForwardFunc",
     "PerturbationCurves",
     "RankCurves",
     "RoadCurves",

@@ -12,17 +12,33 @@ a curve records after each perturbation:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from captum_rank.checks import UserInputError, UserTypeError, one_of, optional_positive_int
+from captum_rank._model_checks import (
+    check_additional_forward_args,
+    check_class_target,
+    check_target_in_output,
+    translate_dtype_error,
+    warn_if_training,
+)
+from captum_rank.checks import (
+    UserInputError,
+    UserTypeError,
+    non_negative_int,
+    one_of,
+    optional_positive_int,
+)
+from captum_rank.metrics._protocols import ForwardFunc
 
 SCORES = ("probability", "output", "accuracy", "retention")
 
-ForwardFunc = Callable[..., Tensor]
+__all__ = ["SCORES", "ForwardFunc"]
 
 
 def check_score(score: str) -> str:
@@ -30,22 +46,75 @@ def check_score(score: str) -> str:
 
 
 def as_target(target: Any, n: int, device: torch.device) -> Tensor:
-    """One target index per example, as a ``(n,)`` long tensor on ``device``."""
-    if target is None:
-        raise UserInputError(
-            "`target` is required: pass the class index to score (an int, a list or a "
-            "tensor with one index per example)."
+    """One class index per example, as a ``(n,)`` long tensor on ``device``.
+
+    The package's rules (:func:`~captum_rank._model_checks.check_class_target`): required,
+    integers only (``2.7`` is refused, not truncated), no negatives. The range is checked
+    against the model's output where it is scored (:func:`target_scores`).
+    """
+    values = check_class_target(target, n)
+    return torch.tensor(values, dtype=torch.long, device=device)
+
+
+def check_target_range(target: Tensor, outputs: Tensor, model: str = "forward_func") -> None:
+    """Every entry of ``target`` (``(M,)``, >= 0) indexes a column of ``outputs`` ``(M, K)``."""
+    if target.numel() and int(target.max()) >= outputs.shape[1]:
+        values = [int(v) for v in target.tolist()]
+        # One message for one class (the user passed an int), per example otherwise.
+        check_target_in_output(values[0] if len(set(values)) == 1 else values,
+                               tuple(outputs.shape), model=model)
+
+
+def check_forward(
+    forward_func: Any,
+    inputs: Tensor,
+    additional_forward_args: Any = None,
+    internal_batch_size: Any = None,
+    *,
+    name: str = "forward_func",
+) -> int | None:
+    """What every metric checks about the model call before running it.
+
+    ``forward_func`` is callable, tensors in ``additional_forward_args`` have one row per
+    example, ``internal_batch_size`` is None or >= 1 (returned as an int), and a model in
+    training mode is warned about (its batch norm would update its statistics with every
+    perturbed batch, even without gradients).
+    """
+    if not isinstance(forward_func, ForwardFunc):
+        raise UserTypeError(
+            f"`{name}` must be callable (an nn.Module or a function of the inputs), got "
+            f"{type(forward_func).__name__}."
         )
-    if isinstance(target, bool):
-        raise UserTypeError(f"`target` must be an int or a tensor of ints, got {target!r}.")
-    t = torch.as_tensor(target, device=device).long().reshape(-1)
-    if t.numel() == 1:
-        t = t.expand(n)
-    if t.numel() != n:
-        raise UserInputError(
-            f"`target` must hold one index per example ({n}), got {t.numel()}."
-        )
-    return t
+    check_additional_forward_args(additional_forward_args, int(inputs.shape[0]))
+    size = optional_positive_int(internal_batch_size, "internal_batch_size")
+    warn_if_training(forward_func, name=name, doing="scoring")
+    return size
+
+
+def check_seed(seed: Any) -> int:
+    """A seed numpy accepts: an integer in ``[0, 2**32)``."""
+    value = non_negative_int(seed, "seed")
+    if value >= 2**32:
+        raise UserInputError(f"`seed` must be an integer in [0, 2**32), got {value}.")
+    return value
+
+
+@contextmanager
+def numpy_global_seed(seed: int) -> Iterator[None]:
+    """Seed numpy's global generator for code that draws from it, then give it back.
+
+    Quantus (ROAD's imputation noise, faithfulness correlation's subsets) and Captum's
+    GradientShap draw from ``np.random``'s global generator and take no generator
+    argument. Seeding it makes their result depend on ``seed`` only; restoring the
+    caller's state afterwards means a metric never changes the random numbers the rest of
+    the program draws (the same idea as ``torch.random.fork_rng``).
+    """
+    state = np.random.get_state()  # noqa: NPY002 - saved to be restored below
+    np.random.seed(seed)  # noqa: NPY002 - the third-party code draws from the global RNG
+    try:
+        yield
+    finally:
+        np.random.set_state(state)  # noqa: NPY002 - the caller's state, unchanged
 
 
 def batched_outputs(
@@ -60,6 +129,7 @@ def batched_outputs(
     """
     n = inputs.shape[0]
     size = optional_positive_int(internal_batch_size, "internal_batch_size") or n
+    name = "forward_func"
     extra: tuple[Any, ...] = () if additional_forward_args is None else (
         additional_forward_args if isinstance(additional_forward_args, tuple)
         else (additional_forward_args,)
@@ -72,7 +142,23 @@ def batched_outputs(
                 and a.shape[0] == n else a
                 for a in extra
             )
-            outs.append(forward_func(inputs[first:first + size], *chunk))
+            try:
+                out = forward_func(inputs[first:first + size], *chunk)
+            except RuntimeError as err:
+                translated = translate_dtype_error(err, forward_func, (inputs,))
+                if translated is None:
+                    raise
+                raise translated from err
+            if not isinstance(out, Tensor) or out.dim() == 0 or out.shape[0] != len(
+                    inputs[first:first + size]):
+                got = (f"shape {tuple(out.shape)}" if isinstance(out, Tensor)
+                       else type(out).__name__)
+                raise UserInputError(
+                    f"`{name}` must return a tensor with one row of scores per input, "
+                    f"(M, classes) or (M,) for M = {len(inputs[first:first + size])}, got "
+                    f"{got}; wrap it, e.g. `lambda x: model(x)['logits']`."
+                )
+            outs.append(out)
     out = torch.cat(outs)
     if out.dim() == 1:
         out = out[:, None]
@@ -85,7 +171,10 @@ def target_scores(
     """The score of ``target`` from a batch of outputs ``(M, classes)``; ``target`` is ``(M,)``.
 
     ``reference`` (``(M,)``, the unperturbed probabilities) is needed for ``"retention"``.
+    An index past the output's columns is a :class:`UserInputError`, not torch's
+    ``IndexError`` (or, for ``"accuracy"``, a silent 0).
     """
+    check_target_range(target, outputs)
     if score == "output":
         return outputs.gather(1, target[:, None])[:, 0]
     if score == "accuracy":

@@ -6,7 +6,8 @@ the map over the subset; the score is the Pearson correlation of the two over th
 (per example; higher is more faithful, a random map scores about 0). This module only
 calls ``quantus.FaithfulnessCorrelation`` (quantus 0.6) with explicit settings: no
 normalisation or absolute value of the map (both change the correlation), the softmax
-probability, numpy's global generator seeded with ``seed``.
+probability. Quantus draws the subsets from numpy's global generator: it is seeded with
+``seed`` for the call and the caller's state is restored afterwards.
 """
 
 from __future__ import annotations
@@ -17,8 +18,15 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from captum_rank.checks import UserTypeError, positive_int
-from captum_rank.metrics._scoring import as_target, check_pair
+from captum_rank.checks import UserInputError, UserTypeError, integer, positive_int
+from captum_rank.metrics._scoring import (
+    as_target,
+    batched_outputs,
+    check_pair,
+    check_seed,
+    check_target_range,
+    numpy_global_seed,
+)
 
 __all__ = ["faithfulness_correlation"]
 
@@ -42,16 +50,18 @@ def faithfulness_correlation(
         attributions: maps of the inputs' shape.
         target: class index, one for all or one per example.
         nr_runs: random subsets per example. Default: 50.
-        subset_size: features per subset. Default: 56.
+        subset_size: features per subset, at most ``C * H * W``. Default: 56.
         perturb_baseline: Quantus' baseline name (``"black"``, ``"mean"``, ...) or value.
-        seed: seeds numpy's global generator, which Quantus draws from.
+        seed: the seed of the subsets, an integer in ``[0, 2**32)``.
 
     Returns:
         ``(N,)`` float64 correlations.
 
     Raises:
-        UserTypeError: ``model`` is not a torch module.
-        UserInputError: as the other metrics.
+        UserTypeError: ``model`` is not a torch module, a ``target`` that is not integral.
+        UserInputError: ``model`` in training mode (Quantus refuses it), ``subset_size``
+            larger than the features, a missing, negative or out-of-range ``target``, and
+            as the other metrics.
 
     Examples:
         >>> import torch
@@ -69,9 +79,18 @@ def faithfulness_correlation(
     if not isinstance(model, nn.Module):
         raise UserTypeError(f"`model` must be a torch.nn.Module, got {type(model).__name__}.")
     check_pair(inputs, attributions)
+    if model.training:
+        # Quantus raises a bare AttributeError for it, after the setup.
+        raise UserInputError(
+            "`model` is in training mode; Quantus scores models in evaluation mode only. "
+            "Call model.eval() first.")
     nr_runs = positive_int(nr_runs, "nr_runs")
-    subset_size = positive_int(subset_size, "subset_size")
+    features = int(inputs[0].numel())
+    subset_size = integer(subset_size, "subset_size", minimum=1, maximum=features)
+    seed = check_seed(seed)
     t = as_target(target, inputs.shape[0], inputs.device)
+    # Quantus indexes the outputs with the targets: check them on one forward pass first.
+    check_target_range(t, batched_outputs(model, inputs.detach()), model="model")
     device = str(inputs.device)
     from quantus.functions.similarity_func import correlation_pearson
 
@@ -86,16 +105,16 @@ def faithfulness_correlation(
         disable_warnings=True,
         display_progressbar=False,
     )
-    np.random.seed(seed)  # noqa: NPY002 - quantus draws from the global RNG
-    scores = metric(
-        model=model,
-        x_batch=inputs.detach().cpu().numpy(),
-        y_batch=t.cpu().numpy(),
-        a_batch=attributions.detach().cpu().numpy(),
-        device=device,
-        softmax=True,
-        channel_first=True,
-        batch_size=inputs.shape[0],
-    )
+    with numpy_global_seed(seed):
+        scores = metric(
+            model=model,
+            x_batch=inputs.detach().cpu().numpy(),
+            y_batch=t.cpu().numpy(),
+            a_batch=attributions.detach().cpu().numpy(),
+            device=device,
+            softmax=True,
+            channel_first=True,
+            batch_size=inputs.shape[0],
+        )
     out = torch.tensor(np.asarray(scores, dtype=np.float64))
     return torch.nan_to_num(out, nan=0.0)

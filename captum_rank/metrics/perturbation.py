@@ -21,19 +21,28 @@ al., KDD 2026; reimplemented from the description in its repository, ``leekwoon/
 
 from __future__ import annotations
 
-import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from captum_rank.checks import UserInputError, UserTypeError, boolean, fraction, positive_int
+from captum_rank.checks import (
+    UserInputError,
+    UserTypeError,
+    boolean,
+    fraction,
+    positive_int,
+    real,
+)
+from captum_rank.metrics._protocols import ForwardFunc
 from captum_rank.metrics._scoring import (
-    ForwardFunc,
     as_target,
     batched_outputs,
+    check_forward,
     check_pair,
     check_score,
     reference_probabilities,
@@ -127,6 +136,10 @@ def feature_order(
         >>> feature_order(torch.tensor([[[0.1, -0.9], [0.5, 0.0]]]), abs=True)
         tensor([[1, 2, 0, 3]])
     """
+    if not isinstance(attributions, Tensor) or attributions.dim() < 1:
+        raise UserTypeError(
+            f"`attributions` must be a torch.Tensor (N, ...), got {type(attributions).__name__}.")
+    _check_generator(generator)
     flat = attributions.reshape(attributions.shape[0], -1)
     if boolean(abs, "abs"):
         flat = flat.abs()
@@ -149,16 +162,36 @@ def _gaussian_blur(x: Tensor, kernel_size: int = 11, sigma: float = 5.0) -> Tens
     return blurred_baseline(x, sigma=sigma, kernel_size=fits)
 
 
+def _check_generator(generator: Any) -> None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise UserTypeError(
+            f"`generator` must be a torch.Generator (e.g. torch.Generator().manual_seed(0)) "
+            f"or None, got {type(generator).__name__}."
+        )
+
+
 def _check_fill(fill: Any) -> str | float:
-    if isinstance(fill, bool):
-        raise UserTypeError(f"`fill` must be one of {FILLS} or a number, got {fill!r}.")
-    if isinstance(fill, (int, float)):
-        if not math.isfinite(fill):
-            raise UserInputError(f"`fill` must be finite, got {fill!r}.")
-        return float(fill)
-    if fill not in FILLS:
-        raise UserInputError(f"`fill` must be one of {FILLS} or a number, got {fill!r}.")
-    return str(fill)
+    if isinstance(fill, str):
+        if fill not in FILLS:
+            raise UserInputError(f"`fill` must be one of {FILLS} or a number, got {fill!r}.")
+        return fill
+    # numbers.Real takes numpy scalars (np.float32, np.int64); real() refuses bool and NaN.
+    if isinstance(fill, numbers.Real) and not isinstance(fill, bool):
+        return real(fill, "fill")
+    raise UserTypeError(
+        f"`fill` must be one of {FILLS} or a number, got {type(fill).__name__}.")
+
+
+def _check_ratios(ratios: Any) -> list[float]:
+    if isinstance(ratios, str | bytes) or not isinstance(ratios, Sequence | np.ndarray):
+        raise UserTypeError(
+            f"`ratios` must be a list of numbers in (0, 1), e.g. [0.1, 0.5, 0.9], got "
+            f"{type(ratios).__name__}.")
+    values = [fraction(r, f"ratios[{i}]") for i, r in enumerate(ratios)]
+    if not values or any(r >= 1.0 for r in values):
+        raise UserInputError(
+            f"`ratios` must be a non-empty list of numbers in (0, 1), got {list(ratios)!r}.")
+    return values
 
 
 def _filled(flat_x: Tensor, replace: Tensor, fill: str | float, blurred: Tensor | None) -> Tensor:
@@ -209,7 +242,7 @@ def insertion_deletion(
         attributions: maps of the inputs' shape.
         target: class index, one for all or one per example.
         additional_forward_args: extra arguments for ``forward_func``.
-        fill: ``"black"`` (default), ``"blur"``, ``"mean"`` or a number.
+        fill: ``"black"`` (default), ``"blur"``, ``"mean"`` or a number (numpy scalars too).
         steps: number of equal chunks of features. Default: 16.
         score: ``"probability"`` (softmax of the target; default), ``"output"``,
             ``"accuracy"`` or ``"retention"``.
@@ -221,8 +254,10 @@ def insertion_deletion(
         :class:`PerturbationCurves` with ``area="trapezoid"``.
 
     Raises:
+        UserTypeError: a ``target`` that is not integral (``2.7``), a ``fill`` that is
+            neither a name nor a number, a ``generator`` that is not a torch.Generator.
         UserInputError: mismatched shapes, NaN attributions, unknown ``fill`` or
-            ``score``, ``steps < 1``, a missing ``target``.
+            ``score``, ``steps < 1``, a missing, negative or out-of-range ``target``.
 
     Examples:
         A linear model scores ``w . x``; the map ``w * x`` is its exact attribution, so
@@ -244,9 +279,12 @@ def insertion_deletion(
         3.75
     """
     check_pair(inputs, attributions)
+    internal_batch_size = check_forward(forward_func, inputs, additional_forward_args,
+                                        internal_batch_size)
     score = check_score(score)
     fill_value = _check_fill(fill)
     steps = positive_int(steps, "steps")
+    _check_generator(generator)
     n = inputs.shape[0]
     t = as_target(target, n, inputs.device)
     order = feature_order(attributions.to(inputs.device), abs=abs, generator=generator)
@@ -390,13 +428,16 @@ def diffid_scores(
         (['accuracy', 'probability'], torch.Size([2, 9]))
     """
     check_pair(inputs, attributions)
+    internal_batch_size = check_forward(forward_func, inputs, additional_forward_args,
+                                        internal_batch_size)
+    if isinstance(scores, str) or not isinstance(scores, Sequence):
+        raise UserTypeError(
+            f"`scores` must be a list of score names, e.g. ['accuracy'], got {scores!r}.")
     score_list = [check_score(score) for score in scores]
     if not score_list:
         raise UserInputError("`scores` must name at least one score.")
     fill_value = _check_fill(fill)
-    ratio_list = [fraction(r, "ratios") for r in ratios]
-    if not ratio_list or any(r >= 1.0 for r in ratio_list):
-        raise UserInputError(f"`ratios` must be a non-empty list in (0, 1), got {ratios!r}.")
+    ratio_list = _check_ratios(ratios)
     n = inputs.shape[0]
     t = as_target(target, n, inputs.device)
     flat_x = inputs.detach().reshape(n, -1)

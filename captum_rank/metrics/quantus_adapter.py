@@ -26,8 +26,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from captum_rank._model_checks import model_placement
 from captum_rank.attr import RankIntegratedGradients
-from captum_rank.checks import UserInputError, UserTypeError
+from captum_rank.checks import UserInputError, UserTypeError, boolean, integer
 
 __all__ = ["explain", "explain_func"]
 
@@ -58,7 +59,8 @@ def explain(
         ``float32`` numpy attributions of the inputs' shape (or reduced).
 
     Raises:
-        UserTypeError: ``model`` is not a torch module.
+        UserTypeError: ``model`` is not a torch module; ``multiply_by_inputs`` is not a
+            bool; ``reduce_axes`` is not a tuple of axes.
         UserInputError: an unknown keyword.
 
     Examples:
@@ -87,26 +89,32 @@ def explain(
         )
     options = dict(kwargs)
     device_arg = options.pop("device", None)
-    multiply = bool(options.pop("multiply_by_inputs", True))
+    # bool("False") is True: take only real booleans.
+    multiply = boolean(options.pop("multiply_by_inputs", True), "multiply_by_inputs")
     reduce_axes = options.pop("reduce_axes", None)
+    if reduce_axes is not None:
+        if isinstance(reduce_axes, str) or not isinstance(reduce_axes, tuple | list):
+            raise UserTypeError(
+                f"`reduce_axes` must be a tuple of axes, e.g. (1,), got {reduce_axes!r}.")
+        reduce_axes = tuple(integer(a, "reduce_axes", minimum=0) for a in reduce_axes)
     unknown = sorted(set(options) - set(_ATTRIBUTE_KEYS))
     if unknown:
         raise UserInputError(
             f"unknown keyword(s) {unknown} for RIG's explain_func; it takes "
             f"{[*_ATTRIBUTE_KEYS, 'multiply_by_inputs', 'device', 'reduce_axes']}."
         )
-    first = next(iter(model.parameters()), None)
-    device = torch.device(device_arg) if device_arg is not None else (
-        first.device if first is not None else torch.device("cpu"))
     x = torch.as_tensor(np.asarray(inputs) if not isinstance(inputs, torch.Tensor) else inputs)
-    x = x.to(device=device, dtype=torch.float32)
+    # The model's device and dtype (Quantus hands over float32 numpy even for a float64 model).
+    own_device, dtype = model_placement(model, x if x.is_floating_point() else x.float())
+    device = torch.device(device_arg) if device_arg is not None else own_device
+    x = x.to(device=device, dtype=dtype)
     t = torch.as_tensor(np.asarray(targets) if not isinstance(targets, torch.Tensor)
                         else targets).to(device).long().reshape(-1)
     if t.numel() == 1 and x.shape[0] > 1:
         t = t.expand(x.shape[0])
     baselines = options.pop("baselines", None)
     if isinstance(baselines, np.ndarray):
-        baselines = torch.as_tensor(baselines, dtype=torch.float32, device=device)
+        baselines = torch.as_tensor(baselines, dtype=dtype, device=device)
     explainer = RankIntegratedGradients(model, multiply_by_inputs=multiply)
     attributions = explainer.attribute(x, baselines=baselines, target=t, **options)
     out = attributions.detach().cpu().numpy().astype(np.float32)

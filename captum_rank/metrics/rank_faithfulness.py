@@ -29,17 +29,18 @@ tests check that.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from captum_rank.checks import UserInputError, UserTypeError, boolean, positive_int
+from captum_rank.checks import UserInputError, UserTypeError, boolean, integer, positive_int
 from captum_rank.metrics._scoring import (
     ForwardFunc,
     as_target,
+    check_forward,
     check_score,
     reference_probabilities,
     score_of,
@@ -205,6 +206,8 @@ def rank_deletion(
         True
     """
     x = _check_inputs(inputs).detach()
+    internal_batch_size = check_forward(forward_func, x, additional_forward_args,
+                                        internal_batch_size)
     if mode not in ("deletion", "insertion"):
         raise UserInputError(f"`mode` must be 'deletion' or 'insertion', got {mode!r}.")
     score = check_score(score)
@@ -225,12 +228,15 @@ def rank_deletion(
         steps = positive_int(steps, "steps")
         count_list = sorted({round(total * j / steps) for j in range(steps + 1)})
     else:
-        count_list = [int(c) for c in counts]
-        if not count_list or any(c < 0 or c > total for c in count_list):
-            raise UserInputError(
-                f"`counts` must be integers in [0, {total}] (the number of components), "
-                f"got {list(counts)!r}."
-            )
+        if isinstance(counts, str | bytes) or not isinstance(counts, Iterable):
+            raise UserTypeError(f"`counts` must be a list of integers in [0, {total}], got "
+                                f"{type(counts).__name__}.")
+        # integer(): 2.7 components is refused, not truncated to 2.
+        count_list = [integer(c, f"counts[{i}]", minimum=0, maximum=total)
+                      for i, c in enumerate(counts)]
+        if not count_list:
+            raise UserInputError(f"`counts` is empty; give integers in [0, {total}] (the "
+                                 "number of components).")
     t = as_target(target, n, x.device)
     flat = rank_scores.detach().to(x.device).reshape(n, -1)
     if boolean(abs, "abs"):

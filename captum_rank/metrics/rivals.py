@@ -1,8 +1,9 @@
 r"""Attribution methods to compare, all as ``explain(model, inputs, target) -> maps``.
 
-One signature for every method, so a metric, a sanity check or the benchmark harness
-treats them alike. Each factory fixes the path budget (``n_steps`` gradient evaluations
-per input, for all of them) and the baseline (black unless said otherwise):
+One signature for every method (:class:`~captum_rank.metrics.ExplainFunc`), so a
+metric, a sanity check or the benchmark harness treats them alike. Each factory fixes the
+path budget (``n_steps`` gradient evaluations per input, for all of them) and the baseline
+(black unless said otherwise):
 
 * :func:`integrated_gradients`: Captum's ``IntegratedGradients``;
 * :func:`rank_integrated_gradients`: RIG with any schedule and form (the library's default
@@ -33,7 +34,10 @@ from captum.attr import GradientShap, IntegratedGradients
 from torch import Tensor, nn
 
 from captum_rank.attr import RankIntegratedGradients
-from captum_rank.checks import positive_int
+from captum_rank.checks import fraction as _fraction
+from captum_rank.checks import positive_int, real
+from captum_rank.metrics._protocols import ExplainFunc
+from captum_rank.metrics._scoring import check_seed, numpy_global_seed
 
 __all__ = [
     "blur_ig",
@@ -43,10 +47,7 @@ __all__ = [
     "rank_integrated_gradients",
 ]
 
-ExplainFn = Callable[[nn.Module, Tensor, Tensor], Tensor]
-
-
-def integrated_gradients(n_steps: int = 32, baseline: float = 0.0) -> ExplainFn:
+def integrated_gradients(n_steps: int = 32, baseline: float = 0.0) -> ExplainFunc:
     r"""Captum's Integrated Gradients (Gauss-Legendre, ``n_steps``), constant baseline.
 
     Args:
@@ -64,6 +65,7 @@ def integrated_gradients(n_steps: int = 32, baseline: float = 0.0) -> ExplainFn:
         torch.Size([3, 1, 4, 4])
     """
     n_steps = positive_int(n_steps, "n_steps")
+    baseline = real(baseline, "baseline")
 
     def explain(model: nn.Module, inputs: Tensor, target: Tensor) -> Tensor:
         return IntegratedGradients(model).attribute(
@@ -74,7 +76,7 @@ def integrated_gradients(n_steps: int = 32, baseline: float = 0.0) -> ExplainFn:
 
 def rank_integrated_gradients(
     n_steps: int = 32, baseline: float = 0.0, schedule: Any = None, form: str = "increments"
-) -> ExplainFn:
+) -> ExplainFunc:
     r"""RIG's pixel attributions with a schedule (None: the library's default) and form.
 
     Args:
@@ -95,6 +97,7 @@ def rank_integrated_gradients(
         torch.Size([3, 1, 4, 4])
     """
     n_steps = positive_int(n_steps, "n_steps")
+    baseline = real(baseline, "baseline")
     options: dict[str, Any] = {"form": form}
     if schedule is not None:
         options["schedule"] = schedule
@@ -106,14 +109,15 @@ def rank_integrated_gradients(
     return explain
 
 
-def gradient_shap(n_steps: int = 32, baseline: float = 0.0, seed: int = 0) -> ExplainFn:
+def gradient_shap(n_steps: int = 32, baseline: float = 0.0, seed: int = 0) -> ExplainFunc:
     r"""Captum's GradientShap with one baseline, ``n_samples = n_steps``, ``stdevs = 0``.
 
     Args:
         n_steps: gradient evaluations (samples) per input. Default: 32.
         baseline: the baseline's value everywhere. Default: 0.
-        seed: seeds torch's and numpy's global generators before each call (Captum draws
-            the baselines and the points on the path from them).
+        seed: the seed of the points on the path, the same at every call. Captum draws
+            them from torch's and numpy's global generators: both are seeded for the call
+            and given back to the caller unchanged afterwards.
 
     Returns:
         ``explain(model, inputs, target) -> maps``.
@@ -126,13 +130,16 @@ def gradient_shap(n_steps: int = 32, baseline: float = 0.0, seed: int = 0) -> Ex
         torch.Size([3, 1, 4, 4])
     """
     n_steps = positive_int(n_steps, "n_steps")
+    baseline = real(baseline, "baseline")
+    seed = check_seed(seed)
 
     def explain(model: nn.Module, inputs: Tensor, target: Tensor) -> Tensor:
-        torch.manual_seed(seed)
-        np.random.seed(seed)  # noqa: NPY002 - Captum draws the path points with numpy
-        base = torch.full_like(inputs[:1], baseline)
-        return GradientShap(model).attribute(
-            inputs, baselines=base, target=target, n_samples=n_steps, stdevs=0.0).detach()
+        devices = [inputs.device] if inputs.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), numpy_global_seed(seed):
+            torch.manual_seed(seed)
+            base = torch.full_like(inputs[:1], baseline)
+            return GradientShap(model).attribute(
+                inputs, baselines=base, target=target, n_samples=n_steps, stdevs=0.0).detach()
 
     return explain
 
@@ -191,7 +198,7 @@ class _NumpyWithOldQuantile:
 
 
 def guided_ig(n_steps: int = 32, baseline: float = 0.0, fraction: float = 0.25,
-              max_dist: float = 0.02) -> ExplainFn:
+              max_dist: float = 0.02) -> ExplainFunc:
     r"""Guided IG from PyPI's ``saliency`` (its defaults for ``fraction`` and ``max_dist``).
 
     Args:
@@ -213,6 +220,9 @@ def guided_ig(n_steps: int = 32, baseline: float = 0.0, fraction: float = 0.25,
     import saliency.core as saliency
 
     n_steps = positive_int(n_steps, "n_steps")
+    baseline = real(baseline, "baseline")
+    fraction = _fraction(fraction, "fraction")
+    max_dist = real(max_dist, "max_dist", minimum=0)
 
     def explain(model: nn.Module, inputs: Tensor, target: Tensor) -> Tensor:
         method = saliency.GuidedIG()
@@ -232,7 +242,7 @@ def guided_ig(n_steps: int = 32, baseline: float = 0.0, fraction: float = 0.25,
     return explain
 
 
-def blur_ig(n_steps: int = 32, max_sigma: float = 50.0, grad_step: float = 0.01) -> ExplainFn:
+def blur_ig(n_steps: int = 32, max_sigma: float = 50.0, grad_step: float = 0.01) -> ExplainFunc:
     r"""Blur IG from PyPI's ``saliency`` (its defaults for ``max_sigma`` and ``grad_step``).
 
     Args:
@@ -253,6 +263,8 @@ def blur_ig(n_steps: int = 32, max_sigma: float = 50.0, grad_step: float = 0.01)
     import saliency.core as saliency
 
     n_steps = positive_int(n_steps, "n_steps")
+    max_sigma = real(max_sigma, "max_sigma", minimum=0, include_minimum=False)
+    grad_step = real(grad_step, "grad_step", minimum=0, include_minimum=False)
 
     def explain(model: nn.Module, inputs: Tensor, target: Tensor) -> Tensor:
         method = saliency.BlurIG()

@@ -27,8 +27,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from captum_rank.checks import UserInputError, real
-from captum_rank.metrics._scoring import ForwardFunc, as_target, check_pair, score_of
+from captum_rank.checks import UserInputError, UserTypeError, real
+from captum_rank.metrics._protocols import ForwardFunc
+from captum_rank.metrics._scoring import (
+    as_target,
+    check_forward,
+    check_pair,
+    check_seed,
+    numpy_global_seed,
+    score_of,
+)
 
 __all__ = ["RoadCurves", "road"]
 
@@ -76,8 +84,11 @@ def road(
     Protocol: sum the map over channels (``(N, C, H, W) -> (N, H*W)``); order pixels by
     relevance, descending (``"morf"``) or ascending (``"lerf"``); for each ``p`` remove
     ``int(H * W * p / 100)`` pixels (all channels) and fill them with Quantus' noisy linear
-    imputation (noise ``noise``, numpy's global generator seeded with ``seed`` first);
-    record 1 if the model's arg-max is the target. Costs ``len(percentages)`` forward
+    imputation (noise ``noise``); record 1 if the model's arg-max is the target. Quantus
+    draws the noise from numpy's global generator: it is seeded with ``seed`` for the
+    call and the caller's state is restored after it, so the result depends on ``seed``
+    alone (and equals ``quantus.ROAD`` after ``np.random.seed(seed)``) and the program's
+    other random numbers are not changed. Costs ``len(percentages)`` forward
     passes and sparse solves per image; the solves run on the CPU with scipy.
 
     Args:
@@ -88,15 +99,18 @@ def road(
         additional_forward_args: extra arguments for ``forward_func``.
         percentages: percent of pixels removed, each in ``(0, 100)``.
         order: ``"morf"`` (most relevant first, default) or ``"lerf"``.
-        noise: standard deviation of the imputation noise. Default: 0.01 (Quantus').
-        seed: seeds numpy's global generator, which Quantus' imputation draws from.
+        noise: standard deviation of the imputation noise, >= 0. Default: 0.01 (Quantus').
+        seed: the seed of the imputation noise, an integer in ``[0, 2**32)``.
         internal_batch_size: at most this many inputs per forward pass.
 
     Returns:
         :class:`RoadCurves`.
 
     Raises:
-        UserInputError: shapes, percentages out of range, unknown ``order``.
+        UserTypeError: a ``target`` that is not integral, ``percentages`` that is not a
+            list of numbers.
+        UserInputError: shapes, percentages out of range, unknown ``order``, a negative
+            ``noise`` or ``seed``, a missing, negative or out-of-range ``target``.
 
     Examples:
         >>> import torch
@@ -113,29 +127,43 @@ def road(
     from quantus.functions.perturb_func import noisy_linear_imputation
 
     check_pair(inputs, attributions)
+    internal_batch_size = check_forward(forward_func, inputs, additional_forward_args,
+                                        internal_batch_size)
     if inputs.dim() != 4:
         raise UserInputError(
             f"`inputs` must be images (N, C, H, W) for ROAD, got shape {tuple(inputs.shape)}.")
     if order not in ("morf", "lerf"):
         raise UserInputError(f"`order` must be 'morf' or 'lerf', got {order!r}.")
-    pcts = [real(p, "percentages") for p in percentages]
-    if not pcts or any(p <= 0 or p >= 100 for p in pcts):
-        raise UserInputError(f"`percentages` must be numbers in (0, 100), got {percentages!r}.")
-    noise = real(noise, "noise")
+    if isinstance(percentages, str | bytes) or not isinstance(percentages,
+                                                              Sequence | np.ndarray):
+        raise UserTypeError(
+            f"`percentages` must be a list of numbers in (0, 100), e.g. [20, 50, 80], got "
+            f"{type(percentages).__name__}.")
+    pcts = [real(p, f"percentages[{i}]", minimum=0, maximum=100, include_minimum=False,
+                 include_maximum=False) for i, p in enumerate(percentages)]
+    if not pcts:
+        raise UserInputError("`percentages` is empty; give numbers in (0, 100), e.g. [20, 50].")
+    # A negative standard deviation would pass to numpy as a sign flip of the noise.
+    noise = real(noise, "noise", minimum=0)
+    seed = check_seed(seed)
     n, _channels, h, w = inputs.shape
     t = as_target(target, n, inputs.device)
     relevance = attributions.detach().sum(1).reshape(n, -1).cpu().numpy()
     ranked = np.argsort(-relevance if order == "morf" else relevance, axis=1, kind="stable")
     x_np = inputs.detach().cpu().numpy()
-    np.random.seed(seed)  # noqa: NPY002 - Quantus' imputation draws from the global RNG
     columns = []
-    for p in pcts:
-        k = int(h * w * p / 100)
-        perturbed: np.ndarray = np.stack([
-            noisy_linear_imputation(arr=x_np[i], indices=ranked[i, :k],  # type: ignore[arg-type]
-                                    noise=noise)
-            for i in range(n)
-        ])
+    with numpy_global_seed(seed):
+        imputed: list[np.ndarray] = [
+            np.stack([
+                noisy_linear_imputation(
+                    arr=x_np[i], noise=noise,
+                    indices=ranked[i, :int(h * w * p / 100)],  # type: ignore[arg-type]
+                )
+                for i in range(n)
+            ])
+            for p in pcts
+        ]
+    for perturbed in imputed:
         x_p = torch.as_tensor(perturbed, dtype=inputs.dtype, device=inputs.device)
         columns.append(score_of(forward_func, x_p, t, "accuracy", additional_forward_args,
                                 internal_batch_size))

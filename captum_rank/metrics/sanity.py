@@ -10,22 +10,23 @@ and when the explained class is changed. Two tests, each returning similarity cu
   target class.
 
 Similarities (:func:`map_similarity`): the Spearman rank correlation of the absolute maps
-(summed over channels), and SSIM of the absolute maps (each scaled to ``[0, 1]``;
-``skimage.metrics.structural_similarity``). High similarity after randomisation means
-the map does not depend on what the model learned: the check *fails*. Controls, so a
-reader sees both outcomes: :func:`sobel_map` (an edge detector of the input, which
-ignores the model and fails by construction) and :func:`random_map` (noise, which
-"passes" by construction: passing is necessary, not sufficient). :func:`verdict` turns
-a curve into pass/fail with a stated threshold.
+(summed over channels; ``scipy.stats.spearmanr``), and SSIM of the absolute maps (each
+scaled to ``[0, 1]``; ``skimage.metrics.structural_similarity``). High similarity after
+randomisation means the map does not depend on what the model learned: the check
+*fails*. Controls, so a reader sees both outcomes: :func:`sobel_map` (an edge detector of
+the input, which ignores the model and fails by construction) and :func:`random_map`
+(noise, which "passes" by construction: passing is necessary, not sufficient).
+:func:`verdict` turns a curve into pass/fail with a stated threshold.
 
-Explanation functions have the signature ``explain(model, inputs, target) -> maps``, so
-any method (Captum's, RIG with any schedule, a control) plugs in.
+Explanation functions have the signature ``explain(model, inputs, target) -> maps``
+(:class:`~captum_rank.metrics.ExplainFunc`), so any method (Captum's, RIG with any
+schedule, a control) plugs in.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,8 +35,14 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from captum_rank.checks import UserInputError, UserTypeError, fraction
-from captum_rank.metrics._scoring import as_target
+from captum_rank.checks import UserInputError, UserTypeError, fraction, integer
+from captum_rank.metrics._protocols import ExplainFunc
+from captum_rank.metrics._scoring import (
+    as_target,
+    batched_outputs,
+    check_forward,
+    check_target_range,
+)
 
 __all__ = [
     "SanityCurves",
@@ -46,9 +53,6 @@ __all__ = [
     "sobel_map",
     "verdict",
 ]
-
-ExplainFn = Callable[[nn.Module, Tensor, Tensor], Tensor]
-
 
 @dataclass
 class SanityCurves:
@@ -77,36 +81,23 @@ class SanityCurves:
                 "ssim": self.ssim.tolist(), "notes": dict(self.notes)}
 
 
-def _ranks(v: Tensor) -> Tensor:
-    """Average ranks (ties share their mean rank) of each row of ``v`` (N, P)."""
-    order = torch.argsort(v, dim=1, stable=True)
-    sorted_v = v.gather(1, order)
-    p = v.shape[1]
-    ranks_sorted = torch.arange(p, dtype=torch.float64, device=v.device).expand_as(v).clone()
-    out = torch.empty_like(ranks_sorted)
-    for i in range(v.shape[0]):
-        values, inverse, counts = torch.unique_consecutive(
-            sorted_v[i], return_inverse=True, return_counts=True)
-        ends = torch.cumsum(counts, 0).double()
-        mean_rank = ends - (counts.double() + 1) / 2
-        ranks_sorted[i] = mean_rank[inverse]
-        del values
-    out.scatter_(1, order, ranks_sorted)
-    return out
-
-
 def _spearman(a: Tensor, b: Tensor) -> Tensor:
-    ra, rb = _ranks(a.double()), _ranks(b.double())
-    ra = ra - ra.mean(1, keepdim=True)
-    rb = rb - rb.mean(1, keepdim=True)
-    na, nb = ra.norm(dim=1), rb.norm(dim=1)
-    corr = (ra * rb).sum(1) / (na * nb).clamp_min(1e-300)
-    # A constant map has no ranking: it is identical to another constant map (1) and
-    # unrelated to anything else (0). Never NaN.
-    same = torch.isclose(a.double(), b.double(), rtol=1e-6, atol=1e-12).all(1)
-    flat = (na == 0) | (nb == 0)
-    return torch.where(same, torch.ones_like(corr), torch.where(flat, torch.zeros_like(corr),
-                                                                corr))
+    """Spearman's rho of each row of ``a`` with the same row of ``b`` (``(N, P)``), by scipy.
+
+    A constant map has no ranking, where scipy returns NaN (with a warning): it is
+    identical to another constant map (1) and unrelated to anything else (0). Never NaN.
+    """
+    from scipy.stats import spearmanr
+
+    out = []
+    for ai, bi in zip(a.double().cpu().numpy(), b.double().cpu().numpy(), strict=True):
+        if np.allclose(ai, bi, rtol=1e-6, atol=1e-12):
+            out.append(1.0)
+        elif np.ptp(ai) == 0 or np.ptp(bi) == 0:
+            out.append(0.0)
+        else:
+            out.append(float(spearmanr(ai, bi).statistic))
+    return torch.tensor(out, dtype=torch.float64)
 
 
 def _ssim(a: Tensor, b: Tensor, shape: tuple[int, int]) -> Tensor:
@@ -168,26 +159,44 @@ def map_similarity(maps: Tensor, reference: Tensor) -> tuple[Tensor, Tensor]:
     h, w = maps.shape[-2:]
     a = maps.detach().abs().reshape(maps.shape[0], -1)
     b = reference.detach().abs().reshape(reference.shape[0], -1)
-    return _spearman(a, b).cpu(), _ssim(a, b, (h, w))
+    return _spearman(a, b), _ssim(a, b, (h, w))
 
 
-def random_map(model: nn.Module, inputs: Tensor, target: Tensor) -> Tensor:
+def random_map(
+    model: nn.Module, inputs: Tensor, target: Tensor, *, generator: torch.Generator | None = None
+) -> Tensor:
     r"""Control: uniform noise of the inputs' shape (ignores model and target).
+
+    New noise at every call (that is the control: a map unrelated to the model). Without
+    ``generator`` it draws from torch's global generator, as ``torch.rand`` does (seed it
+    with ``torch.manual_seed``); pass one, e.g. with ``functools.partial(random_map,
+    generator=torch.Generator().manual_seed(0))``, to leave the global state alone.
 
     Args:
         model: unused.
         inputs: ``(N, ...)``.
         target: unused.
+        generator: the generator to draw from. Default: torch's global one.
 
     Returns:
-        ``torch.rand_like(inputs)``.
+        Uniform noise in ``[0, 1)`` of the inputs' shape, dtype and device.
 
     Examples:
         >>> import torch
         >>> random_map(None, torch.zeros(2, 1, 4, 4), None).shape  # type: ignore[arg-type]
         torch.Size([2, 1, 4, 4])
+        >>> g = torch.Generator().manual_seed(0)
+        >>> noise = random_map(None, torch.zeros(1, 3), None, generator=g)  # type: ignore[arg-type]
+        >>> noise.tolist() == torch.rand(1, 3, generator=torch.Generator().manual_seed(0)).tolist()
+        True
     """
-    return torch.rand_like(inputs)
+    if generator is None:
+        return torch.rand_like(inputs)
+    if not isinstance(generator, torch.Generator):
+        raise UserTypeError(
+            f"`generator` must be a torch.Generator or None, got {type(generator).__name__}.")
+    # Drawn on the CPU so one CPU generator serves inputs on any device.
+    return torch.rand(inputs.shape, generator=generator, dtype=inputs.dtype).to(inputs.device)
 
 
 def sobel_map(model: nn.Module, inputs: Tensor, target: Tensor) -> Tensor:
@@ -243,9 +252,34 @@ def _stage_name(stage: list[str]) -> str:
     return stage[0] if len(stage) == 1 else f"{stage[0]} .. {stage[-1]}"
 
 
+def _check_sanity_call(
+    model: Any, explain: Any, inputs: Any, target: Any
+) -> tuple[Tensor, Tensor, int]:
+    """The checked inputs and ``(N,)`` target of a sanity test, and the model's class count.
+
+    One forward pass of the model on the inputs finds how many classes it has, so a target
+    out of range is reported here and not as an ``IndexError`` inside ``explain``.
+    """
+    if not isinstance(model, nn.Module):
+        raise UserTypeError(f"`model` must be a torch.nn.Module, got {type(model).__name__}.")
+    if not isinstance(explain, ExplainFunc):
+        raise UserTypeError(
+            "`explain` must be a function explain(model, inputs, target) -> maps (see "
+            f"captum_rank.metrics.rivals), got {type(explain).__name__}.")
+    if not isinstance(inputs, Tensor) or inputs.dim() != 4 or inputs.shape[0] == 0:
+        got = tuple(inputs.shape) if isinstance(inputs, Tensor) else type(inputs).__name__
+        raise UserInputError(f"`inputs` must be a non-empty batch (N, C, H, W), got {got}.")
+    x = inputs.detach()
+    check_forward(model, x, name="model")
+    t = as_target(target, x.shape[0], x.device)
+    outputs = batched_outputs(model, x)
+    check_target_range(t, outputs, model="model")
+    return x, t, int(outputs.shape[1])
+
+
 def cascading_randomization(
     model: nn.Module,
-    explain: ExplainFn,
+    explain: ExplainFunc,
     inputs: Tensor,
     target: Any,
     *,
@@ -280,8 +314,10 @@ def cascading_randomization(
         :class:`SanityCurves` with one stage per randomised layer.
 
     Raises:
-        UserTypeError: ``model`` is not an ``nn.Module``.
-        UserInputError: an unknown layer name, or a model without parameters.
+        UserTypeError: ``model`` is not an ``nn.Module``, ``explain`` is not callable, a
+            ``target`` that is not integral.
+        UserInputError: an unknown layer name, a model without parameters, a missing,
+            negative or out-of-range ``target``.
 
     Examples:
         >>> import torch
@@ -297,10 +333,8 @@ def cascading_randomization(
         >>> curves.spearman.tolist()  # the edge detector ignores the model: it fails
         [[1.0, 1.0], [1.0, 1.0]]
     """
-    if not isinstance(model, nn.Module):
-        raise UserTypeError(f"`model` must be a torch.nn.Module, got {type(model).__name__}.")
-    x = inputs.detach()
-    t = as_target(target, x.shape[0], x.device)
+    x, t, _ = _check_sanity_call(model, explain, inputs, target)
+    seed = integer(seed, "seed")
     reference = explain(model, x, t).detach()
     clone = copy.deepcopy(model)
     available = {name: m for name, m in clone.named_modules()
@@ -334,7 +368,7 @@ def cascading_randomization(
 
 def random_logit(
     model: nn.Module,
-    explain: ExplainFn,
+    explain: ExplainFunc,
     inputs: Tensor,
     target: Any,
     *,
@@ -361,7 +395,10 @@ def random_logit(
         holds the drawn classes.
 
     Raises:
-        UserInputError: ``num_classes < 2``.
+        UserTypeError: ``num_classes`` or ``target`` not integral, ``explain`` not
+            callable, ``model`` not a module.
+        UserInputError: ``num_classes < 2``, a negative ``target``, or one not below
+            ``num_classes`` or the model's number of outputs.
 
     Examples:
         >>> import torch
@@ -371,10 +408,19 @@ def random_logit(
         >>> curves.spearman.shape
         torch.Size([1, 3])
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise UserInputError(f"`num_classes` must be an integer >= 2, got {num_classes!r}.")
-    x = inputs.detach()
-    t = as_target(target, x.shape[0], x.device)
+    num_classes = integer(num_classes, "num_classes", minimum=2)
+    seed = integer(seed, "seed")
+    x, t, outputs = _check_sanity_call(model, explain, inputs, target)
+    if num_classes > outputs:
+        raise UserInputError(
+            f"`num_classes` {num_classes} is more than the model's {outputs} outputs; the "
+            "other class would not exist: pass the number of classes the model scores.")
+    if int(t.max()) >= num_classes:
+        row = int(t.argmax())
+        raise UserInputError(
+            f"`target` {int(t[row])} (example {row}) is not below `num_classes` "
+            f"{num_classes}; the other class is drawn from [0, num_classes): pass the "
+            "model's number of classes.")
     generator = torch.Generator().manual_seed(seed)
     shift = torch.randint(1, num_classes, (x.shape[0],), generator=generator).to(t.device)
     other = (t + shift) % num_classes
