@@ -258,3 +258,27 @@ def test_audit_spectra_are_exact_where_the_path_allows_and_say_so() -> None:
     expected = RankIntegratedGradients(colour).exact_ranks(xc, target=yc).double().sum(1)
     assert torch.allclose(torch.from_numpy(spec.mean_spectrum("model", "seq")),
                           expected.mean(0), atol=1e-7)
+
+
+# --- rank-space faithfulness ---------------------------------------------------------------
+
+
+def test_rank_deletion_takes_exact_scores_shared_by_the_channels() -> None:
+    from captum_rank.metrics import rank_deletion
+
+    model = _tanh_cnn(3)
+    x = torch.rand(2, 3, 10, 10, dtype=torch.float64)
+    exact = RankIntegratedGradients(model).exact_ranks(x, target=1)  # (N, 1, r)
+    shared = rank_deletion(model, x, exact, target=1, score="output", steps=10)
+    expanded = rank_deletion(model, x, exact.expand(2, 3, 10), target=1, score="output",
+                             steps=10)
+    assert torch.equal(shared.curves, expanded.curves) and shared.total == 30
+    # Inserting the components of every channel in rank order (a decreasing score) walks
+    # the sequential path: after 3k components the input is x_k, so the insertion curve's
+    # steps are the exact attributions themselves.
+    in_rank_order = -torch.arange(10, dtype=torch.float64).expand(2, 1, 10)
+    curve = rank_deletion(model, x, in_rank_order, target=1, score="output", mode="insertion",
+                          counts=[3 * k for k in range(11)])
+    assert torch.allclose(curve.curves.diff(dim=1), exact[:, 0], atol=1e-12)
+    with pytest.raises(UserInputError, match="rank_scores"):
+        rank_deletion(model, x, exact.expand(2, 2, 10), target=1)

@@ -14,6 +14,14 @@ and channel) take ``x - x' = U diag(s) V^T``; the ``C * r`` components
 and the target's score is recorded after each step. Orders to compare:
 
 * RIG's rank attributions (``attribute_ranks``);
+* RIG's exact rank attributions (:meth:`~captum_rank.RankIntegratedGradients.exact_ranks`,
+  ``F(x_i) - F(x_{i-1})`` on the rank-``k`` curve from ``r + 1`` forward passes): the
+  value ``attribute_ranks`` converges to, so the row that tells a budget's quadrature
+  error apart from what RIG itself says. It is a method row, not an oracle: deleting a
+  component from ``x`` changes ``F`` by ``F(x) - F(x - s_i u_i v_i^T)``, which is ``R_i``
+  only for an affine model. On colour with per-channel SVDs it has one score per
+  component index, ``(N, 1, r)``, which applies to that component of every channel
+  (they are removed together, as they enter the ``sequential`` path together);
 * IG's attributions projected onto the same components: ``s_i u_i^T g v_i`` with ``g``
   IG's path-averaged gradient; this is exactly ``attribute_ranks(...,
   schedule="linear")``, which sums to IG's total;
@@ -170,8 +178,10 @@ def rank_deletion(
         inputs: ``(N, ..., H, W)``.
         rank_scores: ``(N, ..., r)`` one score per component, e.g.
             ``RankIntegratedGradients(model).attribute_ranks(inputs, ...)``, its
-            ``schedule="linear"`` version (IG projected), :func:`singular_values` or
-            ``torch.rand``.
+            ``schedule="linear"`` version (IG projected), ``exact_ranks``,
+            :func:`singular_values` or ``torch.rand``. Leading dimensions of size 1
+            (``(N, 1, r)``, as ``exact_ranks`` returns for colour) give component ``i``
+            of every channel the same score: they are ranked side by side.
         baselines: ``x'``, the same as the attributions used (default zeros).
         target: class index, one for all or one per example.
         additional_forward_args: extra arguments for ``forward_func``.
@@ -215,11 +225,18 @@ def rank_deletion(
         raise UserTypeError(
             f"`rank_scores` must be a torch.Tensor, got {type(rank_scores).__name__}.")
     u, s, vh = rank_components(x, baselines)
-    if rank_scores.shape != s.shape:
+    shared = (rank_scores.dim() == s.dim() and rank_scores.shape[0] == s.shape[0]
+              and rank_scores.shape[-1] == s.shape[-1]
+              and all(size == 1 for size in rank_scores.shape[1:-1]))
+    if rank_scores.shape != s.shape and not shared:
         raise UserInputError(
-            f"`rank_scores` must have shape {tuple(s.shape)} (N, ..., min(H, W)), got "
-            f"{tuple(rank_scores.shape)}."
+            f"`rank_scores` must have shape {tuple(s.shape)} (N, ..., min(H, W)), or size 1 "
+            "in the dimensions between N and r (one score per component index, shared by "
+            f"the channels), got {tuple(rank_scores.shape)}."
         )
+    # A shared score ranks component i of every channel side by side: equal scores keep
+    # their flattened (channel, index) order in the stable sort below.
+    rank_scores = rank_scores.expand(s.shape)
     if not torch.isfinite(rank_scores).all():
         raise UserInputError("`rank_scores` contains NaN or inf; the order is undefined.")
     n = x.shape[0]
