@@ -58,11 +58,35 @@ METHODS: dict[str, tuple[str, object, str]] = {
     "sequential_adaptive": ("RIG sequential, adaptive", "sequential", "adaptive"),
     "linear_adaptive": ("RIG linear (IG's path), adaptive", "linear", "adaptive"),
 }
-#: The curve each method walks, and the method that computes that curve's converged
-#: reference. Schedules of the same curve converge to the same attribution (a path integral
-#: does not depend on the speed), so one reference serves them all and costs one run.
+#: The path each method walks, named by the method that computes its converged reference.
+#: Methods of the same path converge to the same attribution (a path integral does not
+#: depend on the speed), so one reference serves them all and costs one run.
 CURVES: dict[str, str] = {"ig": "ig", "linear_adaptive": "ig", "spectral": "spectral"}
+#: On one matrix per example (grey images) the rank-curve schedules (`sequential`,
+#: `numerical_rank`, `arc_length`, `energy`, any gate shape, either rule) all walk the
+#: rank-k curve, and share this reference.
 RANK_CURVE_REFERENCE = "arc_length"
+#: With several matrices per example (colour, per-channel SVDs) they do not: each schedule
+#: but `sequential` times every channel by its own spectrum, so each is its own path (only
+#: the gate shape and the rule leave the path alone). Methods not listed walk the path of
+#: the schedule of their own name.
+PER_CHANNEL_PATHS: dict[str, str] = {
+    "default": "arc_length", "arc_length_cosine": "arc_length",
+    "sequential_adaptive": "sequential",
+}
+
+
+def reference_method(name: str, one_matrix: bool) -> str:
+    """The method whose converged attribution is ``name``'s reference.
+
+    ``one_matrix``: whether each example is one matrix (``C == 1``), where every rank-curve
+    schedule walks the same curve; on colour they are different paths.
+    """
+    if name in CURVES:
+        return CURVES[name]
+    if one_matrix:
+        return RANK_CURVE_REFERENCE
+    return PER_CHANNEL_PATHS.get(name, name)
 FMNIST_METHODS = ("ig,default,sequential,numerical_rank,arc_length,arc_length_cosine,energy,"
                   "spectral,sequential_adaptive,linear_adaptive")
 
@@ -130,6 +154,7 @@ def main() -> None:
     budgets = [int(b) for b in args.budgets.split(",")]
     names = args.methods.split(",")
     model, images, source = zoo_model_and_images(args.model, args.images)
+    one_matrix = int(images.shape[1]) == 1
     lengths = path_lengths(images)
     print(f"rank path length / straight line length over {len(images)} images: median "
           f"{cell(lengths, '.2f')}", flush=True)
@@ -154,7 +179,7 @@ def main() -> None:
         # --reference 0: completeness only (no converged reference, no L2 or Spearman).
         flat_ref = None
         if args.reference:
-            curve = CURVES.get(name, RANK_CURVE_REFERENCE)
+            curve = reference_method(name, one_matrix)
             if curve not in references:
                 references[curve] = attribute(runner(model, curve, args.batch),
                                               args.reference).flatten(1).double()
@@ -176,15 +201,16 @@ def main() -> None:
                   f"{cell(comp, '.2e')} l2 {cell(l2, '.2e')} spearman {cell(rho, '.4f')}",
                   flush=True)
         if name != names[-1]:  # partial results survive an interrupted run
-            report(args, source, budgets, list(raw), raw, "")
+            report(args, source, budgets, list(raw), raw, "", one_matrix)
     tolerance_table = ""
     if args.tolerance:
         tolerance_table = tolerance_savings(model, images, target, change, args, budgets, raw)
-    report(args, source, budgets, names, raw, tolerance_table)
+    report(args, source, budgets, names, raw, tolerance_table, one_matrix)
 
 
 def report(args: argparse.Namespace, source: str, budgets: list[int], names: list[str],
-           raw: dict[str, dict[str, list[list[float]]]], tolerance_table: str) -> None:
+           raw: dict[str, dict[str, list[list[float]]]], tolerance_table: str,
+           one_matrix: bool) -> None:
     """Write the tables of the methods measured so far to RESULTS.md (and JSON)."""
     header = ["method", *(f"{n}" for n in budgets)]
     tables = []
@@ -214,11 +240,19 @@ def report(args: argparse.Namespace, source: str, budgets: list[int], names: lis
         tables.insert(0, "**Default against Captum IG** (medians)\n\n" + markdown_table(
             ["evaluations", "IG completeness", "default completeness", "IG L2",
              "default L2", "IG Spearman", "default Spearman", "default no worse"], verdict))
+    rank_paths = (
+        "`arc_length` with Gauss-Legendre for the rank-k curve of `sequential`, "
+        "`numerical_rank`, `arc_length`, `energy` and the default, which all converge to it "
+        "on one matrix per example"
+        if one_matrix else
+        "on colour with per-channel SVDs every rank schedule but `sequential` times each "
+        "channel by its own spectrum, so `sequential`, `numerical_rank`, `arc_length` (with "
+        "the default and cosine gates) and `energy` are four paths, each with its own "
+        "reference computed with Gauss-Legendre")
     reference_text = (
-        f"each curve's attribution with {args.reference} evaluations, shared by the methods "
-        "that walk it (Captum IG for the straight line; `arc_length` with Gauss-Legendre for "
-        "the rank-k curve of `sequential`, `numerical_rank`, `arc_length`, `energy` and the "
-        "default, which all converge to it; `spectral` for its own path)"
+        f"each path's attribution with {args.reference} evaluations, shared by the methods "
+        f"that walk it (Captum IG for the straight line; {rank_paths}; `spectral` for its "
+        "own path)"
         if args.reference else "none (completeness only)")
     body = (
         f"Model: zoo `{args.model}`; data: {source}; target: predicted class; baseline: "
