@@ -328,13 +328,20 @@ def _user_stacklevel() -> int:
     """The ``stacklevel`` that points a warning at the first caller outside this package.
 
     Counted from the function that calls :func:`warnings.warn` (level 1), so a warning
-    raised three or five calls deep (a metric, a wrapper, a check) still names the user's
-    line. (Python 3.12's ``skip_file_prefixes`` does this; the package supports 3.10.)
+    raised three or five calls deep (a metric, a check, Captum's logging wrapper around
+    ``attribute``) still names the user's line. (Python 3.12's ``skip_file_prefixes``
+    does this; the package supports 3.10.)
     """
-    package = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    here = os.path.dirname(os.path.abspath(__file__))
+    captum = sys.modules.get("captum")
+    packages = tuple(
+        os.path.dirname(os.path.abspath(path)) + os.sep
+        for path in (os.path.join(here, "__init__.py"), getattr(captum, "__file__", None))
+        if path
+    )
     frame = sys._getframe(1)  # the function that will call warnings.warn
     level = 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(package):
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(packages):
         frame = frame.f_back
         level += 1
     return level

@@ -149,3 +149,76 @@ def test_assert_sensitive_cases_under_python_dash_o() -> None:
                             text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [w for i in range(8) for w in (str(i), "ok")], result.stdout
+
+
+# Issue 17, point 5: one implementation of the target, placement and train-mode checks,
+# shared by the core (attribute), rank_path and the metrics.
+
+
+def test_class_targets_are_check_target_narrowed() -> None:
+    from captum_rank._model_checks import check_class_target
+
+    assert check_class_target(np.int64(2), 3) == [2, 2, 2]
+    assert check_class_target(torch.tensor([0, 1]), 2) == [0, 1]
+    assert check_class_target(None, 2, required=False) is None
+    # The same refusals as check_target, with the same messages ...
+    for bad in (2.7, True, "cat", torch.tensor([0.0, 1.0])):
+        with pytest.raises(UserTypeError) as ours:
+            check_class_target(bad, 2)
+        with pytest.raises(UserTypeError) as core:
+            check_target(bad, 2)
+        assert str(ours.value).split(";")[0] == str(core.value).split(";")[0]
+    # ... and what scoring a class cannot use.
+    with pytest.raises(UserTypeError, match="a tuple index"):
+        check_class_target((1, 0), 2)
+    with pytest.raises(UserInputError, match=r"`target` entry -1 \(example 1\) is negative"):
+        check_class_target([0, -1], 2)
+    with pytest.raises(UserInputError, match="`target` is required"):
+        check_class_target(None, 2)
+    with pytest.raises(UserInputError, match="`target` has 3 entries but `image` has 1"):
+        check_class_target([0, 1, 2], 1, inputs="image")
+
+
+def test_range_check_is_the_one_attribute_uses() -> None:
+    from captum_rank._model_checks import check_target_in_output
+
+    model = Counting()
+    with pytest.raises(UserInputError) as attribution:
+        RankIntegratedGradients(model).attribute(X, target=[0, 9, 1], n_steps=2)
+    with pytest.raises(UserInputError) as shared:
+        check_target_in_output([0, 9, 1], (3, 4))
+    assert str(attribution.value) == str(shared.value)
+    with pytest.raises(UserInputError, match="`target` 4 is out of range: model returns 4"):
+        check_target_in_output(4, (1, 4), model="model")
+
+
+def test_model_placement_follows_the_parameters() -> None:
+    from captum_rank._model_checks import model_placement
+
+    model = nn.Linear(2, 2).double()
+    x = torch.zeros(1, 2)
+    assert model_placement(model, x) == (torch.device("cpu"), torch.float64)
+    assert model_placement(model.forward, x) == (torch.device("cpu"), torch.float64)
+    assert model_placement(lambda t: t, x) == (x.device, torch.float32)
+    on_meta = nn.Linear(2, 2, device="meta")
+    assert model_placement(on_meta, x)[0] == torch.device("meta")
+
+
+@pytest.mark.parametrize("layer", [nn.Dropout(0.1), nn.BatchNorm2d(1)])
+def test_train_mode_warning_points_at_the_callers_line(layer: nn.Module) -> None:
+    from captum_rank.metrics import diffid
+    from captum_rank.rank_path import rank_path
+
+    model = nn.Sequential(layer, nn.Flatten(), nn.Linear(36, 4)).train()
+    calls = {
+        "forward_func": lambda: RankIntegratedGradients(model).attribute(X, target=0,
+                                                                          n_steps=2),
+        "model": lambda: rank_path(model, X[0], ranks=[0]),
+    }
+    for name, call in calls.items():
+        with pytest.warns(UserWarning, match=rf"`{name}` has dropout.*model\.eval\(\)") as info:
+            call()
+        assert [w.filename for w in info] == [__file__]
+    with pytest.warns(UserWarning, match=r"before scoring") as info:
+        diffid(model, X, torch.rand_like(X), 0)
+    assert info[0].filename == __file__
