@@ -38,11 +38,12 @@ from captum_rank._captum import (
     _select_targets,
     captum_entry_point,
 )
+from captum_rank._layer_checks import check_layer_list, diagnose_layers
 from captum_rank._model_checks import check_target
 from captum_rank._validation import as_tuples, check_baselines, check_same_batch
 from captum_rank.adaptive import Convergence
 from captum_rank.attr import ADAPTIVE, RankIntegratedGradients, ScheduleLike
-from captum_rank.checks import UserInputError, UserTypeError
+from captum_rank.checks import UserInputError, UserTypeError, boolean
 
 __all__ = ["LayerRankIntegratedGradients"]
 
@@ -72,7 +73,8 @@ _ARGS_DOC = r"""
             return_convergence_delta (bool, optional): Also return
                         ``sum(attributions) - (F(x) - F(x'))`` per example. Default: False.
             attribute_to_layer_input (bool, optional): Attribute to the layer's input
-                        instead of its output. Default: False.
+                        instead of its output; a ``bool`` (or numpy bool), never a
+                        string. Default: False.
             grad_kwargs (dict, optional): Extra keyword arguments for
                         ``torch.autograd.grad``. Default: None.
             schedule (str or RankSchedule, optional): How the singular components of
@@ -229,6 +231,7 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
                 "`layer` must be a torch.nn.Module of the model (or a non-empty list of "
                 f"them), got {type(layer).__name__}."
             )
+        check_layer_list(layers)
         self.rig = RankIntegratedGradients(forward_func, multiply_by_inputs)
         # RIG's own gradient function (with its checks); the layer's wraps it.
         self._point_gradients = self.rig.gradient_func
@@ -269,7 +272,10 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
 
         Raises:
             UserInputError: for a layer whose activations have fewer than two matrix
-                dimensions, and (as for RIG) bad options.
+                dimensions, a layer the forward pass never calls (or that is not part of
+                the model), one whose activations are not tensors (a dict, say), a list
+                of layers in which one feeds another, and (as for RIG) bad options.
+            UserTypeError: ``attribute_to_layer_input`` that is not a bool.
             TypeError: for inputs or options of the wrong type.
             ValueError: as for :meth:`RankIntegratedGradients.attribute`.
 
@@ -424,11 +430,18 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         want_pixels: bool,
         want_ranks: bool,
     ) -> Any:
+        # A string such as "False" is truthy: only a real bool says which side is meant.
+        attribute_to_layer_input = boolean(attribute_to_layer_input,
+                                           "attribute_to_layer_input")
         model_inputs, model_baselines = self._model_inputs(inputs, baselines)
         extra_args = _format_additional_forward_args(additional_forward_args)
         if self.device_ids is None:
             self.device_ids = getattr(self.forward_func, "device_ids", None)
         layers = self.layer if isinstance(self.layer, list) else [self.layer]
+        if len(layers) > 1 and not self.device_ids:
+            # Dependent layers give no error of their own (only None gradients): look.
+            diagnose_layers(self.forward_func, layers, True, model_inputs, extra_args,
+                            attribute_to_layer_input)
         per_layer_inputs = self._activations(model_inputs, extra_args, attribute_to_layer_input)
         per_layer_baselines = self._activations(model_baselines, extra_args,
                                                 attribute_to_layer_input)
@@ -548,10 +561,18 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
     def _activations(
         self, model_inputs: tuple[Tensor, ...], extra_args: Any, to_input: bool
     ) -> list[tuple[Tensor, ...]]:
-        activations = _forward_layer_eval(
-            self.forward_func, model_inputs, self.layer, device_ids=self.device_ids,
-            additional_forward_args=extra_args, attribute_to_layer_input=to_input,
-        )
+        try:
+            activations = _forward_layer_eval(
+                self.forward_func, model_inputs, self.layer, device_ids=self.device_ids,
+                additional_forward_args=extra_args, attribute_to_layer_input=to_input,
+            )
+        except (AssertionError, AttributeError, TypeError):
+            # Captum asserts on a layer never called and fails on a dict: say which
+            # layer and why; anything else is the model's own error.
+            layers = self.layer if isinstance(self.layer, list) else [self.layer]
+            diagnose_layers(self.forward_func, layers, isinstance(self.layer, list),
+                            model_inputs, extra_args, to_input)
+            raise
         if not isinstance(self.layer, list):
             activations = [activations]
         return [tuple(t.detach() for t in acts) for acts in activations]

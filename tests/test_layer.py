@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import pytest
 import torch
 from captum.attr import LayerIntegratedGradients, NoiseTunnel
@@ -419,3 +422,84 @@ def test_calls_share_nothing_mutable_and_take_map_tolerance() -> None:
     outer.attribute(x, target=1, n_steps=6, method="gausslegendre")
     assert torch.allclose(inner[0], alone)
     assert first.shape == (3, 2, 6, 6)
+
+
+# --- issue 17: bad layers named up front, not Captum asserts ------------------------------
+
+class _DictBlock(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3)
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        return {"features": self.conv(x)}
+
+
+class _Branches(nn.Module):
+    """Two independent branches, a module never called, and a dict-returning block."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.left = nn.Conv2d(1, 2, 3)
+        self.right = nn.Conv2d(1, 2, 3)
+        self.spare = nn.Conv2d(1, 2, 3)
+        self.block = _DictBlock()
+        self.fc = nn.Linear(3 * 2 * 6 * 6, 4)
+
+    def forward(self, x: Tensor) -> Tensor:
+        parts = [torch.tanh(self.left(x)), torch.tanh(self.right(x)),
+                 self.block(x)["features"]]
+        return self.fc(torch.cat(parts, dim=1).flatten(1))
+
+
+@pytest.mark.parametrize(
+    ("layer", "match"),
+    [
+        (lambda m: nn.Conv2d(1, 2, 3), r"`layer` \(Conv2d\) is not a submodule of "
+                                        r"`forward_func` \(_Branches\).*model's own module"),
+        (lambda m: m.spare, r"`layer` \(spare: Conv2d\) is never called"),
+        (lambda m: m.block, r"`layer` \(block: _DictBlock\) has a dict as its output.*tensor"),
+        (lambda m: [m.left, m.spare], r"`layer\[1\]` \(spare: Conv2d\) is never called"),
+        (lambda m: [m.left, m.left], r"same module twice \(layer\[0\] and layer\[1\]\)"),
+    ],
+)
+def test_bad_layers_are_named_with_the_fix(layer: Any, match: str) -> None:
+    torch.manual_seed(0)
+    model = _Branches()
+    x = torch.rand(2, 1, 8, 8)
+    with pytest.raises(UserInputError, match=match):
+        LayerRankIntegratedGradients(model, layer(model)).attribute(x, target=0, n_steps=4)
+
+
+@pytest.mark.parametrize("to_input", [False, True])
+def test_dependent_layers_are_refused_and_independent_ones_run(to_input: bool) -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Tanh(), nn.Conv2d(2, 2, 3), nn.Flatten(),
+                          nn.Linear(2 * 4 * 4, 3))
+    x = torch.rand(2, 1, 8, 8)
+    side = "input" if to_input else "output"
+    with pytest.raises(UserInputError,
+                       match=rf"dependent layers: the {side} of `layer\[1\]` \(2: Conv2d\) "
+                             rf"is computed from the {side} of `layer\[0\]` \(0: Conv2d\)"
+                             r".*separate calls"):
+        LayerRankIntegratedGradients(model, [model[0], model[2]]).attribute(
+            x, target=0, n_steps=4, attribute_to_layer_input=to_input)
+    branches = _Branches()
+    both = LayerRankIntegratedGradients(branches, [branches.left, branches.right]).attribute(
+        x, target=1, n_steps=4, method="gausslegendre", attribute_to_layer_input=to_input)
+    assert isinstance(both, list) and len(both) == 2
+
+
+def test_attribute_to_layer_input_must_be_a_real_bool() -> None:
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2 * 6 * 6, 3))
+    lrig = LayerRankIntegratedGradients(model, model[0])
+    x = torch.rand(2, 1, 8, 8)
+    for bad in ("False", 0, None):
+        with pytest.raises(UserTypeError, match="`attribute_to_layer_input` must be True or "
+                                                "False"):
+            lrig.attribute(x, target=0, n_steps=4, attribute_to_layer_input=bad)
+    # numpy's bool is a bool: the conv's input (N, 1, 8, 8), not its output.
+    out = lrig.attribute(x, target=0, n_steps=4, attribute_to_layer_input=np.bool_(True))
+    assert out.shape == (2, 1, 8, 8)
+    assert lrig.attribute_ranks(x, target=0, n_steps=4,
+                                attribute_to_layer_input=np.False_).shape == (2, 2, 6)
