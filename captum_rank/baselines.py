@@ -99,7 +99,8 @@ def blurred_baseline(
 
     Raises:
         UserTypeError: for a non-tensor or non-float input, or non-number options.
-        UserInputError: for ``sigma <= 0``, an even or too large ``kernel_size``.
+        UserInputError: for NaN or inf in ``inputs``, ``sigma <= 0``, an even or too
+            large ``kernel_size``.
 
     Examples:
         >>> import torch
@@ -110,6 +111,13 @@ def blurred_baseline(
         (0.2042, 1.0)
     """
     inputs = _float_tensor(inputs, "inputs")
+    if not bool(torch.isfinite(inputs).all()):
+        # A blur spreads one NaN over its whole neighbourhood (and inf turns into NaN),
+        # so the baseline would be silently unusable.
+        raise UserInputError(
+            "`inputs` contains NaN or inf, which the blur would spread over the image; "
+            "clean it first (e.g. `torch.nan_to_num(inputs)`)."
+        )
     sigma = real(sigma, "sigma", minimum=0.0, include_minimum=False)
     height, width = inputs.shape[-2:]
     largest = 2 * min(height, width) - 1

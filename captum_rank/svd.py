@@ -427,8 +427,9 @@ def low_rank(x: Tensor, rank: RankLike, backward: BackwardMode = "svd") -> Tenso
 
     Raises:
         UserTypeError: if ``x`` is not a floating tensor or ``rank`` has the wrong type.
-        UserInputError: if ``x`` has fewer than two dimensions, NaN/inf entries, or ``rank``
-            is out of range or does not broadcast; or ``backward`` is unknown.
+        UserInputError: if ``x`` is on the meta device (no values), has fewer than two
+            dimensions, NaN/inf entries, or ``rank`` is out of range or does not
+            broadcast; or ``backward`` is unknown.
 
     Examples:
         >>> import torch
@@ -443,6 +444,15 @@ def low_rank(x: Tensor, rank: RankLike, backward: BackwardMode = "svd") -> Tenso
     """
     _check_backward(backward)
     _check_matrix_input(x, "x")  # NaN/inf: the SVD's singular values tell (_checked_svd)
+    if x.device.type == "meta":
+        # A meta tensor has a shape but no values: the SVD would fail deep inside (on a
+        # .item() call) with a message that does not say which argument or why.
+        raise UserInputError(
+            f"`x` is on the meta device (shape {tuple(x.shape)}, no values), so it has no "
+            "singular values to truncate; build it on a real device, e.g. "
+            "`torch.zeros(shape, device='cpu')`, or materialise a meta model with "
+            "`model.to_empty(device='cpu')` and load its weights first."
+        )
     work_dtype = compute_dtype(x.dtype)
     r = min(x.shape[-2], x.shape[-1])
     mask = rank_mask(rank, x.shape[:-2], r, x.device, work_dtype)

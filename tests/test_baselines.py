@@ -92,6 +92,15 @@ def test_blur_rejects_bad_inputs() -> None:
         blurred_baseline(torch.ones(4))
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_blur_of_nan_or_inf_is_refused_naming_the_argument(bad: float) -> None:
+    # Before: one NaN pixel made the whole blurred neighbourhood NaN, silently.
+    x = torch.zeros(2, 1, 9, 9)
+    x[1, 0, 4, 4] = bad
+    with pytest.raises(UserInputError, match=r"`inputs` contains NaN or inf.*nan_to_num"):
+        blurred_baseline(x, sigma=1.0)
+
+
 # --- mean, noise, samples ----------------------------------------------------------------------
 
 def test_mean_of_a_tensor_and_of_batches_agree() -> None:

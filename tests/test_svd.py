@@ -254,3 +254,14 @@ def test_cuda_matches_cpu() -> None:
     xc = x.detach().cuda().requires_grad_()
     gpu = torch.autograd.grad((low_rank(xc, 5) * weights.cuda()).sum(), xc)[0]
     assert torch.allclose(cpu, gpu.cpu(), atol=1e-8)
+
+
+def test_low_rank_on_a_meta_tensor_is_refused_naming_the_argument() -> None:
+    # Before: a RuntimeError from deep inside (.item() on a meta tensor).
+    from captum_rank.checks import UserInputError
+
+    x = torch.empty(2, 4, 5, device="meta")
+    for call in (lambda: low_rank(x, 2), lambda: high_rank(x, 1),
+                 lambda: LowRank(1)(x)):
+        with pytest.raises(UserInputError, match=r"`x` is on the meta device .*to_empty"):
+            call()
