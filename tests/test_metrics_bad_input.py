@@ -179,6 +179,12 @@ CASES: list[tuple[str, Callable[[], Any], type, str]] = [
     ("fc model in training mode", lambda: _fc(model=model().train()), UserInputError,
      "training mode"),
     ("fc model not a module", lambda: _fc(model=lambda x: x), UserTypeError, "`model`"),
+    ("fc baseline name", lambda: _fc(perturb_baseline="grey"), UserInputError,
+     "`perturb_baseline` 'grey'"),
+    ("fc baseline bool", lambda: _fc(perturb_baseline=True), UserTypeError,
+     "`perturb_baseline`"),
+    ("fc baseline nan", lambda: _fc(perturb_baseline=float("nan")), UserInputError,
+     "`perturb_baseline` must be finite"),
     ("rank counts 2.7", lambda: _rank(counts=[0, 2.7]), UserTypeError, "`counts[1]`"),
     ("rank counts too many", lambda: _rank(counts=[0, 99]), UserInputError, "`counts[1]`"),
     ("rank counts number", lambda: _rank(counts=3), UserTypeError, "`counts`"),
@@ -197,6 +203,9 @@ CASES: list[tuple[str, Callable[[], Any], type, str]] = [
      UserTypeError,
      "`generator`"),
     ("verdict threshold", lambda: verdict(_logit(), threshold=2), UserInputError, "`threshold`"),
+    ("verdict curves", lambda: verdict([0.1]), UserTypeError, "`curves`"),  # type: ignore[arg-type]
+    ("sobel_map 3-D", lambda: sobel_map(M, X[:, 0], torch.zeros(2)), UserInputError,
+     "`inputs` must be floating images"),
     # the rivals' factories check their numbers when built, not at the first call
     ("integrated_gradients baseline",
      lambda: integrated_gradients(8, baseline="black"),  # type: ignore[arg-type]
@@ -236,6 +245,7 @@ def test_numpy_scalars_are_numbers() -> None:
     assert _road(noise=np.float32(0.0), seed=np.int64(1)).curves.shape == (2, 1)
     assert _rank(counts=np.array([0, 2, 6])).counts.tolist() == [0, 2, 6]
     assert _diffid(ratios=np.array([0.25, 0.5])).fractions.tolist() == [0.25, 0.5]
+    assert torch.equal(_fc(perturb_baseline=np.float64(0.5)), _fc(perturb_baseline=0.5))
 
 
 def test_valid_targets_in_every_form_agree() -> None:

@@ -12,13 +12,14 @@ probability. Quantus draws the subsets from numpy's global generator: it is seed
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from captum_rank.checks import UserInputError, UserTypeError, integer, positive_int
+from captum_rank.checks import UserInputError, UserTypeError, integer, one_of, positive_int, real
 from captum_rank.metrics._scoring import (
     as_target,
     batched_outputs,
@@ -29,6 +30,20 @@ from captum_rank.metrics._scoring import (
 )
 
 __all__ = ["faithfulness_correlation"]
+
+#: The baseline names quantus 0.6 takes for this metric.
+BASELINES = ("black", "white", "mean", "uniform")
+
+
+def _check_baseline(value: Any) -> str | float:
+    if isinstance(value, str):
+        return one_of(value, "perturb_baseline", BASELINES)
+    # numbers.Real takes numpy scalars; real() refuses bool, NaN and inf.
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return real(value, "perturb_baseline")
+    raise UserTypeError(
+        f"`perturb_baseline` must be one of {BASELINES} or a number, got "
+        f"{type(value).__name__}.")
 
 
 def faithfulness_correlation(
@@ -51,7 +66,8 @@ def faithfulness_correlation(
         target: class index, one for all or one per example.
         nr_runs: random subsets per example. Default: 50.
         subset_size: features per subset, at most ``C * H * W``. Default: 56.
-        perturb_baseline: Quantus' baseline name (``"black"``, ``"mean"``, ...) or value.
+        perturb_baseline: Quantus' baseline name (``"black"``, ``"white"``, ``"mean"``,
+            ``"uniform"``) or a number (numpy scalars too).
         seed: the seed of the subsets, an integer in ``[0, 2**32)``.
 
     Returns:
@@ -85,6 +101,7 @@ def faithfulness_correlation(
             "`model` is in training mode; Quantus scores models in evaluation mode only. "
             "Call model.eval() first.")
     nr_runs = positive_int(nr_runs, "nr_runs")
+    baseline = _check_baseline(perturb_baseline)
     features = int(inputs[0].numel())
     subset_size = integer(subset_size, "subset_size", minimum=1, maximum=features)
     seed = check_seed(seed)
@@ -97,7 +114,7 @@ def faithfulness_correlation(
     metric = quantus.FaithfulnessCorrelation(
         nr_runs=nr_runs,
         subset_size=subset_size,
-        perturb_baseline=perturb_baseline,  # type: ignore[arg-type]
+        perturb_baseline=baseline,  # type: ignore[arg-type]
         similarity_func=correlation_pearson,
         abs=False,
         normalise=False,

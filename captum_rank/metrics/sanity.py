@@ -217,6 +217,10 @@ def sobel_map(model: nn.Module, inputs: Tensor, target: Tensor) -> Tensor:
         >>> sobel_map(None, x, None)[0, 0, 2]  # type: ignore[arg-type]
         tensor([0., 4., 4., 0., 0.])
     """
+    if not isinstance(inputs, Tensor) or inputs.dim() != 4 or not inputs.is_floating_point():
+        got = (f"shape {tuple(inputs.shape)}, {inputs.dtype}" if isinstance(inputs, Tensor)
+               else type(inputs).__name__)
+        raise UserInputError(f"`inputs` must be floating images (N, C, H, W), got {got}.")
     kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]],
                       dtype=inputs.dtype, device=inputs.device)
     n, c, h, w = inputs.shape
@@ -447,7 +451,8 @@ def verdict(curves: SanityCurves, threshold: float = 0.5, *, metric: str = "spea
         True if the method passes.
 
     Raises:
-        UserInputError: unknown ``metric``.
+        UserTypeError: ``curves`` is not a :class:`SanityCurves`.
+        UserInputError: unknown ``metric``, ``threshold`` outside ``(0, 1]``.
 
     Examples:
         >>> import torch
@@ -455,6 +460,10 @@ def verdict(curves: SanityCurves, threshold: float = 0.5, *, metric: str = "spea
         >>> verdict(c), verdict(c, metric="ssim")
         (True, False)
     """
+    if not isinstance(curves, SanityCurves):
+        raise UserTypeError(
+            "`curves` must be the SanityCurves of cascading_randomization or random_logit, "
+            f"got {type(curves).__name__}.")
     threshold = fraction(threshold, "threshold")
     if metric not in ("spearman", "ssim"):
         raise UserInputError(f"`metric` must be 'spearman' or 'ssim', got {metric!r}.")
