@@ -12,10 +12,12 @@ for a quick build that renders them without outputs, or ``cache`` to reuse earli
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import shutil
 import sys
 from pathlib import Path
+from types import ModuleType
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
@@ -46,7 +48,11 @@ extensions = [
 
 # Sphinx reads .md through myst-nb's parser, which also renders notebooks.
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints", "README.md"]
+# _generated/ holds files that pages {include}; built on their own they would be orphan
+# duplicates of those pages.
+exclude_patterns = [
+    "_build", "_generated", "Thumbs.db", ".DS_Store", "**.ipynb_checkpoints", "README.md",
+]
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
 
@@ -120,32 +126,89 @@ def _write_if_changed(path: Path, text: str) -> None:
         path.write_text(text)
 
 
+def _home(obj: object, name: str, pages: dict[str, ModuleType]) -> str | None:
+    """The one API page that documents a class or function: the nearest module with a page
+    at or above the one that defines it, and that has it as ``name``. ``None`` for data."""
+    if not (inspect.isclass(obj) or inspect.isroutine(obj)):
+        return None
+    parts = str(getattr(obj, "__module__", "")).split(".")
+    while parts:
+        module = ".".join(parts)
+        if module in pages and getattr(pages[module], name, None) is obj:
+            return module
+        parts.pop()
+    return None
+
+
+def _link_list(names: list[str], homes: dict[str, str]) -> str:
+    return "\n".join(f"- {{py:obj}}`{name} <{homes[name]}.{name}>`" for name in names) + "\n"
+
+
 def _generate_api_pages() -> None:
+    """One page per module. Each class and function is documented once, on its home page
+    (:func:`_home`): viewcode links every object of a source module to the page and module
+    name where that module's objects were first documented, so a re-export documented a
+    second time (``captum_rank.metrics.diffid`` beside ``...metrics.perturbation.diffid``)
+    sends the ``[source]`` pages' links to anchors that do not exist. Package pages list
+    their re-exports as links to the home pages instead."""
     api = DOCS / "api"
     api.mkdir(exist_ok=True)
     for old in api.glob("captum_rank*.md"):
         old.unlink()
-    for module, title in API_MODULES:
+    pages: dict[str, ModuleType] = {}
+    for module, _ in API_MODULES:
         try:
-            importlib.import_module(module)
+            pages[module] = importlib.import_module(module)
         except ImportError:
             continue
+    # The top page only lists: every public name has a page of its own module.
+    documenting = {name: mod for name, mod in pages.items() if name != "captum_rank"}
+    # The names a page's `:members:` documents: its __all__, or else (no __all__) the
+    # public classes and functions it defines.
+    exported = {
+        module: [n for n in getattr(mod, "__all__", []) if n != "__version__"]
+        if hasattr(mod, "__all__")
+        else [n for n, obj in vars(mod).items()
+              if not n.startswith("_") and getattr(obj, "__module__", None) == module
+              and (inspect.isclass(obj) or inspect.isroutine(obj))]
+        for module, mod in pages.items()
+    }
+    homes: dict[str, dict[str, str]] = {module: {} for module in pages}
+    extra: dict[str, list[tuple[str, object]]] = {module: [] for module in pages}
+    for module, names in exported.items():
+        for name in names:
+            obj = getattr(pages[module], name)
+            home = _home(obj, name, documenting)
+            if home is None:
+                continue
+            homes[module][name] = home
+            if home != module and name not in exported[home] and (name, obj) not in extra[home]:
+                extra[home].append((name, obj))  # re-exported, but not in its home's __all__
+    for module, title in API_MODULES:
+        if module not in pages:
+            continue
+        elsewhere = [n for n in exported[module] if homes[module].get(n, module) != module]
+        heading = f"# `{module}`: {title}\n\n"
         if module == "captum_rank":
             body = (
-                f"# `{module}`: {title}\n\n```{{eval-rst}}\n.. automodule:: {module}\n"
-                "   :no-members:\n```\n\n"
+                f"{heading}```{{eval-rst}}\n.. automodule:: {module}\n   :no-members:\n```\n\n"
                 "The package re-exports these names; each is documented in its module:\n\n"
-                + "\n".join(
-                    f"- {{py:obj}}`{name} <{getattr(captum_rank, name).__module__}.{name}>`"
-                    for name in sorted(captum_rank.__all__) if name != "__version__"
-                )
-                + "\n"
+                + _link_list(sorted(elsewhere), homes[module])
             )
         else:
-            body = (
-                f"# `{module}`: {title}\n\n```{{eval-rst}}\n.. automodule:: {module}\n"
-                "   :members:\n   :show-inheritance:\n```\n"
+            options = "   :members:\n   :show-inheritance:\n"
+            if elsewhere:
+                options += f"   :exclude-members: {', '.join(elsewhere)}\n"
+            directives = "".join(
+                f"\n.. auto{'class' if inspect.isclass(obj) else 'function'}:: {module}.{name}\n"
+                for name, obj in extra[module]
             )
+            body = f"{heading}```{{eval-rst}}\n.. automodule:: {module}\n{options}{directives}```\n"
+            if elsewhere:
+                body += (
+                    "\nAlso importable from here, documented in their modules:\n\n"
+                    + _link_list(elsewhere, homes[module])
+                )
         _write_if_changed(api / f"{module}.md", body)
 
 
