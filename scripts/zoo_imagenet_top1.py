@@ -29,26 +29,34 @@ NAME = "imagenet-efficientnet-lite0"
 
 def _compare(model: torch.nn.Module, labels: torch.Tensor) -> None:
     """Top-1 with the preprocessings the card argues against, on the same photos."""
+    from collections.abc import Callable
+    from typing import Any
+
     from PIL import Image
     from torchvision import transforms
 
+    from captum_rank.data.images import image_to_tensor, to_model_input
     from captum_rank.data.photos import _package_dir
 
     folder = _package_dir("foolbox") / "data"
     files = sorted(folder.glob("imagenet_*"))
-    to_tensor = transforms.ToTensor()
-    direct = transforms.Resize((224, 224), interpolation=transforms.InterpolationMode.BICUBIC)
-    crop = transforms.Compose([
-        transforms.Resize(256, interpolation=transforms.InterpolationMode.BICUBIC),
-        transforms.CenterCrop(224)])
+    # Pixels go through the package's one input layer; only the squashing resize of the
+    # first alternative is not one of its geometries.
+    squash = transforms.Resize((224, 224), interpolation=transforms.InterpolationMode.BICUBIC)
     mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
     std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
-    def load(transform: transforms.Compose | transforms.Resize) -> torch.Tensor:
+    def direct(image: Any) -> torch.Tensor:
+        return image_to_tensor(squash(image.convert("RGB")))
+
+    def crop(image: Any) -> torch.Tensor:
+        return to_model_input(image, 224, resize=256, interpolation="bicubic")
+
+    def load(transform: Callable[[Any], torch.Tensor]) -> torch.Tensor:
         out = []
         for file in files:
             with Image.open(file) as image:
-                out.append(to_tensor(transform(image.convert("RGB"))))
+                out.append(transform(image))
         return torch.stack(out)
 
     with torch.no_grad():
