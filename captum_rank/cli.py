@@ -104,7 +104,14 @@ def _build_parser() -> argparse.ArgumentParser:
                     "against rank, report.json and index.html.")
     demo.add_argument("--out", default="demo-out", metavar="DIR",
                       help="output folder (default: ./demo-out)")
-    demo.add_argument("--n-steps", type=int, default=32, help="path steps (default: 32)")
+    demo.add_argument("--n-steps", type=int, default=32,
+                      help="path steps on Fashion-MNIST (default: 32)")
+    demo.add_argument("--photo-n-steps", type=int, default=256, metavar="N",
+                      help="budget of model evaluations per photo map; each stops once its "
+                           "estimated error is within --map-tolerance (default: 256)")
+    demo.add_argument("--map-tolerance", type=float, default=0.1, metavar="FRACTION",
+                      help="estimated relative L2 error to which every map is refined; a "
+                           "map that misses it is not drawn (default: 0.1)")
     demo.add_argument("--per-class", type=int, default=10,
                       help="Fashion-MNIST images per class for the rank spectra (default: 10)")
     demo.add_argument("--ranks", default=None, metavar="K,K,...",
@@ -169,9 +176,14 @@ def _build_parser() -> argparse.ArgumentParser:
                          help="class to explain (default: each model's prediction)")
     explain.add_argument("--schedule", default=None, metavar="NAME",
                          help="RIG's schedule (default: the library's default)")
-    explain.add_argument("--n-steps", type=int, default=64, help="path steps (default: 64)")
-    explain.add_argument("--internal-batch-size", type=int, default=None, metavar="N",
-                         help="path points per forward pass (bounds memory)")
+    explain.add_argument("--n-steps", type=int, default=256,
+                         help="budget of model evaluations per map; each stops once its "
+                              "estimated error is within --map-tolerance (default: 256)")
+    explain.add_argument("--map-tolerance", type=float, default=0.1, metavar="FRACTION",
+                         help="estimated relative L2 error to which every map is refined; "
+                              "a map that misses it is not drawn (default: 0.1)")
+    explain.add_argument("--internal-batch-size", type=int, default=32, metavar="N",
+                         help="path points per forward pass (bounds memory; default: 32)")
     explain.add_argument("--out", default="explain-out", metavar="DIR",
                          help="output folder (default: ./explain-out)")
     _add_common(explain)
@@ -306,6 +318,8 @@ def _cmd_demo(args: argparse.Namespace, argv: list[str]) -> int:
     _common_checks(args)
     positive_int(args.per_class, "--per-class")
     non_negative_int(args.photos, "--photos")
+    positive_int(args.photo_n_steps, "--photo-n-steps")
+    real(args.map_tolerance, "--map-tolerance", minimum=0.0)
     if args.accuracy_photos is not None:
         positive_int(args.accuracy_photos, "--accuracy-photos")
     out = output_dir(args.out, "--out")
@@ -319,7 +333,8 @@ def _cmd_demo(args: argparse.Namespace, argv: list[str]) -> int:
     progress = _progress_default() if args.progress is None else args.progress
     summary = run_demo(out, n_steps=args.n_steps, attribution_per_class=args.per_class,
                        ranks=ranks, photos=args.photos, progress=progress,
-                       tolerance=args.tolerance, accuracy_photos=args.accuracy_photos)
+                       tolerance=args.tolerance, accuracy_photos=args.accuracy_photos,
+                       imagenet_n_steps=args.photo_n_steps, map_tolerance=args.map_tolerance)
     for part in summary["parts"]:
         print(f"{part['title']}:")
         print(format_table(part["summary"]))
@@ -425,9 +440,12 @@ def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
     from captum_rank.audit.report import AuditReport, write_report
     from captum_rank.schedules import available_schedules
 
-    methods: dict[str, str | None] = {"rig": None, "ig": "linear"}
+    real(args.map_tolerance, "--map-tolerance", minimum=0.0)
+    # Without --schedule, explain picks per input shape (Spectral IG's path on photos).
+    methods: dict[str, str | None] | None = None
     if args.schedule is not None:
-        methods["rig"] = one_of(args.schedule, "--schedule", available_schedules())
+        methods = {"rig": one_of(args.schedule, "--schedule", available_schedules()),
+                   "ig": "linear"}
     models = _models(args)
     groups: dict[tuple[int, int, int], dict[str, Any]] = {}
     for name, model in models.items():
@@ -446,7 +464,8 @@ def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
         result = explain(
             group["models"], images, target=args.target, methods=methods,
             n_steps=args.n_steps, internal_batch_size=args.internal_batch_size,
-            tolerance=args.tolerance, names=names, class_names=class_names, notes=notes,
+            tolerance=args.tolerance, map_tolerance=args.map_tolerance, names=names,
+            class_names=class_names, notes=notes,
             meta={"command": " ".join([PROG, *argv])})
         heading = f"{', '.join(group['models'])} ({'x'.join(map(str, shape))})"
         reports.append(AuditReport(None, None, {"command": " ".join([PROG, *argv]),
@@ -457,8 +476,11 @@ def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
                 parts = []
                 for meth, vals in item["methods"].items():
                     flag = "" if vals["reliable"] else " UNRELIABLE"
+                    unconverged = "" if vals["map_converged"] else " NOT CONVERGED"
                     parts.append(f"{meth} k50={vals['rank_50']} k90={vals['rank_90']} "
-                                 f"rel.err={vals['relative_error']:.3g}{flag}")
+                                 f"rel.err={vals['relative_error']:.3g}{flag} "
+                                 f"map.err={vals['map_error']:.2g}{unconverged} "
+                                 f"({vals['evaluations']} evals)")
                 pred = item["prediction_name"] or item["prediction"]
                 target = item["target_name"] or item["target"]
                 print(f"{model_name}  {item['image']}: predicted {pred} "

@@ -147,8 +147,11 @@ def test_explain_writes_maps_and_spectra(tiny: tuple[str, str], tmp_path: Path,
     assert [e["target"] for e in entries] == [3, 3]
     assert len(entries[0]["methods"]["rig"]["spectrum"]) == 28
     assert all("relative_error" in e["methods"]["ig"] for e in entries)
+    assert all(0 <= e["methods"]["rig"]["map_error"] and e["methods"]["rig"]["evaluations"]
+               <= 4 for e in entries)
     captured = capsys.readouterr()
     assert "k50=" in captured.out and "rel.err=" in captured.out
+    assert "map.err=" in captured.out and "evals)" in captured.out
     # A random colour picture given to a grey 28 x 28 model: a warning says so.
     assert "warning:" in captured.err and "colour" in captured.err
 
@@ -156,6 +159,8 @@ def test_explain_writes_maps_and_spectra(tiny: tuple[str, str], tmp_path: Path,
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
+        (["demo", "--map-tolerance", "-1"], "--map-tolerance"),
+        (["demo", "--photo-n-steps", "0"], "--photo-n-steps"),
         (["audit", "--model", "no-such-model", "--data", "sample"], "fmnist-natural"),
         (["audit", "--model", "fmnist-natural", "--data", "/no/such/folder"],
          "apt-get install -y dataset-fashion-mnist"),
