@@ -219,6 +219,10 @@ CASES: list[tuple[str, Callable[[], Any], type, str]] = [
     ("explain multiply_by_inputs str",
      lambda: explain(M, X.numpy(), np.array([0, 1]), multiply_by_inputs="False"), UserTypeError,
      "`multiply_by_inputs`"),
+    ("explain targets float array", lambda: explain(M, X.numpy(), np.array([0.0, 1.7])),
+     UserTypeError, "`target` is a ndarray of dtype float64"),
+    ("explain targets -1", lambda: explain(M, X.numpy(), -1), UserInputError,
+     "`target` -1 is negative"),
     ("explain reduce_axes int", lambda: explain(M, X.numpy(), np.array([0, 1]), reduce_axes=1),
      UserTypeError, "`reduce_axes`"),
 ]

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from captum_rank._model_checks import model_placement
+from captum_rank._model_checks import check_class_target, model_placement
 from captum_rank.attr import RankIntegratedGradients
 from captum_rank.checks import UserInputError, UserTypeError, boolean, integer
 
@@ -47,7 +47,7 @@ def explain(
     Args:
         model: a ``torch.nn.Module`` (Quantus passes the model it was given).
         inputs: ``(N, C, H, W)`` numpy array or tensor.
-        targets: ``(N,)`` class indices (numpy, tensor, list or an int).
+        targets: ``(N,)`` class indices (numpy, tensor, list or an int; integers >= 0).
         **kwargs: ``schedule``, ``n_steps``, ``method``, ``baselines``, ``form``,
             ``internal_batch_size``, ``additional_forward_args`` (to ``attribute``);
             ``multiply_by_inputs`` (to the constructor); ``device`` (where to run;
@@ -61,7 +61,8 @@ def explain(
     Raises:
         UserTypeError: ``model`` is not a torch module; ``multiply_by_inputs`` is not a
             bool; ``reduce_axes`` is not a tuple of axes.
-        UserInputError: an unknown keyword.
+        UserInputError: an unknown keyword; ``targets`` that are not class indices (see
+            :func:`~captum_rank._model_checks.check_class_target`).
 
     Examples:
         >>> import numpy as np
@@ -108,10 +109,8 @@ def explain(
     own_device, dtype = model_placement(model, x if x.is_floating_point() else x.float())
     device = torch.device(device_arg) if device_arg is not None else own_device
     x = x.to(device=device, dtype=dtype)
-    t = torch.as_tensor(np.asarray(targets) if not isinstance(targets, torch.Tensor)
-                        else targets).to(device).long().reshape(-1)
-    if t.numel() == 1 and x.shape[0] > 1:
-        t = t.expand(x.shape[0])
+    # The package's class-target rules: 2.7 is refused, not truncated by .long().
+    t = torch.tensor(check_class_target(targets, x.shape[0]), dtype=torch.long, device=device)
     baselines = options.pop("baselines", None)
     if isinstance(baselines, np.ndarray):
         baselines = torch.as_tensor(baselines, dtype=dtype, device=device)
