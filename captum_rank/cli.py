@@ -19,12 +19,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from captum_rank import __version__
 from captum_rank.checks import (
     UserInputError,
+    integer,
     non_negative_int,
     one_of,
     output_dir,
@@ -53,6 +55,12 @@ class _Parser(argparse.ArgumentParser):
 def _fail(message: str, code: int = 2) -> int:
     print(f"{PROG}: error: {message}", file=sys.stderr)
     return code
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str,
+                  lineno: int, file: Any = None, line: str | None = None) -> None:
+    # A user of the command reads "captum-rank: warning: ...", not a source file and line.
+    print(f"{PROG}: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 def _progress_default() -> bool:
@@ -311,7 +319,9 @@ def _common_checks(args: argparse.Namespace) -> None:
     if args.threads is not None:
         positive_int(args.threads, "--threads")
     real(args.tolerance, "--tolerance", minimum=0.0)
-    positive_int(args.n_steps, "--n-steps")
+    # The library's default (adaptive) rule needs two evaluations to compare; checked here
+    # so the message names the flag, and before the accuracy audit spends minutes.
+    integer(args.n_steps, "--n-steps", minimum=2)
 
 
 def _cmd_demo(args: argparse.Namespace, argv: list[str]) -> int:
@@ -518,7 +528,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return _COMMANDS[args.command](args, arguments)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return _COMMANDS[args.command](args, arguments)
     except UserInputError as err:
         return _fail(" ".join(str(err).split()))
     except KeyboardInterrupt:

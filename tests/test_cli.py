@@ -187,6 +187,9 @@ def test_explain_writes_maps_and_spectra(tiny: tuple[str, str], tmp_path: Path,
         (["audit", "--model", "fmnist-natural", "--model", "fmnist-natural", "--weights",
           "x.pt"], "one per model"),
         (["explain", "--model", "fmnist-natural", "/no/such/image.png"], "does not exist"),
+        (["audit", "--model", "fmnist-natural", "--data", "sample", "--n-steps", "1"],
+         "`--n-steps` must be an integer >= 2, got 1"),
+        (["explain", "--model", "fmnist-natural", "--n-steps", "0", __file__], "`--n-steps`"),
         (["audit"], "required"),
         (["demo", "--threads", "0"], "--threads"),
         (["demo", "--ranks", "0,30"], "above min(H, W) = 28"),
@@ -541,3 +544,19 @@ def test_explain_a_float_image_out_of_range_names_the_file(
     err = capsys.readouterr().err
     assert str(depth) in err and "mode 'F'" in err and "convert it" in err
     assert err.count("\n") == 1
+
+
+def test_a_changed_n_steps_with_a_checkpoint_names_only_that_option(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["audit", "--model", "fmnist-natural", "--data", "sample", "--limit", "4",
+            "--spectrum-limit", "2", "--ranks", "0,28", "--out", str(tmp_path / "o"),
+            "--checkpoint", str(tmp_path / "a.ckpt"), "--no-progress"]
+    assert main([*base, "--n-steps", "4"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--n-steps", "6"]) == 0
+    err = capsys.readouterr().err
+    # One line in the command's voice, naming the flag that changed and nothing else.
+    assert ("captum-rank: warning: checkpoint " in err
+            and "n_steps (--n-steps): 4 in the checkpoint, 6 now;" in err), err
+    assert "batch" not in err and "--ranks" not in err and "Warning:" not in err
+    assert "rerun with the checkpoint's values" in err
