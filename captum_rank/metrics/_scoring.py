@@ -38,8 +38,6 @@ from captum_rank.metrics._protocols import ForwardFunc
 
 SCORES = ("probability", "output", "accuracy", "retention")
 
-__all__ = ["SCORES", "ForwardFunc"]
-
 
 def check_score(score: str) -> str:
     return one_of(score, "score", SCORES)
