@@ -26,9 +26,11 @@ The contract, the same for every metric:
   numpy array, a 1-D integer tensor): ``2.7``, ``True``, negative indices and indices
   past the model's outputs are :class:`~captum_rank.checks.UserInputError` naming
   ``target``; numbers (``fill``, ``noise``, ``num_classes``, ...) may be numpy scalars;
-* randomness comes from the metric's own ``seed`` or ``generator``: no metric reseeds or
-  advances numpy's or torch's global generator (where Quantus or Captum draw from
-  numpy's, it is seeded for the call and restored);
+* randomness comes from the metric's own ``seed`` or ``generator``: no metric or rival
+  reseeds or advances numpy's or torch's global generator (where Quantus or Captum draw
+  from a global one, it is seeded for the call and restored). The one exception is the
+  noise control :func:`random_map` without its ``generator=``, which draws from torch's
+  like ``torch.rand``;
 * a model in training mode with dropout or batch norm is warned about (batch norm
   would update its statistics with every perturbed batch).
 """
