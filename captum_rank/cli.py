@@ -216,6 +216,9 @@ def _parse_shape(text: str | None) -> tuple[int, int, int] | None:
 #: so that a wrong ``--data`` is reported before torch is imported (a test keeps them equal).
 _DATA_NAMES = ("fashion-mnist", "sample", "photos")
 
+#: :func:`captum_rank.zoo.available`, repeated for the same reason (a test keeps them equal).
+_ZOO_NAMES = ("fmnist-natural", "fmnist-robust", "imagenet-efficientnet-lite0")
+
 
 def _check_model_paths(args: argparse.Namespace) -> None:
     r"""Missing model code and weights files, reported before torch and any model load."""
@@ -224,14 +227,20 @@ def _check_model_paths(args: argparse.Namespace) -> None:
             f"{len(args.weights)} --weights for {len(args.model)} --model; give one per model "
             "in the same order ('none' for a model without a weights file)."
         )
+    zoo_names = ", ".join(_ZOO_NAMES)
     for spec in args.model:
-        target, sep, _ = spec.rpartition(":")
+        target, sep, attr = spec.rpartition(":")
+        if spec not in _ZOO_NAMES and not (sep and target and attr):
+            raise UserInputError(
+                f"unknown model {spec!r}: not a zoo model ({zoo_names}) and not of the form "
+                "path/to/file.py:ClassName or package.module:ClassName."
+            )
         is_file = target.endswith(".py") or "/" in target or os.sep in target
         if sep and is_file and not os.path.isfile(target):
             raise UserInputError(
                 f"--model {spec!r}: the model file {target!r} does not exist; give "
-                "path/to/file.py:ClassName with an existing file, or a zoo model "
-                "(fmnist-natural, fmnist-robust, imagenet-efficientnet-lite0)."
+                f"path/to/file.py:ClassName with an existing file, or a zoo model "
+                f"({zoo_names})."
             )
     for weights in args.weights or []:
         if weights.lower() != "none" and not os.path.isfile(weights):

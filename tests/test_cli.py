@@ -470,6 +470,8 @@ def test_missing_input_paths_are_reported_before_torch_is_imported(tmp_path: Pat
         (["explain", "--model", "fmnist-natural", str(tmp_path)], "is a folder"),
         (["audit", "--model", f"{tmp_path}/missing.py:Net", "--data", "sample"],
          "model file"),
+        (["audit", "--model", "fmnist-natrual", "--data", "sample"],
+         "unknown model 'fmnist-natrual': not a zoo model (fmnist-natural"),
         (["explain", "--model", "fmnist-natural", "--weights", str(tmp_path / "w.pt"),
           __file__], "--weights file"),
     ]
@@ -488,11 +490,12 @@ def test_missing_input_paths_are_reported_before_torch_is_imported(tmp_path: Pat
     assert not (tmp_path / "audit-out").exists()  # nothing was created either
 
 
-def test_data_names_checked_early_are_the_loaders(tmp_path: Path) -> None:
-    from captum_rank import cli
+def test_names_checked_early_are_the_loaders() -> None:
+    from captum_rank import cli, zoo
     from captum_rank.audit.loading import DATA_CHOICES
 
     assert cli._DATA_NAMES == DATA_CHOICES
+    assert list(cli._ZOO_NAMES) == zoo.available()
 
 
 def _folder_with_a_bad_image(root: Path) -> tuple[Path, Path]:
