@@ -108,8 +108,11 @@ _COMMON_ARGS_DOC = r"""
             schedule (str or RankSchedule, optional): How the singular components
                         enter: ``arc_length`` (default: rank order, each component for a
                         time proportional to ``s_i``, i.e. the rank-``k`` curve at
-                        constant speed), ``sequential`` (the same curve with the
-                        rank-``k`` point at ``a = k/r``), ``numerical_rank``, ``energy``,
+                        constant speed; on colour with per-channel SVDs each channel has
+                        its own timing, another path), ``sequential`` (the same curve
+                        on one matrix, with the rank-``k`` point at ``a = k/r``; every
+                        channel's component ``i`` enters together, so its converged rank
+                        attributions are :meth:`exact_ranks`), ``numerical_rank``, ``energy``,
                         ``spectral`` (Spectral IG; ``SpectralSchedule(w)`` sets the
                         overlap), ``linear`` (plain IG), or a
                         :class:`~captum_rank.schedules.RankSchedule`.

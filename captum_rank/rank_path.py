@@ -1,8 +1,10 @@
 r"""The rank path as data: the images RIG walks through, and the model's outputs on them.
 
-With the ``sequential`` schedule (and ``arc_length``, which walks the same curve at another
-speed) the path point of rank ``k`` is ``x_k = x' + low_rank(x - x', k)``: the baseline plus
-the rank-``k`` approximation of the difference; ``x_0 = x'`` and ``x_r = x``.
+With the ``sequential`` schedule (and, on one matrix per example, ``arc_length``, which
+walks the same curve at another speed) the path point of rank ``k`` is
+``x_k = x' + low_rank(x - x', k)``: the baseline plus the rank-``k`` approximation of the
+difference; ``x_0 = x'`` and ``x_r = x``. The model's outputs there give the exact rank
+attributions ``F(x_k) - F(x_{k-1})`` (:meth:`~captum_rank.RankIntegratedGradients.exact_ranks`).
 :func:`rank_path` computes those points with one SVD and runs the model on them;
 :class:`RankPathResult` holds the numbers (JSON-able), and
 :func:`captum_rank.visualization.plot_rank_path` draws a result without running anything.

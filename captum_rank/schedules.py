@@ -20,8 +20,8 @@ name                  components enter...
                       (components that are zero to working precision enter at the end
                       in a zero-length window, and contribute nothing)
 ``arc_length``        one at a time, each for a time proportional to ``s_i``, the
-                      distance it moves: the same curve as ``sequential``, walked at
-                      constant speed
+                      distance it moves: on one matrix, the same curve as
+                      ``sequential``, walked at constant speed
 ``energy``            one at a time, each for a time proportional to its captured
                       energy ``s_i^2``
 ``spectral``          by normalised singular value, with overlap ``w``: the path of
@@ -29,7 +29,8 @@ name                  components enter...
 ``linear``            all at once, ``phi_i(a) = a``: plain Integrated Gradients
 ====================  ===========================================================
 
-``sequential``, ``numerical_rank``, ``arc_length`` and ``energy`` trace the same curve, the
+On one matrix per example (a grey image, or ``channels="joint"``), ``sequential``,
+``numerical_rank``, ``arc_length`` and ``energy`` trace the same curve, the
 rank-``k`` approximations joined in order, at different speeds. A path integral does not
 depend on how fast the path is walked, so they all converge to the same attributions; they
 differ in quadrature error at a given ``n_steps``. On ReLU networks the dominant first
@@ -39,7 +40,12 @@ more steps than walking at constant speed (``arc_length``, RIG's default schedul
 with the adaptive rule of :mod:`captum_rank.adaptive`); see ``docs/convergence.md``. With
 the default ``channels="per_channel"``, each channel of an ``(N, C, H, W)`` input is
 timed by its own spectrum, so for ``C > 1`` these schedules are different joint paths of
-the channels (the same curve per channel); ``channels="joint"`` keeps one curve.
+the channels (the same curve per channel), with different converged attributions; only
+``sequential``, whose windows depend on the component index alone, lets component ``i``
+of every channel enter together, so that its path passes through the rank-``k`` points
+of all channels at once. ``channels="joint"`` keeps one curve. Where the path passes
+through every rank-``k`` point, the converged rank attributions are exactly
+``F(x_k) - F(x_{k-1})`` (:mod:`captum_rank.exact`).
 
 Every window schedule takes two keyword options (``RankSchedule(shape=..., channels=...)``):
 
@@ -282,7 +288,11 @@ class SequentialSchedule(RankSchedule):
     ``phi_i(a) = clamp(a r - (i - 1), 0, 1)``: at ``a = k / r`` the path point is exactly
     ``x' + low_rank(x - x', k)``, the best rank-``k`` approximation (Eckart-Young): the
     paper's "low-rank representations" path (RIG's default until v0.1; the default is now
-    ``arc_length``, the same curve at constant speed, which converges with fewer steps).
+    ``arc_length``, on one matrix the same curve at constant speed, which converges with
+    fewer steps). Its windows depend on the index only, so with per-channel SVDs
+    component ``i`` of every channel enters together and the path passes through every
+    rank-``k`` point: its converged rank attributions are exact by forward passes on any
+    input (:meth:`~captum_rank.RankIntegratedGradients.exact_ranks`).
 
     Examples:
         >>> import torch
@@ -369,8 +379,11 @@ class ArcLengthSchedule(RankSchedule):
 
     Component ``i`` moves the path by ``||s_i u_i v_i^T||_F = s_i``, so windows in
     proportion to ``s_i`` make the path parameter proportional to arc length, as IG's
-    straight line is. The attributions are those of ``sequential`` (same curve), with
-    smaller quadrature error at equal ``n_steps`` when a few components dominate.
+    straight line is. On one matrix per example (grey, or ``channels="joint"``) the
+    attributions are those of ``sequential`` (same curve), with smaller quadrature error
+    at equal ``n_steps`` when a few components dominate. With per-channel SVDs of a
+    colour image each channel is timed by its own spectrum: a different path from
+    ``sequential``'s, with its own converged attributions.
 
     Examples:
         >>> import torch
