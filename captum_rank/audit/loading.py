@@ -11,8 +11,11 @@ r"""Resolving models, data and image files named by strings (the command line's 
   labels (``ImageFolder`` style), a flat folder is unlabelled (label ``-1``: audited
   against the model's own predictions). Image folders are read lazily, one batch at a
   time, so memory stays bounded whatever their size.
-* Images are PNG/JPEG/... files read with PIL and fitted to a model's input (resize the
-  shorter side, centre crop, convert channels).
+* Images are PNG/JPEG/... files read with PIL and fitted to a model's input (resize,
+  centre crop, convert channels; 16-bit and float images scaled by their range) by
+  :func:`captum_rank.data.images.to_model_input`, the package's one input layer. A file
+  that cannot be read or fitted is named in the error; ``skip_bad_images`` leaves such
+  files of a folder out and lists them.
 
 Every failure is an :class:`~captum_rank.audit.errors.AuditInputError` (a
 :class:`~captum_rank.checks.UserInputError`) whose message names the argument and the fix.
