@@ -989,3 +989,21 @@ def test_load_data_skip_bad_images(tmp_path: Path, classes: bool) -> None:
     assert all(loaded.data[i][0].shape == (3, 8, 8) for i in range(len(loaded.labels)))
     with pytest.raises(UserInputError, match="skip_bad_images"):
         load_data(str(tmp_path), skip_bad_images="yes")  # type: ignore[arg-type]
+
+
+def test_unwritable_checkpoint_fails_before_the_first_batch() -> None:
+    models, x, y = make_problem(n=6)
+    calls = {"n": 0}
+
+    def count(module: nn.Module, args: Any) -> None:
+        calls["n"] += 1
+
+    handles = [m.register_forward_pre_hook(count) for m in models.values()]
+    try:
+        with pytest.raises(UserInputError, match=r"`checkpoint`: cannot create files in '/proc'"):
+            rank_accuracy(models, (x, y), [0, 2], batch_size=3, checkpoint="/proc/x.ckpt",
+                          progress=False)
+    finally:
+        for h in handles:
+            h.remove()
+    assert calls["n"] <= len(models)  # at most the up-front check of each model

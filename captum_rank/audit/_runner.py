@@ -21,6 +21,7 @@ from captum_rank.audit._progress import Progress
 from captum_rank.audit.checkpoint import Checkpoint
 from captum_rank.audit.distributed import Shard
 from captum_rank.audit.sources import DataSource
+from captum_rank.checks import output_file
 
 __all__ = ["run_stream"]
 
@@ -63,6 +64,9 @@ def run_stream(
         path = os.fspath(checkpoint)
         if shard.world_size > 1:
             path = f"{path}.rank{shard.rank}of{shard.world_size}"
+        # Before the first batch: a checkpoint that cannot be written (a read-only or
+        # pseudo file system such as /proc, even as root) fails now, not after a batch.
+        output_file(path, "checkpoint")
         ckpt = Checkpoint(path, {**fingerprint, "rank": shard.rank,
                                  "world_size": shard.world_size})
         loaded = ckpt.load()
