@@ -101,6 +101,7 @@ API_MODULES = [
     ("captum_rank.baselines", "Baselines"),
     ("captum_rank.quadrature", "Quadrature as a path partition"),
     ("captum_rank.path", "The rank path (internal)"),
+    ("captum_rank.exact", "Exact rank attributions"),
     ("captum_rank.summaries", "Spectrum numbers shared by plots and reports"),
     ("captum_rank.rank_path", "The rank path as data"),
     ("captum_rank.visualization", "Visualisation"),
