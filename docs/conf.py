@@ -18,6 +18,7 @@ import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
@@ -265,3 +266,32 @@ _generate_api_pages()
 _copy_tutorials()
 _copy_results()
 _claims_toctree()
+
+
+def _resolve_short_names(app: Any, env: Any, node: Any, contnode: Any) -> Any:
+    """Link a Python reference that names an object by a shorter path than its page does:
+    a re-export (``captum_rank.RankSpace``) or a name without its module
+    (``RankIntegratedGradients.attribute`` from another module's docstring). Sphinx leaves
+    those as plain text; here they link when exactly one documented object matches."""
+    if node.get("refdomain") != "py":
+        return None
+    target = str(node.get("reftarget", ""))
+    short = target.removeprefix("captum_rank.")
+    domain = env.get_domain("py")
+    matches = [name for name in domain.objects
+               if name.startswith("captum_rank.") and name.endswith("." + short)]
+    package, _, last = target.rpartition(".")
+    while len(matches) != 1 and package.startswith("captum_rank"):
+        # A package's re-export (captum_rank.metrics.road) documented in a submodule, or
+        # a private submodule's object (captum_rank.data.images.f) documented by its package.
+        matches = [name for name in domain.objects
+                   if name.startswith(package + ".") and name.endswith("." + last)]
+        package = package.rpartition(".")[0]
+    if len(matches) != 1:
+        return None
+    return domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"], matches[0],
+                               node, contnode)
+
+
+def setup(app: Any) -> None:
+    app.connect("missing-reference", _resolve_short_names)
