@@ -282,3 +282,15 @@ def test_rank_deletion_takes_exact_scores_shared_by_the_channels() -> None:
     assert torch.allclose(curve.curves.diff(dim=1), exact[:, 0], atol=1e-12)
     with pytest.raises(UserInputError, match="rank_scores"):
         rank_deletion(model, x, exact.expand(2, 2, 10), target=1)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_matches_cpu() -> None:
+    model = _tanh_cnn(3)
+    x = torch.rand(4, 3, 10, 10, dtype=torch.float64)
+    target = torch.tensor([0, 1, 2, 0])
+    cpu = RankIntegratedGradients(model).exact_ranks(x, target=target, internal_batch_size=7)
+    gpu = RankIntegratedGradients(model.cuda()).exact_ranks(
+        x.cuda(), target=target.cuda(), internal_batch_size=7)
+    assert gpu.device.type == "cuda"
+    assert torch.allclose(gpu.cpu(), cpu, rtol=0, atol=1e-12)
