@@ -32,7 +32,7 @@ import json
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -81,6 +81,16 @@ def distance(a: Tensor, ref: Tensor) -> float:
     return float((a - ref).norm() / ref.norm())
 
 
+def pending(record: dict, model: nn.Module, images: Tensor, start: int,
+            stop: int) -> Iterator[tuple[int, Tensor, Tensor]]:
+    """``(index, photo, predicted class)`` of the photos the record does not hold yet."""
+    for index in range(start, stop):
+        if str(index) not in record["photos"]:
+            x = images[index:index + 1]
+            with torch.no_grad():
+                yield index, x, model(x).argmax(1)
+
+
 def run(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -94,12 +104,7 @@ def run(args: argparse.Namespace) -> None:
         "source": source, "budgets": budgets, "reference": args.reference,
         "within": args.within, "methods": names, "photos": {}}
     runners = {name: runner(model, name, args.batch) for name in names}
-    for index in range(args.start, args.stop):
-        if str(index) in record["photos"]:
-            continue
-        x = images[index:index + 1]
-        with torch.no_grad():
-            target = model(x).argmax(1)
+    for index, x, target in pending(record, model, images, args.start, args.stop):
         started = time.time()
         references: dict[str, Tensor] = {}
         reference_error: dict[str, float] = {}
@@ -147,12 +152,7 @@ def stop(args: argparse.Namespace) -> None:
         "source": source, "within": args.within, "cap": args.cap, "methods": names,
         "photos": {}}
     rig = RankIntegratedGradients(model)
-    for index in range(args.start, args.stop_at):
-        if str(index) in record["photos"]:
-            continue
-        x = images[index:index + 1]
-        with torch.no_grad():
-            target = model(x).argmax(1)
+    for index, x, target in pending(record, model, images, args.start, args.stop_at):
         photo = {}
         for name in names:
             _, schedule, path = STOPPING[name]
