@@ -294,3 +294,16 @@ def test_cuda_matches_cpu() -> None:
         x.cuda(), target=target.cuda(), internal_batch_size=7)
     assert gpu.device.type == "cuda"
     assert torch.allclose(gpu.cpu(), cpu, rtol=0, atol=1e-12)
+
+
+def test_audit_exact_spectra_pass_no_more_rows_than_the_quadrature_would() -> None:
+    from captum_rank.audit import rank_spectrum
+
+    counting = _Counting(_tanh_cnn(1).float())
+    x = torch.rand(6, 1, 10, 10)
+    rank_spectrum(counting, (x, torch.zeros(6, dtype=torch.int64)), n_steps=4, batch_size=3,
+                  methods={"rig": "sequential"}, progress=False)
+    # 3 images x 11 points per batch, in chunks of n_steps x 3 = 12 rows (the model checks
+    # before the audit pass a few rows of their own).
+    assert max(counting.rows) <= 12
+    assert sum(r for r in counting.rows if r in (12, 9)) == 6 * 11

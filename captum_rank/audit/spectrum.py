@@ -442,7 +442,9 @@ def rank_spectrum(
         baseline: constant baseline ``x'``. Default: 0 (black).
         num_classes: the data's number of classes; every model must return that many
             scores (checked up front). Default: the models' output width.
-        internal_batch_size: path points per forward pass (bounds memory).
+        internal_batch_size: path points per forward pass (bounds memory). Default: all
+            ``n_steps`` points of a batch at once; exact spectra then pass at most as
+            many rows (``n_steps`` per image) at a time.
         batch_size: images per batch. Default: 50.
         limit: only the first ``limit`` images.
         device: where the images go. Default: the first model's device.
@@ -528,10 +530,12 @@ def rank_spectrum(
             if method_map[meth] is not None:
                 kwargs["schedule"] = method_map[meth]
             if exact_map[meth]:
+                # r + 1 points per image can be many more than n_steps (225 on photos):
+                # without a limit, pass at most the rows the quadrature would.
+                rows = internal_batch_size or n_steps * int(x.shape[0])
                 ranks, delta = explainers[m].exact_ranks(
-                    x, baselines=baseline, target=targets[m],
-                    internal_batch_size=internal_batch_size, return_convergence_delta=True,
-                    **kwargs,
+                    x, baselines=baseline, target=targets[m], internal_batch_size=rows,
+                    return_convergence_delta=True, **kwargs,
                 )
             else:
                 if quadrature is not None:
