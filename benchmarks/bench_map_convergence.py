@@ -153,11 +153,15 @@ def stop(args: argparse.Namespace) -> None:
         "photos": {}}
     rig = RankIntegratedGradients(model)
     for index, x, target in pending(record, model, images, args.start, args.stop_at):
+        files = {name: Path(args.references) / f"{index}-{STOPPING[name][2].replace(' ', '_')}.pt"
+                 for name in names}
+        if not all(f.exists() for f in files.values()):
+            print(f"photo {index}: no saved references yet (run `run` first); skipped")
+            continue
         photo = {}
         for name in names:
-            _, schedule, path = STOPPING[name]
-            reference = torch.load(Path(args.references)
-                                   / f"{index}-{path.replace(' ', '_')}.pt")
+            _, schedule, _ = STOPPING[name]
+            reference = torch.load(files[name])
             attributions = rig.attribute(x, target=target, n_steps=args.cap,
                                          schedule=schedule, map_tolerance=args.within,
                                          internal_batch_size=args.batch)
