@@ -26,7 +26,10 @@ def zoo_model_and_images(model_name: str, count: int) -> tuple[torch.nn.Module, 
     if model_name.startswith("imagenet"):
         from captum_rank.data import load_photos
 
-        images = load_photos(size=224).images[:count]
+        # The first 20 are foolbox's labelled ImageNet photos: a machine without the other
+        # sources (Debian's opencv-doc) can run up to 20.
+        sources = ["foolbox"] if count <= 20 else None
+        images = load_photos(size=224, sources=sources).images[:count]
         source = f"{images.shape[0]} photos of `captum_rank.data.load_photos(size=224)`"
     else:
         from captum_rank.data import load_sample

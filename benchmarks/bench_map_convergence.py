@@ -97,11 +97,13 @@ def run(args: argparse.Namespace) -> None:
     names = args.methods.split(",")
     budgets = [int(b) for b in args.budgets.split(",")]
     model, images, source = zoo_model_and_images(MODEL, args.stop)
+    model, images = model.to(args.device), images.to(args.device)
     if images.shape[0] < args.stop:
         raise SystemExit(f"only {images.shape[0]} photos; --stop {args.stop} asks for more")
     out = Path(args.out)
     record = json.loads(out.read_text()) if out.exists() else {
-        "source": source, "budgets": budgets, "reference": args.reference,
+        "source": source, "device": str(images.device), "budgets": budgets,
+        "reference": args.reference,
         "within": args.within, "methods": names, "photos": {}}
     runners = {name: runner(model, name, args.batch) for name in names}
     for index, x, target in pending(record, model, images, args.start, args.stop):
@@ -117,7 +119,7 @@ def run(args: argparse.Namespace) -> None:
             reference_error[path] = distance(half, references[path])
             if args.save_references:
                 Path(args.save_references).mkdir(parents=True, exist_ok=True)
-                torch.save(references[path], Path(args.save_references)
+                torch.save(references[path].cpu(), Path(args.save_references)
                            / f"{index}-{path.replace(' ', '_')}.pt")
         photo["reference_half_distance"] = reference_error
         for name in names:
@@ -147,6 +149,7 @@ def stop(args: argparse.Namespace) -> None:
     torch.manual_seed(0)
     names = args.methods.split(",")
     model, images, source = zoo_model_and_images(MODEL, args.stop_at)
+    model, images = model.to(args.device), images.to(args.device)
     out = Path(args.out)
     record = json.loads(out.read_text()) if out.exists() else {
         "source": source, "within": args.within, "cap": args.cap, "methods": names,
@@ -161,7 +164,7 @@ def stop(args: argparse.Namespace) -> None:
         photo = {}
         for name in names:
             _, schedule, _ = STOPPING[name]
-            reference = torch.load(files[name])
+            reference = torch.load(files[name]).to(args.device)
             attributions = rig.attribute(x, target=target, n_steps=args.cap,
                                          schedule=schedule, map_tolerance=args.within,
                                          internal_batch_size=args.batch)
@@ -269,6 +272,7 @@ def main() -> None:
     go.add_argument("--batch", type=int, default=64, help="internal_batch_size")
     go.add_argument("--threads", type=int, default=1)
     go.add_argument("--save-references", default="")
+    go.add_argument("--device", default="cpu")
     halt = sub.add_parser("stop")
     halt.add_argument("--references", required=True)
     halt.add_argument("--out", required=True)
@@ -279,6 +283,7 @@ def main() -> None:
     halt.add_argument("--cap", type=int, default=512)
     halt.add_argument("--batch", type=int, default=64, help="internal_batch_size")
     halt.add_argument("--threads", type=int, default=1)
+    halt.add_argument("--device", default="cpu")
     show = sub.add_parser("report")
     show.add_argument("files", nargs="+")
     show.add_argument("--stop-files", nargs="*", default=[])

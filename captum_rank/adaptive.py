@@ -177,11 +177,14 @@ class _Example:
     grads: list[Tensor]  # per input: (m, *matrix)
     outputs: Tensor  # (m,) float64
 
+    # The per-interval numbers live on the CPU with the nodes and outputs (they steer the
+    # bisection); points and gradients stay on the model's device.
+
     def interval_errors(self) -> Tensor:
         estimate = torch.zeros(self.alphas.numel() - 1, dtype=torch.float64)
         for points, grads in zip(self.points, self.grads, strict=True):
             pieces = 0.5 * (grads[1:] + grads[:-1]) * (points[1:] - points[:-1])
-            estimate += pieces.flatten(1).sum(1).to(torch.float64)
+            estimate += pieces.flatten(1).sum(1).to(torch.float64).cpu()
         return estimate - (self.outputs[1:] - self.outputs[:-1])
 
     def pixel_map(self, keep: Tensor | None = None) -> Tensor:
@@ -189,7 +192,8 @@ class _Example:
         parts = []
         for points, grads in zip(self.points, self.grads, strict=True):
             if keep is not None:
-                points, grads = points[keep], grads[keep]
+                index = keep.to(points.device)
+                points, grads = points[index], grads[index]
             pieces = 0.5 * (grads[1:] + grads[:-1]) * (points[1:] - points[:-1])
             parts.append(pieces.sum(0).flatten().to(torch.float64))
         return torch.cat(parts)
@@ -216,7 +220,7 @@ class _Example:
         spread = torch.zeros_like(errors)
         for points, grads in zip(self.points, self.grads, strict=True):
             gaps = (grads[1:] - grads[:-1]) * (points[1:] - points[:-1])
-            spread += gaps.flatten(1).pow(2).sum(1).to(torch.float64)
+            spread += gaps.flatten(1).pow(2).sum(1).to(torch.float64).cpu()
         spread = spread.sqrt()
         size = errors.abs()
         return size / size.sum().clamp_min(1e-300) + spread / spread.sum().clamp_min(1e-300)
@@ -390,7 +394,7 @@ def _results(
         for e, example in enumerate(examples):
             points, grads, gates = example.points[t], example.grads[t], example.gates[t]
             mean_grads = 0.5 * (grads[1:] + grads[:-1])
-            steps = (example.alphas[1:] - example.alphas[:-1]).to(grads.dtype)
+            steps = (example.alphas[1:] - example.alphas[:-1]).to(grads.device, grads.dtype)
             grad_means.append((steps.reshape(-1, *[1] * (grads.dim() - 1)) * mean_grads)
                               .sum(0))
             pixel_sums.append((mean_grads * (points[1:] - points[:-1])).sum(0))
