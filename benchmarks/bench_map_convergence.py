@@ -238,7 +238,11 @@ def report(args: argparse.Namespace) -> None:
     for path in dict.fromkeys(METHODS[name][3] for name in names):
         values = [p["reference_half_distance"][path] for p in photos.values()]
         ref_rows.append([path, f"{statistics.median(values):.3f}", f"{max(values):.3f}"])
+    device = first.get("device", "cpu")
+    where = f"Measured on {args.measured_on or device}" + (
+        f" ({device})" if args.measured_on else "")
     body = (
+        f"{where}; the machine line above is where this table was written. "
         f"Model: zoo `{MODEL}`; data: {len(photos)} photos of {first['source'].split(' of ')[-1]}"
         f" (indices {min(map(int, photos))}-{max(map(int, photos))}); target: predicted "
         f"class; baseline: zeros; reference: each path's map at {first['reference']} "
@@ -287,6 +291,8 @@ def main() -> None:
     show = sub.add_parser("report")
     show.add_argument("files", nargs="+")
     show.add_argument("--stop-files", nargs="*", default=[])
+    show.add_argument("--measured-on", default="",
+                      help="the machine the runs were measured on, for the table's text")
     args = parser.parse_args()
     {"run": run, "stop": stop, "report": report}[args.command](args)
 
