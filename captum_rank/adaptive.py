@@ -339,42 +339,51 @@ def _evaluate_round(
     evaluate: Evaluate,
     points_per_call: int | None,
 ) -> None:
-    """Evaluate the new nodes of every example (step-major batches) and insert them."""
+    """Evaluate the new nodes of every example (node-major batches) and insert them.
+
+    The new points of all examples are stacked once (example-major) and every chunk is
+    one gather from that stack and one scatter back: no per-point tensor work, which on
+    a GPU would cost more than a small model's forward pass.
+    """
     order = list(new_alphas)
     gates = {e: [g.gates(new_alphas[e], e) for g in geometries] for e in order}
     points = {
         e: [g.points(gt, e) for g, gt in zip(geometries, gates[e], strict=True)] for e in order
     }
-    # Flatten to (example, node) pairs, node-major so that equal counts batch like Captum.
-    pairs = sorted(
-        ((int(j), e) for e in order for j in range(new_alphas[e].numel())),
-        key=lambda pair: pair[0],
-    )
-    size = len(pairs) if points_per_call is None else max(1, points_per_call)
-    grads: dict[int, list[list[Tensor]]] = {e: [[] for _ in geometries] for e in order}
-    outputs: dict[int, list[Tensor]] = {e: [] for e in order}
-    for first in range(0, len(pairs), size):
-        chunk = pairs[first:first + size]
-        batch = tuple(
-            torch.stack([g.as_input(points[e][t][j:j + 1])[0] for j, e in chunk])
-            for t, g in enumerate(geometries)
-        )
-        index = torch.tensor([e for _, e in chunk], dtype=torch.int64)
-        chunk_grads, chunk_outputs = evaluate(batch, index)
-        for row, (_, e) in enumerate(chunk):
-            for t, g in enumerate(geometries):
-                grad = chunk_grads[t][row].detach().to(g.work_dtype)
-                grads[e][t].append(grad.reshape(g.matrix_shape[1:]))
-            outputs[e].append(chunk_outputs[row].detach().to(torch.float64).reshape(()))
-    for e in order:
-        stacked_grads = [torch.stack(per_input) for per_input in grads[e]]
-        stacked_outputs = torch.stack(outputs[e]).cpu()
+    counts = [int(new_alphas[e].numel()) for e in order]
+    starts = [sum(counts[:k]) for k in range(len(order))]
+    # Node-major (the j-th new node of every example, then the next), so that examples
+    # with equal counts batch as Captum batches its steps.
+    rows = sorted((j, k) for k in range(len(order)) for j in range(counts[k]))
+    permutation = torch.tensor([starts[k] + j for j, k in rows], dtype=torch.int64)
+    row_examples = torch.tensor([order[k] for _, k in rows], dtype=torch.int64)
+    stacks = [torch.cat([g.as_input(points[e][t]) for e in order])
+              for t, g in enumerate(geometries)]
+    total = int(permutation.numel())
+    grads = [torch.empty((total, *g.matrix_shape[1:]), dtype=g.work_dtype,
+                         device=stack.device) for g, stack in zip(geometries, stacks, strict=True)]
+    outputs = torch.empty(total, dtype=torch.float64)
+    size = total if points_per_call is None else max(1, points_per_call)
+    for first in range(0, total, size):
+        rows_here = permutation[first:first + size]
+        batch = tuple(stack[rows_here.to(stack.device)] for stack in stacks)
+        chunk_grads, chunk_outputs = evaluate(batch, row_examples[first:first + size])
+        for t, g in enumerate(geometries):
+            target = grads[t]
+            target[rows_here.to(target.device)] = chunk_grads[t].detach().to(
+                g.work_dtype).reshape(len(rows_here), *g.matrix_shape[1:])
+        outputs[rows_here] = chunk_outputs.detach().to(torch.float64).reshape(-1).cpu()
+    per_input = [torch.split(grad, counts) for grad in grads]
+    per_example_outputs = torch.split(outputs, counts)
+    for k, e in enumerate(order):
+        example_grads = [split[k] for split in per_input]
         example = examples[e]
         if example is None:
-            examples[e] = _Example(new_alphas[e].clone(), gates[e], points[e], stacked_grads,
-                                   stacked_outputs)
+            examples[e] = _Example(new_alphas[e].clone(), gates[e], points[e], example_grads,
+                                   per_example_outputs[k])
         else:
-            example.insert(new_alphas[e], gates[e], points[e], stacked_grads, stacked_outputs)
+            example.insert(new_alphas[e], gates[e], points[e], example_grads,
+                           per_example_outputs[k])
 
 
 def _results(
