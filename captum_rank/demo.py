@@ -171,8 +171,9 @@ def run_demo(
         photos: photos explained with the ImageNet model (0 leaves the ImageNet part
             out). Default: 4.
         imagenet_n_steps: the budget of model evaluations for each photo's map; each
-            stops once its estimated error is at most ``map_tolerance`` (about 30 for
-            IG and 60-130 for RIG on the spectral path). Default: 256.
+            stops once its estimated error is at most ``map_tolerance`` (measured on 20
+            photos: about 40-60 for IG and 90-140 for RIG on the spectral path).
+            Default: 256.
         progress: show progress bars.
         tolerance: relative completeness error above which rank summaries are marked
             unreliable. Default: 0.1.
