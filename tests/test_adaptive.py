@@ -6,27 +6,12 @@ import warnings
 
 import pytest
 import torch
+from helpers import CallCounter
 from torch import Tensor, nn
 
 from captum_rank import RankIntegratedGradients
 from captum_rank.adaptive import Convergence, initial_nodes
 from captum_rank.checks import UserInputError
-
-
-class Counting(nn.Module):
-    """Wraps a model and counts the examples (rows) and calls it sees."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-        self.rows = 0
-        self.calls: list[int] = []
-
-    def forward(self, x: Tensor, *args: Tensor) -> Tensor:
-        self.rows += x.shape[0]
-        self.calls.append(x.shape[0])
-        out: Tensor = self.model(x, *args)
-        return out
 
 
 class Scaled(nn.Module):
@@ -50,7 +35,7 @@ def inputs() -> Tensor:
 
 
 def test_each_example_spends_exactly_n_steps_and_nothing_more(inputs: Tensor) -> None:
-    model = Counting(Scaled().double())
+    model = CallCounter(Scaled().double())
     rig = RankIntegratedGradients(model)
     rig.attribute(inputs, target=1, n_steps=13)
     convergence = rig.last_convergence
@@ -61,7 +46,7 @@ def test_each_example_spends_exactly_n_steps_and_nothing_more(inputs: Tensor) ->
 
 
 def test_tolerance_stops_converged_examples_early(inputs: Tensor) -> None:
-    model = Counting(Scaled().double())
+    model = CallCounter(Scaled().double())
     rig = RankIntegratedGradients(model)
     # The first example is its own baseline plus a tiny step: complete at once.
     x = inputs.clone()
@@ -139,12 +124,12 @@ def test_per_example_targets_and_arguments_follow_their_examples(inputs: Tensor)
 
 
 def test_internal_batch_size_caps_the_points_per_call(inputs: Tensor) -> None:
-    model = Counting(Scaled().double())
+    model = CallCounter(Scaled().double())
     rig = RankIntegratedGradients(model)
     whole = rig.attribute(inputs, target=1, n_steps=12)
-    model.calls.clear()
+    model.rows_per_call.clear()
     chunked = rig.attribute(inputs, target=1, n_steps=12, internal_batch_size=5)
-    assert max(model.calls) <= 5
+    assert max(model.rows_per_call) <= 5
     assert torch.allclose(whole, chunked, atol=1e-12)
 
 
@@ -214,7 +199,7 @@ def test_every_adaptive_run_records_a_map_error(inputs: Tensor) -> None:
 
 
 def test_an_affine_models_map_is_exact_so_map_tolerance_stops_at_once(inputs: Tensor) -> None:
-    model = Counting(Affine().double())
+    model = CallCounter(Affine().double())
     rig = RankIntegratedGradients(model)
     attributions = rig.attribute(inputs, target=1, n_steps=200, map_tolerance=1e-9)
     convergence = rig.last_convergence

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from helpers import CallCounter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import Tensor, nn
@@ -26,21 +27,6 @@ def _tanh_cnn(channels: int, size: int = 10, classes: int = 3) -> nn.Module:
         nn.Conv2d(channels, 4, 3), nn.Tanh(), nn.Flatten(),
         nn.Linear(4 * (size - 2) ** 2, 6), nn.Tanh(), nn.Linear(6, classes),
     ).double().eval()
-
-
-class _Counting(nn.Module):
-    """Counts forward calls and the rows they were given."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-        self.calls = 0
-        self.rows: list[int] = []
-
-    def forward(self, x: Tensor, *args: object) -> Tensor:
-        self.calls += 1
-        self.rows.append(int(x.shape[0]))
-        return self.model(x)
 
 
 def _affine_spectrum(weight: Tensor, x: Tensor) -> Tensor:
@@ -120,15 +106,15 @@ def test_curve_schedules_agree_on_one_matrix() -> None:
 
 @pytest.mark.parametrize(("batch", "internal_batch_size"), [(3, None), (3, 7), (2, 1), (4, 50)])
 def test_model_calls_and_rows(batch: int, internal_batch_size: int | None) -> None:
-    counting = _Counting(_tanh_cnn(3))
+    counting = CallCounter(_tanh_cnn(3))
     x = torch.rand(batch, 3, 10, 10, dtype=torch.float64)
     RankIntegratedGradients(counting).exact_ranks(x, target=0,
                                                   internal_batch_size=internal_batch_size)
     rows = batch * (10 + 1)  # r + 1 points per example, x' and x included
-    assert sum(counting.rows) == rows
+    assert sum(counting.rows_per_call) == rows
     chunk = rows if internal_batch_size is None else internal_batch_size
     assert counting.calls == math.ceil(rows / chunk)
-    assert max(counting.rows) == min(chunk, rows)
+    assert max(counting.rows_per_call) == min(chunk, rows)
 
 
 @settings(max_examples=30, deadline=None)
@@ -299,11 +285,11 @@ def test_cuda_matches_cpu() -> None:
 def test_audit_exact_spectra_pass_no_more_rows_than_the_quadrature_would() -> None:
     from captum_rank.audit import rank_spectrum
 
-    counting = _Counting(_tanh_cnn(1).float())
+    counting = CallCounter(_tanh_cnn(1).float())
     x = torch.rand(6, 1, 10, 10)
     rank_spectrum(counting, (x, torch.zeros(6, dtype=torch.int64)), n_steps=4, batch_size=3,
                   methods={"rig": "sequential"}, progress=False)
     # 3 images x 11 points per batch, in chunks of n_steps x 3 = 12 rows (the model checks
     # before the audit pass a few rows of their own).
-    assert max(counting.rows) <= 12
-    assert sum(r for r in counting.rows if r in (12, 9)) == 6 * 11
+    assert max(counting.rows_per_call) <= 12
+    assert sum(r for r in counting.rows_per_call if r in (12, 9)) == 6 * 11

@@ -12,6 +12,7 @@ import torch
 from captum._utils.gradient import compute_gradients
 from captum.attr import NoiseTunnel
 from captum.metrics import infidelity, sensitivity_max
+from helpers import CallCounter
 from torch import Tensor, nn
 
 from captum_rank import RankIntegratedGradients
@@ -19,20 +20,11 @@ from captum_rank._model_checks import check_target, checked_gradients, select_ta
 from captum_rank.checks import UserInputError, UserTypeError
 
 
-class Counting(nn.Module):
+def counting() -> CallCounter:
     """A CNN that counts its forward calls and the rows it sees."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Tanh(), nn.Flatten(), nn.Linear(32, 4))
-        self.calls = 0
-        self.rows = 0
-
-    def forward(self, x: Tensor) -> Tensor:
-        self.calls += 1
-        self.rows += x.shape[0]
-        return self.net(x)
+    torch.manual_seed(0)
+    return CallCounter(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Tanh(), nn.Flatten(),
+                                     nn.Linear(32, 4)))
 
 
 X = torch.rand(3, 1, 6, 6, generator=torch.Generator().manual_seed(1))
@@ -40,7 +32,7 @@ X = torch.rand(3, 1, 6, 6, generator=torch.Generator().manual_seed(1))
 
 @pytest.mark.parametrize("internal_batch_size,chunks", [(None, 1), (6, 4), (3, 8)])
 def test_checks_add_no_forward_pass(internal_batch_size: int | None, chunks: int) -> None:
-    model = Counting()
+    model = counting()
     RankIntegratedGradients(model).attribute(X, target=[0, 1, 2], n_steps=8,
                                              method="gausslegendre",
                                              internal_batch_size=internal_batch_size)
@@ -49,7 +41,7 @@ def test_checks_add_no_forward_pass(internal_batch_size: int | None, chunks: int
 
 
 def test_delta_adds_only_captums_two_forwards() -> None:
-    model = Counting()
+    model = counting()
     RankIntegratedGradients(model).attribute(X, target=1, n_steps=8, method="gausslegendre",
                                              return_convergence_delta=True)
     assert model.calls == 1 + 2
@@ -182,7 +174,7 @@ def test_class_targets_are_check_target_narrowed() -> None:
 def test_range_check_is_the_one_attribute_uses() -> None:
     from captum_rank._model_checks import check_target_in_output
 
-    model = Counting()
+    model = counting()
     with pytest.raises(UserInputError) as attribution:
         RankIntegratedGradients(model).attribute(X, target=[0, 9, 1], n_steps=2)
     with pytest.raises(UserInputError) as shared:

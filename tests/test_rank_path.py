@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from helpers import CallCounter
 from torch import Tensor, nn
 
 from captum_rank.checks import UserInputError, UserTypeError
@@ -18,18 +19,21 @@ from captum_rank.rank_path import RankPathResult, default_path_ranks, rank_path
 C, H, W, K = 2, 6, 9, 4
 
 
-class Counting(nn.Module):
-    """A small smooth model that records how often, and on how many rows, it runs."""
+class Smooth(nn.Module):
+    """A small smooth model."""
 
     def __init__(self, channels: int = C, classes: int = K) -> None:
         super().__init__()
         torch.manual_seed(0)
         self.fc = nn.Linear(channels * H * W, classes)
-        self.calls: list[int] = []
 
     def forward(self, x: Tensor) -> Tensor:
-        self.calls.append(int(x.shape[0]))
         return torch.tanh(self.fc(x.flatten(1))) * 3.0
+
+
+def counting(channels: int = C) -> CallCounter:
+    """The smooth model, counting its calls and rows."""
+    return CallCounter(Smooth(channels))
 
 
 def _oracle(x: Tensor, base: Tensor, k: float) -> Tensor:
@@ -41,7 +45,7 @@ def _oracle(x: Tensor, base: Tensor, k: float) -> Tensor:
 
 def test_images_are_low_rank_reconstructions_and_outputs_the_model() -> None:
     torch.manual_seed(1)
-    model = Counting()
+    model = counting()
     x, base = torch.rand(C, H, W), torch.rand(C, H, W)
     path = rank_path(model, x, ranks=[0, 1, 3, 6], baselines=base, target=1,
                      curve_ranks=[0.0, 2.5, 6.0])
@@ -71,17 +75,17 @@ def test_images_are_low_rank_reconstructions_and_outputs_the_model() -> None:
 
 @pytest.mark.parametrize(("batch_size", "calls"), [(64, 1), (3, 3), (1, 8)])
 def test_each_point_runs_once_in_batches(batch_size: int, calls: int) -> None:
-    model = Counting()
+    model = counting()
     # Kept ranks and curve ranks overlap: 7 distinct ranks, plus the input itself.
     rank_path(model, torch.rand(C, H, W), ranks=[0, 2, 6], curve_ranks=range(7),
               batch_size=batch_size)
-    assert sum(model.calls) == 8
-    assert len(model.calls) == calls == math.ceil(8 / batch_size)
-    assert max(model.calls) <= batch_size
+    assert model.rows == 8
+    assert model.calls == calls == math.ceil(8 / batch_size)
+    assert max(model.rows_per_call) <= batch_size
 
 
 def test_default_target_is_the_prediction_and_defaults() -> None:
-    model = Counting()
+    model = counting()
     x = torch.rand(C, H, W)
     path = rank_path(model, x)
     with torch.no_grad():
@@ -94,7 +98,7 @@ def test_default_target_is_the_prediction_and_defaults() -> None:
 
 
 def test_layouts_dtypes_and_scalar_baselines() -> None:
-    model = Counting(channels=3)
+    model = counting(channels=3)
     chw = torch.rand(3, H, W)
     hwc = chw.permute(1, 2, 0).double().numpy()  # float64 numpy meets float32 weights
     a = rank_path(model, chw, ranks=[0, 6], baselines=0.5)
@@ -102,14 +106,14 @@ def test_layouts_dtypes_and_scalar_baselines() -> None:
     np.testing.assert_allclose(a.outputs, b.outputs, atol=1e-5)
     assert b.images.dtype == np.float32
     np.testing.assert_allclose(a.images[0], 0.5, atol=1e-6)
-    grey = rank_path(Counting(channels=1), torch.rand(H, W), ranks=[6])
+    grey = rank_path(counting(channels=1), torch.rand(H, W), ranks=[6])
     assert grey.images.shape == (1, 1, H, W)
-    batch_of_one = rank_path(Counting(channels=1), torch.rand(1, 1, H, W), ranks=[6])
+    batch_of_one = rank_path(counting(channels=1), torch.rand(1, 1, H, W), ranks=[6])
     assert batch_of_one.images.shape == (1, 1, H, W)
 
 
 def test_json_round_trip() -> None:
-    path = rank_path(Counting(), torch.rand(C, H, W), ranks=[0, 3])
+    path = rank_path(counting(), torch.rand(C, H, W), ranks=[0, 3])
     data = json.loads(path.to_json())
     assert data["kind"] == "rank-path" and len(data["probabilities"]) == 2
     back = RankPathResult.from_json(path.to_json())
@@ -152,16 +156,16 @@ class _Bad(nn.Module):
 def test_bad_arguments_name_the_argument(kwargs: dict[str, Any], error: type,
                                          words: str) -> None:
     with pytest.raises(error) as info:
-        rank_path(Counting(), torch.rand(C, H, W), **kwargs)
+        rank_path(counting(), torch.rand(C, H, W), **kwargs)
     assert words in str(info.value)
 
 
 def test_bad_types_fail_before_any_model_call() -> None:
-    model = Counting()
+    model = counting()
     for kwargs in ({"target": "cat"}, {"batch_size": 2.0}, {"ranks": [0, 99]}):
         with pytest.raises(UserInputError):
             rank_path(model, torch.rand(C, H, W), **kwargs)
-    assert model.calls == []
+    assert model.calls == 0
 
 
 @pytest.mark.parametrize(
@@ -193,11 +197,11 @@ def test_non_finite_outputs_say_which_points() -> None:
 
 def test_bad_images() -> None:
     with pytest.raises(UserTypeError, match="`image`"):
-        rank_path(Counting(), [[1.0, 2.0]])
+        rank_path(counting(), [[1.0, 2.0]])
     with pytest.raises(UserInputError, match="`image` has shape"):
-        rank_path(Counting(), torch.rand(2, 2, C, H, W))
+        rank_path(counting(), torch.rand(2, 2, C, H, W))
     with pytest.raises(UserInputError, match="NaN"):
-        rank_path(Counting(), torch.full((C, H, W), math.nan))
+        rank_path(counting(), torch.full((C, H, W), math.nan))
     with pytest.raises(UserTypeError, match="`model`"):
         rank_path("model", torch.rand(C, H, W))  # type: ignore[arg-type]
 
