@@ -352,8 +352,8 @@ def _explain_section(ex: ExplainResult, report: AuditReport, prefix: str, out: P
         n_cols = 1 + len(ex.models) * len(ex.methods)
         fig, axes = plot_comparison_grid(
             ex.images, rows, image_titles=titles, use_pyplot=False,
-            title=f"attributions of each model's target (budget {ex.n_steps} evaluations; "
-                  f"est. map error, drawn when <= {ex.map_tolerance:g})",
+            title=f"attributions of each model's target\n(budget {ex.n_steps} evaluations; "
+                  f"a map is drawn when its est. error <= {ex.map_tolerance:g})",
             fig_size=(2.1 * n_cols + 0.8, 2.1 * n + 1.6))
         _label_map_errors(ex, axes)
         name = f"{prefix}explain_grid.png"
