@@ -145,6 +145,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2048, help="internal_batch_size")
     parser.add_argument("--json", default="", help="also write the raw numbers here")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--device", default="cpu", help="e.g. cuda (the numbers do not "
+                        "depend on it; the time does)")
     parser.add_argument("--key", default="", help="RESULTS.md section key (default: per model)")
     parser.add_argument("--lengths-only", action="store_true",
                         help="print how much longer the rank path is than IG's line, and stop")
@@ -154,6 +156,7 @@ def main() -> None:
     budgets = [int(b) for b in args.budgets.split(",")]
     names = args.methods.split(",")
     model, images, source = zoo_model_and_images(args.model, args.images)
+    model, images = model.to(args.device), images.to(args.device)
     one_matrix = int(images.shape[1]) == 1
     lengths = path_lengths(images)
     print(f"rank path length / straight line length over {len(images)} images: median "
@@ -192,7 +195,7 @@ def main() -> None:
                 l2 = rho = [float("nan")] * len(comp)
             else:
                 l2 = ((attr - flat_ref).norm(dim=1) / flat_ref.norm(dim=1)).tolist()
-                rho = [float(spearmanr(a.abs().numpy(), r.abs().numpy())[0])
+                rho = [float(spearmanr(a.abs().cpu().numpy(), r.abs().cpu().numpy())[0])
                        for a, r in zip(attr, flat_ref, strict=True)]
             raw[name]["completeness"].append(comp)
             raw[name]["l2"].append(l2)
@@ -256,9 +259,9 @@ def report(args: argparse.Namespace, source: str, budgets: list[int], names: lis
         if args.reference else "none (completeness only)")
     body = (
         f"Model: zoo `{args.model}`; data: {source}; target: predicted class; baseline: "
-        f"zeros; reference: {reference_text}; torch seed 0; "
-        f"{torch.get_num_threads()} thread(s); the machine was shared with other work "
-        "(no times are reported).\n\n" + "\n\n".join(tables) + tolerance_table
+        f"zeros; reference: {reference_text}; torch seed 0; device {args.device}; "
+        f"{torch.get_num_threads()} thread(s); no times are reported.\n\n"
+        + "\n\n".join(tables) + tolerance_table
     )
     write_section(args.key or f"convergence-{args.model}", f"Convergence per model evaluation "
                   f"({args.model}{', ' + args.key if args.key else ''})", body)
