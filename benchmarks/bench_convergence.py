@@ -15,8 +15,9 @@ the smallest fixed ``n_steps`` at which every example reaches the same tolerance
 
     python benchmarks/bench_convergence.py --model fmnist-natural --images 32
     python benchmarks/bench_convergence.py --model fmnist-robust --images 32
-    python benchmarks/bench_convergence.py --model imagenet-efficientnet-lite0 --images 8 \\
-        --budgets 8,16,32,64 --reference 256 --methods ig,arc_length,sequential,default
+    python benchmarks/bench_convergence.py --model imagenet-efficientnet-lite0 --images 20 \\
+        --device cuda --chunk 20 --batch 512 --budgets 4,8,16,32,64,128,256 --reference 512 \\
+        --methods ig,default,arc_length,sequential,spectral     # (benchmarks/device_checks.sh)
 
 Fails (never falls back to a random model) when a zoo model or the images are missing.
 """
