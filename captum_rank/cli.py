@@ -500,6 +500,9 @@ def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
                                  f"rel.err={vals['relative_error']:.3g}{flag} "
                                  f"map.err={vals['map_error']:.2g}{unconverged} "
                                  f"({vals['evaluations']} evals)")
+                if "exact" in item:
+                    parts.append(f"exact k50={item['exact']['rank_50']} "
+                                 f"k90={item['exact']['rank_90']}")
                 pred = item["prediction_name"] or item["prediction"]
                 target = item["target_name"] or item["target"]
                 print(f"{model_name}  {item['image']}: predicted {pred} "

@@ -838,6 +838,32 @@ def test_explain_refines_maps_to_map_tolerance_and_reports_their_error(tmp_path:
     assert again.map_tolerance == 0.05 and again.items == result.items
 
 
+def test_explain_records_the_exact_rank_spectrum(tmp_path: Path) -> None:
+    from captum_rank.audit import explain
+
+    models, x, _ = make_problem(n=3, seed=5)
+    model = models["b"]
+    result = explain(model, x, n_steps=16, internal_batch_size=7)
+    rig = RankIntegratedGradients(model)
+    spectra = result.exact_spectra()["model"]
+    assert spectra.shape == (3, SIZE)
+    for i, item in enumerate(result.items["model"]):
+        # Oracle: the model's outputs on the rank-k approximations, differenced.
+        ks = [low_rank(x[i], k) for k in range(SIZE + 1)]
+        with torch.no_grad():
+            outputs = model(torch.stack(ks))[:, item["target"]].double()
+        np.testing.assert_allclose(spectra[i], outputs.diff().numpy(), rtol=1e-4, atol=1e-5)
+        direct = rig.exact_ranks(x[i:i + 1], target=item["target"])
+        np.testing.assert_allclose(item["exact"]["spectrum"], direct.flatten().numpy(),
+                                   rtol=1e-5, atol=1e-6)
+        assert item["exact"]["rank_90"] == rank_for_share(spectra[i], 0.9)
+    write_report(tmp_path, AuditReport(None, None, explanation=result))
+    assert "exact k50" in (tmp_path / "index.html").read_text()
+    assert explain(model, x, n_steps=4, exact=False).exact_spectra() == {}
+    with pytest.raises(TypeError, match="exact"):
+        explain(model, x, n_steps=4, exact="yes")  # type: ignore[arg-type]
+
+
 def test_explain_marks_and_does_not_draw_unconverged_maps(tmp_path: Path) -> None:
     from captum_rank.audit import explain
 

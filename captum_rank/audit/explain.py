@@ -44,7 +44,14 @@ from captum_rank.audit.spectrum import (
     default_quadrature,
     relative_error,
 )
-from captum_rank.checks import UserTypeError, integer, optional_positive_int, positive_int, real
+from captum_rank.checks import (
+    UserTypeError,
+    boolean,
+    integer,
+    optional_positive_int,
+    positive_int,
+    real,
+)
 from captum_rank.summaries import rank_for_share
 from captum_rank.svd import low_rank
 
@@ -119,7 +126,9 @@ class ExplainResult(_jsonio.JsonExport):
         items: ``{model: [per image: {image, target, target_name, prediction,
             prediction_name, probability, target_probability, note, methods: {method:
             {delta, change, relative_error, reliable, map_error, map_converged,
-            evaluations, rank_50, rank_90, spectrum}}}]}``.
+            evaluations, rank_50, rank_90, spectrum}}, exact: {spectrum, delta, rank_50,
+            rank_90}}]}``; ``exact`` (with ``exact=True``) is the rank-``k`` curve's exact
+            spectrum ``F(x_k) - F(x_{k-1})``, summed over channels.
         path: ``{model: {image, target, target_name, ranks, probabilities}}``: one image
             along the rank path.
         meta: free-form description.
@@ -160,6 +169,12 @@ class ExplainResult(_jsonio.JsonExport):
         r"""``{model: (N, r)}`` rank spectra of ``method``, one row per image."""
         return {m: np.asarray([item["methods"][method]["spectrum"] for item in items])
                 for m, items in self.items.items()}
+
+    def exact_spectra(self) -> dict[str, np.ndarray]:
+        r"""``{model: (N, r)}`` exact rank spectra ``F(x_k) - F(x_{k-1})`` of the rank-``k``
+        curve (summed over channels), one row per image; empty if not computed."""
+        return {m: np.asarray([item["exact"]["spectrum"] for item in items])
+                for m, items in self.items.items() if items and "exact" in items[0]}
 
     def reliable(self) -> bool:
         r"""Whether every rank summary of every model, image and method is reliable."""
@@ -247,6 +262,7 @@ def explain(
     path_image: int = 0,
     path_ranks: Sequence[int] | None = None,
     meta: Mapping[str, Any] | None = None,
+    exact: bool = True,
 ) -> ExplainResult:
     r"""IG and RIG maps, rank spectra, reliability and a rank path for a few images.
 
@@ -279,6 +295,11 @@ def explain(
         path_ranks (sequence of int, optional): ranks of the path. Default:
             :func:`default_path_ranks`.
         meta (dict, optional): stored in the result.
+        exact (bool, optional): also record each image's exact rank spectrum on the
+            rank-``k`` curve, ``F(x_k) - F(x_{k-1})`` from ``r + 1`` forward passes
+            (:meth:`~captum_rank.RankIntegratedGradients.exact_ranks`, ``sequential``,
+            summed over channels): the spectrum with no quadrature error, whatever path
+            the maps walk. Default: True.
 
     Returns:
         ExplainResult: the numbers and arrays.
@@ -308,6 +329,7 @@ def explain(
     baseline = real(baseline, "baseline")
     tolerance = real(tolerance, "tolerance", minimum=0.0)
     map_tolerance = real(map_tolerance, "map_tolerance", minimum=0.0)
+    exact = boolean(exact, "exact")
     path_image = integer(path_image, "path_image", minimum=0, maximum=n - 1)
     image_names = [str(v) for v in names] if names is not None else [
         f"image {i}" for i in range(n)]
@@ -363,6 +385,8 @@ def explain(
             spectrum = ranks.detach().to(torch.float64).sum(dim=1).cpu()
             per_method[meth] = (spectrum, delta.detach().to(torch.float64).cpu(), quality)
             maps[name][meth] = pixels.detach().cpu().numpy()
+        exact_rows = _exact_spectra(explainer, x, baseline, targets, internal_batch_size,
+                                    n_steps) if exact else None
         items[name] = []
         for i in range(n):
             t, p = int(targets[i]), int(predictions[i])
@@ -386,6 +410,13 @@ def explain(
                 "probability": float(probs[i, p]), "target_probability": float(probs[i, t]),
                 "note": note_list[i], "methods": summary,
             })
+            if exact_rows is not None:
+                spectrum, delta = exact_rows[0][i].numpy(), float(exact_rows[1][i])
+                items[name][-1]["exact"] = {
+                    "spectrum": spectrum.tolist(), "delta": delta,
+                    "rank_50": rank_for_share(spectrum, 0.5),
+                    "rank_90": rank_for_share(spectrum, 0.9),
+                }
         t0 = int(targets[path_image])
         with torch.no_grad():
             along = model(approximations).softmax(dim=1)[:, t0]
@@ -409,6 +440,22 @@ def explain(
             "schedule='spectral', whose maps converge in fewer evaluations "
             "(see the convergence page).", stacklevel=2)
     return result
+
+
+def _exact_spectra(explainer: RankIntegratedGradients, x: Tensor, baseline: float,
+                   targets: Tensor, internal_batch_size: int | None,
+                   n_steps: int) -> tuple[Tensor, Tensor]:
+    """``(N, r)`` exact spectra of the rank-``k`` curve and their ``(N,)`` deltas.
+
+    Without ``internal_batch_size`` at most ``n_steps`` points per image go through the
+    model at once, as the attributions' own passes do (a photo has 225 points).
+    """
+    chunk = internal_batch_size or max(1, n_steps) * int(x.shape[0])
+    ranks, delta = explainer.exact_ranks(x, baselines=baseline, target=targets,
+                                         internal_batch_size=chunk,
+                                         return_convergence_delta=True)
+    return (ranks.detach().to(torch.float64).reshape(int(x.shape[0]), -1).cpu(),
+            delta.detach().to(torch.float64).cpu())
 
 
 @dataclass(frozen=True)

@@ -364,6 +364,8 @@ def _explain_section(ex: ExplainResult, report: AuditReport, prefix: str, out: P
     for meth in ex.methods:
         for m, rows_ in ex.spectra(meth).items():
             curves[f"{m} {method_label(meth, ex.methods[meth])}"] = rows_.mean(axis=0)
+    for m, rows_ in ex.exact_spectra().items():
+        curves[f"{m} exact (rank-k curve)"] = rows_.mean(axis=0)
     fig, _ = plot_rank_spectrum(curves, normalize="abs", use_pyplot=False,
                                 title=f"rank spectra, mean of {len(ex.image_names)} image(s)")
     name = f"{prefix}explain_spectrum.png"
@@ -399,6 +401,9 @@ def _explain_section(ex: ExplainResult, report: AuditReport, prefix: str, out: P
                     row[f"{label} evals"] = vals["evaluations"]
                 row[f"{label} k50"] = _rank_cell(vals["rank_50"], vals["reliable"])
                 row[f"{label} k90"] = _rank_cell(vals["rank_90"], vals["reliable"])
+            if "exact" in item:
+                row["exact k50"] = item["exact"]["rank_50"]
+                row["exact k90"] = item["exact"]["rank_90"]
             table.append(row)
     notes = sorted({item["note"] for items in ex.items.values() for item in items
                     if item.get("note")})
@@ -406,7 +411,10 @@ def _explain_section(ex: ExplainResult, report: AuditReport, prefix: str, out: P
     return (
         "<h3>Explained images</h3>" + warn
         + f"<p>{html.escape(_reliability_note(ex.tolerance))} "
-        + html.escape(_map_note(ex.map_tolerance)) + "</p>"
+        + html.escape(_map_note(ex.map_tolerance))
+        + (html.escape(" exact k50/k90: from the exact rank spectrum of the rank-k curve, "
+                       "F(x_k) - F(x_{k-1}) (r + 1 forward passes, no quadrature error).")
+           if ex.exact_spectra() else "") + "</p>"
         + _html_table(table) + "".join(parts)
     )
 
