@@ -10,7 +10,8 @@ writes one folder with an ``index.html`` in two parts:
    image, IG's by quadrature, as the report's ``exact`` entries record), IG beside RIG on
    a few images, and one image along the rank path.
 2. **ImageNet, EfficientNet-Lite0 on real photos**: IG beside RIG on a handful of photos
-   with their predicted class names and probabilities, their rank spectra, one photo
+   with their predicted class names and probabilities, their rank spectra (and each
+   photo's exact spectrum on the rank-``k`` curve, from 225 forward passes), one photo
    along the rank path, and accuracy on rank-``k`` approximations and residuals of all
    photos from :func:`captum_rank.data.load_photos` (labelled photos against their
    ImageNet label, the others against the model's own prediction on the photo).
