@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import ROOT, load_script
 
 
 @pytest.fixture(scope="module")
 def harness():  # type: ignore[no-untyped-def]
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("faithfulness_bench",
-                                                  ROOT / "benchmarks" / "faithfulness.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "benchmarks" / "faithfulness.py", "faithfulness_bench")
 
 
 def test_smoke_run_and_report(harness, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import ROOT, load_script
 
 
 def _checker() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("check_anchors",
-                                                  ROOT / ".ci" / "check_anchors.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / ".ci" / "check_anchors.py", "check_anchors")
 
 
 def test_finds_missing_anchors_and_pages(tmp_path: Path) -> None:

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 
 import pytest
+from helpers import ROOT, load_script
 
 from captum_rank import data, zoo
 
-GALLERY = Path(__file__).resolve().parents[1] / "examples" / "gallery.py"
+GALLERY = ROOT / "examples" / "gallery.py"
 
 
 def _gallery() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gallery", GALLERY)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(GALLERY, "gallery")
 
 
 def test_zoo_failure_stops_the_gallery(monkeypatch: pytest.MonkeyPatch) -> None:
