@@ -430,6 +430,8 @@ def preflight(
     inputs: Sequence[Tensor],
     target: Any,
     additional_forward_args: Any,
+    *,
+    needs_gradients: bool = True,
 ) -> CanonicalTarget:
     r"""The checks that need no forward pass; run once at the start of an attribution.
 
@@ -438,6 +440,9 @@ def preflight(
         inputs (Sequence[Tensor]): validated input tensors (they share the batch size).
         target (Any): the user's ``target``.
         additional_forward_args (Any): the user's extra arguments.
+        needs_gradients (bool, optional): whether the attribution differentiates the model
+            (forward-only ones, such as exact rank attributions, also run in
+            ``torch.inference_mode()``). Default: True.
 
     Returns:
         the canonical target (see :func:`check_target`).
@@ -451,7 +456,8 @@ def preflight(
         >>> preflight(torch.nn.Identity(), (torch.zeros(3, 2, 2),), np.int32(1), None)
         1
     """
-    check_grad_mode()
+    if needs_gradients:
+        check_grad_mode()
     num_examples = int(inputs[0].shape[0])
     canonical = check_target(target, num_examples)
     check_additional_forward_args(additional_forward_args, num_examples)

@@ -24,13 +24,11 @@ from captum_rank._captum import (
     captum_entry_point,
 )
 from captum_rank._model_checks import (
-    check_additional_forward_args,
     check_output,
     check_target,
     checked_gradients,
     preflight,
     select_targets,
-    warn_if_training,
     warn_non_finite_delta,
 )
 from captum_rank._validation import (
@@ -544,10 +542,8 @@ class RankIntegratedGradients(GradientAttribution):
             )
         checked_inputs = check_inputs(formatted_inputs)
         checked_baselines = check_baselines(formatted_baselines, checked_inputs)
-        num_examples = int(checked_inputs[0].shape[0])
-        canonical = check_target(target, num_examples)
-        check_additional_forward_args(additional_forward_args, num_examples)
-        warn_if_training(self.forward_func)
+        canonical = preflight(self.forward_func, checked_inputs, target,
+                              additional_forward_args, needs_gradients=False)
         internal_batch_size = check_internal_batch_size(internal_batch_size)
         resolved = resolve_schedule(schedule)
         extra_args = _format_additional_forward_args(additional_forward_args)

@@ -45,6 +45,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from captum_rank import svd as _svd
 from captum_rank.checks import UserInputError
 from captum_rank.path import PathGeometry, matrix_form
 from captum_rank.schedules import (
@@ -135,7 +136,7 @@ def _rank_points(geometry: PathGeometry, example: int, first: int, last: int) ->
     """
     U, S, Vh = (factor[example] for factor in geometry.svd())
     r = S.shape[-1]
-    start = (U[..., :first] * S[..., None, :first]) @ Vh[..., :first, :]
+    start = _svd.reconstruct(U[..., :first], S[..., :first], Vh[..., :first, :])
     if last > first:
         terms = torch.einsum("...hk,...kw->k...hw",
                              U[..., first:last] * S[..., None, first:last], Vh[..., first:last, :])

@@ -42,6 +42,7 @@ from captum_rank.audit.spectrum import (
     MethodSpec,
     _schedule_id,
     default_quadrature,
+    exact_rows,
     relative_error,
 )
 from captum_rank.checks import (
@@ -445,14 +446,10 @@ def explain(
 def _exact_spectra(explainer: RankIntegratedGradients, x: Tensor, baseline: float,
                    targets: Tensor, internal_batch_size: int | None,
                    n_steps: int) -> tuple[Tensor, Tensor]:
-    """``(N, r)`` exact spectra of the rank-``k`` curve and their ``(N,)`` deltas.
-
-    Without ``internal_batch_size`` at most ``n_steps`` points per image go through the
-    model at once, as the attributions' own passes do (a photo has 225 points).
-    """
-    chunk = internal_batch_size or max(1, n_steps) * int(x.shape[0])
+    """``(N, r)`` exact spectra of the rank-``k`` curve and their ``(N,)`` deltas."""
     ranks, delta = explainer.exact_ranks(x, baselines=baseline, target=targets,
-                                         internal_batch_size=chunk,
+                                         internal_batch_size=exact_rows(
+                                             internal_batch_size, n_steps, int(x.shape[0])),
                                          return_convergence_delta=True)
     return (ranks.detach().to(torch.float64).reshape(int(x.shape[0]), -1).cpu(),
             delta.detach().to(torch.float64).cpu())

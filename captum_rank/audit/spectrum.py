@@ -75,10 +75,12 @@ from captum_rank.summaries import rank_for_share
 
 __all__ = [
     "DEFAULT_METHODS",
+    "MAP_TOLERANCE",
     "RELIABILITY_TOLERANCE",
     "RankSpectrumResult",
     "default_quadrature",
     "default_schedule",
+    "exact_rows",
     "method_label",
     "rank_spectrum",
     "relative_error",
@@ -119,6 +121,27 @@ def default_schedule() -> str:
     default = inspect.signature(RankIntegratedGradients.attribute_ranks).parameters[
         "schedule"].default
     return default if isinstance(default, str) else type(default).__name__
+
+
+def exact_rows(internal_batch_size: int | None, n_steps: int, n_images: int) -> int:
+    r"""Path points per forward pass of an exact spectrum in the audit and explain.
+
+    ``r + 1`` points per image can be many more than ``n_steps`` (225 on photos), so
+    without a limit it passes at most the rows the quadrature would.
+
+    Args:
+        internal_batch_size (int or None): the user's limit, if any.
+        n_steps (int): the quadrature's steps.
+        n_images (int): images in the batch.
+
+    Returns:
+        int: rows per pass.
+
+    Examples:
+        >>> exact_rows(None, 32, 4), exact_rows(10, 32, 4)
+        (128, 10)
+    """
+    return internal_batch_size or max(1, n_steps) * n_images
 
 
 def default_quadrature() -> str:
@@ -530,9 +553,7 @@ def rank_spectrum(
             if method_map[meth] is not None:
                 kwargs["schedule"] = method_map[meth]
             if exact_map[meth]:
-                # r + 1 points per image can be many more than n_steps (225 on photos):
-                # without a limit, pass at most the rows the quadrature would.
-                rows = internal_batch_size or n_steps * int(x.shape[0])
+                rows = exact_rows(internal_batch_size, n_steps, int(x.shape[0]))
                 ranks, delta = explainers[m].exact_ranks(
                     x, baselines=baseline, target=targets[m], internal_batch_size=rows,
                     return_convergence_delta=True, **kwargs,
