@@ -33,7 +33,7 @@ where the fixed rules stream.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,23 +180,25 @@ class _Example:
     # The per-interval numbers live on the CPU with the nodes and outputs (they steer the
     # bisection); points and gradients stay on the model's device.
 
+    def trapezoids(self, keep: Tensor | None = None) -> Iterator[Tensor]:
+        """Per input, each interval's trapezoid ``(G_j + G_{j+1}) / 2 * increment``
+        ``(intervals, *matrix)``, on all nodes or on the nodes ``keep``."""
+        for points, grads in zip(self.points, self.grads, strict=True):
+            if keep is not None:
+                index = keep.to(points.device)
+                points, grads = points[index], grads[index]
+            yield 0.5 * (grads[1:] + grads[:-1]) * (points[1:] - points[:-1])
+
     def interval_errors(self) -> Tensor:
         estimate = torch.zeros(self.alphas.numel() - 1, dtype=torch.float64)
-        for points, grads in zip(self.points, self.grads, strict=True):
-            pieces = 0.5 * (grads[1:] + grads[:-1]) * (points[1:] - points[:-1])
+        for pieces in self.trapezoids():
             estimate += pieces.flatten(1).sum(1).to(torch.float64).cpu()
         return estimate - (self.outputs[1:] - self.outputs[:-1])
 
     def pixel_map(self, keep: Tensor | None = None) -> Tensor:
         """The trapezoid pixel map on all nodes, or on the nodes ``keep``, flattened."""
-        parts = []
-        for points, grads in zip(self.points, self.grads, strict=True):
-            if keep is not None:
-                index = keep.to(points.device)
-                points, grads = points[index], grads[index]
-            pieces = 0.5 * (grads[1:] + grads[:-1]) * (points[1:] - points[:-1])
-            parts.append(pieces.sum(0).flatten().to(torch.float64))
-        return torch.cat(parts)
+        return torch.cat([pieces.sum(0).flatten().to(torch.float64)
+                          for pieces in self.trapezoids(keep)])
 
     def map_error(self) -> float:
         """``||A_n - A_{n/2}|| / ||A_n||``: the map on all nodes against every other node."""
