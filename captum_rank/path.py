@@ -281,8 +281,8 @@ class RankPath:
             factors where a curved path or rank attributions need them.
 
     With ``schedule.channels == "joint"`` the path works on each example's leading
-    dimensions stacked into one ``(C*H) x W`` matrix: ``delta``, the factors and the
-    sums are in that ``(N, 1, C*H, W)`` form, while :meth:`point` returns and
+    dimensions stacked into one ``(C*H) x W`` matrix: the :attr:`geometry`'s ``delta``
+    and factors, and the sums, are in that ``(N, 1, C*H, W)`` form, while :meth:`point` returns and
     :meth:`accumulate` takes tensors of the input's own shape. :meth:`as_input` turns
     a pixel sum back into the input's shape.
 
@@ -305,7 +305,6 @@ class RankPath:
                                       factors=plan.ranks)
         self.geometry = geometry
         self.schedule = geometry.schedule
-        self.matrix_shape = geometry.matrix_shape
         at_bounds = geometry.gates(self.partition.boundaries)
         at_nodes = geometry.gates(self.partition.nodes)
         # Straight line: every component has the same gate at every node and boundary,
@@ -414,7 +413,7 @@ class RankPath:
                 f"< {self._next_point}."
             )
         self._next_accumulate += 1
-        grad = grad.to(self.geometry.work_dtype).reshape(self.matrix_shape)
+        grad = grad.to(self.geometry.work_dtype).reshape(self.geometry.matrix_shape)
         if self.gate_steps is None:
             if self.grad_mean is not None:
                 self.grad_mean.add_(grad * self.straight_weights[step])
