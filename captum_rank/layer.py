@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import torch
-from captum.attr import GradientAttribution, LayerAttribution
+from captum.attr import GradientAttribution, LayerAttribution, LayerIntegratedGradients
 from torch import Tensor, nn
 from torch.nn.parallel.scatter_gather import scatter
 
@@ -99,19 +99,6 @@ _DEFAULT_SCHEDULE: ScheduleLike = inspect.signature(RankIntegratedGradients.attr
     "schedule"].default
 
 
-def _layer_output_error(name: str, shape: tuple[Any, ...], to_input: bool) -> UserInputError:
-    side = "input" if to_input else "output"
-    return UserInputError(
-        f"The layer's {side} `{name}` has shape {shape}: fewer than two matrix dimensions "
-        "per example, so it has no rank path (its singular components would be its "
-        "examples). Choose a layer whose activations are a matrix per example, such as "
-        "token embeddings (N, T, D) or feature maps (N, C, H, W) (or set "
-        f"`attribute_to_layer_input={not to_input}` if that side is one); or take the "
-        "straight line on this layer with captum.attr.LayerIntegratedGradients (which is "
-        "what schedule='linear' computes on a matrix-shaped layer)."
-    )
-
-
 def _device(module: nn.Module, source: Any) -> torch.device:
     for parameter in module.parameters(recurse=False):
         return parameter.device
@@ -162,7 +149,7 @@ def _layers_replaced(
             handle.remove()
 
 
-class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
+class LayerRankIntegratedGradients(LayerIntegratedGradients):
     r"""Rank Integrated Gradients on a layer's activations (Captum's LIG along the rank path).
 
     The attributions are to the activations ``a`` of ``layer`` (its output, or its input
@@ -236,8 +223,11 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         # RIG's own gradient function (with its checks); the layer's wraps it.
         self._point_gradients = self.rig.gradient_func
         self._last_convergence: Convergence | None = None
+        # Captum's LIG constructor minus its Captum IG and its warning on several layers
+        # (listed layers are checked when they run): where Captum keeps that IG, ours is RIG.
         LayerAttribution.__init__(self, forward_func, layer, device_ids=device_ids)
         GradientAttribution.__init__(self, forward_func)
+        self.ig = self.rig
 
     @captum_entry_point
     def attribute(
@@ -247,7 +237,7 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         target: TargetType = None,
         additional_forward_args: Any = None,
         n_steps: int = 50,
-        method: str = ADAPTIVE,
+        method: str | None = None,
         internal_batch_size: int | None = None,
         return_convergence_delta: bool = False,
         attribute_to_layer_input: bool = False,
@@ -305,7 +295,7 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         target: TargetType = None,
         additional_forward_args: Any = None,
         n_steps: int = 50,
-        method: str = ADAPTIVE,
+        method: str | None = None,
         internal_batch_size: int | None = None,
         return_convergence_delta: bool = False,
         attribute_to_layer_input: bool = False,
@@ -360,7 +350,7 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         target: TargetType = None,
         additional_forward_args: Any = None,
         n_steps: int = 50,
-        method: str = ADAPTIVE,
+        method: str | None = None,
         internal_batch_size: int | None = None,
         return_convergence_delta: bool = False,
         attribute_to_layer_input: bool = False,
@@ -417,7 +407,7 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         target: TargetType,
         additional_forward_args: Any,
         n_steps: int,
-        method: str,
+        method: str | None,
         internal_batch_size: int | None,
         return_convergence_delta: bool,
         attribute_to_layer_input: bool,
@@ -438,23 +428,12 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         if self.device_ids is None:
             self.device_ids = getattr(self.forward_func, "device_ids", None)
         layers = self.layer if isinstance(self.layer, list) else [self.layer]
-        if len(layers) > 1 and not self.device_ids:
-            # Dependent layers give no error of their own (only None gradients): look.
-            diagnose_layers(self.forward_func, layers, True, model_inputs, extra_args,
-                            attribute_to_layer_input)
         per_layer_inputs = self._activations(model_inputs, extra_args, attribute_to_layer_input)
         per_layer_baselines = self._activations(model_baselines, extra_args,
                                                 attribute_to_layer_input)
         counts = [len(acts) for acts in per_layer_inputs]
         layer_inputs = tuple(t for acts in per_layer_inputs for t in acts)
         layer_baselines = tuple(t for acts in per_layer_baselines for t in acts)
-        if all(tensor.dim() < 3 for tensor in layer_inputs):
-            shapes = [tuple(tensor.shape) for tensor in layer_inputs]
-            raise _layer_output_error(
-                "layer", shapes[0] if len(shapes) == 1 else tuple(shapes),
-                attribute_to_layer_input,
-            )
-
         bounds = [0]
         for count in counts:
             bounds.append(bounds[-1] + count)
@@ -502,6 +481,21 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         """
         device_ids = self.device_ids
         point_gradients = self._point_gradients
+        side = "input" if to_input else "output"
+        is_list = isinstance(self.layer, list)
+
+        def missing(index: int) -> str:
+            owner = next(i for i in range(len(layers)) if bounds[i] <= index < bounds[i + 1])
+            where = f"`layer[{owner}]`" if is_list else "`layer`"
+            return (
+                f"The model's output does not depend on the {side} of {where} "
+                f"({type(layers[owner]).__name__}) once the listed layers' activations are "
+                "replaced: its activations reach the output only through another listed "
+                "layer, whose activations the path replaces (Captum's LayerIntegratedGradients "
+                "fails there too). Attribute to the two layers in separate calls, or list "
+                "layers whose activations also reach the output on their own (e.g. through "
+                "a skip connection)."
+            )
 
         def gradient_func(
             forward_fn: Callable[..., Any],
@@ -518,7 +512,8 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
 
             if not grad_kwargs:
                 result: tuple[Tensor, ...] = point_gradients(
-                    through_layer, inputs, target_ind, additional_forward_args, **context
+                    through_layer, inputs, target_ind, additional_forward_args,
+                    missing=missing, **context
                 )
                 return result
             extra = additional_forward_args
@@ -576,6 +571,25 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         if not isinstance(self.layer, list):
             activations = [activations]
         return [tuple(t.detach() for t in acts) for acts in activations]
+
+    def attribute_future(self) -> Callable[[], Any]:
+        r"""Not implemented, as for Captum's LayerIntegratedGradients.
+
+        Raises:
+            NotImplementedError: always.
+
+        Examples:
+            >>> import torch
+            >>> from captum_rank import LayerRankIntegratedGradients
+            >>> layer = torch.nn.Identity()
+            >>> LayerRankIntegratedGradients(layer, layer).attribute_future()
+            Traceback (most recent call last):
+            ...
+            NotImplementedError: attribute_future is not implemented for LayerRankIntegratedGradients
+        """
+        raise NotImplementedError(
+            "attribute_future is not implemented for LayerRankIntegratedGradients"
+        )
 
     def has_convergence_delta(self) -> bool:
         r"""Layer RIG is a path method: its attributions sum to ``F(x) - F(x')``.
