@@ -42,7 +42,7 @@ from captum_rank._layer_checks import check_layer_list, diagnose_layers
 from captum_rank._model_checks import check_target
 from captum_rank._validation import as_tuples, check_baselines, check_same_batch
 from captum_rank.adaptive import Convergence
-from captum_rank.attr import ADAPTIVE, RankIntegratedGradients, ScheduleLike
+from captum_rank.attr import RankIntegratedGradients, ScheduleLike
 from captum_rank.checks import UserInputError, UserTypeError, boolean
 
 __all__ = ["LayerRankIntegratedGradients"]
@@ -561,9 +561,9 @@ class LayerRankIntegratedGradients(LayerIntegratedGradients):
                 self.forward_func, model_inputs, self.layer, device_ids=self.device_ids,
                 additional_forward_args=extra_args, attribute_to_layer_input=to_input,
             )
-        except (AssertionError, AttributeError, TypeError):
-            # Captum asserts on a layer never called and fails on a dict: say which
-            # layer and why; anything else is the model's own error.
+        except (AssertionError, AttributeError, KeyError, TypeError):
+            # Captum asserts on a layer never called (a KeyError in a list) and fails on a
+            # dict: say which layer and why; anything else is the model's own error.
             layers = self.layer if isinstance(self.layer, list) else [self.layer]
             diagnose_layers(self.forward_func, layers, isinstance(self.layer, list),
                             model_inputs, extra_args, to_input)
