@@ -82,8 +82,9 @@ def check_exact(schedule: RankSchedule, inputs: Tensor) -> tuple[int, ...]:
         :func:`captum_rank.path.matrix_form`).
 
     Raises:
-        UserInputError: naming ``schedule`` for a schedule that is not a rank-``k`` curve schedule, or one
-            that times several matrices per example by their own spectra.
+        UserInputError: naming ``schedule`` for a schedule that is not a rank-``k``
+            curve schedule, or one that times several matrices per example by their own
+            spectra. Feature vectors ``(N, F)`` (rank one) pass under every schedule.
 
     Examples:
         >>> import torch

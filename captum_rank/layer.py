@@ -582,10 +582,10 @@ class LayerRankIntegratedGradients(LayerIntegratedGradients):
             >>> import torch
             >>> from captum_rank import LayerRankIntegratedGradients
             >>> layer = torch.nn.Identity()
-            >>> LayerRankIntegratedGradients(layer, layer).attribute_future()
+            >>> LayerRankIntegratedGradients(layer, layer).attribute_future()  # doctest: +ELLIPSIS
             Traceback (most recent call last):
             ...
-            NotImplementedError: attribute_future is not implemented for LayerRankIntegratedGradients
+            NotImplementedError: attribute_future is not implemented for ...
         """
         raise NotImplementedError(
             "attribute_future is not implemented for LayerRankIntegratedGradients"
