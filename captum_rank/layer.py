@@ -61,11 +61,13 @@ _ARGS_DOC = r"""
                         ``forward_func`` after the inputs. Default: None.
             n_steps (int, optional): Gradient evaluations along the path. Default: 50.
             method (str, optional): Where the ``n_steps`` evaluations go, as in
-                        :meth:`RankIntegratedGradients.attribute`: ``adaptive``
-                        (default, RIG's adaptive rule) or one of Captum's fixed rules
-                        (``gausslegendre``, Captum LIG's default, ``riemann_*``). With
-                        ``schedule="linear"`` and the same fixed rule, this is Captum's
-                        LIG exactly.
+                        :meth:`RankIntegratedGradients.attribute`: ``adaptive`` (RIG's
+                        adaptive rule) or one of Captum's fixed rules (``gausslegendre``,
+                        Captum LIG's default, ``riemann_*``). Default: None, which is
+                        ``gausslegendre`` on the straight line (``schedule="linear"``, or
+                        rank-one activations) and ``adaptive`` elsewhere. With
+                        ``schedule="linear"`` and the same rule (or none), this is
+                        Captum's LIG to float rounding.
             internal_batch_size (int, optional): At most this many path points go
                         through the model at once. With a fixed rule, peak memory is
                         bounded by it (the adaptive rule also keeps every node's
@@ -161,10 +163,12 @@ class LayerRankIntegratedGradients(LayerIntegratedGradients):
     output: for a text model's embedding layer, which of the sentence's embedding
     directions (rank-one pieces ``s_i u_i v_i^T`` of its ``T x D`` embedding matrix).
 
-    A layer that returns a tuple gives a tuple of attributions; there, a tensor with
-    fewer than two matrix dimensions (such as an ``(N, L)`` vector) follows the straight
-    line, as for RIG's inputs. A layer whose only activation is such a tensor is refused
-    with :class:`~captum_rank.checks.UserInputError`.
+    A layer that returns a tuple gives a tuple of attributions. An activation with fewer
+    than two matrix dimensions (such as a linear layer's ``(N, F)``) is one ``1 x F``
+    matrix of rank one per example and follows the straight line under every schedule:
+    Captum's LayerIntegratedGradients, as for RIG's inputs. With ``schedule="linear"``
+    (or such activations) and ``method`` left out, the result is Captum LIG's to float
+    rounding. Layers that feed one another may be listed together, as in Captum.
 
     Args:
         forward_func (Callable): The model or any function of the inputs.
@@ -261,10 +265,11 @@ class LayerRankIntegratedGradients(LayerIntegratedGradients):
               ``sum(attributions) - (F(x) - F(x'))``.
 
         Raises:
-            UserInputError: for a layer whose activations have fewer than two matrix
-                dimensions, a layer the forward pass never calls (or that is not part of
-                the model), one whose activations are not tensors (a dict, say), a list
-                of layers in which one feeds another, and (as for RIG) bad options.
+            UserInputError: for a layer the forward pass never calls (or that is not
+                part of the model), one whose activations are not tensors (a dict, say),
+                a listed layer whose activations reach the output only through another
+                listed layer, and (as for RIG) bad options; caught by
+                ``except AssertionError`` too, as Captum's asserts are.
             UserTypeError: ``attribute_to_layer_input`` that is not a bool.
             TypeError: for inputs or options of the wrong type.
             ValueError: as for :meth:`RankIntegratedGradients.attribute`.
