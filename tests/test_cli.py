@@ -138,8 +138,8 @@ def test_explain_writes_maps_and_spectra(tiny: tuple[str, str], tmp_path: Path,
     assert main(["explain", "--model", spec, "--weights", weights, str(png), str(jpg),
                  "--target", "3", "--n-steps", "4", "--schedule", "arc_length",
                  "--out", str(out)]) == 0
-    for name in ("explain_grid.png", "explain_spectrum.png", "rank_path_TinyNet.png",
-                 "report.json", "index.html"):
+    for name in ("explain_00_a_png.png", "explain_01_b_jpg.png", "explain_spectrum.png",
+                 "rank_path_TinyNet.png", "report.json", "index.html"):
         assert (out / name).is_file(), name
     result = json.loads((out / "report.json").read_text())["explanation"]
     assert result["methods"] == {"rig": "arc_length", "ig": "linear"}

@@ -166,7 +166,9 @@ def scale_rule(
 
     Examples:
         >>> print(scale_rule({"IG": 0.63, "RIG": 0.15}, "method"))
-        Colour scale: each column its own (full colour at IG 0.63, RIG 0.15; the top 2% of |attribution| mass saturates): compare where each map puts its evidence, not brightness across columns.
+        Colour scale: each column its own (full colour at IG 0.63, RIG 0.15; the top 2% of
+        |attribution| mass saturates): compare where each map puts its evidence, not
+        brightness across columns.
     """
     check_option(share, "share", ("method", "all"))
     perc = _check_outlier_perc(outlier_perc)
@@ -308,14 +310,15 @@ def plot_maps_over_image(
               + _LINE * sum(len(lines) + 0.4 for lines in wrapped) + _PAD)
     fig = new_figure((width / dpi, height / dpi), use_pyplot, dpi=dpi)
 
-    def box(left: float, top: float, box_w: float, box_h: float) -> list[float]:
+    def box(left: float, top: float, box_w: float,
+            box_h: float) -> tuple[float, float, float, float]:
         # Figure fractions of a box given in pixels from the top left corner.
-        return [left / width, 1.0 - (top + box_h) / height, box_w / width, box_h / height]
+        return (left / width, 1.0 - (top + box_h) / height, box_w / width, box_h / height)
 
     cmap = default_cmap(sign)
     low, high = sign_range(sign)
     axes = np.empty((len(rules), n_cols), dtype=object)
-    top = _PAD
+    top: float = _PAD
     for line in title_lines:
         fig.text(0.5, 1.0 - (top + _LINE / 2) / height, line, ha="center", va="center",
                  fontsize=11, fontweight="bold")
