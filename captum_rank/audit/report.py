@@ -217,7 +217,7 @@ _STYLE = """
 body { font-family: sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 0.8em;
        color: #222; overflow-wrap: anywhere; }
 .scroll { overflow-x: auto; max-width: 100%; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; overflow-wrap: normal; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 img { max-width: 100%; height: auto; border: 1px solid #eee; margin: 0.5em 0; }
@@ -514,6 +514,8 @@ def write_report(
     page = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        # No icon file: without this line browsers ask for /favicon.ico and log a 404.
+        "<link rel='icon' href='data:,'>"
         f"<title>{html.escape(title)}"
         f"</title><style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
         + "".join(sections)
