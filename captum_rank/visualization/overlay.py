@@ -384,6 +384,8 @@ def _draw(ax: Axes, pixels: np.ndarray, k: int) -> None:
     # block (no resampling by matplotlib, whose smoothing would blur speckle into plaid).
     big = np.repeat(np.repeat(np.clip(pixels, 0.0, 1.0), k, axis=0), k, axis=1)
     ax.imshow(big, interpolation="none", aspect="auto")
+    # A frame would paint over the outermost row and column of map pixels.
+    ax.set_frame_on(False)
 
 
 def _colour_bar(fig: Figure, cax: Axes, cmap: Any, low: float, high: float,
