@@ -195,3 +195,23 @@ def test_bad_arguments_name_themselves() -> None:
         viz.plot_maps_over_image(image, {"m": np.full((8, 8), np.nan)}, use_pyplot=False)
     with pytest.raises(UserTypeError, match="notes"):
         viz.plot_maps_over_image(image, attr, notes=["x"], use_pyplot=False)  # type: ignore[arg-type]
+
+
+def test_the_docs_list_every_view_and_scale_rule() -> None:
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "report.md").read_text()
+
+    def first_column(header: str) -> list[str]:
+        lines = page.splitlines()
+        start = next(n for n, line in enumerate(lines) if line.startswith(header))
+        rows = []
+        for line in lines[start + 2:]:
+            if not line.startswith("|"):
+                break
+            rows.append(re.match(r"^\| `([a-z]+)`", line).group(1))  # type: ignore[union-attr]
+        return rows
+
+    assert first_column("| view |") == list(viz.VIEWS)
+    assert first_column("| scale |") == list(viz.SHARES)
