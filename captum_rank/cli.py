@@ -472,9 +472,10 @@ def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
     if args.target is not None:
         non_negative_int(args.target, "--target")
     shape_override = _parse_shape(args.input_shape)
-    _check_view_args(args)
     _check_model_paths(args)
     _check_image_paths(args.images)
+    # After the path checks, which must run without importing torch (the registry does).
+    _check_view_args(args)
     out = output_dir(args.out, "--out")
     _set_threads(args)
     from captum_rank.audit.explain import explain

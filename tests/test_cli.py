@@ -160,6 +160,18 @@ def test_explain_writes_maps_and_spectra(tiny: tuple[str, str], tmp_path: Path,
     assert "warning:" in captured.err and "colour" in captured.err
 
 
+def test_view_names_in_the_help_are_the_registry() -> None:
+    # The help is literal (no matplotlib import for --help); it must list VIEWS and SHARES.
+    from captum_rank.cli import _add_view_args
+    from captum_rank.visualization import SHARES, VIEWS
+
+    parser = argparse.ArgumentParser()
+    _add_view_args(parser)
+    helps = {a.dest: a.help or "" for a in parser._actions}
+    assert all(view in helps["view"] for view in VIEWS)
+    assert all(share in helps["scale"] for share in SHARES)
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -204,18 +216,6 @@ def test_explain_writes_maps_and_spectra(tiny: tuple[str, str], tmp_path: Path,
         (["demo", "--view", "overlay"], "`--view`"),
     ],
 )
-def test_view_names_in_the_help_are_the_registry() -> None:
-    # The help is literal (no matplotlib import for --help); it must list VIEWS and SHARES.
-    from captum_rank.cli import _add_view_args
-    from captum_rank.visualization import SHARES, VIEWS
-
-    parser = argparse.ArgumentParser()
-    _add_view_args(parser)
-    helps = {a.dest: a.help or "" for a in parser._actions}
-    assert all(view in helps["view"] for view in VIEWS)
-    assert all(share in helps["scale"] for share in SHARES)
-
-
 def test_errors_are_one_line_with_status_2(argv: list[str], message: str,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
