@@ -73,7 +73,7 @@ _VIEW_WORDS = {
 
 # Pixel geometry at the figure's dpi (text at 100 dpi: 9 pt is about 12.5 px).
 _PAD, _GAP = 12, 14
-_HEAD, _NOTE, _BAR, _TICKS, _LINE = 40, 30, 10, 30, 15
+_NOTE, _BAR, _TICKS, _LINE = 30, 10, 30, 15
 
 
 def view_settings(view: str) -> tuple[str, str]:
@@ -299,13 +299,17 @@ def plot_maps_over_image(
     n_cols = 1 + len(columns)
     width = max(2 * _PAD + n_cols * pw + (n_cols - 1) * _GAP, 480)
     chars = max(40, int((width - 2 * _PAD) / 7.0))
-    title_lines = textwrap.wrap(title, chars) if title else []
+    # Bold 11 pt titles are wider than 9 pt body text.
+    title_lines = textwrap.wrap(title, int(chars * 0.75)) if title else []
+    # Room for the longest column title (its lines, plus the scale named under it).
+    head_lines = max(str(key).count("\n") + 1 for key in columns) + (len(rules) > 1)
+    head = 14 * head_lines + 12
     drawn = [key for key, attr in columns.items() if attr is not None]
     rule_texts = [scale_rule({key: values[rule][key] for key in drawn}, rule, perc,
                              scope if scales is not None else None) for rule in rules]
     rule_texts.append(f"View: {_VIEW_WORDS[view]}.")
     wrapped = [textwrap.wrap(text, chars) for text in rule_texts]
-    row_height = _HEAD + ph + _NOTE + _BAR + _TICKS
+    row_height = head + ph + _NOTE + _BAR + _TICKS
     height = (_PAD + _LINE * (len(title_lines) + 0.5 * bool(title_lines)) + len(rules) * row_height
               + _LINE * sum(len(lines) + 0.4 for lines in wrapped) + _PAD)
     fig = new_figure((width / dpi, height / dpi), use_pyplot, dpi=dpi)
@@ -326,7 +330,7 @@ def plot_maps_over_image(
     top += 0.5 * _LINE * bool(title_lines)
     grey = np.repeat(_rgb(shown).mean(axis=2, keepdims=True), 3, axis=2)
     for row, rule in enumerate(rules):
-        panel_top = top + _HEAD
+        panel_top = top + head
         for col in range(n_cols):
             left = _PAD + col * (pw + _GAP)
             ax = fig.add_axes(box(left, panel_top, pw, ph))
