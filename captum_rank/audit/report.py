@@ -279,7 +279,9 @@ def _accuracy_section(acc: RankAccuracyResult, report: AuditReport, prefix: str,
         "<h3>Accuracy against rank</h3>"
         f"<p>{acc.n_images} images.{unlabelled} Solid: rank-k approximations, dashed: "
         "high-rank residuals x - x<sub>k</sub>. Columns are ranks k.</p>"
-        + _img(name, "accuracy against rank") + _html_table(rows)
+        + _img(name, f"Accuracy of {', '.join(acc.models)} against rank k: on the rank-k "
+                     "approximations (solid lines) and on the high-rank residuals (dashed)")
+        + _html_table(rows)
         + f"<p>SVD of every image once: {cost['svd_s']:.3f} s; clean forward passes: "
         f"{cost['clean_forward_s']:.3f} s; reconstructions {cost['reconstruct_s']:.3f} s.</p>"
     )
@@ -296,7 +298,9 @@ def _spectrum_section(spec: RankSpectrumResult, report: AuditReport, prefix: str
     name = f"{prefix}rank_spectrum.png"
     _save(fig, out / name)
     written[f"{prefix}spectrum_png"] = out / name
-    parts = [_img(name, "rank spectra")]
+    parts = [_img(name, f"Mean rank spectra of {spec.n_images} images, per model and "
+                        "method: the attribution of each singular component and the "
+                        "cumulative share of the output")]
     names = report.class_names
     for m in spec.models:
         counts = spec.class_counts.get(m, {})
@@ -311,7 +315,7 @@ def _spectrum_section(spec: RankSpectrumResult, report: AuditReport, prefix: str
         file = f"{prefix}rank_spectrum_{_slug(m)}_by_class.png"
         _save(fig, out / file)
         written[f"{prefix}spectrum_by_class_png:{m}"] = out / file
-        parts.append(_img(file, f"per-class spectrum of {m}"))
+        parts.append(_img(file, f"Mean rank spectrum of {m} for each class"))
     rows = [{"model": m, "method": method_label(meth, vals["schedule"]),
              "k50": _rank_cell(vals["rank_50"], vals["reliable"]),
              "k90": _rank_cell(vals["rank_90"], vals["reliable"]),
@@ -356,7 +360,8 @@ def _explain_section(ex: ExplainResult, report: AuditReport, prefix: str, out: P
     name = f"{prefix}explain_spectrum.png"
     _save(fig, out / name)
     written[f"{prefix}explain_spectrum_png"] = out / name
-    parts.append(_img(name, "rank spectra of the explained images"))
+    parts.append(_img(name, f"Rank spectra of the {len(ex.image_names)} explained image(s), "
+                            "mean per model and method, and the cumulative share"))
     approx = ex.path_images.get("approximations")
     if approx is not None:
         for m, walk in ex.path.items():
@@ -368,7 +373,9 @@ def _explain_section(ex: ExplainResult, report: AuditReport, prefix: str, out: P
             name = f"{prefix}rank_path_{_slug(m)}.png"
             _save(fig, out / name)
             written[f"{prefix}rank_path_png:{m}"] = out / name
-            parts.append(_img(name, f"rank path for {m}"))
+            parts.append(_img(name, f"{ex.image_names[walk['image']]} along the rank path "
+                                    f"(its rank-k approximations) with {m}'s probability "
+                                    f"of {cls} at each k"))
     table = []
     for m in ex.models:
         for item in ex.items[m]:
