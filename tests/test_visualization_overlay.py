@@ -215,3 +215,25 @@ def test_the_docs_list_every_view_and_scale_rule() -> None:
 
     assert first_column("| view |") == list(viz.VIEWS)
     assert first_column("| scale |") == list(viz.SHARES)
+
+
+def test_blended_view_matches_captums_own_blended_heat_map() -> None:
+    # Captum draws the grey photo, then the normalised map with alpha on top; composing its
+    # two artists gives the pixels our panel must show.
+    from captum.attr import visualization as captum_viz
+
+    rng = np.random.default_rng(11)
+    image = rng.random((28, 28, 3))
+    image[0, 0], image[0, 1] = 0.0, 1.0  # Captum's grey autoscales: span [0, 1] exactly
+    attr = rng.normal(size=(28, 28, 3))
+    _, ax = captum_viz.visualize_image_attr(attr, image, "blended_heat_map", "all",
+                                            alpha_overlay=0.7, outlier_perc=2,
+                                            use_pyplot=False)
+    grey, heat = ax.images
+    alpha = heat.get_alpha()
+    expected = ((1 - alpha) * grey.to_rgba(grey.get_array())[:, :, :3]
+                + alpha * heat.to_rgba(heat.get_array())[:, :, :3])
+    fig, axes = viz.plot_maps_over_image(image, {"m": attr}, view="blended", share="method",
+                                         alpha_overlay=0.7, use_pyplot=False)
+    shown = _panel(fig, _pixels(fig), axes[0, 1])[::8, ::8]
+    assert np.abs(shown - expected).max() <= 2 / 255
