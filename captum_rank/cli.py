@@ -88,6 +88,24 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_view_args(p: argparse.ArgumentParser) -> None:
+    # Names kept literal so that `--help` does not import matplotlib; tests/test_cli.py
+    # pins them to captum_rank.visualization.VIEWS and SHARES.
+    p.add_argument("--view", default="blended", metavar="VIEW",
+                   help="how each image's maps are drawn: blended (over the grey photo), "
+                        "signed or absolute heat maps (default: blended)")
+    p.add_argument("--scale", default="both", metavar="RULE",
+                   help="colour scales of the maps: method (each map its own), all (one "
+                        "shared scale) or both (two rows; default); written on each figure")
+
+
+def _check_view_args(args: argparse.Namespace) -> None:
+    from captum_rank.visualization import SHARES, VIEWS
+
+    one_of(args.view, "--view", tuple(VIEWS))
+    one_of(args.scale, "--scale", SHARES)
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="torch CPU threads (default: torch's choice); on a busy machine 1 is "
@@ -131,6 +149,7 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--accuracy-photos", type=int, default=None, metavar="N",
                       help="photos in the ImageNet accuracy curves, a stratified subset "
                            "(default: all)")
+    _add_view_args(demo)
     _add_common(demo)
 
     audit = sub.add_parser(
@@ -194,6 +213,7 @@ def _build_parser() -> argparse.ArgumentParser:
                          help="path points per forward pass (bounds memory; default: 32)")
     explain.add_argument("--out", default="explain-out", metavar="DIR",
                          help="output folder (default: ./explain-out)")
+    _add_view_args(explain)
     _add_common(explain)
     return parser
 
@@ -341,6 +361,7 @@ def _cmd_demo(args: argparse.Namespace, argv: list[str]) -> int:
     real(args.map_tolerance, "--map-tolerance", minimum=0.0)
     if args.accuracy_photos is not None:
         positive_int(args.accuracy_photos, "--accuracy-photos")
+    _check_view_args(args)
     out = output_dir(args.out, "--out")
     from captum_rank.audit.ranks import check_ranks, parse_ranks
 
@@ -353,7 +374,8 @@ def _cmd_demo(args: argparse.Namespace, argv: list[str]) -> int:
     summary = run_demo(out, n_steps=args.n_steps, attribution_per_class=args.per_class,
                        ranks=ranks, photos=args.photos, progress=progress,
                        tolerance=args.tolerance, accuracy_photos=args.accuracy_photos,
-                       imagenet_n_steps=args.photo_n_steps, map_tolerance=args.map_tolerance)
+                       imagenet_n_steps=args.photo_n_steps, map_tolerance=args.map_tolerance,
+                       view=args.view, share=args.scale)
     for part in summary["parts"]:
         print(f"{part['title']}:")
         print(format_table(part["summary"]))
@@ -452,6 +474,8 @@ def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
     shape_override = _parse_shape(args.input_shape)
     _check_model_paths(args)
     _check_image_paths(args.images)
+    # After the path checks, which must run without importing torch (the registry does).
+    _check_view_args(args)
     out = output_dir(args.out, "--out")
     _set_threads(args)
     from captum_rank.audit.explain import explain
@@ -508,7 +532,7 @@ def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
                 print(f"{model_name}  {item['image']}: predicted {pred} "
                       f"(p={item['probability']:.3f}), target {target}; " + "; ".join(parts))
     written = write_report(out, reports[0] if len(reports) == 1 else reports,
-                           title="captum-rank explain")
+                           title="captum-rank explain", view=args.view, share=args.scale)
     print(f"wrote {len(written)} files to {out} (open index.html)")
     return 0
 

@@ -10,7 +10,9 @@ writes one folder with an ``index.html`` in two parts:
    image, IG's by quadrature, as the report's ``exact`` entries record), IG beside RIG on
    a few images, and one image along the rank path.
 2. **ImageNet, EfficientNet-Lite0 on real photos**: IG beside RIG on a handful of photos
-   with their predicted class names and probabilities, their rank spectra (and each
+   with their predicted class names and probabilities (one figure per photo: the maps over
+   the photo at one map pixel per screen pixel, with the colour-scale rule written on it),
+   their rank spectra (and each
    photo's exact spectrum on the rank-``k`` curve, from 225 forward passes), one photo
    along the rank path, and accuracy on rank-``k`` approximations and residuals of all
    photos from :func:`captum_rank.data.load_photos` (labelled photos against their
@@ -38,7 +40,7 @@ from captum_rank.audit import AuditReport, audit, explain, write_report
 from captum_rank.audit.loading import load_model, subset_indices
 from captum_rank.audit.ranks import default_ranks
 from captum_rank.audit.spectrum import MAP_TOLERANCE, RELIABILITY_TOLERANCE
-from captum_rank.checks import non_negative_int, output_dir, positive_int, real
+from captum_rank.checks import non_negative_int, one_of, output_dir, positive_int, real
 from captum_rank.data import CLASSES, load_sample
 
 __all__ = [
@@ -156,6 +158,8 @@ def run_demo(
     tolerance: float = RELIABILITY_TOLERANCE,
     accuracy_photos: int | None = None,
     map_tolerance: float = MAP_TOLERANCE,
+    view: str = "blended",
+    share: str = "both",
 ) -> dict[str, Any]:
     r"""Run the demo and write its figures, ``report.json`` and ``index.html`` into ``out_dir``.
 
@@ -182,6 +186,12 @@ def run_demo(
             Default: all of them.
         map_tolerance: estimated relative L2 error to which every map is refined; a map
             that misses it is not drawn. Default: 0.1.
+        view: how each explained image's maps are drawn: ``"blended"`` (over the grey
+            photo, Captum's ``blended_heat_map``), ``"signed"`` or ``"absolute"`` heat maps.
+            Default: ``"blended"``.
+        share: their colour scales: ``"method"`` (each map its own), ``"all"`` (one
+            shared scale) or ``"both"`` (two rows). The rule and its values are written on
+            each figure. Default: ``"both"``.
 
     Returns:
         dict: ``parts`` (per part: ``title``, ``summary`` rows as printed, and the
@@ -207,6 +217,10 @@ def run_demo(
     imagenet_n_steps = positive_int(imagenet_n_steps, "imagenet_n_steps")
     tolerance = real(tolerance, "tolerance", minimum=0.0)
     map_tolerance = real(map_tolerance, "map_tolerance", minimum=0.0)
+    from captum_rank.visualization import SHARES, VIEWS
+
+    view = one_of(view, "view", tuple(VIEWS))
+    share = one_of(share, "share", SHARES)
     reports = [_fashion_part(models, n_steps, attribution_per_class, grid_images, ranks,
                              progress, tolerance, map_tolerance)]
     if photos:
@@ -214,7 +228,7 @@ def run_demo(
             accuracy_photos = positive_int(accuracy_photos, "accuracy_photos")
         reports.append(_imagenet_part(photos, imagenet_n_steps, progress, tolerance,
                                       map_tolerance, accuracy_photos))
-    written = write_report(out, reports, title="captum-rank demo")
+    written = write_report(out, reports, title="captum-rank demo", view=view, share=share)
     return {
         "parts": [{"title": r.title, "summary": r.rows(), "report": r.to_dict()}
                   for r in reports],

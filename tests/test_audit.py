@@ -812,7 +812,8 @@ def test_explain_on_a_3x224_stand_in(tmp_path: Path) -> None:
     assert walk["probabilities"][-1] == pytest.approx(float(probs[0, walk["target"]]),
                                                       rel=1e-4)
     write_report(tmp_path, AuditReport(None, None, explanation=result))
-    for name in ("explain_grid.png", "explain_spectrum.png", "rank_path_c224.png"):
+    for name in ("explain_00_p.png", "explain_01_q.png", "explain_spectrum.png",
+                 "rank_path_c224.png"):
         assert (tmp_path / name).is_file(), name
     with pytest.raises(UserInputError, match="target"):
         explain(model, x, target=7, n_steps=2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
 import os
@@ -137,10 +138,13 @@ def test_explain_writes_maps_and_spectra(tiny: tuple[str, str], tmp_path: Path,
     out = tmp_path / "explain"
     assert main(["explain", "--model", spec, "--weights", weights, str(png), str(jpg),
                  "--target", "3", "--n-steps", "4", "--schedule", "arc_length",
-                 "--out", str(out)]) == 0
-    for name in ("explain_grid.png", "explain_spectrum.png", "rank_path_TinyNet.png",
-                 "report.json", "index.html"):
+                 "--view", "absolute", "--scale", "all", "--out", str(out)]) == 0
+    for name in ("explain_00_a_png.png", "explain_01_b_jpg.png", "explain_spectrum.png",
+                 "rank_path_TinyNet.png", "report.json", "index.html"):
         assert (out / name).is_file(), name
+    # --view and --scale reach the figures, whose alt text says what they show.
+    page = (out / "index.html").read_text()
+    assert page.count("as heat maps of |attribution|, all maps on one shared colour") == 2
     result = json.loads((out / "report.json").read_text())["explanation"]
     assert result["methods"] == {"rig": "arc_length", "ig": "linear"}
     (entries,) = result["items"].values()
@@ -154,6 +158,18 @@ def test_explain_writes_maps_and_spectra(tiny: tuple[str, str], tmp_path: Path,
     assert "map.err=" in captured.out and "evals)" in captured.out
     # A random colour picture given to a grey 28 x 28 model: a warning says so.
     assert "warning:" in captured.err and "colour" in captured.err
+
+
+def test_view_names_in_the_help_are_the_registry() -> None:
+    # The help is literal (no matplotlib import for --help); it must list VIEWS and SHARES.
+    from captum_rank.cli import _add_view_args
+    from captum_rank.visualization import SHARES, VIEWS
+
+    parser = argparse.ArgumentParser()
+    _add_view_args(parser)
+    helps = {a.dest: a.help or "" for a in parser._actions}
+    assert all(view in helps["view"] for view in VIEWS)
+    assert all(share in helps["scale"] for share in SHARES)
 
 
 @pytest.mark.parametrize(
@@ -194,6 +210,10 @@ def test_explain_writes_maps_and_spectra(tiny: tuple[str, str], tmp_path: Path,
         (["demo", "--threads", "0"], "--threads"),
         (["demo", "--ranks", "0,30"], "above min(H, W) = 28"),
         (["frobnicate"], "invalid choice"),
+        (["explain", "--model", "fmnist-natural", "--view", "heat", __file__],
+         "Unknown `--view` 'heat'; choose one of 'blended', 'signed', 'absolute'"),
+        (["explain", "--model", "fmnist-natural", "--scale", "own", __file__], "`--scale`"),
+        (["demo", "--view", "overlay"], "`--view`"),
     ],
 )
 def test_errors_are_one_line_with_status_2(argv: list[str], message: str,

@@ -16,9 +16,10 @@ def test_demo_command_fashion_part(tmp_path: Path, capsys: pytest.CaptureFixture
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--n-steps", "4", "--per-class", "1",
                  "--ranks", "0,1,2,28", "--photos", "0", "--no-progress"]) == 0
-    for name in (*DEMO_FILES, "Fashion-MNIST__natural_vs_robust_accuracy_vs_rank.png",
-                 "Fashion-MNIST__natural_vs_robust_explain_grid.png"):
+    for name in (*DEMO_FILES, "Fashion-MNIST__natural_vs_robust_accuracy_vs_rank.png"):
         assert (out / name).is_file(), name
+    # One figure per explained image (the maps over the image, the scale rule on it).
+    assert len(list(out.glob("Fashion-MNIST__natural_vs_robust_explain_0*.png"))) == 4
     blob = json.loads((out / "report.json").read_text())
     assert blob["kind"] == "rank-audit-set" and len(blob["reports"]) == 1
     report = blob["reports"][0]
@@ -63,9 +64,14 @@ def test_demo_imagenet_part_on_photos(tmp_path: Path) -> None:
     for values in item["methods"].values():
         assert isinstance(values["reliable"], bool) and len(values["spectrum"]) == 224
     prefix = "ImageNet__EfficientNet-Lite0_on_real_photos_"
-    for name in ("explain_grid.png", "accuracy_vs_rank.png", "explain_spectrum.png",
+    for name in ("accuracy_vs_rank.png", "explain_spectrum.png",
                  f"rank_path_{IMAGENET_MODEL}.png"):
         assert (tmp_path / f"{prefix}{name}").is_file(), name
+    (photo_figure,) = tmp_path.glob(f"{prefix}explain_00_*.png")
+    from PIL import Image
+
+    # The photo's maps are drawn at one map pixel per figure pixel or more.
+    assert Image.open(photo_figure).size[0] >= 3 * 224
 
 
 def test_demo_refuses_an_unwritable_folder_before_any_work(tmp_path: Path) -> None:

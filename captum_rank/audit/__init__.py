@@ -33,6 +33,7 @@ from captum_rank.audit.checkpoint import Checkpoint
 from captum_rank.audit.distributed import Shard, current_shard, init_from_env
 from captum_rank.audit.errors import AuditInputError
 from captum_rank.audit.explain import ExplainResult, explain
+from captum_rank.audit.explain_figures import explained_image_alt, plot_explained_image
 from captum_rank.audit.loading import load_data, load_images, load_model
 from captum_rank.audit.pipeline import audit
 from captum_rank.audit.ranks import check_ranks, default_ranks, parse_ranks, rank_for_share
@@ -61,12 +62,14 @@ __all__ = [
     "current_shard",
     "default_ranks",
     "explain",
+    "explained_image_alt",
     "format_table",
     "init_from_env",
     "load_data",
     "load_images",
     "load_model",
     "parse_ranks",
+    "plot_explained_image",
     "rank_accuracy",
     "rank_for_share",
     "rank_spectrum",

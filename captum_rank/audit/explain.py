@@ -16,7 +16,11 @@ with the adaptive rule the map is refined until that estimate is at most
 not converged, warned about, and not drawn by the report. It also
 walks one image along the rank path: its rank-``k`` approximations and the model's
 probability of the target at each. The result is data (:class:`ExplainResult`); the
-figures are drawn by :func:`captum_rank.audit.report.write_report`.
+figures are drawn by :func:`captum_rank.audit.report.write_report`: one per image by
+:func:`captum_rank.audit.explain_figures.plot_explained_image`, its maps over the photo
+(or as signed or absolute heat maps, ``view``) with every map pixel at least one screen
+pixel and the colour-scale rule (each map its own scale, one shared scale, or both rows)
+written on the figure.
 """
 
 from __future__ import annotations

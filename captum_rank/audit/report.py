@@ -20,12 +20,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from captum_rank.audit import _jsonio
 from captum_rank.audit.accuracy import RankAccuracyResult
 from captum_rank.audit.explain import ExplainResult
 from captum_rank.audit.spectrum import RankSpectrumResult, method_label
+from captum_rank.checks import one_of
 
 __all__ = ["AuditReport", "format_table", "summary_rows", "write_report"]
 
@@ -209,15 +208,19 @@ def _html_table(rows: Sequence[Mapping[str, Any]]) -> str:
         "<tr>" + "".join(f"<td>{html.escape(_cell(row.get(c)))}</td>" for c in columns) + "</tr>"
         for row in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    # The wrapper scrolls a wide table sideways instead of widening the page (phones).
+    return (f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}'
+            "</tbody></table></div>")
 
 
 _STYLE = """
-body { font-family: sans-serif; max-width: 1200px; margin: 2em auto; color: #222; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+body { font-family: sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 0.8em;
+       color: #222; overflow-wrap: anywhere; }
+.scroll { overflow-x: auto; max-width: 100%; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; overflow-wrap: normal; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
-img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
+img { max-width: 100%; height: auto; border: 1px solid #eee; margin: 0.5em 0; }
 code, pre { background: #f5f5f5; padding: 0.1em 0.3em; }
 .warn { color: #a40; }
 """
@@ -276,7 +279,9 @@ def _accuracy_section(acc: RankAccuracyResult, report: AuditReport, prefix: str,
         "<h3>Accuracy against rank</h3>"
         f"<p>{acc.n_images} images.{unlabelled} Solid: rank-k approximations, dashed: "
         "high-rank residuals x - x<sub>k</sub>. Columns are ranks k.</p>"
-        + _img(name, "accuracy against rank") + _html_table(rows)
+        + _img(name, f"Accuracy of {', '.join(acc.models)} against rank k: on the rank-k "
+                     "approximations (solid lines) and on the high-rank residuals (dashed)")
+        + _html_table(rows)
         + f"<p>SVD of every image once: {cost['svd_s']:.3f} s; clean forward passes: "
         f"{cost['clean_forward_s']:.3f} s; reconstructions {cost['reconstruct_s']:.3f} s.</p>"
     )
@@ -293,7 +298,9 @@ def _spectrum_section(spec: RankSpectrumResult, report: AuditReport, prefix: str
     name = f"{prefix}rank_spectrum.png"
     _save(fig, out / name)
     written[f"{prefix}spectrum_png"] = out / name
-    parts = [_img(name, "rank spectra")]
+    parts = [_img(name, f"Mean rank spectra of {spec.n_images} images, per model and "
+                        "method: the attribution of each singular component and the "
+                        "cumulative share of the output")]
     names = report.class_names
     for m in spec.models:
         counts = spec.class_counts.get(m, {})
@@ -308,7 +315,7 @@ def _spectrum_section(spec: RankSpectrumResult, report: AuditReport, prefix: str
         file = f"{prefix}rank_spectrum_{_slug(m)}_by_class.png"
         _save(fig, out / file)
         written[f"{prefix}spectrum_by_class_png:{m}"] = out / file
-        parts.append(_img(file, f"per-class spectrum of {m}"))
+        parts.append(_img(file, f"Mean rank spectrum of {m} for each class"))
     rows = [{"model": m, "method": method_label(meth, vals["schedule"]),
              "k50": _rank_cell(vals["rank_50"], vals["reliable"]),
              "k90": _rank_cell(vals["rank_90"], vals["reliable"]),
@@ -327,39 +334,21 @@ def _spectrum_section(spec: RankSpectrumResult, report: AuditReport, prefix: str
 
 
 def _explain_section(ex: ExplainResult, report: AuditReport, prefix: str, out: Path,
-                     written: dict[str, Path]) -> str:
-    from captum_rank.visualization import (
-        plot_comparison_grid,
-        plot_rank_path_arrays,
-        plot_rank_spectrum,
-    )
+                     written: dict[str, Path], view: str, share: str) -> str:
+    from captum_rank.audit.explain_figures import explained_image_alt, plot_explained_image
+    from captum_rank.visualization import plot_rank_path_arrays, plot_rank_spectrum
 
     parts: list[str] = []
     if ex.images is not None and ex.maps:
-        first_model = ex.models[0]
-        titles = []
+        # One figure per image, so that every map pixel gets at least one screen pixel and
+        # the maps are drawn over the photo; a map that did not converge is not drawn.
         for i, image in enumerate(ex.image_names):
-            item = ex.items[first_model][i]
-            cls = item["prediction_name"] or f"class {item['prediction']}"
-            titles.append(f"{image}\n{cls} ({item['probability']:.2f})")
-        # A map that did not converge is not drawn (nor does it set its column's colour
-        # scale): its cell says so, with the estimated error, instead.
-        rows: dict[str, dict[str, Any]] = {
-            m: {method_label(meth, ex.methods[meth]): _drawable(ex, m, meth)
-                for meth in ex.methods}
-            for m in ex.models}
-        n = len(ex.image_names)
-        n_cols = 1 + len(ex.models) * len(ex.methods)
-        fig, axes = plot_comparison_grid(
-            ex.images, rows, image_titles=titles, use_pyplot=False,
-            title=f"attributions of each model's target\n(budget {ex.n_steps} evaluations; "
-                  f"a map is drawn when its est. error <= {ex.map_tolerance:g})",
-            fig_size=(2.1 * n_cols + 0.8, 2.1 * n + 1.6))
-        _label_map_errors(ex, axes)
-        name = f"{prefix}explain_grid.png"
-        _save(fig, out / name)
-        written[f"{prefix}explain_grid_png"] = out / name
-        parts.append(_img(name, "attribution maps"))
+            figure, _ = plot_explained_image(ex, i, view=view, share=share, use_pyplot=False)
+            name = f"{prefix}explain_{i:02d}_{_slug(image)}.png"
+            _save(figure, out / name)
+            written[f"{prefix}explain_png:{image}"] = out / name
+            parts.append(_img(name, explained_image_alt(ex, i, view=view, share=share)))
+    fig: Any
     curves = {}
     for meth in ex.methods:
         for m, rows_ in ex.spectra(meth).items():
@@ -371,7 +360,8 @@ def _explain_section(ex: ExplainResult, report: AuditReport, prefix: str, out: P
     name = f"{prefix}explain_spectrum.png"
     _save(fig, out / name)
     written[f"{prefix}explain_spectrum_png"] = out / name
-    parts.append(_img(name, "rank spectra of the explained images"))
+    parts.append(_img(name, f"Rank spectra of the {len(ex.image_names)} explained image(s), "
+                            "mean per model and method, and the cumulative share"))
     approx = ex.path_images.get("approximations")
     if approx is not None:
         for m, walk in ex.path.items():
@@ -383,7 +373,9 @@ def _explain_section(ex: ExplainResult, report: AuditReport, prefix: str, out: P
             name = f"{prefix}rank_path_{_slug(m)}.png"
             _save(fig, out / name)
             written[f"{prefix}rank_path_png:{m}"] = out / name
-            parts.append(_img(name, f"rank path for {m}"))
+            parts.append(_img(name, f"{ex.image_names[walk['image']]} along the rank path "
+                                    f"(its rank-k approximations) with {m}'s probability "
+                                    f"of {cls} at each k"))
     table = []
     for m in ex.models:
         for item in ex.items[m]:
@@ -415,8 +407,24 @@ def _explain_section(ex: ExplainResult, report: AuditReport, prefix: str, out: P
         + (html.escape(" exact k50/k90: from the exact rank spectrum of the rank-k curve, "
                        "F(x_k) - F(x_{k-1}) (r + 1 forward passes, no quadrature error).")
            if ex.exact_spectra() else "") + "</p>"
-        + _html_table(table) + "".join(parts)
+        + _html_table(table)
+        + (f"<p>{html.escape(_figure_note(view, share))}</p>" if ex.maps else "")
+        + "".join(parts)
     )
+
+
+def _figure_note(view: str, share: str) -> str:
+    words = {"blended": "drawn over the grey photo (Captum's blended heat map)",
+             "signed": "drawn as signed heat maps", "absolute": "drawn as |attribution|"}
+    scales = {"method": "each map on its own colour scale (compare where the evidence lies, "
+                        "not brightness across columns)",
+              "all": "one colour scale for all maps (brightness compares across columns)",
+              "both": "the first row with each map's own colour scale (where the evidence "
+                      "lies), the second with one shared scale (how much: brightness "
+                      "compares across columns)"}
+    return (f"One figure per image: its maps {words[view]}, green for the target and red "
+            f"against (or |attribution|), {scales[share]}; each figure states its scale "
+            "values. Every map pixel is at least one pixel of the figure.")
 
 
 def _map_cell(values: dict[str, Any]) -> Any:
@@ -433,37 +441,14 @@ def _map_note(map_tolerance: float) -> str:
     )
 
 
-def _drawable(ex: ExplainResult, model: str, method: str) -> np.ndarray:
-    maps = np.array(ex.maps[model][method], copy=True)
-    for i, item in enumerate(ex.items[model]):
-        if not item["methods"][method].get("map_converged", True):
-            maps[i] = 0.0
-    return maps
-
-
-def _label_map_errors(ex: ExplainResult, axes: np.ndarray) -> None:
-    col = 1
-    for m in ex.models:
-        for meth in ex.methods:
-            for i, item in enumerate(ex.items[m]):
-                vals = item["methods"][meth]
-                if "map_error" not in vals:
-                    continue
-                ax = axes[i, col]
-                ax.set_xlabel(f"map err {float(vals['map_error']):.2g}, "
-                              f"{vals['evaluations']} evals", fontsize="small")
-                if not vals.get("map_converged", True):
-                    ax.text(0.5, 0.5, "not converged:\nnot drawn", ha="center",
-                            va="center", transform=ax.transAxes, color="crimson",
-                            fontsize="small")
-            col += 1
-
-
 def write_report(
     out_dir: str | os.PathLike[str],
     reports: AuditReport | Sequence[AuditReport],
     title: str = "captum-rank audit",
     class_names: Sequence[str] | None = None,
+    *,
+    view: str = "blended",
+    share: str = "both",
 ) -> dict[str, Path]:
     r"""Write ``report.json``, the figures and ``index.html`` into ``out_dir``.
 
@@ -475,10 +460,16 @@ def write_report(
             "reports": [...]}``).
         title: the page title.
         class_names: class names for reports that hold none (index ``i`` is class ``i``).
+        view: how the explained images' maps are drawn: ``"blended"`` (over the grey
+            photo, Captum's ``blended_heat_map``), ``"signed"`` or ``"absolute"`` heat maps
+            (:func:`~captum_rank.audit.explain_figures.plot_explained_image`, one figure per
+            image, every map pixel at least one screen pixel).
+        share: their colour scales: ``"method"`` (each map its own), ``"all"`` (one
+            shared scale) or ``"both"`` (two rows); the rule is written on each figure.
 
     Returns:
         ``{role: path}`` of every file written (``json``, ``html``, ``accuracy_png``,
-        ``spectrum_png``, ``explain_grid_png``, ... with the section prefix).
+        ``spectrum_png``, ``explain_png:<image>``, ... with the section prefix).
 
     Examples:
         >>> import tempfile
@@ -488,6 +479,10 @@ def write_report(
         >>> sorted(paths)
         ['accuracy_png', 'html', 'json']
     """
+    from captum_rank.visualization import SHARES, VIEWS
+
+    one_of(view, "view", tuple(VIEWS))
+    one_of(share, "share", SHARES)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     several = not isinstance(reports, AuditReport)
@@ -510,7 +505,8 @@ def write_report(
         if rows:
             body.append("<h3>Summary</h3>" + _html_table(rows))
         if report.explanation is not None:
-            body.append(_explain_section(report.explanation, report, prefix, out, written))
+            body.append(_explain_section(report.explanation, report, prefix, out, written,
+                                         view, share))
         if report.accuracy is not None:
             body.append(_accuracy_section(report.accuracy, report, prefix, out, written))
         if report.spectrum is not None:
@@ -523,7 +519,11 @@ def write_report(
         blob = items[0].to_dict()
     written["json"] = _jsonio.write_json(out / "report.json", blob)
     page = (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}"
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        # No icon file: without this line browsers ask for /favicon.ico and log a 404.
+        "<link rel='icon' href='data:,'>"
+        f"<title>{html.escape(title)}"
         f"</title><style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
         + "".join(sections)
         + '<p>Raw numbers: <a href="report.json">report.json</a>.</p></body></html>\n'

@@ -20,6 +20,11 @@ Rank-specific plots:
   arrays.
 - :func:`plot_comparison_grid`: image, IG, RIG and spectrum for several models and images
   on shared colour scales.
+- :func:`plot_maps_over_image`: one image and several maps of it (IG and RIG, models,
+  rank bands), drawn over the photo (``view="blended"``) or as signed or absolute heat
+  maps, at one map pixel per screen pixel or more, with the colour-scale rule (each
+  column its own scale, one shared scale, or both rows) written on the figure;
+  :func:`panel_scales` and :func:`scale_rule` give the scales and the sentence.
 - :func:`plot_accuracy_vs_rank`: accuracy on low-rank approximations and high-rank
   residuals.
 - :func:`plot_spectrum_result`, :func:`plot_accuracy_result`: the audit's results, for
@@ -46,27 +51,33 @@ from .image import (
     visualize_image_attr_multiple,
 )
 from .normalize import SIGNS, attr_to_map, normalize_attr, shared_scale, sign_range
+from .overlay import SHARES, VIEWS, panel_scales, plot_maps_over_image, scale_rule
 from .path import default_path_ranks, plot_rank_path, plot_rank_path_arrays
 from .results import plot_accuracy_result, plot_spectrum_result
 from .spectrum import cumulative_share, plot_rank_spectrum, rank_spectra
 
 __all__ = [
     "METHODS",
+    "SHARES",
     "SIGNS",
+    "VIEWS",
     "attr_to_map",
     "cumulative_share",
     "default_cmap",
     "default_path_ranks",
     "normalize_attr",
+    "panel_scales",
     "plot_accuracy_result",
     "plot_accuracy_vs_rank",
     "plot_comparison_grid",
+    "plot_maps_over_image",
     "plot_rank_path",
     "plot_rank_path_arrays",
     "plot_rank_spectrum",
     "plot_spectrum_result",
     "rank_spectra",
     "render_image_attr",
+    "scale_rule",
     "shared_scale",
     "sign_range",
     "visualize_image_attr",
