@@ -33,7 +33,7 @@ where the fixed rules stream.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,78 +168,65 @@ def initial_nodes(n_steps: int, tolerance: float | None,
 
 
 @dataclass
-class _Example:
-    """Everything the rule keeps for one example: nodes, gates, points, gradients, outputs."""
+class _Track:
+    """One input tensor's nodes for every example, in slots: ``(N, capacity, ...)``.
 
-    alphas: Tensor  # (m,) float64, sorted
-    gates: list[Tensor]  # per input: (m, *lead, r)
-    points: list[Tensor]  # per input: (m, *matrix)
-    grads: list[Tensor]  # per input: (m, *matrix)
-    outputs: Tensor  # (m,) float64
+    Slots are filled in the order nodes are evaluated, never moved: an interval names
+    its two end slots, so a bisection writes one new slot and two interval entries
+    instead of re-sorting every stored point and gradient.
+    """
 
-    # The per-interval numbers live on the CPU with the nodes and outputs (they steer the
-    # bisection); points and gradients stay on the model's device.
+    geometry: PathGeometry
+    points: Tensor  # (N, M, *matrix) work dtype, model device
+    grads: Tensor  # (N, M, *matrix)
+    gates: Tensor  # (N, M, *lead, r)
+    projections: Tensor | None  # (N, M, *lead, r): u_i^T G v_i per node, for ranks
 
-    def trapezoids(self, keep: Tensor | None = None) -> Iterator[Tensor]:
-        """Per input, each interval's trapezoid ``(G_j + G_{j+1}) / 2 * increment``
-        ``(intervals, *matrix)``, on all nodes or on the nodes ``keep``."""
-        for points, grads in zip(self.points, self.grads, strict=True):
-            if keep is not None:
-                index = keep.to(points.device)
-                points, grads = points[index], grads[index]
-            yield 0.5 * (grads[1:] + grads[:-1]) * (points[1:] - points[:-1])
+
+@dataclass
+class _State:
+    """Every example's nodes and intervals; the per-interval numbers live on the CPU
+    with the nodes and outputs (they steer the bisection)."""
+
+    tracks: list[_Track]
+    alphas: Tensor  # (N, M) float64
+    outputs: Tensor  # (N, M) float64
+    count: Tensor  # (N,) nodes per example
+    left: Tensor  # (N, M - 1) slot of each interval's left end
+    right: Tensor  # (N, M - 1) slot of its right end
+    trapezoid: Tensor  # (N, M - 1) sum of the interval's trapezoid
+    spread: Tensor  # (N, M - 1) squared norm of (G_R - G_L) * increment
+    end: int = 1  # the slot of x (a = 1), the last node of the first grid
+
+    def output_change(self) -> Tensor:
+        """``(N,)`` ``F(x) - F(x')`` from the nodes at the path's two ends."""
+        return self.outputs[:, self.end] - self.outputs[:, 0]
+
+    @property
+    def intervals(self) -> Tensor:
+        """``(N,)`` intervals per example."""
+        return (self.count - 1).clamp_min(0)
+
+    def valid(self) -> Tensor:
+        """``(N, M - 1)`` which interval entries are in use."""
+        index = torch.arange(self.left.shape[1])
+        return index < self.intervals[:, None]
 
     def interval_errors(self) -> Tensor:
-        estimate = torch.zeros(self.alphas.numel() - 1, dtype=torch.float64)
-        for pieces in self.trapezoids():
-            estimate += pieces.flatten(1).sum(1).to(torch.float64).cpu()
-        return estimate - (self.outputs[1:] - self.outputs[:-1])
-
-    def pixel_map(self, keep: Tensor | None = None) -> Tensor:
-        """The trapezoid pixel map on all nodes, or on the nodes ``keep``, flattened."""
-        return torch.cat([pieces.sum(0).flatten().to(torch.float64)
-                          for pieces in self.trapezoids(keep)])
-
-    def map_error(self) -> float:
-        """``||A_n - A_{n/2}|| / ||A_n||``: the map on all nodes against every other node."""
-        count = self.alphas.numel()
-        if count < 3:
-            return math.inf
-        every_other = list(range(0, count, 2))
-        if every_other[-1] != count - 1:
-            every_other.append(count - 1)  # both ends stay: the coarse rule spans the path
-        fine = self.pixel_map()
-        coarse = self.pixel_map(torch.tensor(every_other))
-        gap, size = float((fine - coarse).norm()), float(fine.norm())
-        if size == 0.0:
-            return 0.0 if gap == 0.0 else math.inf
-        return gap / size
+        """``(N, M - 1)`` each interval's exact share of the completeness error (0 unused)."""
+        change = self.outputs.gather(1, self.right) - self.outputs.gather(1, self.left)
+        return torch.where(self.valid(), self.trapezoid - change, 0.0)
 
     def split_scores(self, errors: Tensor) -> Tensor:
         # How much each interval is worth splitting: its share of the completeness error
         # plus how far its two gradients disagree on its own increment (the trapezoid's
         # per-pixel error scale), each relative to its total over the path.
-        spread = torch.zeros_like(errors)
-        for points, grads in zip(self.points, self.grads, strict=True):
-            gaps = (grads[1:] - grads[:-1]) * (points[1:] - points[:-1])
-            spread += gaps.flatten(1).pow(2).sum(1).to(torch.float64).cpu()
-        spread = spread.sqrt()
+        valid = self.valid()
         size = errors.abs()
-        return size / size.sum().clamp_min(1e-300) + spread / spread.sum().clamp_min(1e-300)
-
-    def insert(self, alphas: Tensor, gates: list[Tensor], points: list[Tensor],
-               grads: list[Tensor], outputs: Tensor) -> None:
-        merged = torch.cat([self.alphas, alphas])
-        order = merged.argsort(stable=True)
-        self.alphas = merged[order]
-
-        def merge(old: Tensor, new: Tensor) -> Tensor:
-            return torch.cat([old, new.to(old.device)])[order.to(old.device)]
-
-        self.gates = [merge(o, n) for o, n in zip(self.gates, gates, strict=True)]
-        self.points = [merge(o, n) for o, n in zip(self.points, points, strict=True)]
-        self.grads = [merge(o, n) for o, n in zip(self.grads, grads, strict=True)]
-        self.outputs = merge(self.outputs, outputs)
+        spread = torch.where(valid, self.spread, 0.0).sqrt()
+        scores = (size / size.sum(1, keepdim=True).clamp_min(1e-300)
+                  + spread / spread.sum(1, keepdim=True).clamp_min(1e-300))
+        return torch.where(valid, scores, -math.inf)
 
 
 def adaptive_walk(
@@ -254,6 +241,11 @@ def adaptive_walk(
     map_tolerance: float | None = None,
 ) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...], Convergence]:
     r"""Run the adaptive rule on a batch; return pixel and rank attributions.
+
+    Every round works on all examples at once: their new nodes are built, evaluated in
+    shared model calls and stored as one batch, and the intervals to bisect are chosen
+    for every example by one ``topk``; no per-example Python work, which on a fast device
+    would cost more than the model.
 
     Args:
         inputs (tuple[Tensor, ...]): checked inputs ``(N, ..., H, W)``.
@@ -278,119 +270,262 @@ def adaptive_walk(
         for tensor, baseline in zip(inputs, baselines, strict=True)
     ]
     num = inputs[0].shape[0]
+    want_projections = plan.ranks and plan.form == "increments"
+    state = _empty_state(geometries, num, n_steps, want_projections)
+    examples_all = torch.arange(num)
+
+    # The first round: an even grid, both ends included, built left to right so that
+    # each node adds only the components that move since the previous one.
     count = initial_nodes(n_steps, tolerance, map_tolerance)
-    start = torch.linspace(0.0, 1.0, count, dtype=torch.float64)
-    start[-1] = 1.0
-    examples: list[_Example | None] = [None] * num
-    new_alphas: dict[int, Tensor] = {e: start for e in range(num)}
-    spent = torch.zeros(num, dtype=torch.int64)
-    active = list(range(num))
+    grid = torch.linspace(0.0, 1.0, count, dtype=torch.float64)
+    grid[-1] = 1.0
+    rows_examples = examples_all.repeat(count)  # node-major, as Captum batches its steps
+    rows_slots = torch.arange(count).repeat_interleave(num)
+    rows_alphas = grid.repeat_interleave(num)
+    _evaluate_rows(state, rows_examples, rows_slots, rows_alphas, None, evaluate,
+                   points_per_call, chain=num)
+    state.count[:] = count
+    state.end = count - 1
+    first = torch.arange(count - 1)
+    state.left[:, : count - 1] = first
+    state.right[:, : count - 1] = first + 1
+    _update_intervals(state, examples_all.repeat_interleave(count - 1),
+                      first.repeat(num))
+
+    active = torch.ones(num, dtype=torch.bool)
     stopping = tolerance is not None or map_tolerance is not None
-    while new_alphas:
-        _evaluate_round(geometries, examples, new_alphas, evaluate, points_per_call)
-        for e, alphas in new_alphas.items():
-            spent[e] += alphas.numel()
-        new_alphas = {}
-        still = []
-        for e in active:
-            example = _present(examples[e])
-            errors = example.interval_errors()
-            if stopping and _converged(example, errors, tolerance, map_tolerance):
-                continue
-            remaining = n_steps - int(spent[e])
-            if remaining <= 0:
-                continue
-            # Bisect about half the intervals per round (at least one): the largest scores.
-            count = min(remaining, max(1, math.ceil(errors.numel() / 2)))
-            worst = example.split_scores(errors).topk(count).indices
-            alphas = 0.5 * (example.alphas[worst] + example.alphas[worst + 1])
-            new_alphas[e] = alphas
-            still.append(e)
-        active = still
-    finished = [_present(example) for example in examples]
-    pixels, ranks = _results(geometries, finished, plan)
-    delta = torch.stack([ex.interval_errors().sum() for ex in finished])
-    change = torch.stack([ex.outputs[-1] - ex.outputs[0] for ex in finished])
-    map_error = torch.tensor([ex.map_error() for ex in finished], dtype=torch.float64)
-    convergence = Convergence(evaluations=spent, delta=delta, output_change=change,
-                              tolerance=tolerance, budget=n_steps, map_error=map_error,
-                              map_tolerance=map_tolerance)
+    while True:
+        errors = state.interval_errors()
+        if stopping:
+            active &= ~_converged(state, errors, tolerance, map_tolerance, active)
+        remaining = n_steps - state.count
+        active &= remaining > 0
+        if not bool(active.any()):
+            break
+        # Bisect about half the intervals per round (at least one): the largest scores.
+        wanted = torch.minimum(remaining, (state.intervals + 1) // 2).clamp_min(1)
+        wanted = torch.where(active, wanted, 0)
+        most = int(wanted.max())
+        chosen = state.split_scores(errors).topk(most, dim=1).indices  # (N, most)
+        take = torch.arange(most)[None, :] < wanted[:, None]
+        # Node-major rows (the j-th new node of every example, then the next).
+        take_t = take.t()
+        rank = torch.arange(most)[:, None].expand(most, num)[take_t]
+        examples = examples_all[None, :].expand(most, num)[take_t]
+        intervals = chosen.t()[take_t]
+        left = state.left[examples, intervals]
+        right = state.right[examples, intervals]
+        slots = state.count[examples] + rank
+        alphas = 0.5 * (state.alphas[examples, left] + state.alphas[examples, right])
+        _evaluate_rows(state, examples, slots, alphas, left, evaluate, points_per_call)
+        # Interval j = (L, R) becomes (L, new); (new, R) is appended after the others.
+        appended = state.intervals[examples] + rank
+        state.right[examples, intervals] = slots
+        state.left[examples, appended] = slots
+        state.right[examples, appended] = right
+        state.count += wanted
+        _update_intervals(state, torch.cat([examples, examples]),
+                          torch.cat([intervals, appended]))
+
+    pixels, ranks, map_error = _results(state, plan, examples_all)
+    errors = state.interval_errors()
+    change = state.output_change()
+    convergence = Convergence(evaluations=state.count.clone(), delta=errors.sum(1),
+                              output_change=change, tolerance=tolerance, budget=n_steps,
+                              map_error=map_error, map_tolerance=map_tolerance)
     return pixels, ranks, convergence
 
 
-def _present(example: _Example | None) -> _Example:
-    if example is None:
-        raise RuntimeError("adaptive rule: an example lost its nodes.")
-    return example
+def _empty_state(geometries: list[PathGeometry], num: int, capacity: int,
+                 want_projections: bool) -> _State:
+    tracks = []
+    for geometry in geometries:
+        matrix = geometry.matrix_shape[1:]
+        device, dtype = geometry.delta.device, geometry.work_dtype
+        spectrum = tuple(geometry.singular_values.shape[1:])
+        tracks.append(_Track(
+            geometry=geometry,
+            points=torch.empty((num, capacity, *matrix), dtype=dtype, device=device),
+            grads=torch.empty((num, capacity, *matrix), dtype=dtype, device=device),
+            gates=torch.empty((num, capacity, *spectrum), dtype=dtype, device=device),
+            projections=(torch.empty((num, capacity, *spectrum), dtype=dtype, device=device)
+                         if want_projections else None),
+        ))
+    slots = max(capacity - 1, 1)
+    return _State(
+        tracks=tracks,
+        alphas=torch.full((num, capacity), math.nan, dtype=torch.float64),
+        outputs=torch.zeros((num, capacity), dtype=torch.float64),
+        count=torch.zeros(num, dtype=torch.int64),
+        left=torch.zeros((num, slots), dtype=torch.int64),
+        right=torch.zeros((num, slots), dtype=torch.int64),
+        trapezoid=torch.zeros((num, slots), dtype=torch.float64),
+        spread=torch.zeros((num, slots), dtype=torch.float64),
+    )
 
 
-def _converged(example: _Example, errors: Tensor, tolerance: float | None,
-               map_tolerance: float | None) -> bool:
-    """Whether an example meets every requested tolerance (the cheap test first)."""
-    if tolerance is not None:
-        scale = abs(float(example.outputs[-1] - example.outputs[0]))
-        if abs(float(errors.sum())) > tolerance * scale:
-            return False
-    return map_tolerance is None or example.map_error() <= map_tolerance
+def _evaluate_rows(state: _State, examples: Tensor, slots: Tensor, alphas: Tensor,
+                   left: Tensor | None, evaluate: Evaluate, points_per_call: int | None,
+                   chain: int | None = None) -> None:
+    """Build, evaluate and store new nodes: row ``p`` is example ``examples[p]`` at
+    ``alphas[p]``, stored in slot ``slots[p]``.
 
-
-def _evaluate_round(
-    geometries: list[PathGeometry],
-    examples: list[_Example | None],
-    new_alphas: dict[int, Tensor],
-    evaluate: Evaluate,
-    points_per_call: int | None,
-) -> None:
-    """Evaluate the new nodes of every example (node-major batches) and insert them.
-
-    The new points of all examples are stacked once (example-major) and every chunk is
-    one gather from that stack and one scatter back: no per-point tensor work, which on
-    a GPU would cost more than a small model's forward pass.
+    Each point is built from a known node of its example (``left``, or with ``chain``
+    the row ``chain`` places earlier, for a grid built left to right), adding only the
+    components whose gates differ.
     """
-    order = list(new_alphas)
-    gates = {e: [g.gates(new_alphas[e], e) for g in geometries] for e in order}
-    points = {
-        e: [g.points(gt, e) for g, gt in zip(geometries, gates[e], strict=True)] for e in order
-    }
-    counts = [int(new_alphas[e].numel()) for e in order]
-    starts = [sum(counts[:k]) for k in range(len(order))]
-    # Node-major (the j-th new node of every example, then the next), so that examples
-    # with equal counts batch as Captum batches its steps.
-    rows = sorted((j, k) for k in range(len(order)) for j in range(counts[k]))
-    permutation = torch.tensor([starts[k] + j for j, k in rows], dtype=torch.int64)
-    row_examples = torch.tensor([order[k] for _, k in rows], dtype=torch.int64)
-    stacks = [torch.cat([g.as_input(points[e][t]) for e in order])
-              for t, g in enumerate(geometries)]
-    total = int(permutation.numel())
-    grads = [torch.empty((total, *g.matrix_shape[1:]), dtype=g.work_dtype,
-                         device=stack.device) for g, stack in zip(geometries, stacks, strict=True)]
-    outputs = torch.empty(total, dtype=torch.float64)
+    total = int(examples.numel())
+    state.alphas[examples, slots] = alphas
+    for track in state.tracks:
+        geometry = track.geometry
+        device = track.points.device
+        gates = geometry.row_gates(alphas, examples)
+        rows_e, rows_s = examples.to(device), slots.to(device)
+        track.gates[rows_e, rows_s] = gates
+        if chain is None:
+            start = None
+            if left is not None:
+                rows_l = left.to(device)
+                start = (track.points[rows_e, rows_l], track.gates[rows_e, rows_l])
+            track.points[rows_e, rows_s] = geometry.row_points(gates, examples, start)
+            continue
+        for first in range(0, total, chain):
+            here = slice(first, first + chain)
+            start = None
+            if first > 0:
+                before = slice(first - chain, first)
+                start = (track.points[rows_e[before], rows_s[before]], gates[before])
+            track.points[rows_e[here], rows_s[here]] = geometry.row_points(
+                gates[here], examples[here], start)
     size = total if points_per_call is None else max(1, points_per_call)
     for first in range(0, total, size):
-        rows_here = permutation[first:first + size]
-        batch = tuple(stack[rows_here.to(stack.device)] for stack in stacks)
-        chunk_grads, chunk_outputs = evaluate(batch, row_examples[first:first + size])
-        for t, g in enumerate(geometries):
-            target = grads[t]
-            target[rows_here.to(target.device)] = chunk_grads[t].detach().to(
-                g.work_dtype).reshape(len(rows_here), *g.matrix_shape[1:])
-        outputs[rows_here] = chunk_outputs.detach().to(torch.float64).reshape(-1).cpu()
-    per_input = [torch.split(grad, counts) for grad in grads]
-    per_example_outputs = torch.split(outputs, counts)
-    for k, e in enumerate(order):
-        example_grads = [split[k] for split in per_input]
-        example = examples[e]
-        if example is None:
-            examples[e] = _Example(new_alphas[e].clone(), gates[e], points[e], example_grads,
-                                   per_example_outputs[k])
-        else:
-            example.insert(new_alphas[e], gates[e], points[e], example_grads,
-                           per_example_outputs[k])
+        chunk = slice(first, first + size)
+        chunk_e, chunk_s = examples[chunk], slots[chunk]
+        batch = tuple(
+            track.geometry.as_input(
+                track.points[chunk_e.to(track.points.device), chunk_s.to(track.points.device)])
+            for track in state.tracks
+        )
+        grads, outputs = evaluate(batch, chunk_e)
+        for track, grad in zip(state.tracks, grads, strict=True):
+            rows_e, rows_s = chunk_e.to(track.grads.device), chunk_s.to(track.grads.device)
+            grad = grad.detach().to(track.grads.dtype).reshape(
+                len(chunk_e), *track.grads.shape[2:])
+            track.grads[rows_e, rows_s] = grad
+            if track.projections is not None:
+                track.projections[rows_e, rows_s] = track.geometry.row_projections(
+                    grad, chunk_e)
+        state.outputs[chunk_e, chunk_s] = outputs.detach().to(torch.float64).reshape(-1).cpu()
+
+
+def _update_intervals(state: _State, examples: Tensor, intervals: Tensor) -> None:
+    """Recompute the trapezoid sum and spread of the given intervals."""
+    left = state.left[examples, intervals]
+    right = state.right[examples, intervals]
+    trapezoid = torch.zeros(examples.numel(), dtype=torch.float64)
+    spread = torch.zeros(examples.numel(), dtype=torch.float64)
+    for track in state.tracks:
+        device = track.points.device
+        e, lo, hi = examples.to(device), left.to(device), right.to(device)
+        step = track.points[e, hi] - track.points[e, lo]
+        g_lo, g_hi = track.grads[e, lo], track.grads[e, hi]
+        trapezoid += (0.5 * ((g_lo + g_hi) * step).flatten(1).sum(1)).to(torch.float64).cpu()
+        spread += ((g_hi - g_lo) * step).flatten(1).pow(2).sum(1).to(torch.float64).cpu()
+    state.trapezoid[examples, intervals] = trapezoid
+    state.spread[examples, intervals] = spread
+
+
+def _converged(state: _State, errors: Tensor, tolerance: float | None,
+               map_tolerance: float | None, active: Tensor) -> Tensor:
+    """``(N,)`` which active examples meet every requested tolerance (cheap test first)."""
+    met = active.clone()
+    if tolerance is not None:
+        scale = state.output_change().abs()
+        met &= errors.sum(1).abs() <= tolerance * scale
+    if map_tolerance is not None and bool(met.any()):
+        which = torch.nonzero(met).flatten()
+        met[which] = _map_errors(state, which) <= map_tolerance
+    return met
+
+
+def _coarse_pairs(state: _State, examples: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Intervals of the nested rule on every other node (both ends kept), as
+    ``(row example, left slot, right slot)``; the map on them is ``A_{n/2}``."""
+    order = state.alphas[examples].nan_to_num(math.inf).argsort(dim=1, stable=True)
+    count = state.count[examples]
+    width = order.shape[1]
+    position = torch.arange(0, width, 2)
+    lo = position[:-1] if position.numel() > 1 else position[:0]
+    hi = lo + 2
+    pairs_lo = lo[None, :].expand(len(examples), -1)
+    pairs_hi = hi[None, :].expand(len(examples), -1)
+    inside = pairs_hi[:, :] <= (count - 1)[:, None]
+    # An even number of nodes leaves the last one out of the pairs: one more interval
+    # from the last even node to it, so the coarse rule spans the path.
+    odd_tail = (count - 1) % 2 == 1
+    tail_lo = (count - 2).clamp_min(0)
+    rows = torch.arange(len(examples))[:, None].expand_as(pairs_lo)
+    row_index = torch.cat([rows[inside], torch.arange(len(examples))[odd_tail]])
+    lo_pos = torch.cat([pairs_lo[inside], tail_lo[odd_tail]])
+    hi_pos = torch.cat([pairs_hi[inside], (count - 1)[odd_tail]])
+    return (examples[row_index], order[row_index, lo_pos], order[row_index, hi_pos])
+
+
+def _pair_sums(state: _State, track: _Track, examples: Tensor, left: Tensor, right: Tensor,
+               num: int, owner: Tensor) -> tuple[Tensor, Tensor]:
+    """Per owner row, the sums of ``Gbar * increment`` and ``da * Gbar`` over the pairs."""
+    matrix = track.points.shape[2:]
+    device = track.points.device
+    pixel = torch.zeros((num, *matrix), dtype=track.points.dtype, device=device)
+    mean = torch.zeros_like(pixel)
+    size = max(1, (1 << 24) // max(1, math.prod(matrix)))
+    for first in range(0, int(examples.numel()), size):
+        chunk = slice(first, first + size)
+        e, lo, hi = (t[chunk].to(device) for t in (examples, left, right))
+        grad_mean = 0.5 * (track.grads[e, lo] + track.grads[e, hi])
+        step = track.points[e, hi] - track.points[e, lo]
+        da = (state.alphas[examples[chunk], right[chunk]]
+              - state.alphas[examples[chunk], left[chunk]]).to(device, grad_mean.dtype)
+        where = owner[chunk].to(device)
+        pixel.index_add_(0, where, grad_mean * step)
+        mean.index_add_(0, where, grad_mean * da.reshape(-1, *[1] * len(matrix)))
+    return pixel, mean
+
+
+def _map_errors(state: _State, examples: Tensor) -> Tensor:
+    """``||A_n - A_{n/2}|| / ||A_n||`` of the given examples (inf below three nodes)."""
+    num = int(examples.numel())
+    fine_e, fine_l, fine_r, fine_owner = _fine_pairs(state, examples)
+    coarse_e, coarse_l, coarse_r = _coarse_pairs(state, examples)
+    position = torch.full((int(state.count.numel()),), -1, dtype=torch.int64)
+    position[examples] = torch.arange(num)
+    coarse_owner = position[coarse_e]
+    gap = torch.zeros(num, dtype=torch.float64)
+    size = torch.zeros(num, dtype=torch.float64)
+    for track in state.tracks:
+        fine, _ = _pair_sums(state, track, fine_e, fine_l, fine_r, num, fine_owner)
+        coarse, _ = _pair_sums(state, track, coarse_e, coarse_l, coarse_r, num, coarse_owner)
+        gap += (fine - coarse).flatten(1).to(torch.float64).pow(2).sum(1).cpu()
+        size += fine.flatten(1).to(torch.float64).pow(2).sum(1).cpu()
+    gap, size = gap.sqrt(), size.sqrt()
+    ratio = torch.where(size > 0, gap / size.clamp_min(1e-300),
+                        torch.where(gap > 0, math.inf, 0.0))
+    return torch.where(state.count[examples] < 3, math.inf, ratio)
+
+
+def _fine_pairs(state: _State, examples: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Every interval of the given examples: ``(example, left, right, owner row)``."""
+    valid = state.valid()[examples]
+    rows = torch.arange(int(examples.numel()))[:, None].expand_as(valid)[valid]
+    owner_examples = examples[rows]
+    intervals = torch.arange(valid.shape[1])[None, :].expand_as(valid)[valid]
+    return (owner_examples, state.left[owner_examples, intervals],
+            state.right[owner_examples, intervals], rows)
 
 
 def _results(
-    geometries: list[PathGeometry], examples: list[_Example], plan: PathPlan
-) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
+    state: _State, plan: PathPlan, examples: Tensor
+) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...], Tensor]:
     """Each example's trapezoid sums, per input, turned into attributions by the geometry.
 
     The trapezoid gives interval ``j`` the mean gradient ``(G_j + G_{j+1}) / 2`` and the
@@ -398,24 +533,23 @@ def _results(
     (pixel sum, path-averaged gradient, per-unit rank sums), so the same
     :meth:`~captum_rank.path.PathGeometry.pixel_result` and ``rank_result`` finish both.
     """
+    num = int(examples.numel())
+    fine_e, fine_l, fine_r, owner = _fine_pairs(state, examples)
     pixels: list[Tensor] = []
     ranks: list[Tensor] = []
-    for t, geometry in enumerate(geometries):
-        pixel_sums, grad_means, rank_sums = [], [], []
-        for e, example in enumerate(examples):
-            points, grads, gates = example.points[t], example.grads[t], example.gates[t]
-            mean_grads = 0.5 * (grads[1:] + grads[:-1])
-            steps = (example.alphas[1:] - example.alphas[:-1]).to(grads.device, grads.dtype)
-            grad_means.append((steps.reshape(-1, *[1] * (grads.dim() - 1)) * mean_grads)
-                              .sum(0))
-            pixel_sums.append((mean_grads * (points[1:] - points[:-1])).sum(0))
-            if plan.ranks and plan.form == "increments":
-                dphi = gates[1:] - gates[:-1]
-                rank_sums.append((dphi * geometry.project(mean_grads, example=e)).sum(0))
-        grad_mean = torch.stack(grad_means)
+    for track in state.tracks:
+        geometry = track.geometry
+        pixel_sum, grad_mean = _pair_sums(state, track, fine_e, fine_l, fine_r, num, owner)
         if plan.pixels:
-            pixels.append(geometry.pixel_result(plan, torch.stack(pixel_sums), grad_mean))
+            pixels.append(geometry.pixel_result(plan, pixel_sum, grad_mean))
         if plan.ranks:
-            rank_sum = torch.stack(rank_sums) if rank_sums else None
+            rank_sum = None
+            if track.projections is not None:
+                device = track.gates.device
+                e, lo, hi = fine_e.to(device), fine_l.to(device), fine_r.to(device)
+                dphi = track.gates[e, hi] - track.gates[e, lo]
+                mean_projection = 0.5 * (track.projections[e, lo] + track.projections[e, hi])
+                rank_sum = torch.zeros_like(geometry.singular_values)
+                rank_sum.index_add_(0, owner.to(device), dphi * mean_projection)
             ranks.append(geometry.rank_result(plan, rank_sum, grad_mean))
-    return tuple(pixels), tuple(ranks)
+    return tuple(pixels), tuple(ranks), _map_errors(state, examples)

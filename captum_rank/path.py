@@ -187,6 +187,62 @@ class PathGeometry:
         U, S, Vh = (f[pick] for f in self.svd())
         return self.baseline[pick] + _svd.reconstruct(U, S * gates, Vh)
 
+    def row_gates(self, alphas: Tensor, examples: Tensor) -> Tensor:
+        r"""``(P, ..., r)`` gates of rows: row ``p`` at ``alphas[p]`` on example ``examples[p]``."""
+        values = self.singular_values[examples.to(self.singular_values.device)]
+        return self.schedule.paired_gates(alphas, values).to(self.work_dtype)
+
+    def row_points(self, gates: Tensor, examples: Tensor,
+                   start: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        r"""``(P, ...matrix)`` path points of rows, each on its own example.
+
+        Args:
+            gates (Tensor): ``(P, ..., r)`` gates of the rows.
+            examples (Tensor): ``(P,)`` example of every row.
+            start (tuple[Tensor, Tensor], optional): ``(points, gates)`` of a known point
+                of the same examples; the rows are then that point plus the components
+                whose gates differ, so a row between two nearby nodes costs its few
+                moving components instead of the whole reconstruction.
+
+        Returns:
+            Tensor: the points in the matrix form, work dtype.
+        """
+        rows = examples.to(self.delta.device)
+        if straight(gates):
+            return self.baseline[rows] + gates[..., :1, None] * self.delta[rows]
+        U, S, Vh = self.svd()
+        r = S.shape[-1]
+        if start is not None:
+            base_points, base_gates = start
+            change = gates - base_gates
+            moving = (change != 0).reshape(change.shape[0], -1, r).any(1)  # (P, r)
+            index = torch.arange(r, device=moving.device)
+            lo = torch.where(moving, index, r).min(1).values
+            hi = torch.where(moving, index + 1, 0).max(1).values
+            width = int((hi - lo).clamp_min(0).max()) if moving.numel() else 0
+            if width == 0:
+                return base_points.clone()
+            if 2 * width < r:
+                pick = (lo[:, None] + torch.arange(width, device=lo.device)).clamp(max=r - 1)
+                inside = torch.arange(width, device=lo.device) < (hi - lo)[:, None]
+                lead = (1,) * (change.dim() - 2)
+                pick_r = pick.reshape(pick.shape[0], *lead, width)
+                weights = (S[rows] * change).gather(-1, pick_r.expand(*change.shape[:-1], width))
+                weights = weights * inside.reshape(pick_r.shape)
+                U_rows, Vh_rows = U[rows], Vh[rows]
+                U_band = U_rows.gather(-1, pick_r.unsqueeze(-2).expand(
+                    *U_rows.shape[:-1], width))
+                Vh_band = Vh_rows.gather(-2, pick_r.unsqueeze(-1).expand(
+                    *Vh_rows.shape[:-2], width, Vh_rows.shape[-1]))
+                return base_points + _svd.reconstruct(U_band, weights, Vh_band)
+        return self.baseline[rows] + _svd.reconstruct(U[rows], S[rows] * gates, Vh[rows])
+
+    def row_projections(self, matrix: Tensor, examples: Tensor) -> Tensor:
+        r"""``u_i^T M_p v_i`` of rows ``M_p`` ``(P, ...matrix)`` on their own examples."""
+        U, _, Vh = self.svd()
+        rows = examples.to(U.device)
+        return ((U[rows].mT @ matrix) * Vh[rows]).sum(-1)
+
     def project(self, matrix: Tensor, lo: int = 0, hi: int | None = None,
                 example: int | None = None) -> Tensor:
         r"""``u_i^T M v_i`` for the components ``lo <= i < hi`` (all by default)."""
