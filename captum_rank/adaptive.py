@@ -376,45 +376,42 @@ def _evaluate_rows(state: _State, examples: Tensor, slots: Tensor, alphas: Tenso
     """
     total = int(examples.numel())
     state.alphas[examples, slots] = alphas
+    built: list[Tensor] = []
     for track in state.tracks:
         geometry = track.geometry
-        device = track.points.device
         gates = geometry.row_gates(alphas, examples)
-        rows_e, rows_s = examples.to(device), slots.to(device)
-        track.gates[rows_e, rows_s] = gates
+        _put(track.gates, examples, slots, gates)
         if chain is None:
             start = None
             if left is not None:
-                rows_l = left.to(device)
-                start = (track.points[rows_e, rows_l], track.gates[rows_e, rows_l])
-            track.points[rows_e, rows_s] = geometry.row_points(gates, examples, start)
-            continue
-        for first in range(0, total, chain):
-            here = slice(first, first + chain)
-            start = None
-            if first > 0:
-                before = slice(first - chain, first)
-                start = (track.points[rows_e[before], rows_s[before]], gates[before])
-            track.points[rows_e[here], rows_s[here]] = geometry.row_points(
-                gates[here], examples[here], start)
+                start = (_take(track.points, examples, left), _take(track.gates, examples, left))
+            points = geometry.row_points(gates, examples, start)
+        else:
+            points = torch.empty((total, *track.points.shape[2:]), dtype=track.points.dtype,
+                                 device=track.points.device)
+            for first in range(0, total, chain):
+                here = slice(first, first + chain)
+                start = None
+                if first > 0:
+                    before = slice(first - chain, first)
+                    start = (points[before], gates[before])
+                points[here] = geometry.row_points(gates[here], examples[here], start)
+        _put(track.points, examples, slots, points)
+        built.append(points)
     size = total if points_per_call is None else max(1, points_per_call)
     for first in range(0, total, size):
         chunk = slice(first, first + size)
         chunk_e, chunk_s = examples[chunk], slots[chunk]
-        batch = tuple(
-            track.geometry.as_input(
-                track.points[chunk_e.to(track.points.device), chunk_s.to(track.points.device)])
-            for track in state.tracks
-        )
+        batch = tuple(track.geometry.as_input(points[chunk])
+                      for track, points in zip(state.tracks, built, strict=True))
         grads, outputs = evaluate(batch, chunk_e)
         for track, grad in zip(state.tracks, grads, strict=True):
-            rows_e, rows_s = chunk_e.to(track.grads.device), chunk_s.to(track.grads.device)
             grad = grad.detach().to(track.grads.dtype).reshape(
                 len(chunk_e), *track.grads.shape[2:])
-            track.grads[rows_e, rows_s] = grad
+            _put(track.grads, chunk_e, chunk_s, grad)
             if track.projections is not None:
-                track.projections[rows_e, rows_s] = track.geometry.row_projections(
-                    grad, chunk_e)
+                _put(track.projections, chunk_e, chunk_s,
+                     track.geometry.row_projections(grad, chunk_e))
         state.outputs[chunk_e, chunk_s] = outputs.detach().to(torch.float64).reshape(-1).cpu()
 
 
@@ -425,12 +422,17 @@ def _update_intervals(state: _State, examples: Tensor, intervals: Tensor) -> Non
     trapezoid = torch.zeros(examples.numel(), dtype=torch.float64)
     spread = torch.zeros(examples.numel(), dtype=torch.float64)
     for track in state.tracks:
-        device = track.points.device
-        e, lo, hi = examples.to(device), left.to(device), right.to(device)
-        step = track.points[e, hi] - track.points[e, lo]
-        g_lo, g_hi = track.grads[e, lo], track.grads[e, hi]
-        trapezoid += (0.5 * ((g_lo + g_hi) * step).flatten(1).sum(1)).to(torch.float64).cpu()
-        spread += ((g_hi - g_lo) * step).flatten(1).pow(2).sum(1).to(torch.float64).cpu()
+        size = max(1, (1 << 24) // max(1, math.prod(track.points.shape[2:])))
+        for first in range(0, int(examples.numel()), size):
+            chunk = slice(first, first + size)
+            e, lo, hi = examples[chunk], left[chunk], right[chunk]
+            step = (_take(track.points, e, hi) - _take(track.points, e, lo)).flatten(1)
+            g_lo = _take(track.grads, e, lo).flatten(1)
+            g_hi = _take(track.grads, e, hi).flatten(1)
+            total = torch.linalg.vecdot(g_lo + g_hi, step)
+            gap = torch.linalg.vector_norm((g_hi - g_lo).mul_(step), dim=1)
+            trapezoid[chunk] += 0.5 * total.to(torch.float64).cpu()
+            spread[chunk] += gap.to(torch.float64).cpu().pow(2)
     state.trapezoid[examples, intervals] = trapezoid
     state.spread[examples, intervals] = spread
 
@@ -481,9 +483,9 @@ def _pair_sums(state: _State, track: _Track, examples: Tensor, left: Tensor, rig
     size = max(1, (1 << 24) // max(1, math.prod(matrix)))
     for first in range(0, int(examples.numel()), size):
         chunk = slice(first, first + size)
-        e, lo, hi = (t[chunk].to(device) for t in (examples, left, right))
-        grad_mean = 0.5 * (track.grads[e, lo] + track.grads[e, hi])
-        step = track.points[e, hi] - track.points[e, lo]
+        e, lo, hi = examples[chunk], left[chunk], right[chunk]
+        grad_mean = 0.5 * (_take(track.grads, e, lo) + _take(track.grads, e, hi))
+        step = _take(track.points, e, hi) - _take(track.points, e, lo)
         da = (state.alphas[examples[chunk], right[chunk]]
               - state.alphas[examples[chunk], left[chunk]]).to(device, grad_mean.dtype)
         where = owner[chunk].to(device)
@@ -492,8 +494,10 @@ def _pair_sums(state: _State, track: _Track, examples: Tensor, left: Tensor, rig
     return pixel, mean
 
 
-def _map_errors(state: _State, examples: Tensor) -> Tensor:
-    """``||A_n - A_{n/2}|| / ||A_n||`` of the given examples (inf below three nodes)."""
+def _map_errors(state: _State, examples: Tensor,
+                fine_maps: list[Tensor] | None = None) -> Tensor:
+    """``||A_n - A_{n/2}|| / ||A_n||`` of the given examples (inf below three nodes);
+    ``fine_maps``, per input, the maps on all nodes if already summed."""
     num = int(examples.numel())
     fine_e, fine_l, fine_r, fine_owner = _fine_pairs(state, examples)
     coarse_e, coarse_l, coarse_r = _coarse_pairs(state, examples)
@@ -502,8 +506,11 @@ def _map_errors(state: _State, examples: Tensor) -> Tensor:
     coarse_owner = position[coarse_e]
     gap = torch.zeros(num, dtype=torch.float64)
     size = torch.zeros(num, dtype=torch.float64)
-    for track in state.tracks:
-        fine, _ = _pair_sums(state, track, fine_e, fine_l, fine_r, num, fine_owner)
+    for t, track in enumerate(state.tracks):
+        if fine_maps is None:
+            fine, _ = _pair_sums(state, track, fine_e, fine_l, fine_r, num, fine_owner)
+        else:
+            fine = fine_maps[t]
         coarse, _ = _pair_sums(state, track, coarse_e, coarse_l, coarse_r, num, coarse_owner)
         gap += (fine - coarse).flatten(1).to(torch.float64).pow(2).sum(1).cpu()
         size += fine.flatten(1).to(torch.float64).pow(2).sum(1).cpu()
@@ -537,19 +544,37 @@ def _results(
     fine_e, fine_l, fine_r, owner = _fine_pairs(state, examples)
     pixels: list[Tensor] = []
     ranks: list[Tensor] = []
+    fine_maps: list[Tensor] = []
     for track in state.tracks:
         geometry = track.geometry
         pixel_sum, grad_mean = _pair_sums(state, track, fine_e, fine_l, fine_r, num, owner)
+        fine_maps.append(pixel_sum)
         if plan.pixels:
             pixels.append(geometry.pixel_result(plan, pixel_sum, grad_mean))
         if plan.ranks:
             rank_sum = None
             if track.projections is not None:
                 device = track.gates.device
-                e, lo, hi = fine_e.to(device), fine_l.to(device), fine_r.to(device)
-                dphi = track.gates[e, hi] - track.gates[e, lo]
-                mean_projection = 0.5 * (track.projections[e, lo] + track.projections[e, hi])
+                dphi = (_take(track.gates, fine_e, fine_r)
+                        - _take(track.gates, fine_e, fine_l))
+                mean_projection = 0.5 * (_take(track.projections, fine_e, fine_l)
+                                         + _take(track.projections, fine_e, fine_r))
                 rank_sum = torch.zeros_like(geometry.singular_values)
                 rank_sum.index_add_(0, owner.to(device), dphi * mean_projection)
             ranks.append(geometry.rank_result(plan, rank_sum, grad_mean))
-    return tuple(pixels), tuple(ranks), _map_errors(state, examples)
+    return tuple(pixels), tuple(ranks), _map_errors(state, examples, fine_maps)
+
+
+def _take(nodes: Tensor, examples: Tensor, slots: Tensor) -> Tensor:
+    """Rows ``nodes[examples[p], slots[p]]`` of an ``(N, M, ...)`` store, by one
+    ``index_select`` on its flat view (multi-index gathers are much slower on the CPU)."""
+    flat = nodes.flatten(0, 1)
+    index = (examples * nodes.shape[1] + slots).to(nodes.device)
+    return flat.index_select(0, index)
+
+
+def _put(nodes: Tensor, examples: Tensor, slots: Tensor, values: Tensor) -> None:
+    """``nodes[examples[p], slots[p]] = values[p]``, by one ``index_copy_``."""
+    flat = nodes.view(-1, *nodes.shape[2:])
+    index = (examples * nodes.shape[1] + slots).to(nodes.device)
+    flat.index_copy_(0, index, values.to(nodes.dtype).reshape(-1, *nodes.shape[2:]))
