@@ -450,84 +450,80 @@ def _converged(state: _State, errors: Tensor, tolerance: float | None,
     return met
 
 
-def _coarse_pairs(state: _State, examples: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Intervals of the nested rule on every other node (both ends kept), as
-    ``(row example, left slot, right slot)``; the map on them is ``A_{n/2}``."""
-    order = state.alphas[examples].nan_to_num(math.inf).argsort(dim=1, stable=True)
-    count = state.count[examples]
-    width = order.shape[1]
-    position = torch.arange(0, width, 2)
-    lo = position[:-1] if position.numel() > 1 else position[:0]
-    hi = lo + 2
-    pairs_lo = lo[None, :].expand(len(examples), -1)
-    pairs_hi = hi[None, :].expand(len(examples), -1)
-    inside = pairs_hi[:, :] <= (count - 1)[:, None]
-    # An even number of nodes leaves the last one out of the pairs: one more interval
-    # from the last even node to it, so the coarse rule spans the path.
-    odd_tail = (count - 1) % 2 == 1
-    tail_lo = (count - 2).clamp_min(0)
-    rows = torch.arange(len(examples))[:, None].expand_as(pairs_lo)
-    row_index = torch.cat([rows[inside], torch.arange(len(examples))[odd_tail]])
-    lo_pos = torch.cat([pairs_lo[inside], tail_lo[odd_tail]])
-    hi_pos = torch.cat([pairs_hi[inside], (count - 1)[odd_tail]])
-    return (examples[row_index], order[row_index, lo_pos], order[row_index, hi_pos])
+@dataclass
+class _Sums:
+    """One input's sums over the finished intervals of some examples (matrix form)."""
+
+    pixel: Tensor  # sum of Gbar * increment: the trapezoid map A_n
+    grad_mean: Tensor  # sum of da * Gbar: the path-averaged gradient
+    coarse: Tensor | None  # the map on every other node, A_{n/2}
+    ranks: Tensor | None  # per-unit rank sums, sum of dphi * u^T Gbar v
 
 
-def _pair_sums(state: _State, track: _Track, examples: Tensor, left: Tensor, right: Tensor,
-               num: int, owner: Tensor) -> tuple[Tensor, Tensor]:
-    """Per owner row, the sums of ``Gbar * increment`` and ``da * Gbar`` over the pairs."""
+def _sums(state: _State, track: _Track, examples: Tensor, coarse: bool,
+          ranks: bool) -> _Sums:
+    """Sort each example's nodes by ``a`` once, then every sum is a contiguous
+    difference along the sorted nodes; the slots past an example's count repeat its
+    last node, so they add nothing (and their unwritten memory is never read)."""
+    capacity = track.points.shape[1]
     matrix = track.points.shape[2:]
-    device = track.points.device
-    pixel = torch.zeros((num, *matrix), dtype=track.points.dtype, device=device)
-    mean = torch.zeros_like(pixel)
-    size = max(1, (1 << 24) // max(1, math.prod(matrix)))
-    for first in range(0, int(examples.numel()), size):
+    order = state.alphas[examples].nan_to_num(math.inf).argsort(dim=1, stable=True)
+    last = (state.count[examples] - 1).clamp_min(0)[:, None]
+    position = torch.arange(capacity)[None, :]
+    order = order.gather(1, torch.minimum(position, last))
+    # The nested rule's nodes: sorted positions 0, 2, 4, ... and the last node.
+    coarse_position = torch.minimum(torch.arange(0, capacity + 1, 2)[None, :], last)
+    lead = (1,) * len(matrix)
+    pixel = torch.empty((len(examples), *matrix), dtype=track.points.dtype,
+                        device=track.points.device)
+    grad_mean, coarse_map = torch.empty_like(pixel), torch.empty_like(pixel)
+    rank_sum = (torch.empty((len(examples), *track.gates.shape[2:]), dtype=track.gates.dtype,
+                            device=track.gates.device) if ranks else None)
+    size = max(1, (1 << 24) // max(1, capacity * math.prod(matrix)))
+    for first in range(0, len(examples), size):
         chunk = slice(first, first + size)
-        e, lo, hi = examples[chunk], left[chunk], right[chunk]
-        grad_mean = 0.5 * (_take(track.grads, e, lo) + _take(track.grads, e, hi))
-        step = _take(track.points, e, hi) - _take(track.points, e, lo)
-        da = (state.alphas[examples[chunk], right[chunk]]
-              - state.alphas[examples[chunk], left[chunk]]).to(device, grad_mean.dtype)
-        where = owner[chunk].to(device)
-        pixel.index_add_(0, where, grad_mean * step)
-        mean.index_add_(0, where, grad_mean * da.reshape(-1, *[1] * len(matrix)))
-    return pixel, mean
+        rows, slots = examples[chunk], order[chunk]
+        flat_e = rows[:, None].expand_as(slots).reshape(-1)
+        points = _take(track.points, flat_e, slots.reshape(-1)).reshape(*slots.shape, *matrix)
+        grads = _take(track.grads, flat_e, slots.reshape(-1)).reshape(*slots.shape, *matrix)
+        alphas = state.alphas[rows[:, None], slots].to(points.device, points.dtype)
+        mean = 0.5 * (grads[:, 1:] + grads[:, :-1])
+        pixel[chunk] = (mean * (points[:, 1:] - points[:, :-1])).sum(1)
+        steps = (alphas[:, 1:] - alphas[:, :-1]).reshape(*alphas.shape[:1], -1, *lead)
+        grad_mean[chunk] = (mean * steps).sum(1)
+        if coarse:
+            pick = coarse_position[chunk].to(points.device)
+            index = pick.reshape(*pick.shape, *lead).expand(*pick.shape, *matrix)
+            c_points, c_grads = points.gather(1, index), grads.gather(1, index)
+            coarse_map[chunk] = (0.5 * (c_grads[:, 1:] + c_grads[:, :-1])
+                                 * (c_points[:, 1:] - c_points[:, :-1])).sum(1)
+        if rank_sum is not None and track.projections is not None:
+            gates = _take(track.gates, flat_e, slots.reshape(-1)).reshape(
+                *slots.shape, *track.gates.shape[2:])
+            projections = _take(track.projections, flat_e, slots.reshape(-1)).reshape(
+                gates.shape)
+            rank_sum[chunk] = ((gates[:, 1:] - gates[:, :-1])
+                               * 0.5 * (projections[:, 1:] + projections[:, :-1])).sum(1)
+    return _Sums(pixel, grad_mean, coarse_map if coarse else None, rank_sum)
 
 
 def _map_errors(state: _State, examples: Tensor,
-                fine_maps: list[Tensor] | None = None) -> Tensor:
-    """``||A_n - A_{n/2}|| / ||A_n||`` of the given examples (inf below three nodes);
-    ``fine_maps``, per input, the maps on all nodes if already summed."""
-    num = int(examples.numel())
-    fine_e, fine_l, fine_r, fine_owner = _fine_pairs(state, examples)
-    coarse_e, coarse_l, coarse_r = _coarse_pairs(state, examples)
-    position = torch.full((int(state.count.numel()),), -1, dtype=torch.int64)
-    position[examples] = torch.arange(num)
-    coarse_owner = position[coarse_e]
-    gap = torch.zeros(num, dtype=torch.float64)
-    size = torch.zeros(num, dtype=torch.float64)
-    for t, track in enumerate(state.tracks):
-        if fine_maps is None:
-            fine, _ = _pair_sums(state, track, fine_e, fine_l, fine_r, num, fine_owner)
-        else:
-            fine = fine_maps[t]
-        coarse, _ = _pair_sums(state, track, coarse_e, coarse_l, coarse_r, num, coarse_owner)
-        gap += (fine - coarse).flatten(1).to(torch.float64).pow(2).sum(1).cpu()
-        size += fine.flatten(1).to(torch.float64).pow(2).sum(1).cpu()
+                sums: list[_Sums] | None = None) -> Tensor:
+    """``||A_n - A_{n/2}|| / ||A_n||`` of the given examples (inf below three nodes)."""
+    if sums is None:
+        sums = [_sums(state, track, examples, coarse=True, ranks=False)
+                for track in state.tracks]
+    gap = torch.zeros(len(examples), dtype=torch.float64)
+    size = torch.zeros(len(examples), dtype=torch.float64)
+    for part in sums:
+        if part.coarse is None:
+            raise RuntimeError("adaptive rule: the nested map was not summed.")
+        gap += (part.pixel - part.coarse).flatten(1).to(torch.float64).pow(2).sum(1).cpu()
+        size += part.pixel.flatten(1).to(torch.float64).pow(2).sum(1).cpu()
     gap, size = gap.sqrt(), size.sqrt()
     ratio = torch.where(size > 0, gap / size.clamp_min(1e-300),
                         torch.where(gap > 0, math.inf, 0.0))
     return torch.where(state.count[examples] < 3, math.inf, ratio)
-
-
-def _fine_pairs(state: _State, examples: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Every interval of the given examples: ``(example, left, right, owner row)``."""
-    valid = state.valid()[examples]
-    rows = torch.arange(int(examples.numel()))[:, None].expand_as(valid)[valid]
-    owner_examples = examples[rows]
-    intervals = torch.arange(valid.shape[1])[None, :].expand_as(valid)[valid]
-    return (owner_examples, state.left[owner_examples, intervals],
-            state.right[owner_examples, intervals], rows)
 
 
 def _results(
@@ -540,29 +536,19 @@ def _results(
     (pixel sum, path-averaged gradient, per-unit rank sums), so the same
     :meth:`~captum_rank.path.PathGeometry.pixel_result` and ``rank_result`` finish both.
     """
-    num = int(examples.numel())
-    fine_e, fine_l, fine_r, owner = _fine_pairs(state, examples)
     pixels: list[Tensor] = []
     ranks: list[Tensor] = []
-    fine_maps: list[Tensor] = []
+    sums = []
     for track in state.tracks:
         geometry = track.geometry
-        pixel_sum, grad_mean = _pair_sums(state, track, fine_e, fine_l, fine_r, num, owner)
-        fine_maps.append(pixel_sum)
+        part = _sums(state, track, examples, coarse=True,
+                     ranks=plan.ranks and track.projections is not None)
+        sums.append(part)
         if plan.pixels:
-            pixels.append(geometry.pixel_result(plan, pixel_sum, grad_mean))
+            pixels.append(geometry.pixel_result(plan, part.pixel, part.grad_mean))
         if plan.ranks:
-            rank_sum = None
-            if track.projections is not None:
-                device = track.gates.device
-                dphi = (_take(track.gates, fine_e, fine_r)
-                        - _take(track.gates, fine_e, fine_l))
-                mean_projection = 0.5 * (_take(track.projections, fine_e, fine_l)
-                                         + _take(track.projections, fine_e, fine_r))
-                rank_sum = torch.zeros_like(geometry.singular_values)
-                rank_sum.index_add_(0, owner.to(device), dphi * mean_projection)
-            ranks.append(geometry.rank_result(plan, rank_sum, grad_mean))
-    return tuple(pixels), tuple(ranks), _map_errors(state, examples, fine_maps)
+            ranks.append(geometry.rank_result(plan, part.ranks, part.grad_mean))
+    return tuple(pixels), tuple(ranks), _map_errors(state, examples, sums)
 
 
 def _take(nodes: Tensor, examples: Tensor, slots: Tensor) -> Tensor:
