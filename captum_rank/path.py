@@ -33,7 +33,17 @@ from torch import Tensor
 
 from captum_rank import svd as _svd
 from captum_rank.quadrature import Partition
-from captum_rank.schedules import LinearSchedule, RankSchedule
+from captum_rank.schedules import (
+    ArcLengthSchedule,
+    EnergySchedule,
+    LinearSchedule,
+    NumericalRankSchedule,
+    RankSchedule,
+    SequentialSchedule,
+    SpectralSchedule,
+)
+
+_CURVED = (ArcLengthSchedule, EnergySchedule, NumericalRankSchedule, SequentialSchedule)
 
 Form = Literal["increments", "averaged"]
 
@@ -357,8 +367,13 @@ class RankPath:
 
     def __post_init__(self) -> None:
         plan = self.plan
+        # The built-in rank schedules curve on any matrix input, so they need the factors
+        # anyway: one SVD instead of singular values now and the decomposition later.
+        curved = self.inputs.dim() >= 3 and (
+            isinstance(self.schedule, _CURVED)
+            or (isinstance(self.schedule, SpectralSchedule) and self.schedule.overlap < 1.0))
         geometry = PathGeometry.build(self.inputs, self.baseline, self.schedule,
-                                      factors=plan.ranks)
+                                      factors=plan.ranks or curved)
         self.geometry = geometry
         self.schedule = geometry.schedule
         at_bounds = geometry.gates(self.partition.boundaries)
@@ -380,6 +395,7 @@ class RankPath:
         self._running: Tensor | None = None
         self._next_point = 0
         self._next_accumulate = 0
+        self._increments: dict[int, Tensor] = {}
         if is_straight:
             # One gate per matrix and step; for the linear schedule these are Captum's
             # nodes and weights exactly, so RIG(linear) is Captum's IG.
@@ -443,7 +459,11 @@ class RankPath:
             return self.as_input(geometry.baseline + self.straight_nodes[step] * geometry.delta)
         steps = _required(self.gate_steps, "gate steps")
         here = self._running + self._partial(step, self.gate_offsets)
-        self._running = self._running + self._partial(step, steps)
+        increment = self._partial(step, steps)
+        self._running = self._running + increment
+        if self.pixel_sum is not None:
+            # accumulate() multiplies this step's gradient by the same increment.
+            self._increments[step] = increment
         return self.as_input(geometry.baseline + here)
 
     def as_input(self, matrix: Tensor) -> Tensor:
@@ -477,7 +497,7 @@ class RankPath:
         if self.grad_mean is not None:
             self.grad_mean.add_(grad, alpha=float(self.partition.weights[step]))
         if self.pixel_sum is not None:
-            self.pixel_sum.add_(grad * self._partial(step, self.gate_steps))
+            self.pixel_sum.add_(grad * self._increments.pop(step))
         if self.rank_sum is not None:
             lo, hi = self.bands[step]
             if hi > lo:
