@@ -33,7 +33,7 @@ where the fixed rules stream.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,81 +168,65 @@ def initial_nodes(n_steps: int, tolerance: float | None,
 
 
 @dataclass
-class _Example:
-    """Everything the rule keeps for one example: nodes, gates, points, gradients, outputs."""
+class _Track:
+    """One input tensor's nodes for every example, in slots: ``(N, capacity, ...)``.
 
-    alphas: Tensor  # (m,) float64, sorted
-    gates: list[Tensor]  # per input: (m, *lead, r)
-    points: list[Tensor]  # per input: (m, *matrix)
-    grads: list[Tensor]  # per input: (m, *matrix)
-    outputs: Tensor  # (m,) float64
+    Slots are filled in the order nodes are evaluated, never moved: an interval names
+    its two end slots, so a bisection writes one new slot and two interval entries
+    instead of re-sorting every stored point and gradient.
+    """
 
-    # The per-interval numbers live on the CPU with the nodes and outputs (they steer the
-    # bisection); points and gradients stay on the model's device.
+    geometry: PathGeometry
+    points: Tensor  # (N, M, *matrix) work dtype, model device
+    grads: Tensor  # (N, M, *matrix)
+    gates: Tensor  # (N, M, *lead, r)
+    projections: Tensor | None  # (N, M, *lead, r): u_i^T G v_i per node, for ranks
 
-    def trapezoids(self, keep: Tensor | None = None) -> Iterator[Tensor]:
-        """Per input, each interval's trapezoid ``(G_j + G_{j+1}) / 2 * increment``
-        ``(intervals, *matrix)``, on all nodes or on the nodes ``keep``."""
-        for points, grads in zip(self.points, self.grads, strict=True):
-            if keep is not None:
-                index = keep.to(points.device)
-                points, grads = points[index], grads[index]
-            yield 0.5 * (grads[1:] + grads[:-1]) * (points[1:] - points[:-1])
+
+@dataclass
+class _State:
+    """Every example's nodes and intervals; the per-interval numbers live on the CPU
+    with the nodes and outputs (they steer the bisection)."""
+
+    tracks: list[_Track]
+    alphas: Tensor  # (N, M) float64
+    outputs: Tensor  # (N, M) float64
+    count: Tensor  # (N,) nodes per example
+    left: Tensor  # (N, M - 1) slot of each interval's left end
+    right: Tensor  # (N, M - 1) slot of its right end
+    trapezoid: Tensor  # (N, M - 1) sum of the interval's trapezoid
+    spread: Tensor  # (N, M - 1) squared norm of (G_R - G_L) * increment
+    end: int = 1  # the slot of x (a = 1), the last node of the first grid
+
+    def output_change(self) -> Tensor:
+        """``(N,)`` ``F(x) - F(x')`` from the nodes at the path's two ends."""
+        return self.outputs[:, self.end] - self.outputs[:, 0]
+
+    @property
+    def intervals(self) -> Tensor:
+        """``(N,)`` intervals per example."""
+        return (self.count - 1).clamp_min(0)
+
+    def valid(self) -> Tensor:
+        """``(N, M - 1)`` which interval entries are in use."""
+        index = torch.arange(self.left.shape[1])
+        return index < self.intervals[:, None]
 
     def interval_errors(self) -> Tensor:
-        estimate = torch.zeros(self.alphas.numel() - 1, dtype=torch.float64)
-        for pieces in self.trapezoids():
-            estimate += pieces.flatten(1).sum(1).cpu().to(torch.float64)
-        return estimate - (self.outputs[1:] - self.outputs[:-1])
-
-    def pixel_map(self, keep: Tensor | None = None) -> Tensor:
-        """The trapezoid pixel map on all nodes, or on the nodes ``keep``, flattened.
-
-        In the work dtype, on the input's device: a relative error of maps is well within
-        float32, and a float64 copy would not exist on MPS.
-        """
-        return torch.cat([pieces.sum(0).flatten() for pieces in self.trapezoids(keep)])
-
-    def map_error(self) -> float:
-        """``||A_n - A_{n/2}|| / ||A_n||``: the map on all nodes against every other node."""
-        count = self.alphas.numel()
-        if count < 3:
-            return math.inf
-        every_other = list(range(0, count, 2))
-        if every_other[-1] != count - 1:
-            every_other.append(count - 1)  # both ends stay: the coarse rule spans the path
-        fine = self.pixel_map()
-        coarse = self.pixel_map(torch.tensor(every_other))
-        gap, size = float((fine - coarse).norm()), float(fine.norm())
-        if size == 0.0:
-            return 0.0 if gap == 0.0 else math.inf
-        return gap / size
+        """``(N, M - 1)`` each interval's exact share of the completeness error (0 unused)."""
+        change = self.outputs.gather(1, self.right) - self.outputs.gather(1, self.left)
+        return torch.where(self.valid(), self.trapezoid - change, 0.0)
 
     def split_scores(self, errors: Tensor) -> Tensor:
         # How much each interval is worth splitting: its share of the completeness error
         # plus how far its two gradients disagree on its own increment (the trapezoid's
         # per-pixel error scale), each relative to its total over the path.
-        spread = torch.zeros_like(errors)
-        for points, grads in zip(self.points, self.grads, strict=True):
-            gaps = (grads[1:] - grads[:-1]) * (points[1:] - points[:-1])
-            spread += gaps.flatten(1).pow(2).sum(1).cpu().to(torch.float64)
-        spread = spread.sqrt()
+        valid = self.valid()
         size = errors.abs()
-        return size / size.sum().clamp_min(1e-300) + spread / spread.sum().clamp_min(1e-300)
-
-    def insert(self, alphas: Tensor, gates: list[Tensor], points: list[Tensor],
-               grads: list[Tensor], outputs: Tensor) -> None:
-        merged = torch.cat([self.alphas, alphas])
-        order = merged.argsort(stable=True)
-        self.alphas = merged[order]
-
-        def merge(old: Tensor, new: Tensor) -> Tensor:
-            return torch.cat([old, new.to(old.device)])[order.to(old.device)]
-
-        self.gates = [merge(o, n) for o, n in zip(self.gates, gates, strict=True)]
-        self.points = [merge(o, n) for o, n in zip(self.points, points, strict=True)]
-        self.grads = [merge(o, n) for o, n in zip(self.grads, grads, strict=True)]
-        self.outputs = merge(self.outputs, outputs)
+        spread = torch.where(valid, self.spread, 0.0).sqrt()
+        scores = (size / size.sum(1, keepdim=True).clamp_min(1e-300)
+                  + spread / spread.sum(1, keepdim=True).clamp_min(1e-300))
+        return torch.where(valid, scores, -math.inf)
 
 
 def adaptive_walk(
@@ -257,6 +241,11 @@ def adaptive_walk(
     map_tolerance: float | None = None,
 ) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...], Convergence]:
     r"""Run the adaptive rule on a batch; return pixel and rank attributions.
+
+    Every round works on all examples at once: their new nodes are built, evaluated in
+    shared model calls and stored as one batch, and the intervals to bisect are chosen
+    for every example by one ``topk``; no per-example Python work, which on a fast device
+    would cost more than the model.
 
     Args:
         inputs (tuple[Tensor, ...]): checked inputs ``(N, ..., H, W)``.
@@ -281,119 +270,266 @@ def adaptive_walk(
         for tensor, baseline in zip(inputs, baselines, strict=True)
     ]
     num = inputs[0].shape[0]
+    want_projections = plan.ranks and plan.form == "increments"
+    state = _empty_state(geometries, num, n_steps, want_projections)
+    examples_all = torch.arange(num)
+
+    # The first round: an even grid, both ends included, built left to right so that
+    # each node adds only the components that move since the previous one.
     count = initial_nodes(n_steps, tolerance, map_tolerance)
-    start = torch.linspace(0.0, 1.0, count, dtype=torch.float64)
-    start[-1] = 1.0
-    examples: list[_Example | None] = [None] * num
-    new_alphas: dict[int, Tensor] = {e: start for e in range(num)}
-    spent = torch.zeros(num, dtype=torch.int64)
-    active = list(range(num))
+    grid = torch.linspace(0.0, 1.0, count, dtype=torch.float64)
+    grid[-1] = 1.0
+    rows_examples = examples_all.repeat(count)  # node-major, as Captum batches its steps
+    rows_slots = torch.arange(count).repeat_interleave(num)
+    rows_alphas = grid.repeat_interleave(num)
+    _evaluate_rows(state, rows_examples, rows_slots, rows_alphas, None, evaluate,
+                   points_per_call, chain=num)
+    state.count[:] = count
+    state.end = count - 1
+    first = torch.arange(count - 1)
+    state.left[:, : count - 1] = first
+    state.right[:, : count - 1] = first + 1
+    _update_intervals(state, examples_all.repeat_interleave(count - 1),
+                      first.repeat(num))
+
+    active = torch.ones(num, dtype=torch.bool)
     stopping = tolerance is not None or map_tolerance is not None
-    while new_alphas:
-        _evaluate_round(geometries, examples, new_alphas, evaluate, points_per_call)
-        for e, alphas in new_alphas.items():
-            spent[e] += alphas.numel()
-        new_alphas = {}
-        still = []
-        for e in active:
-            example = _present(examples[e])
-            errors = example.interval_errors()
-            if stopping and _converged(example, errors, tolerance, map_tolerance):
-                continue
-            remaining = n_steps - int(spent[e])
-            if remaining <= 0:
-                continue
-            # Bisect about half the intervals per round (at least one): the largest scores.
-            count = min(remaining, max(1, math.ceil(errors.numel() / 2)))
-            worst = example.split_scores(errors).topk(count).indices
-            alphas = 0.5 * (example.alphas[worst] + example.alphas[worst + 1])
-            new_alphas[e] = alphas
-            still.append(e)
-        active = still
-    finished = [_present(example) for example in examples]
-    pixels, ranks = _results(geometries, finished, plan)
-    delta = torch.stack([ex.interval_errors().sum() for ex in finished])
-    change = torch.stack([ex.outputs[-1] - ex.outputs[0] for ex in finished])
-    map_error = torch.tensor([ex.map_error() for ex in finished], dtype=torch.float64)
-    convergence = Convergence(evaluations=spent, delta=delta, output_change=change,
-                              tolerance=tolerance, budget=n_steps, map_error=map_error,
-                              map_tolerance=map_tolerance)
+    while True:
+        errors = state.interval_errors()
+        if stopping:
+            active &= ~_converged(state, errors, tolerance, map_tolerance, active)
+        remaining = n_steps - state.count
+        active &= remaining > 0
+        if not bool(active.any()):
+            break
+        # Bisect about half the intervals per round (at least one): the largest scores.
+        wanted = torch.minimum(remaining, (state.intervals + 1) // 2).clamp_min(1)
+        wanted = torch.where(active, wanted, 0)
+        most = int(wanted.max())
+        chosen = state.split_scores(errors).topk(most, dim=1).indices  # (N, most)
+        take = torch.arange(most)[None, :] < wanted[:, None]
+        # Node-major rows (the j-th new node of every example, then the next).
+        take_t = take.t()
+        rank = torch.arange(most)[:, None].expand(most, num)[take_t]
+        examples = examples_all[None, :].expand(most, num)[take_t]
+        intervals = chosen.t()[take_t]
+        left = state.left[examples, intervals]
+        right = state.right[examples, intervals]
+        slots = state.count[examples] + rank
+        alphas = 0.5 * (state.alphas[examples, left] + state.alphas[examples, right])
+        _evaluate_rows(state, examples, slots, alphas, left, evaluate, points_per_call)
+        # Interval j = (L, R) becomes (L, new); (new, R) is appended after the others.
+        appended = state.intervals[examples] + rank
+        state.right[examples, intervals] = slots
+        state.left[examples, appended] = slots
+        state.right[examples, appended] = right
+        state.count += wanted
+        _update_intervals(state, torch.cat([examples, examples]),
+                          torch.cat([intervals, appended]))
+
+    pixels, ranks, map_error = _results(state, plan, examples_all)
+    errors = state.interval_errors()
+    change = state.output_change()
+    convergence = Convergence(evaluations=state.count.clone(), delta=errors.sum(1),
+                              output_change=change, tolerance=tolerance, budget=n_steps,
+                              map_error=map_error, map_tolerance=map_tolerance)
     return pixels, ranks, convergence
 
 
-def _present(example: _Example | None) -> _Example:
-    if example is None:
-        raise RuntimeError("adaptive rule: an example lost its nodes.")
-    return example
+def _empty_state(geometries: list[PathGeometry], num: int, capacity: int,
+                 want_projections: bool) -> _State:
+    tracks = []
+    for geometry in geometries:
+        matrix = geometry.matrix_shape[1:]
+        device, dtype = geometry.delta.device, geometry.work_dtype
+        spectrum = tuple(geometry.singular_values.shape[1:])
+        tracks.append(_Track(
+            geometry=geometry,
+            points=torch.empty((num, capacity, *matrix), dtype=dtype, device=device),
+            grads=torch.empty((num, capacity, *matrix), dtype=dtype, device=device),
+            gates=torch.empty((num, capacity, *spectrum), dtype=dtype, device=device),
+            projections=(torch.empty((num, capacity, *spectrum), dtype=dtype, device=device)
+                         if want_projections else None),
+        ))
+    slots = max(capacity - 1, 1)
+    return _State(
+        tracks=tracks,
+        alphas=torch.full((num, capacity), math.nan, dtype=torch.float64),
+        outputs=torch.zeros((num, capacity), dtype=torch.float64),
+        count=torch.zeros(num, dtype=torch.int64),
+        left=torch.zeros((num, slots), dtype=torch.int64),
+        right=torch.zeros((num, slots), dtype=torch.int64),
+        trapezoid=torch.zeros((num, slots), dtype=torch.float64),
+        spread=torch.zeros((num, slots), dtype=torch.float64),
+    )
 
 
-def _converged(example: _Example, errors: Tensor, tolerance: float | None,
-               map_tolerance: float | None) -> bool:
-    """Whether an example meets every requested tolerance (the cheap test first)."""
-    if tolerance is not None:
-        scale = abs(float(example.outputs[-1] - example.outputs[0]))
-        if abs(float(errors.sum())) > tolerance * scale:
-            return False
-    return map_tolerance is None or example.map_error() <= map_tolerance
+def _evaluate_rows(state: _State, examples: Tensor, slots: Tensor, alphas: Tensor,
+                   left: Tensor | None, evaluate: Evaluate, points_per_call: int | None,
+                   chain: int | None = None) -> None:
+    """Build, evaluate and store new nodes: row ``p`` is example ``examples[p]`` at
+    ``alphas[p]``, stored in slot ``slots[p]``.
 
-
-def _evaluate_round(
-    geometries: list[PathGeometry],
-    examples: list[_Example | None],
-    new_alphas: dict[int, Tensor],
-    evaluate: Evaluate,
-    points_per_call: int | None,
-) -> None:
-    """Evaluate the new nodes of every example (node-major batches) and insert them.
-
-    The new points of all examples are stacked once (example-major) and every chunk is
-    one gather from that stack and one scatter back: no per-point tensor work, which on
-    a GPU would cost more than a small model's forward pass.
+    Each point is built from a known node of its example (``left``, or with ``chain``
+    the row ``chain`` places earlier, for a grid built left to right), adding only the
+    components whose gates differ.
     """
-    order = list(new_alphas)
-    gates = {e: [g.gates(new_alphas[e], e) for g in geometries] for e in order}
-    points = {
-        e: [g.points(gt, e) for g, gt in zip(geometries, gates[e], strict=True)] for e in order
-    }
-    counts = [int(new_alphas[e].numel()) for e in order]
-    starts = [sum(counts[:k]) for k in range(len(order))]
-    # Node-major (the j-th new node of every example, then the next), so that examples
-    # with equal counts batch as Captum batches its steps.
-    rows = sorted((j, k) for k in range(len(order)) for j in range(counts[k]))
-    permutation = torch.tensor([starts[k] + j for j, k in rows], dtype=torch.int64)
-    row_examples = torch.tensor([order[k] for _, k in rows], dtype=torch.int64)
-    stacks = [torch.cat([g.as_input(points[e][t]) for e in order])
-              for t, g in enumerate(geometries)]
-    total = int(permutation.numel())
-    grads = [torch.empty((total, *g.matrix_shape[1:]), dtype=g.work_dtype,
-                         device=stack.device) for g, stack in zip(geometries, stacks, strict=True)]
-    outputs = torch.empty(total, dtype=torch.float64)
+    total = int(examples.numel())
+    state.alphas[examples, slots] = alphas
+    built: list[Tensor] = []
+    for track in state.tracks:
+        geometry = track.geometry
+        gates = geometry.row_gates(alphas, examples)
+        _put(track.gates, examples, slots, gates)
+        if chain is None:
+            start = None
+            if left is not None:
+                start = (_take(track.points, examples, left), _take(track.gates, examples, left))
+            points = geometry.row_points(gates, examples, start)
+        else:
+            points = torch.empty((total, *track.points.shape[2:]), dtype=track.points.dtype,
+                                 device=track.points.device)
+            for first in range(0, total, chain):
+                here = slice(first, first + chain)
+                start = None
+                if first > 0:
+                    before = slice(first - chain, first)
+                    start = (points[before], gates[before])
+                points[here] = geometry.row_points(gates[here], examples[here], start)
+        _put(track.points, examples, slots, points)
+        built.append(points)
     size = total if points_per_call is None else max(1, points_per_call)
     for first in range(0, total, size):
-        rows_here = permutation[first:first + size]
-        batch = tuple(stack[rows_here.to(stack.device)] for stack in stacks)
-        chunk_grads, chunk_outputs = evaluate(batch, row_examples[first:first + size])
-        for t, g in enumerate(geometries):
-            target = grads[t]
-            target[rows_here.to(target.device)] = chunk_grads[t].detach().to(
-                g.work_dtype).reshape(len(rows_here), *g.matrix_shape[1:])
-        outputs[rows_here] = chunk_outputs.detach().cpu().to(torch.float64).reshape(-1)
-    per_input = [torch.split(grad, counts) for grad in grads]
-    per_example_outputs = torch.split(outputs, counts)
-    for k, e in enumerate(order):
-        example_grads = [split[k] for split in per_input]
-        example = examples[e]
-        if example is None:
-            examples[e] = _Example(new_alphas[e].clone(), gates[e], points[e], example_grads,
-                                   per_example_outputs[k])
-        else:
-            example.insert(new_alphas[e], gates[e], points[e], example_grads,
-                           per_example_outputs[k])
+        chunk = slice(first, first + size)
+        chunk_e, chunk_s = examples[chunk], slots[chunk]
+        batch = tuple(track.geometry.as_input(points[chunk])
+                      for track, points in zip(state.tracks, built, strict=True))
+        grads, outputs = evaluate(batch, chunk_e)
+        for track, grad in zip(state.tracks, grads, strict=True):
+            grad = grad.detach().to(track.grads.dtype).reshape(
+                len(chunk_e), *track.grads.shape[2:])
+            _put(track.grads, chunk_e, chunk_s, grad)
+            if track.projections is not None:
+                _put(track.projections, chunk_e, chunk_s,
+                     track.geometry.row_projections(grad, chunk_e))
+        state.outputs[chunk_e, chunk_s] = outputs.detach().reshape(-1).cpu().to(torch.float64)
+
+
+def _update_intervals(state: _State, examples: Tensor, intervals: Tensor) -> None:
+    """Recompute the trapezoid sum and spread of the given intervals."""
+    left = state.left[examples, intervals]
+    right = state.right[examples, intervals]
+    trapezoid = torch.zeros(examples.numel(), dtype=torch.float64)
+    spread = torch.zeros(examples.numel(), dtype=torch.float64)
+    for track in state.tracks:
+        size = max(1, (1 << 24) // max(1, math.prod(track.points.shape[2:])))
+        for first in range(0, int(examples.numel()), size):
+            chunk = slice(first, first + size)
+            e, lo, hi = examples[chunk], left[chunk], right[chunk]
+            step = (_take(track.points, e, hi) - _take(track.points, e, lo)).flatten(1)
+            g_lo = _take(track.grads, e, lo).flatten(1)
+            g_hi = _take(track.grads, e, hi).flatten(1)
+            total = torch.linalg.vecdot(g_lo + g_hi, step)
+            gap = torch.linalg.vector_norm((g_hi - g_lo).mul_(step), dim=1)
+            trapezoid[chunk] += 0.5 * total.cpu().to(torch.float64)
+            spread[chunk] += gap.cpu().to(torch.float64).pow(2)
+    state.trapezoid[examples, intervals] = trapezoid
+    state.spread[examples, intervals] = spread
+
+
+def _converged(state: _State, errors: Tensor, tolerance: float | None,
+               map_tolerance: float | None, active: Tensor) -> Tensor:
+    """``(N,)`` which active examples meet every requested tolerance (cheap test first)."""
+    met = active.clone()
+    if tolerance is not None:
+        scale = state.output_change().abs()
+        met &= errors.sum(1).abs() <= tolerance * scale
+    if map_tolerance is not None and bool(met.any()):
+        which = torch.nonzero(met).flatten()
+        met[which] = _map_errors(state, which) <= map_tolerance
+    return met
+
+
+@dataclass
+class _Sums:
+    """One input's sums over the finished intervals of some examples (matrix form)."""
+
+    pixel: Tensor  # sum of Gbar * increment: the trapezoid map A_n
+    grad_mean: Tensor  # sum of da * Gbar: the path-averaged gradient
+    coarse: Tensor | None  # the map on every other node, A_{n/2}
+    ranks: Tensor | None  # per-unit rank sums, sum of dphi * u^T Gbar v
+
+
+def _sums(state: _State, track: _Track, examples: Tensor, coarse: bool,
+          ranks: bool) -> _Sums:
+    """Sort each example's nodes by ``a`` once, then every sum is a contiguous
+    difference along the sorted nodes; the slots past an example's count repeat its
+    last node, so they add nothing (and their unwritten memory is never read)."""
+    capacity = track.points.shape[1]
+    matrix = track.points.shape[2:]
+    order = state.alphas[examples].nan_to_num(math.inf).argsort(dim=1, stable=True)
+    last = (state.count[examples] - 1).clamp_min(0)[:, None]
+    position = torch.arange(capacity)[None, :]
+    order = order.gather(1, torch.minimum(position, last))
+    # The nested rule's nodes: sorted positions 0, 2, 4, ... and the last node.
+    coarse_position = torch.minimum(torch.arange(0, capacity + 1, 2)[None, :], last)
+    lead = (1,) * len(matrix)
+    pixel = torch.empty((len(examples), *matrix), dtype=track.points.dtype,
+                        device=track.points.device)
+    grad_mean, coarse_map = torch.empty_like(pixel), torch.empty_like(pixel)
+    rank_sum = (torch.empty((len(examples), *track.gates.shape[2:]), dtype=track.gates.dtype,
+                            device=track.gates.device) if ranks else None)
+    size = max(1, (1 << 24) // max(1, capacity * math.prod(matrix)))
+    for first in range(0, len(examples), size):
+        chunk = slice(first, first + size)
+        rows, slots = examples[chunk], order[chunk]
+        flat_e = rows[:, None].expand_as(slots).reshape(-1)
+        points = _take(track.points, flat_e, slots.reshape(-1)).reshape(*slots.shape, *matrix)
+        grads = _take(track.grads, flat_e, slots.reshape(-1)).reshape(*slots.shape, *matrix)
+        alphas = state.alphas[rows[:, None], slots].to(points.dtype).to(points.device)
+        mean = 0.5 * (grads[:, 1:] + grads[:, :-1])
+        pixel[chunk] = (mean * (points[:, 1:] - points[:, :-1])).sum(1)
+        steps = (alphas[:, 1:] - alphas[:, :-1]).reshape(*alphas.shape[:1], -1, *lead)
+        grad_mean[chunk] = (mean * steps).sum(1)
+        if coarse:
+            pick = coarse_position[chunk].to(points.device)
+            index = pick.reshape(*pick.shape, *lead).expand(*pick.shape, *matrix)
+            c_points, c_grads = points.gather(1, index), grads.gather(1, index)
+            coarse_map[chunk] = (0.5 * (c_grads[:, 1:] + c_grads[:, :-1])
+                                 * (c_points[:, 1:] - c_points[:, :-1])).sum(1)
+        if rank_sum is not None and track.projections is not None:
+            gates = _take(track.gates, flat_e, slots.reshape(-1)).reshape(
+                *slots.shape, *track.gates.shape[2:])
+            projections = _take(track.projections, flat_e, slots.reshape(-1)).reshape(
+                gates.shape)
+            rank_sum[chunk] = ((gates[:, 1:] - gates[:, :-1])
+                               * 0.5 * (projections[:, 1:] + projections[:, :-1])).sum(1)
+    return _Sums(pixel, grad_mean, coarse_map if coarse else None, rank_sum)
+
+
+def _map_errors(state: _State, examples: Tensor,
+                sums: list[_Sums] | None = None) -> Tensor:
+    """``||A_n - A_{n/2}|| / ||A_n||`` of the given examples (inf below three nodes)."""
+    if sums is None:
+        sums = [_sums(state, track, examples, coarse=True, ranks=False)
+                for track in state.tracks]
+    gap = torch.zeros(len(examples), dtype=torch.float64)
+    size = torch.zeros(len(examples), dtype=torch.float64)
+    for part in sums:
+        if part.coarse is None:
+            raise RuntimeError("adaptive rule: the nested map was not summed.")
+        # Norms in the work dtype on the device (no float64 copy there; MPS has none).
+        gap += (part.pixel - part.coarse).flatten(1).pow(2).sum(1).cpu().to(torch.float64)
+        size += part.pixel.flatten(1).pow(2).sum(1).cpu().to(torch.float64)
+    gap, size = gap.sqrt(), size.sqrt()
+    ratio = torch.where(size > 0, gap / size.clamp_min(1e-300),
+                        torch.where(gap > 0, math.inf, 0.0))
+    return torch.where(state.count[examples] < 3, math.inf, ratio)
 
 
 def _results(
-    geometries: list[PathGeometry], examples: list[_Example], plan: PathPlan
-) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
+    state: _State, plan: PathPlan, examples: Tensor
+) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...], Tensor]:
     """Each example's trapezoid sums, per input, turned into attributions by the geometry.
 
     The trapezoid gives interval ``j`` the mean gradient ``(G_j + G_{j+1}) / 2`` and the
@@ -403,22 +539,29 @@ def _results(
     """
     pixels: list[Tensor] = []
     ranks: list[Tensor] = []
-    for t, geometry in enumerate(geometries):
-        pixel_sums, grad_means, rank_sums = [], [], []
-        for e, example in enumerate(examples):
-            points, grads, gates = example.points[t], example.grads[t], example.gates[t]
-            mean_grads = 0.5 * (grads[1:] + grads[:-1])
-            steps = (example.alphas[1:] - example.alphas[:-1]).to(grads.device, grads.dtype)
-            grad_means.append((steps.reshape(-1, *[1] * (grads.dim() - 1)) * mean_grads)
-                              .sum(0))
-            pixel_sums.append((mean_grads * (points[1:] - points[:-1])).sum(0))
-            if plan.ranks and plan.form == "increments":
-                dphi = gates[1:] - gates[:-1]
-                rank_sums.append((dphi * geometry.project(mean_grads, example=e)).sum(0))
-        grad_mean = torch.stack(grad_means)
+    sums = []
+    for track in state.tracks:
+        geometry = track.geometry
+        part = _sums(state, track, examples, coarse=True,
+                     ranks=plan.ranks and track.projections is not None)
+        sums.append(part)
         if plan.pixels:
-            pixels.append(geometry.pixel_result(plan, torch.stack(pixel_sums), grad_mean))
+            pixels.append(geometry.pixel_result(plan, part.pixel, part.grad_mean))
         if plan.ranks:
-            rank_sum = torch.stack(rank_sums) if rank_sums else None
-            ranks.append(geometry.rank_result(plan, rank_sum, grad_mean))
-    return tuple(pixels), tuple(ranks)
+            ranks.append(geometry.rank_result(plan, part.ranks, part.grad_mean))
+    return tuple(pixels), tuple(ranks), _map_errors(state, examples, sums)
+
+
+def _take(nodes: Tensor, examples: Tensor, slots: Tensor) -> Tensor:
+    """Rows ``nodes[examples[p], slots[p]]`` of an ``(N, M, ...)`` store, by one
+    ``index_select`` on its flat view (multi-index gathers are much slower on the CPU)."""
+    flat = nodes.flatten(0, 1)
+    index = (examples * nodes.shape[1] + slots).to(nodes.device)
+    return flat.index_select(0, index)
+
+
+def _put(nodes: Tensor, examples: Tensor, slots: Tensor, values: Tensor) -> None:
+    """``nodes[examples[p], slots[p]] = values[p]``, by one ``index_copy_``."""
+    flat = nodes.view(-1, *nodes.shape[2:])
+    index = (examples * nodes.shape[1] + slots).to(nodes.device)
+    flat.index_copy_(0, index, values.to(nodes.dtype).reshape(-1, *nodes.shape[2:]))

@@ -33,7 +33,17 @@ from torch import Tensor
 
 from captum_rank import svd as _svd
 from captum_rank.quadrature import Partition
-from captum_rank.schedules import LinearSchedule, RankSchedule
+from captum_rank.schedules import (
+    ArcLengthSchedule,
+    EnergySchedule,
+    LinearSchedule,
+    NumericalRankSchedule,
+    RankSchedule,
+    SequentialSchedule,
+    SpectralSchedule,
+)
+
+_CURVED = (ArcLengthSchedule, EnergySchedule, NumericalRankSchedule, SequentialSchedule)
 
 Form = Literal["increments", "averaged"]
 
@@ -226,6 +236,64 @@ class PathGeometry:
         U, S, Vh = (f[pick] for f in self.svd())
         return self.baseline[pick] + _svd.reconstruct(U, S * gates, Vh)
 
+    def row_gates(self, alphas: Tensor, examples: Tensor) -> Tensor:
+        r"""``(P, ..., r)`` gates of rows: row ``p`` at ``alphas[p]`` on example ``examples[p]``."""
+        values = self.singular_values[examples.to(self.singular_values.device)]
+        # Timed in float64 on the host, as in gates(): no float64 tensor on the device.
+        gates = self.schedule.paired_gates(alphas.cpu(), values.detach().cpu())
+        return gates.to(self.work_dtype).to(values.device)
+
+    def row_points(self, gates: Tensor, examples: Tensor,
+                   start: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        r"""``(P, ...matrix)`` path points of rows, each on its own example.
+
+        Args:
+            gates (Tensor): ``(P, ..., r)`` gates of the rows.
+            examples (Tensor): ``(P,)`` example of every row.
+            start (tuple[Tensor, Tensor], optional): ``(points, gates)`` of a known point
+                of the same examples; the rows are then that point plus the components
+                whose gates differ, so a row between two nearby nodes costs its few
+                moving components instead of the whole reconstruction.
+
+        Returns:
+            Tensor: the points in the matrix form, work dtype.
+        """
+        rows = examples.to(self.delta.device)
+        if straight(gates):
+            return self.baseline[rows] + gates[..., :1, None] * self.delta[rows]
+        U, S, Vh = self.svd()
+        r = S.shape[-1]
+        if start is not None:
+            base_points, base_gates = start
+            change = gates - base_gates
+            moving = (change != 0).reshape(change.shape[0], -1, r).any(1)  # (P, r)
+            index = torch.arange(r, device=moving.device)
+            lo = torch.where(moving, index, r).min(1).values
+            hi = torch.where(moving, index + 1, 0).max(1).values
+            width = int((hi - lo).clamp_min(0).max()) if moving.numel() else 0
+            if width == 0:
+                return base_points.clone()
+            if 2 * width < r:
+                pick = (lo[:, None] + torch.arange(width, device=lo.device)).clamp(max=r - 1)
+                inside = torch.arange(width, device=lo.device) < (hi - lo)[:, None]
+                lead = (1,) * (change.dim() - 2)
+                pick_r = pick.reshape(pick.shape[0], *lead, width)
+                weights = (S[rows] * change).gather(-1, pick_r.expand(*change.shape[:-1], width))
+                weights = weights * inside.reshape(pick_r.shape)
+                U_rows, Vh_rows = U[rows], Vh[rows]
+                U_band = U_rows.gather(-1, pick_r.unsqueeze(-2).expand(
+                    *U_rows.shape[:-1], width))
+                Vh_band = Vh_rows.gather(-2, pick_r.unsqueeze(-1).expand(
+                    *Vh_rows.shape[:-2], width, Vh_rows.shape[-1]))
+                return base_points + _svd.reconstruct(U_band, weights, Vh_band)
+        return self.baseline[rows] + _svd.reconstruct(U[rows], S[rows] * gates, Vh[rows])
+
+    def row_projections(self, matrix: Tensor, examples: Tensor) -> Tensor:
+        r"""``u_i^T M_p v_i`` of rows ``M_p`` ``(P, ...matrix)`` on their own examples."""
+        U, _, Vh = self.svd()
+        rows = examples.to(U.device)
+        return ((U[rows].mT @ matrix) * Vh[rows]).sum(-1)
+
     def project(self, matrix: Tensor, lo: int = 0, hi: int | None = None,
                 example: int | None = None) -> Tensor:
         r"""``u_i^T M v_i`` for the components ``lo <= i < hi`` (all by default)."""
@@ -340,8 +408,13 @@ class RankPath:
 
     def __post_init__(self) -> None:
         plan = self.plan
+        # The built-in rank schedules curve on any matrix input, so they need the factors
+        # anyway: one SVD instead of singular values now and the decomposition later.
+        curved = self.inputs.dim() >= 3 and (
+            isinstance(self.schedule, _CURVED)
+            or (isinstance(self.schedule, SpectralSchedule) and self.schedule.overlap < 1.0))
         geometry = PathGeometry.build(self.inputs, self.baseline, self.schedule,
-                                      factors=plan.ranks)
+                                      factors=plan.ranks or curved)
         self.geometry = geometry
         self.schedule = geometry.schedule
         at_bounds = geometry.gates(self.partition.boundaries)
@@ -363,6 +436,7 @@ class RankPath:
         self._running: Tensor | None = None
         self._next_point = 0
         self._next_accumulate = 0
+        self._increments: dict[int, Tensor] = {}
         if is_straight:
             # One gate per matrix and step; for the linear schedule these are Captum's
             # nodes and weights exactly, so RIG(linear) is Captum's IG.
@@ -426,7 +500,11 @@ class RankPath:
             return self.as_input(geometry.baseline + self.straight_nodes[step] * geometry.delta)
         steps = _required(self.gate_steps, "gate steps")
         here = self._running + self._partial(step, self.gate_offsets)
-        self._running = self._running + self._partial(step, steps)
+        increment = self._partial(step, steps)
+        self._running = self._running + increment
+        if self.pixel_sum is not None:
+            # accumulate() multiplies this step's gradient by the same increment.
+            self._increments[step] = increment
         return self.as_input(geometry.baseline + here)
 
     def as_input(self, matrix: Tensor) -> Tensor:
@@ -460,7 +538,7 @@ class RankPath:
         if self.grad_mean is not None:
             self.grad_mean.add_(grad, alpha=float(self.partition.weights[step]))
         if self.pixel_sum is not None:
-            self.pixel_sum.add_(grad * self._partial(step, self.gate_steps))
+            self.pixel_sum.add_(grad * self._increments.pop(step))
         if self.rank_sum is not None:
             lo, hi = self.bands[step]
             if hi > lo:

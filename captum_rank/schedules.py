@@ -188,6 +188,40 @@ class RankSchedule(ABC):
         a = alphas.to(device=start.device, dtype=torch.float64).reshape(
             (-1,) + (1,) * start.dim()
         )
+        return self._gates_in_windows(a, start, width)
+
+    def paired_gates(self, alphas: Tensor, singular_values: Tensor) -> Tensor:
+        r"""Gates of many matrices, each at its own path parameter.
+
+        Where :meth:`gates` evaluates every parameter on every matrix, this pairs them:
+        row ``p`` is ``phi(alphas[p])`` on the spectrum ``singular_values[p]``, so rules
+        that place nodes per example (:mod:`captum_rank.adaptive`) build the gates of all
+        examples in one call.
+
+        Args:
+            alphas (Tensor): ``(P,)`` path parameters in ``[0, 1]``.
+            singular_values (Tensor): ``(P, ..., r)``, one spectrum per parameter.
+
+        Returns:
+            Tensor: ``(P, ..., r)`` float64 gates, equal to
+            ``gates(alphas[p:p+1], singular_values[p])[0]`` for every ``p``.
+
+        Examples:
+            >>> import torch
+            >>> s = torch.tensor([[3.0, 1.0], [2.0, 2.0]])
+            >>> SequentialSchedule().paired_gates(torch.tensor([0.25, 0.75]), s)
+            tensor([[0.5000, 0.0000],
+                    [1.0000, 0.5000]], dtype=torch.float64)
+        """
+        start, width = self.windows(singular_values.detach().to(torch.float64))
+        _check_windows(self, start, width, singular_values.shape)
+        a = alphas.to(device=start.device, dtype=torch.float64).reshape(
+            (-1,) + (1,) * (start.dim() - 1)
+        )
+        return self._gates_in_windows(a, start, width)
+
+    def _gates_in_windows(self, a: Tensor, start: Tensor, width: Tensor) -> Tensor:
+        """``phi`` at parameters ``a`` (broadcast against the windows)."""
         # A zero-width window is a step; putting it just before its start (and never
         # past 1 - tiny) keeps phi monotone with phi(0) = 0 and phi(1) = 1.
         tiny = torch.finfo(torch.float64).eps
