@@ -1,12 +1,13 @@
-r"""Up-front checks of Layer RIG's ``layer``: in the model, called, tensors, independent.
+r"""Checks of Layer RIG's ``layer``: listed once, in the model, called, giving tensors.
 
-Captum's layer machinery assumes all four and otherwise fails with an ``AssertionError``
-("Forward hook did not obtain any outputs"), an ``AttributeError`` on a dict, or (for a
-list in which one layer feeds another) gradients that are silently ``None``, which RIG then
-reports as an input the output does not depend on. :func:`check_layer_list` runs before any
-forward pass; :func:`diagnose_layers` runs one watched forward pass (for a list of layers
-always, for one layer when Captum fails) and raises a
-:class:`~captum_rank.checks.UserInputError` that names the layer and the fix.
+Captum's layer machinery assumes the last three and otherwise fails with an
+``AssertionError`` ("Forward hook did not obtain any outputs") or an ``AttributeError`` on
+a dict. :func:`check_layer_list` runs before any forward pass; :func:`diagnose_layers`
+runs one watched forward pass when Captum fails and raises a
+:class:`~captum_rank.checks.UserInputError` that names the layer and the fix. Layers that
+feed one another are allowed, as in Captum: a listed layer whose activations reach the
+output only through another listed layer has no gradient, and Layer RIG's gradient
+function names it.
 """
 
 from __future__ import annotations
@@ -76,28 +77,6 @@ def _tensors(value: Any) -> tuple[Tensor, ...] | None:
     return None
 
 
-def _marked_sources(tensors: Sequence[Tensor], markers: dict[int, int]) -> set[int]:
-    """The layers whose marked activations ``tensors`` are computed from."""
-    found: set[int] = set()
-    stack: list[Any] = []
-    for tensor in tensors:
-        if id(tensor) in markers:
-            found.add(markers[id(tensor)])
-        if tensor.grad_fn is not None:
-            stack.append(tensor.grad_fn)
-    visited: set[int] = set()
-    while stack:
-        node = stack.pop()
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        variable = getattr(node, "variable", None)  # AccumulateGrad: a leaf
-        if variable is not None and id(variable) in markers:
-            found.add(markers[id(variable)])
-        stack.extend(child for child, _ in node.next_functions if child is not None)
-    return found
-
-
 def diagnose_layers(
     forward_func: Callable[..., Any],
     layers: Sequence[nn.Module],
@@ -106,11 +85,9 @@ def diagnose_layers(
     additional_forward_args: tuple[Any, ...] | None,
     to_input: bool,
 ) -> None:
-    r"""One watched forward pass: every layer called, giving tensors, none fed by another.
+    r"""One watched forward pass: every layer called, giving a tensor or tensors.
 
-    Each layer's activations (its output, or its input with ``to_input``) are replaced by
-    leaf copies; a layer whose activations are computed from another listed layer's copy
-    depends on it. The values are unchanged, so the pass is the model's own.
+    The hooks only look (the pass is the model's own).
 
     Args:
         forward_func: the model.
@@ -121,9 +98,8 @@ def diagnose_layers(
         to_input: whether the layers' inputs are attributed to (else their outputs).
 
     Raises:
-        UserInputError: a layer the forward pass never calls, one whose activations are
-            not a tensor or a tuple of tensors (a dict, say), or one that depends on another
-            listed layer.
+        UserInputError: a layer the forward pass never calls, or one whose activations are
+            not a tensor or a tuple of tensors (a dict, say).
 
     Examples:
         >>> import torch
@@ -131,39 +107,23 @@ def diagnose_layers(
         >>> model = nn.Sequential(nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 1))
         >>> x = torch.rand(2, 3)
         >>> diagnose_layers(model, [model[0]], False, (x,), None, False)
-        >>> diagnose_layers(model, [model[0], model[2]], True, (x,), None, False)
+        >>> diagnose_layers(model, [nn.Linear(3, 3)], True, (x,), None, False)
         Traceback (most recent call last):
         ...
-        captum_rank.checks.UserInputError: `layer` lists dependent layers: ...
+        captum_rank.checks.UserInputError: `layer[0]` (Linear) is not a submodule ...
     """
     names = _qualified_names(forward_func)
     side = "input" if to_input else "output"
     calls = [0] * len(layers)
     kinds: dict[int, str] = {}
-    markers: dict[int, int] = {}  # id(leaf copy) -> layer index
-    keep: list[Tensor] = []  # the copies stay alive, so their ids stay unique
-    feeds: list[tuple[int, int]] = []
 
     def hook_for(index: int) -> Callable[..., Any]:
         def hook(module: nn.Module, hook_inputs: Any, hook_outputs: Any = None) -> Any:
             calls[index] += 1
             value = hook_inputs if to_input else hook_outputs
-            tensors = _tensors(value)
-            if tensors is None:
-                if not (to_input and isinstance(value, tuple) and not value):
-                    kinds.setdefault(index, type(value).__name__)
-                return None
-            feeds.extend((source, index) for source in _marked_sources(tensors, markers)
-                         if source != index)
-            copies = tuple(t.detach().requires_grad_() if t.is_floating_point() else t
-                           for t in tensors)
-            for copy in copies:
-                if copy.requires_grad:
-                    markers[id(copy)] = index
-                    keep.append(copy)
-            if isinstance(value, Tensor):
-                return copies[0]
-            return copies
+            if _tensors(value) is None and not (to_input and isinstance(value, tuple)
+                                                and not value):
+                kinds.setdefault(index, type(value).__name__)
 
         return hook
 
@@ -202,13 +162,4 @@ def diagnose_layers(
             "RIG (like Captum's LayerIntegratedGradients) attributes to a tensor or a tuple "
             "of tensors. Choose the submodule that computes the tensor you want, or wrap "
             "the layer in a module that returns a tensor or a tuple of tensors."
-        )
-    if feeds:
-        source, target = feeds[0]
-        raise UserInputError(
-            f"`layer` lists dependent layers: the {side} of "
-            f"{_describe(layers, target, names, True)} is computed from the {side} of "
-            f"{_describe(layers, source, names, True)}. Layer RIG replaces the activations "
-            "of every listed layer at once (as Captum's LayerIntegratedGradients does), so "
-            "the layers must be independent; attribute to them in separate calls."
         )

@@ -448,8 +448,7 @@ def preflight(
         the canonical target (see :func:`check_target`).
 
     Raises:
-        UserInputError: see :func:`check_grad_mode`, :func:`check_target`,
-            :func:`check_additional_forward_args`.
+        UserInputError: see :func:`check_grad_mode`, :func:`check_target`.
 
     Examples:
         >>> import numpy as np, torch
@@ -460,7 +459,9 @@ def preflight(
         check_grad_mode()
     num_examples = int(inputs[0].shape[0])
     canonical = check_target(target, num_examples)
-    check_additional_forward_args(additional_forward_args, num_examples)
+    # Tensors in additional_forward_args with another first dimension than N are passed as
+    # Captum passes them (repeated per path step), not refused: Captum code relies on it
+    # (LLMGradientAttribution's target tokens).
     warn_if_training(forward_func)
     return canonical
 
@@ -746,6 +747,7 @@ def checked_gradients(
     num_examples: int | None = None,
     first_step: int = 0,
     examples: Tensor | None = None,
+    missing: Callable[[int], str] | None = None,
 ) -> tuple[Tensor, ...]:
     r"""Captum's ``compute_gradients`` with every step checked; the same gradients.
 
@@ -765,6 +767,9 @@ def checked_gradients(
         first_step (int, optional): the path step of the batch's first rows. Default: 0.
         examples (Tensor, optional): the example of every row, for batches that are not
             whole steps (the adaptive rule's); overrides ``num_examples``. Default: None.
+        missing (Callable, optional): the message for input ``i`` having no gradient
+            (callers whose inputs are not the user's, such as Layer RIG's activations).
+            Default: None (a message about the user's inputs).
 
     Returns:
         tuple[Tensor, ...]: the gradient of the selected outputs for each input.
@@ -818,6 +823,8 @@ def checked_gradients(
         grads = torch.autograd.grad(torch.unbind(selected), inputs, allow_unused=True)
     for index, grad in enumerate(grads):
         name = "inputs" if len(inputs) == 1 else f"inputs[{index}]"
+        if grad is None and missing is not None:
+            raise UserInputError(missing(index))
         if grad is None:
             raise UserInputError(
                 f"`forward_func`'s output does not depend on `{name}` (its gradient is "

@@ -93,15 +93,21 @@ def check_inputs(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
     Returns:
         tuple[Tensor, ...]: the same tensors, detached from any graph.
 
+    A tensor with fewer than two dimensions per example, ``(N, F)`` or ``(N,)``, is
+    accepted: the path treats each example as one ``1 x F`` matrix of rank one
+    (:func:`captum_rank.path.matrix_form`), whose rank path is IG's straight line.
+
     Raises:
         UserTypeError: for non-tensors or non-floating dtypes.
-        UserInputError: for too few dimensions, an empty or mismatched batch, NaN or inf,
+        UserInputError: for a 0-d tensor, an empty or mismatched batch, NaN or inf,
             or a tensor on the meta device.
 
     Examples:
         >>> import torch
         >>> len(check_inputs((torch.rand(2, 1, 4, 4),)))
         1
+        >>> check_inputs((torch.rand(2, 5),))[0].shape  # feature vectors: rank-one matrices
+        torch.Size([2, 5])
     """
     if len(inputs) == 0:
         raise UserInputError("`inputs` is an empty tuple; pass at least one tensor.")
@@ -123,8 +129,6 @@ def check_inputs(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
             raise UserInputError(
                 f"`{name}` is a 0-d tensor; give a batch of examples along dimension 0."
             )
-        if tensor.dim() < 3 and len(inputs) == 1:
-            raise no_matrix_error(name, tuple(tensor.shape))
         if tensor.shape[0] == 0:
             raise UserInputError(
                 f"`{name}` is an empty batch (shape {tuple(tensor.shape)}); pass at least "
@@ -135,6 +139,11 @@ def check_inputs(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
                 f"`{name}` has an empty matrix dimension: {tuple(tensor.shape)}; the last "
                 "two dimensions must be at least 1."
             )
+        if tensor.numel() == 0:
+            raise UserInputError(
+                f"`{name}` has no elements per example (shape {tuple(tensor.shape)}); every "
+                "dimension after the batch must be at least 1."
+            )
         batch = check_same_batch(tensor, name, batch)
         if not bool(torch.isfinite(tensor).all()):
             raise UserInputError(
@@ -142,41 +151,7 @@ def check_inputs(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
                 f"(e.g. `torch.nan_to_num({name})`)."
             )
         checked.append(tensor.detach())
-    if all(tensor.dim() < 3 for tensor in checked):
-        raise no_matrix_error("inputs", tuple(tuple(t.shape) for t in checked))
     return tuple(checked)
-
-
-def no_matrix_error(name: str, shape: tuple[Any, ...]) -> UserInputError:
-    r"""The error for inputs with no matrix per example, and the user's two ways out.
-
-    An ``(N, L)`` tensor is one vector per example: the rank path needs a matrix per
-    example, and an SVD of the ``(N, L)`` tensor itself would mix the examples. In a
-    tuple next to a matrix input, such a tensor is accepted and follows the straight line.
-
-    Args:
-        name (str): the argument's name.
-        shape (tuple): its shape (or the shapes of all inputs).
-
-    Returns:
-        UserInputError: the error to raise.
-
-    Examples:
-        >>> print(no_matrix_error("inputs", (8, 784)))  # doctest: +ELLIPSIS
-        `inputs` has shape (8, 784): ...
-    """
-    return UserInputError(
-        f"`{name}` has shape {shape}: dimension 0 is the batch dimension, so each example "
-        "has fewer than two matrix dimensions and there is no matrix whose rank the path "
-        "can walk through (a decomposition across the batch would mix the examples). "
-        "If this is one H x W matrix without a batch dimension, add it: `x[None, None]` "
-        "is (1, 1, H, W). Otherwise give every example a matrix view, e.g. "
-        "`x.reshape(N, 1, h, w)` for images stored flat or (N, T, D) for sequences of T "
-        "feature vectors, reshaping back inside forward_func; or take the straight line, "
-        "which is Integrated Gradients: captum.attr.IntegratedGradients, or "
-        "schedule='linear' on a matrix view. In a tuple of inputs, such a tensor next to a "
-        "matrix input is accepted and follows the straight line."
-    )
 
 
 def check_baselines(baselines: tuple[Any, ...], inputs: tuple[Tensor, ...]) -> tuple[Tensor, ...]:

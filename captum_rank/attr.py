@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, overload
 
 import torch
-from captum.attr import GradientAttribution
+from captum.attr import GradientAttribution, IntegratedGradients
 from torch import Tensor
 
 from captum_rank._captum import (
@@ -41,11 +41,11 @@ from captum_rank._validation import (
 from captum_rank.adaptive import Convergence, Evaluate, adaptive_walk
 from captum_rank.checks import UserInputError, UserTypeError, integer, one_of, real
 from captum_rank.exact import exact_rank_attributions
-from captum_rank.path import PathPlan, RankPath
+from captum_rank.path import PathPlan, RankPath, is_straight_line
 from captum_rank.quadrature import SUPPORTED_METHODS, path_partition
 from captum_rank.schedules import RankSchedule, resolve_schedule
 
-__all__ = ["ADAPTIVE", "RankIntegratedGradients"]
+__all__ = ["ADAPTIVE", "RankIntegratedGradients", "default_method"]
 
 #: The name of the adaptive rule (see :mod:`captum_rank.adaptive`) for ``method=``.
 ADAPTIVE = "adaptive"
@@ -65,10 +65,11 @@ _COMMON_ARGS_DOC = r"""
             inputs (Tensor or tuple[Tensor, ...]): Input for which attributions are
                         computed. Each tensor has shape ``(N, ..., H, W)``: a batch
                         dimension, any leading dimensions (channels), and the matrix
-                        whose rank the path walks through. Tuple in, tuple out. In a
-                        tuple, a tensor with fewer than two matrix dimensions
-                        (``(N, L)`` or ``(N,)``) next to matrix inputs follows the
-                        straight line: IG for that input, one rank component ``(N, 1)``.
+                        whose rank the path walks through. Tuple in, tuple out. A tensor
+                        with fewer than two matrix dimensions, ``(N, F)`` or ``(N,)``, is
+                        one ``1 x F`` matrix of rank one per example: its rank path is
+                        the straight line, so RIG there is IG for every schedule, with one
+                        rank component ``(N, 1)``.
             baselines (scalar, Tensor, tuple[scalar or Tensor, ...], optional):
                         Starting points ``x'``, as in Captum's IntegratedGradients: a
                         number for all elements, a tensor of the input's shape or with
@@ -84,8 +85,13 @@ _COMMON_ARGS_DOC = r"""
                         per example along the path: the budget, as in Captum. Any value
                         works, including fewer than the rank: every step's increment
                         covers its whole cell of the path. Default: 50.
-            method (str, optional): Where the ``n_steps`` evaluations go.
-                        ``adaptive`` (default): both path ends and an even grid, then
+            method (str, optional): Where the ``n_steps`` evaluations go. Default:
+                        None, which is ``gausslegendre`` (Captum IG's rule) where the path
+                        is the straight line (``schedule="linear"``, or rank-one inputs
+                        under any schedule), so that RIG there gives Captum IG's numbers,
+                        and ``adaptive`` on rank paths (or wherever ``tolerance`` or
+                        ``map_tolerance`` is given). ``adaptive``: both path ends and an
+                        even grid, then
                         bisection of the intervals where the exactly known per-interval
                         completeness error and the gradients' disagreement are largest
                         (:mod:`captum_rank.adaptive`; no extra forward pass); it keeps
@@ -95,7 +101,7 @@ _COMMON_ARGS_DOC = r"""
                         ``riemann_right``, ``riemann_middle``, ``riemann_trapezoid``
                         (normalised to weights summing to 1; see
                         :mod:`captum_rank.quadrature`). With ``schedule="linear"`` and
-                        the same fixed ``method``, RIG is Captum's IG exactly.
+                        the same fixed ``method`` (or none), RIG is Captum's IG.
             internal_batch_size (int, optional): At most this many path points go
                         through the model at once. With a fixed ``method`` peak memory is
                         bounded by it and the whole path is never held. As in Captum, at
@@ -138,7 +144,7 @@ _COMMON_ARGS_DOC = r"""
                         model. Default: None."""
 
 
-class RankIntegratedGradients(GradientAttribution):
+class RankIntegratedGradients(IntegratedGradients):
     r"""Rank Integrated Gradients (RIG): a path attribution through the input's rank.
 
     For ``D = x - x' = U diag(s) V^T`` (per matrix in the last two dimensions), RIG
@@ -152,8 +158,9 @@ class RankIntegratedGradients(GradientAttribution):
     which telescope to ``x - x'``, so ``sum A = F(x) - F(x')`` up to quadrature error
     for every schedule and any ``n_steps``. The same gradients give the rank-space
     attributions of :meth:`attribute_ranks`: how much of the output each singular
-    component carries. With ``schedule="linear"`` and a fixed ``method`` RIG is
-    Captum's IntegratedGradients.
+    component carries. With ``schedule="linear"`` (and ``method`` not given, or a fixed
+    one) RIG is Captum's IntegratedGradients, to float rounding; so it is on feature
+    vectors ``(N, F)``, whose rank path is the straight line under every schedule.
 
     By default (``schedule="arc_length"``, ``method="adaptive"``) the path is walked at
     constant speed and the ``n_steps`` evaluations are placed where the output changes:
@@ -232,7 +239,7 @@ class RankIntegratedGradients(GradientAttribution):
         target: TargetType = None,
         additional_forward_args: Any = None,
         n_steps: int = 50,
-        method: str = "adaptive",
+        method: str | None = None,
         internal_batch_size: int | None = None,
         return_convergence_delta: Literal[False] = False,
         *,
@@ -250,7 +257,7 @@ class RankIntegratedGradients(GradientAttribution):
         target: TargetType = None,
         additional_forward_args: Any = None,
         n_steps: int = 50,
-        method: str = "adaptive",
+        method: str | None = None,
         internal_batch_size: int | None = None,
         *,
         return_convergence_delta: Literal[True],
@@ -268,7 +275,7 @@ class RankIntegratedGradients(GradientAttribution):
         target: TargetType = None,
         additional_forward_args: Any = None,
         n_steps: int = 50,
-        method: str = "adaptive",
+        method: str | None = None,
         internal_batch_size: int | None = None,
         return_convergence_delta: bool = False,
         *,
@@ -290,9 +297,10 @@ class RankIntegratedGradients(GradientAttribution):
 
         Raises:
             TypeError: for inputs or options of the wrong type.
-            ValueError: for inputs with fewer than two matrix dimensions, an empty
-                batch, NaN/inf, mismatched baselines, ``n_steps`` too small, unknown
-                ``method``, ``schedule`` or ``form``.
+            ValueError: for an empty batch, NaN/inf, mismatched baselines, bad
+                targets, ``n_steps`` too small, unknown ``method``, ``schedule`` or
+                ``form``. These are :class:`~captum_rank.checks.UserInputError`, which
+                ``except AssertionError`` also catches (Captum asserts on them).
 
         Examples:
             >>> import torch
@@ -324,7 +332,7 @@ class RankIntegratedGradients(GradientAttribution):
         target: TargetType = None,
         additional_forward_args: Any = None,
         n_steps: int = 50,
-        method: str = "adaptive",
+        method: str | None = None,
         internal_batch_size: int | None = None,
         return_convergence_delta: bool = False,
         *,
@@ -383,7 +391,7 @@ class RankIntegratedGradients(GradientAttribution):
         target: TargetType = None,
         additional_forward_args: Any = None,
         n_steps: int = 50,
-        method: str = "adaptive",
+        method: str | None = None,
         internal_batch_size: int | None = None,
         return_convergence_delta: bool = False,
         *,
@@ -548,9 +556,11 @@ class RankIntegratedGradients(GradientAttribution):
         resolved = resolve_schedule(schedule)
         extra_args = _format_additional_forward_args(additional_forward_args)
 
+        num_examples = int(checked_inputs[0].shape[0])
+
         def evaluate(points: Tensor, examples: Tensor) -> Tensor:
             point_target = _examples_target(canonical, examples)
-            args = _examples_args(extra_args, examples)
+            args = _examples_args(extra_args, examples, num_examples)
             output = self.forward_func(points, *(args if args is not None else ()))
             output = check_output(output, int(points.shape[0]), point_target)
             return select_targets(output, point_target).reshape(points.shape[0], -1).sum(1)
@@ -589,7 +599,7 @@ class RankIntegratedGradients(GradientAttribution):
         target: TargetType,
         additional_forward_args: Any,
         n_steps: int,
-        method: str,
+        method: str | None,
         internal_batch_size: int | None,
         schedule: ScheduleLike,
         form: str,
@@ -603,6 +613,9 @@ class RankIntegratedGradients(GradientAttribution):
         checked_inputs = check_inputs(formatted_inputs)
         checked_baselines = check_baselines(formatted_baselines, checked_inputs)
         target = preflight(self.forward_func, checked_inputs, target, additional_forward_args)
+        resolved = resolve_schedule(schedule)
+        if method is None:
+            method = default_method(checked_inputs, resolved, tolerance, map_tolerance)
         method = one_of(method, "method", (ADAPTIVE, *SUPPORTED_METHODS))
         adaptive = method == ADAPTIVE
         if adaptive:
@@ -622,7 +635,6 @@ class RankIntegratedGradients(GradientAttribution):
                     )
         internal_batch_size = check_internal_batch_size(internal_batch_size)
         check_form(form)
-        resolved = resolve_schedule(schedule)
 
         # The plan, built once: what every path accumulates and what the run returns.
         plan = PathPlan(pixels=want_pixels, ranks=want_ranks, form=form,  # type: ignore[arg-type]
@@ -631,7 +643,8 @@ class RankIntegratedGradients(GradientAttribution):
         if adaptive:
             pixels, ranks, convergence = adaptive_walk(
                 checked_inputs, checked_baselines, resolved, plan,
-                self._evaluator(target, additional_forward_args), n_steps, tolerance,
+                self._evaluator(target, additional_forward_args, int(checked_inputs[0].shape[0])),
+                n_steps, tolerance,
                 internal_batch_size, map_tolerance,
             )
             self.last_convergence = convergence
@@ -668,7 +681,9 @@ class RankIntegratedGradients(GradientAttribution):
             stacklevel=5,
         )
 
-    def _evaluator(self, target: TargetType, additional_forward_args: Any) -> Evaluate:
+    def _evaluator(
+        self, target: TargetType, additional_forward_args: Any, num_examples: int
+    ) -> Evaluate:
         """Gradients and selected outputs at path points of any examples (adaptive rule)."""
         extra_args = _format_additional_forward_args(additional_forward_args)
 
@@ -687,7 +702,7 @@ class RankIntegratedGradients(GradientAttribution):
                 forward_fn=forward,
                 inputs=tuple(point.requires_grad_() for point in points),
                 target_ind=point_target,
-                additional_forward_args=_examples_args(extra_args, examples),
+                additional_forward_args=_examples_args(extra_args, examples, num_examples),
                 examples=examples,
             )
             if not outputs:
@@ -795,6 +810,24 @@ class RankIntegratedGradients(GradientAttribution):
         warn_non_finite_delta(delta)
         return delta
 
+    def attribute_future(self) -> Callable[[], Any]:
+        r"""Not implemented, as for Captum's IntegratedGradients.
+
+        Raises:
+            NotImplementedError: always.
+
+        Examples:
+            >>> import torch
+            >>> from captum_rank import RankIntegratedGradients
+            >>> RankIntegratedGradients(torch.nn.Identity()).attribute_future()
+            Traceback (most recent call last):
+            ...
+            NotImplementedError: attribute_future is not implemented for RankIntegratedGradients
+        """
+        raise NotImplementedError(
+            "attribute_future is not implemented for RankIntegratedGradients"
+        )
+
     def has_convergence_delta(self) -> bool:
         r"""RIG is a path method: its attributions sum to ``F(x) - F(x')``.
 
@@ -815,6 +848,41 @@ class RankIntegratedGradients(GradientAttribution):
         return self._multiply_by_inputs
 
 
+def default_method(
+    inputs: tuple[Tensor, ...],
+    schedule: RankSchedule,
+    tolerance: float | None = None,
+    map_tolerance: float | None = None,
+) -> str:
+    r"""The rule ``method=None`` stands for: Captum's on the straight line, else adaptive.
+
+    On IG's straight line (``schedule="linear"``, or any schedule on rank-one inputs such as
+    feature vectors) Captum IG's own rule, ``gausslegendre``, so that RIG there gives
+    Captum's numbers; on a rank path the adaptive rule. A ``tolerance`` or
+    ``map_tolerance`` asks for the adaptive rule everywhere.
+
+    Args:
+        inputs (tuple[Tensor, ...]): the checked inputs.
+        schedule (RankSchedule): the resolved schedule.
+        tolerance (float, optional): the user's ``tolerance``.
+        map_tolerance (float, optional): the user's ``map_tolerance``.
+
+    Returns:
+        str: ``"gausslegendre"`` or ``"adaptive"``.
+
+    Examples:
+        >>> import torch
+        >>> from captum_rank.schedules import resolve_schedule
+        >>> default_method((torch.rand(2, 5),), resolve_schedule("arc_length"))
+        'gausslegendre'
+        >>> default_method((torch.rand(2, 1, 4, 4),), resolve_schedule("arc_length"))
+        'adaptive'
+    """
+    if tolerance is None and map_tolerance is None and is_straight_line(inputs, schedule):
+        return "gausslegendre"
+    return ADAPTIVE
+
+
 def _examples_target(target: TargetType, examples: Tensor) -> TargetType:
     """The target of every path point, given the example each point belongs to."""
     if isinstance(target, Tensor) and target.numel() > 1:
@@ -824,13 +892,22 @@ def _examples_target(target: TargetType, examples: Tensor) -> TargetType:
     return target
 
 
-def _examples_args(extra_args: tuple[Any, ...] | None, examples: Tensor) -> Any:
-    """Additional forward arguments of every path point: batched tensors follow the points."""
+def _examples_args(
+    extra_args: tuple[Any, ...] | None, examples: Tensor, num_examples: int
+) -> Any:
+    """Additional forward arguments of every path point.
+
+    A tensor with one row per example follows its example's points. Any other tensor of
+    one or more dimensions is repeated whole, as Captum's expansion repeats it once per
+    path step (``N`` points), so that code relying on Captum's convention (such as
+    ``LLMGradientAttribution``'s target tokens) sees the same values.
+    """
     if extra_args is None:
         return None
+    repeats = -(-len(examples) // num_examples)
     return tuple(
-        arg.index_select(0, examples.to(arg.device))
-        if isinstance(arg, Tensor) and arg.dim() > 0
-        else arg
+        arg if not isinstance(arg, Tensor) or arg.dim() == 0
+        else arg.index_select(0, examples.to(arg.device)) if arg.shape[0] == num_examples
+        else torch.cat([arg] * repeats)
         for arg in extra_args
     )

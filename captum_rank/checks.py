@@ -51,11 +51,16 @@ __all__ = [
 T = TypeVar("T")
 
 
-class UserInputError(ValueError):
+class UserInputError(ValueError, AssertionError):
     r"""A problem with what the user passed; the message names the argument and the fix.
 
-    It subclasses :class:`ValueError`, so code that catches ``ValueError`` keeps working;
-    the command line turns it (and only it) into a one-line message and exit status 2.
+    It subclasses :class:`ValueError`, so code that catches ``ValueError`` keeps working,
+    and :class:`AssertionError`, because Captum reports bad user input (targets, shapes,
+    baselines, options) with ``assert``: code written against Captum, which catches
+    ``AssertionError``, catches ours too. Every user-input check raises it (none of them
+    uses ``assert``, which ``python -O`` strips), so the rule is one: whatever Captum would
+    assert on, ``except AssertionError`` still sees. The command line turns it (and only
+    it) into a one-line message and exit status 2.
 
     Examples:
         >>> try:
@@ -63,11 +68,16 @@ class UserInputError(ValueError):
         ... except ValueError as err:
         ...     print(err)
         `n_steps` must be an integer >= 1, got -1.
+        >>> isinstance(UserInputError("x"), AssertionError)
+        True
     """
 
 
 class UserTypeError(UserInputError, TypeError):
     r"""A :class:`UserInputError` for a value of the wrong type (also a :class:`TypeError`).
+
+    Like every :class:`UserInputError` it is an :class:`AssertionError` too, as Captum's
+    asserts on types are.
 
     Examples:
         >>> isinstance(UserTypeError("x"), TypeError), isinstance(UserTypeError("x"), ValueError)

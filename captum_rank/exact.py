@@ -82,9 +82,9 @@ def check_exact(schedule: RankSchedule, inputs: Tensor) -> tuple[int, ...]:
         :func:`captum_rank.path.matrix_form`).
 
     Raises:
-        UserInputError: naming ``inputs`` for fewer than two matrix dimensions, or
-            ``schedule`` for a schedule that is not a rank-``k`` curve schedule, or one
-            that times several matrices per example by their own spectra.
+        UserInputError: naming ``schedule`` for a schedule that is not a rank-``k``
+            curve schedule, or one that times several matrices per example by their own
+            spectra. Feature vectors ``(N, F)`` (rank one) pass under every schedule.
 
     Examples:
         >>> import torch
@@ -99,10 +99,9 @@ def check_exact(schedule: RankSchedule, inputs: Tensor) -> tuple[int, ...]:
         captum_rank.checks.UserInputError: `schedule` arc_length times each of the 3 ...
     """
     if inputs.dim() < 3:
-        raise UserInputError(
-            f"`inputs` has shape {tuple(inputs.shape)}; exact rank attributions need a batch "
-            "of matrices (N, ..., H, W), whose singular components enter one at a time."
-        )
+        # One 1 x F matrix of rank one per example: every schedule walks its straight line,
+        # and its one exact rank attribution is F(x) - F(x').
+        return matrix_form(inputs, schedule)[1]
     name = getattr(schedule, "name", type(schedule).__name__)
     if type(schedule) not in CURVE_SCHEDULES:
         raise UserInputError(

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import torch
-from captum.attr import GradientAttribution, LayerAttribution
+from captum.attr import GradientAttribution, LayerAttribution, LayerIntegratedGradients
 from torch import Tensor, nn
 from torch.nn.parallel.scatter_gather import scatter
 
@@ -42,7 +42,7 @@ from captum_rank._layer_checks import check_layer_list, diagnose_layers
 from captum_rank._model_checks import check_target
 from captum_rank._validation import as_tuples, check_baselines, check_same_batch
 from captum_rank.adaptive import Convergence
-from captum_rank.attr import ADAPTIVE, RankIntegratedGradients, ScheduleLike
+from captum_rank.attr import RankIntegratedGradients, ScheduleLike
 from captum_rank.checks import UserInputError, UserTypeError, boolean
 
 __all__ = ["LayerRankIntegratedGradients"]
@@ -61,11 +61,13 @@ _ARGS_DOC = r"""
                         ``forward_func`` after the inputs. Default: None.
             n_steps (int, optional): Gradient evaluations along the path. Default: 50.
             method (str, optional): Where the ``n_steps`` evaluations go, as in
-                        :meth:`RankIntegratedGradients.attribute`: ``adaptive``
-                        (default, RIG's adaptive rule) or one of Captum's fixed rules
-                        (``gausslegendre``, Captum LIG's default, ``riemann_*``). With
-                        ``schedule="linear"`` and the same fixed rule, this is Captum's
-                        LIG exactly.
+                        :meth:`RankIntegratedGradients.attribute`: ``adaptive`` (RIG's
+                        adaptive rule) or one of Captum's fixed rules (``gausslegendre``,
+                        Captum LIG's default, ``riemann_*``). Default: None, which is
+                        ``gausslegendre`` on the straight line (``schedule="linear"``, or
+                        rank-one activations) and ``adaptive`` elsewhere. With
+                        ``schedule="linear"`` and the same rule (or none), this is
+                        Captum's LIG to float rounding.
             internal_batch_size (int, optional): At most this many path points go
                         through the model at once. With a fixed rule, peak memory is
                         bounded by it (the adaptive rule also keeps every node's
@@ -97,19 +99,6 @@ _ARGS_DOC = r"""
 #: RIG's default schedule, read from its signature so that the two cannot drift apart.
 _DEFAULT_SCHEDULE: ScheduleLike = inspect.signature(RankIntegratedGradients.attribute).parameters[
     "schedule"].default
-
-
-def _layer_output_error(name: str, shape: tuple[Any, ...], to_input: bool) -> UserInputError:
-    side = "input" if to_input else "output"
-    return UserInputError(
-        f"The layer's {side} `{name}` has shape {shape}: fewer than two matrix dimensions "
-        "per example, so it has no rank path (its singular components would be its "
-        "examples). Choose a layer whose activations are a matrix per example, such as "
-        "token embeddings (N, T, D) or feature maps (N, C, H, W) (or set "
-        f"`attribute_to_layer_input={not to_input}` if that side is one); or take the "
-        "straight line on this layer with captum.attr.LayerIntegratedGradients (which is "
-        "what schedule='linear' computes on a matrix-shaped layer)."
-    )
 
 
 def _device(module: nn.Module, source: Any) -> torch.device:
@@ -162,7 +151,7 @@ def _layers_replaced(
             handle.remove()
 
 
-class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
+class LayerRankIntegratedGradients(LayerIntegratedGradients):
     r"""Rank Integrated Gradients on a layer's activations (Captum's LIG along the rank path).
 
     The attributions are to the activations ``a`` of ``layer`` (its output, or its input
@@ -174,10 +163,12 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
     output: for a text model's embedding layer, which of the sentence's embedding
     directions (rank-one pieces ``s_i u_i v_i^T`` of its ``T x D`` embedding matrix).
 
-    A layer that returns a tuple gives a tuple of attributions; there, a tensor with
-    fewer than two matrix dimensions (such as an ``(N, L)`` vector) follows the straight
-    line, as for RIG's inputs. A layer whose only activation is such a tensor is refused
-    with :class:`~captum_rank.checks.UserInputError`.
+    A layer that returns a tuple gives a tuple of attributions. An activation with fewer
+    than two matrix dimensions (such as a linear layer's ``(N, F)``) is one ``1 x F``
+    matrix of rank one per example and follows the straight line under every schedule:
+    Captum's LayerIntegratedGradients, as for RIG's inputs. With ``schedule="linear"``
+    (or such activations) and ``method`` left out, the result is Captum LIG's to float
+    rounding. Layers that feed one another may be listed together, as in Captum.
 
     Args:
         forward_func (Callable): The model or any function of the inputs.
@@ -236,8 +227,11 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         # RIG's own gradient function (with its checks); the layer's wraps it.
         self._point_gradients = self.rig.gradient_func
         self._last_convergence: Convergence | None = None
+        # Captum's LIG constructor minus its Captum IG and its warning on several layers
+        # (listed layers are checked when they run): where Captum keeps that IG, ours is RIG.
         LayerAttribution.__init__(self, forward_func, layer, device_ids=device_ids)
         GradientAttribution.__init__(self, forward_func)
+        self.ig = self.rig
 
     @captum_entry_point
     def attribute(
@@ -247,7 +241,7 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         target: TargetType = None,
         additional_forward_args: Any = None,
         n_steps: int = 50,
-        method: str = ADAPTIVE,
+        method: str | None = None,
         internal_batch_size: int | None = None,
         return_convergence_delta: bool = False,
         attribute_to_layer_input: bool = False,
@@ -271,10 +265,11 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
               ``sum(attributions) - (F(x) - F(x'))``.
 
         Raises:
-            UserInputError: for a layer whose activations have fewer than two matrix
-                dimensions, a layer the forward pass never calls (or that is not part of
-                the model), one whose activations are not tensors (a dict, say), a list
-                of layers in which one feeds another, and (as for RIG) bad options.
+            UserInputError: for a layer the forward pass never calls (or that is not
+                part of the model), one whose activations are not tensors (a dict, say),
+                a listed layer whose activations reach the output only through another
+                listed layer, and (as for RIG) bad options; caught by
+                ``except AssertionError`` too, as Captum's asserts are.
             UserTypeError: ``attribute_to_layer_input`` that is not a bool.
             TypeError: for inputs or options of the wrong type.
             ValueError: as for :meth:`RankIntegratedGradients.attribute`.
@@ -305,7 +300,7 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         target: TargetType = None,
         additional_forward_args: Any = None,
         n_steps: int = 50,
-        method: str = ADAPTIVE,
+        method: str | None = None,
         internal_batch_size: int | None = None,
         return_convergence_delta: bool = False,
         attribute_to_layer_input: bool = False,
@@ -360,7 +355,7 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         target: TargetType = None,
         additional_forward_args: Any = None,
         n_steps: int = 50,
-        method: str = ADAPTIVE,
+        method: str | None = None,
         internal_batch_size: int | None = None,
         return_convergence_delta: bool = False,
         attribute_to_layer_input: bool = False,
@@ -417,7 +412,7 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         target: TargetType,
         additional_forward_args: Any,
         n_steps: int,
-        method: str,
+        method: str | None,
         internal_batch_size: int | None,
         return_convergence_delta: bool,
         attribute_to_layer_input: bool,
@@ -438,23 +433,12 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         if self.device_ids is None:
             self.device_ids = getattr(self.forward_func, "device_ids", None)
         layers = self.layer if isinstance(self.layer, list) else [self.layer]
-        if len(layers) > 1 and not self.device_ids:
-            # Dependent layers give no error of their own (only None gradients): look.
-            diagnose_layers(self.forward_func, layers, True, model_inputs, extra_args,
-                            attribute_to_layer_input)
         per_layer_inputs = self._activations(model_inputs, extra_args, attribute_to_layer_input)
         per_layer_baselines = self._activations(model_baselines, extra_args,
                                                 attribute_to_layer_input)
         counts = [len(acts) for acts in per_layer_inputs]
         layer_inputs = tuple(t for acts in per_layer_inputs for t in acts)
         layer_baselines = tuple(t for acts in per_layer_baselines for t in acts)
-        if all(tensor.dim() < 3 for tensor in layer_inputs):
-            shapes = [tuple(tensor.shape) for tensor in layer_inputs]
-            raise _layer_output_error(
-                "layer", shapes[0] if len(shapes) == 1 else tuple(shapes),
-                attribute_to_layer_input,
-            )
-
         bounds = [0]
         for count in counts:
             bounds.append(bounds[-1] + count)
@@ -502,6 +486,21 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         """
         device_ids = self.device_ids
         point_gradients = self._point_gradients
+        side = "input" if to_input else "output"
+        is_list = isinstance(self.layer, list)
+
+        def missing(index: int) -> str:
+            owner = next(i for i in range(len(layers)) if bounds[i] <= index < bounds[i + 1])
+            where = f"`layer[{owner}]`" if is_list else "`layer`"
+            return (
+                f"The model's output does not depend on the {side} of {where} "
+                f"({type(layers[owner]).__name__}) once the listed layers' activations are "
+                "replaced: its activations reach the output only through another listed "
+                "layer, whose activations the path replaces (Captum's LayerIntegratedGradients "
+                "fails there too). Attribute to the two layers in separate calls, or list "
+                "layers whose activations also reach the output on their own (e.g. through "
+                "a skip connection)."
+            )
 
         def gradient_func(
             forward_fn: Callable[..., Any],
@@ -518,7 +517,8 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
 
             if not grad_kwargs:
                 result: tuple[Tensor, ...] = point_gradients(
-                    through_layer, inputs, target_ind, additional_forward_args, **context
+                    through_layer, inputs, target_ind, additional_forward_args,
+                    missing=missing, **context
                 )
                 return result
             extra = additional_forward_args
@@ -566,9 +566,9 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
                 self.forward_func, model_inputs, self.layer, device_ids=self.device_ids,
                 additional_forward_args=extra_args, attribute_to_layer_input=to_input,
             )
-        except (AssertionError, AttributeError, TypeError):
-            # Captum asserts on a layer never called and fails on a dict: say which
-            # layer and why; anything else is the model's own error.
+        except (AssertionError, AttributeError, KeyError, TypeError):
+            # Captum asserts on a layer never called (a KeyError in a list) and fails on a
+            # dict: say which layer and why; anything else is the model's own error.
             layers = self.layer if isinstance(self.layer, list) else [self.layer]
             diagnose_layers(self.forward_func, layers, isinstance(self.layer, list),
                             model_inputs, extra_args, to_input)
@@ -576,6 +576,25 @@ class LayerRankIntegratedGradients(LayerAttribution, GradientAttribution):
         if not isinstance(self.layer, list):
             activations = [activations]
         return [tuple(t.detach() for t in acts) for acts in activations]
+
+    def attribute_future(self) -> Callable[[], Any]:
+        r"""Not implemented, as for Captum's LayerIntegratedGradients.
+
+        Raises:
+            NotImplementedError: always.
+
+        Examples:
+            >>> import torch
+            >>> from captum_rank import LayerRankIntegratedGradients
+            >>> layer = torch.nn.Identity()
+            >>> LayerRankIntegratedGradients(layer, layer).attribute_future()  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            NotImplementedError: attribute_future is not implemented for ...
+        """
+        raise NotImplementedError(
+            "attribute_future is not implemented for LayerRankIntegratedGradients"
+        )
 
     def has_convergence_delta(self) -> bool:
         r"""Layer RIG is a path method: its attributions sum to ``F(x) - F(x')``.

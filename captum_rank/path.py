@@ -107,6 +107,42 @@ def matrix_form(inputs: Tensor, schedule: RankSchedule) -> tuple[RankSchedule, t
     return schedule, shape
 
 
+def is_straight_line(inputs: tuple[Tensor, ...], schedule: RankSchedule) -> bool:
+    r"""Whether ``schedule`` walks every input on IG's straight line, whatever its values.
+
+    That is the linear schedule, or inputs whose matrices are all of rank at most one:
+    feature vectors ``(N, F)`` and ``(N,)`` (one ``1 x F`` matrix per example) and matrices
+    with a single row or column. With one component there is one gate, so every schedule
+    moves the whole difference ``x - x'`` at once.
+
+    Args:
+        inputs (tuple[Tensor, ...]): the input tensors.
+        schedule (RankSchedule): the user's schedule.
+
+    Returns:
+        bool: ``True`` when the path is the straight line for every input.
+
+    Examples:
+        >>> import torch
+        >>> from captum_rank.schedules import ArcLengthSchedule
+        >>> is_straight_line((torch.zeros(4, 7),), ArcLengthSchedule())
+        True
+        >>> is_straight_line((torch.zeros(4, 1, 3, 3),), ArcLengthSchedule())
+        False
+    """
+    if isinstance(schedule, LinearSchedule):
+        return True
+    for tensor in inputs:
+        form, shape = matrix_form(tensor, schedule)
+        if isinstance(form, LinearSchedule):
+            continue
+        columns = shape[-1]
+        rows = shape[-2] if shape[-2] != -1 else tensor[0].numel() // max(columns, 1)
+        if min(rows, columns) > 1:
+            return False
+    return True
+
+
 @dataclass
 class PathGeometry:
     r"""One input tensor's decomposition, in the matrix form its path walks.

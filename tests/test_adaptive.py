@@ -156,7 +156,8 @@ def test_linear_schedule_adaptive_is_ig_on_its_own_nodes(inputs: Tensor) -> None
     # with both ends and no refinement (n_steps=2) that is (G(x') + G(x)) / 2 * (x - x').
     model = Scaled().double()
     rig = RankIntegratedGradients(model)
-    attribution = rig.attribute(inputs, target=1, n_steps=2, schedule="linear")
+    attribution = rig.attribute(inputs, target=1, n_steps=2, schedule="linear",
+                                method="adaptive")  # asked for: not the default there
     ends = []
     for point in (torch.zeros_like(inputs), inputs):
         point = point.clone().requires_grad_()

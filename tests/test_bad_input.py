@@ -153,17 +153,22 @@ def test_unused_input_of_a_tuple() -> None:
         rig_of(model).attribute((X, X.clone()), n_steps=2)
 
 
-def test_additional_forward_args_wrong_batch() -> None:
-    def model(x: Tensor, scale: Tensor) -> Tensor:
-        return (x.flatten(1) * scale).sum(1, keepdim=True)
+def test_additional_forward_args_of_another_batch_are_passed_as_captum_passes_them() -> None:
+    # Captum repeats every tensor of additional_forward_args once per path step, whatever
+    # its first dimension; Captum code relies on it (LLMGradientAttribution's target
+    # tokens), so RIG does the same on both rules instead of refusing.
+    tokens = torch.arange(5.0)
 
-    with pytest.raises(UserInputError, match=r"`additional_forward_args` has 3 rows"):
-        attribute(model, target=None, additional_forward_args=torch.ones(3, 36))
-    with pytest.raises(UserInputError, match=r"`additional_forward_args\[1\]` has 1 rows"):
-        attribute(lambda x, s, t: model(x, t), target=None,
-                  additional_forward_args=(torch.ones(N, 36), torch.ones(1, 36)))
+    def model(x: Tensor, scale: Tensor, k: Any) -> Tensor:
+        return (x.flatten(1).sum(1) * scale[: len(tokens)].sum()) * k
+
+    args = (tokens, 2.0)
+    ig = IntegratedGradients(model).attribute(X, additional_forward_args=args)
+    for method in ("gausslegendre", "adaptive"):
+        ours = attribute(model, target=None, additional_forward_args=args, method=method)
+        assert torch.allclose(ours, ig, atol=1e-4)
     # One row per example, 0-d tensors and non-tensors are fine.
-    good = attribute(lambda x, s, k: model(x, s) * k, target=None,
+    good = attribute(lambda x, s, k: (x.flatten(1) * s).sum(1) * k, target=None,
                      additional_forward_args=(torch.ones(N, 36), torch.tensor(2.0)))
     assert torch.isfinite(good).all()
 

@@ -211,16 +211,24 @@ def test_rank_attributions_match_the_affine_oracle(schedule: str, method: str,
     assert torch.allclose(layer, model.weight.detach() * diff, atol=1e-9)
 
 
-def test_layer_output_without_matrix_dimensions_is_refused(cnn: nn.Module,
-                                                           images: Tensor) -> None:
+@pytest.mark.parametrize("schedule", ["arc_length", "sequential", "linear"])
+def test_a_vector_layer_output_is_its_straight_line_lig(cnn: nn.Module, images: Tensor,
+                                                        schedule: str) -> None:
+    # An (N, F) layer output is one 1 x F matrix of rank one per example: every schedule
+    # walks the straight line there, which is Captum's LIG with its own rule.
     lrig = LayerRankIntegratedGradients(cnn, cnn.fc)
-    with pytest.raises(UserInputError, match=r"\(3, 5\).*fewer than two matrix dimensions"):
-        lrig.attribute(images, target=0)
-    with pytest.raises(UserInputError, match="attribute_to_layer_input=False"):
-        lrig.attribute_ranks(images, target=0, attribute_to_layer_input=True)
+    ours, ranks = lrig.attribute_with_ranks(images, target=0, schedule=schedule)
+    lig = LayerIntegratedGradients(cnn, cnn.fc).attribute(images, target=0)
+    assert torch.allclose(ours, lig, atol=1e-6, rtol=1e-5)
+    assert ranks.shape == (images.shape[0], 1)
+    assert torch.allclose(ranks[:, 0], ours.sum(1), atol=1e-5)
+    to_input = lrig.attribute(images, target=0, attribute_to_layer_input=True)
+    lig_input = LayerIntegratedGradients(cnn, cnn.fc).attribute(
+        images, target=0, attribute_to_layer_input=True)
+    assert torch.allclose(to_input, lig_input, atol=1e-6, rtol=1e-5)
 
 
-def test_a_layer_with_only_vector_outputs_is_refused() -> None:
+def test_a_layer_with_only_vector_outputs_follows_the_straight_line() -> None:
     class Split(nn.Module):
         def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
             return x[:, :3], x[:, 3:]
@@ -232,8 +240,12 @@ def test_a_layer_with_only_vector_outputs_is_refused() -> None:
         left, right = model(x)
         return left.sum(1) * right.sum(1)
 
-    with pytest.raises(UserInputError, match=r"\(\(2, 3\), \(2, 13\)\)"):
-        LayerRankIntegratedGradients(forward, split).attribute(torch.rand(2, 1, 4, 4))
+    x = torch.rand(2, 1, 4, 4)
+    ours = LayerRankIntegratedGradients(forward, split).attribute(x)
+    lig = LayerIntegratedGradients(forward, split).attribute(x)
+    assert [tuple(t.shape) for t in ours] == [(2, 3), (2, 13)]
+    for mine, theirs in zip(ours, lig, strict=True):
+        assert torch.allclose(mine, theirs, atol=1e-6)
 
 
 def test_bad_arguments_are_refused(cnn: nn.Module, images: Tensor) -> None:
@@ -471,19 +483,51 @@ def test_bad_layers_are_named_with_the_fix(layer: Any, match: str) -> None:
         LayerRankIntegratedGradients(model, layer(model)).attribute(x, target=0, n_steps=4)
 
 
+class _Residual(nn.Module):
+    """``first`` feeds ``second``, and also reaches the output on its own (a skip)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = nn.Conv2d(1, 2, 3, padding=1)
+        self.second = nn.Conv2d(2, 2, 3, padding=1)
+        self.fc = nn.Linear(2 * 8 * 8, 3)
+
+    def forward(self, x: Tensor) -> Tensor:
+        hidden = torch.tanh(self.first(x))
+        return self.fc((hidden + torch.tanh(self.second(hidden))).flatten(1))
+
+
 @pytest.mark.parametrize("to_input", [False, True])
-def test_dependent_layers_are_refused_and_independent_ones_run(to_input: bool) -> None:
+def test_dependent_layers_run_as_in_captum_and_a_layer_without_its_own_path_is_named(
+        to_input: bool) -> None:
     torch.manual_seed(0)
+    x = torch.rand(2, 1, 8, 8)
+    # One layer feeds the other but also reaches the output through a skip: Captum's LIG
+    # attributes to both, and so does Layer RIG (the same numbers on the straight line).
+    residual = _Residual()
+    layers = [residual.first, residual.second]
+    ours = LayerRankIntegratedGradients(residual, layers).attribute(
+        x, target=1, schedule="linear", attribute_to_layer_input=to_input)
+    lig = LayerIntegratedGradients(residual, layers).attribute(
+        x, target=1, attribute_to_layer_input=to_input)
+    assert isinstance(ours, list) and len(ours) == 2
+    for mine, theirs in zip(ours, lig, strict=True):
+        assert torch.allclose(mine, theirs, atol=1e-6)
+    assert isinstance(LayerRankIntegratedGradients(residual, layers).attribute(
+        x, target=1, n_steps=6, attribute_to_layer_input=to_input), list)
+    # A chain: the first layer's activations reach the output only through the second's,
+    # which the path replaces, so the first has no gradient; the error names it.
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Tanh(), nn.Conv2d(2, 2, 3), nn.Flatten(),
                           nn.Linear(2 * 4 * 4, 3))
-    x = torch.rand(2, 1, 8, 8)
     side = "input" if to_input else "output"
     with pytest.raises(UserInputError,
-                       match=rf"dependent layers: the {side} of `layer\[1\]` \(2: Conv2d\) "
-                             rf"is computed from the {side} of `layer\[0\]` \(0: Conv2d\)"
+                       match=rf"does not depend on the {side} of `layer\[0\]` \(Conv2d\)"
                              r".*separate calls"):
         LayerRankIntegratedGradients(model, [model[0], model[2]]).attribute(
             x, target=0, n_steps=4, attribute_to_layer_input=to_input)
+    with pytest.raises(AssertionError):  # what Captum code catches
+        LayerRankIntegratedGradients(model, [model[0], model[2]]).attribute(
+            x, target=0, n_steps=4, method="riemann_left", attribute_to_layer_input=to_input)
     branches = _Branches()
     both = LayerRankIntegratedGradients(branches, [branches.left, branches.right]).attribute(
         x, target=1, n_steps=4, method="gausslegendre", attribute_to_layer_input=to_input)

@@ -1,8 +1,8 @@
 """Inputs without two matrix dimensions: captum_rank/path.py and captum_rank/_validation.py.
 
-In a tuple next to a matrix input, an ``(N, L)`` (or ``(N,)``) tensor follows the straight
-line, so its attribution is Integrated Gradients'; alone, it is refused with advice that
-never mixes the examples of the batch.
+An ``(N, L)`` (or ``(N,)``) tensor is one ``1 x L`` matrix of rank one per example, alone
+or in a tuple next to matrix inputs: it follows the straight line under every schedule, so
+its attribution is Integrated Gradients' (Captum's numbers when ``method`` is not given).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from captum.attr import IntegratedGradients
 from torch import Tensor, nn
 
 from captum_rank import LayerRankIntegratedGradients, RankIntegratedGradients
-from captum_rank.checks import UserInputError
 from captum_rank.schedules import available_schedules
 
 
@@ -80,21 +79,45 @@ def test_a_per_example_scalar_input_is_accepted_in_a_tuple() -> None:
 
 
 @pytest.mark.parametrize("shape", [(6, 20), (6,)])
-def test_a_lone_vector_input_is_refused_without_batch_mixing_advice(shape: tuple[int, ...]) -> None:
-    rig = RankIntegratedGradients(lambda x: x.reshape(x.shape[0], -1).sum(1))
-    with pytest.raises(UserInputError) as error:
-        rig.attribute(torch.rand(*shape))
-    message = str(error.value)
-    assert "unsqueeze(0)" not in message
-    for choice in ("matrix view", "reshape(N, 1, h, w)", "(N, T, D)", "schedule='linear'",
-                   "IntegratedGradients", "tuple"):
-        assert choice in message, choice
+@pytest.mark.parametrize("schedule", ["arc_length", "sequential", "spectral", "linear"])
+def test_a_lone_vector_input_is_a_rank_one_matrix_on_igs_line(shape: tuple[int, ...],
+                                                              schedule: str) -> None:
+    # (N, F) and (N,) are one 1 x F matrix of rank one per example: the rank path is the
+    # straight line under every schedule, so RIG is Captum's IG with its own rule.
+    def model(x: Tensor) -> Tensor:
+        return torch.sin(x.reshape(x.shape[0], -1)).sum(1)
+
+    torch.manual_seed(0)
+    x = torch.rand(*shape)
+    rig = RankIntegratedGradients(model)
+    pixels, ranks, delta = rig.attribute_with_ranks(x, schedule=schedule,
+                                                    return_convergence_delta=True)
+    ig = IntegratedGradients(model).attribute(x)
+    assert pixels.shape == x.shape
+    assert torch.allclose(pixels, ig, atol=1e-6)
+    assert ranks.shape == (shape[0], 1)
+    assert torch.allclose(ranks[:, 0], pixels.reshape(shape[0], -1).sum(1), atol=1e-5)
+    assert float(delta.abs().max()) < 1e-4
+    # the adaptive rule is still there when asked for, and converges to the same line
+    adaptive = rig.attribute(x, schedule=schedule, method="adaptive", n_steps=32)
+    assert torch.allclose(adaptive, ig, atol=1e-4)
 
 
-def test_a_tuple_of_vectors_only_is_refused() -> None:
-    rig = RankIntegratedGradients(lambda a, b: a.sum(1) + b.sum(1))
-    with pytest.raises(UserInputError, match="matrix view"):
-        rig.attribute_ranks((torch.rand(3, 4), torch.rand(3, 2)))
+def test_a_tuple_of_vectors_only_is_igs_line_with_exact_ranks() -> None:
+    def model(a: Tensor, b: Tensor) -> Tensor:
+        return torch.tanh(a).sum(1) * torch.cos(b).sum(1)
+
+    torch.manual_seed(1)
+    a, b = torch.rand(3, 4), torch.rand(3, 2)
+    ranks = RankIntegratedGradients(model).attribute_ranks((a, b))
+    assert [tuple(r.shape) for r in ranks] == [(3, 1), (3, 1)]
+    ig = IntegratedGradients(model).attribute((a, b))
+    for rank, attribution in zip(ranks, ig, strict=True):
+        assert torch.allclose(rank[:, 0], attribution.sum(1), atol=1e-5)
+    exact = RankIntegratedGradients(lambda t: torch.tanh(t).sum(1)).exact_ranks(
+        a, schedule="arc_length")
+    assert exact.shape == (3, 1)
+    assert torch.allclose(exact[:, 0], torch.tanh(a).sum(1), atol=1e-6)
 
 
 def test_a_layer_with_a_matrix_and_a_vector_output() -> None:

@@ -20,8 +20,6 @@ INF = GOOD.clone()
 INF[1, 0, 0, 0] = float("inf")
 
 CASES: list[tuple[str, dict[str, Any], type, str]] = [
-    ("1d input", dict(inputs=torch.rand(2, 12)), UserInputError, "two matrix dimensions"),
-    ("no batch", dict(inputs=torch.rand(12, 12)), UserInputError, "batch dimension"),
     ("int dtype", dict(inputs=torch.ones(2, 1, 4, 4, dtype=torch.int64)), UserTypeError, "float"),
     ("nan input", dict(inputs=NAN), UserInputError, "NaN or inf"),
     ("inf input", dict(inputs=INF), UserInputError, "NaN or inf"),
@@ -55,8 +53,10 @@ def test_bad_input_raises(rig: RankIntegratedGradients, name: str, overrides: di
                           error: type, match: str, entry: str) -> None:
     arguments: dict[str, Any] = dict(inputs=GOOD, target=0, n_steps=4)
     arguments.update(overrides)
-    with pytest.raises(error, match=match):
+    with pytest.raises(error, match=match) as caught:
         getattr(rig, entry)(**arguments)
+    # Captum asserts on bad input, so code written against it catches AssertionError.
+    assert isinstance(caught.value, AssertionError)
 
 
 def test_mismatched_tuple_batches(rig: RankIntegratedGradients) -> None:
