@@ -397,7 +397,9 @@ class LLMRankSpectrum:
             with torch.no_grad():
                 logits = _logits(self.model(inputs_embeds=sequence))
             # Position T - 1 + j predicts target token j (teacher forcing).
-            logp = logits[:, T - 1:].float().log_softmax(dim=-1)
+            # Half-precision logits are normalised in float32; float64 ones stay float64.
+            tail = logits[:, T - 1:]
+            logp = tail.to(torch.promote_types(tail.dtype, torch.float32)).log_softmax(dim=-1)
             picked = logp.gather(-1, answer.expand(rows, -1).unsqueeze(-1)).squeeze(-1)
             value = picked.double().sum(dim=-1)
             recorded.append(value.cpu())

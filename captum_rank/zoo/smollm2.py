@@ -95,7 +95,8 @@ def load_smollm2(device: str | torch.device | None = None) -> tuple[nn.Module, A
 
     folder, name = str(path.parent), path.name
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    model: nn.Module = AutoModelForCausalLM.from_pretrained(
+        folder, gguf_file=name, dtype=torch.float32)
     model.eval()
     if device is not None:
         model.to(device)
