@@ -159,6 +159,10 @@ def _logits(output: Any) -> Tensor:
     return logits
 
 
+def _is_text_token_input(value: Any) -> bool:
+    return all(hasattr(value, name) for name in ("to_model_input", "itp_mask", "baselines"))
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
@@ -244,15 +248,16 @@ class LLMRankSpectrum:
             else:
                 ids = self.tokenizer.encode(value, add_special_tokens=False)
             value = torch.as_tensor(ids)
-        elif name == "inp" and hasattr(value, "to_tensor") and hasattr(value, "itp_mask"):
-            # Captum's TextTokenInput: its tensor is the prompt's token ids.
+        elif name == "inp" and _is_text_token_input(value):
+            # Captum's TextTokenInput: to_tensor() is its 0/1 interpretable form; the
+            # token ids are its model input.
             if value.itp_mask is not None:
                 raise UserInputError(
                     "`inp` is a TextTokenInput with skip_tokens; the rank components "
                     "belong to the whole embedding matrix, so every token takes part. "
                     "Build it without skip_tokens."
                 )
-            value = value.to_tensor()
+            value = value.to_model_input()
         if not isinstance(value, Tensor):
             raise UserTypeError(
                 f"`{name}` must be text, a 1-D tensor of token ids or a (1, T) one, got "
@@ -335,7 +340,8 @@ class LLMRankSpectrum:
                         text (tokenised without special tokens, as Captum's
                         ``LLMGradientAttribution`` does) or token ids ``(m,)``.
             baselines (None, int or Tensor, optional): the start ``E'`` of the rank
-                        path: None (zero embeddings), a token id (its embedding in every
+                        path: None (zero embeddings; for a ``TextTokenInput``, its own
+                        baseline token, as Captum uses it), a token id (its embedding in every
                         row: what Captum's ``LayerIntegratedGradients`` uses for
                         ``baselines=id`` on token ids), token ids ``(T,)``, or an embedding
                         ``(d,)`` or ``(T, d)``. Default: None.
@@ -376,6 +382,8 @@ class LLMRankSpectrum:
             True
         """
         batch = optional_positive_int(internal_batch_size, "internal_batch_size")
+        if baselines is None and _is_text_token_input(inp):
+            baselines = int(inp.baselines)  # its baseline token, as Captum uses it
         prompt = self._ids(inp, "inp", special=True)
         answer = self._ids(target, "target", special=False)
         weight = next(iter(self.embedding_layer.parameters()), None)

@@ -175,18 +175,35 @@ def test_layer_rig_rank_attributions_converge_to_the_exact_spectrum() -> None:
     assert torch.allclose(ranks.reshape(-1), exact.ranks, atol=1e-6)
 
 
+class Words:
+    """A tokenizer of numbers separated by spaces, with the interface Captum uses."""
+
+    def encode(self, text: str, add_special_tokens: bool = True,
+               return_tensors: str | None = None) -> Any:
+        ids = [int(word) for word in text.split()]
+        return torch.tensor([ids]) if return_tensors == "pt" else ids
+
+    def decode(self, ids: list[int]) -> str:
+        return " ".join(f"w{i}" for i in ids)
+
+    def convert_ids_to_tokens(self, ids: list[int]) -> list[str]:
+        return [f"w{i}" for i in ids]
+
+
+def test_captum_text_token_input_uses_its_ids_and_baseline_token() -> None:
+    from captum.attr import TextTokenInput
+
+    model = _model()
+    spectra = LLMRankSpectrum(model, Words())
+    ours = spectra.attribute(TextTokenInput("3 1 4 1 5", Words(), baselines=7), TARGET)
+    direct = spectra.attribute(PROMPT, TARGET, baselines=7)
+    assert torch.allclose(ours.values, direct.values, atol=1e-12)
+    with pytest.raises(UserInputError, match="skip_tokens"):
+        spectra.attribute(TextTokenInput("3 1 4", Words(), skip_tokens=[1]), TARGET)
+
+
 def test_results_are_data() -> None:
     model = _model()
-
-    class Words:
-        def encode(self, text: str, add_special_tokens: bool = True,
-                   return_tensors: str | None = None) -> Any:
-            ids = [int(word) for word in text.split()]
-            return torch.tensor([ids]) if return_tensors == "pt" else ids
-
-        def decode(self, ids: list[int]) -> str:
-            return " ".join(f"w{i}" for i in ids)
-
     result = LLMRankSpectrum(model, Words()).attribute("3 1 4", "9 2")
     assert result.input_tokens == ["w3", "w1", "w4"] and result.output_tokens == ["w9", "w2"]
     data = result.to_dict()

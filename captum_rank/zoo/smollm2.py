@@ -92,11 +92,20 @@ def load_smollm2(device: str | torch.device | None = None) -> tuple[nn.Module, A
             raise _missing(f"the package `{module}`")
     path = gguf_path()
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
     folder, name = str(path.parent), path.name
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    model: nn.Module = AutoModelForCausalLM.from_pretrained(
-        folder, gguf_file=name, dtype=torch.float32)
+    # transformers draws two progress bars while it dequantises; a notebook or a log
+    # gains nothing from them. The user's setting is restored afterwards.
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        model: nn.Module = AutoModelForCausalLM.from_pretrained(
+            folder, gguf_file=name, dtype=torch.float32)
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
     model.eval()
     if device is not None:
         model.to(device)
