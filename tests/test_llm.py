@@ -317,3 +317,17 @@ def test_smollm2_spectrum_of_a_real_prompt() -> None:
     assert math.isclose(float(result.values[-1]), float(logits.log_softmax(-1)[paris[0]]),
                         abs_tol=1e-4)
     assert result.total > 0  # the prompt makes " Paris" more likely than the baseline
+    # Layer RIG inside Captum's LLMGradientAttribution, beside LIG, on the same prompt:
+    # on the straight line it is LIG; on its rank path its sum approximates the total.
+    from captum.attr import LayerIntegratedGradients, LLMGradientAttribution, TextTokenInput
+
+    embed = model.model.embed_tokens
+    inp = TextTokenInput(prompt, tokenizer)
+    lig = LLMGradientAttribution(LayerIntegratedGradients(model, embed), tokenizer)
+    rig = LLMGradientAttribution(LayerRankIntegratedGradients(model, embed), tokenizer)
+    ig_tokens = lig.attribute(inp, target=" Paris", n_steps=4).seq_attr
+    line = rig.attribute(inp, target=" Paris", n_steps=4, schedule="linear").seq_attr
+    assert torch.allclose(line, ig_tokens, rtol=1e-4, atol=1e-4)
+    ranked = rig.attribute(inp, target=" Paris", n_steps=8, schedule="sequential")
+    assert ranked.seq_attr.shape == (5,) and bool(torch.isfinite(ranked.seq_attr).all())
+    assert ranked.output_tokens == ["Paris"]
