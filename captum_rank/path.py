@@ -209,7 +209,10 @@ class PathGeometry:
     def gates(self, alphas: Tensor, example: int | None = None) -> Tensor:
         r"""``(T, ..., r)`` gates at ``alphas`` ``(T,)`` (of one example, or the batch)."""
         values = self.singular_values if example is None else self.singular_values[example]
-        return self.schedule.gates(alphas, values).to(self.work_dtype)
+        # The schedules time the components in float64, on the host: small tensors
+        # (steps x components), and no float64 tensor on the device (MPS has none).
+        gates = self.schedule.gates(alphas.cpu(), values.detach().cpu())
+        return gates.to(device=values.device, dtype=self.work_dtype)
 
     def points(self, gates: Tensor, example: int | None = None) -> Tensor:
         r"""``(T, ...matrix)`` path points ``x' + sum_i g_i s_i u_i v_i^T`` for ``gates``.

@@ -610,13 +610,15 @@ def test_methods_are_named_by_the_caller_not_hard_coded(tmp_path: Path) -> None:
 def test_default_rig_method_uses_the_library_default_schedule() -> None:
     import inspect
 
-    from captum_rank.audit.spectrum import default_schedule
+    from captum_rank.audit.spectrum import default_quadrature, default_schedule
 
     parameters = inspect.signature(RankIntegratedGradients.attribute_ranks).parameters
     models, x, y = make_problem(n=4)
     spec = rank_spectrum(models, (x, y), n_steps=2, progress=False)
     assert spec.methods["rig"] == default_schedule() == str(parameters["schedule"].default)
-    assert spec.quadrature == str(parameters["method"].default)
+    # RIG's default rule on rank paths; the audit passes it to every method explicitly.
+    assert parameters["method"].default is None
+    assert spec.quadrature == default_quadrature() == "adaptive"
     assert DEFAULT_METHODS["rig"] is None
 
 

@@ -1,19 +1,23 @@
 """A float32 input stays float32: what RIG creates along the path, recorded op by op.
 
-Captum users on Apple's MPS (captum#1240) cannot hold float64 tensors on the device. A
-:class:`~torch.utils._python_dispatch.TorchDispatchMode` sees the result of every tensor
-operation during an attribution on the CPU; the path points, gradients, sums and SVD
-factors (anything with the size of an input) must never be float64.
+Captum users on Apple's MPS (captum#1240) cannot hold float64 tensors on the device. On
+the CPU, a :class:`~torch.utils._python_dispatch.TorchDispatchMode` sees the result of
+every operation (no path point, gradient, sum or factor is float64, even on the host), and
+a :class:`~torch.overrides.TorchFunctionMode` follows the data flow from the input and the
+model (nothing computed from them is float64 unless it was moved to the host first).
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import pytest
 import torch
 from torch import Tensor, nn
+from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
 
 from captum_rank import LayerRankIntegratedGradients, RankIntegratedGradients
 
@@ -69,11 +73,80 @@ def test_float64_inputs_stay_float64() -> None:
     assert pixels.dtype == ranks.dtype == torch.float64
 
 
-@pytest.mark.xfail(strict=True, reason="the schedules' gates and the quadrature nodes are "
-                   "computed in float64 (small tensors, steps x components); see the report "
-                   "of issue 21")
-def test_a_float32_input_makes_no_float64_tensor_at_all() -> None:
+class _OnTheDevice(TorchFunctionMode):
+    """Data flow from the input and the model: what would live on their device.
+
+    A tensor computed from a tensor on the device is on the device, unless it was moved to
+    the host (``.cpu()``, ``.to("cpu")``); on the CPU those return the tensor itself, so
+    here they return a copy, as on a real device. Records every float64 tensor on it.
+    """
+
+    def __init__(self, roots: list[Tensor]) -> None:
+        super().__init__()
+        self.device: dict[int, weakref.ref[Tensor]] = {}
+        self.float64: list[tuple[str, tuple[int, ...]]] = []
+        for tensor in roots:
+            self._mark(tensor)
+
+    def _mark(self, tensor: Tensor) -> None:
+        self.device[id(tensor)] = weakref.ref(tensor)
+
+    def _marked(self, tensor: Tensor) -> bool:
+        ref = self.device.get(id(tensor))
+        return ref is not None and ref() is tensor
+
+    @staticmethod
+    def _to_host(func: Any, args: Any, kwargs: dict[str, Any]) -> bool:
+        name = getattr(func, "__name__", "")
+        if name == "cpu":
+            return True
+        if name != "to":
+            return False
+        device = kwargs.get("device")
+        for arg in args[1:]:
+            if isinstance(arg, (str, torch.device)):
+                device = arg
+        return device is not None and torch.device(device).type == "cpu"
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (),
+                           kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        if self._to_host(func, args, kwargs):
+            return out.clone() if out is args[0] else out
+        flat, _ = tree_flatten((args, kwargs))
+        if any(isinstance(t, Tensor) and self._marked(t) for t in flat):
+            for tensor in tree_flatten(out)[0]:
+                if isinstance(tensor, Tensor):
+                    self._mark(tensor)
+                    if tensor.dtype == torch.float64:
+                        self.float64.append((getattr(func, "__name__", str(func)),
+                                             tuple(tensor.shape)))
+        return out
+
+
+@pytest.mark.parametrize("options", [
+    dict(), dict(schedule="linear"), dict(schedule="sequential", method="riemann_middle"),
+    dict(map_tolerance=0.1, tolerance=0.01), dict(schedule="energy", form="averaged"),
+])
+def test_no_float64_tensor_is_made_on_the_inputs_device(options: dict[str, Any]) -> None:
+    # Captum's MPS complaint (captum#1240): MPS has no float64. The schedules and the
+    # quadrature keep their float64 bookkeeping on the host.
     model = _model()
-    with _Float64Results() as record:
-        RankIntegratedGradients(model).attribute(torch.rand(2, 3, 8, 8), target=1, n_steps=8)
-    assert record.shapes == []
+    x = torch.rand(2, 3, 8, 8)
+    with _OnTheDevice([x, *model.parameters()]) as record:
+        RankIntegratedGradients(model).attribute_with_ranks(x, target=1, n_steps=8, **options)
+        LayerRankIntegratedGradients(model, model[0]).attribute_with_ranks(
+            x, target=1, n_steps=8, **options)
+        RankIntegratedGradients(model).exact_ranks(x, target=1)
+        RankIntegratedGradients(lambda flat: model(flat.reshape(-1, 3, 8, 8))).attribute(
+            x.flatten(1), target=1)  # feature vectors
+    assert record.float64 == []
+
+
+def test_the_recorder_sees_a_float64_made_on_the_device() -> None:
+    x = torch.rand(2, 3)
+    with _OnTheDevice([x]) as record:
+        (x * 2).double()
+        x.cpu().double()  # on the host: fine
+    assert record.float64 == [("double", (2, 3))]

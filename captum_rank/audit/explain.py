@@ -369,9 +369,8 @@ def explain(
         maps[name] = {}
         for meth, spec in method_map.items():
             kwargs: dict[str, Any] = {} if spec is None else {"schedule": spec}
-            if quadrature is not None:
-                kwargs["method"] = quadrature
-            adaptive = (quadrature or default_quadrature()) == ADAPTIVE
+            kwargs["method"] = quadrature or default_quadrature()
+            adaptive = kwargs["method"] == ADAPTIVE
             if adaptive:
                 kwargs["map_tolerance"] = map_tolerance
             with warnings.catch_warnings():

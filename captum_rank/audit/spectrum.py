@@ -49,7 +49,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from captum_rank.attr import RankIntegratedGradients
+from captum_rank.attr import ADAPTIVE, RankIntegratedGradients
 from captum_rank.audit import _jsonio
 from captum_rank.audit._models import (
     as_model_dict,
@@ -145,7 +145,11 @@ def exact_rows(internal_batch_size: int | None, n_steps: int, n_images: int) -> 
 
 
 def default_quadrature() -> str:
-    r"""The quadrature ``method`` RIG uses when none is given (read from its signature).
+    r"""The quadrature ``method`` the audit integrates every method with when none is given.
+
+    RIG's own default (``method=None``) is this rule on rank paths and Captum's
+    ``gausslegendre`` on the straight line; the audit passes the rule explicitly, so that
+    IG (``"linear"``) and RIG are integrated alike and the report names one rule.
 
     Returns:
         str: its name.
@@ -154,8 +158,7 @@ def default_quadrature() -> str:
         >>> isinstance(default_quadrature(), str)
         True
     """
-    return str(inspect.signature(RankIntegratedGradients.attribute_ranks).parameters[
-        "method"].default)
+    return ADAPTIVE
 
 
 def _schedule_id(schedule: MethodSpec) -> str:
@@ -559,8 +562,7 @@ def rank_spectrum(
                     return_convergence_delta=True, **kwargs,
                 )
             else:
-                if quadrature is not None:
-                    kwargs["method"] = quadrature
+                kwargs["method"] = quadrature_id
                 ranks, delta = explainers[m].attribute_ranks(
                     x, baselines=baseline, target=targets[m], n_steps=n_steps,
                     internal_batch_size=internal_batch_size, return_convergence_delta=True,
