@@ -17,7 +17,9 @@ CPU cores (71.5 s on a busy machine in ``benchmarks/bench_llm.py``).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 from pathlib import Path
 from typing import Any
 
@@ -95,14 +97,17 @@ def load_smollm2(device: str | torch.device | None = None) -> tuple[nn.Module, A
     from transformers.utils import logging as hf_logging
 
     folder, name = str(path.parent), path.name
-    # transformers draws two progress bars while it dequantises; a notebook or a log
-    # gains nothing from them. The user's setting is restored afterwards.
+    # transformers draws progress bars while it dequantises (one through its own switch,
+    # one with a bare tqdm on standard error); a notebook or a log gains nothing from
+    # them. Its logger keeps its own stream, so its warnings still show. The user's
+    # progress-bar setting is restored afterwards.
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()
     try:
-        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-        model: nn.Module = AutoModelForCausalLM.from_pretrained(
-            folder, gguf_file=name, dtype=torch.float32)
+        with contextlib.redirect_stderr(io.StringIO()):
+            tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+            model: nn.Module = AutoModelForCausalLM.from_pretrained(
+                folder, gguf_file=name, dtype=torch.float32)
     finally:
         if bars:
             hf_logging.enable_progress_bar()
