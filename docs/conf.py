@@ -109,6 +109,8 @@ API_MODULES = [
     ("captum_rank.data", "Data"),
     ("captum_rank.zoo", "Model zoo"),
     ("captum_rank.zoo.text", "The text model of the layer examples"),
+    ("captum_rank.llm", "Exact rank spectra of language-model prompts"),
+    ("captum_rank.zoo.smollm2", "SmolLM2, a language model that installs offline"),
     ("captum_rank.audit", "Model audit"),
     ("captum_rank.metrics", "Faithfulness metrics and sanity checks"),
     ("captum_rank.metrics.perturbation", "Insertion, deletion and DiffID"),

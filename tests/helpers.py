@@ -7,7 +7,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from torch import Tensor, nn
+from torch import nn
 
 #: The repository's root (scripts outside the package live under it).
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +41,8 @@ class CallCounter(nn.Module):
         """Examples (rows) seen so far, over all calls."""
         return sum(self.rows_per_call)
 
-    def forward(self, x: Tensor, *args: Any) -> Tensor:
-        self.rows_per_call.append(int(x.shape[0]))
-        out: Tensor = self.model(x, *args)
-        return out
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        # The first argument, positional or by keyword (a language model's inputs_embeds=).
+        first = args[0] if args else next(iter(kwargs.values()))
+        self.rows_per_call.append(int(first.shape[0]))
+        return self.model(*args, **kwargs)

@@ -21,6 +21,7 @@ EXPECTED = {
     "03_rig_in_a_model_audit.ipynb",
     "04_rig_on_imagenet_photos.ipynb",
     "05_layer_rig.ipynb",
+    "06_rig_on_language_models.ipynb",
 }
 
 
