@@ -58,7 +58,7 @@ from captum_rank.checks import (
     real,
 )
 from captum_rank.summaries import rank_for_share
-from captum_rank.svd import low_rank
+from captum_rank.svd import rank_points
 
 __all__ = ["PHOTO_METHODS", "PHOTO_SIZE", "ExplainResult", "default_methods",
            "default_path_ranks", "explain"]
@@ -351,9 +351,7 @@ def explain(
     r = int(min(x.shape[-2:]))
     ranks_on_path = [integer(k, "path_ranks", minimum=0, maximum=r)
                      for k in (path_ranks if path_ranks is not None else default_path_ranks(r))]
-    approximations = torch.stack([
-        x[path_image] if k == r else low_rank(x[path_image] - baseline, k) + baseline
-        for k in ranks_on_path])
+    approximations = rank_points(x[path_image], ranks_on_path, baseline)
 
     items: dict[str, list[dict[str, Any]]] = {}
     maps: dict[str, dict[str, np.ndarray]] = {}
