@@ -60,7 +60,12 @@ _DENSE_CURVE_MAX_R = 64
 def default_path_ranks(r: int, max_images: int = 8) -> list[int]:
     r"""Ranks to show along a path of ``r`` components: 0, then roughly geometric to ``r``.
 
-    Low ranks change the image most, so they get most of the panels.
+    The one default for every rank path the package shows (:func:`rank_path`, the
+    figures, the audit's :func:`~captum_rank.audit.explain`). Low ranks change the image
+    most, so they get most of the panels; geometric spacing still reaches into the high
+    ranks, where most components of a large image lie (for ``r = 224``: 15, 37, 91),
+    and it uses the whole panel budget. Powers of two (0, 1, 2, 4, ..., ``r``), the
+    audit's former default, leave a gap from 32 to 224 and give 7 panels for ``r = 28``.
 
     Args:
         r (int): number of rank components, ``min(H, W)``.
@@ -73,8 +78,8 @@ def default_path_ranks(r: int, max_images: int = 8) -> list[int]:
         UserInputError: for ``r < 1`` or ``max_images < 2`` (or non-integers).
 
     Examples:
-        >>> default_path_ranks(28)
-        [0, 1, 2, 3, 5, 9, 16, 28]
+        >>> default_path_ranks(28), default_path_ranks(224)
+        ([0, 1, 2, 3, 5, 9, 16, 28], [0, 1, 2, 6, 15, 37, 91, 224])
     """
     r = positive_int(r, "r")
     max_images = integer(max_images, "max_images", minimum=2)
