@@ -104,10 +104,11 @@ def rank_points(inputs: Tensor, ranks: Sequence[float] | Tensor,
     The one definition of the rank path's points, used by the exact rank attributions,
     :func:`~captum_rank.rank_path.rank_path`, the audit and the metrics. One SVD of
     ``x - x'`` serves every rank (pass ``factors`` to reuse it across calls). The lowest
-    rank is one truncated reconstruction; every higher one adds its rank-one terms
-    ``s_i u_i v_i^T`` to a running sum, so ``K`` points cost ``O((K + k_max - k_min) H W)``
-    and memory for as many matrices. A fractional rank adds that fraction of the next
-    component, as :func:`low_rank` does. ``x_0`` is ``x'`` and ``x_r`` is ``x`` itself,
+    rank is one truncated reconstruction; every higher one is the previous point plus
+    the components ``s_i u_i v_i^T`` between the two (a running sum), so ``K`` points
+    cost about as much as one full reconstruction plus ``K`` additions, and memory for
+    ``O(K)`` matrices. A fractional rank adds that fraction of the next component, as
+    :func:`low_rank` does. ``x_0`` is ``x'`` and ``x_r`` is ``x`` itself,
     not its reconstruction (which misses ``x`` by the SVD's rounding), so that path
     differences such as ``F(x_r) - F(x_0)`` telescope to ``F(x) - F(x')`` exactly.
 
@@ -156,25 +157,64 @@ def rank_points(inputs: Tensor, ranks: Sequence[float] | Tensor,
     if bool(full.all()):
         return x.unsqueeze(0).expand(len(ks), *x.shape).clone()
     # Only the ranks below r are built: x_r is x.
-    whole = ks.floor().to(torch.long)
-    lo, hi = int(whole[~full].min()), int(ks[~full].ceil().max())
-    start = reconstruct(U[..., :lo], S[..., :lo], Vh[..., :lo, :])
-    if hi > lo:
-        terms = torch.einsum("...hk,...kw->k...hw",
-                             U[..., lo:hi] * S[..., None, lo:hi], Vh[..., lo:hi, :])
-        sums = torch.cat([start.unsqueeze(0), start.unsqueeze(0) + terms.cumsum(0)])
-        diffs = sums[(whole - lo).clamp(max=hi - lo).to(sums.device)]
-        part = (ks - whole).to(device=sums.device, dtype=work)
-        if bool((part > 0).any()):
-            # A fractional rank k < hi, so its next component index floor(k) - lo < hi - lo.
-            tail = terms[(whole - lo).clamp(max=hi - lo - 1).to(sums.device)]
-            diffs = diffs + part.reshape(-1, *[1] * (tail.dim() - 1)) * tail
+    lo, hi = int(ks[~full].floor().min()), int(ks[~full].ceil().max())
+    distinct = sorted({float(k) for k in ks[~full]})
+    if hi - lo <= 2 * len(distinct):
+        diffs = _consecutive_sums(U, S, Vh, ks, lo, hi)
     else:
-        diffs = start.unsqueeze(0).expand(len(ks), *start.shape)
+        diffs = _band_sums(U, S, Vh, ks, distinct)
     out = (base + diffs).to(x.dtype)
     if bool(full.any()):
         out[full.to(out.device)] = x
     return out
+
+
+def _consecutive_sums(U: Tensor, S: Tensor, Vh: Tensor, ks: Tensor, lo: int, hi: int
+                      ) -> Tensor:
+    """``x_k - x'`` for ranks close together: every rank-one term of ``lo .. hi`` at once.
+
+    One truncated reconstruction, then a cumulative sum of the terms: vectorised, for
+    ranks about as many as the components between them (the exact rank attributions).
+    """
+    start = reconstruct(U[..., :lo], S[..., :lo], Vh[..., :lo, :])
+    if hi == lo:
+        return start.unsqueeze(0).expand(len(ks), *start.shape)
+    whole = ks.floor().to(torch.long)
+    terms = torch.einsum("...hk,...kw->k...hw",
+                         U[..., lo:hi] * S[..., None, lo:hi], Vh[..., lo:hi, :])
+    sums = torch.cat([start.unsqueeze(0), start.unsqueeze(0) + terms.cumsum(0)])
+    diffs = sums[(whole - lo).clamp(0, hi - lo).to(sums.device)]
+    part = (ks - whole).to(device=sums.device, dtype=S.dtype)
+    if bool((part > 0).any()):
+        # A fractional rank k < hi, so its next component index floor(k) - lo < hi - lo.
+        tail = terms[(whole - lo).clamp(0, hi - lo - 1).to(sums.device)]
+        diffs = diffs + part.reshape(-1, *[1] * (tail.dim() - 1)) * tail
+    return diffs
+
+
+def _band_sums(U: Tensor, S: Tensor, Vh: Tensor, ks: Tensor, distinct: list[float]
+               ) -> Tensor:
+    """``x_k - x'`` for ranks far apart: one reconstruction per band between two ranks.
+
+    The distinct ranks in increasing order, each the previous point plus the components
+    whose weight changes between the two (``m_i(k) = clamp(k - i, 0, 1)``): ``O(r H W)``
+    work and memory for ``K`` points only, however sparse the ranks.
+    """
+    r = S.shape[-1]
+    index = torch.arange(r, dtype=torch.float64)
+    previous = torch.zeros(r, dtype=torch.float64)
+    point: Tensor | None = None
+    points: dict[float, Tensor] = {}
+    for k in distinct:
+        mask = (k - index).clamp(0.0, 1.0)
+        moving = (mask != previous).nonzero().flatten()
+        a, b = (int(moving[0]), int(moving[-1]) + 1) if moving.numel() else (0, 0)
+        weights = (mask if point is None else mask - previous)[a:b].to(S)
+        band = reconstruct(U[..., a:b], S[..., a:b] * weights, Vh[..., a:b, :])
+        point = band if point is None else point + band
+        points[k], previous = point, mask
+    empty = reconstruct(U[..., :0], S[..., :0], Vh[..., :0, :])  # for x_r, replaced after
+    return torch.stack([points.get(float(k), empty) for k in ks])
 
 
 def _check_ranks(ranks: Any, r: int) -> Tensor:

@@ -324,6 +324,20 @@ def test_rank_points_do_not_depend_on_the_svd_signs(
                                rank_points(x, ranks, factors=(U, S, Vh)), atol=1e-10, rtol=0)
 
 
+@pytest.mark.parametrize("ranks", [
+    [0, 2.5, 17, 33, 40],       # far apart: one reconstruction per band
+    [40, 7, 7.25, 0, 39.5],     # far apart, unsorted, repeated, fractional
+    [10, 11, 12, 13, 12.5],     # close together: one cumulative sum of the terms
+])
+def test_rank_points_far_apart_and_close_together(ranks: list[float]) -> None:
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 40, 50, dtype=torch.float64, generator=gen)
+    base = torch.rand((), dtype=torch.float64, generator=gen)
+    torch.testing.assert_close(rank_points(x, ranks, base),
+                               svd_oracle_points(x, base.expand_as(x), ranks),
+                               atol=1e-10, rtol=0)
+
+
 def test_rank_points_keep_the_input_dtype_and_compute_in_float32() -> None:
     x = torch.rand(2, 3, 8, 8).to(torch.bfloat16)
     points = rank_points(x, [0, 3, 8], 0.5)
