@@ -128,28 +128,15 @@ def check_exact(schedule: RankSchedule, inputs: Tensor) -> tuple[int, ...]:
 def _rank_points(geometry: PathGeometry, example: int, first: int, last: int) -> Tensor:
     r"""``x_k`` for ``first <= k <= last`` of one example, ``(K, ...)`` in the input's form.
 
-    One reconstruction of the first ``first`` components, then a running sum of rank-one
-    terms: ``O(K H W)`` per point instead of ``O(k H W)``. ``x_0`` and ``x_r`` are the
-    baseline and the input themselves, so that ``sum R = F(x) - F(x')`` holds to rounding
-    (a reconstruction of all components misses ``x`` by the SVD's rounding).
+    :func:`~captum_rank.svd.rank_points` on the geometry's decomposition: a running sum
+    of rank-one terms (``O(K H W)`` per chunk), ``x_0`` and ``x_r`` the baseline and the
+    input themselves, so that ``sum R = F(x) - F(x')`` holds to rounding.
     """
     U, S, Vh = (factor[example] for factor in geometry.svd())
-    r = S.shape[-1]
-    start = _svd.reconstruct(U[..., :first], S[..., :first], Vh[..., :first, :])
-    if last > first:
-        terms = torch.einsum("...hk,...kw->k...hw",
-                             U[..., first:last] * S[..., None, first:last], Vh[..., first:last, :])
-        diffs = torch.cat([start.unsqueeze(0), start.unsqueeze(0) + terms.cumsum(0)])
-    else:
-        diffs = start.unsqueeze(0)
-    points = geometry.baseline[example] + diffs
-    shape = (last - first + 1, *geometry.inputs.shape[1:])
-    out = points.reshape(shape).to(geometry.inputs.dtype)
-    if first == 0:
-        out[0] = geometry.baseline[example].reshape(shape[1:]).to(out.dtype)
-    if last == r:
-        out[-1] = geometry.inputs[example]
-    return out
+    x = geometry.inputs[example].reshape(geometry.matrix_shape[1:])
+    points = _svd.rank_points(x, range(first, last + 1), geometry.baseline[example],
+                              factors=(U, S, Vh))
+    return points.reshape(last - first + 1, *geometry.inputs.shape[1:])
 
 
 def exact_rank_attributions(

@@ -45,7 +45,7 @@ from captum_rank.checks import (
     positive_int,
     real,
 )
-from captum_rank.svd import compute_dtype, rank_mask, reconstruct, thin_svd
+from captum_rank.svd import compute_dtype, rank_points, thin_svd
 
 __all__ = ["SCORES", "RankPathResult", "default_path_ranks", "rank_path"]
 
@@ -60,7 +60,12 @@ _DENSE_CURVE_MAX_R = 64
 def default_path_ranks(r: int, max_images: int = 8) -> list[int]:
     r"""Ranks to show along a path of ``r`` components: 0, then roughly geometric to ``r``.
 
-    Low ranks change the image most, so they get most of the panels.
+    The one default for every rank path the package shows (:func:`rank_path`, the
+    figures, the audit's :func:`~captum_rank.audit.explain`). Low ranks change the image
+    most, so they get most of the panels; geometric spacing still reaches into the high
+    ranks, where most components of a large image lie (for ``r = 224``: 15, 37, 91),
+    and it uses the whole panel budget. Powers of two (0, 1, 2, 4, ..., ``r``), the
+    audit's former default, leave a gap from 32 to 224 and give 7 panels for ``r = 28``.
 
     Args:
         r (int): number of rank components, ``min(H, W)``.
@@ -73,8 +78,8 @@ def default_path_ranks(r: int, max_images: int = 8) -> list[int]:
         UserInputError: for ``r < 1`` or ``max_images < 2`` (or non-integers).
 
     Examples:
-        >>> default_path_ranks(28)
-        [0, 1, 2, 3, 5, 9, 16, 28]
+        >>> default_path_ranks(28), default_path_ranks(224)
+        ([0, 1, 2, 3, 5, 9, 16, 28], [0, 1, 2, 6, 15, 37, 91, 224])
     """
     r = positive_int(r, "r")
     max_images = integer(max_images, "max_images", minimum=2)
@@ -314,10 +319,10 @@ def rank_path(
 
     The path point of rank ``k`` is ``x' + low_rank(x - x', k)`` (the ``sequential``
     schedule at ``a = k / r``): ``k = 0`` is the baseline, ``k = r`` the input. One SVD of
-    ``x - x'`` serves every rank (the kernel's own mask, so fractional curve ranks work as
-    in :func:`~captum_rank.low_rank`). The model runs under ``torch.no_grad()`` on its
-    parameters' device and dtype, on the input itself, the kept ranks and the curve
-    ranks (each distinct rank once), ``batch_size`` points per call.
+    ``x - x'`` serves every rank (:func:`~captum_rank.svd.rank_points`, so fractional
+    curve ranks work as in :func:`~captum_rank.low_rank`). The model runs under
+    ``torch.no_grad()`` on its parameters' device and dtype, on the input itself, the kept
+    ranks and the curve ranks (each distinct rank once), ``batch_size`` points per call.
 
     Args:
         model (callable): maps ``(N, C, H, W)`` to ``(N, classes)`` outputs (logits).
@@ -383,12 +388,10 @@ def rank_path(
     distinct = sorted(set(kept) | set(curve))
     work = compute_dtype(dtype)
     with torch.no_grad():
-        U, S, Vh = thin_svd((x - base).to(work))
+        factors = thin_svd((x - base).to(work))
 
         def points(ks: list[float]) -> Tensor:
-            rank_t = torch.tensor(ks, dtype=work, device=device)[:, None]
-            mask = rank_mask(rank_t, torch.Size((len(ks), S.shape[0])), r, device, work)
-            return base + reconstruct(U, S * mask, Vh).to(dtype)
+            return rank_points(x, ks, base, factors=factors)
 
         # Row 0 of the first call is the input itself; then every distinct rank once.
         def batches() -> Iterator[tuple[list[float], Tensor]]:

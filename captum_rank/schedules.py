@@ -106,6 +106,9 @@ class RankSchedule(ABC):
 
     #: ``True`` when every gate equals ``a``: the path is the straight line of IG, and
     #: the attribution can use IG's cheaper formula with no per-step reconstruction.
+    #: A description for readers only: the engine never trusts it, but derives
+    #: straightness from the gates themselves (:class:`~captum_rank.path.RankPath`), so
+    #: a custom schedule need not set it and cannot mislead the path by setting it.
     straight_line: bool = False
 
     #: How a gate rises within its window (see :func:`available_shapes`).

@@ -19,6 +19,7 @@ The mathematics is written out in ``docs/`` and in :func:`_low_rank_backward`.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import torch
@@ -93,6 +94,153 @@ def reconstruct(U: Tensor, S: Tensor, Vh: Tensor) -> Tensor:
         True
     """
     return (U * S.unsqueeze(-2)) @ Vh
+
+
+def rank_points(inputs: Tensor, ranks: Sequence[float] | Tensor,
+                baselines: Tensor | float = 0.0,
+                factors: tuple[Tensor, Tensor, Tensor] | None = None) -> Tensor:
+    r"""The rank-``k`` points ``x_k = x' + low_rank(x - x', k)`` for every ``k`` in ``ranks``.
+
+    The one definition of the rank path's points, used by the exact rank attributions,
+    :func:`~captum_rank.rank_path.rank_path`, the audit and the metrics. One SVD of
+    ``x - x'`` serves every rank (pass ``factors`` to reuse it across calls). The lowest
+    rank is one truncated reconstruction; every higher one is the previous point plus
+    the components ``s_i u_i v_i^T`` between the two (a running sum), so ``K`` points
+    cost about as much as one full reconstruction plus ``K`` additions, and memory for
+    ``O(K)`` matrices. A fractional rank adds that fraction of the next component, as
+    :func:`low_rank` does. ``x_0`` is ``x'`` and ``x_r`` is ``x`` itself,
+    not its reconstruction (which misses ``x`` by the SVD's rounding), so that path
+    differences such as ``F(x_r) - F(x_0)`` telescope to ``F(x) - F(x')`` exactly.
+
+    Args:
+        inputs (Tensor): ``(..., H, W)`` floating end point ``x``.
+        ranks (sequence of float or Tensor): ``K`` ranks in ``[0, min(H, W)]``, in any
+            order (repeats allowed).
+        baselines (Tensor or float, optional): ``x'``, broadcastable to ``inputs``.
+            Default: 0.
+        factors (tuple of Tensor, optional): ``thin_svd(x - x')`` taken in
+            :func:`compute_dtype`, when the caller already has it. Default: None (taken
+            here).
+
+    Returns:
+        Tensor: ``(K, ..., H, W)`` points in ``inputs``' dtype, one per rank, in the
+        order of ``ranks``.
+
+    Raises:
+        UserTypeError: if ``inputs`` is not a floating tensor or ``ranks`` not numbers.
+        UserInputError: if ``inputs`` is not a batch of matrices, a rank is outside
+            ``[0, min(H, W)]``, or ``factors`` do not match ``inputs``.
+
+    Examples:
+        >>> import torch
+        >>> x = torch.diag(torch.tensor([3.0, 2.0, 1.0]))
+        >>> points = rank_points(x, [0, 1, 2.5, 3])
+        >>> points.shape, [float(p.trace()) for p in points]
+        (torch.Size([4, 3, 3]), [0.0, 3.0, 5.5, 6.0])
+    """
+    x = _check_matrix_input(inputs, "inputs")
+    r = min(x.shape[-2], x.shape[-1])
+    ks = _check_ranks(ranks, r)
+    work = compute_dtype(x.dtype)
+    base = baselines.to(device=x.device, dtype=work) if isinstance(baselines, Tensor) else (
+        float(baselines))
+    if factors is None:
+        factors = thin_svd(x.to(work) - base)
+    U, S, Vh = factors
+    if S.shape[-1] != r or U.shape[-2] != x.shape[-2] or Vh.shape[-1] != x.shape[-1]:
+        raise UserInputError(
+            f"`factors` have shapes {tuple(U.shape)}, {tuple(S.shape)}, {tuple(Vh.shape)}, "
+            f"which are not the thin SVD of a difference of shape {tuple(x.shape)}; pass "
+            "`thin_svd(inputs - baselines)`, or None."
+        )
+    full = ks == r
+    if bool(full.all()):
+        return x.unsqueeze(0).expand(len(ks), *x.shape).clone()
+    # Only the ranks below r are built: x_r is x.
+    lo, hi = int(ks[~full].floor().min()), int(ks[~full].ceil().max())
+    distinct = sorted({float(k) for k in ks[~full]})
+    if hi - lo <= 2 * len(distinct):
+        diffs = _consecutive_sums(U, S, Vh, ks, lo, hi)
+    else:
+        diffs = _band_sums(U, S, Vh, ks, distinct)
+    out = (base + diffs).to(x.dtype)
+    if bool(full.any()):
+        out[full.to(out.device)] = x
+    return out
+
+
+def _consecutive_sums(U: Tensor, S: Tensor, Vh: Tensor, ks: Tensor, lo: int, hi: int
+                      ) -> Tensor:
+    """``x_k - x'`` for ranks close together: every rank-one term of ``lo .. hi`` at once.
+
+    One truncated reconstruction, then a cumulative sum of the terms: vectorised, for
+    ranks about as many as the components between them (the exact rank attributions).
+    """
+    start = reconstruct(U[..., :lo], S[..., :lo], Vh[..., :lo, :])
+    if hi == lo:
+        return start.unsqueeze(0).expand(len(ks), *start.shape)
+    whole = ks.floor().to(torch.long)
+    terms = torch.einsum("...hk,...kw->k...hw",
+                         U[..., lo:hi] * S[..., None, lo:hi], Vh[..., lo:hi, :])
+    sums = torch.cat([start.unsqueeze(0), start.unsqueeze(0) + terms.cumsum(0)])
+    diffs = sums[(whole - lo).clamp(0, hi - lo).to(sums.device)]
+    part = (ks - whole).to(device=sums.device, dtype=S.dtype)
+    if bool((part > 0).any()):
+        # A fractional rank k < hi, so its next component index floor(k) - lo < hi - lo.
+        tail = terms[(whole - lo).clamp(0, hi - lo - 1).to(sums.device)]
+        diffs = diffs + part.reshape(-1, *[1] * (tail.dim() - 1)) * tail
+    return diffs
+
+
+def _band_sums(U: Tensor, S: Tensor, Vh: Tensor, ks: Tensor, distinct: list[float]
+               ) -> Tensor:
+    """``x_k - x'`` for ranks far apart: one reconstruction per band between two ranks.
+
+    The distinct ranks in increasing order, each the previous point plus the components
+    whose weight changes between the two (``m_i(k) = clamp(k - i, 0, 1)``): ``O(r H W)``
+    work and memory for ``K`` points only, however sparse the ranks.
+    """
+    r = S.shape[-1]
+    index = torch.arange(r, dtype=torch.float64)
+    previous = torch.zeros(r, dtype=torch.float64)
+    point: Tensor | None = None
+    points: dict[float, Tensor] = {}
+    for k in distinct:
+        mask = (k - index).clamp(0.0, 1.0)
+        moving = (mask != previous).nonzero().flatten()
+        a, b = (int(moving[0]), int(moving[-1]) + 1) if moving.numel() else (0, 0)
+        weights = (mask if point is None else mask - previous)[a:b].to(S)
+        band = reconstruct(U[..., a:b], S[..., a:b] * weights, Vh[..., a:b, :])
+        point = band if point is None else point + band
+        points[k], previous = point, mask
+    empty = reconstruct(U[..., :0], S[..., :0], Vh[..., :0, :])  # for x_r, replaced after
+    return torch.stack([points.get(float(k), empty) for k in ks])
+
+
+def _check_ranks(ranks: Any, r: int) -> Tensor:
+    if isinstance(ranks, Tensor):
+        if ranks.dim() > 1 or ranks.dtype == torch.bool or ranks.is_complex():
+            raise UserTypeError(
+                f"`ranks` must be a 1-D tensor of real ranks, got a {ranks.dtype} tensor of "
+                f"shape {tuple(ranks.shape)}."
+            )
+        values = ranks.detach().to(device="cpu", dtype=torch.float64).reshape(-1)
+    else:
+        if isinstance(ranks, str | bytes) or not isinstance(ranks, Sequence | range):
+            raise UserTypeError(
+                f"`ranks` must be a list of ranks in [0, {r}], got {type(ranks).__name__}.")
+        if any(isinstance(k, bool) or not isinstance(k, numbers.Real) for k in ranks):
+            raise UserTypeError(f"`ranks` must hold numbers in [0, {r}], got {list(ranks)!r}.")
+        values = torch.tensor([float(k) for k in ranks], dtype=torch.float64)
+    if values.numel() == 0:
+        raise UserInputError(f"`ranks` is empty; give at least one rank in [0, {r}].")
+    if not bool(torch.isfinite(values).all()) or float(values.min()) < 0 or float(
+            values.max()) > r:
+        raise UserInputError(
+            f"`ranks` must lie in [0, {r}] (min(H, W) of the input), got "
+            f"{values.tolist()}."
+        )
+    return values
 
 
 def _check_matrix_input(x: Any, name: str) -> Tensor:

@@ -819,6 +819,28 @@ def test_explain_on_a_3x224_stand_in(tmp_path: Path) -> None:
         explain(model, x, target=7, n_steps=2)
 
 
+def test_explain_walks_the_rank_path_of_rank_path_s_default_ranks() -> None:
+    # One default for every rank path shown, and the points are x' + low_rank(x - x', k).
+    from captum_rank.audit import explain
+    from captum_rank.audit.explain import default_path_ranks as audit_default
+    from captum_rank.rank_path import default_path_ranks
+
+    assert audit_default is default_path_ranks
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 3)).double().eval()
+    x = torch.rand(2, 1, 28, 28, dtype=torch.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # maps unconverged at 2 steps: not what is tested
+        result = explain(model, x, n_steps=2, baseline=0.25, path_image=1,
+                         methods={"ig": "linear"})
+    walk = result.path["model"]
+    assert walk["ranks"] == default_path_ranks(28) == [0, 1, 2, 3, 5, 9, 16, 28]
+    with torch.no_grad():
+        oracle = [float(model(0.25 + low_rank(x[1:] - 0.25, k)).softmax(1)[0, walk["target"]])
+                  for k in walk["ranks"]]
+    assert walk["probabilities"] == pytest.approx(oracle, rel=1e-9, abs=1e-12)
+
+
 def test_explain_refines_maps_to_map_tolerance_and_reports_their_error(tmp_path: Path) -> None:
     from captum_rank.audit import explain
 

@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
+from captum_rank.checks import UserInputError, UserTypeError
 from captum_rank.data import (
     CLASSES,
     DEFAULT_ROOT,
@@ -205,13 +206,15 @@ def test_iter_batches_pil_and_numpy() -> None:
 @pytest.mark.parametrize(
     ("items", "error", "match"),
     [
-        ([torch.rand(1, 4, 4)], ValueError, r"\(image, label\) pair"),
-        ([(torch.rand(1, 4, 4), 0, "extra")], ValueError, "length 3"),
-        ([("not an image", 0)], TypeError, "torch.Tensor, numpy array or PIL"),
-        ([(torch.rand(1, 4, 4), "cat")], TypeError, "integer class index"),
-        ([(torch.rand(1, 4, 4), torch.tensor([0, 1]))], ValueError, "single class index"),
-        ([(torch.rand(2, 1, 4, 4), 0)], ValueError, "HW or CHW"),
-        ([(torch.rand(1, 4, 4), 0), (torch.rand(1, 5, 5), 1)], ValueError, "differs"),
+        # The package's own errors (ValueError/TypeError subclasses): the CLI prints
+        # them as one line.
+        ([torch.rand(1, 4, 4)], UserInputError, r"\(image, label\) pair"),
+        ([(torch.rand(1, 4, 4), 0, "extra")], UserInputError, "length 3"),
+        ([("not an image", 0)], UserTypeError, "torch.Tensor, numpy array or PIL"),
+        ([(torch.rand(1, 4, 4), "cat")], UserTypeError, "integer class index"),
+        ([(torch.rand(1, 4, 4), torch.tensor([0, 1]))], UserInputError, "single class index"),
+        ([(torch.rand(2, 1, 4, 4), 0)], UserInputError, "HW or CHW"),
+        ([(torch.rand(1, 4, 4), 0), (torch.rand(1, 5, 5), 1)], UserInputError, "differs"),
     ],
 )
 def test_iter_batches_bad_items(items: list[object], error: type[Exception], match: str) -> None:
@@ -221,9 +224,60 @@ def test_iter_batches_bad_items(items: list[object], error: type[Exception], mat
 
 def test_iter_batches_bad_arguments() -> None:
     ds = TensorDataset(torch.rand(2, 1, 4, 4), torch.arange(2))
-    with pytest.raises(ValueError, match="batch_size"):
+    with pytest.raises(UserInputError, match="batch_size"):
         list(iter_batches(ds, batch_size=0))
-    with pytest.raises(ValueError, match="limit"):
+    with pytest.raises(UserInputError, match="limit"):
         list(iter_batches(ds, batch_size=1, limit=-1))
-    with pytest.raises(TypeError, match="__len__"):
+    with pytest.raises(UserTypeError, match="__len__"):
         list(iter_batches(iter([]), batch_size=1))  # type: ignore[arg-type]
+
+
+# One pixel decoder: a data set item reads exactly as data.image_to_tensor reads it.
+
+_PIXELS = [
+    np.array([[0, 51], [255, 128]], np.uint8),
+    np.array([[0, 13107], [65535, 32768]], np.uint16),
+    np.array([[0.0, 0.2], [1.0, 0.123456]], np.float32),
+    np.array([[0.0, 0.2], [1.0, 0.123456789]], np.float64),
+    np.array([[True, False], [False, True]]),
+]
+_SCALED = [a.astype(np.float64) / full for a, full in
+           zip(_PIXELS, (255, 65535, 1, 1, 1), strict=True)]
+
+
+@pytest.mark.parametrize("index", range(len(_PIXELS)))
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_data_set_pixels_go_through_the_one_decoder(index: int, as_tensor: bool) -> None:
+    from captum_rank.data import image_to_tensor
+
+    pixels = _PIXELS[index]
+    image = torch.from_numpy(pixels) if as_tensor and pixels.dtype != np.uint16 else pixels
+    expected = torch.from_numpy(_SCALED[index]).float()[None]
+    ((batch, _),) = list(iter_batches([(image, 0)], batch_size=1))
+    assert batch.dtype == torch.float32
+    # uint16 65535 is 1.0 on both paths (it was 65535.0 through iter_batches); floats in
+    # [0, 1] keep their precision (no rounding to 8 bits).
+    torch.testing.assert_close(batch[0], expected, rtol=0, atol=1e-7)
+    torch.testing.assert_close(image_to_tensor(image), expected, rtol=0, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("pixels", "error", "match"),
+    [
+        (np.array([[0.0, 1.5]], np.float32), UserInputError, r"outside \[0, 1\]"),
+        (np.array([[-0.1, 0.5]], np.float64), UserInputError, r"outside \[0, 1\]"),
+        (np.array([[np.nan, 0.5]], np.float32), UserInputError, "NaN"),
+        (np.array([[0, 300]], np.int32), UserTypeError, "uint8 pixels"),
+        (torch.tensor([[0, 255]], dtype=torch.int64), UserTypeError, "uint8 pixels"),
+    ],
+)
+def test_data_set_pixels_out_of_range_are_refused_naming_the_item(
+        pixels: object, error: type[Exception], match: str) -> None:
+    from captum_rank.data import image_to_tensor
+
+    # UserInputError/UserTypeError: the CLI prints them as one line.
+    with pytest.raises(error, match=match) as raised:
+        list(iter_batches([(torch.zeros(1, 2), 0), (pixels, 1)], batch_size=2))
+    assert "`dataset item 1`" in str(raised.value)
+    with pytest.raises(error, match=match):
+        image_to_tensor(pixels, "image")

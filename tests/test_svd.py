@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from torch import Tensor, nn
 
 from captum_rank import HighRank, LowRank, high_rank, low_rank
-from captum_rank.svd import rank_mask
+from captum_rank.checks import UserInputError, UserTypeError
+from captum_rank.svd import rank_mask, rank_points
 
 
 def torch_reference(x: Tensor, k: int) -> Tensor:
@@ -265,3 +266,106 @@ def test_low_rank_on_a_meta_tensor_is_refused_naming_the_argument() -> None:
                  lambda: LowRank(1)(x)):
         with pytest.raises(UserInputError, match=r"`x` is on the meta device .*to_empty"):
             call()
+
+
+# rank_points: the one x_k = x' + low_rank(x - x', k) of the package.
+
+def svd_oracle_points(x: Tensor, base: Tensor, ranks: list[float]) -> Tensor:
+    """x' + U diag(m s) V^T straight from torch.linalg.svd, m_i = clamp(k - i, 0, 1)."""
+    U, S, Vh = torch.linalg.svd(x - base, full_matrices=False)
+    index = torch.arange(S.shape[-1], dtype=S.dtype)
+    masks = [(k - index).clamp(0.0, 1.0) for k in ranks]
+    return torch.stack([base + (U * (S * m).unsqueeze(-2)) @ Vh for m in masks])
+
+
+@st.composite
+def shapes_and_ranks(draw: st.DrawFn) -> tuple[list[int], int, int, list[float]]:
+    batch, rows, cols = draw(shapes)
+    r = min(rows, cols)
+    whole = st.integers(0, r).map(float)
+    part = st.floats(0.0, float(r), allow_nan=False)
+    ranks = draw(st.lists(st.one_of(whole, part), min_size=1, max_size=6))
+    return batch, rows, cols, ranks
+
+
+@settings(max_examples=40, deadline=None)
+@given(shapes_and_ranks(), st.integers(0, 2**16))
+def test_rank_points_match_torch_svd(case: tuple[list[int], int, int, list[float]],
+                                     seed: int) -> None:
+    batch, rows, cols, ranks = case
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(*batch, rows, cols, dtype=torch.float64, generator=gen)
+    base = torch.randn(rows, cols, dtype=torch.float64, generator=gen)
+    points = rank_points(x, ranks, base)
+    assert points.shape == (len(ranks), *x.shape) and points.dtype == x.dtype
+    torch.testing.assert_close(points, svd_oracle_points(x, base.expand_as(x), ranks),
+                               atol=1e-10, rtol=0)
+    for k, point in zip(ranks, points, strict=True):
+        # The ends are the baseline and the input themselves, not reconstructions.
+        if k == 0:
+            assert torch.equal(point, base.expand_as(x))
+        if k == min(rows, cols):
+            assert torch.equal(point, x)
+        # The same point as the kernel's low_rank (its own, separate SVD).
+        torch.testing.assert_close(point, base + low_rank(x - base, k), atol=1e-10, rtol=0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(shapes_and_ranks(), st.integers(0, 2**16))
+def test_rank_points_do_not_depend_on_the_svd_signs(
+        case: tuple[list[int], int, int, list[float]], seed: int) -> None:
+    batch, rows, cols, ranks = case
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(*batch, rows, cols, dtype=torch.float64, generator=gen)
+    U, S, Vh = torch.linalg.svd(x, full_matrices=False)
+    signs = torch.randint(0, 2, S.shape, generator=gen).to(S.dtype) * 2 - 1
+    flipped = (U * signs.unsqueeze(-2), S, Vh * signs.unsqueeze(-1))
+    torch.testing.assert_close(rank_points(x, ranks, factors=flipped),
+                               rank_points(x, ranks, factors=(U, S, Vh)), atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("ranks", [
+    [0, 2.5, 17, 33, 40],       # far apart: one reconstruction per band
+    [40, 7, 7.25, 0, 39.5],     # far apart, unsorted, repeated, fractional
+    [10, 11, 12, 13, 12.5],     # close together: one cumulative sum of the terms
+])
+def test_rank_points_far_apart_and_close_together(ranks: list[float]) -> None:
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 40, 50, dtype=torch.float64, generator=gen)
+    base = torch.rand((), dtype=torch.float64, generator=gen)
+    torch.testing.assert_close(rank_points(x, ranks, base),
+                               svd_oracle_points(x, base.expand_as(x), ranks),
+                               atol=1e-10, rtol=0)
+
+
+def test_rank_points_keep_the_input_dtype_and_compute_in_float32() -> None:
+    x = torch.rand(2, 3, 8, 8).to(torch.bfloat16)
+    points = rank_points(x, [0, 3, 8], 0.5)
+    assert points.dtype == torch.bfloat16
+    assert torch.equal(points[-1], x)
+    assert torch.equal(points[0], torch.full_like(x, 0.5))
+
+
+@pytest.mark.parametrize(
+    "ranks,error,match",
+    [
+        ([5], UserInputError, r"`ranks` must lie in \[0, 4\]"),
+        ([-1], UserInputError, r"`ranks` must lie in \[0, 4\]"),
+        ([float("nan")], UserInputError, r"`ranks` must lie"),
+        ([], UserInputError, r"`ranks` is empty"),
+        ("12", UserTypeError, r"`ranks` must be a list"),
+        ([True], UserTypeError, r"`ranks` must hold numbers"),
+        (torch.ones(2, 2), UserTypeError, r"`ranks` must be a 1-D tensor"),
+    ],
+)
+def test_rank_points_refuse_bad_ranks(ranks: object, error: type, match: str) -> None:
+    with pytest.raises(error, match=match):
+        rank_points(torch.rand(4, 6), ranks)  # type: ignore[arg-type]
+
+
+def test_rank_points_refuse_factors_of_another_shape() -> None:
+    x = torch.rand(4, 6)
+    with pytest.raises(UserInputError, match=r"`factors` have shapes"):
+        rank_points(x, [1], factors=torch.linalg.svd(x.T, full_matrices=False))
+    with pytest.raises(UserTypeError, match=r"`inputs` must be a torch.Tensor"):
+        rank_points([[1.0]], [0])  # type: ignore[arg-type]

@@ -47,7 +47,7 @@ from captum_rank.audit.distributed import current_shard
 from captum_rank.audit.ranks import check_ranks
 from captum_rank.audit.sources import as_source
 from captum_rank.checks import optional_positive_int, positive_int, real
-from captum_rank.svd import compute_dtype, reconstruct, thin_svd
+from captum_rank.svd import compute_dtype, rank_points, thin_svd
 
 __all__ = ["RankAccuracyResult", "rank_accuracy"]
 
@@ -269,7 +269,7 @@ def rank_accuracy(
         rank_s = np.zeros(n_models)
         with torch.no_grad():
             start = time.perf_counter()
-            U, S, Vh = thin_svd(x.to(compute_dtype(x.dtype)))
+            factors = thin_svd(x.to(compute_dtype(x.dtype)))
             svd_s = time.perf_counter() - start
             targets = []
             for j, name in enumerate(names):
@@ -282,10 +282,8 @@ def rank_accuracy(
             rebuild_s = 0.0
             for i, k in enumerate(rank_list):
                 start = time.perf_counter()
-                if k == r:
-                    approx = x  # the rank-r approximation is x itself: no rounding.
-                else:
-                    approx = reconstruct(U[..., :k], S[..., :k], Vh[..., :k, :]).to(x.dtype)
+                # x_r is x itself (no rounding), so x_r's predictions are the clean ones.
+                approx = rank_points(x, [k], factors=factors)[0]
                 residual = x - approx
                 rebuild_s += time.perf_counter() - start
                 for j, name in enumerate(names):

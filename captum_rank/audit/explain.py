@@ -57,9 +57,11 @@ from captum_rank.checks import (
     positive_int,
     real,
 )
+from captum_rank.rank_path import default_path_ranks
 from captum_rank.summaries import rank_for_share
-from captum_rank.svd import low_rank
+from captum_rank.svd import rank_points
 
+# default_path_ranks is rank_path's, re-exported: the one default for every rank path shown.
 __all__ = ["PHOTO_METHODS", "PHOTO_SIZE", "ExplainResult", "default_methods",
            "default_path_ranks", "explain"]
 
@@ -99,24 +101,6 @@ def default_methods(images: Tensor) -> dict[str, MethodSpec]:
     """
     photo = images.dim() == 4 and images.shape[1] == 3 and min(images.shape[-2:]) >= PHOTO_SIZE
     return dict(PHOTO_METHODS if photo else DEFAULT_METHODS)
-
-
-def default_path_ranks(r: int, max_points: int = 8) -> list[int]:
-    r"""Ranks at which to show the rank path: ``0``, powers of two, and ``r``.
-
-    Args:
-        r (int): ``min(H, W)``.
-        max_points (int, optional): at most this many. Default: 8.
-
-    Returns:
-        list[int]: increasing ranks from 0 to ``r``.
-
-    Examples:
-        >>> default_path_ranks(28), default_path_ranks(224)
-        ([0, 1, 2, 4, 8, 16, 28], [0, 1, 2, 4, 8, 16, 32, 224])
-    """
-    ranks = [0] + [2**i for i in range(r.bit_length()) if 2**i < r]
-    return [*ranks[: max_points - 1], r]
 
 
 @dataclass
@@ -298,7 +282,7 @@ def explain(
         notes (sequence, optional): one note per image (e.g. a domain warning).
         path_image (int, optional): the image walked along the rank path. Default: 0.
         path_ranks (sequence of int, optional): ranks of the path. Default:
-            :func:`default_path_ranks`.
+            :func:`~captum_rank.rank_path.default_path_ranks`.
         meta (dict, optional): stored in the result.
         exact (bool, optional): also record each image's exact rank spectrum on the
             rank-``k`` curve, ``F(x_k) - F(x_{k-1})`` from ``r + 1`` forward passes
@@ -351,9 +335,7 @@ def explain(
     r = int(min(x.shape[-2:]))
     ranks_on_path = [integer(k, "path_ranks", minimum=0, maximum=r)
                      for k in (path_ranks if path_ranks is not None else default_path_ranks(r))]
-    approximations = torch.stack([
-        x[path_image] if k == r else low_rank(x[path_image] - baseline, k) + baseline
-        for k in ranks_on_path])
+    approximations = rank_points(x[path_image], ranks_on_path, baseline)
 
     items: dict[str, list[dict[str, Any]]] = {}
     maps: dict[str, dict[str, np.ndarray]] = {}

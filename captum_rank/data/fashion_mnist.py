@@ -22,6 +22,9 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from captum_rank.checks import UserInputError, UserTypeError, non_negative_int, positive_int
+from captum_rank.data.images import image_to_tensor
+
 __all__ = [
     "CLASSES",
     "DEFAULT_ROOT",
@@ -310,54 +313,41 @@ def load_sample(
 
 
 def _to_image_tensor(image: Any, index: int) -> Tensor:
-    if isinstance(image, Tensor):
-        t = image
-    elif isinstance(image, np.ndarray):
-        t = torch.from_numpy(np.ascontiguousarray(image))
-    elif hasattr(image, "mode") and hasattr(image, "size") and hasattr(image, "getdata"):
-        # A PIL image (duck-typed so PIL stays an optional dependency): decoded by the one
-        # input layer, which scales 16/32-bit modes by their range instead of as 0..255.
-        from captum_rank.data.images import image_to_tensor
-
-        return image_to_tensor(image, f"dataset item {index}")
-    else:
-        raise TypeError(
-            f"dataset item {index}: the image must be a torch.Tensor, numpy array or PIL "
-            f"image, got {type(image).__name__}."
+    # Every pixel source goes through the package's one decoder: uint8 and uint16 scaled
+    # by their range, floats checked to lie in [0, 1]. Only the layouts a data set item
+    # may have (tensors HW or CHW, arrays HW or HWC) are checked here.
+    name = f"dataset item {index}"
+    pil = hasattr(image, "mode") and hasattr(image, "size") and hasattr(image, "getdata")
+    if not isinstance(image, Tensor | np.ndarray) and not pil:
+        raise UserTypeError(
+            f"`{name}`: the image must be a torch.Tensor, numpy array or PIL image, got "
+            f"{type(image).__name__}."
         )
-    # PIL and numpy images are HW or HWC; tensors are taken as HW or CHW (torch convention).
-    if not isinstance(image, Tensor) and t.ndim == 3:
-        t = t.permute(2, 0, 1)
-    if t.ndim == 2:
-        t = t.unsqueeze(0)
-    if t.ndim != 3:
-        raise ValueError(
-            f"dataset item {index}: the image must be HW or CHW, got shape {tuple(t.shape)}."
+    if not pil and image.ndim not in (2, 3):
+        raise UserInputError(
+            f"`{name}`: the image must be HW or CHW (a tensor) or HW or HWC (an array), got "
+            f"shape {tuple(image.shape)}; give one image per item."
         )
-    if t.dtype == torch.uint8:
-        # Integer pixels are 0..255 by convention (PIL, IDX, PNG); scale to [0, 1].
-        return t.float().div_(255.0)
-    if t.dtype == torch.bool or not torch.is_floating_point(t):
-        return t.float()
-    return t.float() if t.dtype != torch.float32 else t
+    return image_to_tensor(image, name)
 
 
 def _to_label(label: Any, index: int) -> int:
     if isinstance(label, Tensor):
         if label.numel() != 1:
-            raise ValueError(
+            raise UserInputError(
                 f"dataset item {index}: the label must be a single class index, got a "
                 f"tensor of shape {tuple(label.shape)}."
             )
         label = label.item()
     elif isinstance(label, np.ndarray | np.generic):
         if np.size(label) != 1:
-            raise ValueError(f"dataset item {index}: the label must be a single class index.")
+            raise UserInputError(
+                f"dataset item {index}: the label must be a single class index.")
         label = np.asarray(label).item()
     if isinstance(label, bool) or not isinstance(label, int | np.integer):
         if isinstance(label, float) and label.is_integer():
             return int(label)
-        raise TypeError(
+        raise UserTypeError(
             f"dataset item {index}: the label must be an integer class index, got "
             f"{type(label).__name__} {label!r}."
         )
@@ -373,8 +363,10 @@ def iter_batches(
 
     This is the generic path for data sets the package does not know: torchvision data
     sets with or without a ``transform``, :class:`torch.utils.data.TensorDataset`, or a
-    plain list. Images may be tensors (HW or CHW), numpy arrays (HW or HWC) or PIL images;
-    uint8 pixels are scaled to ``[0, 1]``, floats are kept as they are.
+    plain list. Images may be tensors (HW or CHW), numpy arrays (HW or HWC) or PIL images,
+    decoded by :func:`~captum_rank.data.image_to_tensor`: uint8 and uint16 pixels are
+    scaled by their range to ``[0, 1]``, float pixels must lie in ``[0, 1]`` and keep
+    their precision, one or three channels (an alpha channel is dropped).
 
     Args:
         dataset: anything with ``__len__`` and ``__getitem__`` returning ``(image, label)``.
@@ -385,9 +377,9 @@ def iter_batches(
         An iterator of ``(images, labels)``: float32 ``(B, C, H, W)`` and int64 ``(B,)``.
 
     Raises:
-        ValueError: bad ``batch_size``/``limit``, items of different shapes, or an item
-            that is not an ``(image, label)`` pair.
-        TypeError: an image or label of an unsupported type.
+        UserInputError: bad ``batch_size``/``limit``, items of different shapes, an item
+            that is not an ``(image, label)`` pair, or pixels outside their range.
+        UserTypeError: an image or label of an unsupported type.
 
     Examples:
         >>> from torch.utils.data import TensorDataset
@@ -395,14 +387,12 @@ def iter_batches(
         >>> [tuple(x.shape) for x, _ in iter_batches(ds, batch_size=2)]
         [(2, 1, 28, 28), (2, 1, 28, 28), (1, 1, 28, 28)]
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got batch_size={batch_size!r}.")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise ValueError(f"limit must be None or a non-negative int, got limit={limit!r}.")
+    batch_size = positive_int(batch_size, "batch_size")
+    limit = None if limit is None else non_negative_int(limit, "limit")
     try:
         n = len(dataset)  # type: ignore[arg-type]
     except TypeError as err:
-        raise TypeError(
+        raise UserTypeError(
             f"dataset must be a map-style data set with __len__, got {type(dataset).__name__}."
         ) from err
     if limit is not None:
@@ -413,7 +403,7 @@ def iter_batches(
         for i in range(start, min(start + batch_size, n)):
             item = dataset[i]
             if not isinstance(item, tuple | list) or len(item) != 2:
-                raise ValueError(
+                raise UserInputError(
                     f"dataset item {i} must be an (image, label) pair, got "
                     f"{type(item).__name__}"
                     + (f" of length {len(item)}" if isinstance(item, tuple | list) else "")
@@ -421,7 +411,7 @@ def iter_batches(
                 )
             image = _to_image_tensor(item[0], i)
             if images and image.shape != images[0].shape:
-                raise ValueError(
+                raise UserInputError(
                     f"dataset item {i}: image shape {tuple(image.shape)} differs from "
                     f"{tuple(images[0].shape)} earlier in the batch; resize them first."
                 )

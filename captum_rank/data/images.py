@@ -84,12 +84,14 @@ def _high_bit_pil(image: Any, name: str) -> np.ndarray:
     return (values64.astype(np.float64) / full).astype(np.float32)
 
 
-def _pixels(image: Any, name: str) -> np.ndarray:
+def _pixels(image: Any, name: str, keep_floats: bool = False) -> np.ndarray:
     """The pixels of one image as an (H, W) or (H, W, 3) array, the only decoder.
 
     8-bit content comes back as uint8 (so resizing on the PIL image stays exact);
     high-bit-depth content (16/32-bit PIL images, uint16 arrays) as float32 in [0, 1],
-    scaled by its type's range rather than clipped.
+    scaled by its type's range rather than clipped. Float pixels are checked to lie in
+    [0, 1], then rounded to 8 bits for a resize, or kept as float32 (``keep_floats``)
+    where none follows.
     """
     if _is_pil(image):
         mode = str(image.mode)
@@ -143,6 +145,8 @@ def _pixels(image: Any, name: str) -> np.ndarray:
             f"`{name}` holds floats in [{low:g}, {high:g}], outside [0, 1]; float images must "
             "be in [0, 1] (divide 0-255 values by 255, or pass them as uint8)."
         )
+    if keep_floats:
+        return np.ascontiguousarray(values.astype(np.float32))
     return np.ascontiguousarray(np.rint(values * 255.0).astype(np.uint8))
 
 
@@ -255,7 +259,9 @@ def image_to_tensor(image: Any, name: str = "image") -> Tensor:
     r"""One image's pixels as a float tensor ``(C, H, W)`` in ``[0, 1]``, without resizing.
 
     The pixel decoding of :func:`to_model_input` alone (same modes, dtypes and checks):
-    grey images give ``C = 1``, colour ones ``C = 3``.
+    grey images give ``C = 1``, colour ones ``C = 3``. With no resize to make, float
+    pixels keep their precision (float32) instead of being rounded to 8 bits. Every
+    data set item of :func:`~captum_rank.data.iter_batches` comes through here.
 
     Args:
         image: as for :func:`to_model_input`.
@@ -276,7 +282,7 @@ def image_to_tensor(image: Any, name: str = "image") -> Tensor:
         >>> image_to_tensor(np.zeros((4, 5, 3), np.uint8)).shape
         torch.Size([3, 4, 5])
     """
-    array = _pixels(image, name)
+    array = _pixels(image, name, keep_floats=True)
     tensor = torch.from_numpy(np.array(array))
     tensor = tensor.unsqueeze(0) if tensor.ndim == 2 else tensor.permute(2, 0, 1)
     if tensor.dtype == torch.uint8:

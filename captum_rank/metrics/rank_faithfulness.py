@@ -53,6 +53,7 @@ from captum_rank.metrics._scoring import (
     reference_probabilities,
     score_of,
 )
+from captum_rank.svd import compute_dtype, reconstruct, thin_svd
 
 __all__ = ["RankCurves", "rank_components", "rank_deletion", "singular_values"]
 
@@ -125,9 +126,7 @@ def rank_components(inputs: Tensor, baselines: Tensor | float | None = None
     x = _check_inputs(inputs).detach()
     base = 0.0 if baselines is None else baselines
     diff = x - (base.detach().to(x.device) if isinstance(base, Tensor) else base)
-    dtype = diff.dtype if diff.dtype in (torch.float32, torch.float64) else torch.float32
-    u, s, vh = torch.linalg.svd(diff.to(dtype), full_matrices=False)
-    return u, s, vh
+    return thin_svd(diff.to(compute_dtype(diff.dtype)))
 
 
 def singular_values(inputs: Tensor, baselines: Tensor | float | None = None) -> Tensor:
@@ -271,7 +270,7 @@ def rank_deletion(
     for k in count_list:
         chosen = (ranks < k).to(s.dtype)
         gate = 1.0 - chosen if mode == "deletion" else chosen
-        point = base + (u * (s * gate).unsqueeze(-2)) @ vh
+        point = base + reconstruct(u, s * gate, vh)
         if mode == "deletion" and k == 0:
             point = x.to(point.dtype)
         points.append(score_of(forward_func, point.to(x.dtype), t, score,

@@ -110,7 +110,7 @@ def rank_spectra(
 def cumulative_share(values: Any, share: str = "signed") -> tuple[np.ndarray, str]:
     r"""Deprecated: use :func:`captum_rank.summaries.cumulative_share`.
 
-    Kept for callers of v0.1 (and the audit until it switches); returns the old
+    Kept for callers of v0.1 (nothing in the package calls it); returns the old
     ``(shares, kind)`` pair, where ``kind`` is ``"signed"``, ``"abs"``,
     ``"abs (total = 0)"`` or ``"zero"``. The new function returns a
     :class:`~captum_rank.summaries.CumulativeShare` with a separate ``fell_back`` flag.
@@ -197,8 +197,9 @@ def plot_rank_spectrum(
     Left panel: the contribution ``R_k`` of each rank component ``k = 1 .. r`` (averaged
     over examples; summed over channels by default). Right panel (``cumulative=True``):
     the share of ``F(x) - F(x')`` explained by the first ``k`` components, as defined in
-    :func:`cumulative_share`: ``cumsum(R) / sum(R)``, or the absolute-value share when
-    ``share="abs"`` or when the total is zero (the legend then says so).
+    :func:`~captum_rank.summaries.cumulative_share`: ``cumsum(R) / sum(R)``, or the
+    absolute-value share when ``share="abs"`` or when the total is zero (the legend then
+    says so).
 
     Args:
         rank_attrs: the output of ``attribute_ranks``, ``(N, C, r)`` (averaged over N), or
@@ -213,8 +214,8 @@ def plot_rank_spectrum(
             units), ``"abs"`` (divide by ``sum |R|``, comparable across models with
             different output scales) or ``"total"`` (divide by ``sum R``; falls back to
             ``sum |R|`` when the total is zero). Default: None.
-        share (str, optional): ``"signed"`` or ``"abs"``, see :func:`cumulative_share`.
-            Default: ``"signed"``.
+        share (str, optional): ``"signed"`` or ``"abs"``, see
+            :func:`~captum_rank.summaries.cumulative_share`. Default: ``"signed"``.
         ax (Axes or list of Axes, optional): where to draw: two axes when ``cumulative``,
             else one. Default: a new figure.
         logx (bool, optional): logarithmic rank axis (for large ``r``). Default: False.
