@@ -17,10 +17,12 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from captum_rank import __version__
@@ -324,6 +326,18 @@ def _set_threads(args: argparse.Namespace) -> None:
         torch.set_num_threads(positive_int(args.threads, "--threads"))
 
 
+def _locked_out(args: argparse.Namespace) -> Path:
+    r"""``--out``, checked, created and locked for the rest of the command."""
+    from captum_rank._files import lock_dir
+
+    if not str(args.out).strip():
+        raise UserInputError("`--out` is empty; give an output folder, e.g. --out report "
+                             "(use --out . for the current folder).")
+    out = output_dir(args.out, "--out")
+    args.exit_stack.enter_context(lock_dir(out, "--out"))
+    return out
+
+
 def _common_checks(args: argparse.Namespace) -> None:
     if args.threads is not None:
         positive_int(args.threads, "--threads")
@@ -341,7 +355,7 @@ def _cmd_demo(args: argparse.Namespace, argv: list[str]) -> int:
     real(args.map_tolerance, "--map-tolerance", minimum=0.0)
     if args.accuracy_photos is not None:
         positive_int(args.accuracy_photos, "--accuracy-photos")
-    out = output_dir(args.out, "--out")
+    out = _locked_out(args)
     from captum_rank.audit.ranks import check_ranks, parse_ranks
 
     ranks = check_ranks(parse_ranks(args.ranks), 28) if args.ranks is not None else None
@@ -377,7 +391,7 @@ def _cmd_audit(args: argparse.Namespace, argv: list[str]) -> int:
     # Inputs first, then outputs, all before torch is imported (seconds) or any work.
     _check_model_paths(args)
     _check_data_path(args.data)
-    out = output_dir(args.out, "--out")
+    out = _locked_out(args)
     checkpoint = output_file(args.checkpoint, "--checkpoint") if args.checkpoint else None
     from captum_rank.audit.ranks import parse_ranks
 
@@ -452,7 +466,7 @@ def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
     shape_override = _parse_shape(args.input_shape)
     _check_model_paths(args)
     _check_image_paths(args.images)
-    out = output_dir(args.out, "--out")
+    out = _locked_out(args)
     _set_threads(args)
     from captum_rank.audit.explain import explain
     from captum_rank.audit.loading import load_images
@@ -540,8 +554,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), contextlib.ExitStack() as stack:
             warnings.showwarning = _show_warning
+            args.exit_stack = stack  # holds the --out lock until the command ends
             return _COMMANDS[args.command](args, arguments)
     except UserInputError as err:
         return _fail(" ".join(str(err).split()))

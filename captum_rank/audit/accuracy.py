@@ -322,8 +322,9 @@ def rank_accuracy(
         "batch_size": batch_size,
     }
     started = time.perf_counter()
+    info = dict(meta or {})
     sums = run_stream(source, step, init, fingerprint, shard, checkpoint,
-                      checkpoint_interval, progress, desc="accuracy vs rank")
+                      checkpoint_interval, progress, desc="accuracy vs rank", record=info)
     return RankAccuracyResult(
         models=names,
         ranks=rank_list,
@@ -340,6 +341,6 @@ def rank_accuracy(
             "total": time.perf_counter() - started,
             "processes": shard.world_size,
         },
-        meta=dict(meta or {}),
+        meta=info,
         n_unlabelled=int(sums["unlabelled"][0]),
     )

@@ -27,6 +27,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import warnings
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -248,6 +249,10 @@ def load_model(
         model = _build(spec, obj)
     if weights is not None:
         state = _read_state_dict(weights, name)
+        try:
+            zoo.check_finite_state(state, repr(str(weights)))
+        except UserInputError as err:
+            raise AuditInputError(str(err)) from None
         try:
             model.load_state_dict(state)
         except RuntimeError as err:
@@ -547,12 +552,28 @@ def _without_bad_images(data: Any, labels: list[int]) -> tuple[Any, list[int],
     return Subset(data, good), [labels[i] for i in good], skipped
 
 
+def _once_each(paths: list[Path]) -> list[Path]:
+    r"""``paths`` less those naming a file already listed (a symlink to a sibling)."""
+    seen: set[str] = set()
+    kept = []
+    for path in paths:
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            kept.append(path)
+    if len(kept) < len(paths):
+        warnings.warn(f"{len(paths) - len(kept)} file(s) in {str(paths[0].parent)!r} are "
+                      "symbolic links to images already listed; each image is counted once.",
+                      stacklevel=3)
+    return kept
+
+
 def _image_folder(root: Path, transform: Callable[[Any], Tensor],
                   model_classes: Sequence[str] | None,
                   skip_bad_images: bool = False) -> LoadedData:
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    files_here = sorted(p for p in root.iterdir()
-                        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    files_here = _once_each(sorted(p for p in root.iterdir()
+                                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
     data: Any
     if subdirs:
         names = [d.name for d in subdirs]

@@ -13,6 +13,7 @@ the result (nothing assumes the methods are called ``ig`` and ``rig``).
 from __future__ import annotations
 
 import html
+import io
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from captum_rank._files import write_bytes
 from captum_rank.audit import _jsonio
 from captum_rank.audit.accuracy import RankAccuracyResult
 from captum_rank.audit.explain import ExplainResult
@@ -236,8 +238,12 @@ def _img(name: str, alt: str) -> str:
 
 
 def _save(fig: Any, path: Path) -> None:
+    # Rendered in memory, then written like every other output (atomic, no symlink
+    # followed, umask mode): a full disk leaves no partial PNG behind.
     root = getattr(fig, "figure", fig) if not hasattr(fig, "savefig") else fig
-    root.savefig(path, dpi=100)
+    buffer = io.BytesIO()
+    root.savefig(buffer, format="png", dpi=100)
+    write_bytes(path, buffer.getvalue())
 
 
 def _reliability_note(tolerance: float) -> str:

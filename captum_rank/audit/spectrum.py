@@ -604,8 +604,9 @@ def rank_spectrum(
         "batch_size": batch_size, "tolerance": tolerance, "per_class": keep_classes,
     }
     started = time.perf_counter()
+    info = dict(meta or {})
     sums = run_stream(source, step, init, fingerprint, shard, checkpoint,
-                      checkpoint_interval, progress, desc="rank spectra")
+                      checkpoint_interval, progress, desc="rank spectra", record=info)
     counts = {m: {c: int(v) for c, v in enumerate(sums[f"{m}/class_count"]) if v}
               for m in names}
     class_sums: dict[str, dict[str, dict[int, list[float]]]] = {}
@@ -639,6 +640,6 @@ def rank_spectrum(
             "total": time.perf_counter() - started,
             "processes": shard.world_size,
         },
-        meta=dict(meta or {}),
+        meta=info,
         exact=exact_map,
     )
