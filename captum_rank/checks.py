@@ -370,7 +370,20 @@ def output_dir(path: str | os.PathLike[str], name: str) -> Path:
         ...     output_dir(pathlib.Path(tmp) / "out", "out").is_dir()
         True
     """
-    directory = Path(path)
+    try:
+        return _output_dir(Path(path), name)
+    except OSError as err:  # a name too long, a loop of symlinks, ... (never a traceback)
+        raise UserInputError(
+            f"`{name}` {_shown(path)}: {err.strerror or type(err).__name__}; "
+            "give a shorter or different path.") from None
+
+
+def _shown(path: str | os.PathLike[str]) -> str:
+    text = os.fspath(path)
+    return repr(text if len(text) <= 80 else text[:60] + "..." + text[-12:])
+
+
+def _output_dir(directory: Path, name: str) -> Path:
     if directory.exists() and not directory.is_dir():
         raise UserInputError(
             f"`{name}` is {str(directory)!r}, which is a file, not a directory; "
@@ -414,7 +427,15 @@ def output_file(path: str | os.PathLike[str], name: str) -> Path:
         ...     output_file(pathlib.Path(tmp) / "a" / "run.ckpt", "checkpoint").name
         'run.ckpt'
     """
-    file = Path(path)
+    try:
+        return _output_file(Path(path), name)
+    except OSError as err:
+        raise UserInputError(
+            f"`{name}` {_shown(path)}: {err.strerror or type(err).__name__}; "
+            "give a shorter or different path.") from None
+
+
+def _output_file(file: Path, name: str) -> Path:
     if file.is_dir():
         raise UserInputError(
             f"`{name}` is {str(file)!r}, which is a directory; give a file path."

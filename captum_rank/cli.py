@@ -270,6 +270,10 @@ def _check_image_paths(paths: Sequence[str]) -> None:
                 f"IMAGE {path!r} is a folder; explain takes image files (to audit a folder "
                 "of images use `captum-rank audit --data DIR`)."
             )
+        if os.path.exists(path) and not os.path.isfile(path):
+            raise UserInputError(
+                f"IMAGE {path!r} is not a regular file (a device, FIFO or socket); give "
+                "PNG, JPEG or other image files.")
         if not os.path.isfile(path):
             raise UserInputError(
                 f"IMAGE {path!r} does not exist; give PNG, JPEG or other image files."

@@ -1130,3 +1130,49 @@ def test_unwritable_checkpoint_fails_before_the_first_batch() -> None:
         for h in handles:
             h.remove()
     assert calls["n"] <= len(models)  # at most the up-front check of each model
+
+
+# --- images read from files: bombs, special files, EXIF, one path --------------------
+
+
+def test_read_image_and_load_images_refuse_bombs_and_special_files(tmp_path: Path) -> None:
+    import struct
+    import zlib
+
+    from captum_rank.audit.loading import load_images, read_image
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n"
+                     + chunk(b"IHDR", struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+    for call in (lambda: read_image(bomb), lambda: load_images([bomb])):
+        with pytest.raises(UserInputError, match="decompression bomb"):
+            call()
+    os.mkfifo(tmp_path / "fifo")
+    for special in (tmp_path / "fifo", "/dev/zero"):
+        with pytest.raises(UserInputError, match="not a regular file"):
+            read_image(special)
+
+
+def test_load_images_applies_exif_rotation_and_takes_one_path(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from captum_rank.audit.loading import load_images
+
+    # Stored 40 wide x 20 high, left half white; EXIF orientation 6: shown rotated 90
+    # degrees clockwise, so upright it is 20 wide x 40 high with the top half white.
+    pixels = np.zeros((20, 40), dtype=np.uint8)
+    pixels[:, :20] = 255
+    image = Image.fromarray(pixels)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "photo.jpg"
+    image.save(path, exif=exif.tobytes(), quality=100)
+    batch, _ = load_images(str(path), shape=(1, 40, 20))
+    assert tuple(batch.shape) == (1, 1, 40, 20)
+    upright = batch[0, 0]
+    assert float(upright[:18].mean()) > 0.9 and float(upright[22:].mean()) < 0.1

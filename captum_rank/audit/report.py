@@ -12,6 +12,7 @@ the result (nothing assumes the methods are called ``ig`` and ``rig``).
 
 from __future__ import annotations
 
+import hashlib
 import html
 import io
 import json
@@ -226,7 +227,11 @@ code, pre { background: #f5f5f5; padding: 0.1em 0.3em; }
 
 
 def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+    slug = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+    # File names are capped (255 bytes on most file systems); a hash keeps long names apart.
+    if len(slug) > 60:
+        slug = f"{slug[:48]}-{hashlib.sha256(name.encode()).hexdigest()[:10]}"
+    return slug
 
 
 def _plain(value: Any) -> str:
