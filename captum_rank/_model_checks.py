@@ -835,3 +835,59 @@ def checked_gradients(
                 "the model is not differentiable at those points (e.g. sqrt or abs at 0)."
             )
     return tuple(grads)
+
+
+class InputGuard:
+    r"""Notice a model that changes the caller's input tensor in place, and undo it.
+
+    A ``forward`` doing ``x.mul_(0.5)`` (or ``x.data[...] = ...``) silently changes the
+    caller's images, and every later use of them. A guard keeps a copy of the tensor
+    (the first of an ``(images, labels)`` pair) taken before any model call;
+    :meth:`check` compares, restores the caller's values and raises.
+
+    Args:
+        data: the caller's tensor, a pair whose first item is one, or anything else
+            (not guarded: data sets hand out fresh tensors per item).
+        name (str): the argument's name.
+
+    Examples:
+        >>> x = torch.ones(2)
+        >>> guard = InputGuard(x, "inputs")
+        >>> _ = x.mul_(0.5)  # what a bad forward does
+        >>> guard.check()
+        Traceback (most recent call last):
+        ...
+        captum_rank.checks.UserInputError: the model changed `inputs` in place ...
+        >>> x.tolist()  # restored
+        [1.0, 1.0]
+    """
+
+    def __init__(self, data: Any, name: str) -> None:
+        if isinstance(data, tuple | list) and data and isinstance(data[0], Tensor):
+            data = data[0]
+        self.name = name
+        self.tensor = data if isinstance(data, Tensor) else None
+        self.copy = self.tensor.detach().clone() if self.tensor is not None else None
+
+    def check(self) -> None:
+        r"""Raise (after restoring the values) when the tensor was changed in place.
+
+        Raises:
+            UserInputError: the model modified its input.
+        """
+        if self.tensor is None or self.copy is None:
+            return
+        now = self.tensor.detach()
+        same = now.shape == self.copy.shape and (
+            torch.equal(now, self.copy) if not now.is_floating_point()
+            else bool(torch.isclose(now, self.copy, rtol=0.0, atol=0.0, equal_nan=True).all()))
+        if same:
+            return
+        with torch.no_grad():
+            if now.shape == self.copy.shape:
+                self.tensor.data.copy_(self.copy)
+        raise UserInputError(
+            f"the model changed `{self.name}` in place during its forward pass (e.g. "
+            "x.mul_(...) or x[...] = ...); the results would mix original and changed "
+            "values. Make forward work on a copy (x = x.clone()) or use out-of-place "
+            f"operations; the original values of `{self.name}` were restored.")

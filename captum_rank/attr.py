@@ -39,7 +39,7 @@ from captum_rank._validation import (
     check_internal_batch_size,
 )
 from captum_rank.adaptive import Convergence, Evaluate, adaptive_walk
-from captum_rank.checks import UserInputError, UserTypeError, integer, one_of, real
+from captum_rank.checks import UserInputError, UserTypeError, boolean, integer, one_of, real
 from captum_rank.exact import exact_rank_attributions
 from captum_rank.path import PathPlan, RankPath
 from captum_rank.quadrature import SUPPORTED_METHODS, path_partition
@@ -219,7 +219,7 @@ class RankIntegratedGradients(GradientAttribution):
         GradientAttribution.__init__(self, forward_func)
         # Captum's compute_gradients with the model's output, target and gradients checked.
         self.gradient_func = checked_gradients
-        self._multiply_by_inputs = bool(multiply_by_inputs)
+        self._multiply_by_inputs = boolean(multiply_by_inputs, "multiply_by_inputs")
         #: How the last call with ``method="adaptive"`` converged on each example (a
         #: :class:`~captum_rank.adaptive.Convergence`); ``None`` after a fixed rule.
         self.last_convergence: Convergence | None = None
@@ -307,6 +307,7 @@ class RankIntegratedGradients(GradientAttribution):
             >>> torch.allclose(rig, ig, atol=1e-6)
             True
         """
+        return_convergence_delta = boolean(return_convergence_delta, "return_convergence_delta")
         is_tuple = _is_tuple(inputs)
         run = self._run(
             inputs, baselines, target, additional_forward_args, n_steps, method,
@@ -366,6 +367,7 @@ class RankIntegratedGradients(GradientAttribution):
             >>> ranks.shape
             torch.Size([2, 3, 16])
         """
+        return_convergence_delta = boolean(return_convergence_delta, "return_convergence_delta")
         is_tuple = _is_tuple(inputs)
         run = self._run(
             inputs, baselines, target, additional_forward_args, n_steps, method,
@@ -416,6 +418,7 @@ class RankIntegratedGradients(GradientAttribution):
             >>> torch.allclose(pixels.sum(), ranks.sum(), atol=1e-5)
             True
         """
+        return_convergence_delta = boolean(return_convergence_delta, "return_convergence_delta")
         is_tuple = _is_tuple(inputs)
         run = self._run(
             inputs, baselines, target, additional_forward_args, n_steps, method,
@@ -532,6 +535,7 @@ class RankIntegratedGradients(GradientAttribution):
                 "RankIntegratedGradients(forward_func, multiply_by_inputs=True), or use "
                 "attribute_ranks for the local form."
             )
+        return_convergence_delta = boolean(return_convergence_delta, "return_convergence_delta")
         is_tuple = _is_tuple(inputs)
         formatted_inputs, formatted_baselines = as_tuples(inputs, baselines)
         if len(formatted_inputs) != 1:
@@ -787,6 +791,22 @@ class RankIntegratedGradients(GradientAttribution):
             True
         """
         ends = end_point if isinstance(end_point, tuple) else (end_point,)
+        attrs = attributions if isinstance(attributions, tuple) else (attributions,)
+        if len(attrs) != len(ends):
+            raise UserInputError(
+                f"`attributions` has {len(attrs)} tensor(s) for {len(ends)} input(s) in "
+                "`end_point`; give one attribution per input.")
+        for i, (a, e) in enumerate(zip(attrs, ends, strict=True)):
+            # Pixel attributions have the input's shape; rank attributions (N, ..., r).
+            shapes = [tuple(e.shape)]
+            if e.dim() >= 3:
+                shapes.append((*e.shape[:-2], min(int(e.shape[-2]), int(e.shape[-1]))))
+            if not isinstance(a, Tensor) or tuple(a.shape) not in shapes:
+                got = tuple(a.shape) if isinstance(a, Tensor) else type(a).__name__
+                raise UserInputError(
+                    f"`attributions`[{i}] has shape {got}, but input {i} of `end_point` is "
+                    f"{tuple(e.shape)}: give pixel attributions of the input's shape or rank "
+                    f"attributions {shapes[-1]}.")
         canonical = check_target(target, int(ends[0].shape[0]))
         delta = super().compute_convergence_delta(
             attributions, start_point, end_point, target=canonical,

@@ -29,6 +29,7 @@ import math
 import numbers
 import os
 import tempfile
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,6 +47,7 @@ __all__ = [
     "output_file",
     "positive_int",
     "real",
+    "warn_unscaled",
 ]
 
 T = TypeVar("T")
@@ -452,3 +454,39 @@ def _output_file(file: Path, name: str) -> Path:
                 f"({err.strerror or type(err).__name__}); choose another path."
             ) from None
     return file
+
+
+def warn_unscaled(images: Any, name: str) -> None:
+    r"""Warn when images look like 8-bit pixels (0-255) where ``[0, 1]`` is expected.
+
+    The zoo's models, the audit and the image helpers take images in ``[0, 1]``; a batch
+    whose values reach past 1.5 with integer steps is almost surely unscaled bytes, and
+    every score computed on it would be quietly wrong.
+
+    Args:
+        images: a tensor or numpy array.
+        name (str): the argument's name.
+
+    Examples:
+        >>> import warnings, torch
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     warn_unscaled(torch.tensor([0.0, 128.0, 255.0]), "inputs")
+        >>> "divide by 255" in str(caught[0].message)
+        True
+    """
+    import numpy as np
+
+    values = images.detach().cpu().numpy() if hasattr(images, "detach") else np.asarray(images)
+    if values.size == 0 or not np.issubdtype(values.dtype, np.number):
+        return
+    finite = values[np.isfinite(values)] if np.issubdtype(values.dtype, np.floating) else values
+    if finite.size == 0:
+        return
+    high = float(finite.max())
+    if high > 1.5 and high <= 255.0 and float(finite.min()) >= 0.0 and bool(
+            np.all(np.equal(np.mod(finite, 1), 0))):
+        warnings.warn(
+            f"`{name}` holds values up to {high:g} in whole steps: 8-bit pixels (0-255)? "
+            "captum-rank's models and metrics take images in [0, 1]; divide by 255 first "
+            "(scores on unscaled images are meaningless for such models).", stacklevel=3)

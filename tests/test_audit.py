@@ -1176,3 +1176,19 @@ def test_load_images_applies_exif_rotation_and_takes_one_path(tmp_path: Path) ->
     assert tuple(batch.shape) == (1, 1, 40, 20)
     upright = batch[0, 0]
     assert float(upright[:18].mean()) > 0.9 and float(upright[22:].mean()) < 0.1
+
+
+def test_audit_warns_about_images_in_0_255_and_refuses_in_place_models() -> None:
+    models, x, y = make_problem(n=6)
+    with pytest.warns(UserWarning, match="8-bit pixels"):
+        rank_accuracy(models, ((x * 255).round(), y), [0, 2], progress=False)
+
+    class Scales(nn.Module):
+        def forward(self, images: Tensor) -> Tensor:
+            images.data.mul_(0.5)
+            return images.flatten(1)[:, :3]
+
+    original = x.clone()
+    with pytest.raises(UserInputError, match="changed `data` in place"):
+        rank_accuracy(Scales(), (x, y), [0, 2], progress=False)
+    assert torch.equal(x, original)

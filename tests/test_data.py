@@ -227,3 +227,11 @@ def test_iter_batches_bad_arguments() -> None:
         list(iter_batches(ds, batch_size=1, limit=-1))
     with pytest.raises(TypeError, match="__len__"):
         list(iter_batches(iter([]), batch_size=1))  # type: ignore[arg-type]
+
+
+def test_load_sample_refuses_a_non_bool_return_indices() -> None:
+    from captum_rank.checks import UserTypeError
+    from captum_rank.data import load_sample
+
+    with pytest.raises(UserTypeError, match="`return_indices` must be True or False"):
+        load_sample(return_indices=1)  # type: ignore[call-overload]

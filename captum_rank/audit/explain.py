@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from captum_rank._model_checks import InputGuard
 from captum_rank.attr import ADAPTIVE, RankIntegratedGradients
 from captum_rank.audit import _jsonio
 from captum_rank.audit._models import as_model_dict, check_models_on_data, model_device
@@ -318,6 +319,7 @@ def explain(
         >>> item["target"], item["target_name"], len(item["methods"]["rig"]["spectrum"])
         (2, 'fish', 4)
     """
+    guard = InputGuard(images, "images")
     named = as_model_dict(models)
     if not isinstance(images, Tensor) or images.dim() != 4 or not images.is_floating_point():
         raise UserTypeError(
@@ -440,6 +442,7 @@ def explain(
             "the report does not draw them. Raise `n_steps`, or for photos use "
             "schedule='spectral', whose maps converge in fewer evaluations "
             "(see the convergence page).", stacklevel=2)
+    guard.check()
     return result
 
 

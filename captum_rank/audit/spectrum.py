@@ -49,6 +49,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from captum_rank._model_checks import InputGuard
 from captum_rank.attr import RankIntegratedGradients
 from captum_rank.audit import _jsonio
 from captum_rank.audit._models import (
@@ -505,6 +506,7 @@ def rank_spectrum(
         >>> result.exact  # grey images: RIG's default curve has the exact form; IG has not
         {'rig': True, 'ig': False}
     """
+    guard = InputGuard(data, "data")
     named = as_model_dict(models)
     n_steps = positive_int(n_steps, "n_steps")
     batch_size = positive_int(batch_size, "batch_size")
@@ -613,6 +615,7 @@ def rank_spectrum(
     if keep_classes:
         class_sums = {meth: {m: {c: sums[f"{meth}/{m}/class"][c].tolist() for c in counts[m]}
                              for m in names} for meth in method_map}
+    guard.check()
     return RankSpectrumResult(
         models=names,
         methods=schedules,

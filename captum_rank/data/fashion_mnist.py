@@ -22,6 +22,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from captum_rank.checks import boolean
+
 __all__ = [
     "CLASSES",
     "DEFAULT_ROOT",
@@ -304,7 +306,7 @@ def load_sample(
         indices = npz["indices"]
     x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
     y = torch.from_numpy(labels.astype(np.int64))
-    if return_indices:
+    if boolean(return_indices, "return_indices"):
         return x, y, torch.from_numpy(indices.astype(np.int64))
     return x, y
 
