@@ -283,9 +283,14 @@ def check_additional_forward_args(additional_forward_args: Any, num_examples: in
     packed = isinstance(additional_forward_args, tuple)
     items = additional_forward_args if packed else (additional_forward_args,)
     for index, item in enumerate(items):
+        name = f"additional_forward_args[{index}]" if packed else "additional_forward_args"
+        if isinstance(item, Tensor) and item.is_floating_point() and not bool(
+                torch.isfinite(item.detach()).all()):
+            raise UserInputError(
+                f"`{name}` holds NaN or inf; it goes into every model call, so the "
+                "outputs would be NaN. Clean it first.")
         if not isinstance(item, Tensor) or item.dim() == 0 or item.shape[0] == num_examples:
             continue
-        name = f"additional_forward_args[{index}]" if packed else "additional_forward_args"
         raise UserInputError(
             f"`{name}` has {item.shape[0]} rows (shape {tuple(item.shape)}) but `inputs` has "
             f"{num_examples} examples. Tensors in additional_forward_args are repeated along "
@@ -737,6 +742,49 @@ def translate_dtype_error(
     )
 
 
+_SHAPE_WORDS = ("shape", "size", "mat1 and mat2", "expected input", "channels",
+                "dimension", "must match")
+
+
+def translate_shape_error(
+    err: RuntimeError, forward_func: Callable[..., Any], inputs: Sequence[Tensor]
+) -> UserInputError | None:
+    r"""A torch shape error of the first forward pass as a message naming both sides.
+
+    Args:
+        err (RuntimeError): what the forward pass raised.
+        forward_func (Callable): the model.
+        inputs (Sequence[Tensor]): what it was given.
+
+    Returns:
+        UserInputError or None: the translation, or None when ``err`` is not about shapes.
+
+    Examples:
+        >>> import torch
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 3))
+        >>> x = torch.zeros(2, 3, 8, 8)
+        >>> try:
+        ...     model(x)
+        ... except RuntimeError as err:
+        ...     print(translate_shape_error(err, model, (x,)))  # doctest: +ELLIPSIS
+        the model (Sequential) cannot take `inputs` of shape (3, 8, 8) per example: ...
+    """
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if not any(word in text.lower() for word in _SHAPE_WORDS):
+        return None
+    shapes = ", ".join(str(tuple(t.shape[1:])) for t in inputs)
+    owner = forward_func.__self__ if hasattr(forward_func, "__self__") else forward_func
+    name = f"the model ({type(owner).__name__})" if isinstance(owner, nn.Module) else (
+        "`forward_func`")
+    wanted = getattr(owner, "input_shape", None)
+    expects = f" It expects {tuple(wanted)} per example." if wanted is not None else ""
+    return UserInputError(
+        f"{name} cannot take `inputs` of shape {shapes} per example: "
+        f"{text[:200]}.{expects} Give inputs of the shape (channels, height, width) the "
+        "model was built for (resize or convert them, e.g. with "
+        "captum_rank.data.to_model_input), or the model that fits them.")
+
+
 def checked_gradients(
     forward_fn: Callable[..., Any],
     inputs: tuple[Tensor, ...],
@@ -794,7 +842,9 @@ def checked_gradients(
         try:
             output = forward_fn(*inputs, *extra)
         except RuntimeError as err:
-            translated = translate_dtype_error(err, forward_fn, inputs)
+            translated: UserInputError | None = translate_dtype_error(err, forward_fn, inputs)
+            if translated is None:
+                translated = translate_shape_error(err, forward_fn, inputs)
             if translated is None:
                 raise
             raise translated from err
@@ -808,6 +858,12 @@ def checked_gradients(
                 f"{_rows(rows, num_examples, first_step, examples)}"
                 "; its gradients there are undefined. Check the model (e.g. log or division "
                 "at zero) and the inputs and baselines."
+            )
+        if not selected.is_floating_point():
+            raise UserInputError(
+                f"`forward_func` returned {selected.dtype} outputs; attributions need "
+                "floating-point outputs (logits or probabilities). Return them before any "
+                "argmax, rounding or integer cast."
             )
         if not selected.requires_grad:
             raise UserInputError(

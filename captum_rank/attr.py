@@ -29,11 +29,13 @@ from captum_rank._model_checks import (
     checked_gradients,
     preflight,
     select_targets,
+    translate_shape_error,
     warn_non_finite_delta,
 )
 from captum_rank._validation import (
     as_tuples,
     check_baselines,
+    check_budget,
     check_form,
     check_inputs,
     check_internal_batch_size,
@@ -555,7 +557,13 @@ class RankIntegratedGradients(GradientAttribution):
         def evaluate(points: Tensor, examples: Tensor) -> Tensor:
             point_target = _examples_target(canonical, examples)
             args = _examples_args(extra_args, examples)
-            output = self.forward_func(points, *(args if args is not None else ()))
+            try:
+                output = self.forward_func(points, *(args if args is not None else ()))
+            except RuntimeError as err:
+                translated = translate_shape_error(err, self.forward_func, (points,))
+                if translated is None:
+                    raise
+                raise translated from None
             output = check_output(output, int(points.shape[0]), point_target)
             return select_targets(output, point_target).reshape(points.shape[0], -1).sum(1)
 
@@ -608,6 +616,7 @@ class RankIntegratedGradients(GradientAttribution):
         checked_baselines = check_baselines(formatted_baselines, checked_inputs)
         target = preflight(self.forward_func, checked_inputs, target, additional_forward_args)
         method = one_of(method, "method", (ADAPTIVE, *SUPPORTED_METHODS))
+        check_budget(n_steps, checked_inputs, check_internal_batch_size(internal_batch_size))
         adaptive = method == ADAPTIVE
         if adaptive:
             n_steps = integer(n_steps, "n_steps", minimum=2)
@@ -798,7 +807,8 @@ class RankIntegratedGradients(GradientAttribution):
                 "`end_point`; give one attribution per input.")
         for i, (a, e) in enumerate(zip(attrs, ends, strict=True)):
             # Pixel attributions have the input's shape; rank attributions (N, ..., r).
-            shapes = [tuple(e.shape)]
+            # A non-matrix input's rank form is its IG total, one component: (N, 1).
+            shapes = [tuple(e.shape), (int(e.shape[0]), 1)]
             if e.dim() >= 3:
                 shapes.append((*e.shape[:-2], min(int(e.shape[-2]), int(e.shape[-1]))))
             if not isinstance(a, Tensor) or tuple(a.shape) not in shapes:

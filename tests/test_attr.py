@@ -444,3 +444,37 @@ def test_convergence_delta_refuses_attributions_of_the_wrong_shape() -> None:
     for bad in (torch.zeros(2, 5), torch.zeros(2, 3, 6, 7), (pixels, pixels)):
         with pytest.raises(UserInputError, match="`attributions`"):
             rig.compute_convergence_delta(bad, 0.0, x, target=1)
+
+
+# --- errors that once came from deep inside torch ---------------------------------------
+
+
+def test_unclear_errors_now_name_the_problem() -> None:
+    from captum_rank.checks import UserInputError
+
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 3))
+    rig = RankIntegratedGradients(model)
+    x = torch.rand(2, 1, 8, 8)
+    with pytest.raises(UserInputError, match=r"cannot take `inputs` of shape \(3, 8, 8\)"):
+        rig.attribute(torch.rand(2, 3, 8, 8), target=0, n_steps=4)
+    with pytest.raises(UserInputError, match=r"model \(Sequential\) cannot take `inputs`"):
+        rig.exact_ranks(torch.rand(2, 1, 9, 9), target=0)
+    with pytest.raises(UserInputError, match="`n_steps` is 1000000000, above the supported"):
+        rig.attribute(x, target=0, n_steps=10**9)
+    huge = x.clone()
+    huge[0, 0, 0, 0] = 3e38
+    with pytest.raises(UserInputError, match="`inputs` holds values up to 3e"):
+        rig.attribute(huge, target=0, n_steps=4)
+
+    def scaled(inputs: Tensor, scale: Tensor) -> Tensor:
+        return model(inputs) * scale[:, None]
+
+    with pytest.raises(UserInputError, match=r"`additional_forward_args\[0\]` holds NaN"):
+        RankIntegratedGradients(scaled).attribute(
+            x, target=0, n_steps=4, additional_forward_args=(torch.tensor([1.0, float("nan")]),))
+
+    def rounded(inputs: Tensor) -> Tensor:
+        return (model(inputs) * 10).long()
+
+    with pytest.raises(UserInputError, match=r"returned torch\.int64 outputs"):
+        RankIntegratedGradients(rounded).attribute(x, target=0, n_steps=4)

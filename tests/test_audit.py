@@ -1192,3 +1192,10 @@ def test_audit_warns_about_images_in_0_255_and_refuses_in_place_models() -> None
     with pytest.raises(UserInputError, match="changed `data` in place"):
         rank_accuracy(Scales(), (x, y), [0, 2], progress=False)
     assert torch.equal(x, original)
+
+
+def test_load_images_reads_a_folder_as_a_clear_error(tmp_path: Path) -> None:
+    from captum_rank.audit.loading import load_images
+
+    with pytest.raises(UserInputError, match="is a folder, not an image file"):
+        load_images([tmp_path])

@@ -325,7 +325,11 @@ def read_image(path: str | os.PathLike[str], hint: str = "") -> Any:
 
     try:
         # A FIFO would block the read forever, /dev/zero never ends: regular files only.
-        if not stat.S_ISREG(os.stat(path).st_mode):
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise AuditInputError(f"image {os.fspath(path)!r} is a folder, not an image "
+                                  f"file.{hint}")
+        if not stat.S_ISREG(mode):
             raise AuditInputError(
                 f"image {os.fspath(path)!r} is not a regular file (a device, FIFO or "
                 f"socket); give PNG, JPEG or other image files.{hint}")
