@@ -185,7 +185,11 @@ def _build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--target", type=int, default=None,
                          help="class to explain (default: each model's prediction)")
     explain.add_argument("--schedule", default=None, metavar="NAME",
-                         help="RIG's schedule (default: the library's default)")
+                         help=f"RIG's schedule (default: {_PHOTO_SCHEDULE!r} for photos, "
+                              f"i.e. 3-channel inputs at least {_PHOTO_SIZE} pixels a side, "
+                              "whose maps converge in about 100 evaluations; the "
+                              f"library's default {_LIBRARY_SCHEDULE!r} otherwise, e.g. for "
+                              "the Fashion-MNIST models)")
     explain.add_argument("--n-steps", type=int, default=256,
                          help="budget of model evaluations per map; each stops once its "
                               "estimated error is within --map-tolerance (default: 256)")
@@ -213,6 +217,11 @@ def _parse_shape(text: str | None) -> tuple[int, int, int] | None:
             f"--input-shape must be CxHxW with C 1 or 3, e.g. 3x224x224, got {text!r}.")
     return values[0], values[1], values[2]
 
+
+#: explain's defaults (:data:`captum_rank.audit.explain.PHOTO_METHODS` and ``PHOTO_SIZE``,
+#: and the library's default schedule), repeated so that ``--help`` needs no torch import
+#: (a test keeps them equal).
+_PHOTO_SCHEDULE, _PHOTO_SIZE, _LIBRARY_SCHEDULE = "spectral", 64, "arc_length"
 
 #: ``--data``'s named sources: :data:`captum_rank.audit.loading.DATA_CHOICES`, repeated
 #: so that a wrong ``--data`` is reported before torch is imported (a test keeps them equal).
@@ -525,6 +534,10 @@ def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
                 target = item["target_name"] or item["target"]
                 print(f"{model_name}  {item['image']}: predicted {pred} "
                       f"(p={item['probability']:.3f}), target {target}; " + "; ".join(parts))
+    print("k50/k90: ranks whose first k components carry 50%/90% of the attribution. The "
+          "ig spectrum is IG's map projected on the rank components: a signed split of IG's "
+          "total (one component can exceed 100%), not a share; the exact spectrum is the "
+          "rank-k curve's own.")
     written = write_report(out, reports[0] if len(reports) == 1 else reports,
                            title="captum-rank explain")
     print(f"wrote {len(written)} files to {out} (open index.html)")

@@ -641,3 +641,35 @@ def test_names_too_long_are_clear_errors(tmp_path: Path,
                "--map-tolerance", "10", "--no-progress"])
     capsys.readouterr()
     assert rc == 0 and max(len(p.name) for p in (tmp_path / "o").iterdir()) < 100
+
+
+# --- what a new user reads ---------------------------------------------------------------
+
+
+def test_explain_help_says_what_photos_get_and_the_constants_match(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import inspect
+
+    from captum_rank import cli
+    from captum_rank.attr import RankIntegratedGradients
+    from captum_rank.audit.explain import PHOTO_METHODS, PHOTO_SIZE
+
+    schedule = inspect.signature(RankIntegratedGradients.attribute).parameters["schedule"]
+    assert (cli._PHOTO_SCHEDULE, cli._PHOTO_SIZE, cli._LIBRARY_SCHEDULE) == (
+        PHOTO_METHODS["rig"], PHOTO_SIZE, schedule.default)
+    with pytest.raises(SystemExit):
+        main(["explain", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "'spectral' for photos" in text and "'arc_length' otherwise" in text
+
+
+def test_readme_explain_examples_use_the_schedule_that_converges_on_photos() -> None:
+    from captum_rank.audit.explain import PHOTO_METHODS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    lines = [line for line in readme.splitlines() if line.startswith("captum-rank explain")]
+    assert lines
+    for line in lines:
+        if "imagenet" in line and "--schedule" in line:
+            schedule = line.split("--schedule")[1].split()[0]
+            assert schedule == PHOTO_METHODS["rig"], line
