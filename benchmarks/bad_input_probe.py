@@ -439,6 +439,14 @@ def data_cases(files: dict[str, str]) -> Iterator[Case]:
             ("250-character name", "a" * 250, None, ("unknown model",))):
         yield Case("data", f"load_model({label})",
                    lambda spec=spec, weights=weights: load_model(spec, weights), names)
+    for device in ("gpu", "cuda:99", "bogus:0"):
+        yield Case("data", f"zoo.load(device={device!r})",
+                   lambda device=device: zoo.load("fmnist-natural", device=device),
+                   ("device",))
+        yield Case("data", f"rank_accuracy(device={device!r})",
+                   lambda device=device: rank_accuracy(MODEL_28, load_sample(), [0, 28],
+                                                       device=device, progress=False),
+                   ("device",))
     for label, data, names in (("missing folder", str(TMP / "nowhere"), ("data",)),
                                ("a file", files["afile"], ("data",)),
                                ("empty folder", files["empty"], ("data",)),

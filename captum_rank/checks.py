@@ -47,6 +47,7 @@ __all__ = [
     "output_file",
     "positive_int",
     "real",
+    "usable_device",
     "warn_unscaled",
 ]
 
@@ -490,3 +491,37 @@ def warn_unscaled(images: Any, name: str) -> None:
             f"`{name}` holds values up to {high:g} in whole steps: 8-bit pixels (0-255)? "
             "captum-rank's models and metrics take images in [0, 1]; divide by 255 first "
             "(scores on unscaled images are meaningless for such models).", stacklevel=3)
+
+
+def usable_device(value: Any, name: str) -> Any:
+    r"""A ``torch.device`` that exists and can hold a tensor here, or a clear error.
+
+    Args:
+        value: a device string (``"cpu"``, ``"cuda:0"``), a ``torch.device``, or an int.
+        name (str): the argument's name.
+
+    Returns:
+        torch.device: the device.
+
+    Raises:
+        UserInputError: an unknown device string, or a device this machine lacks.
+
+    Examples:
+        >>> usable_device("cpu", "device")
+        device(type='cpu')
+        >>> usable_device("gpu", "device")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        captum_rank.checks.UserInputError: `device` 'gpu' is not usable: ...
+    """
+    import torch
+
+    try:
+        device = torch.device(value)
+        torch.empty(0, device=device)
+    except (RuntimeError, TypeError, ValueError, AssertionError) as err:
+        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserInputError(
+            f"`{name}` {value!r} is not usable: {text[:160]}; give 'cpu', or 'cuda' / "
+            "'cuda:N' on a machine with that GPU.") from None
+    return device

@@ -479,3 +479,17 @@ def test_users_weights_of_the_wrong_shape_or_garbage_get_clear_errors(tmp_path: 
     (tmp_path / "junk.pt").write_bytes(b"\x00garbage" * 100)
     with pytest.raises(UserInputError, match="not a PyTorch weights file"):
         load_model("fmnist-natural", tmp_path / "junk.pt")
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda:99", "bogus:0"])
+def test_bad_device_strings_are_clear_errors(device: str) -> None:
+    from captum_rank.audit import rank_accuracy
+
+    if device == "cuda:99" and torch.cuda.device_count() > 99:  # pragma: no cover
+        pytest.skip("a machine with 100 GPUs")
+    with pytest.raises(UserInputError, match=f"`device` '{device}' is not usable"):
+        zoo.load("fmnist-natural", device=device)
+    with pytest.raises(UserInputError, match=f"`device` '{device}' is not usable"):
+        rank_accuracy(nn.Sequential(nn.Flatten(), nn.Linear(16, 2)),
+                      (torch.rand(2, 1, 4, 4), torch.tensor([0, 1])), [0, 2], device=device,
+                      progress=False)

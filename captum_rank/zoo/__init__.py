@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from captum_rank.checks import UserInputError, UserTypeError
+from captum_rank.checks import UserInputError, UserTypeError, usable_device
 from captum_rank.data.images import to_model_input
 from captum_rank.zoo.classes import FASHION_MNIST_CLASSES, imagenet_classes
 from captum_rank.zoo.imagenet import EfficientNetLite0
@@ -198,10 +198,11 @@ def load(name: str, device: str | torch.device | None = None) -> nn.Module:
         torch.Size([4, 10])
     """
     name = _check_name(name)
+    target = usable_device(device, "device") if device is not None else None
     model = _MODELS[name](name)
     model.eval()
-    if device is not None:
-        model.to(device)
+    if target is not None:
+        model.to(target)
     return model
 
 
