@@ -893,6 +893,25 @@ def checked_gradients(
     return tuple(grads)
 
 
+#: Tensors up to this many elements are copied by :class:`InputGuard` (and restored when a
+#: model changes them); larger ones are only fingerprinted, so a guard never doubles a big
+#: data set's memory.
+_GUARD_COPY_LIMIT = 1 << 22
+
+
+def _fingerprint(tensor: Tensor) -> Tensor:
+    """Per-example sums, position-weighted sums and NaN counts, in float64 chunks."""
+    flat = tensor.detach().reshape(tensor.shape[0] if tensor.dim() else 1, -1)
+    parts = []
+    for chunk in flat.split(256):
+        c = chunk.to(torch.float64)
+        w = torch.arange(1, c.shape[1] + 1, dtype=torch.float64, device=c.device)
+        clean = torch.nan_to_num(c, nan=0.0, posinf=1e300, neginf=-1e300)
+        parts.append(torch.stack([clean.sum(1), (clean * w).sum(1),
+                                  torch.isnan(c).sum(1).to(torch.float64)], 1))
+    return torch.cat(parts) if parts else torch.zeros(0, 3, dtype=torch.float64)
+
+
 class InputGuard:
     r"""Notice a model that changes the caller's input tensor in place, and undo it.
 
@@ -923,7 +942,10 @@ class InputGuard:
             data = data[0]
         self.name = name
         self.tensor = data if isinstance(data, Tensor) else None
-        self.copy = self.tensor.detach().clone() if self.tensor is not None else None
+        small = self.tensor is not None and self.tensor.numel() <= _GUARD_COPY_LIMIT
+        self.copy = self.tensor.detach().clone() if small and self.tensor is not None else None
+        self.print = (_fingerprint(self.tensor) if self.tensor is not None and not small
+                      else None)
 
     def check(self) -> None:
         r"""Raise (after restoring the values) when the tensor was changed in place.
@@ -931,19 +953,30 @@ class InputGuard:
         Raises:
             UserInputError: the model modified its input.
         """
-        if self.tensor is None or self.copy is None:
+        if self.tensor is None:
             return
         now = self.tensor.detach()
-        same = now.shape == self.copy.shape and (
-            torch.equal(now, self.copy) if not now.is_floating_point()
-            else bool(torch.isclose(now, self.copy, rtol=0.0, atol=0.0, equal_nan=True).all()))
+        restored = False
+        if self.copy is not None:
+            same = now.shape == self.copy.shape and (
+                torch.equal(now, self.copy) if not now.is_floating_point()
+                else bool(torch.isclose(now, self.copy, rtol=0.0, atol=0.0,
+                                        equal_nan=True).all()))
+            if not same and now.shape == self.copy.shape:
+                with torch.no_grad():
+                    self.tensor.data.copy_(self.copy)
+                restored = True
+        else:
+            before = self.print
+            after = _fingerprint(now)
+            same = before is not None and before.shape == after.shape and bool(
+                torch.equal(before, after))
         if same:
             return
-        with torch.no_grad():
-            if now.shape == self.copy.shape:
-                self.tensor.data.copy_(self.copy)
+        undo = (f"the original values of `{self.name}` were restored" if restored else
+                f"`{self.name}` now holds the changed values")
         raise UserInputError(
             f"the model changed `{self.name}` in place during its forward pass (e.g. "
             "x.mul_(...) or x[...] = ...); the results would mix original and changed "
             "values. Make forward work on a copy (x = x.clone()) or use out-of-place "
-            f"operations; the original values of `{self.name}` were restored.")
+            f"operations; {undo}.")
