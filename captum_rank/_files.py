@@ -11,7 +11,8 @@ up at any moment leaves the previous file or none, never half of one.
 
 :func:`lock_dir` takes an exclusive :func:`fcntl.flock` on ``DIR/.captum-rank.lock`` so
 that two runs writing into the same folder do not silently overwrite each other: the
-second one is refused at once with a message naming the folder.
+second one is refused at once with a message naming the folder. The holder removes the
+file when it is done (a waiter that opened it meanwhile notices and opens the new one).
 
 Light imports only: the command line checks its outputs with this module before torch
 is imported.
@@ -164,13 +165,13 @@ def lock_dir(directory: str | os.PathLike[str], name: str) -> Iterator[Path]:
         yield path
         return
     flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(path, flags, 0o666)
-    except OSError as err:
-        raise UserInputError(
-            f"`{name}`: cannot create the lock file {str(path)!r} "
-            f"({err.strerror or type(err).__name__}); choose another folder.") from None
-    try:
+    for _ in range(3):
+        try:
+            fd = os.open(path, flags, 0o666)
+        except OSError as err:
+            raise UserInputError(
+                f"`{name}`: cannot create the lock file {str(path)!r} "
+                f"({err.strerror or type(err).__name__}); choose another folder.") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -178,13 +179,28 @@ def lock_dir(directory: str | os.PathLike[str], name: str) -> Iterator[Path]:
                 holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
             except OSError:
                 holder = ""
+            os.close(fd)
             who = f" (process {holder})" if holder else ""
             raise UserInputError(
                 f"`{name}` {str(directory)!r} is in use by another captum-rank run{who}; "
                 f"wait for it to finish or give another `{name}`.") from None
+        # The holder removes the file when it is done: a lock on a file that was removed
+        # (or replaced) meanwhile guards nothing, so open the current one again.
+        try:
+            current = os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+        except OSError:
+            current = False
+        if current:
+            break
+        os.close(fd)
+    else:  # pragma: no cover - three races in a row
+        raise UserInputError(f"`{name}` {str(directory)!r}: could not take its lock; retry.")
+    try:
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield path
     finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)  # while still locked: no litter left in the output folder
         os.close(fd)  # closing releases the lock
