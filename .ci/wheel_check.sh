@@ -5,7 +5,10 @@
 # and run `captum-rank --version` and a small `captum-rank demo` from outside the source
 # tree. The venv reuses the running python3's installed packages so torch is not downloaded
 # again, whether python3 is the system's or itself a venv; captum-rank itself comes only from
-# the wheel (checked).
+# the wheel (checked). Because that reuse would hide a broken dependency list, the wheel's
+# requirements are first resolved from the package index in the fresh venv (pip install
+# --dry-run --ignore-installed: metadata only, nothing installed); WHEEL_CHECK_OFFLINE=1
+# skips that step on a machine without an index.
 #
 # Usage, from anywhere: bash .ci/wheel_check.sh      (about 1-3 minutes on 2 cores)
 set -euo pipefail
@@ -55,6 +58,30 @@ PY
 # not run, so the editable install of captum_rank (a __editable__ finder or a path to the
 # source tree, both installed by .pth files) stays out.
 python3 -m venv "$tmp/venv"
+if [ "${WHEEL_CHECK_OFFLINE:-0}" != 1 ]; then
+    "$tmp/venv/bin/python" -m pip install --quiet --dry-run --ignore-installed \
+        --report "$tmp/resolve.json" "$wheel"
+    python3 - "$tmp/resolve.json" "$wheel" <<'PY'
+import json
+import re
+import sys
+import zipfile
+
+report = json.load(open(sys.argv[1]))
+resolved = {re.sub(r"[-_.]+", "-", item["metadata"]["name"]).lower()
+            for item in report["install"]}
+wheel = zipfile.ZipFile(sys.argv[2])
+metadata = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+required = [re.split(r"[ ;<>=!~\[(]", line.split(":", 1)[1].strip())[0]
+            for line in wheel.read(metadata).decode().splitlines()
+            if line.startswith("Requires-Dist:") and "extra ==" not in line]
+missing = [r for r in required if re.sub(r"[-_.]+", "-", r).lower() not in resolved]
+if missing:
+    sys.exit(f"wheel_check: the index resolution lacks {missing}")
+print(f"wheel_check: the wheel's {len(required)} requirements resolve from the index "
+      f"({len(resolved)} packages in all)")
+PY
+fi
 "$tmp/venv/bin/python" -m pip install --quiet --no-deps --no-index "$wheel"
 venv_site=$("$tmp/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 python3 - "$venv_site/_wheel_check_outer_site.pth" <<'PY'

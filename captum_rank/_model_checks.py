@@ -283,9 +283,14 @@ def check_additional_forward_args(additional_forward_args: Any, num_examples: in
     packed = isinstance(additional_forward_args, tuple)
     items = additional_forward_args if packed else (additional_forward_args,)
     for index, item in enumerate(items):
+        name = f"additional_forward_args[{index}]" if packed else "additional_forward_args"
+        if isinstance(item, Tensor) and item.is_floating_point() and not bool(
+                torch.isfinite(item.detach()).all()):
+            raise UserInputError(
+                f"`{name}` holds NaN or inf; it goes into every model call, so the "
+                "outputs would be NaN. Clean it first.")
         if not isinstance(item, Tensor) or item.dim() == 0 or item.shape[0] == num_examples:
             continue
-        name = f"additional_forward_args[{index}]" if packed else "additional_forward_args"
         raise UserInputError(
             f"`{name}` has {item.shape[0]} rows (shape {tuple(item.shape)}) but `inputs` has "
             f"{num_examples} examples. Tensors in additional_forward_args are repeated along "
@@ -738,6 +743,49 @@ def translate_dtype_error(
     )
 
 
+_SHAPE_WORDS = ("shape", "size", "mat1 and mat2", "expected input", "channels",
+                "dimension", "must match")
+
+
+def translate_shape_error(
+    err: RuntimeError, forward_func: Callable[..., Any], inputs: Sequence[Tensor]
+) -> UserInputError | None:
+    r"""A torch shape error of the first forward pass as a message naming both sides.
+
+    Args:
+        err (RuntimeError): what the forward pass raised.
+        forward_func (Callable): the model.
+        inputs (Sequence[Tensor]): what it was given.
+
+    Returns:
+        UserInputError or None: the translation, or None when ``err`` is not about shapes.
+
+    Examples:
+        >>> import torch
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 3))
+        >>> x = torch.zeros(2, 3, 8, 8)
+        >>> try:
+        ...     model(x)
+        ... except RuntimeError as err:
+        ...     print(translate_shape_error(err, model, (x,)))  # doctest: +ELLIPSIS
+        the model (Sequential) cannot take `inputs` of shape (3, 8, 8) per example: ...
+    """
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if not any(word in text.lower() for word in _SHAPE_WORDS):
+        return None
+    shapes = ", ".join(str(tuple(t.shape[1:])) for t in inputs)
+    owner = forward_func.__self__ if hasattr(forward_func, "__self__") else forward_func
+    name = f"the model ({type(owner).__name__})" if isinstance(owner, nn.Module) else (
+        "`forward_func`")
+    wanted = getattr(owner, "input_shape", None)
+    expects = f" It expects {tuple(wanted)} per example." if wanted is not None else ""
+    return UserInputError(
+        f"{name} cannot take `inputs` of shape {shapes} per example: "
+        f"{text[:200]}.{expects} Give inputs of the shape (channels, height, width) the "
+        "model was built for (resize or convert them, e.g. with "
+        "captum_rank.data.to_model_input), or the model that fits them.")
+
+
 def checked_gradients(
     forward_fn: Callable[..., Any],
     inputs: tuple[Tensor, ...],
@@ -799,7 +847,9 @@ def checked_gradients(
         try:
             output = forward_fn(*inputs, *extra)
         except RuntimeError as err:
-            translated = translate_dtype_error(err, forward_fn, inputs)
+            translated: UserInputError | None = translate_dtype_error(err, forward_fn, inputs)
+            if translated is None:
+                translated = translate_shape_error(err, forward_fn, inputs)
             if translated is None:
                 raise
             raise translated from err
@@ -813,6 +863,12 @@ def checked_gradients(
                 f"{_rows(rows, num_examples, first_step, examples)}"
                 "; its gradients there are undefined. Check the model (e.g. log or division "
                 "at zero) and the inputs and baselines."
+            )
+        if not selected.is_floating_point():
+            raise UserInputError(
+                f"`forward_func` returned {selected.dtype} outputs; attributions need "
+                "floating-point outputs (logits or probabilities). Return them before any "
+                "argmax, rounding or integer cast."
             )
         if not selected.requires_grad:
             raise UserInputError(
@@ -842,3 +898,92 @@ def checked_gradients(
                 "the model is not differentiable at those points (e.g. sqrt or abs at 0)."
             )
     return tuple(grads)
+
+
+#: Tensors up to this many elements are copied by :class:`InputGuard` (and restored when a
+#: model changes them); larger ones are only fingerprinted, so a guard never doubles a big
+#: data set's memory.
+_GUARD_COPY_LIMIT = 1 << 22
+
+
+def _fingerprint(tensor: Tensor) -> Tensor:
+    """Per-example sums, position-weighted sums and NaN counts, in float64 chunks."""
+    flat = tensor.detach().reshape(tensor.shape[0] if tensor.dim() else 1, -1)
+    parts = []
+    for chunk in flat.split(256):
+        c = chunk.to(torch.float64)
+        w = torch.arange(1, c.shape[1] + 1, dtype=torch.float64, device=c.device)
+        clean = torch.nan_to_num(c, nan=0.0, posinf=1e300, neginf=-1e300)
+        parts.append(torch.stack([clean.sum(1), (clean * w).sum(1),
+                                  torch.isnan(c).sum(1).to(torch.float64)], 1))
+    return torch.cat(parts) if parts else torch.zeros(0, 3, dtype=torch.float64)
+
+
+class InputGuard:
+    r"""Notice a model that changes the caller's input tensor in place, and undo it.
+
+    A ``forward`` doing ``x.mul_(0.5)`` (or ``x.data[...] = ...``) silently changes the
+    caller's images, and every later use of them. A guard keeps a copy of the tensor
+    (the first of an ``(images, labels)`` pair) taken before any model call;
+    :meth:`check` compares, restores the caller's values and raises.
+
+    Args:
+        data: the caller's tensor, a pair whose first item is one, or anything else
+            (not guarded: data sets hand out fresh tensors per item).
+        name (str): the argument's name.
+
+    Examples:
+        >>> x = torch.ones(2)
+        >>> guard = InputGuard(x, "inputs")
+        >>> _ = x.mul_(0.5)  # what a bad forward does
+        >>> guard.check()
+        Traceback (most recent call last):
+        ...
+        captum_rank.checks.UserInputError: the model changed `inputs` in place ...
+        >>> x.tolist()  # restored
+        [1.0, 1.0]
+    """
+
+    def __init__(self, data: Any, name: str) -> None:
+        if isinstance(data, tuple | list) and data and isinstance(data[0], Tensor):
+            data = data[0]
+        self.name = name
+        self.tensor = data if isinstance(data, Tensor) else None
+        small = self.tensor is not None and self.tensor.numel() <= _GUARD_COPY_LIMIT
+        self.copy = self.tensor.detach().clone() if small and self.tensor is not None else None
+        self.print = (_fingerprint(self.tensor) if self.tensor is not None and not small
+                      else None)
+
+    def check(self) -> None:
+        r"""Raise (after restoring the values) when the tensor was changed in place.
+
+        Raises:
+            UserInputError: the model modified its input.
+        """
+        if self.tensor is None:
+            return
+        now = self.tensor.detach()
+        restored = False
+        if self.copy is not None:
+            same = now.shape == self.copy.shape and (
+                torch.equal(now, self.copy) if not now.is_floating_point()
+                else bool(torch.isclose(now, self.copy, rtol=0.0, atol=0.0,
+                                        equal_nan=True).all()))
+            if not same and now.shape == self.copy.shape:
+                with torch.no_grad():
+                    self.tensor.data.copy_(self.copy)
+                restored = True
+        else:
+            before = self.print
+            after = _fingerprint(now)
+            same = before is not None and before.shape == after.shape and bool(
+                torch.equal(before, after))
+        if same:
+            return
+        undo = (f"the original values of `{self.name}` were restored" if restored else
+                f"`{self.name}` now holds the changed values")
+        raise UserInputError(
+            f"the model changed `{self.name}` in place during its forward pass (e.g. "
+            "x.mul_(...) or x[...] = ...); the results would mix original and changed "
+            "values. Make forward work on a copy (x = x.clone()) or use out-of-place "
+            f"operations; {undo}.")

@@ -6,6 +6,7 @@ here uses ``assert``, which ``python -O`` strips.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -150,6 +151,16 @@ def check_inputs(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
                 f"`{name}` contains NaN or inf; clean the input first "
                 f"(e.g. `torch.nan_to_num({name})`)."
             )
+        # The SVD squares singular values and the path subtracts baselines: values near
+        # the dtype's limit overflow to inf there (and were blamed on the schedule).
+        wide = torch.promote_types(tensor.dtype, torch.float32)  # the SVD's dtype at least
+        limit = math.sqrt(torch.finfo(wide).max) / 1e3
+        largest = float(tensor.detach().abs().max()) if tensor.numel() else 0.0
+        if largest > limit:
+            raise UserInputError(
+                f"`{name}` holds values up to {largest:.3g}, beyond {limit:.3g} where the "
+                f"SVD overflows; rescale the input (images belong in "
+                "[0, 1]) or use float64.")
         checked.append(tensor.detach())
     return tuple(checked)
 
@@ -250,3 +261,60 @@ def check_form(form: Any) -> None:
         >>> check_form("averaged")
     """
     one_of(form, "form", FORMS)
+
+
+#: The most path steps a call may ask for: far beyond what any quadrature needs (the
+#: convergence page's maps settle by a few hundred), and its nodes alone stay small.
+MAX_STEPS = 1_000_000
+
+
+def _available_bytes() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_budget(n_steps: Any, inputs: tuple[Tensor, ...],
+                 internal_batch_size: int | None) -> None:
+    r"""Refuse a step budget that cannot fit, before anything is allocated.
+
+    Args:
+        n_steps: the user's ``n_steps`` (checked to be an integer elsewhere).
+        inputs: the checked inputs.
+        internal_batch_size: path points per forward pass, or ``None`` (all at once).
+
+    Raises:
+        UserInputError: ``n_steps`` above :data:`MAX_STEPS`, or path points that need
+            more memory than is available when evaluated at once.
+
+    Examples:
+        >>> check_budget(10**9, (torch.zeros(2, 1, 28, 28),), None)
+        Traceback (most recent call last):
+        ...
+        captum_rank.checks.UserInputError: `n_steps` is 1000000000, above ...
+    """
+    if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral):
+        return
+    steps = int(n_steps)
+    if steps > MAX_STEPS:
+        raise UserInputError(
+            f"`n_steps` is {steps}, above the supported {MAX_STEPS}: its quadrature nodes "
+            "alone would take gigabytes and the model calls days. A few hundred steps "
+            "converge for images (method='adaptive' stops when they do).")
+    per_point = sum(int(t[0].numel()) * t.element_size() for t in inputs if t.dim() > 0)
+    n = int(inputs[0].shape[0]) if inputs and inputs[0].dim() > 0 else 1
+    points = n * steps if internal_batch_size is None else min(n * steps, internal_batch_size)
+    # Path points, their gradients and the reconstruction buffers: about 4 copies.
+    need = 4 * points * per_point
+    available = _available_bytes()
+    if available is not None and need > available:
+        raise UserInputError(
+            f"`n_steps`={steps} for {n} example(s) evaluates {n * steps} path points of "
+            f"{per_point} bytes at once, about {need / 2**30:.1f} GiB, more than the "
+            f"{available / 2**30:.1f} GiB available; pass internal_batch_size (e.g. "
+            f"{max(1, int(available // (8 * per_point)))}) or fewer n_steps.")

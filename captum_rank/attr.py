@@ -29,17 +29,19 @@ from captum_rank._model_checks import (
     checked_gradients,
     preflight,
     select_targets,
+    translate_shape_error,
     warn_non_finite_delta,
 )
 from captum_rank._validation import (
     as_tuples,
     check_baselines,
+    check_budget,
     check_form,
     check_inputs,
     check_internal_batch_size,
 )
 from captum_rank.adaptive import Convergence, Evaluate, adaptive_walk
-from captum_rank.checks import UserInputError, UserTypeError, integer, one_of, real
+from captum_rank.checks import UserInputError, UserTypeError, boolean, integer, one_of, real
 from captum_rank.exact import exact_rank_attributions
 from captum_rank.path import PathPlan, RankPath, is_straight_line
 from captum_rank.quadrature import SUPPORTED_METHODS, path_partition
@@ -226,7 +228,7 @@ class RankIntegratedGradients(IntegratedGradients):
         GradientAttribution.__init__(self, forward_func)
         # Captum's compute_gradients with the model's output, target and gradients checked.
         self.gradient_func = checked_gradients
-        self._multiply_by_inputs = bool(multiply_by_inputs)
+        self._multiply_by_inputs = boolean(multiply_by_inputs, "multiply_by_inputs")
         #: How the last call with ``method="adaptive"`` converged on each example (a
         #: :class:`~captum_rank.adaptive.Convergence`); ``None`` after a fixed rule.
         self.last_convergence: Convergence | None = None
@@ -315,6 +317,7 @@ class RankIntegratedGradients(IntegratedGradients):
             >>> torch.allclose(rig, ig, atol=1e-6)
             True
         """
+        return_convergence_delta = boolean(return_convergence_delta, "return_convergence_delta")
         is_tuple = _is_tuple(inputs)
         run = self._run(
             inputs, baselines, target, additional_forward_args, n_steps, method,
@@ -374,6 +377,7 @@ class RankIntegratedGradients(IntegratedGradients):
             >>> ranks.shape
             torch.Size([2, 3, 16])
         """
+        return_convergence_delta = boolean(return_convergence_delta, "return_convergence_delta")
         is_tuple = _is_tuple(inputs)
         run = self._run(
             inputs, baselines, target, additional_forward_args, n_steps, method,
@@ -424,6 +428,7 @@ class RankIntegratedGradients(IntegratedGradients):
             >>> torch.allclose(pixels.sum(), ranks.sum(), atol=1e-5)
             True
         """
+        return_convergence_delta = boolean(return_convergence_delta, "return_convergence_delta")
         is_tuple = _is_tuple(inputs)
         run = self._run(
             inputs, baselines, target, additional_forward_args, n_steps, method,
@@ -540,6 +545,7 @@ class RankIntegratedGradients(IntegratedGradients):
                 "RankIntegratedGradients(forward_func, multiply_by_inputs=True), or use "
                 "attribute_ranks for the local form."
             )
+        return_convergence_delta = boolean(return_convergence_delta, "return_convergence_delta")
         is_tuple = _is_tuple(inputs)
         formatted_inputs, formatted_baselines = as_tuples(inputs, baselines)
         if len(formatted_inputs) != 1:
@@ -561,7 +567,13 @@ class RankIntegratedGradients(IntegratedGradients):
         def evaluate(points: Tensor, examples: Tensor) -> Tensor:
             point_target = _examples_target(canonical, examples)
             args = _examples_args(extra_args, examples, num_examples)
-            output = self.forward_func(points, *(args if args is not None else ()))
+            try:
+                output = self.forward_func(points, *(args if args is not None else ()))
+            except RuntimeError as err:
+                translated = translate_shape_error(err, self.forward_func, (points,))
+                if translated is None:
+                    raise
+                raise translated from None
             output = check_output(output, int(points.shape[0]), point_target)
             return select_targets(output, point_target).reshape(points.shape[0], -1).sum(1)
 
@@ -617,6 +629,7 @@ class RankIntegratedGradients(IntegratedGradients):
         if method is None:
             method = default_method(checked_inputs, resolved, tolerance, map_tolerance)
         method = one_of(method, "method", (ADAPTIVE, *SUPPORTED_METHODS))
+        check_budget(n_steps, checked_inputs, check_internal_batch_size(internal_batch_size))
         adaptive = method == ADAPTIVE
         if adaptive:
             n_steps = integer(n_steps, "n_steps", minimum=2)
@@ -802,6 +815,23 @@ class RankIntegratedGradients(IntegratedGradients):
             True
         """
         ends = end_point if isinstance(end_point, tuple) else (end_point,)
+        attrs = attributions if isinstance(attributions, tuple) else (attributions,)
+        if len(attrs) != len(ends):
+            raise UserInputError(
+                f"`attributions` has {len(attrs)} tensor(s) for {len(ends)} input(s) in "
+                "`end_point`; give one attribution per input.")
+        for i, (a, e) in enumerate(zip(attrs, ends, strict=True)):
+            # Pixel attributions have the input's shape; rank attributions (N, ..., r).
+            # A non-matrix input's rank form is its IG total, one component: (N, 1).
+            shapes = [tuple(e.shape), (int(e.shape[0]), 1)]
+            if e.dim() >= 3:
+                shapes.append((*e.shape[:-2], min(int(e.shape[-2]), int(e.shape[-1]))))
+            if not isinstance(a, Tensor) or tuple(a.shape) not in shapes:
+                got = tuple(a.shape) if isinstance(a, Tensor) else type(a).__name__
+                raise UserInputError(
+                    f"`attributions`[{i}] has shape {got}, but input {i} of `end_point` is "
+                    f"{tuple(e.shape)}: give pixel attributions of the input's shape or rank "
+                    f"attributions {shapes[-1]}.")
         canonical = check_target(target, int(ends[0].shape[0]))
         delta = super().compute_convergence_delta(
             attributions, start_point, end_point, target=canonical,

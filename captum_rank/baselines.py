@@ -174,6 +174,10 @@ def mean_baseline(data: Tensor | Iterable[Any]) -> Tensor:
         tensor = _float_tensor(tensor, f"data batch {index}", min_dim=1)
         dtype = tensor.dtype
         summed = tensor.detach().to(torch.float64).sum(0)
+        if not bool(torch.isfinite(summed).all()):  # one NaN makes the whole mean NaN
+            raise UserInputError(
+                f"`data` batch {index} holds NaN or infinite values; the mean baseline "
+                "would be NaN. Clean the data first (e.g. drop those examples).")
         if total is None:
             total = summed
         elif total.shape != summed.shape:
@@ -274,6 +278,13 @@ def sample_baselines(
     data = _float_tensor(data, "data", min_dim=1)
     if data.shape[0] == 0:
         raise UserInputError("`data` holds no examples; pass at least one.")
+    bad = ~torch.isfinite(data.detach()).flatten(1).all(dim=1) if data.dim() > 1 else \
+        ~torch.isfinite(data.detach())
+    if bool(bad.any()):
+        raise UserInputError(
+            f"`data` examples {bad.nonzero().flatten()[:5].tolist()} hold NaN or infinite "
+            "values; a baseline drawn from them makes NaN attributions. Clean the data "
+            "first (e.g. data[torch.isfinite(data).flatten(1).all(1)]).")
     count = positive_int(num_baselines, "num_baselines")
     rows = positive_int(num_examples, "num_examples")
     generator = torch.Generator().manual_seed(non_negative_int(seed, "seed"))

@@ -29,6 +29,7 @@ import math
 import numbers
 import os
 import tempfile
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,6 +47,8 @@ __all__ = [
     "output_file",
     "positive_int",
     "real",
+    "usable_device",
+    "warn_unscaled",
 ]
 
 T = TypeVar("T")
@@ -380,7 +383,20 @@ def output_dir(path: str | os.PathLike[str], name: str) -> Path:
         ...     output_dir(pathlib.Path(tmp) / "out", "out").is_dir()
         True
     """
-    directory = Path(path)
+    try:
+        return _output_dir(Path(path), name)
+    except OSError as err:  # a name too long, a loop of symlinks, ... (never a traceback)
+        raise UserInputError(
+            f"`{name}` {_shown(path)}: {err.strerror or type(err).__name__}; "
+            "give a shorter or different path.") from None
+
+
+def _shown(path: str | os.PathLike[str]) -> str:
+    text = os.fspath(path)
+    return repr(text if len(text) <= 80 else text[:60] + "..." + text[-12:])
+
+
+def _output_dir(directory: Path, name: str) -> Path:
     if directory.exists() and not directory.is_dir():
         raise UserInputError(
             f"`{name}` is {str(directory)!r}, which is a file, not a directory; "
@@ -424,7 +440,15 @@ def output_file(path: str | os.PathLike[str], name: str) -> Path:
         ...     output_file(pathlib.Path(tmp) / "a" / "run.ckpt", "checkpoint").name
         'run.ckpt'
     """
-    file = Path(path)
+    try:
+        return _output_file(Path(path), name)
+    except OSError as err:
+        raise UserInputError(
+            f"`{name}` {_shown(path)}: {err.strerror or type(err).__name__}; "
+            "give a shorter or different path.") from None
+
+
+def _output_file(file: Path, name: str) -> Path:
     if file.is_dir():
         raise UserInputError(
             f"`{name}` is {str(file)!r}, which is a directory; give a file path."
@@ -441,3 +465,73 @@ def output_file(path: str | os.PathLike[str], name: str) -> Path:
                 f"({err.strerror or type(err).__name__}); choose another path."
             ) from None
     return file
+
+
+def warn_unscaled(images: Any, name: str) -> None:
+    r"""Warn when images look like 8-bit pixels (0-255) where ``[0, 1]`` is expected.
+
+    The zoo's models, the audit and the image helpers take images in ``[0, 1]``; a batch
+    whose values reach past 1.5 with integer steps is almost surely unscaled bytes, and
+    every score computed on it would be quietly wrong.
+
+    Args:
+        images: a tensor or numpy array.
+        name (str): the argument's name.
+
+    Examples:
+        >>> import warnings, torch
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     warn_unscaled(torch.tensor([0.0, 128.0, 255.0]), "inputs")
+        >>> "divide by 255" in str(caught[0].message)
+        True
+    """
+    import numpy as np
+
+    values = images.detach().cpu().numpy() if hasattr(images, "detach") else np.asarray(images)
+    if values.size == 0 or not np.issubdtype(values.dtype, np.number):
+        return
+    finite = values[np.isfinite(values)] if np.issubdtype(values.dtype, np.floating) else values
+    if finite.size == 0:
+        return
+    high = float(finite.max())
+    if high > 1.5 and high <= 255.0 and float(finite.min()) >= 0.0 and bool(
+            np.all(np.equal(np.mod(finite, 1), 0))):
+        warnings.warn(
+            f"`{name}` holds values up to {high:g} in whole steps: 8-bit pixels (0-255)? "
+            "captum-rank's models and metrics take images in [0, 1]; divide by 255 first "
+            "(scores on unscaled images are meaningless for such models).", stacklevel=3)
+
+
+def usable_device(value: Any, name: str) -> Any:
+    r"""A ``torch.device`` that exists and can hold a tensor here, or a clear error.
+
+    Args:
+        value: a device string (``"cpu"``, ``"cuda:0"``), a ``torch.device``, or an int.
+        name (str): the argument's name.
+
+    Returns:
+        torch.device: the device.
+
+    Raises:
+        UserInputError: an unknown device string, or a device this machine lacks.
+
+    Examples:
+        >>> usable_device("cpu", "device")
+        device(type='cpu')
+        >>> usable_device("gpu", "device")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        captum_rank.checks.UserInputError: `device` 'gpu' is not usable: ...
+    """
+    import torch
+
+    try:
+        device = torch.device(value)
+        torch.empty(0, device=device)
+    except (RuntimeError, TypeError, ValueError, AssertionError) as err:
+        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserInputError(
+            f"`{name}` {value!r} is not usable: {text[:160]}; give 'cpu', or 'cuda' / "
+            "'cuda:N' on a machine with that GPU.") from None
+    return device

@@ -17,10 +17,12 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from captum_rank import __version__
@@ -202,7 +204,11 @@ def _build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--target", type=int, default=None,
                          help="class to explain (default: each model's prediction)")
     explain.add_argument("--schedule", default=None, metavar="NAME",
-                         help="RIG's schedule (default: the library's default)")
+                         help=f"RIG's schedule (default: {_PHOTO_SCHEDULE!r} for photos, "
+                              f"i.e. 3-channel inputs at least {_PHOTO_SIZE} pixels a side, "
+                              "whose maps converge in about 100 evaluations; the "
+                              f"library's default {_LIBRARY_SCHEDULE!r} otherwise, e.g. for "
+                              "the Fashion-MNIST models)")
     explain.add_argument("--n-steps", type=int, default=256,
                          help="budget of model evaluations per map; each stops once its "
                               "estimated error is within --map-tolerance (default: 256)")
@@ -231,6 +237,11 @@ def _parse_shape(text: str | None) -> tuple[int, int, int] | None:
             f"--input-shape must be CxHxW with C 1 or 3, e.g. 3x224x224, got {text!r}.")
     return values[0], values[1], values[2]
 
+
+#: explain's defaults (:data:`captum_rank.audit.explain.PHOTO_METHODS` and ``PHOTO_SIZE``,
+#: and the library's default schedule), repeated so that ``--help`` needs no torch import
+#: (a test keeps them equal).
+_PHOTO_SCHEDULE, _PHOTO_SIZE, _LIBRARY_SCHEDULE = "spectral", 64, "arc_length"
 
 #: ``--data``'s named sources: :data:`captum_rank.audit.loading.DATA_CHOICES`, repeated
 #: so that a wrong ``--data`` is reported before torch is imported (a test keeps them equal).
@@ -288,6 +299,10 @@ def _check_image_paths(paths: Sequence[str]) -> None:
                 f"IMAGE {path!r} is a folder; explain takes image files (to audit a folder "
                 "of images use `captum-rank audit --data DIR`)."
             )
+        if os.path.exists(path) and not os.path.isfile(path):
+            raise UserInputError(
+                f"IMAGE {path!r} is not a regular file (a device, FIFO or socket); give "
+                "PNG, JPEG or other image files.")
         if not os.path.isfile(path):
             raise UserInputError(
                 f"IMAGE {path!r} does not exist; give PNG, JPEG or other image files."
@@ -344,6 +359,18 @@ def _set_threads(args: argparse.Namespace) -> None:
         torch.set_num_threads(positive_int(args.threads, "--threads"))
 
 
+def _locked_out(args: argparse.Namespace) -> Path:
+    r"""``--out``, checked, created and locked for the rest of the command."""
+    from captum_rank._files import lock_dir
+
+    if not str(args.out).strip():
+        raise UserInputError("`--out` is empty; give an output folder, e.g. --out report "
+                             "(use --out . for the current folder).")
+    out = output_dir(args.out, "--out")
+    args.exit_stack.enter_context(lock_dir(out, "--out"))
+    return out
+
+
 def _common_checks(args: argparse.Namespace) -> None:
     if args.threads is not None:
         positive_int(args.threads, "--threads")
@@ -362,7 +389,7 @@ def _cmd_demo(args: argparse.Namespace, argv: list[str]) -> int:
     if args.accuracy_photos is not None:
         positive_int(args.accuracy_photos, "--accuracy-photos")
     _check_view_args(args)
-    out = output_dir(args.out, "--out")
+    out = _locked_out(args)
     from captum_rank.audit.ranks import check_ranks, parse_ranks
 
     ranks = check_ranks(parse_ranks(args.ranks), 28) if args.ranks is not None else None
@@ -399,7 +426,7 @@ def _cmd_audit(args: argparse.Namespace, argv: list[str]) -> int:
     # Inputs first, then outputs, all before torch is imported (seconds) or any work.
     _check_model_paths(args)
     _check_data_path(args.data)
-    out = output_dir(args.out, "--out")
+    out = _locked_out(args)
     checkpoint = output_file(args.checkpoint, "--checkpoint") if args.checkpoint else None
     from captum_rank.audit.ranks import parse_ranks
 
@@ -476,7 +503,7 @@ def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
     _check_image_paths(args.images)
     # After the path checks, which must run without importing torch (the registry does).
     _check_view_args(args)
-    out = output_dir(args.out, "--out")
+    out = _locked_out(args)
     _set_threads(args)
     from captum_rank.audit.explain import explain
     from captum_rank.audit.loading import load_images
@@ -531,6 +558,10 @@ def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
                 target = item["target_name"] or item["target"]
                 print(f"{model_name}  {item['image']}: predicted {pred} "
                       f"(p={item['probability']:.3f}), target {target}; " + "; ".join(parts))
+    print("k50/k90: ranks whose first k components carry 50%/90% of the attribution. The "
+          "ig spectrum is IG's map projected on the rank components: a signed split of IG's "
+          "total (one component can exceed 100%), not a share; the exact spectrum is the "
+          "rank-k curve's own.")
     written = write_report(out, reports[0] if len(reports) == 1 else reports,
                            title="captum-rank explain", view=args.view, share=args.scale)
     print(f"wrote {len(written)} files to {out} (open index.html)")
@@ -564,8 +595,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), contextlib.ExitStack() as stack:
             warnings.showwarning = _show_warning
+            args.exit_stack = stack  # holds the --out lock until the command ends
             return _COMMANDS[args.command](args, arguments)
     except UserInputError as err:
         return _fail(" ".join(str(err).split()))

@@ -428,6 +428,7 @@ class LayerRankIntegratedGradients(LayerIntegratedGradients):
         # A string such as "False" is truthy: only a real bool says which side is meant.
         attribute_to_layer_input = boolean(attribute_to_layer_input,
                                            "attribute_to_layer_input")
+        return_convergence_delta = boolean(return_convergence_delta, "return_convergence_delta")
         model_inputs, model_baselines = self._model_inputs(inputs, baselines)
         extra_args = _format_additional_forward_args(additional_forward_args)
         if self.device_ids is None:

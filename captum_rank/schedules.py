@@ -564,6 +564,18 @@ def resolve_schedule(schedule: str | RankSchedule) -> RankSchedule:
         SpectralSchedule(overlap=0.5)
     """
     if isinstance(schedule, RankSchedule):
+        # Options are plain attributes: one changed after construction (s.shape = "cosin")
+        # is checked here, where it is used, instead of falling back to the line.
+        where = f"`schedule` {type(schedule).__name__}"
+        for attr, options in (("shape", available_shapes()),
+                              ("channels", ("per_channel", "joint"))):
+            value = getattr(schedule, attr, None)
+            if not isinstance(value, str) or value not in options:
+                raise UserInputError(
+                    f"{where} has {attr}={value!r}, which is not one of {list(options)}; "
+                    f"set it to one of them (or build a new schedule with {attr}=...).")
+        real(getattr(schedule, "sigmoid_gain", None), "schedule.sigmoid_gain", minimum=0.0,
+             include_minimum=False)
         return schedule
     if isinstance(schedule, str):
         if schedule not in _REGISTRY:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 import torch
@@ -11,6 +12,10 @@ from torch import Tensor, nn
 # Two threads on a two-core machine that is also running other work thrash badly; the
 # suite is many tiny ops, so one thread is both faster and steadier.
 torch.set_num_threads(int(os.environ.get("CAPTUM_RANK_TEST_THREADS", "1")))
+
+# Checkpoints are authenticated with a per-user key under $XDG_CONFIG_HOME: the suite
+# (and the processes it starts, which inherit this) uses a key of its own, not the user's.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="captum-rank-test-config-")
 
 
 class SmallCNN(nn.Module):

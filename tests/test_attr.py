@@ -411,3 +411,70 @@ def test_every_rank_component_is_the_affine_oracle(
     expected = S * per_unit if multiply else per_unit
     assert ranks.shape == expected.shape
     assert torch.allclose(ranks, expected, atol=1e-9, rtol=1e-7)
+
+
+# --- values that were once taken silently ----------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [1, "False", None, 0.0])
+def test_non_bool_flags_are_refused(bad: object) -> None:
+    from captum_rank.checks import UserTypeError
+
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
+    x = torch.rand(2, 1, 4, 4)
+    with pytest.raises(UserTypeError, match="`multiply_by_inputs` must be True or False"):
+        RankIntegratedGradients(model, multiply_by_inputs=bad)  # type: ignore[arg-type]
+    rig = RankIntegratedGradients(model)
+    for call in (rig.attribute, rig.attribute_ranks, rig.attribute_with_ranks,
+                 rig.exact_ranks):
+        with pytest.raises(UserTypeError, match="`return_convergence_delta` must be True"):
+            call(x, target=0, return_convergence_delta=bad)  # type: ignore[operator]
+
+
+def test_convergence_delta_refuses_attributions_of_the_wrong_shape() -> None:
+    from captum_rank.checks import UserInputError
+
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 6 * 8, 2))
+    rig = RankIntegratedGradients(model)
+    x = torch.rand(2, 3, 6, 8)
+    ranks = rig.attribute_ranks(x, target=1, n_steps=4)
+    pixels = rig.attribute(x, target=1, n_steps=4)
+    for good in (ranks, pixels):  # both forms are complete: accepted
+        rig.compute_convergence_delta(good, 0.0, x, target=1)
+    for bad in (torch.zeros(2, 5), torch.zeros(2, 3, 6, 7), (pixels, pixels)):
+        with pytest.raises(UserInputError, match="`attributions`"):
+            rig.compute_convergence_delta(bad, 0.0, x, target=1)
+
+
+# --- errors that once came from deep inside torch ---------------------------------------
+
+
+def test_unclear_errors_now_name_the_problem() -> None:
+    from captum_rank.checks import UserInputError
+
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 3))
+    rig = RankIntegratedGradients(model)
+    x = torch.rand(2, 1, 8, 8)
+    with pytest.raises(UserInputError, match=r"cannot take `inputs` of shape \(3, 8, 8\)"):
+        rig.attribute(torch.rand(2, 3, 8, 8), target=0, n_steps=4)
+    with pytest.raises(UserInputError, match=r"model \(Sequential\) cannot take `inputs`"):
+        rig.exact_ranks(torch.rand(2, 1, 9, 9), target=0)
+    with pytest.raises(UserInputError, match="`n_steps` is 1000000000, above the supported"):
+        rig.attribute(x, target=0, n_steps=10**9)
+    huge = x.clone()
+    huge[0, 0, 0, 0] = 3e38
+    with pytest.raises(UserInputError, match="`inputs` holds values up to 3e"):
+        rig.attribute(huge, target=0, n_steps=4)
+
+    def scaled(inputs: Tensor, scale: Tensor) -> Tensor:
+        return model(inputs) * scale[:, None]
+
+    with pytest.raises(UserInputError, match=r"`additional_forward_args\[0\]` holds NaN"):
+        RankIntegratedGradients(scaled).attribute(
+            x, target=0, n_steps=4, additional_forward_args=(torch.tensor([1.0, float("nan")]),))
+
+    def rounded(inputs: Tensor) -> Tensor:
+        return (model(inputs) * 10).long()
+
+    with pytest.raises(UserInputError, match=r"returned torch\.int64 outputs"):
+        RankIntegratedGradients(rounded).attribute(x, target=0, n_steps=4)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -27,6 +29,7 @@ from captum_rank.audit import (
     ExplainResult,
     RankAccuracyResult,
     RankSpectrumResult,
+    audit,
     check_ranks,
     default_ranks,
     format_table,
@@ -37,6 +40,7 @@ from captum_rank.audit import (
     write_report,
 )
 from captum_rank.audit import accuracy as accuracy_module
+from captum_rank.audit.checkpoint import key_path
 from captum_rank.audit.spectrum import DEFAULT_METHODS
 from captum_rank.checks import UserInputError
 
@@ -68,6 +72,7 @@ def make_problem(n: int = 37, seed: int = 0) -> tuple[dict[str, TinyCNN], Tensor
 def _strip(result: Any) -> dict[str, Any]:
     data = result.to_dict()
     data.pop("timings")
+    data["meta"].pop("resumed from", None)  # a resumed result says so; its numbers are equal
     return data
 
 
@@ -489,18 +494,94 @@ def test_data_source_by_index() -> None:
         DataSource([], batch_size=2)
 
 
-def test_hand_edited_checkpoint_is_detected_by_its_checksum(tmp_path: Path) -> None:
+def _forge(ckpt: Path, edit: Any, key: bytes | None = None) -> None:
+    """Edit a checkpoint and re-seal it: with an unkeyed SHA-256 (what anyone can compute)
+    or, given ``key``, with a valid HMAC (a writer that has the key but a bug)."""
+    blob = json.loads(ckpt.read_text())
+    edit(blob)
+    body = json.dumps({k: v for k, v in blob.items() if k != "hmac"}, sort_keys=True,
+                      separators=(",", ":"))
+    blob["hmac"] = (hmac.new(key, body.encode(), hashlib.sha256).hexdigest() if key
+                    else hashlib.sha256(body.encode()).hexdigest())
+    ckpt.write_text(json.dumps(blob))
+
+
+def _claim_perfect_accuracy(blob: dict[str, Any]) -> None:
+    n = blob["sums"]["n"]["data"][0]
+    for name in ("clean", "low", "high"):
+        blob["sums"][name]["data"] = [n] * len(blob["sums"][name]["data"])
+
+
+def test_edited_checkpoint_with_a_recomputed_hash_cannot_change_the_result(
+        tmp_path: Path) -> None:
     models, x, y = make_problem(n=12)
     ckpt = tmp_path / "c.ckpt"
     fresh = rank_accuracy(models, (x, y), [0, 2], batch_size=5, checkpoint=ckpt,
                           progress=False)
-    blob = json.loads(ckpt.read_text())
-    blob["sums"]["clean"]["data"][0] += 5  # a "fix" by hand
-    ckpt.write_text(json.dumps(blob))
-    with pytest.warns(UserWarning, match="checksum"):
+    _forge(ckpt, _claim_perfect_accuracy)
+    with pytest.warns(UserWarning, match="fails its authentication"):
         again = rank_accuracy(models, (x, y), [0, 2], batch_size=5, checkpoint=ckpt,
                               progress=False)
-    assert _strip(again) == _strip(fresh)
+    assert _strip(again) == _strip(fresh) and "resumed from" not in again.meta
+
+
+def test_checkpoint_moved_to_another_run_is_not_trusted(tmp_path: Path) -> None:
+    models, x, y = make_problem(n=12)
+    ckpt = tmp_path / "c.ckpt"
+    rank_accuracy(models, (x, y), [0, 2], batch_size=5, checkpoint=ckpt, progress=False)
+    # Another data set's fingerprint pasted in: the MAC covers it.
+    _forge(ckpt, lambda blob: blob.update(fingerprint="0" * 64))
+    with pytest.warns(UserWarning, match="fails its authentication"):
+        rank_accuracy(models, (x, y), [0, 2], batch_size=5, checkpoint=ckpt, progress=False)
+
+
+def test_checkpoint_sums_that_break_their_invariants_are_refused(tmp_path: Path) -> None:
+    models, x, y = make_problem(n=12)
+    ckpt = tmp_path / "c.ckpt"
+    fresh = rank_accuracy(models, (x, y), [0, 2], batch_size=5, checkpoint=ckpt,
+                          progress=False)
+    key = key_path().read_text().strip().encode()
+    edits = [
+        lambda b: b["sums"]["n"].update(data=[99]),  # more images than the batches hold
+        lambda b: b["sums"]["clean"]["data"].__setitem__(0, 13),  # more correct than images
+        lambda b: b["sums"]["low"]["data"].__setitem__(0, -1),
+        lambda b: b["sums"]["svd_s"].update(data=[float("nan")]),
+        lambda b: b.update(batches_done=7),
+    ]
+    for edit in edits:
+        rank_accuracy(models, (x, y), [0, 2], batch_size=5, checkpoint=ckpt, progress=False)
+        _forge(ckpt, edit, key)
+        with pytest.warns(UserWarning, match="invariants"):
+            again = rank_accuracy(models, (x, y), [0, 2], batch_size=5, checkpoint=ckpt,
+                                  progress=False)
+        assert _strip(again) == _strip(fresh)
+
+
+def test_resumed_audit_says_so_and_the_report_records_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    models, x, y = make_problem(n=12)
+    ckpt = tmp_path / "c.ckpt"
+    first = audit(models, (x, y), ranks=[0, 2], spectrum_images=0, batch_size=5,
+                  checkpoint=ckpt, progress=False)
+    assert "resumed from" not in first.meta
+    capsys.readouterr()
+    again = audit(models, (x, y), ranks=[0, 2], spectrum_images=0, batch_size=5,
+                  checkpoint=ckpt, progress=False)
+    assert f"resumed from {ckpt} (3 of 3 batches, 12 images)" in capsys.readouterr().err
+    assert again.meta["resumed from"].startswith(str(ckpt))
+    written = write_report(tmp_path / "out", again)
+    assert "resumed from" in written["html"].read_text()
+    assert "resumed from" in json.loads(written["json"].read_text())["meta"]
+
+
+def test_checkpoint_key_lives_outside_the_checkpoint_and_is_private(tmp_path: Path) -> None:
+    models, x, y = make_problem(n=6)
+    ckpt = tmp_path / "c.ckpt"
+    rank_accuracy(models, (x, y), [0, 2], batch_size=5, checkpoint=ckpt, progress=False)
+    key = key_path()
+    assert key.is_file() and key.parent != ckpt.parent
+    assert key.stat().st_mode & 0o777 == 0o600 and key.parent.stat().st_mode & 0o077 == 0
+    assert key.read_text().strip() not in ckpt.read_text()
 
 
 # --- models against data, checked up front -------------------------------------------
@@ -731,6 +812,22 @@ def test_image_folder_with_class_subfolders_and_flat(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserInputError, match="holds no images"):
         load_data(str(tmp_path / "empty"))
+
+
+def test_symlink_loops_in_a_data_folder_count_each_image_once(tmp_path: Path) -> None:
+    from captum_rank.audit.loading import load_data
+
+    for name in ("cat", "dog"):
+        _write_images(tmp_path / "classes" / name, 2)
+    os.symlink("..", tmp_path / "classes" / "cat" / "loop")  # cat/loop/cat/loop/...
+    os.symlink(tmp_path / "classes" / "dog" / "img0.png", tmp_path / "classes" / "cat" / "x.png")
+    with pytest.warns(UserWarning, match="reached twice through symbolic links"):
+        loaded = load_data(str(tmp_path / "classes"), shape=(3, 8, 8))
+    assert len(loaded.data) == 4 and loaded.labels.tolist().count(1) == 1
+    _write_images(tmp_path / "flat", 2)
+    os.symlink(tmp_path / "flat" / "img0.png", tmp_path / "flat" / "copy.png")
+    with pytest.warns(UserWarning, match="symbolic links to images already listed"):
+        assert len(load_data(str(tmp_path / "flat"), shape=(1, 8, 8)).data) == 2
 
 
 def test_audit_on_a_3x224_model_and_image_folder_streams(tmp_path: Path) -> None:
@@ -1058,3 +1155,72 @@ def test_unwritable_checkpoint_fails_before_the_first_batch() -> None:
         for h in handles:
             h.remove()
     assert calls["n"] <= len(models)  # at most the up-front check of each model
+
+
+# --- images read from files: bombs, special files, EXIF, one path --------------------
+
+
+def test_read_image_and_load_images_refuse_bombs_and_special_files(tmp_path: Path) -> None:
+    import struct
+    import zlib
+
+    from captum_rank.audit.loading import load_images, read_image
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n"
+                     + chunk(b"IHDR", struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+    for call in (lambda: read_image(bomb), lambda: load_images([bomb])):
+        with pytest.raises(UserInputError, match="decompression bomb"):
+            call()
+    os.mkfifo(tmp_path / "fifo")
+    for special in (tmp_path / "fifo", "/dev/zero"):
+        with pytest.raises(UserInputError, match="not a regular file"):
+            read_image(special)
+
+
+def test_load_images_applies_exif_rotation_and_takes_one_path(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from captum_rank.audit.loading import load_images
+
+    # Stored 40 wide x 20 high, left half white; EXIF orientation 6: shown rotated 90
+    # degrees clockwise, so upright it is 20 wide x 40 high with the top half white.
+    pixels = np.zeros((20, 40), dtype=np.uint8)
+    pixels[:, :20] = 255
+    image = Image.fromarray(pixels)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "photo.jpg"
+    image.save(path, exif=exif.tobytes(), quality=100)
+    batch, _ = load_images(str(path), shape=(1, 40, 20))
+    assert tuple(batch.shape) == (1, 1, 40, 20)
+    upright = batch[0, 0]
+    assert float(upright[:18].mean()) > 0.9 and float(upright[22:].mean()) < 0.1
+
+
+def test_audit_warns_about_images_in_0_255_and_refuses_in_place_models() -> None:
+    models, x, y = make_problem(n=6)
+    with pytest.warns(UserWarning, match="8-bit pixels"):
+        rank_accuracy(models, ((x * 255).round(), y), [0, 2], progress=False)
+
+    class Scales(nn.Module):
+        def forward(self, images: Tensor) -> Tensor:
+            images.data.mul_(0.5)
+            return images.flatten(1)[:, :3]
+
+    original = x.clone()
+    with pytest.raises(UserInputError, match="changed `data` in place"):
+        rank_accuracy(Scales(), (x, y), [0, 2], progress=False)
+    assert torch.equal(x, original)
+
+
+def test_load_images_reads_a_folder_as_a_clear_error(tmp_path: Path) -> None:
+    from captum_rank.audit.loading import load_images
+
+    with pytest.raises(UserInputError, match="is a folder, not an image file"):
+        load_images([tmp_path])

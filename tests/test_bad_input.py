@@ -112,8 +112,8 @@ OUTPUT_CASES: list[tuple[str, Any, dict[str, Any], type, str]] = [
      "`forward_func` returned NaN or inf for example(s) [0, 1]"),
     ("no gradient path (detached)", Returns(lambda y: y.detach()), {}, UserInputError,
      "does not depend differentiably"),
-    ("no gradient path (argmax)", Returns(lambda y: y.argmax(1)), dict(target=None),
-     UserInputError, "does not depend differentiably"),
+    ("integer outputs (argmax)", Returns(lambda y: y.argmax(1)), dict(target=None),
+     UserInputError, "returned torch.int64 outputs; attributions need floating-point"),
 ]
 
 

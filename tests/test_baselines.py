@@ -257,3 +257,14 @@ def test_expectation_rejects_bad_arguments(x: Tensor) -> None:
 
     with pytest.raises(UserTypeError, match="compute_convergence_delta"):
         BaselineExpectation(NoDelta()).attribute(x, [0.0], return_convergence_delta=True)
+
+
+def test_baselines_from_data_with_nan_are_refused() -> None:
+    data = torch.rand(5, 1, 4, 4)
+    data[3, 0, 1, 1] = float("nan")
+    with pytest.raises(UserInputError, match="batch 0 holds NaN"):
+        mean_baseline(data)
+    with pytest.raises(UserInputError, match=r"examples \[3\] hold NaN"):
+        sample_baselines(data, 2)
+    with pytest.raises(UserInputError, match="batch 1 holds NaN"):
+        mean_baseline([torch.rand(2, 1, 4, 4), data])

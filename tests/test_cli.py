@@ -581,5 +581,115 @@ def test_a_changed_n_steps_with_a_checkpoint_names_only_that_option(
     # One line in the command's voice, naming the flag that changed and nothing else.
     assert ("captum-rank: warning: checkpoint " in err
             and "n_steps (--n-steps): 4 in the checkpoint, 6 now;" in err), err
-    assert "batch" not in err and "--ranks" not in err and "Warning:" not in err
+    # The accuracy part (n_steps plays no part in it) resumes, and says so on its own line.
+    assert "captum-rank: accuracy vs rank: resumed from" in err
+    warning = "".join(line for line in err.splitlines() if "resumed from" not in line)
+    assert "batch" not in warning and "--ranks" not in warning and "Warning:" not in warning
     assert "rerun with the checkpoint's values" in err
+
+
+# --- faults that once ended in tracebacks ----------------------------------------------
+
+
+def _bomb(path: Path) -> Path:
+    """A valid PNG header claiming 100000 x 100000 pixels (a decompression bomb)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                     + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+    return path
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("captum-rank: error: ") and "Traceback" not in err, err
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_decompression_bomb_as_image_is_a_clear_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["explain", "--model", "fmnist-natural", str(_bomb(tmp_path / "b.png")),
+               "--out", str(tmp_path / "o")])
+    assert rc == 2 and "decompression bomb" in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero"])
+def test_fifo_or_device_as_image_is_not_a_regular_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], special: str) -> None:
+    path = special
+    if special == "fifo":
+        path = str(tmp_path / "fifo")
+        os.mkfifo(path)
+    rc = main(["explain", "--model", "fmnist-natural", path, "--out", str(tmp_path / "o")])
+    assert rc == 2 and "is not a regular file" in _one_line_error(capsys)
+
+
+def test_sys_exit_in_a_model_file_is_reported(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "m.py").write_text("import sys\nsys.exit(3)\n")
+    image = tmp_path / "a.png"
+    Image.fromarray(np.zeros((28, 28), dtype=np.uint8)).save(image)
+    rc = main(["explain", "--model", f"{tmp_path / 'm.py'}:Net", str(image),
+               "--out", str(tmp_path / "o")])
+    assert rc == 2 and "called sys.exit(3)" in _one_line_error(capsys)
+
+
+def test_names_too_long_are_clear_errors(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    image = tmp_path / "a.png"
+    Image.fromarray(np.zeros((28, 28), dtype=np.uint8)).save(image)
+    rc = main(["explain", "--model", "fmnist-natural", str(image),
+               "--out", str(tmp_path / ("d" * 300))])
+    assert rc == 2 and "`--out`" in (err := _one_line_error(capsys)) and "too long" in err
+    rc = main(["audit", "--model", "fmnist-natural", "--data", "sample",
+               "--checkpoint", str(tmp_path / ("c" * 300)), "--out", str(tmp_path / "o")])
+    assert rc == 2 and "`--checkpoint`" in _one_line_error(capsys)
+    # A 250-character model class name: its figures get capped names.
+    name = "A" * 250
+    (tmp_path / "long.py").write_text(
+        f"import torch\nclass {name}(torch.nn.Sequential):\n    def __init__(self):\n"
+        "        super().__init__(torch.nn.Flatten(), torch.nn.Linear(784, 10))\n")
+    rc = main(["explain", "--model", f"{tmp_path / 'long.py'}:{name}", str(image),
+               "--out", str(tmp_path / "o"), "--n-steps", "4", "--schedule", "linear",
+               "--map-tolerance", "10", "--no-progress"])
+    capsys.readouterr()
+    assert rc == 0 and max(len(p.name) for p in (tmp_path / "o").iterdir()) < 100
+
+
+# --- what a new user reads ---------------------------------------------------------------
+
+
+def test_explain_help_says_what_photos_get_and_the_constants_match(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import inspect
+
+    from captum_rank import cli
+    from captum_rank.attr import RankIntegratedGradients
+    from captum_rank.audit.explain import PHOTO_METHODS, PHOTO_SIZE
+
+    schedule = inspect.signature(RankIntegratedGradients.attribute).parameters["schedule"]
+    assert (cli._PHOTO_SCHEDULE, cli._PHOTO_SIZE, cli._LIBRARY_SCHEDULE) == (
+        PHOTO_METHODS["rig"], PHOTO_SIZE, schedule.default)
+    with pytest.raises(SystemExit):
+        main(["explain", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "'spectral' for photos" in text and "'arc_length' otherwise" in text
+
+
+def test_readme_explain_examples_use_the_schedule_that_converges_on_photos() -> None:
+    from captum_rank.audit.explain import PHOTO_METHODS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    lines = [line for line in readme.splitlines() if line.startswith("captum-rank explain")]
+    assert lines
+    for line in lines:
+        if "imagenet" in line and "--schedule" in line:
+            schedule = line.split("--schedule")[1].split()[0]
+            assert schedule == PHOTO_METHODS["rig"], line

@@ -281,3 +281,11 @@ def test_data_set_pixels_out_of_range_are_refused_naming_the_item(
     assert "`dataset item 1`" in str(raised.value)
     with pytest.raises(error, match=match):
         image_to_tensor(pixels, "image")
+
+
+def test_load_sample_refuses_a_non_bool_return_indices() -> None:
+    from captum_rank.checks import UserTypeError
+    from captum_rank.data import load_sample
+
+    with pytest.raises(UserTypeError, match="`return_indices` must be True or False"):
+        load_sample(return_indices=1)  # type: ignore[call-overload]

@@ -160,3 +160,24 @@ def test_without_resize_the_smallest_cover_is_cropped_on_one_side_only() -> None
     image[:, :2] = 255  # a white left edge survives only if the width is not cropped
     out = to_model_input(image, (20, 30), channels=1, interpolation="bilinear")
     assert out.shape == (1, 20, 30) and float(out[0, :, 0].min()) > 0.5
+
+
+def test_decompression_bomb_is_refused_before_decoding(tmp_path: object,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+    data = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+    # A caller that lifted PIL's own limit still gets a clear error, not a decode of 10^10
+    # pixels.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
+    bomb = Image.open(io.BytesIO(data))
+    with pytest.raises(UserInputError, match=r"100000 x 100000 pixels.*decompression bomb"):
+        to_model_input(bomb, 28)

@@ -547,3 +547,14 @@ def test_attribute_to_layer_input_must_be_a_real_bool() -> None:
     assert out.shape == (2, 1, 8, 8)
     assert lrig.attribute_ranks(x, target=0, n_steps=4,
                                 attribute_to_layer_input=np.False_).shape == (2, 2, 6)
+
+
+def test_layer_refuses_a_non_bool_return_convergence_delta() -> None:
+    from captum_rank import LayerRankIntegratedGradients
+    from captum_rank.checks import UserTypeError
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.Flatten(),
+                                torch.nn.Linear(2 * 4 * 4, 2))
+    layer = LayerRankIntegratedGradients(model, model[0])
+    with pytest.raises(UserTypeError, match="`return_convergence_delta` must be True"):
+        layer.attribute(torch.rand(2, 1, 6, 6), target=0, return_convergence_delta="yes")

@@ -284,3 +284,85 @@ def test_checks_run_before_any_model_call() -> None:
         with pytest.raises(UserInputError):
             _insdel(forward_func=counted, **bad)
     assert calls == []
+
+
+# --- maps and inputs that were once scored silently ------------------------------------
+
+
+def _small() -> tuple[nn.Module, Tensor, Tensor]:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 3)).eval()
+    return model, torch.rand(2, 1, 8, 8), torch.tensor([0, 1])
+
+
+def _nan_at(x: Tensor) -> Tensor:
+    y = x.clone()
+    y[0, 0, 0, 0] = float("nan")
+    return y
+
+
+_PIXEL_METRICS: dict[str, Callable[..., Any]] = {
+    "insertion_deletion": lambda m, x, a, t: insertion_deletion(m, x, a, t, steps=4),
+    "diffid": lambda m, x, a, t: diffid(m, x, a, t),
+    "road": lambda m, x, a, t: road(m, x, a, t),
+}
+
+
+@pytest.mark.parametrize("metric", sorted(_PIXEL_METRICS))
+def test_pixel_metrics_refuse_flat_or_nan_maps_and_nan_inputs(metric: str) -> None:
+    model, x, t = _small()
+    run = _PIXEL_METRICS[metric]
+    with pytest.raises(UserInputError, match="constant"):
+        run(model, x, torch.zeros_like(x), t)
+    with pytest.raises(UserInputError, match="NaN"):
+        run(model, x, _nan_at(torch.rand_like(x)), t)
+    with pytest.raises(UserInputError, match="`inputs` contains NaN"):
+        run(model, _nan_at(x), torch.rand_like(x), t)
+
+
+def test_insertion_deletion_refuses_more_steps_than_features() -> None:
+    model, x, t = _small()
+    with pytest.raises(UserInputError, match="`steps` is 10000000, more than the 64"):
+        insertion_deletion(model, x, torch.rand_like(x), t, steps=10**7)
+
+
+def test_rank_deletion_refuses_zero_scores_and_nan_inputs() -> None:
+    model, x, t = _small()
+    with pytest.raises(UserInputError, match="all zero"):
+        rank_deletion(model, x, torch.zeros(2, 1, 8), target=t)
+    with pytest.raises(UserInputError, match="`inputs` contains NaN"):
+        rank_deletion(model, _nan_at(x), torch.rand(2, 1, 8), target=t)
+
+
+@pytest.mark.parametrize("maps", ["nan", "shape"])
+def test_sanity_tests_refuse_nan_or_misshaped_maps(maps: str) -> None:
+    model = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), nn.Flatten(), nn.Linear(128, 3))
+    x = torch.rand(2, 1, 8, 8)
+
+    def explain(m: nn.Module, inputs: Tensor, target: Tensor) -> Tensor:
+        if maps == "shape":
+            return torch.rand(inputs.shape[0], 5)
+        return torch.full_like(inputs, float("nan"))
+
+    with pytest.raises(UserInputError, match="`explain` returned maps"):
+        cascading_randomization(model, explain, x, 0)
+    with pytest.raises(UserInputError, match="`explain` returned maps"):
+        random_logit(model, explain, x, 0, num_classes=3)
+
+
+def test_a_model_that_changes_its_input_in_place_is_refused_and_undone() -> None:
+    class Scales(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(64, 3)
+
+        def forward(self, x: Tensor) -> Tensor:
+            with torch.no_grad():
+                x.data.mul_(0.5)
+            return self.fc(x.flatten(1))
+
+    model, x, t = Scales().eval(), torch.rand(2, 1, 8, 8), torch.tensor([0, 1])
+    original = x.clone()
+    with pytest.raises(UserInputError, match="changed `inputs` in place"):
+        rank_deletion(model, x, torch.rand(2, 1, 8), target=t)
+    assert torch.equal(x, original)

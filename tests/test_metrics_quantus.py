@@ -94,3 +94,10 @@ def test_faithfulness_correlation_of_the_exact_map_beats_random() -> None:
                                      subset_size=8)
     assert float(good.mean()) > float(noise.mean())
     assert float(good.mean()) > 0.5
+
+
+def test_explain_warns_about_images_in_0_255() -> None:
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3)).eval()
+    x = np.random.default_rng(0).integers(0, 256, (2, 1, 4, 4)).astype(np.float32)
+    with pytest.warns(UserWarning, match="8-bit pixels"):
+        explain(model, x, np.array([0, 1]), n_steps=4)

@@ -214,3 +214,23 @@ def test_train_mode_warning_points_at_the_callers_line(layer: nn.Module) -> None
     with pytest.warns(UserWarning, match=r"before scoring") as info:
         diffid(model, X, torch.rand_like(X), 0)
     assert info[0].filename == __file__
+
+
+def test_input_guard_fingerprints_large_tensors_instead_of_copying() -> None:
+    from captum_rank._model_checks import InputGuard
+    from captum_rank.checks import UserInputError
+
+    big = torch.rand(5, (1 << 22) // 5 + 1)
+    guard = InputGuard(big, "data")
+    assert guard.copy is None  # no second copy of a big data set
+    guard.check()  # unchanged: fine
+    big[3, 7] += 0.25
+    with pytest.raises(UserInputError, match="`data` now holds the changed values"):
+        guard.check()
+    small = torch.rand(4, 4)
+    guard = InputGuard((small, torch.arange(4)), "data")
+    small.mul_(2)
+    before = small.clone()
+    with pytest.raises(UserInputError, match="were restored"):
+        guard.check()
+    assert torch.equal(small * 2, before)

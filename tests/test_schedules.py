@@ -289,3 +289,19 @@ def test_spectral_ig_recipe(overlap: float, channels: str) -> None:
         x, baseline, target=target, n_steps=M - 1, method="riemann_left",
         schedule=SpectralSchedule(w, channels=channels))
     assert torch.allclose(ours, expected, atol=1e-10)
+
+
+@pytest.mark.parametrize("attr, value", [("shape", "cosin"), ("channels", "jiont"),
+                                         ("shape", None), ("sigmoid_gain", -1.0)])
+def test_a_schedule_changed_after_construction_is_checked_where_used(
+        attr: str, value: object) -> None:
+    from captum_rank import RankIntegratedGradients
+    from captum_rank.checks import UserInputError
+    from captum_rank.schedules import SequentialSchedule
+
+    schedule = SequentialSchedule()
+    setattr(schedule, attr, value)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 4 * 4, 2))
+    with pytest.raises(UserInputError, match=attr):
+        RankIntegratedGradients(model).attribute(torch.rand(2, 3, 4, 4), target=0,
+                                                 schedule=schedule, n_steps=4)

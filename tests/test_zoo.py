@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import importlib.util
+import io
 import math
 import socket
 from importlib import resources
@@ -423,3 +424,72 @@ def test_preprocess_high_bit_depth_is_scaled_not_clipped(name: str) -> None:
         torch.testing.assert_close(out, torch.full_like(out, value), rtol=0, atol=1e-6)
     with pytest.raises(UserInputError, match=r"`image` is a float \(PIL mode 'F'\).*\[0, 1\]"):
         zoo.preprocess(name, Image.fromarray(np.full((8, 8), 40.0, np.float32)))
+
+
+# --- the weights file is checked against its card -------------------------------------
+
+
+def _tampered(monkeypatch: pytest.MonkeyPatch, make: Any) -> None:
+    original = zoo._resource
+
+    def fake(*parts: str) -> bytes:
+        data = original(*parts)
+        return make(data) if parts[0] == "weights" else data
+
+    monkeypatch.setattr(zoo, "_resource", fake)
+
+
+def _negated(data: bytes) -> bytes:
+    state = torch.load(io.BytesIO(data), weights_only=True)
+    buffer = io.BytesIO()
+    torch.save({k: -v for k, v in state.items()}, buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("make", [_negated, lambda data: b"\x00garbage" * 100,
+                                  lambda data: data[: len(data) // 2]],
+                         ids=["negated", "garbage", "truncated"])
+def test_zoo_weights_that_differ_from_the_card_are_refused(
+        monkeypatch: pytest.MonkeyPatch, make: Any) -> None:
+    _tampered(monkeypatch, make)
+    with pytest.raises(UserInputError, match=r"weights/fmnist-natural\.pt has SHA-256"):
+        zoo.load("fmnist-natural")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_users_weights_with_nan_or_inf_are_refused(tmp_path: Any, bad: float) -> None:
+    from captum_rank.audit.loading import load_model
+
+    state = zoo.load("fmnist-natural").state_dict()
+    state["classifier.3.weight"][0, 0] = bad
+    path = tmp_path / "w.pt"
+    torch.save(state, path)
+    with pytest.raises(UserInputError, match=r"w\.pt.*'classifier\.3\.weight' holds 1 NaN/inf"):
+        load_model("fmnist-natural", path)
+
+
+def test_users_weights_of_the_wrong_shape_or_garbage_get_clear_errors(tmp_path: Any) -> None:
+    from captum_rank.audit.loading import load_model
+
+    state = zoo.load("fmnist-natural").state_dict()
+    state["classifier.3.weight"] = torch.zeros(3, 3)
+    torch.save(state, tmp_path / "shape.pt")
+    with pytest.raises(UserInputError, match=r"do not fit fmnist-natural.*classifier"):
+        load_model("fmnist-natural", tmp_path / "shape.pt")
+    (tmp_path / "junk.pt").write_bytes(b"\x00garbage" * 100)
+    with pytest.raises(UserInputError, match="not a PyTorch weights file"):
+        load_model("fmnist-natural", tmp_path / "junk.pt")
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda:99", "bogus:0"])
+def test_bad_device_strings_are_clear_errors(device: str) -> None:
+    from captum_rank.audit import rank_accuracy
+
+    if device == "cuda:99" and torch.cuda.device_count() > 99:  # pragma: no cover
+        pytest.skip("a machine with 100 GPUs")
+    with pytest.raises(UserInputError, match=f"`device` '{device}' is not usable"):
+        zoo.load("fmnist-natural", device=device)
+    with pytest.raises(UserInputError, match=f"`device` '{device}' is not usable"):
+        rank_accuracy(nn.Sequential(nn.Flatten(), nn.Linear(16, 2)),
+                      (torch.rand(2, 1, 4, 4), torch.tensor([0, 1])), [0, 2], device=device,
+                      progress=False)

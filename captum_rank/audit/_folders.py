@@ -7,6 +7,7 @@ it only when a folder with class sub-folders is read.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -51,6 +52,62 @@ class ClassFolders(ImageFolder):
         super().__init__(root, transform=transform, loader=loader,
                          is_valid_file=lambda path: path.lower().endswith(suffixes),
                          allow_empty=True)
+
+    def make_dataset(self, directory: str | os.PathLike[str],
+                     class_to_idx: dict[str, int], extensions: Any = None,
+                     is_valid_file: Callable[[str], bool] | None = None,
+                     allow_empty: bool = False) -> list[tuple[str, int]]:
+        r"""``(path, label)`` of every image, each real file once.
+
+        torchvision's walk follows symlinks without remembering where it has been: a
+        ``loop -> ..`` link made it list one image 41 times. Here every folder is entered
+        once (by its real path) and every file counted once (by its real path, the first
+        class folder in sorted order keeping it); a warning says how many were left out.
+        """
+        seen_dirs: set[str] = set()
+        seen_files: set[str] = set()
+        samples: list[tuple[str, int]] = []
+        repeats = 0
+        root = os.path.realpath(directory)
+
+        def inside(path: str, folder: str) -> bool:
+            return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+        for name in sorted(class_to_idx):
+            top = os.path.join(directory, name)
+            own = os.path.realpath(top)
+            for here, dirs, files in os.walk(top, followlinks=True):
+                real = os.path.realpath(here)
+                if real in seen_dirs:
+                    dirs[:] = []
+                    continue
+                seen_dirs.add(real)
+                # A link up the tree (loop -> ..) or into another class folder would
+                # count that folder's images again, under this class's label.
+                kept = []
+                for d in sorted(dirs):
+                    target = os.path.realpath(os.path.join(here, d))
+                    if inside(root, target) or (inside(target, root) and not inside(target, own)):
+                        repeats += 1
+                    else:
+                        kept.append(d)
+                dirs[:] = kept
+                for file in sorted(files):
+                    path = os.path.join(here, file)
+                    if is_valid_file is not None and not is_valid_file(path):
+                        continue
+                    target = os.path.realpath(path)
+                    if target in seen_files:
+                        repeats += 1
+                        continue
+                    seen_files.add(target)
+                    samples.append((path, class_to_idx[name]))
+        if repeats:
+            warnings.warn(
+                f"{repeats} file(s) under {os.fspath(directory)!r} are reached twice through "
+                "symbolic links (a link loop such as loop -> .., or a link to another "
+                "folder's image); each image is counted once.", stacklevel=2)
+        return samples
 
     def find_classes(self, directory: str | os.PathLike[str]) -> tuple[list[str], dict[str, int]]:
         r"""The given class folders (sorted) and their labels; ``directory`` is not listed."""

@@ -1,59 +1,25 @@
-r"""The one JSON writer of the package (atomic and durable), and the matching reader.
+r"""The one JSON writer of the package, and the matching reader.
 
-:func:`write_json` writes to a fresh temporary file in the target's folder
-(:func:`tempfile.mkstemp`), flushes and ``fsync``\ s it, then moves it into place with
-:func:`os.replace`, which is atomic on POSIX and Windows: a process killed at any moment
-leaves the previous file or the new one, never half of one, and two writers never share
-a temporary name. Checkpoints, results and reports all go through it.
+:func:`write_json` and :func:`write_text` go through :func:`captum_rank._files.write_bytes`,
+the one writer of every output: atomic (temporary file, ``fsync``, :func:`os.replace`),
+never through a symlink at the target, with the umask's mode. Checkpoints, results and
+reports all go through it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from captum_rank._files import write_text
 
 __all__ = ["JsonExport", "dump", "load", "load_kind", "write_json", "write_text"]
 
 
-def write_text(path: str | os.PathLike[str], text: str) -> Path:
-    r"""Write ``text`` to ``path`` atomically (mkstemp, fsync, replace).
-
-    Args:
-        path: the file; its folder is created when missing.
-        text: the content (UTF-8).
-
-    Returns:
-        The path.
-
-    Examples:
-        >>> import tempfile, pathlib
-        >>> target = pathlib.Path(tempfile.mkdtemp()) / "a" / "x.txt"
-        >>> write_text(target, "hi").read_text(), sorted(p.name for p in target.parent.iterdir())
-        ('hi', ['x.txt'])
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return target
-
-
 def write_json(path: str | os.PathLike[str], obj: Any, indent: int | None = 2) -> Path:
-    r"""Write ``obj`` as JSON to ``path`` atomically (see :func:`write_text`).
+    r"""Write ``obj`` as JSON to ``path`` with :func:`captum_rank._files.write_text`.
 
     Args:
         path: the file.

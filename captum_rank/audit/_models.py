@@ -4,12 +4,13 @@ once, up front, that every model takes the data's images and scores its classes.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
 
 from captum_rank.audit.errors import AuditInputError
+from captum_rank.checks import usable_device
 
 __all__ = ["as_model_dict", "check_models_on_data", "model_device", "targets_for"]
 
@@ -69,7 +70,7 @@ def model_device(model: Any, default: torch.device | str | None = None) -> torch
         device(type='cpu')
     """
     if default is not None:
-        return torch.device(default)
+        return cast(torch.device, usable_device(default, "device"))
     if isinstance(model, nn.Module):
         for param in model.parameters():
             return param.device

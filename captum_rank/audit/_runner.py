@@ -10,7 +10,9 @@ an interruption), and all-reduces the sums over the processes at the end.
 from __future__ import annotations
 
 import os
+import sys
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -28,6 +30,38 @@ __all__ = ["run_stream"]
 Step = Callable[[Tensor, Tensor], Mapping[str, np.ndarray]]
 
 
+def _broken_invariant(saved: Mapping[str, np.ndarray], init: Mapping[str, np.ndarray],
+                      images: int) -> str:
+    r"""What a checkpoint's sums claim that they cannot, or ``""``.
+
+    Counts (integer sums) are counts of images: between 0 and the images of the completed
+    batches, and the image count (``n``/``count``) exactly that; floats are finite; sums
+    of absolute values, deltas and times are not negative.
+    """
+    if images < 0:
+        return "more batches done than this shard has"
+    if set(saved) != set(init):
+        return "different sums"
+    for name, value in saved.items():
+        if value.shape != init[name].shape:
+            return f"{name!r} has shape {value.shape}, not {init[name].shape}"
+        if np.issubdtype(init[name].dtype, np.integer):
+            if not np.all(np.equal(np.mod(value, 1), 0)):
+                return f"{name!r} holds fractions of an image"
+            if name in ("n", "count") and value.size and int(value.flat[0]) != images:
+                return f"{name!r} says {int(value.flat[0])} images, the batches hold {images}"
+            if value.size and (value.min() < 0 or value.max() > images):
+                return f"{name!r} holds counts outside [0, {images}]"
+        else:
+            if not np.all(np.isfinite(value)):
+                return f"{name!r} is not finite"
+            tail = name.rsplit("/", 1)[-1]
+            if tail in ("abs", "delta", "change", "seconds") or tail.endswith("_s"):
+                if value.size and value.min() < 0:
+                    return f"{name!r} is negative"
+    return ""
+
+
 def run_stream(
     source: DataSource,
     step: Step,
@@ -38,6 +72,7 @@ def run_stream(
     checkpoint_interval: float = 0.0,
     progress: bool = True,
     desc: str = "audit",
+    record: dict[str, Any] | None = None,
 ) -> dict[str, np.ndarray]:
     r"""Run ``step`` over this shard's batches and return the (all-reduced) sums.
 
@@ -52,6 +87,7 @@ def run_stream(
         checkpoint_interval: seconds between checkpoint writes (0: after every batch).
         progress: show a progress bar (rank 0 only).
         desc: the bar's label.
+        record: a result's ``meta``; a resumed run adds ``"resumed from"`` to it.
 
     Returns:
         The sums over all of the data set (over all processes).
@@ -72,12 +108,20 @@ def run_stream(
         loaded = ckpt.load()
         if loaded is not None:
             done, saved, _ = loaded
-            if set(saved) != set(sums) or any(
-                saved[k].shape != sums[k].shape for k in sums
-            ) or done > len(my_batches):
+            held = sum(min(source.batch_size, source.n_items - b * source.batch_size)
+                       for b in my_batches[:done]) if 0 <= done <= len(my_batches) else -1
+            broken = _broken_invariant(saved, sums, held)
+            if broken:
+                warnings.warn(f"checkpoint {path} claims sums that break their own "
+                              f"invariants ({broken}); ignoring it and starting over.",
+                              stacklevel=3)
                 done = 0
             else:
                 sums = {k: saved[k].astype(sums[k].dtype) for k in sums}
+                note = f"{path} ({done} of {len(my_batches)} batches, {held} images)"
+                print(f"captum-rank: {desc}: resumed from {note}", file=sys.stderr)
+                if record is not None:
+                    record["resumed from"] = note
     bar = Progress(len(my_batches), initial=done, desc=desc,
                    disable=not progress or not shard.is_main)
     last_save = time.monotonic()

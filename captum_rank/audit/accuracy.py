@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from captum_rank._model_checks import InputGuard
 from captum_rank.audit import _jsonio
 from captum_rank.audit._models import (
     as_model_dict,
@@ -244,6 +245,7 @@ def rank_accuracy(
         >>> result.high_rank_accuracy()["model"][0] == result.clean_accuracy()["model"]
         True
     """
+    guard = InputGuard(data, "data")
     named = as_model_dict(models)
     batch_size = positive_int(batch_size, "batch_size")
     checkpoint_interval = real(checkpoint_interval, "checkpoint_interval", minimum=0.0)
@@ -320,8 +322,10 @@ def rank_accuracy(
         "batch_size": batch_size,
     }
     started = time.perf_counter()
+    info = dict(meta or {})
     sums = run_stream(source, step, init, fingerprint, shard, checkpoint,
-                      checkpoint_interval, progress, desc="accuracy vs rank")
+                      checkpoint_interval, progress, desc="accuracy vs rank", record=info)
+    guard.check()
     return RankAccuracyResult(
         models=names,
         ranks=rank_list,
@@ -338,6 +342,6 @@ def rank_accuracy(
             "total": time.perf_counter() - started,
             "processes": shard.world_size,
         },
-        meta=dict(meta or {}),
+        meta=info,
         n_unlabelled=int(sums["unlabelled"][0]),
     )

@@ -1,23 +1,43 @@
-r"""Checkpoints of an audit's running sums: atomic writes, fingerprinted arguments.
+r"""Checkpoints of an audit's running sums: atomic, authenticated, bound to their run.
 
 A checkpoint is a small JSON file that holds the running sums of the batches completed so
 far, the number of those batches, and a fingerprint (SHA-256) of everything that
 determines the result: the kind of audit, the models' weights, the data, the ranks, the
-batch size, the shard. It is written to a temporary file in the same folder and moved
-into place with :func:`os.replace`, which is atomic on POSIX and Windows, so a process
-killed at any moment leaves either the previous checkpoint or the new one, never half of
-one. The file carries a SHA-256 checksum of its own contents: a checkpoint edited by hand
-(or damaged on disk) is detected, reported and ignored. Floats are stored with Python's
-shortest round-trip ``repr``, so reloaded sums are
-bit-for-bit the saved ones and a resumed audit adds the remaining batches in the same
-order as an uninterrupted one: the result is identical, not merely close.
+batch size, the shard. It is written like every output
+(:func:`captum_rank._files.write_bytes`: temporary file, then :func:`os.replace`), so a
+process killed at any moment leaves either the previous checkpoint or the new one.
+
+What a checkpoint may claim. A resumed audit trusts a checkpoint's sums only when
+
+- its HMAC-SHA256 verifies under a per-user secret key that is *not* in the checkpoint:
+  ``$XDG_CONFIG_HOME/captum-rank/checkpoint.key`` (default ``~/.config/...``), 32 random
+  bytes created on first use with mode ``0600`` in a ``0700`` folder. An unkeyed checksum
+  only catches accidents: whoever edits the file can recompute it. A key next to the
+  checkpoint (or the output) would be readable by whoever can edit the checkpoint in a
+  shared folder; the user's config folder is not. The MAC covers the whole file, the
+  fingerprint of the run's options, models and data included, so a checkpoint cannot be
+  moved to another run either. A checkpoint written by another user or on a machine with
+  another key is not trusted: it is ignored with a warning and the audit starts over.
+- its fingerprint equals this run's (same options, models and data), and
+- its sums keep their own invariants (checked by the runner): image counts equal the
+  images of the completed batches, every count lies between 0 and that number, every
+  float is finite and sums of absolute values are not negative.
+
+A checkpoint that fails any of these is ignored with a warning naming the reason, and
+overwritten. A resumed audit says so on standard error and records
+``"resumed from"`` (the file and the batches it held) in the result's ``meta``, which the
+report shows. Floats are stored with Python's shortest round-trip ``repr``, so reloaded
+sums are bit-for-bit the saved ones and a resumed audit adds the remaining batches in the
+same order as an uninterrupted one: the result is identical, not merely close.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
+import secrets
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,10 +49,10 @@ from torch import Tensor
 
 from captum_rank.audit._jsonio import write_json
 
-__all__ = ["Checkpoint", "digest_json", "digest_model", "digest_tensor"]
+__all__ = ["Checkpoint", "digest_json", "digest_model", "digest_tensor", "key_path"]
 
 _FORMAT = "captum-rank-audit-checkpoint"
-_VERSION = 2
+_VERSION = 3
 
 
 def digest_json(obj: Any) -> str:
@@ -127,9 +147,52 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _checksum(blob: Mapping[str, Any]) -> str:
-    # Everything but the checksum itself, in canonical form.
-    return digest_json({k: v for k, v in blob.items() if k != "checksum"})
+def key_path() -> Path:
+    r"""Where the per-user checkpoint key lives (see the module's docstring).
+
+    Returns:
+        ``$XDG_CONFIG_HOME/captum-rank/checkpoint.key``, by default under ``~/.config``.
+
+    Examples:
+        >>> key_path().name
+        'checkpoint.key'
+    """
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "captum-rank" / "checkpoint.key"
+
+
+def _key() -> tuple[bytes | None, str]:
+    r"""The per-user key (created on first use), or ``None`` and why it is unusable."""
+    path = key_path()
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                         | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w", encoding="ascii") as f:
+                f.write(secrets.token_hex(32) + "\n")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, encoding="ascii") as f:
+            info = os.fstat(f.fileno())
+            text = f.read().strip()
+    except (OSError, UnicodeDecodeError) as err:
+        return None, f"the key file {str(path)!r} cannot be used ({err})"
+    if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o022):
+        return None, (f"the key file {str(path)!r} is not yours alone (owner or group/other "
+                      "write permission); fix it with chmod 600 or remove it")
+    if len(text) < 32:
+        return None, f"the key file {str(path)!r} is too short; remove it to make a new one"
+    return text.encode("ascii"), ""
+
+
+def _mac(blob: Mapping[str, Any], key: bytes) -> str:
+    # Everything but the MAC itself, in canonical form.
+    text = json.dumps({k: v for k, v in blob.items() if k != "hmac"}, sort_keys=True,
+                      separators=(",", ":"), default=str)
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def _encode(array: np.ndarray) -> dict[str, Any]:
@@ -186,11 +249,18 @@ class Checkpoint:
                 blob = json.load(f)
             if blob.get("format") != _FORMAT or blob.get("version") != _VERSION:
                 raise ValueError("not an audit checkpoint of this version")
-            if blob.get("checksum") != _checksum(blob):
+            key, why = _key()
+            if key is None:
+                warnings.warn(f"checkpoint {self.path} cannot be verified: {why}; ignoring "
+                              "it and starting over.", stacklevel=3)
+                return None
+            mac = blob.get("hmac")
+            if not isinstance(mac, str) or not hmac.compare_digest(mac, _mac(blob, key)):
                 warnings.warn(
-                    f"checkpoint {self.path} fails its checksum: it was edited or damaged "
-                    "after it was written; ignoring it and starting over. It will be "
-                    "overwritten.",
+                    f"checkpoint {self.path} fails its authentication (HMAC under "
+                    f"{key_path()}): it was edited or damaged after it was written, or "
+                    "written by another user or machine; ignoring it and starting over. "
+                    "It will be overwritten.",
                     stacklevel=3,
                 )
                 return None
@@ -245,5 +315,10 @@ class Checkpoint:
             "complete": bool(complete),
             "sums": {name: _encode(np.asarray(value)) for name, value in sums.items()},
         }
-        blob["checksum"] = _checksum(blob)
+        key, why = _key()
+        if key is None:
+            warnings.warn(f"checkpoint {self.path} is written without authentication "
+                          f"({why}): it cannot be resumed.", stacklevel=3)
+        else:
+            blob["hmac"] = _mac(blob, key)
         write_json(self.path, blob, indent=None)

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from captum_rank._model_checks import InputGuard
 from captum_rank.attr import ADAPTIVE, RankIntegratedGradients
 from captum_rank.audit import _jsonio
 from captum_rank.audit._models import as_model_dict, check_models_on_data, model_device
@@ -306,6 +307,7 @@ def explain(
         >>> item["target"], item["target_name"], len(item["methods"]["rig"]["spectrum"])
         (2, 'fish', 4)
     """
+    guard = InputGuard(images, "images")
     named = as_model_dict(models)
     if not isinstance(images, Tensor) or images.dim() != 4 or not images.is_floating_point():
         raise UserTypeError(
@@ -425,6 +427,7 @@ def explain(
             "the report does not draw them. Raise `n_steps`, or for photos use "
             "schedule='spectral', whose maps converge in fewer evaluations "
             "(see the convergence page).", stacklevel=2)
+    guard.check()
     return result
 
 

@@ -26,7 +26,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import stat
 import sys
+import warnings
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -108,6 +110,13 @@ def _import_file(target: str) -> Any:
         sys.path.insert(0, folder)
     try:
         module_spec.loader.exec_module(module)
+    except SystemExit as err:  # sys.exit() in a model file must not end the caller silently
+        del sys.modules[name]
+        raise AuditInputError(
+            f"importing model file {target!r} called sys.exit({err.code!r}); a model file "
+            "must define the model, not run a script (guard the script part with "
+            "`if __name__ == \"__main__\":`)."
+        ) from None
     except Exception as err:
         del sys.modules[name]
         raise AuditInputError(
@@ -131,6 +140,11 @@ def _import_object(spec: str) -> tuple[Any, str]:
     else:
         try:
             module = importlib.import_module(target)
+        except SystemExit as err:
+            raise AuditInputError(
+                f"importing module {target!r} called sys.exit({err.code!r}); point --model "
+                "at a module that defines the model without running a script."
+            ) from None
         except Exception as err:
             raise AuditInputError(
                 f"cannot import module {target!r}: {type(err).__name__}: {_first_line(err)}"
@@ -158,6 +172,10 @@ def _build(spec: str, obj: Any) -> nn.Module:
         )
     try:
         model = obj()
+    except SystemExit as err:
+        raise AuditInputError(
+            f"{what} model {spec!r} called sys.exit({err.code!r}); fix the model code."
+        ) from None
     except TypeError as err:
         raise AuditInputError(
             f"{what} model {spec!r} without arguments failed ({_first_line(err)}); point "
@@ -249,6 +267,10 @@ def load_model(
     if weights is not None:
         state = _read_state_dict(weights, name)
         try:
+            zoo.check_finite_state(state, repr(str(weights)))
+        except UserInputError as err:
+            raise AuditInputError(str(err)) from None
+        try:
             model.load_state_dict(state)
         except RuntimeError as err:
             lines = str(err).strip().splitlines()
@@ -299,14 +321,31 @@ def read_image(path: str | os.PathLike[str], hint: str = "") -> Any:
     Raises:
         AuditInputError: a missing or unreadable file.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
+        # A FIFO would block the read forever, /dev/zero never ends: regular files only.
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise AuditInputError(f"image {os.fspath(path)!r} is a folder, not an image "
+                                  f"file.{hint}")
+        if not stat.S_ISREG(mode):
+            raise AuditInputError(
+                f"image {os.fspath(path)!r} is not a regular file (a device, FIFO or "
+                f"socket); give PNG, JPEG or other image files.{hint}")
         with Image.open(path) as image:
             image.load()
-            return image.copy()
+            # A camera's portrait photo is stored sideways with an EXIF orientation tag.
+            return ImageOps.exif_transpose(image) or image.copy()
+    except AuditInputError:
+        raise
     except FileNotFoundError:
         raise AuditInputError(f"image {os.fspath(path)!r} does not exist.{hint}") from None
+    except Image.DecompressionBombError as err:
+        raise AuditInputError(
+            f"image {os.fspath(path)!r} is refused as a possible decompression bomb "
+            f"({_first_line(err)}); if it is a genuine image, shrink it first, or raise "
+            f"PIL.Image.MAX_IMAGE_PIXELS knowingly.{hint}") from None
     except (UnidentifiedImageError, OSError, ValueError) as err:
         raise AuditInputError(
             f"cannot read image {os.fspath(path)!r}: {type(err).__name__}: "
@@ -547,12 +586,28 @@ def _without_bad_images(data: Any, labels: list[int]) -> tuple[Any, list[int],
     return Subset(data, good), [labels[i] for i in good], skipped
 
 
+def _once_each(paths: list[Path]) -> list[Path]:
+    r"""``paths`` less those naming a file already listed (a symlink to a sibling)."""
+    seen: set[str] = set()
+    kept = []
+    for path in paths:
+        real = os.path.realpath(path)
+        if real not in seen:
+            seen.add(real)
+            kept.append(path)
+    if len(kept) < len(paths):
+        warnings.warn(f"{len(paths) - len(kept)} file(s) in {str(paths[0].parent)!r} are "
+                      "symbolic links to images already listed; each image is counted once.",
+                      stacklevel=3)
+    return kept
+
+
 def _image_folder(root: Path, transform: Callable[[Any], Tensor],
                   model_classes: Sequence[str] | None,
                   skip_bad_images: bool = False) -> LoadedData:
     subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    files_here = sorted(p for p in root.iterdir()
-                        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    files_here = _once_each(sorted(p for p in root.iterdir()
+                                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
     data: Any
     if subdirs:
         names = [d.name for d in subdirs]
@@ -760,6 +815,8 @@ def load_images(
         >>> tuple(batch.shape), float(batch.max()), notes
         ((1, 1, 28, 28), 1.0, [None])
     """
+    if isinstance(paths, str | bytes | os.PathLike):  # one path, not its characters
+        paths = [os.fsdecode(paths)]
     if not paths:
         raise AuditInputError("no image files given; name at least one image.")
     fit = transform if transform is not None else fit_to(shape)

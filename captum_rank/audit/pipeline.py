@@ -117,6 +117,8 @@ def audit(
     accuracy = rank_accuracy(
         named, data, rank_list, batch_size=batch_size, device=device, checkpoint=checkpoint,
         progress=progress, distributed=distributed, meta=info, num_classes=num_classes)
+    if "resumed from" in accuracy.meta:  # shown in the report, not only in report.json
+        info["resumed from"] = accuracy.meta["resumed from"]
     spectrum = None
     if spectrum_images:
         all_labels = labels if labels is not None else _labels_of(data)
@@ -133,6 +135,8 @@ def audit(
             device=device, checkpoint=f"{os.fspath(checkpoint)}.spectrum" if checkpoint else None,
             progress=progress, distributed=distributed, tolerance=tolerance,
             meta={**info, "spectrum images": f"{len(index)}: {how}"})
+        if "resumed from" in spectrum.meta:
+            info["spectrum resumed from"] = spectrum.meta["resumed from"]
     return AuditReport(accuracy, spectrum, info,
                        class_names=list(class_names) if class_names is not None else None,
                        title=title)

@@ -12,7 +12,9 @@ the result (nothing assumes the methods are called ``ig`` and ``rig``).
 
 from __future__ import annotations
 
+import hashlib
 import html
+import io
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from captum_rank._files import write_bytes
 from captum_rank.audit import _jsonio
 from captum_rank.audit.accuracy import RankAccuracyResult
 from captum_rank.audit.explain import ExplainResult
@@ -227,7 +230,11 @@ code, pre { background: #f5f5f5; padding: 0.1em 0.3em; }
 
 
 def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+    slug = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+    # File names are capped (255 bytes on most file systems); a hash keeps long names apart.
+    if len(slug) > 60:
+        slug = f"{slug[:48]}-{hashlib.sha256(name.encode()).hexdigest()[:10]}"
+    return slug
 
 
 def _plain(value: Any) -> str:
@@ -239,8 +246,12 @@ def _img(name: str, alt: str) -> str:
 
 
 def _save(fig: Any, path: Path) -> None:
+    # Rendered in memory, then written like every other output (atomic, no symlink
+    # followed, umask mode): a full disk leaves no partial PNG behind.
     root = getattr(fig, "figure", fig) if not hasattr(fig, "savefig") else fig
-    root.savefig(path, dpi=100)
+    buffer = io.BytesIO()
+    root.savefig(buffer, format="png", dpi=100)
+    write_bytes(path, buffer.getvalue())
 
 
 def _reliability_note(tolerance: float) -> str:

@@ -17,7 +17,7 @@ from torch.utils.data import Dataset, Subset
 
 from captum_rank.audit.checkpoint import digest_tensor
 from captum_rank.audit.errors import AuditInputError
-from captum_rank.checks import optional_positive_int, positive_int
+from captum_rank.checks import optional_positive_int, positive_int, warn_unscaled
 from captum_rank.data import iter_batches
 
 __all__ = ["DataSource", "as_source"]
@@ -180,5 +180,6 @@ def as_source(
     if isinstance(data, list | tuple) and len(data) == 2 and isinstance(data[0], Tensor):
         if not isinstance(data[1], Tensor):
             data = (data[0], torch.as_tensor(data[1]))
+        warn_unscaled(data[0][:64], "data")  # a sample: the check is O(data) otherwise
         return DataSource((data[0], data[1]), batch_size, limit)
     return DataSource(data, batch_size, limit)

@@ -49,6 +49,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from captum_rank._model_checks import InputGuard
 from captum_rank.attr import ADAPTIVE, RankIntegratedGradients
 from captum_rank.audit import _jsonio
 from captum_rank.audit._models import (
@@ -508,6 +509,7 @@ def rank_spectrum(
         >>> result.exact  # grey images: RIG's default curve has the exact form; IG has not
         {'rig': True, 'ig': False}
     """
+    guard = InputGuard(data, "data")
     named = as_model_dict(models)
     n_steps = positive_int(n_steps, "n_steps")
     batch_size = positive_int(batch_size, "batch_size")
@@ -606,14 +608,16 @@ def rank_spectrum(
         "batch_size": batch_size, "tolerance": tolerance, "per_class": keep_classes,
     }
     started = time.perf_counter()
+    info = dict(meta or {})
     sums = run_stream(source, step, init, fingerprint, shard, checkpoint,
-                      checkpoint_interval, progress, desc="rank spectra")
+                      checkpoint_interval, progress, desc="rank spectra", record=info)
     counts = {m: {c: int(v) for c, v in enumerate(sums[f"{m}/class_count"]) if v}
               for m in names}
     class_sums: dict[str, dict[str, dict[int, list[float]]]] = {}
     if keep_classes:
         class_sums = {meth: {m: {c: sums[f"{meth}/{m}/class"][c].tolist() for c in counts[m]}
                              for m in names} for meth in method_map}
+    guard.check()
     return RankSpectrumResult(
         models=names,
         methods=schedules,
@@ -641,6 +645,6 @@ def rank_spectrum(
             "total": time.perf_counter() - started,
             "processes": shard.world_size,
         },
-        meta=dict(meta or {}),
+        meta=info,
         exact=exact_map,
     )

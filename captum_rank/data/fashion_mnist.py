@@ -22,7 +22,13 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from captum_rank.checks import UserInputError, UserTypeError, non_negative_int, positive_int
+from captum_rank.checks import (
+    UserInputError,
+    UserTypeError,
+    boolean,
+    non_negative_int,
+    positive_int,
+)
 from captum_rank.data.images import image_to_tensor
 
 __all__ = [
@@ -307,7 +313,7 @@ def load_sample(
         indices = npz["indices"]
     x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1)
     y = torch.from_numpy(labels.astype(np.int64))
-    if return_indices:
+    if boolean(return_indices, "return_indices"):
         return x, y, torch.from_numpy(indices.astype(np.int64))
     return x, y
 

@@ -84,6 +84,11 @@ def _high_bit_pil(image: Any, name: str) -> np.ndarray:
     return (values64.astype(np.float64) / full).astype(np.float32)
 
 
+#: Pixels above which an image is refused before it is decoded (PIL's own default limit;
+#: a lower ``PIL.Image.MAX_IMAGE_PIXELS`` wins).
+_BOMB_PIXELS = 178_956_970
+
+
 def _pixels(image: Any, name: str, keep_floats: bool = False) -> np.ndarray:
     """The pixels of one image as an (H, W) or (H, W, 3) array, the only decoder.
 
@@ -94,6 +99,17 @@ def _pixels(image: Any, name: str, keep_floats: bool = False) -> np.ndarray:
     where none follows.
     """
     if _is_pil(image):
+        # The size is in the header: refuse a decompression bomb before decoding it,
+        # even where the caller lifted PIL's own limit (MAX_IMAGE_PIXELS = None).
+        from PIL import Image
+
+        width, height = image.size
+        limit = Image.MAX_IMAGE_PIXELS or _BOMB_PIXELS
+        if width * height > min(limit, _BOMB_PIXELS):
+            raise UserInputError(
+                f"`{name}` is {width} x {height} pixels, over the limit of "
+                f"{min(limit, _BOMB_PIXELS)} (a possible decompression bomb); shrink it "
+                "first.")
         mode = str(image.mode)
         if mode.startswith("I;16") or mode in ("I", "F"):
             return np.ascontiguousarray(_high_bit_pil(image, name))

@@ -226,3 +226,16 @@ def check_pair(inputs: Any, attributions: Any, name: str = "attributions") -> No
         )
     if not torch.isfinite(attributions).all():
         raise UserInputError(f"`{name}` contains NaN or inf; the order would be undefined.")
+    if not torch.isfinite(inputs).all():
+        raise UserInputError(
+            "`inputs` contains NaN or inf; every score of a perturbed input would be NaN. "
+            "Clean the inputs first.")
+    flat = attributions.detach().reshape(attributions.shape[0], -1)
+    flat_maps = (flat == flat[:, :1]).all(dim=1)
+    if bool(flat_maps.any()):
+        # A constant (e.g. all-zero) map ranks no feature above another: the curve would
+        # measure the tie-breaking order, not the map.
+        raise UserInputError(
+            f"`{name}` of example(s) {flat_maps.nonzero().flatten()[:5].tolist()} are "
+            "constant (e.g. all zero) and order no feature above another; score "
+            "informative maps only (for a random reference use metrics.random_map).")

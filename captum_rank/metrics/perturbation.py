@@ -284,6 +284,13 @@ def insertion_deletion(
     score = check_score(score)
     fill_value = _check_fill(fill)
     steps = positive_int(steps, "steps")
+    features = int(inputs[0].numel())
+    # More steps than features only repeat points (and 10**7 never ends); the default 16
+    # stays allowed on tiny inputs, where the repeats cost a few passes.
+    if steps > max(features, 16):
+        raise UserInputError(
+            f"`steps` is {steps}, more than the {features} features of an input; give "
+            f"steps <= {features} (each step then moves at least one feature).")
     _check_generator(generator)
     n = inputs.shape[0]
     t = as_target(target, n, inputs.device)

@@ -28,7 +28,7 @@ from torch import nn
 
 from captum_rank._model_checks import check_class_target, model_placement
 from captum_rank.attr import RankIntegratedGradients
-from captum_rank.checks import UserInputError, UserTypeError, boolean, integer
+from captum_rank.checks import UserInputError, UserTypeError, boolean, integer, warn_unscaled
 
 __all__ = ["explain", "explain_func"]
 
@@ -105,6 +105,7 @@ def explain(
             f"{[*_ATTRIBUTE_KEYS, 'multiply_by_inputs', 'device', 'reduce_axes']}."
         )
     x = torch.as_tensor(np.asarray(inputs) if not isinstance(inputs, torch.Tensor) else inputs)
+    warn_unscaled(x, "inputs")
     # The model's device and dtype (Quantus hands over float32 numpy even for a float64 model).
     own_device, dtype = model_placement(model, x if x.is_floating_point() else x.float())
     device = torch.device(device_arg) if device_arg is not None else own_device

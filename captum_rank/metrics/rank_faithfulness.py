@@ -44,6 +44,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from captum_rank._model_checks import InputGuard
 from captum_rank.checks import UserInputError, UserTypeError, boolean, integer, positive_int
 from captum_rank.metrics._scoring import (
     ForwardFunc,
@@ -102,6 +103,9 @@ def _check_inputs(inputs: Any) -> Tensor:
             "`inputs` must be a non-empty batch of matrices (N, ..., H, W), got shape "
             f"{tuple(inputs.shape)}."
         )
+    if not bool(torch.isfinite(inputs).all()):
+        raise UserInputError("`inputs` contains NaN or inf; its SVD is undefined. Clean the "
+                             "inputs first.")
     return inputs
 
 
@@ -214,6 +218,7 @@ def rank_deletion(
         >>> bool(torch.allclose(curves.curves[:, -1], model(torch.zeros_like(x))[:, 1]))
         True
     """
+    guard = InputGuard(inputs, "inputs")
     x = _check_inputs(inputs).detach()
     internal_batch_size = check_forward(forward_func, x, additional_forward_args,
                                         internal_batch_size)
@@ -238,6 +243,12 @@ def rank_deletion(
     rank_scores = rank_scores.expand(s.shape)
     if not torch.isfinite(rank_scores).all():
         raise UserInputError("`rank_scores` contains NaN or inf; the order is undefined.")
+    zero = (rank_scores.reshape(rank_scores.shape[0], -1) == 0).all(dim=1)
+    if bool(zero.any()):
+        raise UserInputError(
+            f"`rank_scores` of example(s) {zero.nonzero().flatten()[:5].tolist()} are all "
+            "zero and rank no component above another; for the singular-value order pass "
+            "singular_values(inputs) explicitly.")
     n = x.shape[0]
     total = s[0].numel()
     if counts is None:
@@ -275,4 +286,5 @@ def rank_deletion(
             point = x.to(point.dtype)
         points.append(score_of(forward_func, point.to(x.dtype), t, score,
                                additional_forward_args, internal_batch_size, ref))
+    guard.check()
     return RankCurves(torch.tensor(count_list), total, torch.stack(points, 1), mode, score)

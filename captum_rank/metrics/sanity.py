@@ -35,6 +35,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from captum_rank._model_checks import InputGuard
 from captum_rank.checks import UserInputError, UserTypeError, fraction, integer
 from captum_rank.metrics._protocols import ExplainFunc
 from captum_rank.metrics._scoring import (
@@ -281,6 +282,23 @@ def _check_sanity_call(
     return x, t, int(outputs.shape[1])
 
 
+def _checked_maps(maps: Any, x: Tensor, when: str) -> Tensor:
+    """``explain``'s maps, refused when they are not maps of ``x`` or not finite."""
+    n, _, h, w = x.shape
+    if not isinstance(maps, Tensor):
+        raise UserTypeError(f"`explain` returned {type(maps).__name__} for {when}; it must "
+                            "return a tensor of maps.")
+    if tuple(maps.shape) not in (tuple(x.shape), (n, h, w)):
+        raise UserInputError(
+            f"`explain` returned maps of shape {tuple(maps.shape)} for {when}; they must "
+            f"have the inputs' shape {tuple(x.shape)} or ({n}, {h}, {w}).")
+    if not bool(torch.isfinite(maps).all()):
+        raise UserInputError(
+            f"`explain` returned maps with NaN or inf for {when}; a similarity with them "
+            "means nothing. Fix the explanation method (or the model's outputs).")
+    return maps.detach()
+
+
 def cascading_randomization(
     model: nn.Module,
     explain: ExplainFunc,
@@ -337,9 +355,10 @@ def cascading_randomization(
         >>> curves.spearman.tolist()  # the edge detector ignores the model: it fails
         [[1.0, 1.0], [1.0, 1.0]]
     """
+    guard = InputGuard(inputs, "inputs")
     x, t, _ = _check_sanity_call(model, explain, inputs, target)
     seed = integer(seed, "seed")
-    reference = explain(model, x, t).detach()
+    reference = _checked_maps(explain(model, x, t), x, "the trained model")
     clone = copy.deepcopy(model)
     available = {name: m for name, m in clone.named_modules()
                  if any(True for _ in m.parameters())}
@@ -361,11 +380,12 @@ def cascading_randomization(
     for stage in stages:
         for name in stage:
             _reinitialise(available[name], generator)
-        maps = explain(clone, x, t).detach()
+        maps = _checked_maps(explain(clone, x, t), x, f"stage {_stage_name(stage)}")
         s, q = map_similarity(maps, reference)
         spearman.append(s)
         ssim.append(q)
     names = [_stage_name(stage) for stage in stages]
+    guard.check()
     return SanityCurves(names, torch.stack(spearman), torch.stack(ssim),
                         {"test": "cascading randomisation", "seed": seed})
 
@@ -412,6 +432,7 @@ def random_logit(
         >>> curves.spearman.shape
         torch.Size([1, 3])
     """
+    guard = InputGuard(inputs, "inputs")
     num_classes = integer(num_classes, "num_classes", minimum=2)
     seed = integer(seed, "seed")
     x, t, outputs = _check_sanity_call(model, explain, inputs, target)
@@ -428,9 +449,10 @@ def random_logit(
     generator = torch.Generator().manual_seed(seed)
     shift = torch.randint(1, num_classes, (x.shape[0],), generator=generator).to(t.device)
     other = (t + shift) % num_classes
-    reference = explain(model, x, t).detach()
-    maps = explain(model, x, other).detach()
+    reference = _checked_maps(explain(model, x, t), x, "the target")
+    maps = _checked_maps(explain(model, x, other), x, "the other class")
     s, q = map_similarity(maps, reference)
+    guard.check()
     return SanityCurves(["random logit"], s[None], q[None],
                         {"test": "random logit", "seed": seed, "classes": other.tolist()})
 

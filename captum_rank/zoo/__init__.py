@@ -17,6 +17,7 @@ well it does. Nothing is downloaded. See ``captum_rank/zoo/README.md``.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from collections.abc import Callable
@@ -26,7 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from captum_rank.checks import UserInputError, UserTypeError
+from captum_rank.checks import UserInputError, UserTypeError, usable_device
 from captum_rank.data.images import to_model_input
 from captum_rank.zoo.classes import FASHION_MNIST_CLASSES, imagenet_classes
 from captum_rank.zoo.imagenet import EfficientNetLite0
@@ -37,6 +38,7 @@ __all__ = [
     "FashionCNN",
     "available",
     "card",
+    "check_finite_state",
     "class_names",
     "input_shape",
     "load",
@@ -44,17 +46,61 @@ __all__ = [
 ]
 
 
+_REINSTALL = "reinstall captum-rank (pip install --force-reinstall captum-rank)"
+
+
+def _check_sha256(name: str, actual: str) -> None:
+    c = card(name)
+    expected = c["weights_sha256"]
+    if actual != expected:
+        raise UserInputError(
+            f"zoo model {name!r}: the weights file {c['weights_file']} has SHA-256 "
+            f"{actual[:16]}..., its card records {expected[:16]}...: the file was changed "
+            f"or damaged after installation; {_REINSTALL}.")
+
+
+def check_finite_state(state: dict[str, Tensor], source: str) -> None:
+    r"""Refuse a ``state_dict`` holding NaN or infinite values, naming the tensor.
+
+    Args:
+        state: names to tensors.
+        source: what the weights are, for the message (a file name).
+
+    Raises:
+        UserInputError: a floating tensor has a NaN or an infinity.
+
+    Examples:
+        >>> check_finite_state({"w": torch.tensor([1.0, float("nan")])}, "w.pt")
+        Traceback (most recent call last):
+        ...
+        captum_rank.checks.UserInputError: weights w.pt: tensor 'w' holds 1 NaN/inf ...
+    """
+    for key, value in state.items():
+        if isinstance(value, Tensor) and value.is_floating_point():
+            bad = int((~torch.isfinite(value)).sum())
+            if bad:
+                raise UserInputError(
+                    f"weights {source}: tensor {key!r} holds {bad} NaN/inf value(s) of "
+                    f"{value.numel()}; a model with them gives NaN attributions. Use "
+                    "weights saved from a run that did not diverge.")
+
+
 def _fashion_cnn(name: str) -> nn.Module:
     model = FashionCNN()
+    data = _resource("weights", f"{name}.pt")
+    # Cheap (180 kB): a changed file cannot load silently with other numbers.
+    _check_sha256(name, hashlib.sha256(data).hexdigest())
     # weights_only=True: the file is read as plain tensors, never as arbitrary pickles.
-    state = torch.load(
-        io.BytesIO(_resource("weights", f"{name}.pt")), map_location="cpu", weights_only=True
-    )
+    state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    check_finite_state(state, card(name)["weights_file"])
     model.load_state_dict(state)
     return model
 
 
 def _efficientnet_lite0(name: str) -> nn.Module:
+    from captum_rank.zoo.imagenet import weights_sha256
+
+    _check_sha256(name, weights_sha256())
     return EfficientNetLite0()
 
 
@@ -140,8 +186,9 @@ def load(name: str, device: str | torch.device | None = None) -> nn.Module:
         logits; the normalisation is inside the model.
 
     Raises:
-        UserInputError: unknown ``name``, or the packages the ImageNet model needs are
-            missing (the message gives the install command).
+        UserInputError: unknown ``name``, the packages the ImageNet model needs are
+            missing (the message gives the install command), or the weights file's
+            SHA-256 differs from the card's ``weights_sha256`` (the message names the file).
 
     Examples:
         >>> from captum_rank.data import load_sample
@@ -151,10 +198,11 @@ def load(name: str, device: str | torch.device | None = None) -> nn.Module:
         torch.Size([4, 10])
     """
     name = _check_name(name)
+    target = usable_device(device, "device") if device is not None else None
     model = _MODELS[name](name)
     model.eval()
-    if device is not None:
-        model.to(device)
+    if target is not None:
+        model.to(target)
     return model
 
 
