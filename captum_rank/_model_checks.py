@@ -280,15 +280,11 @@ def check_additional_forward_args(additional_forward_args: Any, num_examples: in
     """
     if additional_forward_args is None:
         return
+    check_finite_forward_args(additional_forward_args)
     packed = isinstance(additional_forward_args, tuple)
     items = additional_forward_args if packed else (additional_forward_args,)
     for index, item in enumerate(items):
         name = f"additional_forward_args[{index}]" if packed else "additional_forward_args"
-        if isinstance(item, Tensor) and item.is_floating_point() and not bool(
-                torch.isfinite(item.detach()).all()):
-            raise UserInputError(
-                f"`{name}` holds NaN or inf; it goes into every model call, so the "
-                "outputs would be NaN. Clean it first.")
         if not isinstance(item, Tensor) or item.dim() == 0 or item.shape[0] == num_examples:
             continue
         raise UserInputError(
@@ -298,6 +294,36 @@ def check_additional_forward_args(additional_forward_args: Any, num_examples: in
             f"({num_examples}, ...); pass a value shared by all examples as a 0-d tensor, a "
             "non-tensor, or inside forward_func."
         )
+
+
+def check_finite_forward_args(additional_forward_args: Any) -> None:
+    r"""Floating tensors in ``additional_forward_args`` must be finite, named if not.
+
+    Args:
+        additional_forward_args (Any): the user's extra arguments (any value, or a tuple).
+
+    Raises:
+        UserInputError: for a floating tensor holding NaN or inf, naming its position.
+
+    Examples:
+        >>> import torch
+        >>> check_finite_forward_args((torch.ones(2), "mode"))
+        >>> check_finite_forward_args((torch.tensor([1.0, float("nan")]),))
+        Traceback (most recent call last):
+        ...
+        captum_rank.checks.UserInputError: `additional_forward_args[0]` holds NaN or inf; ...
+    """
+    if additional_forward_args is None:
+        return
+    packed = isinstance(additional_forward_args, tuple)
+    items = additional_forward_args if packed else (additional_forward_args,)
+    for index, item in enumerate(items):
+        name = f"additional_forward_args[{index}]" if packed else "additional_forward_args"
+        if isinstance(item, Tensor) and item.is_floating_point() and not bool(
+                torch.isfinite(item.detach()).all()):
+            raise UserInputError(
+                f"`{name}` holds NaN or inf; it goes into every model call, so the "
+                "outputs would be NaN. Clean it first.")
 
 
 def check_grad_mode() -> None:
@@ -466,7 +492,8 @@ def preflight(
     canonical = check_target(target, num_examples)
     # Tensors in additional_forward_args with another first dimension than N are passed as
     # Captum passes them (repeated per path step), not refused: Captum code relies on it
-    # (LLMGradientAttribution's target tokens).
+    # (LLMGradientAttribution's target tokens). NaN in them is refused, naming them.
+    check_finite_forward_args(additional_forward_args)
     warn_if_training(forward_func)
     return canonical
 
