@@ -21,15 +21,8 @@ from captum_rank._model_checks import check_target, checked_gradients, warn_non_
 from captum_rank._validation import as_tuples
 from captum_rank.adaptive import Convergence
 from captum_rank.checks import UserInputError, UserTypeError
-from captum_rank.options import (
-    ADAPTIVE,
-    DEFAULT_FORM,
-    DEFAULT_N_STEPS,
-    DEFAULT_SCHEDULE,
-    RigOptions,
-    ScheduleLike,
-    default_method,
-)
+from captum_rank.defaults import ADAPTIVE, DEFAULT_FORM, DEFAULT_N_STEPS, DEFAULT_SCHEDULE
+from captum_rank.options import RigOptions, ScheduleLike, default_method
 
 __all__ = ["ADAPTIVE", "RankIntegratedGradients", "default_method"]
 
@@ -288,9 +281,9 @@ class RankIntegratedGradients(IntegratedGradients):
             True
         """
         is_tuple = _is_tuple(inputs)
-        options = RigOptions(n_steps=n_steps, method=method,
-                             internal_batch_size=internal_batch_size, schedule=schedule,
-                             form=form, tolerance=tolerance, map_tolerance=map_tolerance)
+        options = RigOptions.ensure(
+            n_steps=n_steps, method=method, internal_batch_size=internal_batch_size,
+            schedule=schedule, form=form, tolerance=tolerance, map_tolerance=map_tolerance)
         run = self._run(inputs, baselines, target, additional_forward_args, options,
                         pixels=True, ranks=False)
         return self._finish(is_tuple, run.pixels, run.inputs, baselines, target,
@@ -347,9 +340,9 @@ class RankIntegratedGradients(IntegratedGradients):
             torch.Size([2, 3, 16])
         """
         is_tuple = _is_tuple(inputs)
-        options = RigOptions(n_steps=n_steps, method=method,
-                             internal_batch_size=internal_batch_size, schedule=schedule,
-                             form=form, tolerance=tolerance, map_tolerance=map_tolerance)
+        options = RigOptions.ensure(
+            n_steps=n_steps, method=method, internal_batch_size=internal_batch_size,
+            schedule=schedule, form=form, tolerance=tolerance, map_tolerance=map_tolerance)
         run = self._run(inputs, baselines, target, additional_forward_args, options,
                         pixels=False, ranks=True)
         return self._finish(is_tuple, run.ranks, run.inputs, baselines, target,
@@ -397,9 +390,9 @@ class RankIntegratedGradients(IntegratedGradients):
             True
         """
         is_tuple = _is_tuple(inputs)
-        options = RigOptions(n_steps=n_steps, method=method,
-                             internal_batch_size=internal_batch_size, schedule=schedule,
-                             form=form, tolerance=tolerance, map_tolerance=map_tolerance)
+        options = RigOptions.ensure(
+            n_steps=n_steps, method=method, internal_batch_size=internal_batch_size,
+            schedule=schedule, form=form, tolerance=tolerance, map_tolerance=map_tolerance)
         run = self._run(inputs, baselines, target, additional_forward_args, options,
                         pixels=True, ranks=True)
         pixel_out = _format_output(is_tuple, run.pixels)

@@ -43,9 +43,10 @@ from captum_rank._validation import as_tuples, check_baselines, check_same_batch
 from captum_rank.adaptive import Convergence
 from captum_rank.attr import RankIntegratedGradients
 from captum_rank.checks import UserInputError, UserTypeError, boolean
+from captum_rank.defaults import DEFAULT_FORM, DEFAULT_N_STEPS
 from captum_rank.engine import attribute as run_engine
 from captum_rank.engine import warn_unconverged
-from captum_rank.options import DEFAULT_FORM, DEFAULT_N_STEPS, RigOptions, ScheduleLike
+from captum_rank.options import RigOptions, ScheduleLike
 
 __all__ = ["LayerRankIntegratedGradients"]
 
@@ -285,9 +286,9 @@ class LayerRankIntegratedGradients(LayerIntegratedGradients):
         return self._layer_run(
             inputs, baselines, target, additional_forward_args, return_convergence_delta,
             attribute_to_layer_input, grad_kwargs,
-            RigOptions(n_steps=n_steps, method=method, internal_batch_size=internal_batch_size,
-                       schedule=schedule, form=form, tolerance=tolerance,
-                       map_tolerance=map_tolerance),
+            RigOptions.ensure(
+                n_steps=n_steps, method=method, internal_batch_size=internal_batch_size,
+                schedule=schedule, form=form, tolerance=tolerance, map_tolerance=map_tolerance),
             pixels=True, ranks=False,
         )
 
@@ -342,9 +343,9 @@ class LayerRankIntegratedGradients(LayerIntegratedGradients):
         return self._layer_run(
             inputs, baselines, target, additional_forward_args, return_convergence_delta,
             attribute_to_layer_input, grad_kwargs,
-            RigOptions(n_steps=n_steps, method=method, internal_batch_size=internal_batch_size,
-                       schedule=schedule, form=form, tolerance=tolerance,
-                       map_tolerance=map_tolerance),
+            RigOptions.ensure(
+                n_steps=n_steps, method=method, internal_batch_size=internal_batch_size,
+                schedule=schedule, form=form, tolerance=tolerance, map_tolerance=map_tolerance),
             pixels=False, ranks=True,
         )
 
@@ -396,9 +397,9 @@ class LayerRankIntegratedGradients(LayerIntegratedGradients):
         result: tuple[Any, ...] = self._layer_run(
             inputs, baselines, target, additional_forward_args, return_convergence_delta,
             attribute_to_layer_input, grad_kwargs,
-            RigOptions(n_steps=n_steps, method=method, internal_batch_size=internal_batch_size,
-                       schedule=schedule, form=form, tolerance=tolerance,
-                       map_tolerance=map_tolerance),
+            RigOptions.ensure(
+                n_steps=n_steps, method=method, internal_batch_size=internal_batch_size,
+                schedule=schedule, form=form, tolerance=tolerance, map_tolerance=map_tolerance),
             pixels=True, ranks=True,
         )
         return result

@@ -1,25 +1,13 @@
-r"""RIG's options in one object, and the named defaults every entry point reads.
+r"""RIG's options in one object, built once by the Captum face and read by the engine.
 
 :class:`RigOptions` holds what decides a RIG run besides the model, the inputs and the
 target: the path (``schedule``), the rule that places the evaluations (``method``), their
 budget (``n_steps``), the two stopping tolerances, the form and the batching. The Captum
-face (:meth:`~captum_rank.RankIntegratedGradients.attribute` and its siblings) builds one
-from its keyword arguments; the engine, Layer RIG, the audit, explain, the CLI and the
-demo read it, or the defaults below, instead of restating them. A new option is a field
-here, a check in :meth:`RigOptions.__post_init__`, and the place that uses it.
-
-The defaults are named once:
-
-* :data:`DEFAULT_SCHEDULE`: the path RIG walks when none is given.
-* :data:`DEFAULT_N_STEPS` (50, Captum IG's): ``attribute`` and Layer RIG.
-  :data:`AUDIT_N_STEPS` (32): the audit, :func:`~captum_rank.audit.explain.explain`, the
-  CLI and the demo on small images, where many images times several methods are
-  attributed. :data:`PHOTO_N_STEPS` (256): the demo and the CLI on photos, where the
-  adaptive rule spends what a map needs to reach :data:`MAP_TOLERANCE`.
-* :data:`MAP_TOLERANCE` (0.1): the map error the audit's explain step refines to and
-  above which its report does not draw a map.
-
-``n_steps`` is checked by one rule, :func:`check_n_steps`, wherever it is given.
+face (:meth:`~captum_rank.RankIntegratedGradients.attribute` and its siblings) and Layer
+RIG build one from their keyword arguments; the engine reads it. Its defaults, and those
+of the audit, explain, the CLI and the demo, are named once in :mod:`captum_rank.defaults`.
+A new option is a field here, its check in :meth:`RigOptions.__post_init__`, the keyword
+of the faces that build it, and the integrator that uses it.
 """
 
 from __future__ import annotations
@@ -31,91 +19,24 @@ from typing import Any
 from torch import Tensor
 
 from captum_rank._validation import check_form, check_internal_batch_size
-from captum_rank.checks import UserInputError, UserTypeError, integer, one_of, real
+from captum_rank.checks import UserInputError, UserTypeError, one_of, real
+from captum_rank.defaults import (
+    ADAPTIVE,
+    DEFAULT_FORM,
+    DEFAULT_N_STEPS,
+    DEFAULT_SCHEDULE,
+    check_n_steps,
+)
 from captum_rank.path import is_straight_line
-from captum_rank.quadrature import SUPPORTED_METHODS, check_steps
+from captum_rank.quadrature import SUPPORTED_METHODS
 from captum_rank.schedules import RankSchedule, resolve_schedule
 
-__all__ = [
-    "ADAPTIVE",
-    "AUDIT_N_STEPS",
-    "DEFAULT_FORM",
-    "DEFAULT_N_STEPS",
-    "DEFAULT_SCHEDULE",
-    "MAP_TOLERANCE",
-    "METHODS",
-    "PHOTO_N_STEPS",
-    "RigOptions",
-    "ScheduleLike",
-    "check_n_steps",
-    "default_method",
-]
+__all__ = ["METHODS", "RigOptions", "ScheduleLike", "default_method"]
 
 ScheduleLike = str | RankSchedule
 
-#: The name of the adaptive rule (see :mod:`captum_rank.adaptive`) for ``method=``.
-ADAPTIVE = "adaptive"
-
 #: Every rule ``method=`` accepts: the adaptive one and Captum's fixed ones.
 METHODS: tuple[str, ...] = (ADAPTIVE, *SUPPORTED_METHODS)
-
-#: The path RIG walks when no ``schedule`` is given: rank order at constant speed.
-DEFAULT_SCHEDULE = "arc_length"
-
-#: The discretisation when no ``form`` is given: gradients times path increments.
-DEFAULT_FORM = "increments"
-
-#: ``n_steps`` of ``attribute`` and Layer RIG: Captum IG's default, so that RIG is a drop-in.
-DEFAULT_N_STEPS = 50
-
-#: ``n_steps`` of the audit, explain, and the CLI and demo on small images: many images
-#: times several methods, each example refined only where its output changes.
-AUDIT_N_STEPS = 32
-
-#: ``n_steps`` of the demo and the CLI on photos: the budget within which the adaptive
-#: rule refines a photo's map to :data:`MAP_TOLERANCE` (the convergence page).
-PHOTO_N_STEPS = 256
-
-#: Estimated relative L2 error ``||A_n - A_{n/2}|| / ||A_n||`` of a pixel map that keeps its
-#: structure: the explain step refines maps to it and the report does not draw a map above.
-MAP_TOLERANCE = 0.1
-
-
-def check_n_steps(n_steps: Any, method: str | None = ADAPTIVE, name: str = "n_steps") -> int:
-    r"""The one rule for ``n_steps``: an integer, at least what ``method`` needs.
-
-    The adaptive rule needs both path ends (2); Captum's fixed rules their own minimum
-    (1 for ``gausslegendre``, 2 for the Riemann rules). ``method=None`` is RIG's default
-    on a rank path, the adaptive rule: an entry point that checks ``n_steps`` before it
-    knows the inputs fails where RIG would.
-
-    Args:
-        n_steps (Any): the user's value (Python or numpy integer).
-        method (str, optional): the rule, or ``None`` for RIG's default. Default:
-            ``"adaptive"``.
-        name (str, optional): how the user spelt it (``--n-steps`` in the CLI). Default:
-            ``"n_steps"``.
-
-    Returns:
-        int: ``n_steps`` as a Python ``int``.
-
-    Raises:
-        UserTypeError: for a non-integer.
-        UserInputError: for too few steps, or an unknown method.
-
-    Examples:
-        >>> check_n_steps(32)
-        32
-        >>> check_n_steps(1, "gausslegendre")
-        1
-        >>> check_n_steps(1)
-        Traceback (most recent call last):
-        ...
-        captum_rank.checks.UserInputError: `n_steps` must be an integer >= 2, got 1.
-    """
-    if method is None or method == ADAPTIVE:
-        return integer(n_steps, name, minimum=2)
-    return check_steps(method, n_steps, name)
 
 
 def default_method(
@@ -214,9 +135,7 @@ class RigOptions:
                             f"the gradients already computed; got method={method!r}. Drop "
                             f"`{name}` or pass method={ADAPTIVE!r}."
                         )
-            # Captum's fixed rules check their steps when their partition is built.
-            if method == ADAPTIVE:
-                set_(self, "n_steps", check_n_steps(self.n_steps, method))
+            set_(self, "n_steps", check_n_steps(self.n_steps, method))
             set_(self, "method", method)
         for name in ("tolerance", "map_tolerance"):
             value = getattr(self, name)

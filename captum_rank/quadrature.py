@@ -26,11 +26,10 @@ import torch
 from torch import Tensor
 
 from captum_rank._captum import SUPPORTED_METHODS, approximation_parameters
-from captum_rank.checks import UserInputError, integer, one_of
+from captum_rank.checks import UserInputError, one_of
+from captum_rank.defaults import check_n_steps
 
-__all__ = ["SUPPORTED_METHODS", "Partition", "check_method", "check_steps", "path_partition"]
-
-_MIN_STEPS = {"gausslegendre": 1}
+__all__ = ["SUPPORTED_METHODS", "Partition", "check_method", "path_partition"]
 
 # Captum's Gauss-Legendre nodes come from numpy's leggauss, an O(n^3) eigenvalue problem
 # run twice (nodes, weights). Measured on one core of a shared 2-core machine (two runs of
@@ -38,36 +37,6 @@ _MIN_STEPS = {"gausslegendre": 1}
 # at 2000, 46-130 s at 4000; doubling n costs about 8-16 times.
 _GAUSS_WARN_STEPS = 1024
 _GAUSS_MAX_STEPS = 4096
-
-
-def check_steps(method: str, n_steps: int, name: str = "n_steps") -> int:
-    r"""``method`` one of Captum's rules and ``n_steps`` at least that rule's minimum.
-
-    Args:
-        method (str): one of Captum's approximation methods.
-        n_steps (int): number of gradient evaluations (a Python or numpy integer).
-        name (str, optional): how the user spelt ``n_steps`` (``--n-steps`` in the CLI).
-            Default: ``"n_steps"``.
-
-    Returns:
-        int: ``n_steps`` as a Python ``int``.
-
-    Raises:
-        UserInputError: for an unknown method or too few steps.
-        UserTypeError: if ``n_steps`` is not an integer.
-
-    Examples:
-        >>> check_steps("gausslegendre", 1)
-        1
-    """
-    method = one_of(method, "method", SUPPORTED_METHODS)
-    steps = integer(n_steps, name)
-    minimum = _MIN_STEPS.get(method, 2)
-    if steps < minimum:
-        raise UserInputError(
-            f"`{name}` must be at least {minimum} for method {method!r}, got {steps}."
-        )
-    return steps
 
 
 def check_method(method: str, n_steps: int) -> int:
@@ -95,7 +64,7 @@ def check_method(method: str, n_steps: int) -> int:
         >>> check_method("riemann_middle", np.int64(10))
         10
     """
-    steps = check_steps(method, n_steps)
+    steps = check_n_steps(n_steps, one_of(method, "method", SUPPORTED_METHODS))
     if method == "gausslegendre" and steps > _GAUSS_WARN_STEPS:
         cost = (
             "Gauss-Legendre nodes cost O(n_steps^3) to compute before the first gradient "
