@@ -147,7 +147,7 @@ def exact(
     Examples:
         >>> import torch
         >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2))
-        >>> ranks, delta = exact(model, (torch.rand(2, 1, 4, 4),), (None,), 0, None, None,
+        >>> ranks, delta = exact(model, (torch.rand(2, 1, 4, 4),), (0.0,), 0, None, None,
         ...                      "sequential")
         >>> ranks.shape
         torch.Size([2, 1, 4])
