@@ -33,6 +33,7 @@ where the fixed rules stream.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,6 +110,28 @@ class Convergence:
         if self.tolerance is None and self.map_tolerance is None:
             return []
         return [int(i) for i in torch.nonzero(~self.reached).flatten()]
+
+    def warn_unreached(self, stacklevel: int) -> None:
+        r"""Warn, naming the examples, when some missed a requested tolerance.
+
+        Args:
+            stacklevel (int): ``warnings.warn``'s, counted from the caller of this method.
+        """
+        failed = self.failed
+        if not failed:
+            return
+        shown = ", ".join(str(i) for i in failed[:20]) + (" ..." if len(failed) > 20 else "")
+        asked = ", ".join(f"{name}={value}" for name, value in (
+            ("tolerance", self.tolerance), ("map_tolerance", self.map_tolerance))
+            if value is not None)
+        warnings.warn(
+            f"{len(failed)} of {len(self.delta)} examples did not reach "
+            f"{asked} within n_steps={self.budget} evaluations: examples {shown}. "
+            "Their relative completeness errors and estimated map errors are in "
+            "`last_convergence.relative_error` and `.map_error`; raise `n_steps` or the "
+            "tolerance.",
+            stacklevel=stacklevel + 1,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         r"""A JSON-able summary.

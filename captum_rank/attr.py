@@ -281,9 +281,7 @@ class RankIntegratedGradients(IntegratedGradients):
             True
         """
         is_tuple = _is_tuple(inputs)
-        options = RigOptions.ensure(
-            n_steps=n_steps, method=method, internal_batch_size=internal_batch_size,
-            schedule=schedule, form=form, tolerance=tolerance, map_tolerance=map_tolerance)
+        options = RigOptions.of_arguments(locals())
         run = self._run(inputs, baselines, target, additional_forward_args, options,
                         pixels=True, ranks=False)
         return self._finish(is_tuple, run.pixels, run.inputs, baselines, target,
@@ -340,9 +338,7 @@ class RankIntegratedGradients(IntegratedGradients):
             torch.Size([2, 3, 16])
         """
         is_tuple = _is_tuple(inputs)
-        options = RigOptions.ensure(
-            n_steps=n_steps, method=method, internal_batch_size=internal_batch_size,
-            schedule=schedule, form=form, tolerance=tolerance, map_tolerance=map_tolerance)
+        options = RigOptions.of_arguments(locals())
         run = self._run(inputs, baselines, target, additional_forward_args, options,
                         pixels=False, ranks=True)
         return self._finish(is_tuple, run.ranks, run.inputs, baselines, target,
@@ -390,9 +386,7 @@ class RankIntegratedGradients(IntegratedGradients):
             True
         """
         is_tuple = _is_tuple(inputs)
-        options = RigOptions.ensure(
-            n_steps=n_steps, method=method, internal_batch_size=internal_batch_size,
-            schedule=schedule, form=form, tolerance=tolerance, map_tolerance=map_tolerance)
+        options = RigOptions.of_arguments(locals())
         run = self._run(inputs, baselines, target, additional_forward_args, options,
                         pixels=True, ranks=True)
         pixel_out = _format_output(is_tuple, run.pixels)
@@ -558,7 +552,8 @@ class RankIntegratedGradients(IntegratedGradients):
             gradient_func=self.gradient_func,
         )
         self.last_convergence = run.convergence
-        engine.warn_unconverged(run.convergence, stacklevel=4)
+        if run.convergence is not None:
+            run.convergence.warn_unreached(stacklevel=4)
         return run
 
     def compute_convergence_delta(

@@ -13,7 +13,6 @@ contract (:class:`~captum_rank.model_call.ModelCall`) and hands both to an integ
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +35,7 @@ from captum_rank.options import RigOptions, ScheduleLike
 from captum_rank.path import PathPlan
 from captum_rank.schedules import resolve_schedule
 
-__all__ = ["Run", "attribute", "exact", "warn_unconverged"]
+__all__ = ["Run", "attribute", "exact"]
 
 
 @dataclass(frozen=True)
@@ -164,28 +163,3 @@ def exact(
         return exact_rank_attributions(checked_inputs[0], checked_baselines[0], resolved,
                                        model)
 
-
-def warn_unconverged(convergence: Convergence | None, stacklevel: int) -> None:
-    r"""Warn, naming the examples, when an adaptive run missed its tolerances.
-
-    Args:
-        convergence (Convergence or None): the run's record (``None``: nothing to say).
-        stacklevel (int): ``warnings.warn``'s, counted from the caller of this function.
-    """
-    if convergence is None:
-        return
-    failed = convergence.failed
-    if not failed:
-        return
-    shown = ", ".join(str(i) for i in failed[:20]) + (" ..." if len(failed) > 20 else "")
-    asked = ", ".join(f"{name}={value}" for name, value in (
-        ("tolerance", convergence.tolerance), ("map_tolerance", convergence.map_tolerance))
-        if value is not None)
-    warnings.warn(
-        f"{len(failed)} of {len(convergence.delta)} examples did not reach "
-        f"{asked} within n_steps={convergence.budget} evaluations: examples {shown}. "
-        "Their relative completeness errors and estimated map errors are in "
-        "`last_convergence.relative_error` and `.map_error`; raise `n_steps` or the "
-        "tolerance.",
-        stacklevel=stacklevel + 1,
-    )

@@ -45,7 +45,6 @@ from captum_rank.attr import RankIntegratedGradients
 from captum_rank.checks import UserInputError, UserTypeError, boolean
 from captum_rank.defaults import DEFAULT_FORM, DEFAULT_N_STEPS
 from captum_rank.engine import attribute as run_engine
-from captum_rank.engine import warn_unconverged
 from captum_rank.options import RigOptions, ScheduleLike
 
 __all__ = ["LayerRankIntegratedGradients"]
@@ -286,9 +285,7 @@ class LayerRankIntegratedGradients(LayerIntegratedGradients):
         return self._layer_run(
             inputs, baselines, target, additional_forward_args, return_convergence_delta,
             attribute_to_layer_input, grad_kwargs,
-            RigOptions.ensure(
-                n_steps=n_steps, method=method, internal_batch_size=internal_batch_size,
-                schedule=schedule, form=form, tolerance=tolerance, map_tolerance=map_tolerance),
+            RigOptions.of_arguments(locals()),
             pixels=True, ranks=False,
         )
 
@@ -343,9 +340,7 @@ class LayerRankIntegratedGradients(LayerIntegratedGradients):
         return self._layer_run(
             inputs, baselines, target, additional_forward_args, return_convergence_delta,
             attribute_to_layer_input, grad_kwargs,
-            RigOptions.ensure(
-                n_steps=n_steps, method=method, internal_batch_size=internal_batch_size,
-                schedule=schedule, form=form, tolerance=tolerance, map_tolerance=map_tolerance),
+            RigOptions.of_arguments(locals()),
             pixels=False, ranks=True,
         )
 
@@ -397,9 +392,7 @@ class LayerRankIntegratedGradients(LayerIntegratedGradients):
         result: tuple[Any, ...] = self._layer_run(
             inputs, baselines, target, additional_forward_args, return_convergence_delta,
             attribute_to_layer_input, grad_kwargs,
-            RigOptions.ensure(
-                n_steps=n_steps, method=method, internal_batch_size=internal_batch_size,
-                schedule=schedule, form=form, tolerance=tolerance, map_tolerance=map_tolerance),
+            RigOptions.of_arguments(locals()),
             pixels=True, ranks=True,
         )
         return result
@@ -451,7 +444,8 @@ class LayerRankIntegratedGradients(LayerIntegratedGradients):
                                               grad_kwargs),
         )
         self._last_convergence = run.convergence
-        warn_unconverged(run.convergence, stacklevel=4)
+        if run.convergence is not None:
+            run.convergence.warn_unreached(stacklevel=4)
         results = [part for part, wanted in ((run.pixels, pixels), (run.ranks, ranks)) if wanted]
         formatted = [self._layout(part, bounds) for part in results]
         if return_convergence_delta:

@@ -181,6 +181,27 @@ class RigOptions:
             )
         return cls(**given)
 
+    @classmethod
+    def of_arguments(cls, arguments: Mapping[str, Any]) -> RigOptions:
+        r"""The options among a face's arguments (its ``locals()``), checked.
+
+        Every face of RIG names its option keywords as the fields here, so a new option is
+        a field and a keyword, not a line in every body that builds the options.
+
+        Args:
+            arguments (Mapping[str, Any]): the face's arguments by name; names that are not
+                fields (``inputs``, ``target``, ...) are left out.
+
+        Returns:
+            RigOptions: checked options.
+
+        Examples:
+            >>> RigOptions.of_arguments({"inputs": None, "n_steps": 8}).n_steps
+            8
+        """
+        names = {f.name for f in fields(cls)}
+        return cls(**{name: value for name, value in arguments.items() if name in names})
+
     def for_inputs(self, inputs: tuple[Tensor, ...]) -> RigOptions:
         r"""These options with ``method`` decided for ``inputs`` (see :func:`default_method`).
 
