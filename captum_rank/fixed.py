@@ -51,7 +51,9 @@ def fixed_walk(
         >>> torch.allclose(pixels, x)  # a linear model's IG is x - x' times its weights
         True
     """
-    assert options.method is not None  # decided by RigOptions.for_inputs
+    if options.method is None:
+        raise ValueError("fixed_walk needs options whose rule is decided: "
+                         "RigOptions.for_inputs(inputs).")
     partition = path_partition(options.method, options.n_steps)
     paths = [
         RankPath(inputs=tensor, baseline=baseline, schedule=options.schedule,
