@@ -118,7 +118,7 @@ class RigOptions:
     map_tolerance: float | None = None
 
     def __post_init__(self) -> None:
-        # The order is the order users met these errors in before the options had a home.
+        # Frozen: the checked (coerced) values are set once, here, and never again.
         set_ = object.__setattr__
         set_(self, "schedule", resolve_schedule(
             DEFAULT_SCHEDULE if self.schedule is None else self.schedule))
@@ -127,7 +127,7 @@ class RigOptions:
             method = ADAPTIVE
         if method is not None:
             method = one_of(method, "method", METHODS)
-            if method != ADAPTIVE and self.method is not None:
+            if method != ADAPTIVE:
                 for name in ("tolerance", "map_tolerance"):
                     if getattr(self, name) is not None:
                         raise UserInputError(
