@@ -33,23 +33,18 @@ where the fixed rules stream.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from captum_rank.model_call import ModelCall, Rows
+from captum_rank.options import RigOptions
 from captum_rank.path import PathGeometry, PathPlan
-from captum_rank.schedules import RankSchedule
 
 __all__ = ["Convergence", "adaptive_walk", "initial_nodes"]
-
-
-#: ``evaluate(points, examples)``: gradients (one tensor per input, same shapes as
-#: ``points``) and the selected outputs ``(P,)`` at the points; ``examples`` ``(P,)``
-#: holds the example index of every point (step-major order).
-Evaluate = Callable[[tuple[Tensor, ...], Tensor], tuple[tuple[Tensor, ...], Tensor]]
 
 
 @dataclass(frozen=True)
@@ -115,6 +110,28 @@ class Convergence:
         if self.tolerance is None and self.map_tolerance is None:
             return []
         return [int(i) for i in torch.nonzero(~self.reached).flatten()]
+
+    def warn_unreached(self, stacklevel: int) -> None:
+        r"""Warn, naming the examples, when some missed a requested tolerance.
+
+        Args:
+            stacklevel (int): ``warnings.warn``'s, counted from the caller of this method.
+        """
+        failed = self.failed
+        if not failed:
+            return
+        shown = ", ".join(str(i) for i in failed[:20]) + (" ..." if len(failed) > 20 else "")
+        asked = ", ".join(f"{name}={value}" for name, value in (
+            ("tolerance", self.tolerance), ("map_tolerance", self.map_tolerance))
+            if value is not None)
+        warnings.warn(
+            f"{len(failed)} of {len(self.delta)} examples did not reach "
+            f"{asked} within n_steps={self.budget} evaluations: examples {shown}. "
+            "Their relative completeness errors and estimated map errors are in "
+            "`last_convergence.relative_error` and `.map_error`; raise `n_steps` or the "
+            "tolerance.",
+            stacklevel=stacklevel + 1,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         r"""A JSON-able summary.
@@ -232,13 +249,9 @@ class _State:
 def adaptive_walk(
     inputs: tuple[Tensor, ...],
     baselines: tuple[Tensor, ...],
-    schedule: RankSchedule,
     plan: PathPlan,
-    evaluate: Evaluate,
-    n_steps: int,
-    tolerance: float | None,
-    points_per_call: int | None,
-    map_tolerance: float | None = None,
+    model: ModelCall,
+    options: RigOptions,
 ) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...], Convergence]:
     r"""Run the adaptive rule on a batch; return pixel and rank attributions.
 
@@ -250,21 +263,21 @@ def adaptive_walk(
     Args:
         inputs (tuple[Tensor, ...]): checked inputs ``(N, ..., H, W)``.
         baselines (tuple[Tensor, ...]): baselines broadcastable to the inputs.
-        schedule (RankSchedule): the path.
         plan (PathPlan): what to return.
-        evaluate (Callable): gradients and outputs at a batch of path points.
-        n_steps (int): evaluations each example may spend (at least 2).
-        tolerance (float or None): stop an example once ``|delta| <= tolerance |F(x) -
-            F(x')|`` (and the map tolerance, if any, is met).
-        points_per_call (int or None): at most this many path points (of all examples)
-            per call of ``evaluate``; ``None``: no limit.
-        map_tolerance (float or None): stop an example once its estimated map error is at
-            most this (and the completeness tolerance, if any, is met).
+        model (ModelCall): gradients and outputs at a batch of path points, in calls of
+            at most ``internal_batch_size`` points (of all examples).
+        options (RigOptions): the path (``schedule``) and the rule's budget and stops:
+            ``n_steps`` evaluations each example may spend (at least 2); ``tolerance``:
+            stop an example once ``|delta| <= tolerance |F(x) - F(x')|``;
+            ``map_tolerance``: once its estimated map error is at most this (with both,
+            both must hold).
 
     Returns:
         tuple: ``(pixels, ranks, convergence)``; ``pixels``/``ranks`` are empty tuples
         when the plan does not ask for them.
     """
+    schedule, n_steps = options.schedule, options.n_steps
+    tolerance, map_tolerance = options.tolerance, options.map_tolerance
     geometries = [
         PathGeometry.build(tensor, baseline, schedule)
         for tensor, baseline in zip(inputs, baselines, strict=True)
@@ -282,8 +295,7 @@ def adaptive_walk(
     rows_examples = examples_all.repeat(count)  # node-major, as Captum batches its steps
     rows_slots = torch.arange(count).repeat_interleave(num)
     rows_alphas = grid.repeat_interleave(num)
-    _evaluate_rows(state, rows_examples, rows_slots, rows_alphas, None, evaluate,
-                   points_per_call, chain=num)
+    _evaluate_rows(state, rows_examples, rows_slots, rows_alphas, None, model, chain=num)
     state.count[:] = count
     state.end = count - 1
     first = torch.arange(count - 1)
@@ -317,7 +329,7 @@ def adaptive_walk(
         right = state.right[examples, intervals]
         slots = state.count[examples] + rank
         alphas = 0.5 * (state.alphas[examples, left] + state.alphas[examples, right])
-        _evaluate_rows(state, examples, slots, alphas, left, evaluate, points_per_call)
+        _evaluate_rows(state, examples, slots, alphas, left, model)
         # Interval j = (L, R) becomes (L, new); (new, R) is appended after the others.
         appended = state.intervals[examples] + rank
         state.right[examples, intervals] = slots
@@ -365,8 +377,7 @@ def _empty_state(geometries: list[PathGeometry], num: int, capacity: int,
 
 
 def _evaluate_rows(state: _State, examples: Tensor, slots: Tensor, alphas: Tensor,
-                   left: Tensor | None, evaluate: Evaluate, points_per_call: int | None,
-                   chain: int | None = None) -> None:
+                   left: Tensor | None, model: ModelCall, chain: int | None = None) -> None:
     """Build, evaluate and store new nodes: row ``p`` is example ``examples[p]`` at
     ``alphas[p]``, stored in slot ``slots[p]``.
 
@@ -398,13 +409,11 @@ def _evaluate_rows(state: _State, examples: Tensor, slots: Tensor, alphas: Tenso
                 points[here] = geometry.row_points(gates[here], examples[here], start)
         _put(track.points, examples, slots, points)
         built.append(points)
-    size = total if points_per_call is None else max(1, points_per_call)
-    for first in range(0, total, size):
-        chunk = slice(first, first + size)
+    for chunk in model.batches(total):
         chunk_e, chunk_s = examples[chunk], slots[chunk]
         batch = tuple(track.geometry.as_input(points[chunk])
                       for track, points in zip(state.tracks, built, strict=True))
-        grads, outputs = evaluate(batch, chunk_e)
+        grads, outputs = model.gradients_and_outputs(batch, Rows.of_examples(chunk_e))
         for track, grad in zip(state.tracks, grads, strict=True):
             grad = grad.detach().to(track.grads.dtype).reshape(
                 len(chunk_e), *track.grads.shape[2:])

@@ -2,66 +2,29 @@ r"""Rank Integrated Gradients, a Captum ``GradientAttribution``."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Literal, overload
 
-import torch
 from captum.attr import GradientAttribution, IntegratedGradients
 from torch import Tensor
 
+from captum_rank import engine
 from captum_rank._captum import (
     BaselineType,
     TargetType,
     TensorOrTupleOfTensorsGeneric,
-    _expand_additional_forward_args,
-    _expand_target,
-    _format_additional_forward_args,
     _format_output,
     _is_tuple,
-    _select_targets,
     captum_entry_point,
 )
-from captum_rank._model_checks import (
-    check_output,
-    check_target,
-    checked_gradients,
-    preflight,
-    select_targets,
-    translate_shape_error,
-    warn_non_finite_delta,
-)
-from captum_rank._validation import (
-    as_tuples,
-    check_baselines,
-    check_budget,
-    check_form,
-    check_inputs,
-    check_internal_batch_size,
-)
-from captum_rank.adaptive import Convergence, Evaluate, adaptive_walk
-from captum_rank.checks import UserInputError, UserTypeError, boolean, integer, one_of, real
-from captum_rank.exact import exact_rank_attributions
-from captum_rank.path import PathPlan, RankPath, is_straight_line
-from captum_rank.quadrature import SUPPORTED_METHODS, path_partition
-from captum_rank.schedules import RankSchedule, resolve_schedule
+from captum_rank._model_checks import check_target, checked_gradients, warn_non_finite_delta
+from captum_rank._validation import as_tuples
+from captum_rank.adaptive import Convergence
+from captum_rank.checks import UserInputError, UserTypeError, boolean
+from captum_rank.defaults import ADAPTIVE, DEFAULT_FORM, DEFAULT_N_STEPS, DEFAULT_SCHEDULE
+from captum_rank.options import RigOptions, ScheduleLike, default_method
 
 __all__ = ["ADAPTIVE", "RankIntegratedGradients", "default_method"]
-
-#: The name of the adaptive rule (see :mod:`captum_rank.adaptive`) for ``method=``.
-ADAPTIVE = "adaptive"
-
-ScheduleLike = str | RankSchedule
-
-
-@dataclass(frozen=True)
-class _Results:
-    """What one run returns: per input tensor, its pixel and/or rank attributions."""
-
-    pixels: tuple[Tensor, ...]
-    ranks: tuple[Tensor, ...]
-    inputs: tuple[Tensor, ...]
 
 _COMMON_ARGS_DOC = r"""
             inputs (Tensor or tuple[Tensor, ...]): Input for which attributions are
@@ -240,13 +203,13 @@ class RankIntegratedGradients(IntegratedGradients):
         baselines: BaselineType = None,
         target: TargetType = None,
         additional_forward_args: Any = None,
-        n_steps: int = 50,
+        n_steps: int = DEFAULT_N_STEPS,
         method: str | None = None,
         internal_batch_size: int | None = None,
         return_convergence_delta: Literal[False] = False,
         *,
-        schedule: ScheduleLike = "arc_length",
-        form: str = "increments",
+        schedule: ScheduleLike = DEFAULT_SCHEDULE,
+        form: str = DEFAULT_FORM,
         tolerance: float | None = None,
         map_tolerance: float | None = None,
     ) -> TensorOrTupleOfTensorsGeneric: ...
@@ -258,13 +221,13 @@ class RankIntegratedGradients(IntegratedGradients):
         baselines: BaselineType = None,
         target: TargetType = None,
         additional_forward_args: Any = None,
-        n_steps: int = 50,
+        n_steps: int = DEFAULT_N_STEPS,
         method: str | None = None,
         internal_batch_size: int | None = None,
         *,
         return_convergence_delta: Literal[True],
-        schedule: ScheduleLike = "arc_length",
-        form: str = "increments",
+        schedule: ScheduleLike = DEFAULT_SCHEDULE,
+        form: str = DEFAULT_FORM,
         tolerance: float | None = None,
         map_tolerance: float | None = None,
     ) -> tuple[TensorOrTupleOfTensorsGeneric, Tensor]: ...
@@ -276,13 +239,13 @@ class RankIntegratedGradients(IntegratedGradients):
         baselines: BaselineType = None,
         target: TargetType = None,
         additional_forward_args: Any = None,
-        n_steps: int = 50,
+        n_steps: int = DEFAULT_N_STEPS,
         method: str | None = None,
         internal_batch_size: int | None = None,
         return_convergence_delta: bool = False,
         *,
-        schedule: ScheduleLike = "arc_length",
-        form: str = "increments",
+        schedule: ScheduleLike = DEFAULT_SCHEDULE,
+        form: str = DEFAULT_FORM,
         tolerance: float | None = None,
         map_tolerance: float | None = None,
     ) -> TensorOrTupleOfTensorsGeneric | tuple[TensorOrTupleOfTensorsGeneric, Tensor]:
@@ -319,11 +282,9 @@ class RankIntegratedGradients(IntegratedGradients):
         """
         return_convergence_delta = boolean(return_convergence_delta, "return_convergence_delta")
         is_tuple = _is_tuple(inputs)
-        run = self._run(
-            inputs, baselines, target, additional_forward_args, n_steps, method,
-            internal_batch_size, schedule, form, tolerance, map_tolerance,
-            want_pixels=True, want_ranks=False,
-        )
+        options = RigOptions.of_arguments(locals())
+        run = self._run(inputs, baselines, target, additional_forward_args, options,
+                        pixels=True, ranks=False)
         return self._finish(is_tuple, run.pixels, run.inputs, baselines, target,
                             additional_forward_args, return_convergence_delta)
 
@@ -334,13 +295,13 @@ class RankIntegratedGradients(IntegratedGradients):
         baselines: BaselineType = None,
         target: TargetType = None,
         additional_forward_args: Any = None,
-        n_steps: int = 50,
+        n_steps: int = DEFAULT_N_STEPS,
         method: str | None = None,
         internal_batch_size: int | None = None,
         return_convergence_delta: bool = False,
         *,
-        schedule: ScheduleLike = "arc_length",
-        form: str = "increments",
+        schedule: ScheduleLike = DEFAULT_SCHEDULE,
+        form: str = DEFAULT_FORM,
         tolerance: float | None = None,
         map_tolerance: float | None = None,
     ) -> TensorOrTupleOfTensorsGeneric | tuple[TensorOrTupleOfTensorsGeneric, Tensor]:
@@ -379,11 +340,9 @@ class RankIntegratedGradients(IntegratedGradients):
         """
         return_convergence_delta = boolean(return_convergence_delta, "return_convergence_delta")
         is_tuple = _is_tuple(inputs)
-        run = self._run(
-            inputs, baselines, target, additional_forward_args, n_steps, method,
-            internal_batch_size, schedule, form, tolerance, map_tolerance,
-            want_pixels=False, want_ranks=True,
-        )
+        options = RigOptions.of_arguments(locals())
+        run = self._run(inputs, baselines, target, additional_forward_args, options,
+                        pixels=False, ranks=True)
         return self._finish(is_tuple, run.ranks, run.inputs, baselines, target,
                             additional_forward_args, return_convergence_delta)
 
@@ -394,13 +353,13 @@ class RankIntegratedGradients(IntegratedGradients):
         baselines: BaselineType = None,
         target: TargetType = None,
         additional_forward_args: Any = None,
-        n_steps: int = 50,
+        n_steps: int = DEFAULT_N_STEPS,
         method: str | None = None,
         internal_batch_size: int | None = None,
         return_convergence_delta: bool = False,
         *,
-        schedule: ScheduleLike = "arc_length",
-        form: str = "increments",
+        schedule: ScheduleLike = DEFAULT_SCHEDULE,
+        form: str = DEFAULT_FORM,
         tolerance: float | None = None,
         map_tolerance: float | None = None,
     ) -> tuple[Any, ...]:
@@ -430,11 +389,9 @@ class RankIntegratedGradients(IntegratedGradients):
         """
         return_convergence_delta = boolean(return_convergence_delta, "return_convergence_delta")
         is_tuple = _is_tuple(inputs)
-        run = self._run(
-            inputs, baselines, target, additional_forward_args, n_steps, method,
-            internal_batch_size, schedule, form, tolerance, map_tolerance,
-            want_pixels=True, want_ranks=True,
-        )
+        options = RigOptions.of_arguments(locals())
+        run = self._run(inputs, baselines, target, additional_forward_args, options,
+                        pixels=True, ranks=True)
         pixel_out = _format_output(is_tuple, run.pixels)
         rank_out = _format_output(is_tuple, run.ranks)
         if not return_convergence_delta:
@@ -554,32 +511,9 @@ class RankIntegratedGradients(IntegratedGradients):
                 "one tensor (or a tuple of one): with several, their components enter the "
                 "path together and have no separate exact attributions. Use attribute_ranks."
             )
-        checked_inputs = check_inputs(formatted_inputs)
-        checked_baselines = check_baselines(formatted_baselines, checked_inputs)
-        canonical = preflight(self.forward_func, checked_inputs, target,
-                              additional_forward_args, needs_gradients=False)
-        internal_batch_size = check_internal_batch_size(internal_batch_size)
-        resolved = resolve_schedule(schedule)
-        extra_args = _format_additional_forward_args(additional_forward_args)
-
-        num_examples = int(checked_inputs[0].shape[0])
-
-        def evaluate(points: Tensor, examples: Tensor) -> Tensor:
-            point_target = _examples_target(canonical, examples)
-            args = _examples_args(extra_args, examples, num_examples)
-            try:
-                output = self.forward_func(points, *(args if args is not None else ()))
-            except RuntimeError as err:
-                translated = translate_shape_error(err, self.forward_func, (points,))
-                if translated is None:
-                    raise
-                raise translated from None
-            output = check_output(output, int(points.shape[0]), point_target)
-            return select_targets(output, point_target).reshape(points.shape[0], -1).sum(1)
-
-        with torch.no_grad():
-            ranks, delta = exact_rank_attributions(
-                checked_inputs[0], checked_baselines[0], resolved, evaluate, internal_batch_size)
+        ranks, delta = engine.exact(self.forward_func, formatted_inputs, formatted_baselines,
+                                    target, additional_forward_args, internal_batch_size,
+                                    schedule)
         output = _format_output(is_tuple, (ranks,))
         if not return_convergence_delta:
             return output
@@ -610,171 +544,21 @@ class RankIntegratedGradients(IntegratedGradients):
         baselines: BaselineType,
         target: TargetType,
         additional_forward_args: Any,
-        n_steps: int,
-        method: str | None,
-        internal_batch_size: int | None,
-        schedule: ScheduleLike,
-        form: str,
-        tolerance: float | None,
-        map_tolerance: float | None,
+        options: RigOptions,
         *,
-        want_pixels: bool,
-        want_ranks: bool,
-    ) -> _Results:
-        formatted_inputs, formatted_baselines = as_tuples(inputs, baselines)
-        checked_inputs = check_inputs(formatted_inputs)
-        checked_baselines = check_baselines(formatted_baselines, checked_inputs)
-        target = preflight(self.forward_func, checked_inputs, target, additional_forward_args)
-        resolved = resolve_schedule(schedule)
-        if method is None:
-            method = default_method(checked_inputs, resolved, tolerance, map_tolerance)
-        method = one_of(method, "method", (ADAPTIVE, *SUPPORTED_METHODS))
-        check_budget(n_steps, checked_inputs, check_internal_batch_size(internal_batch_size))
-        adaptive = method == ADAPTIVE
-        if adaptive:
-            n_steps = integer(n_steps, "n_steps", minimum=2)
-            if tolerance is not None:
-                tolerance = real(tolerance, "tolerance", minimum=0.0)
-            if map_tolerance is not None:
-                map_tolerance = real(map_tolerance, "map_tolerance", minimum=0.0)
-        else:
-            partition = path_partition(method, n_steps)
-            for name, value in (("tolerance", tolerance), ("map_tolerance", map_tolerance)):
-                if value is not None:
-                    raise UserInputError(
-                        f"`{name}` needs method={ADAPTIVE!r}, whose refinements reuse the "
-                        f"gradients already computed; got method={method!r}. Drop `{name}` "
-                        f"or pass method={ADAPTIVE!r}."
-                    )
-        internal_batch_size = check_internal_batch_size(internal_batch_size)
-        check_form(form)
-
-        # The plan, built once: what every path accumulates and what the run returns.
-        plan = PathPlan(pixels=want_pixels, ranks=want_ranks, form=form,  # type: ignore[arg-type]
-                        multiply_by_inputs=self.multiplies_by_inputs)
+        pixels: bool,
+        ranks: bool,
+    ) -> engine.Run:
         self.last_convergence = None
-        if adaptive:
-            pixels, ranks, convergence = adaptive_walk(
-                checked_inputs, checked_baselines, resolved, plan,
-                self._evaluator(target, additional_forward_args, int(checked_inputs[0].shape[0])),
-                n_steps, tolerance,
-                internal_batch_size, map_tolerance,
-            )
-            self.last_convergence = convergence
-            self._warn_unconverged(convergence)
-            return _Results(pixels=pixels, ranks=ranks, inputs=checked_inputs)
-        paths = [
-            RankPath(inputs=tensor, baseline=baseline, schedule=resolved, partition=partition,
-                     plan=plan)
-            for tensor, baseline in zip(checked_inputs, checked_baselines, strict=True)
-        ]
-        self._integrate(paths, target, additional_forward_args, len(partition),
-                        internal_batch_size)
-        return _Results(
-            pixels=tuple(path.pixels() for path in paths) if want_pixels else (),
-            ranks=tuple(path.ranks() for path in paths) if want_ranks else (),
-            inputs=checked_inputs,
+        run = engine.attribute(
+            self.forward_func, inputs, baselines, target, additional_forward_args, options,
+            pixels=pixels, ranks=ranks, multiply_by_inputs=self.multiplies_by_inputs,
+            gradient_func=self.gradient_func,
         )
-
-    @staticmethod
-    def _warn_unconverged(convergence: Convergence) -> None:
-        failed = convergence.failed
-        if not failed:
-            return
-        shown = ", ".join(str(i) for i in failed[:20]) + (" ..." if len(failed) > 20 else "")
-        asked = ", ".join(f"{name}={value}" for name, value in (
-            ("tolerance", convergence.tolerance), ("map_tolerance", convergence.map_tolerance))
-            if value is not None)
-        warnings.warn(
-            f"{len(failed)} of {len(convergence.delta)} examples did not reach "
-            f"{asked} within n_steps={convergence.budget} evaluations: examples {shown}. "
-            "Their relative completeness errors and estimated map errors are in "
-            "`last_convergence.relative_error` and `.map_error`; raise `n_steps` or the "
-            "tolerance.",
-            stacklevel=5,
-        )
-
-    def _evaluator(
-        self, target: TargetType, additional_forward_args: Any, num_examples: int
-    ) -> Evaluate:
-        """Gradients and selected outputs at path points of any examples (adaptive rule)."""
-        extra_args = _format_additional_forward_args(additional_forward_args)
-
-        def evaluate(
-            points: tuple[Tensor, ...], examples: Tensor
-        ) -> tuple[tuple[Tensor, ...], Tensor]:
-            outputs: list[Tensor] = []
-
-            def forward(*args: Any) -> Tensor:
-                output = self.forward_func(*args)
-                outputs.append(output)
-                return output
-
-            point_target = _examples_target(target, examples)
-            grads = self.gradient_func(
-                forward_fn=forward,
-                inputs=tuple(point.requires_grad_() for point in points),
-                target_ind=point_target,
-                additional_forward_args=_examples_args(extra_args, examples, num_examples),
-                examples=examples,
-            )
-            if not outputs:
-                raise UserInputError(
-                    f"method={ADAPTIVE!r} needs the model's outputs at the path points, and "
-                    "this gradient function does not call the forward function it is given; "
-                    "use a fixed method, e.g. method='gausslegendre'."
-                )
-            selected = _select_targets(outputs[-1], point_target).detach()
-            return tuple(grads), selected.reshape(len(examples), -1).sum(1)
-
-        return evaluate
-
-    def _integrate(
-        self,
-        paths: list[RankPath],
-        target: TargetType,
-        additional_forward_args: Any,
-        n_steps: int,
-        internal_batch_size: int | None,
-    ) -> None:
-        num_examples = paths[0].inputs.shape[0]
-        if internal_batch_size is None:
-            steps_per_chunk = n_steps
-        else:
-            if internal_batch_size < num_examples:
-                warnings.warn(
-                    f"`internal_batch_size` ({internal_batch_size}) is smaller than the number "
-                    f"of examples ({num_examples}); running one path step of the whole batch "
-                    "at a time.",
-                    stacklevel=3,
-                )
-            steps_per_chunk = max(1, internal_batch_size // num_examples)
-        extra_args = _format_additional_forward_args(additional_forward_args)
-        for first in range(0, n_steps, steps_per_chunk):
-            steps = range(first, min(n_steps, first + steps_per_chunk))
-            points = tuple(
-                torch.cat([path.point(step) for step in steps]).requires_grad_()
-                for path in paths
-            )
-            expanded_args = (
-                _expand_additional_forward_args(extra_args, len(steps))
-                if extra_args is not None
-                else None
-            )
-            grads = self.gradient_func(
-                forward_fn=self.forward_func,
-                inputs=points,
-                target_ind=_expand_target(target, len(steps)),
-                additional_forward_args=expanded_args,
-                num_examples=num_examples,
-                first_step=first,
-            )
-            del points
-            for path, grad in zip(paths, grads, strict=True):
-                per_step = grad.detach().reshape(len(steps), *path.inputs.shape)
-                for offset, step in enumerate(steps):
-                    path.accumulate(step, per_step[offset])
-            del grads
+        self.last_convergence = run.convergence
+        if run.convergence is not None:
+            run.convergence.warn_unreached(stacklevel=4)
+        return run
 
     def compute_convergence_delta(
         self,
@@ -877,67 +661,3 @@ class RankIntegratedGradients(IntegratedGradients):
         r"""Whether attributions are global (``True``) or the local path-averaged gradient."""
         return self._multiply_by_inputs
 
-
-def default_method(
-    inputs: tuple[Tensor, ...],
-    schedule: RankSchedule,
-    tolerance: float | None = None,
-    map_tolerance: float | None = None,
-) -> str:
-    r"""The rule ``method=None`` stands for: Captum's on the straight line, else adaptive.
-
-    On IG's straight line (``schedule="linear"``, or any schedule on rank-one inputs such as
-    feature vectors) Captum IG's own rule, ``gausslegendre``, so that RIG there gives
-    Captum's numbers; on a rank path the adaptive rule. A ``tolerance`` or
-    ``map_tolerance`` asks for the adaptive rule everywhere.
-
-    Args:
-        inputs (tuple[Tensor, ...]): the checked inputs.
-        schedule (RankSchedule): the resolved schedule.
-        tolerance (float, optional): the user's ``tolerance``.
-        map_tolerance (float, optional): the user's ``map_tolerance``.
-
-    Returns:
-        str: ``"gausslegendre"`` or ``"adaptive"``.
-
-    Examples:
-        >>> import torch
-        >>> from captum_rank.schedules import resolve_schedule
-        >>> default_method((torch.rand(2, 5),), resolve_schedule("arc_length"))
-        'gausslegendre'
-        >>> default_method((torch.rand(2, 1, 4, 4),), resolve_schedule("arc_length"))
-        'adaptive'
-    """
-    if tolerance is None and map_tolerance is None and is_straight_line(inputs, schedule):
-        return "gausslegendre"
-    return ADAPTIVE
-
-
-def _examples_target(target: TargetType, examples: Tensor) -> TargetType:
-    """The target of every path point, given the example each point belongs to."""
-    if isinstance(target, Tensor) and target.numel() > 1:
-        return target.reshape(-1)[examples.to(target.device)]
-    if isinstance(target, list):
-        return [target[int(i)] for i in examples]
-    return target
-
-
-def _examples_args(
-    extra_args: tuple[Any, ...] | None, examples: Tensor, num_examples: int
-) -> Any:
-    """Additional forward arguments of every path point.
-
-    A tensor with one row per example follows its example's points. Any other tensor of
-    one or more dimensions is repeated whole, as Captum's expansion repeats it once per
-    path step (``N`` points), so that code relying on Captum's convention (such as
-    ``LLMGradientAttribution``'s target tokens) sees the same values.
-    """
-    if extra_args is None:
-        return None
-    repeats = -(-len(examples) // num_examples)
-    return tuple(
-        arg if not isinstance(arg, Tensor) or arg.dim() == 0
-        else arg.index_select(0, examples.to(arg.device)) if arg.shape[0] == num_examples
-        else torch.cat([arg] * repeats)
-        for arg in extra_args
-    )

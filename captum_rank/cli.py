@@ -28,13 +28,20 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from captum_rank import __version__
 from captum_rank.checks import (
     UserInputError,
-    integer,
     non_negative_int,
     one_of,
     output_dir,
     output_file,
     positive_int,
     real,
+)
+from captum_rank.defaults import (
+    AUDIT_N_STEPS,
+    DEFAULT_SCHEDULE,
+    MAP_TOLERANCE,
+    PHOTO_N_STEPS,
+    RELIABILITY_TOLERANCE,
+    check_n_steps,
 )
 
 if TYPE_CHECKING:
@@ -114,9 +121,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                         "often faster")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bars (default: when on a terminal)")
-    p.add_argument("--tolerance", type=float, default=0.1, metavar="FRACTION",
+    p.add_argument("--tolerance", type=float, default=RELIABILITY_TOLERANCE, metavar="FRACTION",
                    help="relative completeness error |delta| / |F(x) - F(x')| above which "
-                        "rank summaries are marked unreliable (default: 0.1)")
+                        "rank summaries are marked unreliable (default: %(default)s)")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -132,14 +139,14 @@ def _build_parser() -> argparse.ArgumentParser:
                     "against rank, report.json and index.html.")
     demo.add_argument("--out", default="demo-out", metavar="DIR",
                       help="output folder (default: ./demo-out)")
-    demo.add_argument("--n-steps", type=int, default=32,
-                      help="path steps on Fashion-MNIST (default: 32)")
-    demo.add_argument("--photo-n-steps", type=int, default=256, metavar="N",
+    demo.add_argument("--n-steps", type=int, default=AUDIT_N_STEPS,
+                      help="path steps on Fashion-MNIST (default: %(default)s)")
+    demo.add_argument("--photo-n-steps", type=int, default=PHOTO_N_STEPS, metavar="N",
                       help="budget of model evaluations per photo map; each stops once its "
-                           "estimated error is within --map-tolerance (default: 256)")
-    demo.add_argument("--map-tolerance", type=float, default=0.1, metavar="FRACTION",
+                           "estimated error is within --map-tolerance (default: %(default)s)")
+    demo.add_argument("--map-tolerance", type=float, default=MAP_TOLERANCE, metavar="FRACTION",
                       help="estimated relative L2 error to which every map is refined; a "
-                           "map that misses it is not drawn (default: 0.1)")
+                           "map that misses it is not drawn (default: %(default)s)")
     demo.add_argument("--per-class", type=int, default=10,
                       help="Fashion-MNIST images per class for the rank spectra (default: 10)")
     demo.add_argument("--ranks", default=None, metavar="K,K,...",
@@ -177,7 +184,8 @@ def _build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--spectrum-limit", type=int, default=200, metavar="N",
                        help="images for the rank spectra, a stratified random subset of the "
                             "(limited) data; 0 skips them (default: 200)")
-    audit.add_argument("--n-steps", type=int, default=32, help="path steps (default: 32)")
+    audit.add_argument("--n-steps", type=int, default=AUDIT_N_STEPS,
+                       help="path steps (default: %(default)s)")
     audit.add_argument("--batch-size", type=int, default=250)
     audit.add_argument("--internal-batch-size", type=int, default=None, metavar="N",
                        help="path points per forward pass (bounds memory; default: all)")
@@ -209,12 +217,13 @@ def _build_parser() -> argparse.ArgumentParser:
                               "whose maps converge in about 100 evaluations; the "
                               f"library's default {_LIBRARY_SCHEDULE!r} otherwise, e.g. for "
                               "the Fashion-MNIST models)")
-    explain.add_argument("--n-steps", type=int, default=256,
+    explain.add_argument("--n-steps", type=int, default=PHOTO_N_STEPS,
                          help="budget of model evaluations per map; each stops once its "
-                              "estimated error is within --map-tolerance (default: 256)")
-    explain.add_argument("--map-tolerance", type=float, default=0.1, metavar="FRACTION",
+                              "estimated error is within --map-tolerance (default: %(default)s)")
+    explain.add_argument("--map-tolerance", type=float, default=MAP_TOLERANCE,
+                         metavar="FRACTION",
                          help="estimated relative L2 error to which every map is refined; "
-                              "a map that misses it is not drawn (default: 0.1)")
+                              "a map that misses it is not drawn (default: %(default)s)")
     explain.add_argument("--internal-batch-size", type=int, default=32, metavar="N",
                          help="path points per forward pass (bounds memory; default: 32)")
     explain.add_argument("--out", default="explain-out", metavar="DIR",
@@ -238,10 +247,10 @@ def _parse_shape(text: str | None) -> tuple[int, int, int] | None:
     return values[0], values[1], values[2]
 
 
-#: explain's defaults (:data:`captum_rank.audit.explain.PHOTO_METHODS` and ``PHOTO_SIZE``,
-#: and the library's default schedule), repeated so that ``--help`` needs no torch import
-#: (a test keeps them equal).
-_PHOTO_SCHEDULE, _PHOTO_SIZE, _LIBRARY_SCHEDULE = "spectral", 64, "arc_length"
+#: explain's defaults (:data:`captum_rank.audit.explain.PHOTO_METHODS` and ``PHOTO_SIZE``),
+#: repeated so that ``--help`` needs no torch import (a test keeps them equal); the
+#: library's default schedule is read from the torch-free defaults module.
+_PHOTO_SCHEDULE, _PHOTO_SIZE, _LIBRARY_SCHEDULE = "spectral", 64, DEFAULT_SCHEDULE
 
 #: ``--data``'s named sources: :data:`captum_rank.audit.loading.DATA_CHOICES`, repeated
 #: so that a wrong ``--data`` is reported before torch is imported (a test keeps them equal).
@@ -375,16 +384,16 @@ def _common_checks(args: argparse.Namespace) -> None:
     if args.threads is not None:
         positive_int(args.threads, "--threads")
     real(args.tolerance, "--tolerance", minimum=0.0)
-    # The library's default (adaptive) rule needs two evaluations to compare; checked here
-    # so the message names the flag, and before the accuracy audit spends minutes.
-    integer(args.n_steps, "--n-steps", minimum=2)
+    # RIG's rule for n_steps, checked here so that the message names the flag, and before
+    # the accuracy audit spends minutes.
+    check_n_steps(args.n_steps, name="--n-steps")
 
 
 def _cmd_demo(args: argparse.Namespace, argv: list[str]) -> int:
     _common_checks(args)
     positive_int(args.per_class, "--per-class")
     non_negative_int(args.photos, "--photos")
-    positive_int(args.photo_n_steps, "--photo-n-steps")
+    check_n_steps(args.photo_n_steps, name="--photo-n-steps")
     real(args.map_tolerance, "--map-tolerance", minimum=0.0)
     if args.accuracy_photos is not None:
         positive_int(args.accuracy_photos, "--accuracy-photos")

@@ -39,9 +39,15 @@ import torch
 from captum_rank.audit import AuditReport, audit, explain, write_report
 from captum_rank.audit.loading import load_model, subset_indices
 from captum_rank.audit.ranks import default_ranks
-from captum_rank.audit.spectrum import MAP_TOLERANCE, RELIABILITY_TOLERANCE
 from captum_rank.checks import non_negative_int, one_of, output_dir, positive_int, real
 from captum_rank.data import CLASSES, load_sample
+from captum_rank.defaults import (
+    AUDIT_N_STEPS,
+    MAP_TOLERANCE,
+    PHOTO_N_STEPS,
+    RELIABILITY_TOLERANCE,
+    check_n_steps,
+)
 
 __all__ = [
     "DEMO_FILES", "DEMO_MODELS", "IMAGENET_MODEL", "IMAGENET_RANKS", "balanced_subset", "run_demo",
@@ -148,12 +154,12 @@ def _imagenet_part(n_photos: int, n_steps: int, progress: bool, tolerance: float
 def run_demo(
     out_dir: str | os.PathLike[str] = "demo-out",
     models: Sequence[str] = DEMO_MODELS,
-    n_steps: int = 32,
+    n_steps: int = AUDIT_N_STEPS,
     attribution_per_class: int = 10,
     grid_images: int = 4,
     ranks: Sequence[int] | None = None,
     photos: int = 4,
-    imagenet_n_steps: int = 256,
+    imagenet_n_steps: int = PHOTO_N_STEPS,
     progress: bool = False,
     tolerance: float = RELIABILITY_TOLERANCE,
     accuracy_photos: int | None = None,
@@ -210,11 +216,11 @@ def run_demo(
     """
     started = time.perf_counter()
     out = output_dir(out_dir, "out_dir")
-    n_steps = positive_int(n_steps, "n_steps")
+    n_steps = check_n_steps(n_steps)
     attribution_per_class = positive_int(attribution_per_class, "attribution_per_class")
     grid_images = positive_int(grid_images, "grid_images")
     photos = non_negative_int(photos, "photos")
-    imagenet_n_steps = positive_int(imagenet_n_steps, "imagenet_n_steps")
+    imagenet_n_steps = check_n_steps(imagenet_n_steps, name="imagenet_n_steps")
     tolerance = real(tolerance, "tolerance", minimum=0.0)
     map_tolerance = real(map_tolerance, "map_tolerance", minimum=0.0)
     from captum_rank.visualization import SHARES, VIEWS

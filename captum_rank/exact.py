@@ -33,20 +33,21 @@ Which paths have this form (:func:`check_exact`):
   windows overlap) or ``linear`` (IG's straight line).
 
 The module has no model code: :meth:`captum_rank.RankIntegratedGradients.exact_ranks`
-hands :func:`exact_rank_attributions` an ``evaluate`` function that runs the model on
-path points of any examples and returns the target's outputs.
+hands :func:`exact_rank_attributions` a :class:`~captum_rank.model_call.ModelCall`, which
+runs the model on path points of any examples, in batches, and returns the target's
+outputs.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import torch
 from torch import Tensor
 
 from captum_rank import svd as _svd
 from captum_rank.checks import UserInputError
+from captum_rank.model_call import ModelCall, Rows
 from captum_rank.path import PathGeometry, matrix_form
 from captum_rank.schedules import (
     ArcLengthSchedule,
@@ -56,17 +57,13 @@ from captum_rank.schedules import (
     SequentialSchedule,
 )
 
-__all__ = ["CURVE_SCHEDULES", "Evaluate", "check_exact", "exact_rank_attributions"]
+__all__ = ["CURVE_SCHEDULES", "check_exact", "exact_rank_attributions"]
 
 #: Schedules that walk the rank-``k`` curve, components one at a time in rank order (on
 #: one matrix per example). Only ``sequential`` also shares its windows across channels.
 CURVE_SCHEDULES: tuple[type[RankSchedule], ...] = (
     SequentialSchedule, ArcLengthSchedule, EnergySchedule, NumericalRankSchedule,
 )
-
-#: ``evaluate(points, examples)``: the model on path points ``(B, ...)`` of the examples
-#: ``examples`` ``(B,)`` (an index per row), returning the target's output per row ``(B,)``.
-Evaluate = Callable[[Tensor, Tensor], Tensor]
 
 
 def check_exact(schedule: RankSchedule, inputs: Tensor) -> tuple[int, ...]:
@@ -143,21 +140,19 @@ def exact_rank_attributions(
     inputs: Tensor,
     baseline: Tensor,
     schedule: RankSchedule,
-    evaluate: Evaluate,
-    internal_batch_size: int | None = None,
+    model: ModelCall,
 ) -> tuple[Tensor, Tensor]:
     r"""``R_i = F(x_i) - F(x_{i-1})`` for every example and component, in batches.
 
     All ``N (r + 1)`` path points (example by example, ``k = 0 .. r``) go through
-    ``evaluate`` in chunks of at most ``internal_batch_size`` rows; only one chunk's
+    the model in chunks of at most its ``internal_batch_size`` rows; only one chunk's
     points exist at a time.
 
     Args:
         inputs (Tensor): ``(N, ..., H, W)`` validated inputs ``x``.
         baseline (Tensor): ``x'``, broadcastable to ``inputs``.
         schedule (RankSchedule): checked by :func:`check_exact`.
-        evaluate (Evaluate): the model's target output on path points of given examples.
-        internal_batch_size (int, optional): rows per call. Default: None (all at once).
+        model (ModelCall): the model's target output on path points of given examples.
 
     Returns:
         tuple: ``(ranks, delta)``. ``ranks``: ``(N, 1, ..., 1, r)`` in the input's dtype
@@ -171,11 +166,10 @@ def exact_rank_attributions(
         >>> import torch
         >>> from captum_rank.schedules import SequentialSchedule
         >>> weights = torch.arange(16.0).reshape(1, 1, 4, 4)
-        >>> def evaluate(points, examples):
-        ...     return (points * weights).sum((1, 2, 3))
+        >>> model = ModelCall(lambda points: (points * weights).sum((1, 2, 3)), num_examples=1)
         >>> x = torch.eye(4).reshape(1, 1, 4, 4)  # four components with s_i = 1
         >>> ranks, delta = exact_rank_attributions(x, torch.zeros(()), SequentialSchedule(),
-        ...                                        evaluate)
+        ...                                        model)
         >>> ranks.shape, round(float(ranks.sum()), 4), float(delta.abs().max()) < 1e-5
         (torch.Size([1, 1, 4]), 30.0, True)
     """
@@ -184,10 +178,9 @@ def exact_rank_attributions(
     n = int(inputs.shape[0])
     r = int(geometry.singular_values.shape[-1])
     rows = n * (r + 1)
-    chunk = rows if internal_batch_size is None else int(internal_batch_size)
     values = torch.empty(rows, dtype=torch.float64)
-    for begin in range(0, rows, chunk):
-        end = min(rows, begin + chunk)
+    for chunk in model.batches(rows):
+        begin, end = chunk.start, chunk.stop
         parts, owners = [], []
         for example in range(begin // (r + 1), (end - 1) // (r + 1) + 1):
             first = max(begin, example * (r + 1)) - example * (r + 1)
@@ -195,7 +188,8 @@ def exact_rank_attributions(
             parts.append(_rank_points(geometry, example, first, last))
             owners.append(torch.full((last - first + 1,), example, dtype=torch.long))
         examples = torch.cat(owners).to(inputs.device)
-        values[begin:end] = evaluate(torch.cat(parts), examples).detach().to(
+        outputs = model.outputs((torch.cat(parts),), Rows.of_examples(examples))
+        values[begin:end] = outputs.detach().to(
             device="cpu", dtype=torch.float64).reshape(end - begin)
     table = values.reshape(n, r + 1)
     bad = ~torch.isfinite(table)

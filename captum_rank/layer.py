@@ -19,7 +19,6 @@ LayerIntegratedGradients.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -42,8 +41,11 @@ from captum_rank._layer_checks import check_layer_list, diagnose_layers
 from captum_rank._model_checks import check_target
 from captum_rank._validation import as_tuples, check_baselines, check_same_batch
 from captum_rank.adaptive import Convergence
-from captum_rank.attr import RankIntegratedGradients, ScheduleLike
+from captum_rank.attr import RankIntegratedGradients
 from captum_rank.checks import UserInputError, UserTypeError, boolean
+from captum_rank.defaults import DEFAULT_FORM, DEFAULT_N_STEPS
+from captum_rank.engine import attribute as run_engine
+from captum_rank.options import RigOptions, ScheduleLike
 
 __all__ = ["LayerRankIntegratedGradients"]
 
@@ -94,11 +96,6 @@ _ARGS_DOC = r"""
                         example once its attribution map's estimated relative error is at
                         most this, as in :meth:`RankIntegratedGradients.attribute`.
                         Default: None."""
-
-
-#: RIG's default schedule, read from its signature so that the two cannot drift apart.
-_DEFAULT_SCHEDULE: ScheduleLike = inspect.signature(RankIntegratedGradients.attribute).parameters[
-    "schedule"].default
 
 
 def _device(module: nn.Module, source: Any) -> torch.device:
@@ -240,7 +237,7 @@ class LayerRankIntegratedGradients(LayerIntegratedGradients):
         baselines: BaselineType = None,
         target: TargetType = None,
         additional_forward_args: Any = None,
-        n_steps: int = 50,
+        n_steps: int = DEFAULT_N_STEPS,
         method: str | None = None,
         internal_batch_size: int | None = None,
         return_convergence_delta: bool = False,
@@ -248,7 +245,7 @@ class LayerRankIntegratedGradients(LayerIntegratedGradients):
         grad_kwargs: dict[str, Any] | None = None,
         *,
         schedule: ScheduleLike | None = None,
-        form: str = "increments",
+        form: str = DEFAULT_FORM,
         tolerance: float | None = None,
         map_tolerance: float | None = None,
     ) -> Any:
@@ -286,10 +283,10 @@ class LayerRankIntegratedGradients(LayerIntegratedGradients):
             torch.Size([3, 2, 6, 6])
         """
         return self._layer_run(
-            inputs, baselines, target, additional_forward_args, n_steps,
-            method, internal_batch_size, return_convergence_delta, attribute_to_layer_input,
-            grad_kwargs, schedule, form, tolerance, map_tolerance,
-            want_pixels=True, want_ranks=False,
+            inputs, baselines, target, additional_forward_args, return_convergence_delta,
+            attribute_to_layer_input, grad_kwargs,
+            RigOptions.of_arguments(locals()),
+            pixels=True, ranks=False,
         )
 
     @captum_entry_point
@@ -299,7 +296,7 @@ class LayerRankIntegratedGradients(LayerIntegratedGradients):
         baselines: BaselineType = None,
         target: TargetType = None,
         additional_forward_args: Any = None,
-        n_steps: int = 50,
+        n_steps: int = DEFAULT_N_STEPS,
         method: str | None = None,
         internal_batch_size: int | None = None,
         return_convergence_delta: bool = False,
@@ -307,7 +304,7 @@ class LayerRankIntegratedGradients(LayerIntegratedGradients):
         grad_kwargs: dict[str, Any] | None = None,
         *,
         schedule: ScheduleLike | None = None,
-        form: str = "increments",
+        form: str = DEFAULT_FORM,
         tolerance: float | None = None,
         map_tolerance: float | None = None,
     ) -> Any:
@@ -341,10 +338,10 @@ class LayerRankIntegratedGradients(LayerIntegratedGradients):
             torch.Size([3, 2, 6])
         """
         return self._layer_run(
-            inputs, baselines, target, additional_forward_args, n_steps,
-            method, internal_batch_size, return_convergence_delta, attribute_to_layer_input,
-            grad_kwargs, schedule, form, tolerance, map_tolerance,
-            want_pixels=False, want_ranks=True,
+            inputs, baselines, target, additional_forward_args, return_convergence_delta,
+            attribute_to_layer_input, grad_kwargs,
+            RigOptions.of_arguments(locals()),
+            pixels=False, ranks=True,
         )
 
     @captum_entry_point
@@ -354,7 +351,7 @@ class LayerRankIntegratedGradients(LayerIntegratedGradients):
         baselines: BaselineType = None,
         target: TargetType = None,
         additional_forward_args: Any = None,
-        n_steps: int = 50,
+        n_steps: int = DEFAULT_N_STEPS,
         method: str | None = None,
         internal_batch_size: int | None = None,
         return_convergence_delta: bool = False,
@@ -362,7 +359,7 @@ class LayerRankIntegratedGradients(LayerIntegratedGradients):
         grad_kwargs: dict[str, Any] | None = None,
         *,
         schedule: ScheduleLike | None = None,
-        form: str = "increments",
+        form: str = DEFAULT_FORM,
         tolerance: float | None = None,
         map_tolerance: float | None = None,
     ) -> tuple[Any, ...]:
@@ -393,10 +390,10 @@ class LayerRankIntegratedGradients(LayerIntegratedGradients):
             True
         """
         result: tuple[Any, ...] = self._layer_run(
-            inputs, baselines, target, additional_forward_args,
-            n_steps, method, internal_batch_size, return_convergence_delta,
-            attribute_to_layer_input, grad_kwargs, schedule, form, tolerance, map_tolerance,
-            want_pixels=True, want_ranks=True,
+            inputs, baselines, target, additional_forward_args, return_convergence_delta,
+            attribute_to_layer_input, grad_kwargs,
+            RigOptions.of_arguments(locals()),
+            pixels=True, ranks=True,
         )
         return result
 
@@ -411,19 +408,13 @@ class LayerRankIntegratedGradients(LayerIntegratedGradients):
         baselines: BaselineType,
         target: TargetType,
         additional_forward_args: Any,
-        n_steps: int,
-        method: str | None,
-        internal_batch_size: int | None,
         return_convergence_delta: bool,
         attribute_to_layer_input: bool,
         grad_kwargs: dict[str, Any] | None,
-        schedule: ScheduleLike | None,
-        form: str,
-        tolerance: float | None,
-        map_tolerance: float | None,
+        options: RigOptions,
         *,
-        want_pixels: bool,
-        want_ranks: bool,
+        pixels: bool,
+        ranks: bool,
     ) -> Any:
         # A string such as "False" is truthy: only a real bool says which side is meant.
         attribute_to_layer_input = boolean(attribute_to_layer_input,
@@ -443,21 +434,20 @@ class LayerRankIntegratedGradients(LayerIntegratedGradients):
         bounds = [0]
         for count in counts:
             bounds.append(bounds[-1] + count)
-        # A RIG of this call alone, with the layer's gradient function: nothing shared is
+        # The engine with the layer's gradient function: the model runs on its inputs
+        # while hooks put the path points in place of the activations. Nothing shared is
         # swapped, so calls may nest or run concurrently.
-        rig = RankIntegratedGradients(self.forward_func, self.rig.multiplies_by_inputs)
-        rig.gradient_func = self._gradient_func(
-            layers, bounds, attribute_to_layer_input, grad_kwargs
-        )
         all_inputs = model_inputs + extra_args if extra_args is not None else model_inputs
-        run = rig._run(
-            layer_inputs, layer_baselines, target, all_inputs, n_steps, method,
-            internal_batch_size, _DEFAULT_SCHEDULE if schedule is None else schedule, form,
-            tolerance, map_tolerance, want_pixels=want_pixels, want_ranks=want_ranks,
+        run = run_engine(
+            self.forward_func, layer_inputs, layer_baselines, target, all_inputs, options,
+            pixels=pixels, ranks=ranks, multiply_by_inputs=self.rig.multiplies_by_inputs,
+            gradient_func=self._gradient_func(layers, bounds, attribute_to_layer_input,
+                                              grad_kwargs),
         )
-        self._last_convergence = rig.last_convergence
-        results = [part for part, wanted in ((run.pixels, want_pixels), (run.ranks, want_ranks))
-                   if wanted]
+        self._last_convergence = run.convergence
+        if run.convergence is not None:
+            run.convergence.warn_unreached(stacklevel=4)
+        results = [part for part, wanted in ((run.pixels, pixels), (run.ranks, ranks)) if wanted]
         formatted = [self._layout(part, bounds) for part in results]
         if return_convergence_delta:
             # Captum's delta asserts on numpy integer targets: hand it the checked form.
@@ -467,7 +457,7 @@ class LayerRankIntegratedGradients(LayerIntegratedGradients):
                 target=check_target(target, int(model_inputs[0].shape[0])),
             )
             formatted.append(delta)
-        if want_pixels and want_ranks:
+        if pixels and ranks:
             return tuple(formatted)
         return formatted[0] if len(formatted) == 1 else tuple(formatted)
 

@@ -44,6 +44,7 @@ from torch import Tensor, nn
 
 from captum_rank.checks import UserInputError, UserTypeError, optional_positive_int
 from captum_rank.exact import exact_rank_attributions
+from captum_rank.model_call import ModelCall
 from captum_rank.path import PathGeometry
 from captum_rank.schedules import SequentialSchedule
 from captum_rank.summaries import SpectrumSummary, spectrum_summary
@@ -397,7 +398,7 @@ class LLMRankSpectrum:
         T = int(prompt.numel())
         recorded: list[Tensor] = []
 
-        def evaluate(points: Tensor, examples: Tensor) -> Tensor:
+        def evaluate(points: Tensor) -> Tensor:
             # The rank-k prompts in float64 from the path; the model runs in its own dtype.
             rows = int(points.shape[0])
             sequence = torch.cat(
@@ -415,7 +416,9 @@ class LLMRankSpectrum:
 
         E = embeds.to(torch.float64).unsqueeze(0)
         schedule = SequentialSchedule()
-        ranks, _ = exact_rank_attributions(E, base.unsqueeze(0), schedule, evaluate, batch)
+        # The log-probability behind the one model-call contract (one prompt: one example).
+        model = ModelCall(evaluate, num_examples=1, internal_batch_size=batch)
+        ranks, _ = exact_rank_attributions(E, base.unsqueeze(0), schedule, model)
         values = torch.cat(recorded)
         singular = PathGeometry.build(E, base.unsqueeze(0), schedule,
                                       factors=False).singular_values

@@ -26,11 +26,10 @@ import torch
 from torch import Tensor
 
 from captum_rank._captum import SUPPORTED_METHODS, approximation_parameters
-from captum_rank.checks import UserInputError, integer, one_of
+from captum_rank.checks import UserInputError, one_of
+from captum_rank.defaults import check_n_steps
 
 __all__ = ["SUPPORTED_METHODS", "Partition", "check_method", "path_partition"]
-
-_MIN_STEPS = {"gausslegendre": 1}
 
 # Captum's Gauss-Legendre nodes come from numpy's leggauss, an O(n^3) eigenvalue problem
 # run twice (nodes, weights). Measured on one core of a shared 2-core machine (two runs of
@@ -65,13 +64,7 @@ def check_method(method: str, n_steps: int) -> int:
         >>> check_method("riemann_middle", np.int64(10))
         10
     """
-    method = one_of(method, "method", SUPPORTED_METHODS)
-    steps = integer(n_steps, "n_steps")
-    minimum = _MIN_STEPS.get(method, 2)
-    if steps < minimum:
-        raise UserInputError(
-            f"`n_steps` must be at least {minimum} for method {method!r}, got {steps}."
-        )
+    steps = check_n_steps(n_steps, one_of(method, "method", SUPPORTED_METHODS))
     if method == "gausslegendre" and steps > _GAUSS_WARN_STEPS:
         cost = (
             "Gauss-Legendre nodes cost O(n_steps^3) to compute before the first gradient "

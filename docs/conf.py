@@ -96,6 +96,8 @@ API_MODULES = [
     ("captum_rank", "The public names"),
     ("captum_rank.attr", "RankIntegratedGradients"),
     ("captum_rank.layer", "LayerRankIntegratedGradients"),
+    ("captum_rank.options", "RIG's options in one object"),
+    ("captum_rank.defaults", "Named defaults and the n_steps rule"),
     ("captum_rank.rank_space", "Rank-space attributions for NoiseTunnel"),
     ("captum_rank.svd", "The SVD reconstruction kernel"),
     ("captum_rank.schedules", "Rank schedules"),

@@ -36,14 +36,12 @@ import torch
 from torch import Tensor
 
 from captum_rank._model_checks import InputGuard
-from captum_rank.attr import ADAPTIVE, RankIntegratedGradients
+from captum_rank.attr import RankIntegratedGradients
 from captum_rank.audit import _jsonio
 from captum_rank.audit._models import as_model_dict, check_models_on_data, model_device
 from captum_rank.audit.errors import AuditInputError
 from captum_rank.audit.spectrum import (
     DEFAULT_METHODS,
-    MAP_TOLERANCE,
-    RELIABILITY_TOLERANCE,
     MethodSpec,
     _schedule_id,
     default_quadrature,
@@ -55,8 +53,14 @@ from captum_rank.checks import (
     boolean,
     integer,
     optional_positive_int,
-    positive_int,
     real,
+)
+from captum_rank.defaults import (
+    ADAPTIVE,
+    AUDIT_N_STEPS,
+    MAP_TOLERANCE,
+    RELIABILITY_TOLERANCE,
+    check_n_steps,
 )
 from captum_rank.rank_path import default_path_ranks
 from captum_rank.summaries import rank_for_share
@@ -240,7 +244,7 @@ def explain(
     *,
     target: int | Sequence[int] | Tensor | None = None,
     methods: Mapping[str, MethodSpec] | None = None,
-    n_steps: int = 32,
+    n_steps: int = AUDIT_N_STEPS,
     quadrature: str | None = None,
     baseline: float = 0.0,
     internal_batch_size: int | None = None,
@@ -267,7 +271,9 @@ def explain(
             whose maps converge in fewer evaluations; otherwise the library's default).
         n_steps (int, optional): model evaluations per image and method; with the
             adaptive rule (the default) the budget within which each map is refined
-            until its estimated error is at most ``map_tolerance``. Default: 32.
+            until its estimated error is at most ``map_tolerance``; at least what the
+            quadrature needs, as in RIG (:func:`~captum_rank.defaults.check_n_steps`).
+            Default: 32.
         quadrature (str, optional): the quadrature ``method`` of
             ``attribute_with_ranks``. Default: the library's default (adaptive). A fixed
             rule spends ``n_steps`` and, for the map error, ``n_steps // 2`` more.
@@ -315,7 +321,7 @@ def explain(
             f"{tuple(images.shape) if isinstance(images, Tensor) else ''}."
         )
     n = int(images.shape[0])
-    n_steps = positive_int(n_steps, "n_steps")
+    n_steps = check_n_steps(n_steps, quadrature)
     internal_batch_size = optional_positive_int(internal_batch_size, "internal_batch_size")
     baseline = real(baseline, "baseline")
     tolerance = real(tolerance, "tolerance", minimum=0.0)

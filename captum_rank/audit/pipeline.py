@@ -22,8 +22,9 @@ from captum_rank.audit.loading import subset_indices
 from captum_rank.audit.ranks import default_ranks
 from captum_rank.audit.report import AuditReport
 from captum_rank.audit.sources import as_source
-from captum_rank.audit.spectrum import RELIABILITY_TOLERANCE, MethodSpec, rank_spectrum
+from captum_rank.audit.spectrum import MethodSpec, rank_spectrum
 from captum_rank.checks import non_negative_int, optional_positive_int, positive_int
+from captum_rank.defaults import AUDIT_N_STEPS, RELIABILITY_TOLERANCE
 
 __all__ = ["audit"]
 
@@ -42,7 +43,7 @@ def audit(
     labels: Tensor | None = None,
     spectrum_images: int = 200,
     methods: Mapping[str, MethodSpec] | None = None,
-    n_steps: int = 32,
+    n_steps: int = AUDIT_N_STEPS,
     batch_size: int = 250,
     spectrum_batch_size: int = 16,
     internal_batch_size: int | None = None,

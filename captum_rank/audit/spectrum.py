@@ -37,7 +37,6 @@ output over the components is not trustworthy either; raise ``n_steps``.
 
 from __future__ import annotations
 
-import inspect
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -50,7 +49,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from captum_rank._model_checks import InputGuard
-from captum_rank.attr import ADAPTIVE, RankIntegratedGradients
+from captum_rank.attr import RankIntegratedGradients
 from captum_rank.audit import _jsonio
 from captum_rank.audit._models import (
     as_model_dict,
@@ -69,6 +68,14 @@ from captum_rank.checks import (
     optional_positive_int,
     positive_int,
     real,
+)
+from captum_rank.defaults import (
+    ADAPTIVE,
+    AUDIT_N_STEPS,
+    DEFAULT_SCHEDULE,
+    MAP_TOLERANCE,
+    RELIABILITY_TOLERANCE,
+    check_n_steps,
 )
 from captum_rank.exact import check_exact
 from captum_rank.schedules import RankSchedule, resolve_schedule
@@ -89,15 +96,6 @@ __all__ = [
 
 _KIND = "rank-spectrum"
 
-#: Rank summaries are marked unreliable when the relative completeness error
-#: ``|delta| / |F(x) - F(x')|`` exceeds this fraction.
-RELIABILITY_TOLERANCE = 0.1
-
-#: Estimated relative L2 error ``||A_n - A_{n/2}|| / ||A_n||`` above which a pixel map is
-#: not converged: the explain step refines maps to it and the report does not draw a map
-#: that misses it.
-MAP_TOLERANCE = 0.1
-
 #: The default methods: RIG with the library's default schedule (``None``), and IG
 #: decomposed over the singular components (``"linear"``).
 DEFAULT_METHODS: dict[str, str | None] = {"rig": None, "ig": "linear"}
@@ -109,7 +107,7 @@ MethodSpec = str | RankSchedule | None
 
 
 def default_schedule() -> str:
-    r"""The schedule RIG uses when none is given (read from its signature, not copied).
+    r"""The schedule RIG uses when none is given (:data:`captum_rank.defaults.DEFAULT_SCHEDULE`).
 
     Returns:
         str: its name.
@@ -119,9 +117,7 @@ def default_schedule() -> str:
         >>> default_schedule() in available_schedules()
         True
     """
-    default = inspect.signature(RankIntegratedGradients.attribute_ranks).parameters[
-        "schedule"].default
-    return default if isinstance(default, str) else type(default).__name__
+    return DEFAULT_SCHEDULE
 
 
 def exact_rows(internal_batch_size: int | None, n_steps: int, n_images: int) -> int:
@@ -433,7 +429,7 @@ def rank_spectrum(
     data: tuple[Tensor, Tensor] | Dataset[Any] | Sequence[Any],
     *,
     methods: Mapping[str, MethodSpec] | None = None,
-    n_steps: int = 32,
+    n_steps: int = AUDIT_N_STEPS,
     quadrature: str | None = None,
     baseline: float = 0.0,
     num_classes: int | None = None,
@@ -463,7 +459,8 @@ def rank_spectrum(
         methods: ``{name: schedule}`` passed to ``attribute_ranks(schedule=...)``;
             ``None`` as a schedule means the library's default. Default:
             :data:`DEFAULT_METHODS`.
-        n_steps: path steps per image. Default: 32.
+        n_steps: path steps per image (at least what the quadrature needs, as in RIG:
+            :func:`~captum_rank.defaults.check_n_steps`). Default: 32.
         quadrature: the quadrature ``method`` of ``attribute_ranks``. Default: the
             library's default (recorded in the result).
         baseline: constant baseline ``x'``. Default: 0 (black).
@@ -511,7 +508,7 @@ def rank_spectrum(
     """
     guard = InputGuard(data, "data")
     named = as_model_dict(models)
-    n_steps = positive_int(n_steps, "n_steps")
+    n_steps = check_n_steps(n_steps, quadrature)
     batch_size = positive_int(batch_size, "batch_size")
     internal_batch_size = optional_positive_int(internal_batch_size, "internal_batch_size")
     baseline = real(baseline, "baseline")
