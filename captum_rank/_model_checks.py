@@ -775,14 +775,17 @@ _SHAPE_WORDS = ("shape", "size", "mat1 and mat2", "expected input", "channels",
 
 
 def translate_shape_error(
-    err: RuntimeError, forward_func: Callable[..., Any], inputs: Sequence[Tensor]
+    err: RuntimeError | IndexError, forward_func: Callable[..., Any],
+    inputs: Sequence[Tensor], additional_forward_args: Sequence[Any] = (),
 ) -> UserInputError | None:
     r"""A torch shape error of the first forward pass as a message naming both sides.
 
     Args:
-        err (RuntimeError): what the forward pass raised.
+        err (RuntimeError or IndexError): what the forward pass raised.
         forward_func (Callable): the model.
         inputs (Sequence[Tensor]): what it was given.
+        additional_forward_args (Sequence, optional): the extra arguments it was given;
+            a tensor among them whose rows differ from the inputs' is named as a suspect.
 
     Returns:
         UserInputError or None: the translation, or None when ``err`` is not about shapes.
@@ -806,11 +809,22 @@ def translate_shape_error(
         "`forward_func`")
     wanted = getattr(owner, "input_shape", None)
     expects = f" It expects {tuple(wanted)} per example." if wanted is not None else ""
+    rows = int(inputs[0].shape[0]) if inputs and inputs[0].dim() > 0 else None
+    suspects = [
+        f"`additional_forward_args[{index}]` has {int(arg.shape[0])} rows where the inputs "
+        f"have {rows}"
+        for index, arg in enumerate(additional_forward_args)
+        if isinstance(arg, Tensor) and arg.dim() > 0 and rows is not None
+        and int(arg.shape[0]) != rows
+    ]
+    also = ("" if not suspects else " Or the extra arguments: " + "; ".join(suspects)
+            + " (as in Captum, a tensor without one row per example goes to every model "
+            "call as it is; give it one row per example if it is per example).")
     return UserInputError(
         f"{name} cannot take `inputs` of shape {shapes} per example: "
         f"{text[:200]}.{expects} Give inputs of the shape (channels, height, width) the "
         "model was built for (resize or convert them, e.g. with "
-        "captum_rank.data.to_model_input), or the model that fits them.")
+        f"captum_rank.data.to_model_input), or the model that fits them.{also}")
 
 
 def checked_gradients(
@@ -873,10 +887,12 @@ def checked_gradients(
     with torch.enable_grad():
         try:
             output = forward_fn(*inputs, *extra)
-        except RuntimeError as err:
-            translated: UserInputError | None = translate_dtype_error(err, forward_fn, inputs)
+        except (RuntimeError, IndexError) as err:
+            translated: UserInputError | None = (
+                translate_dtype_error(err, forward_fn, inputs)
+                if isinstance(err, RuntimeError) else None)
             if translated is None:
-                translated = translate_shape_error(err, forward_fn, inputs)
+                translated = translate_shape_error(err, forward_fn, inputs, extra)
             if translated is None:
                 raise
             raise translated from err

@@ -247,9 +247,10 @@ class ModelCall:
         target, args = self.route(rows)
         try:
             output = self.forward_func(*points, *(args if args is not None else ()))
-        except RuntimeError as err:
+        except (RuntimeError, IndexError) as err:
             # A model that cannot take these inputs: say which model and which shape.
-            translated = translate_shape_error(err, self.forward_func, points)
+            translated = translate_shape_error(err, self.forward_func, points,
+                                               args if args is not None else ())
             if translated is None:
                 raise
             raise translated from None
