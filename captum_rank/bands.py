@@ -31,6 +31,7 @@ returns gradients at path points of any examples.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import pairwise
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,7 +115,7 @@ def resolve_bands(bands: BandsLike, r: int) -> tuple[tuple[int, int], ...]:
     else:
         edges = tuple(integer(int(e) if isinstance(e, Tensor | np.integer) else e, "bands")
                       for e in bands)
-    if any(e < 1 or e >= r for e in edges) or any(b <= a for a, b in zip(edges, edges[1:])):
+    if any(e < 1 or e >= r for e in edges) or any(b <= a for a, b in pairwise(edges)):
         raise UserInputError(
             f"`bands` {tuple(edges)} must be strictly increasing component indices in "
             f"1 .. {r - 1} (the input has r = {r} components); each is the last component "
@@ -271,8 +272,9 @@ def band_attributions(
     Args:
         inputs (Tensor): ``(N, ..., H, W)`` validated inputs ``x``.
         baseline (Tensor): ``x'``, broadcastable to ``inputs``.
-        schedule (RankSchedule): a rank-``k`` curve schedule (:func:`captum_rank.exact.check_exact`);
-            only its matrix form (per channel or joint) matters.
+        schedule (RankSchedule): a rank-``k`` curve schedule
+            (:func:`captum_rank.exact.check_exact`); only its matrix form (per channel or
+            joint) matters.
         evaluate (Evaluate): gradients at path points of given examples.
         exact_ranks (Tensor): ``(N, ..., r)`` exact ``R`` of these inputs.
         bands (sequence of int or None): band edges (:func:`resolve_bands`).
