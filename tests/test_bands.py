@@ -72,9 +72,10 @@ def test_affine_model_closed_form() -> None:
     """F(x) = <W, x> + b: band B's map is W * sum_{i in B} s_i u_i v_i^T, exactly."""
     torch.manual_seed(2)
     weight = torch.randn(1, 3, 6, 8, dtype=torch.float64)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 6 * 8, 1)).double()
+    linear = nn.Linear(3 * 6 * 8, 1).double()
     with torch.no_grad():
-        model[1].weight.copy_(weight.reshape(1, -1))
+        linear.weight.copy_(weight.reshape(1, -1))
+    model = nn.Sequential(nn.Flatten(), linear)
     x = torch.rand(2, 3, 6, 8, dtype=torch.float64)
     base = torch.rand(1, 3, 6, 8, dtype=torch.float64)
     result = RankIntegratedGradients(model).attribute_bands(
