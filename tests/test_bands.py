@@ -153,3 +153,22 @@ def test_bad_arguments() -> None:
         RankIntegratedGradients(model, multiply_by_inputs=False).attribute_bands(x, target=0)
     with pytest.raises(UserInputError, match="fractions"):
         bands_from_ranks(torch.ones(1, 4), fractions=(1.5,))
+
+
+def test_band_figure_draws_every_band_and_the_sum() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from captum_rank import visualization as viz
+
+    model, x = _tanh_cnn(3), _images(2, 3)
+    result = RankIntegratedGradients(model).attribute_bands(x, target=0, segment_steps=2)
+    _fig, axes = viz.plot_rank_bands(result, x[1], example=1, use_pyplot=False)
+    assert [ax.get_title() for ax in axes] == [
+        "components 1-4", "components 5-10", "all"]
+    panels, notes = viz.band_panels(result, example=1)
+    np_sum = sum(v for k, v in panels.items() if k != "all")
+    assert abs(np_sum - panels["all"]).max() < 1e-9
+    assert "exact R" in notes[0]
+    with pytest.raises(UserInputError, match="`example`"):
+        viz.band_panels(result, example=2)

@@ -752,7 +752,7 @@ def test_accuracy_result_plot() -> None:
 # --------------------------------------------------------------------------------------
 
 MODULES = [
-    "normalize", "image", "spectrum", "path", "compare", "results", "_arrays", "_figures",
+    "normalize", "image", "bands", "spectrum", "path", "compare", "results", "_arrays", "_figures",
     "_labels",
 ]
 
