@@ -594,7 +594,8 @@ class RankIntegratedGradients(GradientAttribution):
             additional_forward_args (Any, optional): as in :meth:`attribute`.
             segment_steps (int, optional): Gauss-Legendre gradients per segment. Default: 4.
             internal_batch_size (int, optional): rows per model call (at least one segment
-                of the batch). Default: None (one segment per call).
+                of the batch). Default: None (one segment of the batch per call, and as
+                many rows per call of the exact pass).
             bands (sequence of int, optional): the last component of every band but the
                 last, e.g. ``(8, 32)`` for ``1-8``, ``9-32``, ``33-r``; see
                 :func:`~captum_rank.bands.bands_from_ranks` for bands from a spectrum.
@@ -626,16 +627,21 @@ class RankIntegratedGradients(GradientAttribution):
             >>> bool(torch.allclose(result.totals, result.exact_totals, atol=1e-6))
             True
         """
-        exact = self.exact_ranks(inputs, baselines, target, additional_forward_args,
-                                 internal_batch_size, schedule=schedule)
         formatted_inputs, formatted_baselines = as_tuples(inputs, baselines)
         checked_inputs = check_inputs(formatted_inputs)
+        segment_steps = integer(segment_steps, "segment_steps", minimum=1)
+        internal_batch_size = check_internal_batch_size(internal_batch_size)
+        # The exact pass's rows per call: as many as one segment of the batch by default,
+        # so that it holds no more points at once than the walk.
+        rows = internal_batch_size or int(checked_inputs[0].shape[0]) * segment_steps
+        exact = self.exact_ranks(inputs, baselines, target, additional_forward_args,
+                                 rows, schedule=schedule)
         checked_baselines = check_baselines(formatted_baselines, checked_inputs)
         target = preflight(self.forward_func, checked_inputs, target, additional_forward_args)
         return band_attributions(
             checked_inputs[0], checked_baselines[0], resolve_schedule(schedule),
             self._evaluator(target, additional_forward_args), exact, bands, segment_steps,
-            check_internal_batch_size(internal_batch_size), calibrate)
+            internal_batch_size, calibrate)
 
     def _finish(
         self,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from helpers import CallCounter
@@ -118,11 +120,11 @@ def test_cost_is_r_segments_times_steps_plus_the_exact_pass() -> None:
     result = rig.attribute_bands(x, target=0, segment_steps=3)
     assert result.evaluations.tolist() == [30, 30]
     assert result.forward_rows == 11
-    # One call per segment (10) of 2 examples x 3 nodes; the rest are the exact pass and
-    # the input checks, which see no more rows than the exact pass's 2 x 11.
-    segment_calls = [rows for rows in counter.rows_per_call if rows == 6]
-    assert len(segment_calls) == 10
-    assert counter.rows - 60 <= 2 * 22 + 2 * 4
+    # The exact pass (2 x 11 rows, in calls of one segment's rows), then one call per
+    # segment (10) of 2 examples x 3 nodes; nothing else.
+    assert counter.rows_per_call[-10:] == [6] * 10
+    assert counter.rows == 2 * 11 + 60
+    assert max(counter.rows_per_call) == 6
 
 
 def test_bands_from_the_exact_spectrum() -> None:
@@ -172,3 +174,28 @@ def test_band_figure_draws_every_band_and_the_sum() -> None:
     assert "exact R" in notes[0]
     with pytest.raises(UserInputError, match="`example`"):
         viz.band_panels(result, example=2)
+
+
+def test_explain_records_bands_and_the_report_draws_them(tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from captum_rank.audit.explain import ExplainResult, explain
+    from captum_rank.audit.report import AuditReport, write_report
+
+    model = _tanh_cnn(1).float()
+    images = _images(3, 1).float()
+    result = explain({"m": model}, images, n_steps=8, bands=(3,), band_steps=2)
+    item = result.items["m"][1]["bands"]
+    assert item["labels"] == ["1-3", "4-10"]
+    assert item["evaluations"] == 20 and item["forward_rows"] == 11
+    assert result.band_maps["m"].shape == (2, 3, 1, 10, 10)
+    # Two Gauss-Legendre gradients per segment in float32: within 1% of the exact sum.
+    assert abs(sum(item["totals"]) - sum(item["exact_totals"])) < 1e-2 * abs(
+        sum(item["exact_totals"]))
+    assert ExplainResult.from_json(result.to_json()).items == result.items
+    written = write_report(tmp_path, AuditReport(None, explanation=result))
+    assert any("bands" in key for key in written)
+    assert "low-rank and the high-rank evidence" in (tmp_path / "index.html").read_text()
+    with pytest.raises(UserTypeError, match="`bands`"):
+        explain({"m": model}, images, n_steps=8, bands="low")  # type: ignore[arg-type]
