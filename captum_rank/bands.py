@@ -216,11 +216,18 @@ class RankBands:
         return self.maps.sum(0)
 
     @property
+    def estimated_totals(self) -> Tensor:
+        r"""``(N, B)`` each band's total from the quadrature alone (before calibration)."""
+        return torch.stack([self.segment_totals[:, first - 1:last].sum(-1)
+                            for first, last in self.bands], dim=1)
+
+    @property
     def total_error(self) -> Tensor:
-        r"""``(N, B)`` ``|totals - exact_totals|`` relative to ``|F(x) - F(x')|``."""
+        r"""``(N, B)`` quadrature error of each band's total, ``|estimated - exact|``
+        relative to ``|F(x) - F(x')|`` (before calibration, which removes it)."""
         change = self.exact_ranks.sum(-1, keepdim=True).abs()
         scale = torch.where(change > 0, change, torch.ones_like(change))
-        return (self.totals - self.exact_totals).abs() / scale
+        return (self.estimated_totals - self.exact_totals).abs() / scale
 
     @property
     def shares(self) -> Tensor:
@@ -232,7 +239,8 @@ class RankBands:
         r"""A JSON-able summary (no maps).
 
         Returns:
-            dict: bands, labels, totals, exact totals, relative total errors, L1 shares,
+            dict: bands, labels, totals, exact and estimated totals, relative total errors
+            (before calibration), L1 shares,
             evaluations and forward rows per example, segment steps, calibrated.
         """
         return {
@@ -240,6 +248,7 @@ class RankBands:
             "labels": self.labels,
             "totals": self.totals.tolist(),
             "exact_totals": self.exact_totals.tolist(),
+            "estimated_totals": self.estimated_totals.tolist(),
             "total_error": self.total_error.tolist(),
             "shares": self.shares.tolist(),
             "evaluations": [int(v) for v in self.evaluations],

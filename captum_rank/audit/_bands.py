@@ -34,15 +34,22 @@ def check_bands(bands: Any) -> tuple[bool, tuple[int, ...] | None]:
 def band_items(explainer: RankIntegratedGradients, x: Tensor, baseline: float,
                targets: Tensor, edges: tuple[int, ...] | None, steps: int,
                internal_batch_size: int | None, items: list[dict[str, Any]]) -> np.ndarray:
-    r"""Add each image's band summary to its item; return the ``(B, N, ...)`` band maps."""
+    r"""Add each image's band summary to its item; return the ``(B, N, ...)`` band maps.
+
+    The maps are calibrated (each component's total is its exact ``R_i``), so that a
+    band's sum is the exact ``R`` over the band; ``total_error`` keeps the quadrature's
+    own error of each band before calibration.
+    """
     result = explainer.attribute_bands(x, baselines=baseline, target=targets,
                                        segment_steps=steps,
-                                       internal_batch_size=internal_batch_size, bands=edges)
+                                       internal_batch_size=internal_batch_size, bands=edges,
+                                       calibrate=True)
     summary = result.to_dict()
     for i, item in enumerate(items):
         item["bands"] = {
             "labels": summary["labels"], "bands": summary["bands"],
             "totals": summary["totals"][i], "exact_totals": summary["exact_totals"][i],
+            "estimated_totals": summary["estimated_totals"][i],
             "total_error": summary["total_error"][i], "shares": summary["shares"][i],
             "evaluations": summary["evaluations"][i], "forward_rows": summary["forward_rows"],
             "segment_steps": summary["segment_steps"],

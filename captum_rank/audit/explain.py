@@ -272,7 +272,7 @@ def explain(
     meta: Mapping[str, Any] | None = None,
     exact: bool = True,
     bands: bool | Sequence[int] = False,
-    band_steps: int = 2,
+    band_steps: int = 8,
 ) -> ExplainResult:
     r"""IG and RIG maps, rank spectra, reliability and a rank path for a few images.
 
@@ -315,8 +315,11 @@ def explain(
             (components 1-4, 5-16, 17-64, 65-r), or the band edges, e.g. ``(8, 32)``.
             Costs ``r * band_steps`` gradient and ``r + 1`` forward rows per image and
             model. Default: False.
-        band_steps (int, optional): Gauss-Legendre gradients per component's segment.
-            Default: 2.
+        band_steps (int, optional): Gauss-Legendre gradients per component's segment;
+            the band maps are calibrated so that each band's sum is the exact ``R`` over
+            it, and each item's ``bands.total_error`` is the error before calibration.
+            Default: 8 (on the zoo's Fashion-MNIST CNNs, 8 images: maps within a median
+            0.06-0.11 of 32 per segment, ``docs/convergence.md``).
 
     Returns:
         ExplainResult: the numbers and arrays.

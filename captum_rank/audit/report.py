@@ -561,8 +561,10 @@ def _bands_section(ex: ExplainResult, prefix: str, out: Path,
             "RIG's map on the rank-k curve split by rank band: each panel is the part of the "
             "map made while that band's singular components entered (c_i * mean gradient "
             "over component i's segment), the panels sum to the last one, and each band's "
-            "sum is the exact R over the band, F(x_k) - F(x_{k-1}) summed (shown under it; "
-            f"{steps} Gauss-Legendre gradients per component). One colour scale per figure."
+            "sum is the exact R over the band, F(x_k) - F(x_{k-1}) summed (shown under it). "
+            f"{steps} Gauss-Legendre gradients per component, each component's part "
+            "calibrated to its exact R_i; the shares are of the map's |attribution|. One "
+            "colour scale per figure."
         ) + "</p>" + "".join(parts)
     )
 

@@ -39,7 +39,8 @@ def band_panels(bands: Any, example: int = 0) -> tuple[dict[str, np.ndarray], li
 
     Returns:
         tuple: ``(panels, notes)``: the maps titled ``"components a-b"`` (and ``"all"``),
-        and for a ``RankBands`` the band's total next to the exact ``R`` over the band.
+        and for a ``RankBands`` the band's total next to the exact ``R`` over the band
+        (and, when calibrated, the total of the quadrature alone).
 
     Raises:
         UserInputError: for an example out of range or an empty dict.
@@ -65,6 +66,11 @@ def band_panels(bands: Any, example: int = 0) -> tuple[dict[str, np.ndarray], li
         totals = np.asarray(bands.totals)[example]
         exact = np.asarray(bands.exact_totals)[example]
         notes = [f"sum {t:+.3g} (exact R {e:+.3g})" for t, e in zip(totals, exact, strict=True)]
+        if bands.calibrated:
+            # Calibrated sums equal the exact ones; show what the quadrature alone gave.
+            estimated = np.asarray(bands.estimated_totals)[example]
+            notes = [f"{note}\nquadrature alone {v:+.3g}"
+                     for note, v in zip(notes, estimated, strict=True)]
         notes.append(f"sum {totals.sum():+.3g} (F(x)-F(x') {exact.sum():+.3g})")
     panels = {f"components {label}": value for label, value in maps.items()}
     panels["all"] = np.sum(list(maps.values()), axis=0)
