@@ -544,11 +544,15 @@ def _bands_section(ex: ExplainResult, prefix: str, out: Path,
     for m, maps in ex.band_maps.items():
         for i, image in enumerate(ex.image_names):
             summary = ex.items[m][i]["bands"]
+            notes = [f"sum {t:+.3g} = exact R\n(quadrature alone {e:+.3g})" for t, e in
+                     zip(summary["totals"], summary["estimated_totals"], strict=True)]
+            notes.append(f"sum {sum(summary['totals']):+.3g} = F(x) - F(x')")
+            shares = ", ".join(f"{label} {share:.0%}" for label, share
+                               in zip(summary["labels"], summary["shares"], strict=True))
             fig, _ = plot_rank_bands(
                 dict(zip(summary["labels"], maps[:, i], strict=True)), ex.images[i],
-                use_pyplot=False, title=f"{m}: {image}, rank bands (shares of |map|: "
-                + ", ".join(f"{label} {share:.0%}" for label, share
-                            in zip(summary["labels"], summary["shares"], strict=True)) + ")")
+                share="band", notes=notes, use_pyplot=False,
+                title=f"{m}: {image}, rank bands (shares of |map|: {shares})")
             name = f"{prefix}bands_{_slug(m)}_{i}.png"
             _save(fig, out / name)
             written[f"{prefix}bands_png:{m}:{i}"] = out / name
@@ -563,8 +567,9 @@ def _bands_section(ex: ExplainResult, prefix: str, out: Path,
             "over component i's segment), the panels sum to the last one, and each band's "
             "sum is the exact R over the band, F(x_k) - F(x_{k-1}) summed (shown under it). "
             f"{steps} Gauss-Legendre gradients per component, each component's part "
-            "calibrated to its exact R_i; the shares are of the map's |attribution|. One "
-            "colour scale per figure."
+            "calibrated to its exact R_i; the shares are of the map's |attribution|. Each "
+            "panel has its own colour scale (written under it), so that a weak band still "
+            "shows where its evidence lies; the shares say how much it carries."
         ) + "</p>" + "".join(parts)
     )
 

@@ -3,11 +3,14 @@ r"""Rank-band maps over the image: where the low-rank and the high-rank evidence
 Input is a :class:`~captum_rank.bands.RankBands` (from
 ``RankIntegratedGradients.attribute_bands``) or a dict ``{band label: map}``. One panel per
 band, then the full map (their sum), over the image (Captum's ``blended_heat_map``) or as
-heat maps. **Colour scale:** one value for every panel, the Captum rule of
+heat maps. **Colour scale:** the Captum rule of
 :func:`~captum_rank.visualization.shared_scale` (the magnitude below which
-``100 - outlier_perc`` percent of the pooled attribution mass lies) over the bands and the
-full map together: the bands are parts of one sum in the same units, so a faint band is a
-band that carries little of the map. The value is written under the panels.
+``100 - outlier_perc`` percent of the attribution mass lies), with ``share="all"`` (the
+default) pooled over the bands and the full map: the bands are parts of one sum in the
+same units, so a faint band is a band that carries little of the map. With
+``share="band"`` each panel has its own scale: where a weak band's evidence lies, at the
+price of brightness that does not compare across panels. The rule and its values are
+written under the panels.
 """
 
 from __future__ import annotations
@@ -85,6 +88,8 @@ def plot_rank_bands(
     sign: str = "all",
     outlier_perc: float = 2,
     *,
+    share: str = "all",
+    notes: Sequence[str] | None = None,
     title: str | None = None,
     fig_size: tuple[float, float] | None = None,
     use_pyplot: bool = True,
@@ -102,6 +107,10 @@ def plot_rank_bands(
         sign (str, optional): Captum's sign. Default: ``"all"`` (for and against).
         outlier_perc (float, optional): percentage of the pooled attribution mass that
             saturates. Default: 2.
+        share (str, optional): ``"all"`` (one scale for every panel) or ``"band"`` (each
+            panel its own). Default: ``"all"``.
+        notes (sequence of str, optional): a note under each panel (bands, then the full
+            map). Default: for a ``RankBands``, each band's total and its exact ``R``.
         title (str, optional): figure title.
         fig_size (tuple, optional): ``(width, height)``. Default: 2.4 inches per panel.
         use_pyplot (bool, optional): as in Captum. Default: True.
@@ -122,23 +131,36 @@ def plot_rank_bands(
     """
     check_option(method, "method", METHODS)
     check_option(sign, "sign", SIGNS)
+    check_option(share, "share", ("all", "band"))
     if method == "blended_heat_map" and original_image is None:
         method = "heat_map"
-    panels, notes = band_panels(bands, example)
-    scale = shared_scale(list(panels.values()), sign=sign, outlier_perc=outlier_perc)
+    panels, default_notes = band_panels(bands, example)
+    notes = list(notes) if notes is not None else default_notes
+    if len(notes) != len(panels):
+        raise UserInputError(f"`notes` has {len(notes)} entries for {len(panels)} panels "
+                             "(the bands, then the full map).")
+    if share == "all":
+        pooled = shared_scale(list(panels.values()), sign=sign, outlier_perc=outlier_perc)
+        scales = [pooled] * len(panels)
+        rule = (f"one colour scale for every panel: full colour at |attribution| = "
+                f"{pooled:.3g} (pooled, top {outlier_perc:g}% of the mass saturates)")
+    else:
+        scales = [shared_scale([v], sign=sign, outlier_perc=outlier_perc)
+                  for v in panels.values()]
+        rule = (f"each panel its own colour scale (top {outlier_perc:g}% of its mass "
+                "saturates), full colour at " + ", ".join(f"{v:.2g}" for v in scales))
     width = 2.4 * len(panels)
     fig = new_figure(fig_size if fig_size is not None else (width, 2.9), use_pyplot)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, (name, value), note in zip(axes, panels.items(), notes, strict=True):
+    for ax, (name, value), note, scale in zip(axes, panels.items(), notes, scales,
+                                              strict=True):
         rgba = render_image_attr(value, original_image, method=method, sign=sign,
                                  outlier_perc=outlier_perc, scale=scale)
         ax.imshow(rgba, interpolation="nearest")
         ax.set_title(name, fontsize=9)
         ax.set_xlabel(note, fontsize=7)
         strip_ticks(ax)
-    fig.text(0.5, 0.01, f"one colour scale for every panel: full colour at |attribution| "
-             f"= {scale:.3g} (pooled, top {outlier_perc:g}% of the mass saturates)",
-             ha="center", fontsize=7)
+    fig.text(0.5, 0.01, rule, ha="center", fontsize=7)
     if title:
         fig.suptitle(title, fontsize=10)
     maybe_show(use_pyplot)
