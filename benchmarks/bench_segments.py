@@ -23,9 +23,12 @@ gradient row (printed). Medians and 90th percentiles over the images.
     python benchmarks/bench_segments.py --model fmnist-natural --images 32
     python benchmarks/bench_segments.py --model fmnist-robust --images 32
     python benchmarks/bench_segments.py --model imagenet-efficientnet-lite0 --images 2 \\
-        --size 112 --ref-steps 4 --check-steps 2 --ig-reference 256 --batch 32 \\
-        --segment-steps 1,2 --head-steps 2,4 --tail 8,16 --ladder 16,32,64,128,256 \\
+        --size 56 --ref-steps 4 --check-steps 2 --ig-reference 256 --batch 32 \\
+        --segment-steps 1,2 --head-steps 2,4 --tail 8,16 --ladder "" \\
         --ig-ladder 4,8,16,32,64,128
+
+(``--ladder ""`` leaves out the whole-path rules; ``--size`` below 224 upsamples inside
+the model, which takes 224 x 224 only.)
 
 Writes ``benchmarks/results/segments-<model>[-<size>].json`` with the command and seed.
 """
@@ -167,6 +170,37 @@ def forward_cost(model: nn.Module, x: Tensor, batch: int) -> float:
     return statistics.median(fwd) / statistics.median(both)
 
 
+def summarize(per_image: list[dict[str, Any]], threshold: float) -> tuple[
+        dict[str, dict[str, float]], dict[str, list[dict[str, float]]]]:
+    """Evaluations-to-``threshold`` per rule (the cheapest rung of its ladder that reaches
+    it, per image), and every rung on its own (one fixed setting for all images)."""
+    summary: dict[str, dict[str, float]] = {}
+    settings: dict[str, list[dict[str, float]]] = {}
+    for name in per_image[0]["rules"]:
+        values = [to_threshold([tuple(p) for p in rec["rules"][name]], threshold)
+                  for rec in per_image]
+        summary[name] = {"median": float(np.median(values)),
+                         "p90": float(np.quantile(values, 0.9, method="higher")),
+                         "reached": float(sum(np.isfinite(values)))}
+        print(f"{name:24s} evaluations to {threshold}: median {summary[name]['median']:.0f}, "
+              f"p90 {summary[name]['p90']:.0f}, reached {summary[name]['reached']:.0f}/"
+              f"{len(per_image)}")
+        rungs = len(per_image[0]["rules"][name])
+        settings[name] = []
+        for k in range(rungs):
+            costs = [float(rec["rules"][name][k][0]) for rec in per_image]
+            dists = [float(rec["rules"][name][k][1]) for rec in per_image]
+            settings[name].append({
+                "cost_median": float(np.median(costs)), "distance_median": float(
+                    np.median(dists)), "distance_p90": float(np.quantile(
+                        dists, 0.9, method="higher")),
+                "reached": float(sum(d <= threshold for d in dists))})
+            print(f"    setting {k}: cost {np.median(costs):6.1f}, distance median "
+                  f"{np.median(dists):.3f} p90 {settings[name][-1]['distance_p90']:.3f}, "
+                  f"within {threshold}: {settings[name][-1]['reached']:.0f}/{len(dists)}")
+    return summary, settings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -184,7 +218,13 @@ def main() -> None:
     parser.add_argument("--tail", default="4,8,16")
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--threshold", type=float, default=0.1)
+    parser.add_argument("--summarize", default="", help="re-summarize a JSON this wrote")
     args = parser.parse_args()
+    if args.summarize:
+        blob = json.loads(Path(args.summarize).read_text())
+        blob["summary"], blob["settings"] = summarize(blob["images"], blob["threshold"])
+        Path(args.summarize).write_text(json.dumps(blob, indent=1, default=float))
+        return
     torch.set_num_threads(1)
     torch.manual_seed(0)
     from captum_rank import zoo
@@ -195,6 +235,12 @@ def main() -> None:
 
         images = load_photos(size=args.size, sources=["foolbox"]).images[:args.images]
         data = f"first {len(images)} foolbox photos, load_photos(size={args.size})"
+        if args.size != 224:
+            # The model takes 224 x 224: a smaller photo (fewer segments, r = size) is
+            # upsampled inside the model, so a row costs what it costs at 224.
+            model = nn.Sequential(nn.Upsample(size=(224, 224), mode="bilinear",
+                                              align_corners=False), model).eval()
+            data += ", upsampled to 224 x 224 inside the model"
         tag = f"{args.model}-{args.size}"
     else:
         from captum_rank.data import load_sample
@@ -244,7 +290,7 @@ def main() -> None:
                     rules.setdefault(name + " uncal.", []).append(
                         (rows + fwd, distance(plain, ref)))
                     record.setdefault("heads", {})[f"{share:g}"] = head
-        for method in ("gausslegendre", "adaptive"):
+        for method in ("gausslegendre", "adaptive") if args.ladder else ():
             rules[f"sequential {method}"] = [
                 (m, distance(rig.attribute(x, target=t, n_steps=m, method=method,
                                            schedule="sequential",
@@ -261,27 +307,18 @@ def main() -> None:
         shown = ", ".join(f"{k} {v:.0f}" for k, v in record["to_threshold"].items())
         print(f"{time.time() - started:6.0f}s image {n} r={r} ref check "
               f"{record['reference_check']:.3f}: {shown}", flush=True)
-    names = list(per_image[0]["to_threshold"])
-    summary = {}
-    for name in names:
-        values = [float(rec["to_threshold"][name]) for rec in per_image]
-        finite = sorted(values)
-        summary[name] = {"median": float(np.median(finite)),
-                         "p90": float(np.quantile(finite, 0.9, method="higher")),
-                         "reached": sum(np.isfinite(values))}
+    summary, settings = summarize(per_image, args.threshold)
     checks = [float(rec["reference_check"]) for rec in per_image]
     print(f"reference: {args.ref_steps} per segment; {args.check_steps} per segment is a "
           f"median {np.median(checks):.3f} (max {max(checks):.3f}) from it")
-    for name, s in summary.items():
-        print(f"{name:24s} evaluations to {args.threshold}: median {s['median']:.0f}, "
-              f"p90 {s['p90']:.0f}, reached {s['reached']}/{len(per_image)}")
     RESULTS_DIR.mkdir(exist_ok=True)
     path = RESULTS_DIR / f"segments-{tag}.json"
     path.write_text(json.dumps({
         "command": command(), "seed": 0, "data": data, "threshold": args.threshold,
         "forward_row_cost": ratio, "ref_steps": args.ref_steps,
         "check_steps": args.check_steps, "ig_reference": args.ig_reference,
-        "summary": summary, "images": per_image}, indent=1, default=float))
+        "summary": summary, "settings": settings, "images": per_image}, indent=1,
+        default=float))
     print(f"wrote {path}")
 
 
