@@ -258,7 +258,7 @@ def main() -> None:
     print(f"{data}; forward row / gradient row time: {ratio:.2f}", flush=True)
     rig = RankIntegratedGradients(model)
     ig = IntegratedGradients(model)
-    ladder = [int(v) for v in args.ladder.split(",")]
+    ladder = [int(v) for v in args.ladder.split(",") if v]
     started = time.time()
     per_image: list[dict[str, Any]] = []
     for n in range(len(images)):
