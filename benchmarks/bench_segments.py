@@ -170,7 +170,7 @@ def forward_cost(model: nn.Module, x: Tensor, batch: int) -> float:
     return statistics.median(fwd) / statistics.median(both)
 
 
-def summarize(per_image: list[dict[str, Any]], threshold: float) -> tuple[
+def summarize(per_image: list[dict[str, Any]], threshold: float, show: bool = True) -> tuple[
         dict[str, dict[str, float]], dict[str, list[dict[str, float]]]]:
     """Evaluations-to-``threshold`` per rule (the cheapest rung of its ladder that reaches
     it, per image), and every rung on its own (one fixed setting for all images)."""
@@ -182,9 +182,10 @@ def summarize(per_image: list[dict[str, Any]], threshold: float) -> tuple[
         summary[name] = {"median": float(np.median(values)),
                          "p90": float(np.quantile(values, 0.9, method="higher")),
                          "reached": float(sum(np.isfinite(values)))}
-        print(f"{name:24s} evaluations to {threshold}: median {summary[name]['median']:.0f}, "
-              f"p90 {summary[name]['p90']:.0f}, reached {summary[name]['reached']:.0f}/"
-              f"{len(per_image)}")
+        if show:
+            print(f"{name:24s} evaluations to {threshold}: median {summary[name]['median']:.0f}, "
+                  f"p90 {summary[name]['p90']:.0f}, reached {summary[name]['reached']:.0f}/"
+                  f"{len(per_image)}")
         rungs = len(per_image[0]["rules"][name])
         settings[name] = []
         for k in range(rungs):
@@ -195,10 +196,26 @@ def summarize(per_image: list[dict[str, Any]], threshold: float) -> tuple[
                     np.median(dists)), "distance_p90": float(np.quantile(
                         dists, 0.9, method="higher")),
                 "reached": float(sum(d <= threshold for d in dists))})
-            print(f"    setting {k}: cost {np.median(costs):6.1f}, distance median "
-                  f"{np.median(dists):.3f} p90 {settings[name][-1]['distance_p90']:.3f}, "
-                  f"within {threshold}: {settings[name][-1]['reached']:.0f}/{len(dists)}")
+            if show:
+                print(f"    setting {k}: cost {np.median(costs):6.1f}, distance median "
+                      f"{np.median(dists):.3f} p90 {settings[name][-1]['distance_p90']:.3f}, "
+                      f"within {threshold}: {settings[name][-1]['reached']:.0f}/{len(dists)}")
     return summary, settings
+
+
+def write(args: argparse.Namespace, tag: str, data: str, ratio: float,
+          per_image: list[dict[str, Any]], show: bool = False) -> Path:
+    """The JSON of the images so far (after each image: partial results survive)."""
+    summary, settings = summarize(per_image, args.threshold, show)
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"segments-{tag}.json"
+    path.write_text(json.dumps({
+        "command": command(), "seed": 0, "data": data, "threshold": args.threshold,
+        "forward_row_cost": ratio, "ref_steps": args.ref_steps,
+        "check_steps": args.check_steps, "ig_reference": args.ig_reference,
+        "summary": summary, "settings": settings, "images": per_image}, indent=1,
+        default=float))
+    return path
 
 
 def main() -> None:
@@ -307,18 +324,11 @@ def main() -> None:
         shown = ", ".join(f"{k} {v:.0f}" for k, v in record["to_threshold"].items())
         print(f"{time.time() - started:6.0f}s image {n} r={r} ref check "
               f"{record['reference_check']:.3f}: {shown}", flush=True)
-    summary, settings = summarize(per_image, args.threshold)
+        write(args, tag, data, ratio, per_image)
     checks = [float(rec["reference_check"]) for rec in per_image]
     print(f"reference: {args.ref_steps} per segment; {args.check_steps} per segment is a "
           f"median {np.median(checks):.3f} (max {max(checks):.3f}) from it")
-    RESULTS_DIR.mkdir(exist_ok=True)
-    path = RESULTS_DIR / f"segments-{tag}.json"
-    path.write_text(json.dumps({
-        "command": command(), "seed": 0, "data": data, "threshold": args.threshold,
-        "forward_row_cost": ratio, "ref_steps": args.ref_steps,
-        "check_steps": args.check_steps, "ig_reference": args.ig_reference,
-        "summary": summary, "settings": settings, "images": per_image}, indent=1,
-        default=float))
+    path = write(args, tag, data, ratio, per_image, show=True)
     print(f"wrote {path}")
 
 
