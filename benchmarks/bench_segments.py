@@ -208,7 +208,7 @@ def write(args: argparse.Namespace, tag: str, data: str, ratio: float,
     """The JSON of the images so far (after each image: partial results survive)."""
     summary, settings = summarize(per_image, args.threshold, show)
     RESULTS_DIR.mkdir(exist_ok=True)
-    path = RESULTS_DIR / f"segments-{tag}.json"
+    path = RESULTS_DIR / f"segments-{tag}{'-' + args.tag if args.tag else ''}.json"
     path.write_text(json.dumps({
         "command": command(), "seed": 0, "data": data, "threshold": args.threshold,
         "forward_row_cost": ratio, "ref_steps": args.ref_steps,
@@ -236,6 +236,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--threshold", type=float, default=0.1)
     parser.add_argument("--summarize", default="", help="re-summarize a JSON this wrote")
+    parser.add_argument("--tag", default="", help="suffix of the JSON's name")
     args = parser.parse_args()
     if args.summarize:
         blob = json.loads(Path(args.summarize).read_text())
