@@ -564,6 +564,7 @@ class RankIntegratedGradients(GradientAttribution):
             return output
         return output, delta.to(device=ranks.device, dtype=ranks.dtype)
 
+    @captum_entry_point
     def attribute_bands(
         self,
         inputs: Tensor | tuple[Tensor],
