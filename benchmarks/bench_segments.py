@@ -94,7 +94,8 @@ def segment_rule(geometry: PathGeometry, grad: Grad, exact: Tensor, head: int, q
     for c in comps[:-1]:
         starts.append(starts[-1] + c)
     nodes, weights = gauss(q)
-    nodes, weights = nodes.to(dtype), weights.to(dtype)
+    nodes = nodes.to(dtype=dtype, device=geometry.delta.device)
+    weights = weights.to(dtype=dtype, device=geometry.delta.device)
     means: list[Tensor | None] = [None] * r
     rows = 0
     if head:
@@ -237,6 +238,7 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=0.1)
     parser.add_argument("--summarize", default="", help="re-summarize a JSON this wrote")
     parser.add_argument("--tag", default="", help="suffix of the JSON's name")
+    parser.add_argument("--device", default="cpu", help="e.g. cuda")
     args = parser.parse_args()
     if args.summarize:
         blob = json.loads(Path(args.summarize).read_text())
@@ -270,6 +272,7 @@ def main() -> None:
         # The small CNNs in float64, so that rounding is far below the distances measured;
         # the photo model in float32 (0.1 needs no more, and float64 doubles its cost).
         model, images = model.double(), images.double()
+    model, images = model.to(args.device), images.to(args.device)
     with torch.no_grad():
         targets = model(images).argmax(1)
     ratio = forward_cost(model, images[:1], min(args.batch, 32))
