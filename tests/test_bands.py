@@ -146,7 +146,7 @@ def test_bad_arguments() -> None:
     model, x = _tanh_cnn(3), _images(1, 3)
     rig = RankIntegratedGradients(model)
     with pytest.raises(UserTypeError, match="`bands`"):
-        rig.attribute_bands(x, target=0, bands="low")  # type: ignore[arg-type]
+        rig.attribute_bands(x, target=0, bands="low")
     with pytest.raises(UserInputError, match="segment_steps"):
         rig.attribute_bands(x, target=0, segment_steps=0)
     with pytest.raises(UserInputError, match="`schedule`"):
@@ -201,3 +201,17 @@ def test_explain_records_bands_and_the_report_draws_them(tmp_path: Path) -> None
     assert "low-rank and the high-rank evidence" in (tmp_path / "index.html").read_text()
     with pytest.raises(UserTypeError, match="`bands`"):
         explain({"m": model}, images, n_steps=8, bands="low")  # type: ignore[arg-type]
+
+
+def test_several_segments_per_call_give_the_same_bands() -> None:
+    counter = CallCounter(_tanh_cnn(3))
+    x = _images(2, 3)
+    rig = RankIntegratedGradients(counter)
+    one = rig.attribute_bands(x, target=1, segment_steps=2)
+    calls = counter.calls
+    many = rig.attribute_bands(x, target=1, segment_steps=2, internal_batch_size=16)
+    torch.testing.assert_close(many.maps, one.maps)
+    # 10 segments of 4 rows: 4 per call of 16 rows (3 calls) instead of 10, after the
+    # exact pass's 22 rows in calls of 16 (2) instead of 4 (6).
+    assert counter.rows_per_call[-3:] == [16, 16, 8]
+    assert (calls, counter.calls - calls) == (16, 5)
