@@ -318,8 +318,8 @@ def explain(
         band_steps (int, optional): Gauss-Legendre gradients per component's segment;
             the band maps are calibrated so that each band's sum is the exact ``R`` over
             it, and each item's ``bands.total_error`` is the error before calibration.
-            Default: 8 (on the zoo's Fashion-MNIST CNNs, 8 images: maps within a median
-            0.06-0.11 of 32 per segment, ``docs/convergence.md``).
+            Default: 8 (on the zoo's Fashion-MNIST CNNs a median 0.06-0.12 from 64 per
+            segment, ``benchmarks/bench_segments.py``).
 
     Returns:
         ExplainResult: the numbers and arrays.
