@@ -8,7 +8,9 @@ writes one folder with an ``index.html`` in two parts:
    200), mean rank spectra of RIG and IG (a stratified subset of ``attribution_per_class``
    images per class; RIG's are exact, ``F(x_k) - F(x_{k-1})`` from 29 forward passes per
    image, IG's by quadrature, as the report's ``exact`` entries record), IG beside RIG on
-   a few images, and one image along the rank path.
+   a few images, their rank-band maps (RIG's map split by components 1-4, 5-16, 17-28:
+   where each model's low-rank and high-rank evidence lies), and one image along the
+   rank path.
 2. **ImageNet, EfficientNet-Lite0 on real photos**: IG beside RIG on a handful of photos
    with their predicted class names and probabilities (one figure per photo: the maps over
    the photo at one map pixel per screen pixel, with the colour-scale rule written on it),
@@ -71,6 +73,10 @@ DEMO_PHOTO_SOURCES: tuple[str, ...] = ("foolbox", "scikit-image", "scikit-learn"
 #: Ranks of the photos' accuracy curves (few: each costs two forward passes per photo).
 IMAGENET_RANKS: tuple[int, ...] = (0, 2, 8, 32, 128, 224)
 
+#: Gauss-Legendre gradients per component for the Fashion-MNIST rank-band maps (28
+#: segments: 224 gradient rows per image and model).
+FASHION_BAND_STEPS = 8
+
 #: Files every demo writes (besides per-model rank paths and per-class spectra).
 DEMO_FILES: tuple[str, ...] = ("report.json", "index.html")
 
@@ -117,7 +123,7 @@ def _fashion_part(models: Sequence[str], n_steps: int, per_class: int, grid_imag
     index = torch.stack([torch.nonzero(y == c).flatten()[0] for c in picked])
     report.explanation = explain(
         loaded, x[index], target=y[index], n_steps=n_steps, tolerance=tolerance,
-        map_tolerance=map_tolerance,
+        map_tolerance=map_tolerance, bands=True, band_steps=FASHION_BAND_STEPS,
         names=[f"sample {int(i)}" for i in index], class_names=CLASSES)
     return report
 

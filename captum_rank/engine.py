@@ -29,14 +29,16 @@ from captum_rank._validation import (
     check_internal_batch_size,
 )
 from captum_rank.adaptive import Convergence, adaptive_walk
+from captum_rank.bands import BandsLike, RankBands, band_attributions
+from captum_rank.checks import boolean, integer
 from captum_rank.exact import exact_rank_attributions
 from captum_rank.fixed import fixed_walk
-from captum_rank.model_call import GradientFunc, ModelCall
+from captum_rank.model_call import GradientFunc, ModelCall, Rows
 from captum_rank.options import RigOptions, ScheduleLike
 from captum_rank.path import PathPlan
 from captum_rank.schedules import resolve_schedule
 
-__all__ = ["Run", "attribute", "exact"]
+__all__ = ["Run", "attribute", "bands", "exact"]
 
 
 @dataclass(frozen=True)
@@ -166,3 +168,56 @@ def exact(
         return exact_rank_attributions(checked_inputs[0], checked_baselines[0], resolved,
                                        model)
 
+
+def bands(
+    face: Any,
+    inputs: Any,
+    baselines: Any,
+    target: Any,
+    additional_forward_args: Any,
+    segment_steps: int,
+    internal_batch_size: int | None,
+    bands: BandsLike,
+    schedule: ScheduleLike,
+    calibrate: bool,
+) -> RankBands:
+    r"""Rank-band maps of one input tensor (:func:`~captum_rank.bands.band_attributions`).
+
+    The exact ``R`` come from ``face.exact_ranks`` (forward passes); the per-segment
+    gradients through the one model-call contract, as every other rule's.
+
+    Args:
+        face (RankIntegratedGradients): the attribution whose model and gradient
+            function run.
+        inputs, baselines, target, additional_forward_args: as in Captum.
+        segment_steps (int): Gauss-Legendre gradients per segment.
+        internal_batch_size (int or None): rows per model call.
+        bands (sequence of int or None): band edges.
+        schedule (str or RankSchedule): a rank-``k`` curve schedule.
+        calibrate (bool): make each component's total its exact ``R_i``.
+
+    Returns:
+        RankBands: the band maps and totals.
+    """
+    formatted_inputs, formatted_baselines = as_tuples(inputs, baselines)
+    checked_inputs = check_inputs(formatted_inputs)
+    segment_steps = integer(segment_steps, "segment_steps", minimum=1)
+    internal_batch_size = check_internal_batch_size(internal_batch_size)
+    calibrate = boolean(calibrate, "calibrate")
+    # The exact pass's rows per call: as many as one segment of the batch by default,
+    # so that it holds no more points at once than the walk.
+    rows = internal_batch_size or int(checked_inputs[0].shape[0]) * segment_steps
+    exact_values = face.exact_ranks(inputs, baselines, target, additional_forward_args, rows,
+                                    schedule=schedule)
+    checked_baselines = check_baselines(formatted_baselines, checked_inputs)
+    canonical = preflight(face.forward_func, checked_inputs, target, additional_forward_args)
+    model = ModelCall(face.forward_func, int(checked_inputs[0].shape[0]), canonical,
+                      additional_forward_args, face.gradient_func, internal_batch_size)
+
+    def evaluate(points: tuple[Tensor, ...], examples: Tensor
+                 ) -> tuple[tuple[Tensor, ...], Tensor]:
+        return model.gradients_and_outputs(points, Rows.of_examples(examples))
+
+    return band_attributions(
+        checked_inputs[0], checked_baselines[0], resolve_schedule(schedule), evaluate,
+        exact_values, bands, segment_steps, internal_batch_size, calibrate)

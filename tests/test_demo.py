@@ -41,8 +41,19 @@ def test_demo_command_fashion_part(tmp_path: Path, capsys: pytest.CaptureFixture
     # Class names, never bare class numbers, in the explained images.
     items = report["explanation"]["items"]["fmnist-natural"]
     assert all(item["target_name"] and item["prediction_name"] for item in items)
+    # Rank-band maps of both models: their totals are the exact R over each band.
+    for model in DEMO_MODELS:
+        for item in report["explanation"]["items"][model]:
+            bands = item["bands"]
+            assert bands["labels"] == ["1-4", "5-16", "17-28"]
+            assert (out / "Fashion-MNIST__natural_vs_robust_bands_"
+                    f"{model}_0.png").is_file()
+            # Calibrated: each band's sum is the exact R over the band.
+            for total, exact in zip(bands["totals"], bands["exact_totals"], strict=True):
+                assert abs(total - exact) <= 1e-4 * max(1.0, abs(exact))
     page = (out / "index.html").read_text()
     assert "relative error" in page.lower() and "T-shirt/top" in page
+    assert "low-rank and the high-rank evidence" in page
     printed = capsys.readouterr().out
     assert all(model in printed for model in DEMO_MODELS) and "index.html" in printed
 

@@ -752,8 +752,8 @@ def test_accuracy_result_plot() -> None:
 # --------------------------------------------------------------------------------------
 
 MODULES = [
-    "normalize", "image", "spectrum", "path", "compare", "results", "overlay", "_arrays",
-    "_figures", "_labels",
+    "normalize", "image", "bands", "spectrum", "path", "compare", "results", "overlay",
+    "_arrays", "_figures", "_labels",
 ]
 
 

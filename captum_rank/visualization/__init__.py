@@ -13,6 +13,7 @@ Drop-in for Captum's visualisers (``from captum.attr import visualization as viz
 
 Rank-specific plots:
 
+- :func:`plot_rank_bands`: rank-band maps (``attribute_bands``), one panel per band.
 - :func:`plot_rank_spectrum`: contribution per rank component and cumulative share.
 - :func:`plot_rank_path`: the images along the RIG path with the model's score, from a
   :class:`~captum_rank.rank_path.RankPathResult` (computed by
@@ -42,6 +43,7 @@ Figures that show classes take ``class_names``. Bad arguments raise
 :class:`captum_rank.checks.UserInputError` naming the argument and the fix.
 """
 
+from .bands import band_panels, plot_rank_bands
 from .compare import plot_accuracy_vs_rank, plot_comparison_grid
 from .image import (
     METHODS,
@@ -62,6 +64,7 @@ __all__ = [
     "SIGNS",
     "VIEWS",
     "attr_to_map",
+    "band_panels",
     "cumulative_share",
     "default_cmap",
     "default_path_ranks",
@@ -71,6 +74,7 @@ __all__ = [
     "plot_accuracy_vs_rank",
     "plot_comparison_grid",
     "plot_maps_over_image",
+    "plot_rank_bands",
     "plot_rank_path",
     "plot_rank_path_arrays",
     "plot_rank_spectrum",

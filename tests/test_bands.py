@@ -1,0 +1,217 @@
+"""Rank-band maps (captum_rank.bands, RankIntegratedGradients.attribute_bands)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import CallCounter
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import Tensor, nn
+
+from captum_rank import RankIntegratedGradients
+from captum_rank.bands import bands_from_ranks, resolve_bands
+from captum_rank.checks import UserInputError, UserTypeError
+from captum_rank.schedules import ArcLengthSchedule
+
+
+def _tanh_cnn(channels: int, size: int = 10, classes: int = 3) -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(channels, 4, 3), nn.Tanh(), nn.Flatten(),
+        nn.Linear(4 * (size - 2) ** 2, 6), nn.Tanh(), nn.Linear(6, classes),
+    ).double().eval()
+
+
+def _images(n: int, channels: int, size: int = 10) -> Tensor:
+    torch.manual_seed(1)
+    return torch.rand(n, channels, size, size, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_band_totals_are_the_exact_rank_sums_on_a_nonlinear_model(channels: int) -> None:
+    model, x = _tanh_cnn(channels), _images(3, channels)
+    rig = RankIntegratedGradients(model)
+    result = rig.attribute_bands(x, target=1, segment_steps=8, bands=(2, 5))
+    exact = rig.exact_ranks(x, target=1).reshape(3, -1).to(torch.float64)
+    oracle = torch.stack([exact[:, :2].sum(1), exact[:, 2:5].sum(1), exact[:, 5:].sum(1)], 1)
+    assert result.labels == ["1-2", "3-5", "6-10"]
+    torch.testing.assert_close(result.exact_totals, oracle)
+    torch.testing.assert_close(result.totals, oracle, atol=1e-9, rtol=1e-7)
+    # Each component's own total too, not only the band sums.
+    torch.testing.assert_close(result.segment_totals, exact, atol=1e-9, rtol=1e-7)
+    assert float(result.total_error.max()) < 1e-7
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_bands_sum_to_the_converged_sequential_rig_map(channels: int) -> None:
+    """Oracle: RIG's own fixed rule on the sequential path, midpoints aligned with segments."""
+    model, x = _tanh_cnn(channels), _images(2, channels)
+    rig = RankIntegratedGradients(model)
+    result = rig.attribute_bands(x, target=0, segment_steps=6)
+    fine = rig.attribute(x, target=0, schedule="sequential", method="riemann_middle",
+                         n_steps=10 * 64)
+    assert result.maps.shape == (len(result.bands), *x.shape)
+    torch.testing.assert_close(result.pixels, fine, atol=2e-5 * float(fine.abs().max()),
+                               rtol=0)
+
+
+@settings(max_examples=15, deadline=None)
+@given(edges=st.sets(st.integers(1, 9), max_size=4))
+def test_every_banding_partitions_the_same_map(edges: set[int]) -> None:
+    model, x = _tanh_cnn(1), _images(1, 1)
+    rig = RankIntegratedGradients(model)
+    whole = rig.attribute_bands(x, target=2, segment_steps=2, bands=(5,))
+    split = rig.attribute_bands(x, target=2, segment_steps=2, bands=sorted(edges))
+    torch.testing.assert_close(split.pixels, whole.pixels)
+    torch.testing.assert_close(split.totals.sum(1), whole.totals.sum(1))
+    assert len(split.bands) == len(edges) + 1
+
+
+def test_affine_model_closed_form() -> None:
+    """F(x) = <W, x> + b: band B's map is W * sum_{i in B} s_i u_i v_i^T, exactly."""
+    torch.manual_seed(2)
+    weight = torch.randn(1, 3, 6, 8, dtype=torch.float64)
+    linear = nn.Linear(3 * 6 * 8, 1).double()
+    with torch.no_grad():
+        linear.weight.copy_(weight.reshape(1, -1))
+    model = nn.Sequential(nn.Flatten(), linear)
+    x = torch.rand(2, 3, 6, 8, dtype=torch.float64)
+    base = torch.rand(1, 3, 6, 8, dtype=torch.float64)
+    result = RankIntegratedGradients(model).attribute_bands(
+        x, baselines=base, target=0, segment_steps=1, bands=(1, 4))
+    u, s, vh = torch.linalg.svd(x - base, full_matrices=False)
+    for band, (first, last) in zip(result.maps, result.bands, strict=True):
+        part = (u[..., first - 1:last] * s[..., None, first - 1:last]) @ vh[..., first - 1:last, :]
+        torch.testing.assert_close(band, weight * part)
+    torch.testing.assert_close(result.pixels, weight * (x - base))
+    torch.testing.assert_close(result.totals, result.exact_totals)
+
+
+def test_calibration_makes_every_component_exact_and_vanishes_when_converged() -> None:
+    model, x = _tanh_cnn(3), _images(2, 3)
+    rig = RankIntegratedGradients(model)
+    rough = rig.attribute_bands(x, target=1, segment_steps=1, calibrate=True)
+    assert rough.calibrated
+    exact = rough.exact_ranks
+    per_component = rig.attribute_bands(x, target=1, segment_steps=1, calibrate=True,
+                                        bands=tuple(range(1, 10)))
+    torch.testing.assert_close(per_component.totals, exact, atol=1e-12, rtol=0)
+    torch.testing.assert_close(rough.totals, rough.exact_totals, atol=1e-12, rtol=0)
+    fine = rig.attribute_bands(x, target=1, segment_steps=8)
+    fine_calibrated = rig.attribute_bands(x, target=1, segment_steps=8, calibrate=True)
+    torch.testing.assert_close(fine_calibrated.maps, fine.maps, atol=1e-9, rtol=0)
+
+
+def test_joint_schedule_on_colour() -> None:
+    model, x = _tanh_cnn(3), _images(1, 3)
+    result = RankIntegratedGradients(model).attribute_bands(
+        x, target=0, schedule=ArcLengthSchedule(channels="joint"), segment_steps=6)
+    assert result.exact_ranks.shape == (1, 10)
+    torch.testing.assert_close(result.totals, result.exact_totals, atol=1e-8, rtol=1e-6)
+
+
+def test_cost_is_r_segments_times_steps_plus_the_exact_pass() -> None:
+    counter = CallCounter(_tanh_cnn(1))
+    x = _images(2, 1)
+    rig = RankIntegratedGradients(counter)
+    result = rig.attribute_bands(x, target=0, segment_steps=3)
+    assert result.evaluations.tolist() == [30, 30]
+    assert result.forward_rows == 11
+    # The exact pass (2 x 11 rows, in calls of one segment's rows), then one call per
+    # segment (10) of 2 examples x 3 nodes; nothing else.
+    assert counter.rows_per_call[-10:] == [6] * 10
+    assert counter.rows == 2 * 11 + 60
+    assert max(counter.rows_per_call) == 6
+
+
+def test_bands_from_the_exact_spectrum() -> None:
+    model, x = _tanh_cnn(1), _images(2, 1)
+    rig = RankIntegratedGradients(model)
+    edges = bands_from_ranks(rig.exact_ranks(x, target=0), fractions=(0.5, 0.9))
+    result = rig.attribute_bands(x, target=0, bands=edges, segment_steps=2)
+    assert result.bands[0][0] == 1 and result.bands[-1][1] == 10
+    assert result.to_dict()["labels"] == result.labels
+
+
+@pytest.mark.parametrize("bands", [(3, 3), (0, 4), (4, 2), (10,), (2, 99)])
+def test_bad_bands_name_the_argument(bands: tuple[int, ...]) -> None:
+    with pytest.raises(UserInputError, match="`bands`"):
+        resolve_bands(bands, 10)
+
+
+def test_bad_arguments() -> None:
+    model, x = _tanh_cnn(3), _images(1, 3)
+    rig = RankIntegratedGradients(model)
+    with pytest.raises(UserTypeError, match="`bands`"):
+        rig.attribute_bands(x, target=0, bands="low")
+    with pytest.raises(UserInputError, match="segment_steps"):
+        rig.attribute_bands(x, target=0, segment_steps=0)
+    with pytest.raises(UserInputError, match="`schedule`"):
+        rig.attribute_bands(x, target=0, schedule="arc_length")
+    with pytest.raises(UserInputError, match="multiply_by_inputs"):
+        RankIntegratedGradients(model, multiply_by_inputs=False).attribute_bands(x, target=0)
+    with pytest.raises(UserInputError, match="fractions"):
+        bands_from_ranks(torch.ones(1, 4), fractions=(1.5,))
+
+
+def test_band_figure_draws_every_band_and_the_sum() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from captum_rank import visualization as viz
+
+    model, x = _tanh_cnn(3), _images(2, 3)
+    result = RankIntegratedGradients(model).attribute_bands(x, target=0, segment_steps=2)
+    _fig, axes = viz.plot_rank_bands(result, x[1], example=1, use_pyplot=False)
+    assert [ax.get_title() for ax in axes] == [
+        "components 1-4", "components 5-10", "all"]
+    panels, notes = viz.band_panels(result, example=1)
+    np_sum = sum(v for k, v in panels.items() if k != "all")
+    assert abs(np_sum - panels["all"]).max() < 1e-9
+    assert "exact R" in notes[0]
+    with pytest.raises(UserInputError, match="`example`"):
+        viz.band_panels(result, example=2)
+
+
+def test_explain_records_bands_and_the_report_draws_them(tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from captum_rank.audit.explain import ExplainResult, explain
+    from captum_rank.audit.report import AuditReport, write_report
+
+    model = _tanh_cnn(1).float()
+    images = _images(3, 1).float()
+    result = explain({"m": model}, images, n_steps=8, bands=(3,), band_steps=2)
+    item = result.items["m"][1]["bands"]
+    assert item["labels"] == ["1-3", "4-10"]
+    assert item["evaluations"] == 20 and item["forward_rows"] == 11
+    assert result.band_maps["m"].shape == (2, 3, 1, 10, 10)
+    # Calibrated to the exact sums; the quadrature's own error is kept (two
+    # Gauss-Legendre gradients per segment in float32: within 1%).
+    for total, exact in zip(item["totals"], item["exact_totals"], strict=True):
+        assert abs(total - exact) < 1e-5
+    assert max(item["total_error"]) < 1e-2
+    assert ExplainResult.from_json(result.to_json()).items == result.items
+    written = write_report(tmp_path, AuditReport(None, explanation=result))
+    assert any("bands" in key for key in written)
+    assert "low-rank and the high-rank evidence" in (tmp_path / "index.html").read_text()
+    with pytest.raises(UserTypeError, match="`bands`"):
+        explain({"m": model}, images, n_steps=8, bands="low")  # type: ignore[arg-type]
+
+
+def test_several_segments_per_call_give_the_same_bands() -> None:
+    counter = CallCounter(_tanh_cnn(3))
+    x = _images(2, 3)
+    rig = RankIntegratedGradients(counter)
+    one = rig.attribute_bands(x, target=1, segment_steps=2)
+    calls = counter.calls
+    many = rig.attribute_bands(x, target=1, segment_steps=2, internal_batch_size=16)
+    torch.testing.assert_close(many.maps, one.maps)
+    # 10 segments of 4 rows: 4 per call of 16 rows (3 calls) instead of 10, after the
+    # exact pass's 22 rows in calls of 16 (2) instead of 4 (6).
+    assert counter.rows_per_call[-3:] == [16, 16, 8]
+    assert (calls, counter.calls - calls) == (16, 5)
