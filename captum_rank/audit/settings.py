@@ -135,8 +135,8 @@ def schedule_id(schedule: MethodSpec) -> str:
         >>> from captum_rank.schedules import SpectralSchedule
         >>> schedule_id(None), schedule_id("linear")
         ('arc_length', 'linear')
-        >>> schedule_id(SpectralSchedule(overlap=0.3))
-        "SpectralSchedule([('overlap', 0.3)])"
+        >>> schedule_id(SpectralSchedule(overlap=0.3))  # doctest: +ELLIPSIS
+        "SpectralSchedule([('channels', 'per_channel'), ('overlap', 0.3), ...])"
     """
     if schedule is None:
         return default_schedule()
