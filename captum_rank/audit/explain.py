@@ -42,16 +42,22 @@ from captum_rank._model_checks import InputGuard
 from captum_rank.attr import RankIntegratedGradients
 from captum_rank.audit import _jsonio
 from captum_rank.audit._bands import band_items, check_bands
+from captum_rank.audit._methods import (
+    MethodRun,
+    exact_curve,
+    method_map,
+    plan_methods,
+    quadrature_rule,
+)
 from captum_rank.audit._models import as_model_dict, check_models_on_data, model_device
 from captum_rank.audit.errors import AuditInputError
-from captum_rank.audit.spectrum import (
-    DEFAULT_METHODS,
+from captum_rank.audit.settings import (
+    PHOTO_METHODS,
+    PHOTO_SIZE,
     MethodSpec,
-    _schedule_id,
-    default_quadrature,
-    exact_rows,
-    relative_error,
+    default_methods,
 )
+from captum_rank.audit.statistics import relative_error
 from captum_rank.checks import (
     UserTypeError,
     boolean,
@@ -61,7 +67,6 @@ from captum_rank.checks import (
     real,
 )
 from captum_rank.defaults import (
-    ADAPTIVE,
     AUDIT_N_STEPS,
     MAP_TOLERANCE,
     RELIABILITY_TOLERANCE,
@@ -71,46 +76,12 @@ from captum_rank.rank_path import default_path_ranks
 from captum_rank.summaries import rank_for_share
 from captum_rank.svd import rank_points
 
-# default_path_ranks is rank_path's, re-exported: the one default for every rank path shown.
+# default_path_ranks is rank_path's, re-exported: the one default for every rank path shown;
+# PHOTO_METHODS, PHOTO_SIZE and default_methods are the audit's settings, re-exported.
 __all__ = ["PHOTO_METHODS", "PHOTO_SIZE", "ExplainResult", "default_methods",
            "default_path_ranks", "explain"]
 
 _KIND = "rank-explanation"
-
-#: The methods :func:`explain` uses on natural photos: RIG on Spectral IG's path and IG.
-#: Measured on 20 ImageNet photos (EfficientNet-Lite0; ``bench_map_convergence.py``, the
-#: convergence page): with ``map_tolerance=0.1`` RIG's default path needs about 470
-#: evaluations per photo, the spectral path about 94 (IG about 42), and the spectral
-#: path's DiffID is the higher one (the faithfulness page). Its rank attributions still
-#: say which components carry the output (the strongest enter first).
-PHOTO_METHODS: dict[str, MethodSpec] = {"rig": "spectral", "ig": "linear"}
-
-#: Colour images at least this many pixels a side count as natural photos.
-PHOTO_SIZE = 64
-
-
-def default_methods(images: Tensor) -> dict[str, MethodSpec]:
-    r"""The methods :func:`explain` uses when none are given, from the images' shape.
-
-    Natural photos (3 channels, at least :data:`PHOTO_SIZE` pixels a side) get
-    :data:`PHOTO_METHODS`; anything else the library's default RIG and IG
-    (:data:`~captum_rank.audit.spectrum.DEFAULT_METHODS`).
-
-    Args:
-        images (Tensor): ``(N, C, H, W)`` model inputs.
-
-    Returns:
-        dict: ``{name: schedule}`` (``None``: the library's default).
-
-    Examples:
-        >>> import torch
-        >>> default_methods(torch.zeros(1, 3, 224, 224))
-        {'rig': 'spectral', 'ig': 'linear'}
-        >>> default_methods(torch.zeros(1, 1, 28, 28))
-        {'rig': None, 'ig': 'linear'}
-    """
-    photo = images.dim() == 4 and images.shape[1] == 3 and min(images.shape[-2:]) >= PHOTO_SIZE
-    return dict(PHOTO_METHODS if photo else DEFAULT_METHODS)
 
 
 @dataclass
@@ -335,145 +306,227 @@ def explain(
         (2, 'fish', 4)
     """
     guard = InputGuard(images, "images")
-    named = as_model_dict(models)
+    setup = _prepare(models, images, methods=methods, n_steps=n_steps, quadrature=quadrature,
+                     baseline=baseline, internal_batch_size=internal_batch_size,
+                     tolerance=tolerance, map_tolerance=map_tolerance, names=names,
+                     notes=notes, path_image=path_image, path_ranks=path_ranks, exact=exact,
+                     bands=bands, band_steps=band_steps)
+    items: dict[str, list[dict[str, Any]]] = {}
+    maps: dict[str, dict[str, np.ndarray]] = {}
+    path: dict[str, dict[str, Any]] = {}
+    band_maps: dict[str, np.ndarray] = {}
+    for name, model in setup.named.items():
+        found = _explain_model(setup, model, target, _names_for(class_names, name))
+        items[name], maps[name], path[name] = found.items, found.maps, found.path
+        if found.band_maps is not None:
+            band_maps[name] = found.band_maps
+    result = ExplainResult(
+        models=list(setup.named), methods={meth: run.schedule for meth, run in setup.runs.items()},
+        image_names=setup.image_names, n_steps=setup.n_steps, quadrature=setup.quadrature,
+        baseline=setup.baseline, tolerance=setup.tolerance, items=items, path=path,
+        meta=dict(meta or {}), map_tolerance=setup.map_tolerance,
+        images=images.detach().cpu().numpy(), maps=maps,
+        path_images={"approximations": setup.approximations.detach().cpu().numpy()},
+        band_maps=band_maps,
+    )
+    _warn_unconverged(result)
+    guard.check()
+    return result
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """An explain call's checked arguments, its images on the device and its methods."""
+
+    named: dict[str, Callable[..., Tensor]]
+    x: Tensor
+    width: int
+    runs: dict[str, MethodRun]
+    n_steps: int
+    quadrature: str
+    baseline: float
+    internal_batch_size: int | None
+    tolerance: float
+    map_tolerance: float
+    exact: bool
+    bands: tuple[bool, tuple[int, ...] | None]
+    band_steps: int
+    image_names: list[str]
+    notes: list[str | None]
+    path_image: int
+    path_ranks: list[int]
+    approximations: Tensor
+
+    @property
+    def n(self) -> int:
+        return int(self.x.shape[0])
+
+
+def _check_images(images: Any) -> int:
     if not isinstance(images, Tensor) or images.dim() != 4 or not images.is_floating_point():
         raise UserTypeError(
             f"`images` must be a float (N, C, H, W) tensor, got {type(images).__name__} "
             f"{tuple(images.shape) if isinstance(images, Tensor) else ''}."
         )
-    n = int(images.shape[0])
+    return int(images.shape[0])
+
+
+def _prepare(models: Any, images: Tensor, *, methods: Mapping[str, MethodSpec] | None,
+             n_steps: int, quadrature: str | None, baseline: float,
+             internal_batch_size: int | None, tolerance: float, map_tolerance: float,
+             names: Sequence[str] | None, notes: Sequence[str | None] | None,
+             path_image: int, path_ranks: Sequence[int] | None, exact: bool,
+             bands: bool | Sequence[int], band_steps: int) -> _Setup:
+    """Check every argument (in the order users see the errors) and decide the methods."""
+    named = as_model_dict(models)
+    n = _check_images(images)
     n_steps = check_n_steps(n_steps, quadrature)
     internal_batch_size = optional_positive_int(internal_batch_size, "internal_batch_size")
     baseline = real(baseline, "baseline")
     tolerance = real(tolerance, "tolerance", minimum=0.0)
     map_tolerance = real(map_tolerance, "map_tolerance", minimum=0.0)
     exact = boolean(exact, "exact")
-    want_bands, band_edges = check_bands(bands)
+    checked_bands = check_bands(bands)
     band_steps = positive_int(band_steps, "band_steps")
     path_image = integer(path_image, "path_image", minimum=0, maximum=n - 1)
     image_names = [str(v) for v in names] if names is not None else [
         f"image {i}" for i in range(n)]
     if len(image_names) != n:
         raise AuditInputError(f"`names` has {len(image_names)} entries for {n} images.")
-    note_list = list(notes) if notes is not None else [None] * n
-    method_map = dict(methods) if methods is not None else default_methods(images)
-    if not method_map:
-        raise AuditInputError("`methods` is empty; give e.g. {'rig': None, 'ig': 'linear'}.")
-    schedules = {meth: _schedule_id(spec) for meth, spec in method_map.items()}
-    dev = model_device(next(iter(named.values())))
-    x = images.to(dev)
+    chosen = method_map(methods, default_methods(images))
+    x = images.to(model_device(next(iter(named.values()))))
     width = check_models_on_data(named, x[:2])
     r = int(min(x.shape[-2:]))
     ranks_on_path = [integer(k, "path_ranks", minimum=0, maximum=r)
                      for k in (path_ranks if path_ranks is not None else default_path_ranks(r))]
     approximations = rank_points(x[path_image], ranks_on_path, baseline)
+    # Maps need gradients: every method runs with the quadrature; exact spectra are the
+    # rank-k curve's, computed on their own (exact_curve).
+    runs = plan_methods(chosen, x, exact=False, n_steps=n_steps, quadrature=quadrature,
+                        internal_batch_size=internal_batch_size, map_tolerance=map_tolerance)
+    return _Setup(named, x, width, runs, n_steps, quadrature_rule(quadrature), baseline,
+                  internal_batch_size, tolerance, map_tolerance, exact, checked_bands,
+                  band_steps, image_names, list(notes) if notes is not None else [None] * n,
+                  path_image, ranks_on_path, approximations)
 
-    items: dict[str, list[dict[str, Any]]] = {}
-    maps: dict[str, dict[str, np.ndarray]] = {}
-    path: dict[str, dict[str, Any]] = {}
-    band_maps: dict[str, np.ndarray] = {}
-    for name, model in named.items():
-        classes = _names_for(class_names, name)
 
-        def label(c: int, classes: Sequence[str] | None = classes) -> str | None:
-            return str(classes[c]) if classes is not None and 0 <= c < len(classes) else None
+@dataclass(frozen=True)
+class _ModelFindings:
+    items: list[dict[str, Any]]
+    maps: dict[str, np.ndarray]
+    path: dict[str, Any]
+    band_maps: np.ndarray | None
 
-        with torch.no_grad():
-            probs = model(x).softmax(dim=1)
-        predictions = probs.argmax(dim=1)
-        targets = _targets(target, n, width, predictions.cpu()).to(dev)
-        explainer = RankIntegratedGradients(model)
-        per_method: dict[str, tuple[Tensor, Tensor, _MapQuality]] = {}
-        maps[name] = {}
-        for meth, spec in method_map.items():
-            kwargs: dict[str, Any] = {} if spec is None else {"schedule": spec}
-            kwargs["method"] = quadrature or default_quadrature()
-            adaptive = kwargs["method"] == ADAPTIVE
-            if adaptive:
-                kwargs["map_tolerance"] = map_tolerance
-            with warnings.catch_warnings():
-                # Misses are reported once, per map, below.
-                warnings.filterwarnings("ignore", message=".*did not reach")
-                pixels, ranks, delta = explainer.attribute_with_ranks(
-                    x, baselines=baseline, target=targets, n_steps=n_steps,
-                    internal_batch_size=internal_batch_size, return_convergence_delta=True,
-                    **kwargs)
-            quality = _map_quality(explainer, pixels, adaptive, n_steps, x, baseline,
-                                   targets, internal_batch_size, kwargs)
-            spectrum = ranks.detach().to(torch.float64).sum(dim=1).cpu()
-            per_method[meth] = (spectrum, delta.detach().to(torch.float64).cpu(), quality)
-            maps[name][meth] = pixels.detach().cpu().numpy()
-        exact_rows = _exact_spectra(explainer, x, baseline, targets, internal_batch_size,
-                                    n_steps) if exact else None
-        items[name] = []
-        for i in range(n):
-            t, p = int(targets[i]), int(predictions[i])
-            summary: dict[str, Any] = {}
-            for meth, (spectrum, delta, quality) in per_method.items():
-                change = float(spectrum[i].sum() - delta[i])
-                rel = relative_error(abs(float(delta[i])), abs(change))
-                map_error = float(quality.errors[i])
-                summary[meth] = {
-                    "delta": float(delta[i]), "change": change, "relative_error": rel,
-                    "reliable": rel <= tolerance, "map_error": map_error,
-                    "map_converged": map_error <= map_tolerance,
-                    "evaluations": int(quality.evaluations[i]),
-                    "rank_50": rank_for_share(spectrum[i].numpy(), 0.5),
-                    "rank_90": rank_for_share(spectrum[i].numpy(), 0.9),
-                    "spectrum": spectrum[i].tolist(),
-                }
-            items[name].append({
-                "image": image_names[i], "target": t, "target_name": label(t),
-                "prediction": p, "prediction_name": label(p),
-                "probability": float(probs[i, p]), "target_probability": float(probs[i, t]),
-                "note": note_list[i], "methods": summary,
-            })
-            if exact_rows is not None:
-                spectrum, delta = exact_rows[0][i].numpy(), float(exact_rows[1][i])
-                items[name][-1]["exact"] = {
-                    "spectrum": spectrum.tolist(), "delta": delta,
-                    "rank_50": rank_for_share(spectrum, 0.5),
-                    "rank_90": rank_for_share(spectrum, 0.9),
-                }
-        if want_bands:
-            band_maps[name] = band_items(explainer, x, baseline, targets, band_edges,
-                                         band_steps, internal_batch_size, items[name])
-        t0 = int(targets[path_image])
-        with torch.no_grad():
-            along = model(approximations).softmax(dim=1)[:, t0]
-        path[name] = {"image": path_image, "target": t0, "target_name": label(t0),
-                      "ranks": ranks_on_path, "probabilities": along.cpu().tolist()}
-    result = ExplainResult(
-        models=list(named), methods=schedules, image_names=image_names, n_steps=n_steps,
-        quadrature=quadrature or default_quadrature(), baseline=baseline,
-        tolerance=tolerance, items=items, path=path, meta=dict(meta or {}),
-        map_tolerance=map_tolerance,
-        images=images.detach().cpu().numpy(), maps=maps,
-        path_images={"approximations": approximations.detach().cpu().numpy()},
-        band_maps=band_maps,
-    )
+
+@dataclass(frozen=True)
+class _Outcome:
+    spectrum: Tensor  # (N, r) float64, summed over channels
+    delta: Tensor  # (N,) float64
+    quality: _MapQuality
+
+
+def _label(classes: Sequence[str] | None, c: int) -> str | None:
+    return str(classes[c]) if classes is not None and 0 <= c < len(classes) else None
+
+
+def _explain_model(setup: _Setup, model: Callable[..., Tensor], target: Any,
+                   classes: Sequence[str] | None) -> _ModelFindings:
+    """One model's items (per image), maps, rank path and band maps."""
+    with torch.no_grad():
+        probs = model(setup.x).softmax(dim=1)
+    predictions = probs.argmax(dim=1)
+    targets = _targets(target, setup.n, setup.width, predictions.cpu()).to(setup.x.device)
+    explainer = RankIntegratedGradients(model)
+    outcomes: dict[str, _Outcome] = {}
+    maps: dict[str, np.ndarray] = {}
+    for meth, run in setup.runs.items():
+        maps[meth], outcomes[meth] = _attribute(explainer, run, setup, targets)
+    exact = _exact_spectra(explainer, setup, targets) if setup.exact else None
+    items = [_item(setup, i, targets, predictions, probs, outcomes, exact, classes)
+             for i in range(setup.n)]
+    want_bands, band_edges = setup.bands
+    band_maps = band_items(explainer, setup.x, setup.baseline, targets, band_edges,
+                           setup.band_steps, setup.internal_batch_size,
+                           items) if want_bands else None
+    t0 = int(targets[setup.path_image])
+    with torch.no_grad():
+        along = model(setup.approximations).softmax(dim=1)[:, t0]
+    path = {"image": setup.path_image, "target": t0, "target_name": _label(classes, t0),
+            "ranks": setup.path_ranks, "probabilities": along.cpu().tolist()}
+    return _ModelFindings(items, maps, path, band_maps)
+
+
+def _attribute(explainer: RankIntegratedGradients, run: MethodRun, setup: _Setup,
+               targets: Tensor) -> tuple[np.ndarray, _Outcome]:
+    """One method's pixel maps, rank spectra, deltas and map quality."""
+    with warnings.catch_warnings():
+        # Misses are reported once, per map, by explain.
+        warnings.filterwarnings("ignore", message=".*did not reach")
+        pixels, ranks, delta = explainer.attribute_with_ranks(
+            setup.x, baselines=setup.baseline, target=targets, return_convergence_delta=True,
+            **run.keywords())
+    quality = _map_quality(explainer, pixels, run, setup.x, setup.baseline, targets)
+    spectrum = ranks.detach().to(torch.float64).sum(dim=1).cpu()
+    return pixels.detach().cpu().numpy(), _Outcome(
+        spectrum, delta.detach().to(torch.float64).cpu(), quality)
+
+
+def _item(setup: _Setup, i: int, targets: Tensor, predictions: Tensor, probs: Tensor,
+          outcomes: Mapping[str, _Outcome], exact: tuple[Tensor, Tensor] | None,
+          classes: Sequence[str] | None) -> dict[str, Any]:
+    """Image ``i``'s entry: prediction, target, and each method's numbers."""
+    t, p = int(targets[i]), int(predictions[i])
+    summary: dict[str, Any] = {}
+    for meth, outcome in outcomes.items():
+        spectrum, delta = outcome.spectrum[i], float(outcome.delta[i])
+        change = float(spectrum.sum() - outcome.delta[i])
+        rel = relative_error(abs(delta), abs(change))
+        map_error = float(outcome.quality.errors[i])
+        summary[meth] = {
+            "delta": delta, "change": change, "relative_error": rel,
+            "reliable": rel <= setup.tolerance, "map_error": map_error,
+            "map_converged": map_error <= setup.map_tolerance,
+            "evaluations": int(outcome.quality.evaluations[i]),
+            "rank_50": rank_for_share(spectrum.numpy(), 0.5),
+            "rank_90": rank_for_share(spectrum.numpy(), 0.9),
+            "spectrum": spectrum.tolist(),
+        }
+    item: dict[str, Any] = {
+        "image": setup.image_names[i], "target": t, "target_name": _label(classes, t),
+        "prediction": p, "prediction_name": _label(classes, p),
+        "probability": float(probs[i, p]), "target_probability": float(probs[i, t]),
+        "note": setup.notes[i], "methods": summary,
+    }
+    if exact is not None:
+        curve = exact[0][i].numpy()
+        item["exact"] = {
+            "spectrum": curve.tolist(), "delta": float(exact[1][i]),
+            "rank_50": rank_for_share(curve, 0.5), "rank_90": rank_for_share(curve, 0.9),
+        }
+    return item
+
+
+def _warn_unconverged(result: ExplainResult) -> None:
+    """One warning for every map above ``map_tolerance`` (the report does not draw them)."""
     missed = result.unconverged_maps()
-    if missed:
-        shown = "; ".join(f"{m} {image} {meth}: {err:.3g}" for m, image, meth, err in missed[:8])
-        warnings.warn(
-            f"{len(missed)} map(s) did not converge to map_tolerance={map_tolerance} within "
-            f"n_steps={n_steps} evaluations ({shown}{' ...' if len(missed) > 8 else ''}); "
-            "the report does not draw them. Raise `n_steps`, or for photos use "
-            "schedule='spectral', whose maps converge in fewer evaluations "
-            "(see the convergence page).", stacklevel=2)
-    guard.check()
-    return result
+    if not missed:
+        return
+    shown = "; ".join(f"{m} {image} {meth}: {err:.3g}" for m, image, meth, err in missed[:8])
+    warnings.warn(
+        f"{len(missed)} map(s) did not converge to map_tolerance={result.map_tolerance} "
+        f"within n_steps={result.n_steps} evaluations "
+        f"({shown}{' ...' if len(missed) > 8 else ''}); "
+        "the report does not draw them. Raise `n_steps`, or for photos use "
+        "schedule='spectral', whose maps converge in fewer evaluations "
+        "(see the convergence page).", stacklevel=3)
 
 
-def _exact_spectra(explainer: RankIntegratedGradients, x: Tensor, baseline: float,
-                   targets: Tensor, internal_batch_size: int | None,
-                   n_steps: int) -> tuple[Tensor, Tensor]:
+def _exact_spectra(explainer: RankIntegratedGradients, setup: _Setup,
+                   targets: Tensor) -> tuple[Tensor, Tensor]:
     """``(N, r)`` exact spectra of the rank-``k`` curve and their ``(N,)`` deltas."""
-    ranks, delta = explainer.exact_ranks(x, baselines=baseline, target=targets,
-                                         internal_batch_size=exact_rows(
-                                             internal_batch_size, n_steps, int(x.shape[0])),
-                                         return_convergence_delta=True)
-    return (ranks.detach().to(torch.float64).reshape(int(x.shape[0]), -1).cpu(),
+    ranks, delta = exact_curve(setup.n_steps, setup.internal_batch_size).ranks(
+        explainer, setup.x, setup.baseline, targets)
+    return (ranks.detach().to(torch.float64).reshape(setup.n, -1).cpu(),
             delta.detach().to(torch.float64).cpu())
 
 
@@ -483,24 +536,23 @@ class _MapQuality:
     evaluations: list[int]
 
 
-def _map_quality(explainer: RankIntegratedGradients, pixels: Tensor, adaptive: bool,
-                 n_steps: int, x: Tensor, baseline: float, targets: Tensor,
-                 internal_batch_size: int | None, kwargs: dict[str, Any]) -> _MapQuality:
+def _map_quality(explainer: RankIntegratedGradients, pixels: Tensor, run: MethodRun,
+                 x: Tensor, baseline: float, targets: Tensor) -> _MapQuality:
     """Each map's estimated error and the evaluations it took.
 
     The adaptive rule estimates the error from its own nodes; a fixed rule's map is
     compared with the same rule at half the evaluations (the only extra cost here).
     """
     n = int(pixels.shape[0])
-    if adaptive:
+    if run.quadrature.adaptive:
         convergence = explainer.last_convergence
         if convergence is None or convergence.map_error is None:
             raise RuntimeError("the adaptive rule left no map error")
         return _MapQuality([float(v) for v in convergence.map_error],
                            [int(v) for v in convergence.evaluations])
+    n_steps = run.quadrature.n_steps
     half = explainer.attribute(x, baselines=baseline, target=targets,
-                               n_steps=max(1, n_steps // 2),
-                               internal_batch_size=internal_batch_size, **kwargs)
+                               **run.keywords(n_steps=max(1, n_steps // 2)))
     fine = pixels.detach().to(torch.float64).flatten(1)
     gap = (fine - half.detach().to(torch.float64).flatten(1)).norm(dim=1)
     size = fine.norm(dim=1)

@@ -20,7 +20,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from captum_rank.audit.explain import ExplainResult
-from captum_rank.audit.spectrum import method_label
+from captum_rank.audit.settings import method_label
 from captum_rank.checks import UserInputError, integer, one_of
 
 __all__ = ["explained_image_alt", "plot_explained_image"]

@@ -21,8 +21,9 @@ from captum_rank.audit.accuracy import rank_accuracy
 from captum_rank.audit.loading import subset_indices
 from captum_rank.audit.ranks import default_ranks
 from captum_rank.audit.report import AuditReport
+from captum_rank.audit.settings import MethodSpec
 from captum_rank.audit.sources import as_source
-from captum_rank.audit.spectrum import MethodSpec, rank_spectrum
+from captum_rank.audit.spectrum import rank_spectrum
 from captum_rank.checks import non_negative_int, optional_positive_int, positive_int
 from captum_rank.defaults import AUDIT_N_STEPS, RELIABILITY_TOLERANCE
 

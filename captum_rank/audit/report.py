@@ -26,7 +26,8 @@ from captum_rank._files import write_bytes
 from captum_rank.audit import _jsonio
 from captum_rank.audit.accuracy import RankAccuracyResult
 from captum_rank.audit.explain import ExplainResult
-from captum_rank.audit.spectrum import RankSpectrumResult, method_label
+from captum_rank.audit.settings import method_label
+from captum_rank.audit.spectrum import RankSpectrumResult
 from captum_rank.checks import one_of
 
 __all__ = ["AuditReport", "format_table", "summary_rows", "write_report"]

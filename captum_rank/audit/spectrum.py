@@ -41,6 +41,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,13 @@ from torch.utils.data import Dataset
 from captum_rank._model_checks import InputGuard
 from captum_rank.attr import RankIntegratedGradients
 from captum_rank.audit import _jsonio
+from captum_rank.audit._methods import (
+    MethodRun,
+    exact_rows,
+    method_map,
+    plan_methods,
+    quadrature_rule,
+)
 from captum_rank.audit._models import (
     as_model_dict,
     check_models_on_data,
@@ -59,32 +67,37 @@ from captum_rank.audit._models import (
 )
 from captum_rank.audit._runner import run_stream
 from captum_rank.audit.checkpoint import digest_model
-from captum_rank.audit.distributed import current_shard
+from captum_rank.audit.distributed import Shard, current_shard
 from captum_rank.audit.errors import AuditInputError
-from captum_rank.audit.sources import as_source
+from captum_rank.audit.settings import (
+    DEFAULT_METHODS,
+    MAP_TOLERANCE,
+    PER_CLASS_LIMIT,
+    RELIABILITY_TOLERANCE,
+    MethodSpec,
+    default_quadrature,
+    default_schedule,
+    method_label,
+)
+from captum_rank.audit.sources import DataSource, as_source
+from captum_rank.audit.statistics import SpectrumSums, relative_error
 from captum_rank.checks import (
-    UserInputError,
     boolean,
     optional_positive_int,
     positive_int,
     real,
 )
-from captum_rank.defaults import (
-    ADAPTIVE,
-    AUDIT_N_STEPS,
-    DEFAULT_SCHEDULE,
-    MAP_TOLERANCE,
-    RELIABILITY_TOLERANCE,
-    check_n_steps,
-)
-from captum_rank.exact import check_exact
-from captum_rank.schedules import RankSchedule, resolve_schedule
+from captum_rank.defaults import AUDIT_N_STEPS, check_n_steps
 from captum_rank.summaries import rank_for_share
 
+# The settings, the exact-or-quadrature decision and the statistics live in their own
+# modules; their public names are re-exported here, where they were first defined.
 __all__ = [
     "DEFAULT_METHODS",
     "MAP_TOLERANCE",
+    "PER_CLASS_LIMIT",
     "RELIABILITY_TOLERANCE",
+    "MethodSpec",
     "RankSpectrumResult",
     "default_quadrature",
     "default_schedule",
@@ -95,123 +108,6 @@ __all__ = [
 ]
 
 _KIND = "rank-spectrum"
-
-#: The default methods: RIG with the library's default schedule (``None``), and IG
-#: decomposed over the singular components (``"linear"``).
-DEFAULT_METHODS: dict[str, str | None] = {"rig": None, "ig": "linear"}
-
-#: Per-class sums are kept by default for data with at most this many classes.
-PER_CLASS_LIMIT = 20
-
-MethodSpec = str | RankSchedule | None
-
-
-def default_schedule() -> str:
-    r"""The schedule RIG uses when none is given (:data:`captum_rank.defaults.DEFAULT_SCHEDULE`).
-
-    Returns:
-        str: its name.
-
-    Examples:
-        >>> from captum_rank.schedules import available_schedules
-        >>> default_schedule() in available_schedules()
-        True
-    """
-    return DEFAULT_SCHEDULE
-
-
-def exact_rows(internal_batch_size: int | None, n_steps: int, n_images: int) -> int:
-    r"""Path points per forward pass of an exact spectrum in the audit and explain.
-
-    ``r + 1`` points per image can be many more than ``n_steps`` (225 on photos), so
-    without a limit it passes at most the rows the quadrature would.
-
-    Args:
-        internal_batch_size (int or None): the user's limit, if any.
-        n_steps (int): the quadrature's steps.
-        n_images (int): images in the batch.
-
-    Returns:
-        int: rows per pass.
-
-    Examples:
-        >>> exact_rows(None, 32, 4), exact_rows(10, 32, 4)
-        (128, 10)
-    """
-    return internal_batch_size or max(1, n_steps) * n_images
-
-
-def default_quadrature() -> str:
-    r"""The quadrature ``method`` the audit integrates every method with when none is given.
-
-    RIG's own default (``method=None``) is this rule on rank paths and Captum's
-    ``gausslegendre`` on the straight line; the audit passes the rule explicitly, so that
-    IG (``"linear"``) and RIG are integrated alike and the report names one rule.
-
-    Returns:
-        str: its name.
-
-    Examples:
-        >>> isinstance(default_quadrature(), str)
-        True
-    """
-    return ADAPTIVE
-
-
-def _schedule_id(schedule: MethodSpec) -> str:
-    if schedule is None:
-        return default_schedule()
-    if isinstance(schedule, str):
-        return schedule
-    return f"{type(schedule).__qualname__}({sorted(vars(schedule).items())})"
-
-
-def method_label(name: str, schedule: str) -> str:
-    r"""How reports name a method: ``"IG"`` for the linear schedule, else ``"RIG (name)"``.
-
-    Args:
-        name (str): the method's key.
-        schedule (str): its schedule id.
-
-    Returns:
-        str: the label.
-
-    Examples:
-        >>> method_label("ig", "linear"), method_label("rig", "sequential")
-        ('IG', 'RIG (sequential)')
-    """
-    if schedule == "linear":
-        return "IG" if name.lower() in ("ig", "linear") else f"{name} (IG)"
-    return f"RIG ({schedule})" if name.lower() == "rig" else f"{name} ({schedule})"
-
-
-def relative_error(abs_delta: float, abs_change: float) -> float:
-    r"""``|delta| / |F(x) - F(x')|``, with ``0/0 = 0`` and ``x/0 = inf``.
-
-    Args:
-        abs_delta (float): completeness error (summed over images, or of one image).
-        abs_change (float): output change, the same way.
-
-    Returns:
-        float: the relative error.
-
-    Examples:
-        >>> relative_error(0.5, 10.0), relative_error(0.0, 0.0), relative_error(1.0, 0.0)
-        (0.05, 0.0, inf)
-    """
-    if abs_change > 0:
-        return abs_delta / abs_change
-    return 0.0 if abs_delta == 0 else float("inf")
-
-
-def _admits_exact(spec: MethodSpec, images: Tensor) -> bool:
-    """Whether the method's converged spectrum on images like these is F(x_i) - F(x_{i-1})."""
-    schedule = resolve_schedule(spec if spec is not None else default_schedule())
-    try:
-        check_exact(schedule, images)
-    except UserInputError:
-        return False
-    return True
 
 
 def _int_keys(obj: Mapping[str, Any], convert: Callable[[Any], Any]) -> dict[int, Any]:
@@ -507,6 +403,60 @@ def rank_spectrum(
         {'rig': True, 'ig': False}
     """
     guard = InputGuard(data, "data")
+    setup = _prepare(models, data, methods=methods, n_steps=n_steps, quadrature=quadrature,
+                     baseline=baseline, num_classes=num_classes,
+                     internal_batch_size=internal_batch_size, batch_size=batch_size,
+                     limit=limit, device=device, checkpoint_interval=checkpoint_interval,
+                     progress=progress, distributed=distributed, tolerance=tolerance,
+                     per_class=per_class, exact=exact)
+    explainers = {name: RankIntegratedGradients(model) for name, model in setup.named.items()}
+    started = time.perf_counter()
+    info = dict(meta or {})
+    arrays = run_stream(setup.source, partial(_batch_sums, setup, explainers),
+                        setup.zeros().to_arrays(), _fingerprint(setup), setup.shard,
+                        checkpoint, setup.checkpoint_interval, setup.progress,
+                        desc="rank spectra", record=info)
+    sums = SpectrumSums.from_arrays(arrays, list(setup.runs), setup.names)
+    guard.check()
+    return _result(setup, sums, time.perf_counter() - started, info)
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """A rank-spectrum run's checked arguments and the decisions made from them."""
+
+    named: dict[str, Callable[..., Tensor]]
+    source: DataSource
+    dev: torch.device
+    n_classes: int
+    keep_classes: bool
+    runs: dict[str, MethodRun]
+    n_steps: int
+    quadrature: str
+    baseline: float
+    tolerance: float
+    internal_batch_size: int | None
+    batch_size: int
+    checkpoint_interval: float
+    progress: bool
+    shard: Shard
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.named)
+
+    def zeros(self) -> SpectrumSums:
+        return SpectrumSums.zeros(list(self.runs), self.names, self.source.rank,
+                                  self.n_classes, self.keep_classes)
+
+
+def _prepare(models: Any, data: Any, *, methods: Mapping[str, MethodSpec] | None,
+             n_steps: int, quadrature: str | None, baseline: float, num_classes: int | None,
+             internal_batch_size: int | None, batch_size: int, limit: int | None,
+             device: str | torch.device | None, checkpoint_interval: float, progress: bool,
+             distributed: bool | None, tolerance: float, per_class: bool | None,
+             exact: bool) -> _Setup:
+    """Check every argument (in the order users see the errors) and decide the methods."""
     named = as_model_dict(models)
     n_steps = check_n_steps(n_steps, quadrature)
     batch_size = positive_int(batch_size, "batch_size")
@@ -516,132 +466,98 @@ def rank_spectrum(
     checkpoint_interval = real(checkpoint_interval, "checkpoint_interval", minimum=0.0)
     progress = boolean(progress, "progress")
     source = as_source(data, batch_size, optional_positive_int(limit, "limit"))
-    method_map = dict(methods) if methods is not None else dict(DEFAULT_METHODS)
-    if not method_map:
-        raise AuditInputError("`methods` is empty; give e.g. {'rig': None, 'ig': 'linear'}.")
-    names = list(named)
+    chosen = method_map(methods, DEFAULT_METHODS)
     dev = model_device(next(iter(named.values())), device)
     if num_classes is not None:
         num_classes = positive_int(num_classes, "num_classes")
     probe = source.items(0, min(2, source.n_items))[0].to(dev)
-    width = check_models_on_data(named, probe, num_classes)
-    n_classes = width
+    n_classes = check_models_on_data(named, probe, num_classes)
     keep_classes = n_classes <= PER_CLASS_LIMIT if per_class is None else boolean(
         per_class, "per_class")
-    r = source.rank
     shard = current_shard(distributed)
-    explainers = {name: RankIntegratedGradients(model) for name, model in named.items()}
-    keys = [(meth, m) for meth in method_map for m in names]
-    schedules = {meth: _schedule_id(spec) for meth, spec in method_map.items()}
-    quadrature_id = quadrature if quadrature is not None else default_quadrature()
-    exact = boolean(exact, "exact")
-    exact_map = {meth: exact and _admits_exact(spec, probe) for meth, spec in method_map.items()}
+    runs = plan_methods(chosen, probe, exact=boolean(exact, "exact"), n_steps=n_steps,
+                        quadrature=quadrature, internal_batch_size=internal_batch_size)
+    return _Setup(named, source, dev, n_classes, keep_classes, runs, n_steps,
+                  quadrature_rule(quadrature), baseline,
+                  tolerance, internal_batch_size, batch_size, checkpoint_interval, progress,
+                  shard)
 
-    def step(images: Tensor, labels: Tensor) -> dict[str, np.ndarray]:
-        if int(labels.max()) >= n_classes or int(labels.min()) < -1:
-            raise AuditInputError(
-                f"labels must lie in [0, {n_classes}) (the models' outputs), or be -1 for "
-                f"an unlabelled image; got {int(labels.min())}..{int(labels.max())}."
-            )
-        x = images.to(dev)
-        out: dict[str, np.ndarray] = {"count": np.array([x.shape[0]], dtype=np.int64)}
-        targets = {m: targets_for(named[m], x, labels.to(dev)) for m in names}
-        for m in names:
-            out[f"{m}/class_count"] = np.bincount(
-                targets[m].cpu().numpy(), minlength=n_classes).astype(np.int64)
-        for meth, m in keys:
+
+def _batch_sums(setup: _Setup, explainers: Mapping[str, RankIntegratedGradients],
+                images: Tensor, labels: Tensor) -> dict[str, np.ndarray]:
+    """One batch's partial sums, as the runner adds them."""
+    if int(labels.max()) >= setup.n_classes or int(labels.min()) < -1:
+        raise AuditInputError(
+            f"labels must lie in [0, {setup.n_classes}) (the models' outputs), or be -1 for "
+            f"an unlabelled image; got {int(labels.min())}..{int(labels.max())}."
+        )
+    x = images.to(setup.dev)
+    targets = {m: targets_for(setup.named[m], x, labels.to(setup.dev)) for m in setup.names}
+    sums = setup.zeros()
+    sums.add_images(targets, int(x.shape[0]))
+    for meth, run in setup.runs.items():
+        for m in setup.names:
             start = time.perf_counter()
-            kwargs: dict[str, Any] = {}
-            if method_map[meth] is not None:
-                kwargs["schedule"] = method_map[meth]
-            if exact_map[meth]:
-                rows = exact_rows(internal_batch_size, n_steps, int(x.shape[0]))
-                ranks, delta = explainers[m].exact_ranks(
-                    x, baselines=baseline, target=targets[m], internal_batch_size=rows,
-                    return_convergence_delta=True, **kwargs,
-                )
-            else:
-                kwargs["method"] = quadrature_id
-                ranks, delta = explainers[m].attribute_ranks(
-                    x, baselines=baseline, target=targets[m], n_steps=n_steps,
-                    internal_batch_size=internal_batch_size, return_convergence_delta=True,
-                    **kwargs,
-                )
-            per_image = ranks.detach().to(torch.float64).sum(dim=1).cpu()  # (N, r)
-            delta64 = delta.detach().to(torch.float64).cpu().abs()
-            change = (per_image.sum(dim=1) - delta.detach().to(torch.float64).cpu()).abs()
-            over = delta64 > tolerance * change
-            out[f"{meth}/{m}/sum"] = per_image.sum(dim=0).numpy()
-            out[f"{meth}/{m}/abs"] = per_image.abs().sum(dim=0).numpy()
-            out[f"{meth}/{m}/delta"] = np.array([float(delta64.sum())])
-            out[f"{meth}/{m}/change"] = np.array([float(change.sum())])
-            out[f"{meth}/{m}/over"] = np.array([int(over.sum())], dtype=np.int64)
-            if keep_classes:
-                table = np.zeros((n_classes, r))
-                np.add.at(table, targets[m].cpu().numpy(), per_image.numpy())
-                out[f"{meth}/{m}/class"] = table
-            out[f"{meth}/{m}/seconds"] = np.array([time.perf_counter() - start])
-        return out
+            ranks, delta = run.ranks(explainers[m], x, setup.baseline, targets[m])
+            sums.methods[meth][m].update(ranks, delta, targets[m], setup.tolerance,
+                                         time.perf_counter() - start)
+    return sums.to_arrays()
 
-    init: dict[str, np.ndarray] = {"count": np.zeros(1, dtype=np.int64)}
-    for m in names:
-        init[f"{m}/class_count"] = np.zeros(n_classes, dtype=np.int64)
-    for meth, m in keys:
-        init[f"{meth}/{m}/sum"] = np.zeros(r)
-        init[f"{meth}/{m}/abs"] = np.zeros(r)
-        init[f"{meth}/{m}/delta"] = np.zeros(1)
-        init[f"{meth}/{m}/change"] = np.zeros(1)
-        init[f"{meth}/{m}/over"] = np.zeros(1, dtype=np.int64)
-        if keep_classes:
-            init[f"{meth}/{m}/class"] = np.zeros((n_classes, r))
-        init[f"{meth}/{m}/seconds"] = np.zeros(1)
-    fingerprint = {
+
+def _fingerprint(setup: _Setup) -> dict[str, Any]:
+    """Everything that decides the sums: a checkpoint of another run is not resumed."""
+    return {
         "kind": _KIND,
-        "models": {name: digest_model(model) for name, model in named.items()},
-        "data": source.fingerprint(),
-        "methods": schedules, "exact": exact_map,
-        "n_steps": n_steps, "quadrature": quadrature_id, "baseline": baseline,
-        "num_classes": n_classes, "internal_batch_size": internal_batch_size,
-        "batch_size": batch_size, "tolerance": tolerance, "per_class": keep_classes,
+        "models": {name: digest_model(model) for name, model in setup.named.items()},
+        "data": setup.source.fingerprint(),
+        "methods": {meth: run.schedule for meth, run in setup.runs.items()},
+        "exact": {meth: run.exact for meth, run in setup.runs.items()},
+        "n_steps": setup.n_steps, "quadrature": setup.quadrature, "baseline": setup.baseline,
+        "num_classes": setup.n_classes, "internal_batch_size": setup.internal_batch_size,
+        "batch_size": setup.batch_size, "tolerance": setup.tolerance,
+        "per_class": setup.keep_classes,
     }
-    started = time.perf_counter()
-    info = dict(meta or {})
-    sums = run_stream(source, step, init, fingerprint, shard, checkpoint,
-                      checkpoint_interval, progress, desc="rank spectra", record=info)
-    counts = {m: {c: int(v) for c, v in enumerate(sums[f"{m}/class_count"]) if v}
-              for m in names}
-    class_sums: dict[str, dict[str, dict[int, list[float]]]] = {}
-    if keep_classes:
-        class_sums = {meth: {m: {c: sums[f"{meth}/{m}/class"][c].tolist() for c in counts[m]}
-                             for m in names} for meth in method_map}
-    guard.check()
+
+
+def _class_sums(setup: _Setup, sums: SpectrumSums
+                ) -> dict[str, dict[str, dict[int, list[float]]]]:
+    """``{method: {model: {class: sum of R}}}`` for the classes with images."""
+    if not setup.keep_classes:
+        return {}
+    present = sums.present_classes()
+    out: dict[str, dict[str, dict[int, list[float]]]] = {}
+    for meth, inner in sums.methods.items():
+        out[meth] = {}
+        for m, method_sums in inner.items():
+            table = method_sums.classes
+            if table is None:
+                raise RuntimeError("per-class sums were kept but not found")
+            out[meth][m] = {c: table[c].tolist() for c in present[m]}
+    return out
+
+
+def _result(setup: _Setup, sums: SpectrumSums, seconds: float,
+            info: dict[str, Any]) -> RankSpectrumResult:
+    """The result of the summed statistics."""
     return RankSpectrumResult(
-        models=names,
-        methods=schedules,
-        r=r,
-        num_classes=n_classes,
-        n_images=int(sums["count"][0]),
-        n_steps=n_steps,
-        quadrature=quadrature_id,
-        baseline=baseline,
-        tolerance=tolerance,
-        sums={meth: {m: sums[f"{meth}/{m}/sum"].tolist() for m in names} for meth in method_map},
-        abs_sums={meth: {m: sums[f"{meth}/{m}/abs"].tolist() for m in names}
-                  for meth in method_map},
-        abs_delta_sums={meth: {m: float(sums[f"{meth}/{m}/delta"][0]) for m in names}
-                        for meth in method_map},
-        abs_change_sums={meth: {m: float(sums[f"{meth}/{m}/change"][0]) for m in names}
-                         for meth in method_map},
-        over_tolerance={meth: {m: int(sums[f"{meth}/{m}/over"][0]) for m in names}
-                        for meth in method_map},
-        class_sums=class_sums,
-        class_counts=counts if keep_classes else {},
-        timings={
-            **{meth: {m: float(sums[f"{meth}/{m}/seconds"][0]) for m in names}
-               for meth in method_map},
-            "total": time.perf_counter() - started,
-            "processes": shard.world_size,
-        },
+        models=setup.names,
+        methods={meth: run.schedule for meth, run in setup.runs.items()},
+        r=setup.source.rank,
+        num_classes=setup.n_classes,
+        n_images=sums.count,
+        n_steps=setup.n_steps,
+        quadrature=setup.quadrature,
+        baseline=setup.baseline,
+        tolerance=setup.tolerance,
+        sums=sums.per_method(lambda s: s.sum.tolist()),
+        abs_sums=sums.per_method(lambda s: s.abs.tolist()),
+        abs_delta_sums=sums.per_method(lambda s: s.delta),
+        abs_change_sums=sums.per_method(lambda s: s.change),
+        over_tolerance=sums.per_method(lambda s: s.over),
+        class_sums=_class_sums(setup, sums),
+        class_counts=sums.present_classes() if setup.keep_classes else {},
+        timings={**sums.per_method(lambda s: s.seconds), "total": seconds,
+                 "processes": setup.shard.world_size},
         meta=info,
-        exact=exact_map,
+        exact={meth: run.exact for meth, run in setup.runs.items()},
     )

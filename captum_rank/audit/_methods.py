@@ -1,0 +1,203 @@
+r"""Which way the audit runs each method, and with which options: decided once, here.
+
+A method of the audit (``{name: schedule}``) is run either exactly, by ``r + 1`` forward
+passes (:meth:`~captum_rank.RankIntegratedGradients.exact_ranks`, where its schedule
+walks the rank-``k`` curve on these images and exact spectra are asked for), or with the
+quadrature, whose options (schedule, rule, ``n_steps``, ``map_tolerance``, batching) are
+one checked :class:`~captum_rank.options.RigOptions`. :func:`plan_methods` makes that
+decision for :func:`~captum_rank.audit.spectrum.rank_spectrum` and
+:func:`~captum_rank.audit.explain` alike, and :class:`MethodRun` carries it out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from torch import Tensor
+
+from captum_rank.attr import RankIntegratedGradients
+from captum_rank.audit.errors import AuditInputError
+from captum_rank.audit.settings import (
+    MethodSpec,
+    default_quadrature,
+    default_schedule,
+    schedule_id,
+)
+from captum_rank.checks import UserInputError
+from captum_rank.defaults import ADAPTIVE
+from captum_rank.exact import check_exact
+from captum_rank.options import RigOptions
+from captum_rank.schedules import resolve_schedule
+
+__all__ = ["MethodRun", "admits_exact", "exact_curve", "exact_rows", "method_map", "plan_methods",
+           "quadrature_rule"]
+
+
+def exact_rows(internal_batch_size: int | None, n_steps: int, n_images: int) -> int:
+    r"""Path points per forward pass of an exact spectrum in the audit and explain.
+
+    ``r + 1`` points per image can be many more than ``n_steps`` (225 on photos), so
+    without a limit it passes at most the rows the quadrature would.
+
+    Args:
+        internal_batch_size (int or None): the user's limit, if any.
+        n_steps (int): the quadrature's steps.
+        n_images (int): images in the batch.
+
+    Returns:
+        int: rows per pass.
+
+    Examples:
+        >>> exact_rows(None, 32, 4), exact_rows(10, 32, 4)
+        (128, 10)
+    """
+    return internal_batch_size or max(1, n_steps) * n_images
+
+
+def method_map(methods: Mapping[str, MethodSpec] | None,
+               default: Mapping[str, MethodSpec]) -> dict[str, MethodSpec]:
+    r"""The user's methods, or ``default``; refused when empty.
+
+    Examples:
+        >>> method_map(None, {"ig": "linear"})
+        {'ig': 'linear'}
+    """
+    chosen = dict(methods) if methods is not None else dict(default)
+    if not chosen:
+        raise AuditInputError("`methods` is empty; give e.g. {'rig': None, 'ig': 'linear'}.")
+    return chosen
+
+
+def quadrature_rule(quadrature: str | None) -> str:
+    r"""The rule the audit integrates with: the user's, or :func:`default_quadrature`.
+
+    Examples:
+        >>> quadrature_rule(None), quadrature_rule("gausslegendre")
+        ('adaptive', 'gausslegendre')
+    """
+    return quadrature if quadrature is not None else default_quadrature()
+
+
+def admits_exact(spec: MethodSpec, images: Tensor) -> bool:
+    """Whether the method's converged spectrum on images like these is F(x_i) - F(x_{i-1})."""
+    schedule = resolve_schedule(spec if spec is not None else default_schedule())
+    try:
+        check_exact(schedule, images)
+    except UserInputError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class MethodRun:
+    r"""One method of the audit, decided: exact by forward passes, or the quadrature.
+
+    Attributes:
+        name: the method's key.
+        spec: the schedule as given (``None``: the library's default).
+        schedule: its id, as results record it.
+        exact: run by :meth:`~captum_rank.RankIntegratedGradients.exact_ranks`.
+        options: the quadrature's checked options (None for an exact method, which
+            needs none of them).
+        n_steps: the quadrature's steps (bounds an exact method's rows per pass).
+        internal_batch_size: the user's limit on rows per pass, if any.
+
+    Examples:
+        >>> import torch
+        >>> runs = plan_methods({"rig": None, "ig": "linear"}, torch.zeros(1, 1, 4, 4),
+        ...                     exact=True, n_steps=8, quadrature=None)
+        >>> runs["rig"].exact, runs["ig"].exact, runs["ig"].options.method
+        (True, False, 'adaptive')
+    """
+
+    name: str
+    spec: MethodSpec
+    schedule: str
+    exact: bool
+    options: RigOptions | None
+    n_steps: int
+    internal_batch_size: int | None
+
+    def rows(self, n_images: int) -> int:
+        r"""Path points per forward pass of the exact spectrum of ``n_images`` images."""
+        return exact_rows(self.internal_batch_size, self.n_steps, n_images)
+
+    @property
+    def quadrature(self) -> RigOptions:
+        r"""The quadrature's options (a method run exactly has none)."""
+        if self.options is None:
+            raise RuntimeError(f"method {self.name!r} is exact; it has no quadrature.")
+        return self.options
+
+    def keywords(self, **overrides: Any) -> dict[str, Any]:
+        r"""The quadrature's keyword arguments for RIG's faces (``overrides`` replace some)."""
+        options = self.quadrature
+        given = {f.name: getattr(options, f.name) for f in fields(options)}
+        return {**given, **overrides}
+
+    def ranks(self, explainer: RankIntegratedGradients, x: Tensor, baseline: float,
+              target: Tensor) -> tuple[Tensor, Tensor]:
+        r"""``(N, C, r)`` rank attributions of ``x`` and their ``(N,)`` completeness errors."""
+        if self.exact:
+            # The method's own schedule when given; exact_ranks' default otherwise, which on
+            # the images an exact method admits walks the same curve.
+            kwargs: dict[str, Any] = {} if self.spec is None else {"schedule": self.spec}
+            ranks, delta = explainer.exact_ranks(
+                x, baselines=baseline, target=target, internal_batch_size=self.rows(
+                    int(x.shape[0])), return_convergence_delta=True, **kwargs)
+            return ranks, delta
+        ranks, delta = explainer.attribute_ranks(
+            x, baselines=baseline, target=target, return_convergence_delta=True,
+            **self.keywords())
+        return ranks, delta
+
+
+def plan_methods(methods: Mapping[str, MethodSpec], images: Tensor, *, exact: bool,
+                 n_steps: int, quadrature: str | None,
+                 internal_batch_size: int | None = None,
+                 map_tolerance: float | None = None) -> dict[str, MethodRun]:
+    r"""Decide, once per method, exact or quadrature and with which options.
+
+    Args:
+        methods (Mapping[str, MethodSpec]): ``{name: schedule}`` (:func:`method_map`).
+        images (Tensor): images like those to be attributed (their shape decides which
+            schedules have an exact form).
+        exact (bool): run exactly where the schedule admits it.
+        n_steps (int): the quadrature's steps.
+        quadrature (str or None): the quadrature rule (None:
+            :func:`~captum_rank.audit.settings.default_quadrature`).
+        internal_batch_size (int, optional): path points per forward pass.
+        map_tolerance (float, optional): the map error the adaptive rule refines to
+            (ignored by a fixed rule, which has no refinement).
+
+    Returns:
+        dict: ``{name: MethodRun}`` in the order of ``methods``.
+
+    Raises:
+        UserInputError: an unknown schedule or rule, too few steps.
+    """
+    rule = quadrature_rule(quadrature)
+    runs: dict[str, MethodRun] = {}
+    for name, spec in methods.items():
+        is_exact = exact and admits_exact(spec, images)
+        options = None if is_exact else RigOptions(
+            n_steps=n_steps, method=rule, internal_batch_size=internal_batch_size,
+            schedule=spec if spec is not None else default_schedule(),  # type: ignore[arg-type]
+            map_tolerance=map_tolerance if rule == ADAPTIVE else None)
+        runs[name] = MethodRun(name, spec, schedule_id(spec), is_exact, options, n_steps,
+                               internal_batch_size)
+    return runs
+
+
+def exact_curve(n_steps: int, internal_batch_size: int | None) -> MethodRun:
+    r"""The rank-``k`` curve's exact spectrum (``sequential``), whatever path the maps walk.
+
+    Examples:
+        >>> curve = exact_curve(32, None)
+        >>> curve.exact, curve.schedule, curve.rows(4)
+        (True, 'sequential', 128)
+    """
+    return MethodRun("exact", "sequential", "sequential", True, None, n_steps,
+                     internal_batch_size)

@@ -1,0 +1,164 @@
+r"""The audit's settings: its default methods, their names, and the defaults it reads.
+
+What :func:`~captum_rank.audit.spectrum.rank_spectrum`, :func:`~captum_rank.audit.explain`
+and the report agree on before any image is attributed: which methods run by default
+(:data:`DEFAULT_METHODS`, :data:`PHOTO_METHODS` on natural photos), how a method's
+schedule is named (:func:`schedule_id`) and labelled (:func:`method_label`), and the
+library's defaults they fall back to (:func:`default_schedule`,
+:func:`default_quadrature`, :data:`RELIABILITY_TOLERANCE`, :data:`MAP_TOLERANCE`, named
+once in :mod:`captum_rank.defaults`). How a method is then run, exactly or with the
+quadrature, is decided in :mod:`captum_rank.audit._methods`.
+
+Examples:
+    >>> DEFAULT_METHODS, PHOTO_METHODS
+    ({'rig': None, 'ig': 'linear'}, {'rig': 'spectral', 'ig': 'linear'})
+"""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from captum_rank.defaults import (
+    ADAPTIVE,
+    DEFAULT_SCHEDULE,
+    MAP_TOLERANCE,
+    RELIABILITY_TOLERANCE,
+)
+from captum_rank.schedules import RankSchedule
+
+__all__ = [
+    "DEFAULT_METHODS",
+    "MAP_TOLERANCE",
+    "PER_CLASS_LIMIT",
+    "PHOTO_METHODS",
+    "PHOTO_SIZE",
+    "RELIABILITY_TOLERANCE",
+    "MethodSpec",
+    "default_methods",
+    "default_quadrature",
+    "default_schedule",
+    "method_label",
+    "schedule_id",
+]
+
+#: A method's schedule as the user gives it: a name, an instance, or ``None`` for the
+#: library's default.
+MethodSpec = str | RankSchedule | None
+
+#: The default methods: RIG with the library's default schedule (``None``), and IG
+#: decomposed over the singular components (``"linear"``).
+DEFAULT_METHODS: dict[str, str | None] = {"rig": None, "ig": "linear"}
+
+#: The methods :func:`~captum_rank.audit.explain` uses on natural photos: RIG on Spectral
+#: IG's path and IG. Measured on 20 ImageNet photos (EfficientNet-Lite0;
+#: ``bench_map_convergence.py``, the convergence page): with ``map_tolerance=0.1`` RIG's
+#: default path needs about 470 evaluations per photo, the spectral path about 94 (IG
+#: about 42), and the spectral path's DiffID is the higher one (the faithfulness page).
+#: Its rank attributions still say which components carry the output (the strongest
+#: enter first).
+PHOTO_METHODS: dict[str, MethodSpec] = {"rig": "spectral", "ig": "linear"}
+
+#: Colour images at least this many pixels a side count as natural photos.
+PHOTO_SIZE = 64
+
+#: Per-class sums are kept by default for data with at most this many classes.
+PER_CLASS_LIMIT = 20
+
+
+def default_schedule() -> str:
+    r"""The schedule RIG uses when none is given (:data:`captum_rank.defaults.DEFAULT_SCHEDULE`).
+
+    Returns:
+        str: its name.
+
+    Examples:
+        >>> from captum_rank.schedules import available_schedules
+        >>> default_schedule() in available_schedules()
+        True
+    """
+    return DEFAULT_SCHEDULE
+
+
+def default_quadrature() -> str:
+    r"""The quadrature ``method`` the audit integrates every method with when none is given.
+
+    RIG's own default (``method=None``) is this rule on rank paths and Captum's
+    ``gausslegendre`` on the straight line; the audit passes the rule explicitly, so that
+    IG (``"linear"``) and RIG are integrated alike and the report names one rule.
+
+    Returns:
+        str: its name.
+
+    Examples:
+        >>> isinstance(default_quadrature(), str)
+        True
+    """
+    return ADAPTIVE
+
+
+def default_methods(images: Tensor) -> dict[str, MethodSpec]:
+    r"""The methods :func:`~captum_rank.audit.explain` uses when none are given, from the
+    images' shape.
+
+    Natural photos (3 channels, at least :data:`PHOTO_SIZE` pixels a side) get
+    :data:`PHOTO_METHODS`; anything else the library's default RIG and IG
+    (:data:`DEFAULT_METHODS`).
+
+    Args:
+        images (Tensor): ``(N, C, H, W)`` model inputs.
+
+    Returns:
+        dict: ``{name: schedule}`` (``None``: the library's default).
+
+    Examples:
+        >>> import torch
+        >>> default_methods(torch.zeros(1, 3, 224, 224))
+        {'rig': 'spectral', 'ig': 'linear'}
+        >>> default_methods(torch.zeros(1, 1, 28, 28))
+        {'rig': None, 'ig': 'linear'}
+    """
+    photo = images.dim() == 4 and images.shape[1] == 3 and min(images.shape[-2:]) >= PHOTO_SIZE
+    return dict(PHOTO_METHODS if photo else DEFAULT_METHODS)
+
+
+def schedule_id(schedule: MethodSpec) -> str:
+    r"""How results record a method's schedule: its name, or an instance's class and options.
+
+    Args:
+        schedule (str, RankSchedule or None): the method's schedule (``None``: the
+            library's default).
+
+    Returns:
+        str: the id.
+
+    Examples:
+        >>> from captum_rank.schedules import SpectralSchedule
+        >>> schedule_id(None), schedule_id("linear")
+        ('arc_length', 'linear')
+        >>> schedule_id(SpectralSchedule(overlap=0.3))  # doctest: +ELLIPSIS
+        "SpectralSchedule([('channels', 'per_channel'), ('overlap', 0.3), ...])"
+    """
+    if schedule is None:
+        return default_schedule()
+    if isinstance(schedule, str):
+        return schedule
+    return f"{type(schedule).__qualname__}({sorted(vars(schedule).items())})"
+
+
+def method_label(name: str, schedule: str) -> str:
+    r"""How reports name a method: ``"IG"`` for the linear schedule, else ``"RIG (name)"``.
+
+    Args:
+        name (str): the method's key.
+        schedule (str): its schedule id.
+
+    Returns:
+        str: the label.
+
+    Examples:
+        >>> method_label("ig", "linear"), method_label("rig", "sequential")
+        ('IG', 'RIG (sequential)')
+    """
+    if schedule == "linear":
+        return "IG" if name.lower() in ("ig", "linear") else f"{name} (IG)"
+    return f"RIG ({schedule})" if name.lower() == "rig" else f"{name} ({schedule})"
