@@ -336,8 +336,7 @@ def adaptive_walk(
         state.left[examples, appended] = slots
         state.right[examples, appended] = right
         state.count += wanted
-        _update_intervals(state, torch.cat([examples, examples]),
-                          torch.cat([intervals, appended]))
+        _update_split(state, examples, left, slots, right, intervals, appended)
 
     pixels, ranks, map_error = _results(state, plan, examples_all)
     errors = state.interval_errors()
@@ -444,6 +443,36 @@ def _update_intervals(state: _State, examples: Tensor, intervals: Tensor) -> Non
             spread[chunk] += gap.cpu().to(torch.float64).pow(2)
     state.trapezoid[examples, intervals] = trapezoid
     state.spread[examples, intervals] = spread
+
+
+def _update_split(state: _State, examples: Tensor, left: Tensor, new: Tensor,
+                  right: Tensor, first: Tensor, second: Tensor) -> None:
+    """The trapezoid sums and spreads of the two halves ``(L, new)`` (interval
+    ``first``) and ``(new, R)`` (``second``) of every bisected interval: each of the
+    three nodes' point and gradient is read once for both halves."""
+    count = int(examples.numel())
+    sums = torch.zeros((2, count), dtype=torch.float64)
+    spreads = torch.zeros((2, count), dtype=torch.float64)
+    for track in state.tracks:
+        size = max(1, (1 << 23) // max(1, math.prod(track.points.shape[2:])))
+        for start in range(0, count, size):
+            chunk = slice(start, start + size)
+            e = examples[chunk]
+            points = [_take(track.points, e, slot[chunk]).flatten(1)
+                      for slot in (left, new, right)]
+            grads = [_take(track.grads, e, slot[chunk]).flatten(1)
+                     for slot in (left, new, right)]
+            for half in range(2):
+                step = points[half + 1] - points[half]
+                total = torch.linalg.vecdot(grads[half] + grads[half + 1], step)
+                gap = torch.linalg.vector_norm((grads[half + 1] - grads[half]).mul_(step),
+                                               dim=1)
+                sums[half, chunk] += 0.5 * total.cpu().to(torch.float64)
+                spreads[half, chunk] += gap.cpu().to(torch.float64).pow(2)
+    state.trapezoid[examples, first] = sums[0]
+    state.spread[examples, first] = spreads[0]
+    state.trapezoid[examples, second] = sums[1]
+    state.spread[examples, second] = spreads[1]
 
 
 def _converged(state: _State, errors: Tensor, tolerance: float | None,
