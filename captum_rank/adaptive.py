@@ -503,9 +503,12 @@ def _sums(state: _State, track: _Track, examples: Tensor, coarse: bool,
     """Sort each example's nodes by ``a`` once, then every sum is a contiguous
     difference along the sorted nodes; the slots past an example's count repeat its
     last node, so they add nothing (and their unwritten memory is never read)."""
-    capacity = track.points.shape[1]
+    # Only as many sorted positions as the busiest example has nodes, not the whole
+    # budget: with map_tolerance this runs every round, long before the budget is spent.
+    capacity = max(1, int(state.count[examples].max())) if len(examples) else 1
     matrix = track.points.shape[2:]
     order = state.alphas[examples].nan_to_num(math.inf).argsort(dim=1, stable=True)
+    order = order[:, :capacity]
     last = (state.count[examples] - 1).clamp_min(0)[:, None]
     position = torch.arange(capacity)[None, :]
     order = order.gather(1, torch.minimum(position, last))
