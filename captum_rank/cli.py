@@ -228,9 +228,40 @@ def _build_parser() -> argparse.ArgumentParser:
                          help="path points per forward pass (bounds memory; default: 32)")
     explain.add_argument("--out", default="explain-out", metavar="DIR",
                          help="output folder (default: ./explain-out)")
+    explain.add_argument("--bands", default=None, metavar="EDGES",
+                         help="also draw rank-band maps of the rank-k curve: 'default' for "
+                              "the default bands, or band edges such as 8,32 (components "
+                              "1-8, 9-32, 33-r); each band's total is its exact R "
+                              "(default: no bands)")
+    explain.add_argument("--band-steps", type=int, default=8, metavar="N",
+                         help="Gauss-Legendre gradients per component segment of the "
+                              "band maps (default: %(default)s)")
     _add_view_args(explain)
     _add_common(explain)
     return parser
+
+
+def _parse_bands(text: str | None) -> bool | tuple[int, ...]:
+    r"""``--bands``: ``None`` (no bands), ``'default'`` or increasing edges ``'8,32'``.
+
+    Examples:
+        >>> _parse_bands(None), _parse_bands("default"), _parse_bands("8, 32")
+        (False, True, (8, 32))
+    """
+    if text is None:
+        return False
+    if text.strip().lower() == "default":
+        return True
+    try:
+        edges = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise UserInputError(
+            f"--bands must be 'default' or increasing band edges such as 8,32, got "
+            f"{text!r}.") from None
+    if not edges or any(e < 1 for e in edges) or list(edges) != sorted(set(edges)):
+        raise UserInputError(
+            f"--bands must be increasing positive band edges such as 8,32, got {text!r}.")
+    return edges
 
 
 def _parse_shape(text: str | None) -> tuple[int, int, int] | None:
@@ -508,6 +539,8 @@ def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
     if args.target is not None:
         non_negative_int(args.target, "--target")
     shape_override = _parse_shape(args.input_shape)
+    bands = _parse_bands(args.bands)
+    positive_int(args.band_steps, "--band-steps")
     _check_model_paths(args)
     _check_image_paths(args.images)
     # After the path checks, which must run without importing torch (the registry does).
@@ -544,7 +577,7 @@ def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
             group["models"], images, target=args.target, methods=methods,
             n_steps=args.n_steps, internal_batch_size=args.internal_batch_size,
             tolerance=args.tolerance, map_tolerance=args.map_tolerance, names=names,
-            class_names=class_names, notes=notes,
+            class_names=class_names, notes=notes, bands=bands, band_steps=args.band_steps,
             meta={"command": " ".join([PROG, *argv])})
         heading = f"{', '.join(group['models'])} ({'x'.join(map(str, shape))})"
         reports.append(AuditReport(None, None, {"command": " ".join([PROG, *argv]),

@@ -160,6 +160,35 @@ def test_explain_writes_maps_and_spectra(tiny: tuple[str, str], tmp_path: Path,
     assert "warning:" in captured.err and "colour" in captured.err
 
 
+def test_explain_draws_rank_band_maps(tiny: tuple[str, str], tmp_path: Path) -> None:
+    spec, weights = tiny
+    png = _png(tmp_path / "a.png")
+    out = tmp_path / "bands"
+    assert main(["explain", "--model", spec, "--weights", weights, str(png), "--target", "3",
+                 "--n-steps", "4", "--schedule", "sequential", "--bands", "4,16",
+                 "--band-steps", "2", "--out", str(out)]) == 0
+    result = json.loads((out / "report.json").read_text())["explanation"]
+    (entries,) = result["items"].values()
+    bands = entries[0]["bands"]
+    assert bands["bands"] == [[1, 4], [5, 16], [17, 28]]
+    # Calibrated band totals are the exact R summed over each band.
+    assert bands["totals"] == pytest.approx(bands["exact_totals"], abs=1e-4)
+    assert "low-rank and the high-rank evidence" in (out / "index.html").read_text()
+
+
+@pytest.mark.parametrize("value", ["x", "16,4", "0,8", "4,4", ""])
+def test_explain_refuses_bad_band_edges_before_any_work(
+        value: str, tiny: tuple[str, str], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    spec, weights = tiny
+    png = _png(tmp_path / "a.png")
+    out = tmp_path / "bad-bands"
+    assert main(["explain", "--model", spec, "--weights", weights, str(png),
+                 "--bands", value, "--out", str(out)]) == 2
+    assert "--bands" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_view_names_in_the_help_are_the_registry() -> None:
     # The help is literal (no matplotlib import for --help); it must list VIEWS and SHARES.
     from captum_rank.cli import _add_view_args
