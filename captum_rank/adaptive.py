@@ -301,8 +301,8 @@ def adaptive_walk(
     first = torch.arange(count - 1)
     state.left[:, : count - 1] = first
     state.right[:, : count - 1] = first + 1
-    _update_intervals(state, examples_all.repeat_interleave(count - 1),
-                      first.repeat(num))
+    _update_chains(state, examples_all, torch.arange(count).expand(num, count),
+                   first.expand(num, count - 1))
 
     active = torch.ones(num, dtype=torch.bool)
     stopping = tolerance is not None or map_tolerance is not None
@@ -336,7 +336,8 @@ def adaptive_walk(
         state.left[examples, appended] = slots
         state.right[examples, appended] = right
         state.count += wanted
-        _update_split(state, examples, left, slots, right, intervals, appended)
+        _update_chains(state, examples, torch.stack([left, slots, right], dim=1),
+                       torch.stack([intervals, appended], dim=1))
 
     pixels, ranks, map_error = _results(state, plan, examples_all)
     errors = state.interval_errors()
@@ -423,56 +424,32 @@ def _evaluate_rows(state: _State, examples: Tensor, slots: Tensor, alphas: Tenso
         state.outputs[chunk_e, chunk_s] = outputs.detach().reshape(-1).cpu().to(torch.float64)
 
 
-def _update_intervals(state: _State, examples: Tensor, intervals: Tensor) -> None:
-    """Recompute the trapezoid sum and spread of the given intervals."""
-    left = state.left[examples, intervals]
-    right = state.right[examples, intervals]
-    trapezoid = torch.zeros(examples.numel(), dtype=torch.float64)
-    spread = torch.zeros(examples.numel(), dtype=torch.float64)
+def _update_chains(state: _State, examples: Tensor, slots: Tensor,
+                   intervals: Tensor) -> None:
+    """The trapezoid sums and spreads of the intervals between consecutive nodes of
+    chains: row ``p`` is example ``examples[p]``'s nodes ``slots[p]`` ``(P, k)``, whose
+    ``k - 1`` intervals are ``intervals[p]``. The first grid is one chain per example;
+    a bisection is the chain ``(L, new, R)``: every node's point and gradient is read
+    once for the intervals on both of its sides."""
+    count, length = slots.shape
+    sums = torch.zeros((count, length - 1), dtype=torch.float64)
+    spreads = torch.zeros((count, length - 1), dtype=torch.float64)
     for track in state.tracks:
-        size = max(1, (1 << 24) // max(1, math.prod(track.points.shape[2:])))
-        for first in range(0, int(examples.numel()), size):
-            chunk = slice(first, first + size)
-            e, lo, hi = examples[chunk], left[chunk], right[chunk]
-            step = (_take(track.points, e, hi) - _take(track.points, e, lo)).flatten(1)
-            g_lo = _take(track.grads, e, lo).flatten(1)
-            g_hi = _take(track.grads, e, hi).flatten(1)
-            total = torch.linalg.vecdot(g_lo + g_hi, step)
-            gap = torch.linalg.vector_norm((g_hi - g_lo).mul_(step), dim=1)
-            trapezoid[chunk] += 0.5 * total.cpu().to(torch.float64)
-            spread[chunk] += gap.cpu().to(torch.float64).pow(2)
-    state.trapezoid[examples, intervals] = trapezoid
-    state.spread[examples, intervals] = spread
-
-
-def _update_split(state: _State, examples: Tensor, left: Tensor, new: Tensor,
-                  right: Tensor, first: Tensor, second: Tensor) -> None:
-    """The trapezoid sums and spreads of the two halves ``(L, new)`` (interval
-    ``first``) and ``(new, R)`` (``second``) of every bisected interval: each of the
-    three nodes' point and gradient is read once for both halves."""
-    count = int(examples.numel())
-    sums = torch.zeros((2, count), dtype=torch.float64)
-    spreads = torch.zeros((2, count), dtype=torch.float64)
-    for track in state.tracks:
-        size = max(1, (1 << 23) // max(1, math.prod(track.points.shape[2:])))
+        size = max(1, (1 << 23) // max(1, length * math.prod(track.points.shape[2:])))
         for start in range(0, count, size):
             chunk = slice(start, start + size)
             e = examples[chunk]
-            points = [_take(track.points, e, slot[chunk]).flatten(1)
-                      for slot in (left, new, right)]
-            grads = [_take(track.grads, e, slot[chunk]).flatten(1)
-                     for slot in (left, new, right)]
-            for half in range(2):
-                step = points[half + 1] - points[half]
-                total = torch.linalg.vecdot(grads[half] + grads[half + 1], step)
-                gap = torch.linalg.vector_norm((grads[half + 1] - grads[half]).mul_(step),
-                                               dim=1)
-                sums[half, chunk] += 0.5 * total.cpu().to(torch.float64)
-                spreads[half, chunk] += gap.cpu().to(torch.float64).pow(2)
-    state.trapezoid[examples, first] = sums[0]
-    state.spread[examples, first] = spreads[0]
-    state.trapezoid[examples, second] = sums[1]
-    state.spread[examples, second] = spreads[1]
+            points = [_take(track.points, e, slots[chunk, j]).flatten(1) for j in range(length)]
+            grads = [_take(track.grads, e, slots[chunk, j]).flatten(1) for j in range(length)]
+            for j in range(length - 1):
+                step = points[j + 1] - points[j]
+                total = torch.linalg.vecdot(grads[j] + grads[j + 1], step)
+                gap = torch.linalg.vector_norm((grads[j + 1] - grads[j]).mul_(step), dim=1)
+                sums[chunk, j] += 0.5 * total.cpu().to(torch.float64)
+                spreads[chunk, j] += gap.cpu().to(torch.float64).pow(2)
+    rows = examples[:, None].expand_as(intervals)
+    state.trapezoid[rows, intervals] = sums
+    state.spread[rows, intervals] = spreads
 
 
 def _converged(state: _State, errors: Tensor, tolerance: float | None,
