@@ -24,13 +24,13 @@ the result, so the quadrature error of every band total is visible
 smallest correction (``alpha_i c_i * c_i``, minimal in the L2 norm of ``gbar_i``) that makes
 ``<c_i, gbar_i> = R_i`` exactly: completeness per component at no extra evaluation.
 
-The module has no model code: the attribution hands it an ``evaluate`` function that
-returns gradients at path points of any examples.
+The module has no model code: the engine hands it the one model-call contract
+(:class:`~captum_rank.model_call.ModelCall`), as it hands the other rules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -41,6 +41,7 @@ from torch import Tensor
 
 from captum_rank.checks import UserInputError, UserTypeError, integer
 from captum_rank.exact import check_exact
+from captum_rank.model_call import ModelCall, Rows
 from captum_rank.path import PathGeometry
 from captum_rank.schedules import RankSchedule
 
@@ -52,10 +53,6 @@ __all__ = [
     "default_band_edges",
     "resolve_bands",
 ]
-
-#: ``evaluate(points, examples)``: gradients at path points (a tuple of one tensor) of the
-#: examples ``examples`` ``(P,)``, and the selected outputs ``(P,)``.
-Evaluate = Callable[[tuple[Tensor, ...], Tensor], tuple[tuple[Tensor, ...], Tensor]]
 
 #: Band edges: ``None`` (:func:`default_band_edges`) or the last component (1-based) of
 #: every band but the last, e.g. ``(8, 32)`` for ``1-8``, ``9-32``, ``33-r``.
@@ -269,11 +266,10 @@ def band_attributions(
     inputs: Tensor,
     baseline: Tensor,
     schedule: RankSchedule,
-    evaluate: Evaluate,
+    model: ModelCall,
     exact_ranks: Tensor,
     bands: BandsLike = None,
     segment_steps: int = 4,
-    internal_batch_size: int | None = None,
     calibrate: bool = False,
 ) -> RankBands:
     r"""Rank-band maps of ``inputs`` on the rank-``k`` curve (see the module's text).
@@ -284,12 +280,12 @@ def band_attributions(
         schedule (RankSchedule): a rank-``k`` curve schedule
             (:func:`captum_rank.exact.check_exact`); only its matrix form (per channel or
             joint) matters.
-        evaluate (Evaluate): gradients at path points of given examples.
+        model (ModelCall): the model, its target and extra arguments; its
+            ``internal_batch_size`` bounds the rows per call (at least one segment of
+            the batch; None: one segment per call).
         exact_ranks (Tensor): ``(N, ..., r)`` exact ``R`` of these inputs.
         bands (sequence of int or None): band edges (:func:`resolve_bands`).
         segment_steps (int): Gauss-Legendre gradients per segment. Default: 4.
-        internal_batch_size (int, optional): at most this many rows per model call (at
-            least one segment of the batch). Default: None (one segment per call).
         calibrate (bool): make each component's total its exact ``R_i``. Default: False.
 
     Returns:
@@ -303,12 +299,12 @@ def band_attributions(
         >>> import torch
         >>> from captum_rank.schedules import SequentialSchedule
         >>> weights = torch.arange(16.0, dtype=torch.float64).reshape(1, 1, 4, 4)
-        >>> def evaluate(points, examples):  # the affine model <W, x>
-        ...     return (weights.expand_as(points[0]),), (points[0] * weights).sum((1, 2, 3))
+        >>> from captum_rank.model_call import ModelCall
+        >>> model = ModelCall(lambda x: (x * weights).sum((1, 2, 3)), num_examples=1)  # <W, x>
         >>> x = torch.rand(1, 1, 4, 4, dtype=torch.float64)
         >>> u, s, vh = torch.linalg.svd(x)
         >>> exact = (s * ((u.mT @ weights) * vh).sum(-1))  # R_i = s_i u_i^T W v_i
-        >>> result = band_attributions(x, torch.zeros(()), SequentialSchedule(), evaluate,
+        >>> result = band_attributions(x, torch.zeros(()), SequentialSchedule(), model,
         ...                            exact, bands=(1,), segment_steps=1)
         >>> result.labels, bool(torch.allclose(result.pixels, weights * x))
         (['1', '2-4'], True)
@@ -339,8 +335,8 @@ def band_attributions(
     # Components of zero weight in every example move nothing: no evaluation.
     live = [i for i in range(r) if bool((S[..., i] > 0).any())]
     rows_per_segment = n * segment_steps
-    per_call = 1 if internal_batch_size is None else max(
-        1, int(internal_batch_size) // rows_per_segment)
+    per_call = 1 if model.internal_batch_size is None else max(
+        1, int(model.internal_batch_size) // rows_per_segment)
     examples = torch.arange(n, device=inputs.device).repeat(segment_steps)
     running = torch.zeros_like(geometry.delta)
     for begin in range(0, len(live), per_call):
@@ -356,8 +352,8 @@ def band_attributions(
             .reshape(rows_per_segment, *geometry.delta.shape[1:])
             for start, term in zip(starts, terms, strict=True)
         ])
-        grads, _ = evaluate((geometry.as_input(points).detach(),),
-                            examples.repeat(len(chosen)))
+        grads = model.gradients((geometry.as_input(points).detach(),),
+                                Rows.of_examples(examples.repeat(len(chosen))))
         grad = grads[0].detach().to(work).reshape(
             len(chosen), segment_steps, *geometry.delta.shape)
         mean = (grad * weights.reshape(1, -1, *[1] * geometry.delta.dim())).sum(1)

@@ -33,7 +33,7 @@ from captum_rank.bands import BandsLike, RankBands, band_attributions
 from captum_rank.checks import boolean, integer
 from captum_rank.exact import exact_rank_attributions
 from captum_rank.fixed import fixed_walk
-from captum_rank.model_call import GradientFunc, ModelCall, Rows
+from captum_rank.model_call import GradientFunc, ModelCall
 from captum_rank.options import RigOptions, ScheduleLike
 from captum_rank.path import PathPlan
 from captum_rank.schedules import resolve_schedule
@@ -214,10 +214,6 @@ def bands(
     model = ModelCall(face.forward_func, int(checked_inputs[0].shape[0]), canonical,
                       additional_forward_args, face.gradient_func, internal_batch_size)
 
-    def evaluate(points: tuple[Tensor, ...], examples: Tensor
-                 ) -> tuple[tuple[Tensor, ...], Tensor]:
-        return model.gradients_and_outputs(points, Rows.of_examples(examples))
-
     return band_attributions(
-        checked_inputs[0], checked_baselines[0], resolve_schedule(schedule), evaluate,
-        exact_values, bands, segment_steps, internal_batch_size, calibrate)
+        checked_inputs[0], checked_baselines[0], resolve_schedule(schedule), model,
+        exact_values, bands=bands, segment_steps=segment_steps, calibrate=calibrate)
