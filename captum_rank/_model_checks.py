@@ -827,6 +827,18 @@ def translate_shape_error(
         f"captum_rank.data.to_model_input), or the model that fits them.{also}")
 
 
+def _nonfinite_rows(values: Tensor, batch: int) -> Tensor | None:
+    """The rows of ``values`` holding NaN or inf, or None when every value is finite.
+
+    A sum is NaN or inf whenever any term is, so one reduction settles the common, finite
+    case; only a non-finite (or overflowing) sum pays for the per-row search.
+    """
+    if values.numel() == 0 or bool(torch.isfinite(values.sum())):
+        return None
+    bad = ~torch.isfinite(values).reshape(batch, -1).all(dim=1)
+    return torch.nonzero(bad).flatten() if bool(bad.any()) else None
+
+
 def checked_gradients(
     forward_fn: Callable[..., Any],
     inputs: tuple[Tensor, ...],
@@ -898,9 +910,9 @@ def checked_gradients(
             raise translated from err
         output = check_output(output, batch, target_ind)
         selected = select_targets(output, target_ind)
-        finite = torch.isfinite(selected.detach()).reshape(batch, -1).all(dim=1)
-        if not bool(finite.all()):
-            rows = torch.nonzero(~finite).flatten()
+        bad_rows = _nonfinite_rows(selected.detach(), batch)
+        if bad_rows is not None:
+            rows = bad_rows
             raise UserInputError(
                 "`forward_func` returned NaN or inf for "
                 f"{_rows(rows, num_examples, first_step, examples)}"
@@ -919,7 +931,10 @@ def checked_gradients(
                 "has no grad_fn). Check that the model does not detach, call .numpy() or "
                 "argmax, or run under torch.no_grad()/inference_mode() internally."
             )
-        grads = torch.autograd.grad(torch.unbind(selected), inputs, allow_unused=True)
+        # One backward of the summed selection: the same gradients as Captum's
+        # autograd.grad over unbind(outputs), without one ones_like per row.
+        grads = torch.autograd.grad(selected, inputs, grad_outputs=torch.ones_like(selected),
+                                    allow_unused=True)
     for index, grad in enumerate(grads):
         name = "inputs" if len(inputs) == 1 else f"inputs[{index}]"
         if grad is None and missing is not None:
@@ -931,9 +946,9 @@ def checked_gradients(
                 "model uses it with differentiable operations, or leave it out of inputs "
                 "and pass it in additional_forward_args."
             )
-        bad = ~torch.isfinite(grad).reshape(batch, -1).all(dim=1)
-        if bool(bad.any()):
-            rows = torch.nonzero(bad).flatten()
+        bad_rows = _nonfinite_rows(grad, batch)
+        if bad_rows is not None:
+            rows = bad_rows
             raise UserInputError(
                 f"The gradient of `forward_func` with respect to `{name}` is NaN or inf for "
                 f"{_rows(rows, num_examples, first_step, examples)}, though its output is "
