@@ -198,6 +198,11 @@ class _Track:
     grads: Tensor  # (N, M, *matrix)
     gates: Tensor  # (N, M, *lead, r)
     projections: Tensor | None  # (N, M, *lead, r): u_i^T G v_i per node, for ranks
+    # The trapezoid sums over the current intervals, kept up to date by every chain
+    # update (a bisection swaps one interval's terms for its two halves'), so the map
+    # never needs the nodes gathered in path order.
+    pixel: Tensor  # (N, *matrix): sum of Gbar * increment, the map A_n
+    grad_mean: Tensor  # (N, *matrix): sum of da * Gbar
 
 
 @dataclass
@@ -337,7 +342,7 @@ def adaptive_walk(
         state.right[examples, appended] = right
         state.count += wanted
         _update_chains(state, examples, torch.stack([left, slots, right], dim=1),
-                       torch.stack([intervals, appended], dim=1))
+                       torch.stack([intervals, appended], dim=1), replaces=True)
 
     pixels, ranks, map_error = _results(state, plan, examples_all)
     errors = state.interval_errors()
@@ -362,6 +367,8 @@ def _empty_state(geometries: list[PathGeometry], num: int, capacity: int,
             gates=torch.empty((num, capacity, *spectrum), dtype=dtype, device=device),
             projections=(torch.empty((num, capacity, *spectrum), dtype=dtype, device=device)
                          if want_projections else None),
+            pixel=torch.zeros((num, *matrix), dtype=dtype, device=device),
+            grad_mean=torch.zeros((num, *matrix), dtype=dtype, device=device),
         ))
     slots = max(capacity - 1, 1)
     return _State(
@@ -425,28 +432,57 @@ def _evaluate_rows(state: _State, examples: Tensor, slots: Tensor, alphas: Tenso
 
 
 def _update_chains(state: _State, examples: Tensor, slots: Tensor,
-                   intervals: Tensor) -> None:
+                   intervals: Tensor, replaces: bool = False) -> None:
     """The trapezoid sums and spreads of the intervals between consecutive nodes of
     chains: row ``p`` is example ``examples[p]``'s nodes ``slots[p]`` ``(P, k)``, whose
     ``k - 1`` intervals are ``intervals[p]``. The first grid is one chain per example;
     a bisection is the chain ``(L, new, R)``: every node's point and gradient is read
-    once for the intervals on both of its sides."""
+    once for the intervals on both of its sides. The chains' trapezoid terms are added
+    to each track's running map and mean gradient; with ``replaces`` each chain splits
+    the interval from its first to its last node, whose terms are taken out."""
     count, length = slots.shape
     sums = torch.zeros((count, length - 1), dtype=torch.float64)
     spreads = torch.zeros((count, length - 1), dtype=torch.float64)
+    # Node k's gradient enters the mean gradient with (a_{k+1} - a_{k-1}) / 2: the two
+    # trapezoids it belongs to; a split interval's own trapezoid comes out at its ends.
+    alphas = state.alphas[examples[:, None], slots]  # (P, k) float64, CPU
+    da = alphas[:, 1:] - alphas[:, :-1]
+    weights = torch.zeros_like(alphas)
+    weights[:, 1:] += da
+    weights[:, :-1] += da
+    if replaces:
+        span = alphas[:, -1] - alphas[:, 0]
+        weights[:, 0] -= span
+        weights[:, -1] -= span
     for track in state.tracks:
         size = max(1, (1 << 23) // max(1, length * math.prod(track.points.shape[2:])))
+        pixel = track.pixel.view(track.pixel.shape[0], -1)
+        grad_mean = track.grad_mean.view(track.grad_mean.shape[0], -1)
+        device, dtype = pixel.device, pixel.dtype
         for start in range(0, count, size):
             chunk = slice(start, start + size)
             e = examples[chunk]
-            points = [_take(track.points, e, slots[chunk, j]).flatten(1) for j in range(length)]
-            grads = [_take(track.grads, e, slots[chunk, j]).flatten(1) for j in range(length)]
-            for j in range(length - 1):
-                step = points[j + 1] - points[j]
-                total = torch.linalg.vecdot(grads[j] + grads[j + 1], step)
-                gap = torch.linalg.vector_norm((grads[j + 1] - grads[j]).mul_(step), dim=1)
-                sums[chunk, j] += 0.5 * total.cpu().to(torch.float64)
-                spreads[chunk, j] += gap.cpu().to(torch.float64).pow(2)
+            rows = len(e)
+            flat_e = e[:, None].expand(rows, length).reshape(-1)
+            flat_s = slots[chunk].reshape(-1)
+            points = _take(track.points, flat_e, flat_s).reshape(rows, length, -1)
+            grads = _take(track.grads, flat_e, flat_s).reshape(rows, length, -1)
+            steps = points[:, 1:] - points[:, :-1]
+            gaps = torch.linalg.vector_norm((grads[:, 1:] - grads[:, :-1]).mul_(steps), dim=2)
+            terms = (grads[:, 1:] + grads[:, :-1]).mul_(steps)
+            del steps
+            sums[chunk] = 0.5 * terms.sum(2).cpu().to(torch.float64)
+            spreads[chunk] = gaps.cpu().to(torch.float64).pow(2)
+            map_terms = terms.sum(1)
+            del terms
+            if replaces:
+                # The split interval's own trapezoid: (G_L + G_R) over its whole span.
+                map_terms.sub_((grads[:, 0] + grads[:, -1]).mul_(points[:, -1] - points[:, 0]))
+            w = weights[chunk].to(device=device, dtype=dtype)
+            mean_terms = torch.bmm(w[:, None, :], grads).squeeze(1)
+            e_device = e.to(device)
+            pixel.index_add_(0, e_device, map_terms, alpha=0.5)
+            grad_mean.index_add_(0, e_device, mean_terms, alpha=0.5)
     rows = examples[:, None].expand_as(intervals)
     state.trapezoid[rows, intervals] = sums
     state.spread[rows, intervals] = spreads
@@ -477,9 +513,16 @@ class _Sums:
 
 def _sums(state: _State, track: _Track, examples: Tensor, coarse: bool,
           ranks: bool) -> _Sums:
-    """Sort each example's nodes by ``a`` once, then every sum is a contiguous
-    difference along the sorted nodes; the slots past an example's count repeat its
-    last node, so they add nothing (and their unwritten memory is never read)."""
+    """The running map and mean gradient of the given examples, and the sums that need
+    the nodes in path order: the nested rule's map on every other node and the rank
+    sums. Each example's nodes are sorted by ``a`` once; the slots past an example's
+    count repeat its last node, so they add nothing (and their unwritten memory is
+    never read)."""
+    index = examples.to(track.pixel.device)
+    pixel = track.pixel.index_select(0, index)
+    grad_mean = track.grad_mean.index_select(0, index)
+    if not coarse and not ranks:
+        return _Sums(pixel, grad_mean, None, None)
     # Only as many sorted positions as the busiest example has nodes, not the whole
     # budget: with map_tolerance this runs every round, long before the budget is spent.
     capacity = max(1, int(state.count[examples].max())) if len(examples) else 1
@@ -487,42 +530,36 @@ def _sums(state: _State, track: _Track, examples: Tensor, coarse: bool,
     order = state.alphas[examples].nan_to_num(math.inf).argsort(dim=1, stable=True)
     order = order[:, :capacity]
     last = (state.count[examples] - 1).clamp_min(0)[:, None]
-    position = torch.arange(capacity)[None, :]
-    order = order.gather(1, torch.minimum(position, last))
     # The nested rule's nodes: sorted positions 0, 2, 4, ... and the last node.
-    coarse_position = torch.minimum(torch.arange(0, capacity + 1, 2)[None, :], last)
-    lead = (1,) * len(matrix)
-    pixel = torch.empty((len(examples), *matrix), dtype=track.points.dtype,
-                        device=track.points.device)
-    grad_mean, coarse_map = torch.empty_like(pixel), torch.empty_like(pixel)
+    coarse_order = order.gather(1, torch.minimum(torch.arange(0, capacity + 1, 2)[None, :],
+                                                 last))
+    order = order.gather(1, torch.minimum(torch.arange(capacity)[None, :], last))
+    coarse_map = torch.empty_like(pixel) if coarse else None
     rank_sum = (torch.empty((len(examples), *track.gates.shape[2:]), dtype=track.gates.dtype,
                             device=track.gates.device) if ranks else None)
-    size = max(1, (1 << 24) // max(1, capacity * math.prod(matrix)))
+    size = max(1, (1 << 24) // max(1, coarse_order.shape[1] * math.prod(matrix)))
     for first in range(0, len(examples), size):
         chunk = slice(first, first + size)
-        rows, slots = examples[chunk], order[chunk]
-        flat_e = rows[:, None].expand_as(slots).reshape(-1)
-        points = _take(track.points, flat_e, slots.reshape(-1)).reshape(*slots.shape, *matrix)
-        grads = _take(track.grads, flat_e, slots.reshape(-1)).reshape(*slots.shape, *matrix)
-        alphas = state.alphas[rows[:, None], slots].to(points.dtype).to(points.device)
-        mean = 0.5 * (grads[:, 1:] + grads[:, :-1])
-        pixel[chunk] = (mean * (points[:, 1:] - points[:, :-1])).sum(1)
-        steps = (alphas[:, 1:] - alphas[:, :-1]).reshape(*alphas.shape[:1], -1, *lead)
-        grad_mean[chunk] = (mean * steps).sum(1)
-        if coarse:
-            pick = coarse_position[chunk].to(points.device)
-            index = pick.reshape(*pick.shape, *lead).expand(*pick.shape, *matrix)
-            c_points, c_grads = points.gather(1, index), grads.gather(1, index)
-            coarse_map[chunk] = (0.5 * (c_grads[:, 1:] + c_grads[:, :-1])
-                                 * (c_points[:, 1:] - c_points[:, :-1])).sum(1)
+        rows = examples[chunk]
+        if coarse_map is not None:
+            slots = coarse_order[chunk]
+            flat_e = rows[:, None].expand_as(slots).reshape(-1)
+            points = _take(track.points, flat_e, slots.reshape(-1)).reshape(
+                *slots.shape, *matrix)
+            grads = _take(track.grads, flat_e, slots.reshape(-1)).reshape(
+                *slots.shape, *matrix)
+            both = grads[:, 1:] + grads[:, :-1]
+            coarse_map[chunk] = 0.5 * both.mul_(points[:, 1:] - points[:, :-1]).sum(1)
         if rank_sum is not None and track.projections is not None:
+            slots = order[chunk]
+            flat_e = rows[:, None].expand_as(slots).reshape(-1)
             gates = _take(track.gates, flat_e, slots.reshape(-1)).reshape(
                 *slots.shape, *track.gates.shape[2:])
             projections = _take(track.projections, flat_e, slots.reshape(-1)).reshape(
                 gates.shape)
             rank_sum[chunk] = ((gates[:, 1:] - gates[:, :-1])
                                * 0.5 * (projections[:, 1:] + projections[:, :-1])).sum(1)
-    return _Sums(pixel, grad_mean, coarse_map if coarse else None, rank_sum)
+    return _Sums(pixel, grad_mean, coarse_map, rank_sum)
 
 
 def _map_errors(state: _State, examples: Tensor,

@@ -20,6 +20,17 @@ from captum_rank.quadrature import path_partition
 __all__ = ["fixed_walk"]
 
 
+def _points(path: RankPath, steps: range) -> Tensor:
+    """The points of consecutive steps, written straight into the batch the model
+    takes (node-major: every example at one node, then the next)."""
+    inputs = path.inputs
+    batch = torch.empty((len(steps) * inputs.shape[0], *inputs.shape[1:]),
+                        dtype=inputs.dtype, device=inputs.device)
+    for offset, step in enumerate(steps):
+        path.point(step, out=batch[offset * inputs.shape[0]:(offset + 1) * inputs.shape[0]])
+    return batch
+
+
 def fixed_walk(
     inputs: tuple[Tensor, ...],
     baselines: tuple[Tensor, ...],
@@ -65,7 +76,7 @@ def fixed_walk(
     steps_total = len(partition)
     for chunk in model.batches(steps_total * num, unit=num):
         steps = range(chunk.start // num, chunk.stop // num)
-        points = tuple(torch.cat([path.point(step) for step in steps]) for path in paths)
+        points = tuple(_points(path, steps) for path in paths)
         grads = model.gradients(points, Rows.of_steps(num, steps.start, len(steps)))
         del points
         for path, grad in zip(paths, grads, strict=True):

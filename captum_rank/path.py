@@ -188,6 +188,7 @@ class PathGeometry:
     matrix_shape: tuple[int, ...]
     singular_values: Tensor
     factors: tuple[Tensor, Tensor, Tensor] | None = None
+    _component_major: tuple[Tensor, Tensor] | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, inputs: Tensor, baseline: Tensor, schedule: RankSchedule,
@@ -280,13 +281,31 @@ class PathGeometry:
                 pick_r = pick.reshape(pick.shape[0], *lead, width)
                 weights = (S[rows] * change).gather(-1, pick_r.expand(*change.shape[:-1], width))
                 weights = weights * inside.reshape(pick_r.shape)
-                U_rows, Vh_rows = U[rows], Vh[rows]
-                U_band = U_rows.gather(-1, pick_r.unsqueeze(-2).expand(
-                    *U_rows.shape[:-1], width))
-                Vh_band = Vh_rows.gather(-2, pick_r.unsqueeze(-1).expand(
-                    *Vh_rows.shape[:-2], width, Vh_rows.shape[-1]))
+                U_band, Vh_band = self._band(rows, pick)
                 return base_points + _svd.reconstruct(U_band, weights, Vh_band)
         return self.baseline[rows] + _svd.reconstruct(U[rows], S[rows] * gates, Vh[rows])
+
+    def _band(self, rows: Tensor, pick: Tensor) -> tuple[Tensor, Tensor]:
+        r"""``U`` ``(P, ..., H, w)`` and ``Vh`` ``(P, ..., w, W)`` of components
+        ``pick`` ``(P, w)``, row ``p`` on example ``rows[p]``.
+
+        Only the picked vectors are copied (one ``index_select`` on the factors stored
+        component-major, kept once per geometry), never a row's whole ``U`` and ``Vh``:
+        at 224 x 224 those would cost as much memory traffic as the points themselves.
+        """
+        if self._component_major is None:
+            U, _, Vh = self.svd()
+            # (N, r, ..., H) and (N, r, ..., W): the components of one example together.
+            self._component_major = (U.movedim(-1, 1).contiguous(),
+                                     Vh.movedim(-2, 1).contiguous())
+        U_c, Vh_c = self._component_major
+        r, width = U_c.shape[1], pick.shape[1]
+        index = (rows[:, None] * r + pick).reshape(-1).to(U_c.device)
+        U_band = U_c.flatten(0, 1).index_select(0, index).reshape(
+            len(rows), width, *U_c.shape[2:])
+        Vh_band = Vh_c.flatten(0, 1).index_select(0, index).reshape(
+            len(rows), width, *Vh_c.shape[2:])
+        return U_band.movedim(1, -1), Vh_band.movedim(1, -2)
 
     def row_projections(self, matrix: Tensor, examples: Tensor) -> Tensor:
         r"""``u_i^T M_p v_i`` of rows ``M_p`` ``(P, ...matrix)`` on their own examples."""
@@ -473,7 +492,7 @@ class RankPath:
         return _svd.reconstruct(U[..., lo:hi], S[..., lo:hi] * gates[step][..., lo:hi],
                                 Vh[..., lo:hi, :])
 
-    def point(self, step: int) -> Tensor:
+    def point(self, step: int, out: Tensor | None = None) -> Tensor:
         r"""The path point ``gamma(a_step)``, in the input's dtype.
 
         Must be called for steps ``0, 1, ..., S - 1`` in this order, once each: the path
@@ -482,9 +501,11 @@ class RankPath:
 
         Args:
             step (int): the next step.
+            out (Tensor, optional): where to write the point (the input's shape and
+                dtype), e.g. a slice of the batch that goes to the model. Default: None.
 
         Returns:
-            Tensor: ``gamma(a_step)`` in the input's shape and dtype.
+            Tensor: ``gamma(a_step)`` in the input's shape and dtype (``out`` if given).
 
         Raises:
             RuntimeError: if ``step`` is not the next step of the walk.
@@ -497,15 +518,20 @@ class RankPath:
         self._next_point += 1
         geometry = self.geometry
         if self._running is None:
-            return self.as_input(geometry.baseline + self.straight_nodes[step] * geometry.delta)
-        steps = _required(self.gate_steps, "gate steps")
-        here = self._running + self._partial(step, self.gate_offsets)
-        increment = self._partial(step, steps)
-        self._running = self._running + increment
-        if self.pixel_sum is not None:
-            # accumulate() multiplies this step's gradient by the same increment.
-            self._increments[step] = increment
-        return self.as_input(geometry.baseline + here)
+            here = self.straight_nodes[step] * geometry.delta
+        else:
+            steps = _required(self.gate_steps, "gate steps")
+            here = self._partial(step, self.gate_offsets).add_(self._running)
+            increment = self._partial(step, steps)
+            self._running.add_(increment)
+            if self.pixel_sum is not None:
+                # accumulate() multiplies this step's gradient by the same increment.
+                self._increments[step] = increment
+        here.add_(geometry.baseline)
+        if out is None:
+            return self.as_input(here)
+        out.copy_(here.reshape(out.shape))
+        return out
 
     def as_input(self, matrix: Tensor) -> Tensor:
         r"""A tensor of the path's matrix form in the input's shape and dtype."""
@@ -533,12 +559,12 @@ class RankPath:
         grad = grad.to(self.geometry.work_dtype).reshape(self.geometry.matrix_shape)
         if self.gate_steps is None:
             if self.grad_mean is not None:
-                self.grad_mean.add_(grad * self.straight_weights[step])
+                self.grad_mean.addcmul_(grad, self.straight_weights[step])
             return
         if self.grad_mean is not None:
             self.grad_mean.add_(grad, alpha=float(self.partition.weights[step]))
         if self.pixel_sum is not None:
-            self.pixel_sum.add_(grad * self._increments.pop(step))
+            self.pixel_sum.addcmul_(grad, self._increments.pop(step))
         if self.rank_sum is not None:
             lo, hi = self.bands[step]
             if hi > lo:
