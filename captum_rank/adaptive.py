@@ -462,11 +462,10 @@ def _update_chains(state: _State, examples: Tensor, slots: Tensor,
         for start in range(0, count, size):
             chunk = slice(start, start + size)
             e = examples[chunk]
-            rows = len(e)
-            flat_e = e[:, None].expand(rows, length).reshape(-1)
+            flat_e = e[:, None].expand(len(e), length).reshape(-1)
             flat_s = slots[chunk].reshape(-1)
-            points = _take(track.points, flat_e, flat_s).reshape(rows, length, -1)
-            grads = _take(track.grads, flat_e, flat_s).reshape(rows, length, -1)
+            points = _take(track.points, flat_e, flat_s).reshape(len(e), length, -1)
+            grads = _take(track.grads, flat_e, flat_s).reshape(len(e), length, -1)
             steps = points[:, 1:] - points[:, :-1]
             gaps = torch.linalg.vector_norm((grads[:, 1:] - grads[:, :-1]).mul_(steps), dim=2)
             terms = (grads[:, 1:] + grads[:, :-1]).mul_(steps)
