@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import ast
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -127,28 +127,61 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def _code_lines(file: Path) -> list[tuple[int, str]]:
+def _line_kinds(tree: ast.AST) -> dict[int, str]:
+    """Line -> ``docstring``, ``signature`` or ``import``; other lines are ``code``."""
+    kinds: dict[int, str] = {}
+
+    def mark(first: int, last: int | None, kind: str) -> None:
+        for line in range(first, (last or first) + 1):
+            kinds.setdefault(line, kind)
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            mark(node.lineno, node.end_lineno, "import")
+        body = getattr(node, "body", None)
+        if not isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef
+                          | ast.AsyncFunctionDef) or not body:
+            continue
+        first = body[0]
+        if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)):
+            mark(first.lineno, first.end_lineno, "docstring")
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            stub = len(body) == 1 and isinstance(first, ast.Expr) and isinstance(
+                first.value, ast.Constant) and first.value.value is Ellipsis
+            start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            # An @overload's body is the `...` on its last line: all of it is signature.
+            mark(start, node.end_lineno if stub else first.lineno - 1, "signature")
+    return kinds
+
+
+def _code_lines(file: Path) -> list[tuple[int, str, str]]:
+    source = file.read_text(encoding="utf-8")
+    kinds = _line_kinds(ast.parse(source))
     kept = []
-    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+    for number, line in enumerate(source.splitlines(), 1):
         text = " ".join(line.split())
         if (not text or text.startswith("#") or text.startswith(("import ", "from "))
                 or not any(ch.isalnum() for ch in text)):
             continue
-        kept.append((number, text))
+        kept.append((number, text, kinds.get(number, "code")))
     return kept
 
 
-def repeats(files: Iterable[Path], root: Path) -> list[tuple[int, str, str]]:
+def repeats(files: Iterable[Path], root: Path) -> list[tuple[int, str, str, str]]:
     """Pairs of places sharing ``MIN_LINES`` or more identical code lines, longest first.
 
-    Returns ``(lines, "file:first-last", "file:first-last")`` for the longest shared run of
-    each pair of places; a window that stands in more than eight places is too common to list.
+    Returns ``(lines, "file:first-last", "file:first-last", kind)`` for the longest shared
+    run of each pair of places, where ``kind`` says what the run is made of on its first
+    side: ``code`` when any line is in a body, else ``signature`` (a ``def``'s parameters),
+    ``docstring`` or ``import``, joined by ``+`` where it spans several. A window that
+    stands in more than eight places is too common to list.
     """
     lines = {file: _code_lines(file) for file in files}
     windows: dict[tuple[str, ...], list[tuple[Path, int]]] = defaultdict(list)
     for file, kept in lines.items():
         for start in range(len(kept) - MIN_LINES + 1):
-            windows[tuple(t for _, t in kept[start:start + MIN_LINES])].append((file, start))
+            windows[tuple(t for _, t, _ in kept[start:start + MIN_LINES])].append((file, start))
     # Grow each pair of window starts into a maximal run (diagonal), then keep one per pair.
     runs: dict[tuple[Path, int, Path, int], int] = {}
     for places in windows.values():
@@ -172,9 +205,11 @@ def repeats(files: Iterable[Path], root: Path) -> list[tuple[int, str, str]]:
         if length < MIN_LINES:  # a window that overlapped itself
             continue
         a, b = lines[fa], lines[fb]
+        found = {kind for _, _, kind in a[sa:sa + length]}
+        kind = "code" if "code" in found else "+".join(sorted(found))
         rows.append((length,
                      f"{fa.relative_to(root)}:{a[sa][0]}-{a[sa + length - 1][0]}",
-                     f"{fb.relative_to(root)}:{b[sb][0]}-{b[sb + length - 1][0]}"))
+                     f"{fb.relative_to(root)}:{b[sb][0]}-{b[sb + length - 1][0]}", kind))
     return sorted(rows, key=lambda row: (-row[0], row[1], row[2]))
 
 
@@ -201,11 +236,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(loops)} import cycles" + "".join(f"\n  {' <-> '.join(c)}" for c in loops))
     for folder in (PACKAGE, "tests"):
         rows = repeats(sorted((root / folder).rglob("*.py")), root)
-        pairs = {(a.partition(":")[0], b.partition(":")[0]) for _, a, b in rows}
+        pairs = {(a.partition(":")[0], b.partition(":")[0]) for _, a, b, _ in rows}
+        kinds = Counter(kind for *_, kind in rows)
         print(f"{folder}/: {len(rows)} runs of {MIN_LINES}+ identical code lines stand in two"
-              f" places ({sum(r[0] for r in rows)} lines), in {len(pairs)} pairs of files")
-        for length, a, b in rows[: args.most]:
-            print(f"  {length:3d}  {a} ~ {b}")
+              f" places ({sum(r[0] for r in rows)} lines), in {len(pairs)} pairs of files;"
+              f" by kind: {dict(sorted(kinds.items())) or 'none'}")
+        for length, a, b, kind in rows[: args.most]:
+            print(f"  {length:3d}  {a} ~ {b}  ({kind})")
     return 0
 
 

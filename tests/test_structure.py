@@ -56,6 +56,19 @@ def test_repeats_counts_shared_runs_and_ignores_comments_and_imports(tmp_path: P
     # The same eight lines, split by a comment and a blank line, then a different tail.
     b.write_text("\n".join(["x = 1", *body[:4], "# why", "", *body[4:], "tail_b()"]) + "\n")
     rows = _structure().repeats([a, b], tmp_path)
-    assert rows == [(8, "a.py:2-9", "b.py:2-11")]
+    assert rows == [(8, "a.py:2-9", "b.py:2-11", "code")]
     b.write_text("\n".join(body[:5]) + "\n")  # five lines: below the threshold
     assert _structure().repeats([a, b], tmp_path) == []
+
+
+def test_repeats_says_whether_a_run_is_a_signature_or_a_docstring(tmp_path: Path) -> None:
+    params = [f"    p{i}: int = {i}," for i in range(6)]
+    doc = [f"    line {i} of the same example" for i in range(6)]
+    source = ["@overload", "def f(", *params, ") -> int: ...", "", "",
+              "def g(", *params, ") -> int:", '    """', *doc, '    """', "    return 0", "", "",
+              "def h() -> None:", '    """', *doc, '    """']
+    path = tmp_path / "m.py"
+    path.write_text("\n".join(source) + "\n")
+    kinds = {(a, b): kind for _, a, b, kind in _structure().repeats([path], tmp_path)}
+    assert kinds == {("m.py:3-8", "m.py:13-18"): "signature",
+                     ("m.py:21-26", "m.py:33-38"): "docstring"}
