@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import ast
 import sys
+import textwrap
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -53,6 +54,12 @@ def modules(root: Path) -> dict[str, Path]:
             parts = parts[:-1]
         found[".".join(parts)] = file
     return found
+
+
+def structure_file(root: Path, module: str) -> Path:
+    """The file of a dotted module name (a package's ``__init__.py``)."""
+    path = root.joinpath(*module.split("."))
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
 
 
 def layer_of(module: str) -> str:
@@ -155,6 +162,29 @@ def _line_kinds(tree: ast.AST) -> dict[int, str]:
     return kinds
 
 
+def layer_lines(root: Path, graph: dict[str, set[str]]) -> list[str]:
+    """The layers from the top down, each with its files and folders (docs/architecture.md)."""
+    packages = {m for m in graph if structure_file(root, m).name == "__init__.py"}
+    lines: list[str] = []
+    for level, (layer, names) in reversed(list(enumerate(LAYERS.items()))):
+        lines.append(f"  {level} {layer}")
+        files = [m for m in sorted(graph) if layer_of(m) in names and m.count(".") < 2
+                 and not (m.count(".") == 1 and m in packages)]
+        if files:
+            shown = ", ".join(
+                "__init__.py" if m == PACKAGE else f"{m.removeprefix(PACKAGE + '.')}.py"
+                for m in files)
+            lines.append(textwrap.fill(shown, 96, initial_indent=" " * 6,
+                                       subsequent_indent=" " * 6))
+        for folder in sorted(m for m in packages if m.count(".") == 1 and layer_of(m) in names):
+            inside = ["__init__", *(m.rpartition(".")[2] for m in sorted(graph)
+                                    if m.startswith(folder + "."))]
+            shown = f"{folder.removeprefix(PACKAGE + '.')}/ ({len(inside)}): " + ", ".join(inside)
+            lines.append(textwrap.fill(shown, 96, initial_indent=" " * 6,
+                                       subsequent_indent=" " * 8))
+    return lines
+
+
 def _code_lines(file: Path) -> list[tuple[int, str, str]]:
     source = file.read_text(encoding="utf-8")
     kinds = _line_kinds(ast.parse(source))
@@ -226,10 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"modules with no layer in LAYERS: {', '.join(unplaced)}")
         return 1
     print(f"{len(graph)} modules, {sum(map(len, graph.values()))} imports between them")
-    for level, (layer, names) in reversed(list(enumerate(LAYERS.items()))):
-        present = [m for m in sorted(graph) if layer_of(m) in names]
-        shown = ", ".join(m.removeprefix(PACKAGE + ".") or "__init__" for m in present)
-        print(f"  {level} {layer}: {shown}")
+    print("\n".join(layer_lines(root, graph)))
     up = upward(graph)
     print(f"{len(up)} upward imports" + "".join(f"\n  {a} -> {b}" for a, b in up))
     loops = cycles(graph)

@@ -72,3 +72,15 @@ def test_repeats_says_whether_a_run_is_a_signature_or_a_docstring(tmp_path: Path
     kinds = {(a, b): kind for _, a, b, kind in _structure().repeats([path], tmp_path)}
     assert kinds == {("m.py:3-8", "m.py:13-18"): "signature",
                      ("m.py:21-26", "m.py:33-38"): "docstring"}
+
+
+def test_the_architecture_page_lists_the_layers_the_script_prints() -> None:
+    structure = _structure()
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    start, end = "<!-- structure:layers -->\n```text\n", "\n```\n<!-- /structure:layers -->"
+    assert start in page and end in page, "the page's layer list lost its markers"
+    shown = page.split(start, 1)[1].split(end, 1)[0]
+    printed = "\n".join(structure.layer_lines(ROOT, structure.imports(ROOT)))
+    assert shown == printed, (
+        "docs/architecture.md's layer list is out of date: paste the layers that "
+        "`python scripts/structure.py` prints between its markers")
