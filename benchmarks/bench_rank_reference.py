@@ -17,6 +17,7 @@ command and seed.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -75,7 +76,7 @@ def main() -> None:
         record: dict[str, Any] = {
             "photo": args.first + n, "target": t, "segments": int(exact.numel()),
             "successive": {f"{a}->{b}": distance(maps[a], maps[b])
-                           for a, b in zip(orders, orders[1:])},
+                           for a, b in itertools.pairwise(orders)},
             "to_highest": {str(q): distance(maps[q], top) for q in orders[:-1]},
         }
         for method in ("gausslegendre", "adaptive"):

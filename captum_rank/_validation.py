@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -56,6 +57,80 @@ def as_tuples(inputs: Any, baselines: Any) -> tuple[tuple[Any, ...], tuple[Any, 
     elif not isinstance(baselines, tuple):
         baselines = (baselines,)
     return inputs, baselines
+
+
+def floating_tensor(value: Any, name: str, needed_for: str) -> Tensor:
+    r"""``value``, checked to be a floating-point tensor.
+
+    Args:
+        value (Any): the user's value.
+        name (str): the argument's name, e.g. ``"inputs[1]"``.
+        needed_for (str): what needs the floating dtype, for the message, e.g.
+            ``"the SVD"``.
+
+    Returns:
+        Tensor: ``value`` itself.
+
+    Raises:
+        UserTypeError: for a non-tensor or a tensor of a non-floating dtype.
+
+    Examples:
+        >>> import torch
+        >>> floating_tensor(torch.arange(3), "x", "the SVD")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        captum_rank.checks.UserTypeError: `x` has dtype torch.int64; a floating-point ...
+    """
+    value = checked_tensor(value, name)
+    if not value.is_floating_point():
+        raise UserTypeError(
+            f"`{name}` has dtype {value.dtype}; a floating-point tensor is needed for "
+            f"{needed_for}. Convert it first, e.g. `{name}.float()`."
+        )
+    return value
+
+
+def checked_tensor(value: Any, name: str) -> Tensor:
+    r"""``value``, checked to be a tensor.
+
+    Raises:
+        UserTypeError: for anything else.
+
+    Examples:
+        >>> checked_tensor([1.0], "inputs")
+        Traceback (most recent call last):
+        ...
+        captum_rank.checks.UserTypeError: `inputs` must be a torch.Tensor, got list.
+    """
+    if not isinstance(value, Tensor):
+        raise UserTypeError(f"`{name}` must be a torch.Tensor, got {type(value).__name__}.")
+    return value
+
+
+def input_tensors(inputs: tuple[Any, ...]) -> Iterator[tuple[str, Tensor]]:
+    r"""Each of the formatted ``inputs`` with the name its errors give it, checked in turn.
+
+    The name is ``inputs`` for a single tensor and ``inputs[i]`` in a tuple of several;
+    each element is checked to be a tensor when it is reached, so a caller's own checks
+    of ``inputs[0]`` come before the type of ``inputs[1]``.
+
+    Args:
+        inputs (tuple): the user's inputs, formatted into a tuple.
+
+    Yields:
+        tuple[str, Tensor]: ``(name, tensor)``.
+
+    Raises:
+        UserTypeError: for an element that is not a tensor.
+
+    Examples:
+        >>> import torch
+        >>> [name for name, _ in input_tensors((torch.zeros(1), torch.zeros(1)))]
+        ['inputs[0]', 'inputs[1]']
+    """
+    for index, value in enumerate(inputs):
+        name = "inputs" if len(inputs) == 1 else f"inputs[{index}]"
+        yield name, checked_tensor(value, name)
 
 
 def check_same_batch(tensor: Tensor, name: str, batch: int | None) -> int:
@@ -114,18 +189,9 @@ def check_inputs(inputs: tuple[Any, ...]) -> tuple[Tensor, ...]:
         raise UserInputError("`inputs` is an empty tuple; pass at least one tensor.")
     checked = []
     batch = None
-    for index, tensor in enumerate(inputs):
-        name = "inputs" if len(inputs) == 1 else f"inputs[{index}]"
-        if not isinstance(tensor, Tensor):
-            raise UserTypeError(
-                f"`{name}` must be a torch.Tensor, got {type(tensor).__name__}."
-            )
+    for name, tensor in input_tensors(inputs):
         _check_device(tensor, name)
-        if not tensor.is_floating_point():
-            raise UserTypeError(
-                f"`{name}` has dtype {tensor.dtype}; attributions need a floating tensor. "
-                f"Convert it first, e.g. `{name}.float()`."
-            )
+        floating_tensor(tensor, name, "attributions")
         if tensor.dim() == 0:
             raise UserInputError(
                 f"`{name}` is a 0-d tensor; give a batch of examples along dimension 0."

@@ -44,6 +44,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from captum_rank._validation import floating_tensor
 from captum_rank.checks import (
     UserInputError,
     UserTypeError,
@@ -63,13 +64,7 @@ __all__ = [
 
 
 def _float_tensor(value: Any, name: str, min_dim: int = 2) -> Tensor:
-    if not isinstance(value, Tensor):
-        raise UserTypeError(f"`{name}` must be a torch.Tensor, got {type(value).__name__}.")
-    if not value.is_floating_point():
-        raise UserTypeError(
-            f"`{name}` must be a floating-point tensor, got {value.dtype}; "
-            f"convert it with `{name}.float()`."
-        )
+    value = floating_tensor(value, name, "a baseline")
     if value.dim() < min_dim:
         raise UserInputError(
             f"`{name}` must have at least {min_dim} dimensions, got shape {tuple(value.shape)}."

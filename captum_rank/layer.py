@@ -39,7 +39,7 @@ from captum_rank._captum import (
 )
 from captum_rank._layer_checks import check_layer_list, diagnose_layers
 from captum_rank._model_checks import check_target
-from captum_rank._validation import as_tuples, check_baselines, check_same_batch
+from captum_rank._validation import as_tuples, check_baselines, check_same_batch, input_tensors
 from captum_rank.adaptive import Convergence
 from captum_rank.attr import RankIntegratedGradients
 from captum_rank.checks import UserInputError, UserTypeError, boolean
@@ -530,12 +530,8 @@ class LayerRankIntegratedGradients(LayerIntegratedGradients):
     ) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
         formatted, formatted_baselines = as_tuples(inputs, baselines)
         batch = None
-        for index, tensor in enumerate(formatted):
-            name = "inputs" if len(formatted) == 1 else f"inputs[{index}]"
-            if not isinstance(tensor, Tensor):
-                raise UserTypeError(
-                    f"`{name}` must be a torch.Tensor, got {type(tensor).__name__}."
-                )
+        # Not check_inputs: a layer's model inputs may be integers (token ids) of any shape.
+        for name, tensor in input_tensors(formatted):
             if tensor.dim() == 0 or tensor.shape[0] == 0:
                 raise UserInputError(
                     f"`{name}` has shape {tuple(tensor.shape)}; give a batch of examples "

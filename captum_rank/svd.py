@@ -26,6 +26,7 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import FunctionCtx
 
+from captum_rank._validation import floating_tensor
 from captum_rank.checks import UserInputError, UserTypeError
 
 BackwardMode = Literal["svd", "identity"]
@@ -244,13 +245,7 @@ def _check_ranks(ranks: Any, r: int) -> Tensor:
 
 
 def _check_matrix_input(x: Any, name: str) -> Tensor:
-    if not isinstance(x, Tensor):
-        raise UserTypeError(f"`{name}` must be a torch.Tensor, got {type(x).__name__}.")
-    if not x.is_floating_point():
-        raise UserTypeError(
-            f"`{name}` has dtype {x.dtype}; the SVD needs a floating tensor. "
-            f"Convert it first, e.g. `{name}.float()`."
-        )
+    x = floating_tensor(x, name, "the SVD")
     if x.dim() < 2:
         raise UserInputError(
             f"`{name}` has shape {tuple(x.shape)}; it needs at least two dimensions, the "

@@ -7,6 +7,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import torch
 from torch import nn
 
 #: The repository's root (scripts outside the package live under it).
@@ -21,6 +22,15 @@ def load_script(path: Path, name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def tanh_cnn(channels: int, size: int = 10, classes: int = 3) -> nn.Module:
+    """A small smooth float64 CNN on ``(N, channels, size, size)``, the same at every call."""
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(channels, 4, 3), nn.Tanh(), nn.Flatten(),
+        nn.Linear(4 * (size - 2) ** 2, 6), nn.Tanh(), nn.Linear(6, classes),
+    ).double().eval()
 
 
 class CallCounter(nn.Module):

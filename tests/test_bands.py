@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import CallCounter
+from helpers import CallCounter, tanh_cnn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import Tensor, nn
@@ -17,14 +17,6 @@ from captum_rank.checks import UserInputError, UserTypeError
 from captum_rank.schedules import ArcLengthSchedule
 
 
-def _tanh_cnn(channels: int, size: int = 10, classes: int = 3) -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(
-        nn.Conv2d(channels, 4, 3), nn.Tanh(), nn.Flatten(),
-        nn.Linear(4 * (size - 2) ** 2, 6), nn.Tanh(), nn.Linear(6, classes),
-    ).double().eval()
-
-
 def _images(n: int, channels: int, size: int = 10) -> Tensor:
     torch.manual_seed(1)
     return torch.rand(n, channels, size, size, dtype=torch.float64)
@@ -32,7 +24,7 @@ def _images(n: int, channels: int, size: int = 10) -> Tensor:
 
 @pytest.mark.parametrize("channels", [1, 3])
 def test_band_totals_are_the_exact_rank_sums_on_a_nonlinear_model(channels: int) -> None:
-    model, x = _tanh_cnn(channels), _images(3, channels)
+    model, x = tanh_cnn(channels), _images(3, channels)
     rig = RankIntegratedGradients(model)
     result = rig.attribute_bands(x, target=1, segment_steps=8, bands=(2, 5))
     exact = rig.exact_ranks(x, target=1).reshape(3, -1).to(torch.float64)
@@ -48,7 +40,7 @@ def test_band_totals_are_the_exact_rank_sums_on_a_nonlinear_model(channels: int)
 @pytest.mark.parametrize("channels", [1, 3])
 def test_bands_sum_to_the_converged_sequential_rig_map(channels: int) -> None:
     """Oracle: RIG's own fixed rule on the sequential path, midpoints aligned with segments."""
-    model, x = _tanh_cnn(channels), _images(2, channels)
+    model, x = tanh_cnn(channels), _images(2, channels)
     rig = RankIntegratedGradients(model)
     result = rig.attribute_bands(x, target=0, segment_steps=6)
     fine = rig.attribute(x, target=0, schedule="sequential", method="riemann_middle",
@@ -61,7 +53,7 @@ def test_bands_sum_to_the_converged_sequential_rig_map(channels: int) -> None:
 @settings(max_examples=15, deadline=None)
 @given(edges=st.sets(st.integers(1, 9), max_size=4))
 def test_every_banding_partitions_the_same_map(edges: set[int]) -> None:
-    model, x = _tanh_cnn(1), _images(1, 1)
+    model, x = tanh_cnn(1), _images(1, 1)
     rig = RankIntegratedGradients(model)
     whole = rig.attribute_bands(x, target=2, segment_steps=2, bands=(5,))
     split = rig.attribute_bands(x, target=2, segment_steps=2, bands=sorted(edges))
@@ -91,7 +83,7 @@ def test_affine_model_closed_form() -> None:
 
 
 def test_calibration_makes_every_component_exact_and_vanishes_when_converged() -> None:
-    model, x = _tanh_cnn(3), _images(2, 3)
+    model, x = tanh_cnn(3), _images(2, 3)
     rig = RankIntegratedGradients(model)
     rough = rig.attribute_bands(x, target=1, segment_steps=1, calibrate=True)
     assert rough.calibrated
@@ -106,7 +98,7 @@ def test_calibration_makes_every_component_exact_and_vanishes_when_converged() -
 
 
 def test_joint_schedule_on_colour() -> None:
-    model, x = _tanh_cnn(3), _images(1, 3)
+    model, x = tanh_cnn(3), _images(1, 3)
     result = RankIntegratedGradients(model).attribute_bands(
         x, target=0, schedule=ArcLengthSchedule(channels="joint"), segment_steps=6)
     assert result.exact_ranks.shape == (1, 10)
@@ -114,7 +106,7 @@ def test_joint_schedule_on_colour() -> None:
 
 
 def test_cost_is_r_segments_times_steps_plus_the_exact_pass() -> None:
-    counter = CallCounter(_tanh_cnn(1))
+    counter = CallCounter(tanh_cnn(1))
     x = _images(2, 1)
     rig = RankIntegratedGradients(counter)
     result = rig.attribute_bands(x, target=0, segment_steps=3)
@@ -128,7 +120,7 @@ def test_cost_is_r_segments_times_steps_plus_the_exact_pass() -> None:
 
 
 def test_bands_from_the_exact_spectrum() -> None:
-    model, x = _tanh_cnn(1), _images(2, 1)
+    model, x = tanh_cnn(1), _images(2, 1)
     rig = RankIntegratedGradients(model)
     edges = bands_from_ranks(rig.exact_ranks(x, target=0), fractions=(0.5, 0.9))
     result = rig.attribute_bands(x, target=0, bands=edges, segment_steps=2)
@@ -143,7 +135,7 @@ def test_bad_bands_name_the_argument(bands: tuple[int, ...]) -> None:
 
 
 def test_bad_arguments() -> None:
-    model, x = _tanh_cnn(3), _images(1, 3)
+    model, x = tanh_cnn(3), _images(1, 3)
     rig = RankIntegratedGradients(model)
     with pytest.raises(UserTypeError, match="`bands`"):
         rig.attribute_bands(x, target=0, bands="low")
@@ -163,7 +155,7 @@ def test_band_figure_draws_every_band_and_the_sum() -> None:
     matplotlib.use("Agg")
     from captum_rank import visualization as viz
 
-    model, x = _tanh_cnn(3), _images(2, 3)
+    model, x = tanh_cnn(3), _images(2, 3)
     result = RankIntegratedGradients(model).attribute_bands(x, target=0, segment_steps=2)
     _fig, axes = viz.plot_rank_bands(result, x[1], example=1, use_pyplot=False)
     assert [ax.get_title() for ax in axes] == [
@@ -183,7 +175,7 @@ def test_explain_records_bands_and_the_report_draws_them(tmp_path: Path) -> None
     from captum_rank.audit.explain import ExplainResult, explain
     from captum_rank.audit.report import AuditReport, write_report
 
-    model = _tanh_cnn(1).float()
+    model = tanh_cnn(1).float()
     images = _images(3, 1).float()
     result = explain({"m": model}, images, n_steps=8, bands=(3,), band_steps=2)
     item = result.items["m"][1]["bands"]
@@ -204,7 +196,7 @@ def test_explain_records_bands_and_the_report_draws_them(tmp_path: Path) -> None
 
 
 def test_several_segments_per_call_give_the_same_bands() -> None:
-    counter = CallCounter(_tanh_cnn(3))
+    counter = CallCounter(tanh_cnn(3))
     x = _images(2, 3)
     rig = RankIntegratedGradients(counter)
     one = rig.attribute_bands(x, target=1, segment_steps=2)

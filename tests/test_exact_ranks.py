@@ -6,10 +6,10 @@ import math
 
 import pytest
 import torch
-from helpers import CallCounter
+from helpers import CallCounter, tanh_cnn
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch import Tensor, nn
+from torch import Tensor
 
 from captum_rank import RankIntegratedGradients
 from captum_rank.checks import UserInputError
@@ -19,14 +19,6 @@ from captum_rank.schedules import (
     NumericalRankSchedule,
     SequentialSchedule,
 )
-
-
-def _tanh_cnn(channels: int, size: int = 10, classes: int = 3) -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(
-        nn.Conv2d(channels, 4, 3), nn.Tanh(), nn.Flatten(),
-        nn.Linear(4 * (size - 2) ** 2, 6), nn.Tanh(), nn.Linear(6, classes),
-    ).double().eval()
 
 
 def _affine_spectrum(weight: Tensor, x: Tensor) -> Tensor:
@@ -45,7 +37,7 @@ def test_exact_is_the_limit_of_sequential_rig_on_a_nonlinear_model(channels: int
     # max|R| at 32 steps, 1e-4 at 128, 7e-6 at 512). 1e-4 at 512 steps leaves a 10x margin
     # over the measured error and is 10x below the 32-step error, far below the O(|R|)
     # error of a wrong identity (e.g. components shifted by one).
-    model = _tanh_cnn(channels)
+    model = tanh_cnn(channels)
     x = torch.rand(3, channels, 10, 10, dtype=torch.float64)
     rig = RankIntegratedGradients(model)
     exact = rig.exact_ranks(x, target=1)
@@ -62,7 +54,7 @@ def test_exact_is_the_limit_of_sequential_rig_on_a_nonlinear_model(channels: int
 
 
 def test_exact_on_joint_colour_is_the_limit_of_arc_length_joint() -> None:
-    model = _tanh_cnn(3)
+    model = tanh_cnn(3)
     x = torch.rand(2, 3, 10, 10, dtype=torch.float64)
     rig = RankIntegratedGradients(model)
     joint = ArcLengthSchedule(channels="joint")
@@ -74,7 +66,7 @@ def test_exact_on_joint_colour_is_the_limit_of_arc_length_joint() -> None:
 
 
 def test_completeness_to_float_precision() -> None:
-    model = _tanh_cnn(3)
+    model = tanh_cnn(3)
     x = torch.rand(4, 3, 10, 10, dtype=torch.float64)
     base = torch.rand(1, 3, 10, 10, dtype=torch.float64)
     rig = RankIntegratedGradients(model)
@@ -84,7 +76,7 @@ def test_completeness_to_float_precision() -> None:
     assert torch.allclose(ranks.sum(dim=(1, 2)), change, rtol=0, atol=1e-13)
     assert float(delta.abs().max()) < 1e-13
     # float32: the same identity, to float32 rounding of the outputs.
-    model32 = _tanh_cnn(1).float()
+    model32 = tanh_cnn(1).float()
     x32 = torch.rand(3, 1, 10, 10)
     ranks32 = RankIntegratedGradients(model32).exact_ranks(x32, target=0)
     with torch.no_grad():
@@ -95,7 +87,7 @@ def test_completeness_to_float_precision() -> None:
 
 def test_curve_schedules_agree_on_one_matrix() -> None:
     # The same points x_k, so exactly the same values, whatever the speed or gate shape.
-    model = _tanh_cnn(1)
+    model = tanh_cnn(1)
     x = torch.rand(2, 1, 10, 10, dtype=torch.float64)
     rig = RankIntegratedGradients(model)
     reference = rig.exact_ranks(x, target=1)
@@ -106,7 +98,7 @@ def test_curve_schedules_agree_on_one_matrix() -> None:
 
 @pytest.mark.parametrize(("batch", "internal_batch_size"), [(3, None), (3, 7), (2, 1), (4, 50)])
 def test_model_calls_and_rows(batch: int, internal_batch_size: int | None) -> None:
-    counting = CallCounter(_tanh_cnn(3))
+    counting = CallCounter(tanh_cnn(3))
     x = torch.rand(batch, 3, 10, 10, dtype=torch.float64)
     RankIntegratedGradients(counting).exact_ranks(x, target=0,
                                                   internal_batch_size=internal_batch_size)
@@ -148,7 +140,7 @@ def test_shapes_batches_and_affine_known_answer(channels: int, height: int, widt
 
 
 def test_per_example_targets_and_additional_forward_args() -> None:
-    model = _tanh_cnn(1)
+    model = tanh_cnn(1)
 
     def scaled(x: Tensor, scale: Tensor, shift: float) -> Tensor:
         return model(x) * scale[:, None] + shift
@@ -166,7 +158,7 @@ def test_per_example_targets_and_additional_forward_args() -> None:
 
 
 def test_tuple_of_one_in_tuple_out_and_under_no_grad() -> None:
-    model = _tanh_cnn(1)
+    model = tanh_cnn(1)
     x = torch.rand(2, 1, 10, 10, dtype=torch.float64)
     rig = RankIntegratedGradients(model)
     with torch.no_grad():
@@ -178,7 +170,7 @@ def test_tuple_of_one_in_tuple_out_and_under_no_grad() -> None:
 @pytest.mark.parametrize("schedule", ["arc_length", "energy", "numerical_rank",
                                       EnergySchedule(shape="cosine"), NumericalRankSchedule()])
 def test_per_channel_timing_on_colour_is_refused(schedule: object) -> None:
-    rig = RankIntegratedGradients(_tanh_cnn(3))
+    rig = RankIntegratedGradients(tanh_cnn(3))
     with pytest.raises(UserInputError, match=r"`schedule`.*channels='joint'"):
         rig.exact_ranks(torch.rand(1, 3, 10, 10, dtype=torch.float64), target=0,
                         schedule=schedule)
@@ -186,13 +178,13 @@ def test_per_channel_timing_on_colour_is_refused(schedule: object) -> None:
 
 @pytest.mark.parametrize("schedule", ["spectral", "linear"])
 def test_schedules_off_the_rank_curve_are_refused(schedule: str) -> None:
-    rig = RankIntegratedGradients(_tanh_cnn(1))
+    rig = RankIntegratedGradients(tanh_cnn(1))
     with pytest.raises(UserInputError, match=r"`schedule` .* one at a time"):
         rig.exact_ranks(torch.rand(1, 1, 10, 10, dtype=torch.float64), schedule=schedule)
 
 
 def test_bad_calls_name_the_argument() -> None:
-    model = _tanh_cnn(1)
+    model = tanh_cnn(1)
     x = torch.rand(1, 1, 10, 10, dtype=torch.float64)
     with pytest.raises(UserInputError, match="`inputs` is a tuple of 2"):
         RankIntegratedGradients(lambda a, b: model(a) + model(b)).exact_ranks((x, x), target=0)
@@ -216,7 +208,7 @@ def test_audit_spectra_are_exact_where_the_path_allows_and_say_so() -> None:
     from captum_rank.audit.spectrum import RankSpectrumResult
 
     torch.manual_seed(1)
-    grey = _tanh_cnn(1).float()
+    grey = tanh_cnn(1).float()
     x = torch.rand(5, 1, 10, 10)
     y = torch.tensor([0, 1, 2, 0, 1])
     spec = rank_spectrum(grey, (x, y), n_steps=4, batch_size=3, progress=False)
@@ -235,7 +227,7 @@ def test_audit_spectra_are_exact_where_the_path_allows_and_say_so() -> None:
 
     # Colour with per-channel SVDs: the default (arc_length) is a different path there and
     # keeps the quadrature; sequential is exact, summed over the channels.
-    colour = _tanh_cnn(3).float()
+    colour = tanh_cnn(3).float()
     xc = torch.rand(4, 3, 10, 10)
     yc = torch.tensor([0, 1, 2, 0])
     spec = rank_spectrum(colour, (xc, yc), n_steps=4, progress=False,
@@ -252,7 +244,7 @@ def test_audit_spectra_are_exact_where_the_path_allows_and_say_so() -> None:
 def test_rank_deletion_takes_exact_scores_shared_by_the_channels() -> None:
     from captum_rank.metrics import rank_deletion
 
-    model = _tanh_cnn(3)
+    model = tanh_cnn(3)
     x = torch.rand(2, 3, 10, 10, dtype=torch.float64)
     exact = RankIntegratedGradients(model).exact_ranks(x, target=1)  # (N, 1, r)
     shared = rank_deletion(model, x, exact, target=1, score="output", steps=10)
@@ -272,7 +264,7 @@ def test_rank_deletion_takes_exact_scores_shared_by_the_channels() -> None:
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_cuda_matches_cpu() -> None:
-    model = _tanh_cnn(3)
+    model = tanh_cnn(3)
     x = torch.rand(4, 3, 10, 10, dtype=torch.float64)
     target = torch.tensor([0, 1, 2, 0])
     cpu = RankIntegratedGradients(model).exact_ranks(x, target=target, internal_batch_size=7)
@@ -285,7 +277,7 @@ def test_cuda_matches_cpu() -> None:
 def test_audit_exact_spectra_pass_no_more_rows_than_the_quadrature_would() -> None:
     from captum_rank.audit import rank_spectrum
 
-    counting = CallCounter(_tanh_cnn(1).float())
+    counting = CallCounter(tanh_cnn(1).float())
     x = torch.rand(6, 1, 10, 10)
     rank_spectrum(counting, (x, torch.zeros(6, dtype=torch.int64)), n_steps=4, batch_size=3,
                   methods={"rig": "sequential"}, progress=False)
