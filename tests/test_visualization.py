@@ -412,22 +412,6 @@ def test_rank_spectrum_values_channels_and_share() -> None:
     np.testing.assert_allclose(_ydata(axes[0], 0), [0.75, 0.25, 0, 0])
 
 
-def test_cumulative_share_definition() -> None:
-    # The v0.1 pair, kept (deprecated) for old callers; summaries has the numbers now.
-    with pytest.warns(DeprecationWarning, match="captum_rank.summaries"):
-        share, kind = viz.cumulative_share([2.0, -1.0, 1.0])
-    np.testing.assert_allclose(share, [0.0, 1.0, 0.5, 1.0])
-    assert kind == "signed"
-    with pytest.warns(DeprecationWarning):
-        share, kind = viz.cumulative_share([1.0, -1.0])  # total 0: absolute share instead
-        np.testing.assert_allclose(share, [0.0, 0.5, 1.0])
-        assert kind == "abs (total = 0)"
-        share, kind = viz.cumulative_share(np.zeros(3))
-        np.testing.assert_array_equal(share, np.zeros(4))
-        assert kind == "zero"
-        assert viz.cumulative_share([1.0, -3.0], share="abs")[1] == "abs"
-
-
 @FAST
 @given(values=arrays(np.float64, st.integers(1, 12),
                      elements=st.floats(-1e3, 1e3, allow_nan=False)),
@@ -572,26 +556,17 @@ def test_rank_path_plot_errors() -> None:
         viz.plot_rank_path(path, class_names=["a", "b"], use_pyplot=False)
     with pytest.raises(UserTypeError, match="`class_names`"):
         viz.plot_rank_path(path, class_names="abcde", use_pyplot=False)
-    with pytest.raises(UserTypeError, match="already computed"):
-        viz.plot_rank_path(path, torch.rand(1, H, W), use_pyplot=False)
     with pytest.raises(UserTypeError, match="RankPathResult"):
         viz.plot_rank_path(np.zeros((3, H, W)), use_pyplot=False)
 
 
-def test_rank_path_v01_call_still_works_with_a_warning() -> None:
+def test_rank_path_plot_names_rank_path_when_given_a_model() -> None:
+    # The old first argument was a model; plots run none, so the error names the fix.
     model = _linear_model()
-    image = torch.rand(1, H, W)
-    with pytest.warns(DeprecationWarning, match="rank_path"):
-        _, axes = viz.plot_rank_path(model, image, 2, [0, 3, 8], baseline=0.0,
-                                     score="logit", use_pyplot=False)
-    expected = rank_path(model, image, target=2, ranks=[0, 3, 8])
-    np.testing.assert_allclose(_ydata(axes[-1], 1), expected.scores("logit"), atol=1e-6)
-    with pytest.warns(DeprecationWarning), pytest.raises(UserInputError, match="`target`"):
-        viz.plot_rank_path(model, image, 7, use_pyplot=False)
-    with pytest.raises(UserTypeError, match="unexpected keyword"):
-        viz.plot_rank_path(model, image, colour="red", use_pyplot=False)
-    with pytest.raises(UserTypeError, match="needs `image`"):
-        viz.plot_rank_path(model, use_pyplot=False)
+    for call in (lambda: viz.plot_rank_path(model, use_pyplot=False),
+                 lambda: viz.plot_rank_path(model, score="margin", use_pyplot=False)):
+        with pytest.raises(UserTypeError, match=r"captum_rank\.rank_path\.rank_path\(model, image"):
+            call()
 
 
 # --------------------------------------------------------------------------------------
