@@ -109,10 +109,9 @@ class EqualWindows(RankSchedule):
 
 
 def test_straightness_is_derived_from_the_gates_not_declared() -> None:
-    # No `straight_line` flag: equal windows are detected as a straight line...
+    # Equal windows are detected as a straight line from the gates...
     x = torch.rand(2, 1, 5, 4)
     schedule = EqualWindows()
-    assert not schedule.straight_line
     path = make_path(x, torch.zeros(()), n_steps=4, plan=PathPlan(pixels=True, ranks=False))
     straight = RankPath(inputs=x, baseline=torch.zeros(()), schedule=schedule,
                         partition=path_partition("riemann_middle", 4),
@@ -121,10 +120,8 @@ def test_straightness_is_derived_from_the_gates_not_declared() -> None:
     gates = schedule.gates(straight.partition.nodes, torch.ones(4))[:, 0]
     for step in range(4):
         assert torch.allclose(straight.point(step), x * gates[step].float())
-    # ... and a schedule that declares itself straight but is not cannot fool the path.
-    liar = SequentialSchedule()
-    liar.straight_line = True
-    curved = RankPath(inputs=x, baseline=torch.zeros(()), schedule=liar,
+    # ... and unequal windows are not.
+    curved = RankPath(inputs=x, baseline=torch.zeros(()), schedule=SequentialSchedule(),
                       partition=path_partition("riemann_middle", 4),
                       plan=PathPlan(pixels=True, ranks=False))
     assert not curved.straight
