@@ -506,7 +506,7 @@ def cli_cases(files: dict[str, str]) -> Iterator[Case]:
         (explain, ["--n-steps", "0"], ("--n-steps",)),
         (explain, ["--n-steps", "x"], ("--n-steps",)),
         (explain, ["--threads", "0"], ("--threads",)),
-        (explain, ["--tolerance", "-1"], ("--tolerance",)),
+        (explain, ["--reliability-tolerance", "-1"], ("--reliability-tolerance",)),
         (explain, ["--map-tolerance", "-1"], ("--map-tolerance",)),
         (explain, ["--internal-batch-size", "0"], ("--internal-batch-size",)),
         (explain, ["--target", "-1"], ("--target",)),

@@ -280,7 +280,7 @@ def test_spectrum_matches_direct_attribution() -> None:
     assert set(summary) == {"a", "b"}
     assert set(summary["a"]["rig"]) == {
         "schedule", "exact", "rank_50", "rank_90", "mean_abs_delta", "relative_error",
-        "over_tolerance", "reliable", "mean_total"}
+        "over_reliability_tolerance", "reliable", "mean_total"}
 
 
 def test_spectrum_errors() -> None:
@@ -653,16 +653,16 @@ def test_reliability_flag_in_summary_json_and_html(tmp_path: Path) -> None:
     # A tolerance no quadrature reaches on a nonlinear model marks every summary unreliable;
     # a generous one marks them reliable.
     # (exact=False: RIG's exact spectra have no quadrature error to flag.)
-    strict = rank_spectrum(models, (x, y), n_steps=2, progress=False, tolerance=1e-12,
+    strict = rank_spectrum(models, (x, y), n_steps=2, progress=False, reliability_tolerance=1e-12,
                            exact=False)
-    loose = rank_spectrum(models, (x, y), n_steps=2, progress=False, tolerance=1e6,
+    loose = rank_spectrum(models, (x, y), n_steps=2, progress=False, reliability_tolerance=1e6,
                           exact=False)
     for model in models:
         for method in strict.methods:
             assert strict.relative_error(model, method) > 1e-12
             assert not strict.reliable(model, method)
             assert loose.reliable(model, method)
-            assert strict.over_tolerance[method][model] == 8
+            assert strict.over_reliability_tolerance[method][model] == 8
     data = json.loads(strict.to_json())
     assert data["summary"]["a"]["rig"]["reliable"] is False
     rows = AuditReport(None, strict).rows()
@@ -671,7 +671,7 @@ def test_reliability_flag_in_summary_json_and_html(tmp_path: Path) -> None:
     assert ">NO<" in (tmp_path / "index.html").read_text()
     # An affine model is integrated exactly by IG: reliable at any tolerance.
     affine = nn.Sequential(nn.Flatten(), nn.Linear(SIZE * SIZE, CLASSES))
-    exact = rank_spectrum(affine, (x, y), n_steps=2, progress=False, tolerance=1e-4,
+    exact = rank_spectrum(affine, (x, y), n_steps=2, progress=False, reliability_tolerance=1e-4,
                           methods={"ig": "linear"})
     assert exact.reliable("model", "ig")
 

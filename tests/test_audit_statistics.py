@@ -56,12 +56,12 @@ def test_method_sums_match_their_definitions_however_the_images_are_split(
     ranks, delta, targets = _batch(seed, n, channels, r, classes)
     cut = min(split, n)
     first, second = MethodSums.zeros(r, classes), MethodSums.zeros(r, classes)
-    first.update(ranks[:cut], delta[:cut], targets[:cut], tolerance=0.1, seconds=1.0)
-    second.update(ranks[cut:], delta[cut:], targets[cut:], tolerance=0.1, seconds=2.0)
+    first.update(ranks[:cut], delta[:cut], targets[:cut], reliability_tolerance=0.1, seconds=1.0)
+    second.update(ranks[cut:], delta[cut:], targets[cut:], reliability_tolerance=0.1, seconds=2.0)
     merged = first.merge(second)
     running = MethodSums.zeros(r, classes)
-    running.update(ranks[:cut], delta[:cut], targets[:cut], tolerance=0.1, seconds=1.0)
-    running.update(ranks[cut:], delta[cut:], targets[cut:], tolerance=0.1, seconds=2.0)
+    running.update(ranks[:cut], delta[:cut], targets[:cut], reliability_tolerance=0.1, seconds=1.0)
+    running.update(ranks[cut:], delta[cut:], targets[cut:], reliability_tolerance=0.1, seconds=2.0)
     assert merged == running  # merge is what update does, bit for bit
     expected = _oracle(ranks, delta, targets, classes, 0.1)
     np.testing.assert_allclose(merged.sum, expected["sum"], atol=1e-12)
@@ -78,7 +78,7 @@ def test_the_checkpoints_names_are_those_it_always_had_and_read_back_exactly() -
     sums = SpectrumSums.zeros(["rig", "ig"], ["a", "b"], r=3, n_classes=2, per_class=True)
     sums.add_images({"a": torch.tensor([0, 1, 1]), "b": torch.tensor([1, 1, 1])}, 3)
     ranks, delta, targets = _batch(0, 3, 1, 3, 2)
-    sums.methods["ig"]["b"].update(ranks, delta, targets, tolerance=0.1, seconds=0.5)
+    sums.methods["ig"]["b"].update(ranks, delta, targets, reliability_tolerance=0.1, seconds=0.5)
     arrays = sums.to_arrays()
     # The names (and their order) that checkpoints written before the accumulators hold.
     assert list(arrays) == ["count", "a/class_count", "b/class_count"] + [
@@ -102,10 +102,10 @@ def test_rank_spectrum_sums_are_the_accumulators_of_rig_s_own_attributions() -> 
         images, target=labels, n_steps=8, method="adaptive", schedule="linear",
         return_convergence_delta=True)
     expected = _oracle(ranks.detach().double(), delta.detach().double(), labels, 3,
-                       result.tolerance)
+                       result.reliability_tolerance)
     np.testing.assert_allclose(result.sums["ig"]["model"], expected["sum"], atol=1e-6)
     np.testing.assert_allclose(result.abs_sums["ig"]["model"], expected["abs"], atol=1e-6)
-    assert result.over_tolerance["ig"]["model"] == expected["over"]
+    assert result.over_reliability_tolerance["ig"]["model"] == expected["over"]
     np.testing.assert_allclose(result.class_sums["ig"]["model"][2], expected["class"][2],
                                atol=1e-6)
 

@@ -77,7 +77,7 @@ def test_the_defaults_are_the_named_ones() -> None:
     assert inspect.signature(explain).parameters["n_steps"].default == AUDIT_N_STEPS
     assert inspect.signature(explain).parameters["map_tolerance"].default == MAP_TOLERANCE
     assert inspect.signature(rank_spectrum).parameters["n_steps"].default == AUDIT_N_STEPS
-    assert inspect.signature(rank_spectrum).parameters["tolerance"].default == (
+    assert inspect.signature(rank_spectrum).parameters["reliability_tolerance"].default == (
         RELIABILITY_TOLERANCE)
     assert PHOTO_N_STEPS > AUDIT_N_STEPS
 
@@ -87,7 +87,7 @@ def test_the_cli_defaults_are_the_named_ones() -> None:
 
     parser = _build_parser()
     demo = parser.parse_args(["demo"])
-    assert (demo.n_steps, demo.photo_n_steps, demo.map_tolerance, demo.tolerance) == (
+    assert (demo.n_steps, demo.photo_n_steps, demo.map_tolerance, demo.reliability_tolerance) == (
         AUDIT_N_STEPS, PHOTO_N_STEPS, MAP_TOLERANCE, RELIABILITY_TOLERANCE)
     explained = parser.parse_args(["explain", "--model", "m", "x.png"])
     assert (explained.n_steps, explained.map_tolerance) == (PHOTO_N_STEPS, MAP_TOLERANCE)

@@ -8,7 +8,7 @@ IG's path, whose maps converge in far fewer evaluations: :func:`default_methods`
 keeps each method's pixel map, its rank spectrum
 (``attribute_with_ranks``, summed over channels) with ``k50``/``k90``, and its
 completeness error relative to the output change, ``|delta| / |F(x) - F(x')|``. Rank
-summaries whose relative error exceeds ``tolerance`` are marked unreliable. A small
+summaries whose relative error exceeds ``reliability_tolerance`` are marked unreliable. A small
 completeness error does not make a converged map, so every map also carries its
 estimated relative L2 error ``||A_n - A_{n/2}|| / ||A_n||`` and the evaluations it took:
 with the adaptive rule the map is refined until that estimate is at most
@@ -92,7 +92,7 @@ class ExplainResult(_jsonio.JsonExport):
         models: model names.
         methods: ``{method name: schedule id}``.
         image_names: one name per image.
-        n_steps, quadrature, baseline, tolerance, map_tolerance: the settings.
+        n_steps, quadrature, baseline, reliability_tolerance, map_tolerance: the settings.
         items: ``{model: [per image: {image, target, target_name, prediction,
             prediction_name, probability, target_probability, note, methods: {method:
             {delta, change, relative_error, reliable, map_error, map_converged,
@@ -126,7 +126,7 @@ class ExplainResult(_jsonio.JsonExport):
     n_steps: int
     quadrature: str
     baseline: float
-    tolerance: float
+    reliability_tolerance: float
     items: dict[str, list[dict[str, Any]]]
     path: dict[str, dict[str, Any]]
     meta: dict[str, Any] = field(default_factory=dict)
@@ -169,7 +169,8 @@ class ExplainResult(_jsonio.JsonExport):
             "kind": _KIND, "models": self.models, "methods": self.methods,
             "image_names": self.image_names, "n_steps": self.n_steps,
             "quadrature": self.quadrature, "baseline": self.baseline,
-            "tolerance": self.tolerance, "map_tolerance": self.map_tolerance,
+            "reliability_tolerance": self.reliability_tolerance,
+            "map_tolerance": self.map_tolerance,
             "items": self.items, "path": self.path, "meta": self.meta,
         }
 
@@ -185,7 +186,8 @@ class ExplainResult(_jsonio.JsonExport):
             models=list(data["models"]), methods=dict(data["methods"]),
             image_names=list(data["image_names"]), n_steps=int(data["n_steps"]),
             quadrature=str(data["quadrature"]), baseline=float(data["baseline"]),
-            tolerance=float(data["tolerance"]), items=dict(data["items"]),
+            reliability_tolerance=float(data["reliability_tolerance"]),
+            items=dict(data["items"]),
             path=dict(data["path"]), meta=dict(data.get("meta", {})),
             map_tolerance=float(data.get("map_tolerance", MAP_TOLERANCE)),
         )
@@ -228,7 +230,7 @@ def explain(
     quadrature: str | None = None,
     baseline: float = 0.0,
     internal_batch_size: int | None = None,
-    tolerance: float = RELIABILITY_TOLERANCE,
+    reliability_tolerance: float = RELIABILITY_TOLERANCE,
     map_tolerance: float = MAP_TOLERANCE,
     names: Sequence[str] | None = None,
     class_names: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
@@ -261,7 +263,7 @@ def explain(
             rule spends ``n_steps`` and, for the map error, ``n_steps // 2`` more.
         baseline (float, optional): constant baseline. Default: 0.
         internal_batch_size (int, optional): path points per forward pass.
-        tolerance (float, optional): relative completeness error above which a rank
+        reliability_tolerance (float, optional): relative completeness error above which a rank
             summary is unreliable. Default: 0.1.
         map_tolerance (float, optional): estimated relative L2 error of a map above which
             it is not converged (not drawn by the report). Default: 0.1.
@@ -308,9 +310,9 @@ def explain(
     guard = InputGuard(images, "images")
     setup = _prepare(models, images, methods=methods, n_steps=n_steps, quadrature=quadrature,
                      baseline=baseline, internal_batch_size=internal_batch_size,
-                     tolerance=tolerance, map_tolerance=map_tolerance, names=names,
-                     notes=notes, path_image=path_image, path_ranks=path_ranks, exact=exact,
-                     bands=bands, band_steps=band_steps)
+                     reliability_tolerance=reliability_tolerance, map_tolerance=map_tolerance,
+                     names=names, notes=notes, path_image=path_image, path_ranks=path_ranks,
+                     exact=exact, bands=bands, band_steps=band_steps)
     items: dict[str, list[dict[str, Any]]] = {}
     maps: dict[str, dict[str, np.ndarray]] = {}
     path: dict[str, dict[str, Any]] = {}
@@ -323,7 +325,8 @@ def explain(
     result = ExplainResult(
         models=list(setup.named), methods={meth: run.schedule for meth, run in setup.runs.items()},
         image_names=setup.image_names, n_steps=setup.n_steps, quadrature=setup.quadrature,
-        baseline=setup.baseline, tolerance=setup.tolerance, items=items, path=path,
+        baseline=setup.baseline, reliability_tolerance=setup.reliability_tolerance,
+        items=items, path=path,
         meta=dict(meta or {}), map_tolerance=setup.map_tolerance,
         images=images.detach().cpu().numpy(), maps=maps,
         path_images={"approximations": setup.approximations.detach().cpu().numpy()},
@@ -346,7 +349,7 @@ class _Setup:
     quadrature: str
     baseline: float
     internal_batch_size: int | None
-    tolerance: float
+    reliability_tolerance: float
     map_tolerance: float
     exact: bool
     bands: tuple[bool, tuple[int, ...] | None]
@@ -373,7 +376,7 @@ def _check_images(images: Any) -> int:
 
 def _prepare(models: Any, images: Tensor, *, methods: Mapping[str, MethodSpec] | None,
              n_steps: int, quadrature: str | None, baseline: float,
-             internal_batch_size: int | None, tolerance: float, map_tolerance: float,
+             internal_batch_size: int | None, reliability_tolerance: float, map_tolerance: float,
              names: Sequence[str] | None, notes: Sequence[str | None] | None,
              path_image: int, path_ranks: Sequence[int] | None, exact: bool,
              bands: bool | Sequence[int], band_steps: int) -> _Setup:
@@ -383,7 +386,7 @@ def _prepare(models: Any, images: Tensor, *, methods: Mapping[str, MethodSpec] |
     n_steps = check_n_steps(n_steps, quadrature)
     internal_batch_size = optional_positive_int(internal_batch_size, "internal_batch_size")
     baseline = real(baseline, "baseline")
-    tolerance = real(tolerance, "tolerance", minimum=0.0)
+    reliability_tolerance = real(reliability_tolerance, "reliability_tolerance", minimum=0.0)
     map_tolerance = real(map_tolerance, "map_tolerance", minimum=0.0)
     exact = boolean(exact, "exact")
     checked_bands = check_bands(bands)
@@ -405,7 +408,7 @@ def _prepare(models: Any, images: Tensor, *, methods: Mapping[str, MethodSpec] |
     runs = plan_methods(chosen, x, exact=False, n_steps=n_steps, quadrature=quadrature,
                         internal_batch_size=internal_batch_size, map_tolerance=map_tolerance)
     return _Setup(named, x, width, runs, n_steps, quadrature_rule(quadrature), baseline,
-                  internal_batch_size, tolerance, map_tolerance, exact, checked_bands,
+                  internal_batch_size, reliability_tolerance, map_tolerance, exact, checked_bands,
                   band_steps, image_names, list(notes) if notes is not None else [None] * n,
                   path_image, ranks_on_path, approximations)
 
@@ -484,7 +487,7 @@ def _item(setup: _Setup, i: int, targets: Tensor, predictions: Tensor, probs: Te
         map_error = float(outcome.quality.errors[i])
         summary[meth] = {
             "delta": delta, "change": change, "relative_error": rel,
-            "reliable": rel <= setup.tolerance, "map_error": map_error,
+            "reliable": rel <= setup.reliability_tolerance, "map_error": map_error,
             "map_converged": map_error <= setup.map_tolerance,
             "evaluations": int(outcome.quality.evaluations[i]),
             "rank_50": rank_for_share(spectrum.numpy(), 0.5),

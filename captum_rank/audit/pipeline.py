@@ -50,7 +50,7 @@ def audit(
     internal_batch_size: int | None = None,
     num_classes: int | None = None,
     class_names: Sequence[str] | None = None,
-    tolerance: float = RELIABILITY_TOLERANCE,
+    reliability_tolerance: float = RELIABILITY_TOLERANCE,
     device: str | torch.device | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     progress: bool = True,
@@ -80,7 +80,7 @@ def audit(
         num_classes (int, optional): the data's number of classes (the models must
             return that many scores).
         class_names (sequence of str, optional): names of the classes, for the report.
-        tolerance (float, optional): relative completeness error above which rank
+        reliability_tolerance (float, optional): relative completeness error above which rank
             summaries are unreliable. Default: 0.1.
         device: where the images go. Default: the first model's device.
         checkpoint (path, optional): resume file of the accuracy audit; the spectra use
@@ -135,7 +135,7 @@ def audit(
             named, subset, methods=methods, n_steps=n_steps, num_classes=num_classes,
             internal_batch_size=internal_batch_size, batch_size=spectrum_batch_size,
             device=device, checkpoint=f"{os.fspath(checkpoint)}.spectrum" if checkpoint else None,
-            progress=progress, distributed=distributed, tolerance=tolerance,
+            progress=progress, distributed=distributed, reliability_tolerance=reliability_tolerance,
             meta={**info, "spectrum images": f"{len(index)}: {how}"})
         if "resumed from" in spectrum.meta:
             info["spectrum resumed from"] = spectrum.meta["resumed from"]

@@ -30,7 +30,7 @@ records which in :attr:`RankSpectrumResult.exact` and in each summary row. The r
 summaries
 (``k50``, ``k90``, :func:`~captum_rank.summaries.rank_for_share` of the mean spectrum)
 are marked **unreliable** when the relative completeness error
-``sum |delta| / sum |F_y(x) - F_y(x')|`` exceeds ``tolerance`` (default
+``sum |delta| / sum |F_y(x) - F_y(x')|`` exceeds ``reliability_tolerance`` (default
 :data:`RELIABILITY_TOLERANCE`): the quadrature has not converged, so the split of the
 output over the components is not trustworthy either; raise ``n_steps``.
 """
@@ -128,13 +128,13 @@ class RankSpectrumResult(_jsonio.JsonExport):
         n_steps: path steps.
         quadrature: Captum's quadrature ``method``.
         baseline: the constant baseline ``x'``.
-        tolerance: the relative completeness error above which summaries are unreliable.
+        reliability_tolerance: the relative completeness error above which summaries are unreliable.
         sums: ``{method: {model: sum over images of R}}`` (``r`` floats).
         abs_sums: the same for ``|R|`` (per image, after summing channels).
         abs_delta_sums: ``{method: {model: sum over images of |delta|}}``.
         abs_change_sums: ``{method: {model: sum over images of |F_y(x) - F_y(x')|}}``.
-        over_tolerance: ``{method: {model: images whose own relative error exceeds
-            tolerance}}``.
+        over_reliability_tolerance: ``{method: {model: images whose own relative error exceeds
+            reliability_tolerance}}``.
         class_sums: ``{method: {model: {class: sum of R over its images}}}``, only for
             classes that have images (empty when per-class sums were not kept).
         class_counts: ``{model: {class: images}}`` (targets can differ between models
@@ -148,10 +148,10 @@ class RankSpectrumResult(_jsonio.JsonExport):
     Examples:
         >>> result = RankSpectrumResult(
         ...     models=["m"], methods={"rig": "sequential"}, r=3, num_classes=2, n_images=2,
-        ...     n_steps=8, quadrature="gausslegendre", baseline=0.0, tolerance=0.1,
+        ...     n_steps=8, quadrature="gausslegendre", baseline=0.0, reliability_tolerance=0.1,
         ...     sums={"rig": {"m": [4.0, 3.0, 1.0]}}, abs_sums={"rig": {"m": [4.0, 3.0, 1.0]}},
         ...     abs_delta_sums={"rig": {"m": 0.2}}, abs_change_sums={"rig": {"m": 8.0}},
-        ...     over_tolerance={"rig": {"m": 0}})
+        ...     over_reliability_tolerance={"rig": {"m": 0}})
         >>> result.mean_spectrum("m", "rig").tolist()
         [2.0, 1.5, 0.5]
         >>> result.rank_explaining("m", 0.5, "rig"), result.reliable("m", "rig")
@@ -168,12 +168,12 @@ class RankSpectrumResult(_jsonio.JsonExport):
     n_steps: int
     quadrature: str
     baseline: float
-    tolerance: float
+    reliability_tolerance: float
     sums: dict[str, dict[str, list[float]]]
     abs_sums: dict[str, dict[str, list[float]]]
     abs_delta_sums: dict[str, dict[str, float]]
     abs_change_sums: dict[str, dict[str, float]]
-    over_tolerance: dict[str, dict[str, int]]
+    over_reliability_tolerance: dict[str, dict[str, int]]
     class_sums: dict[str, dict[str, dict[int, list[float]]]] = field(default_factory=dict)
     class_counts: dict[str, dict[int, int]] = field(default_factory=dict)
     timings: dict[str, Any] = field(default_factory=dict)
@@ -240,16 +240,16 @@ class RankSpectrumResult(_jsonio.JsonExport):
                               self.abs_change_sums[method][model])
 
     def reliable(self, model: str, method: str) -> bool:
-        r"""Whether :meth:`relative_error` is at most :attr:`tolerance`."""
-        return self.relative_error(model, method) <= self.tolerance
+        r"""Whether :meth:`relative_error` is at most :attr:`reliability_tolerance`."""
+        return self.relative_error(model, method) <= self.reliability_tolerance
 
     def summary(self) -> dict[str, dict[str, dict[str, Any]]]:
         r"""``{model: {method: {...}}}``: the numbers every report prints.
 
         Keys: ``schedule``, ``exact`` (forward-pass exact or quadrature), ``rank_50``,
-        ``rank_90``, ``mean_abs_delta``, ``relative_error``, ``over_tolerance`` (images),
-        ``reliable`` and ``mean_total``
-        (the mean of ``sum(R)``, about ``F_y(x) - F_y(x')``).
+        ``rank_90``, ``mean_abs_delta``, ``relative_error``,
+        ``over_reliability_tolerance`` (images), ``reliable`` and ``mean_total`` (the mean
+        of ``sum(R)``, about ``F_y(x) - F_y(x')``).
         """
         out: dict[str, dict[str, dict[str, Any]]] = {}
         for model in self.models:
@@ -263,7 +263,7 @@ class RankSpectrumResult(_jsonio.JsonExport):
                     "rank_90": rank_for_share(spectrum, 0.9),
                     "mean_abs_delta": self.mean_abs_delta(model, method),
                     "relative_error": self.relative_error(model, method),
-                    "over_tolerance": self.over_tolerance[method][model],
+                    "over_reliability_tolerance": self.over_reliability_tolerance[method][model],
                     "reliable": self.reliable(model, method),
                     "mean_total": float(spectrum.sum()),
                 }
@@ -305,12 +305,12 @@ class RankSpectrumResult(_jsonio.JsonExport):
             n_steps=int(data["n_steps"]),
             quadrature=str(data["quadrature"]),
             baseline=float(data["baseline"]),
-            tolerance=float(data["tolerance"]),
+            reliability_tolerance=float(data["reliability_tolerance"]),
             sums=per(data["sums"], floats),
             abs_sums=per(data["abs_sums"], floats),
             abs_delta_sums=per(data["abs_delta_sums"], float),
             abs_change_sums=per(data["abs_change_sums"], float),
-            over_tolerance=per(data["over_tolerance"], int),
+            over_reliability_tolerance=per(data["over_reliability_tolerance"], int),
             class_sums=per(data.get("class_sums", {}),
                            lambda v: _int_keys(v, floats)),
             class_counts={m: _int_keys(v, int) for m, v in data.get("class_counts", {}).items()},
@@ -338,7 +338,7 @@ def rank_spectrum(
     progress: bool = True,
     distributed: bool | None = None,
     meta: Mapping[str, Any] | None = None,
-    tolerance: float = RELIABILITY_TOLERANCE,
+    reliability_tolerance: float = RELIABILITY_TOLERANCE,
     per_class: bool | None = None,
     exact: bool = True,
 ) -> RankSpectrumResult:
@@ -374,7 +374,7 @@ def rank_spectrum(
         progress: show a progress bar. Default: True.
         distributed: shard over a process group (``None``: when one is initialised).
         meta: stored in the result.
-        tolerance: relative completeness error above which rank summaries are marked
+        reliability_tolerance: relative completeness error above which rank summaries are marked
             unreliable. Default: :data:`RELIABILITY_TOLERANCE`.
         per_class: keep per-class sums. Default: when there are at most 20 classes.
         exact: compute each method's spectrum exactly by ``r + 1`` forward passes
@@ -407,8 +407,9 @@ def rank_spectrum(
                      baseline=baseline, num_classes=num_classes,
                      internal_batch_size=internal_batch_size, batch_size=batch_size,
                      limit=limit, device=device, checkpoint_interval=checkpoint_interval,
-                     progress=progress, distributed=distributed, tolerance=tolerance,
-                     per_class=per_class, exact=exact)
+                     progress=progress, distributed=distributed,
+                     reliability_tolerance=reliability_tolerance, per_class=per_class,
+                     exact=exact)
     explainers = {name: RankIntegratedGradients(model) for name, model in setup.named.items()}
     started = time.perf_counter()
     info = dict(meta or {})
@@ -434,7 +435,7 @@ class _Setup:
     n_steps: int
     quadrature: str
     baseline: float
-    tolerance: float
+    reliability_tolerance: float
     internal_batch_size: int | None
     batch_size: int
     checkpoint_interval: float
@@ -454,7 +455,7 @@ def _prepare(models: Any, data: Any, *, methods: Mapping[str, MethodSpec] | None
              n_steps: int, quadrature: str | None, baseline: float, num_classes: int | None,
              internal_batch_size: int | None, batch_size: int, limit: int | None,
              device: str | torch.device | None, checkpoint_interval: float, progress: bool,
-             distributed: bool | None, tolerance: float, per_class: bool | None,
+             distributed: bool | None, reliability_tolerance: float, per_class: bool | None,
              exact: bool) -> _Setup:
     """Check every argument (in the order users see the errors) and decide the methods."""
     named = as_model_dict(models)
@@ -462,7 +463,7 @@ def _prepare(models: Any, data: Any, *, methods: Mapping[str, MethodSpec] | None
     batch_size = positive_int(batch_size, "batch_size")
     internal_batch_size = optional_positive_int(internal_batch_size, "internal_batch_size")
     baseline = real(baseline, "baseline")
-    tolerance = real(tolerance, "tolerance", minimum=0.0)
+    reliability_tolerance = real(reliability_tolerance, "reliability_tolerance", minimum=0.0)
     checkpoint_interval = real(checkpoint_interval, "checkpoint_interval", minimum=0.0)
     progress = boolean(progress, "progress")
     source = as_source(data, batch_size, optional_positive_int(limit, "limit"))
@@ -479,8 +480,8 @@ def _prepare(models: Any, data: Any, *, methods: Mapping[str, MethodSpec] | None
                         quadrature=quadrature, internal_batch_size=internal_batch_size)
     return _Setup(named, source, dev, n_classes, keep_classes, runs, n_steps,
                   quadrature_rule(quadrature), baseline,
-                  tolerance, internal_batch_size, batch_size, checkpoint_interval, progress,
-                  shard)
+                  reliability_tolerance, internal_batch_size, batch_size, checkpoint_interval,
+                  progress, shard)
 
 
 def _batch_sums(setup: _Setup, explainers: Mapping[str, RankIntegratedGradients],
@@ -499,7 +500,7 @@ def _batch_sums(setup: _Setup, explainers: Mapping[str, RankIntegratedGradients]
         for m in setup.names:
             start = time.perf_counter()
             ranks, delta = run.ranks(explainers[m], x, setup.baseline, targets[m])
-            sums.methods[meth][m].update(ranks, delta, targets[m], setup.tolerance,
+            sums.methods[meth][m].update(ranks, delta, targets[m], setup.reliability_tolerance,
                                          time.perf_counter() - start)
     return sums.to_arrays()
 
@@ -514,7 +515,7 @@ def _fingerprint(setup: _Setup) -> dict[str, Any]:
         "exact": {meth: run.exact for meth, run in setup.runs.items()},
         "n_steps": setup.n_steps, "quadrature": setup.quadrature, "baseline": setup.baseline,
         "num_classes": setup.n_classes, "internal_batch_size": setup.internal_batch_size,
-        "batch_size": setup.batch_size, "tolerance": setup.tolerance,
+        "batch_size": setup.batch_size, "reliability_tolerance": setup.reliability_tolerance,
         "per_class": setup.keep_classes,
     }
 
@@ -548,12 +549,12 @@ def _result(setup: _Setup, sums: SpectrumSums, seconds: float,
         n_steps=setup.n_steps,
         quadrature=setup.quadrature,
         baseline=setup.baseline,
-        tolerance=setup.tolerance,
+        reliability_tolerance=setup.reliability_tolerance,
         sums=sums.per_method(lambda s: s.sum.tolist()),
         abs_sums=sums.per_method(lambda s: s.abs.tolist()),
         abs_delta_sums=sums.per_method(lambda s: s.delta),
         abs_change_sums=sums.per_method(lambda s: s.change),
-        over_tolerance=sums.per_method(lambda s: s.over),
+        over_reliability_tolerance=sums.per_method(lambda s: s.over),
         class_sums=_class_sums(setup, sums),
         class_counts=sums.present_classes() if setup.keep_classes else {},
         timings={**sums.per_method(lambda s: s.seconds), "total": seconds,

@@ -3,7 +3,7 @@ r"""The rank-spectrum audit's running statistics, as small accumulators.
 :class:`MethodSums` holds what :func:`~captum_rank.audit.spectrum.rank_spectrum` keeps of
 one method on one model: float64 sums of the rank attributions ``R`` and of ``|R|``, of
 the completeness error ``|delta|`` and of the output change ``|F_y(x) - F_y(x')|``, the
-images whose own relative error exceeds the tolerance, optionally a per-class table of
+images whose own relative error exceeds the reliability_tolerance, optionally a per-class table of
 ``R``, and the seconds spent. :class:`SpectrumSums` holds them for every (method, model)
 with the image count and each model's class counts.
 
@@ -57,7 +57,7 @@ class MethodSums:
         abs: ``(r,)`` sum over images of ``|R|``.
         delta: sum over images of ``|delta|``, ``delta = sum(R) - (F_y(x) - F_y(x'))``.
         change: sum over images of ``|F_y(x) - F_y(x')|``.
-        over: images whose own ``|delta|`` exceeds ``tolerance * |F_y(x) - F_y(x')|``.
+        over: images whose own ``|delta|`` exceeds ``reliability_tolerance * |F_y(x) - F_y(x')|``.
         seconds: time spent attributing.
         classes: ``(classes, r)`` sums of ``R`` per target class, or None when not kept.
 
@@ -66,7 +66,7 @@ class MethodSums:
         >>> sums = MethodSums.zeros(r=2, n_classes=2)
         >>> ranks = torch.tensor([[[1.0, 0.5]], [[2.0, -1.0]]])  # (N, C, r)
         >>> sums.update(ranks, torch.tensor([0.5, 0.0]), torch.tensor([0, 1]),
-        ...             tolerance=0.1, seconds=1.0)
+        ...             reliability_tolerance=0.1, seconds=1.0)
         >>> sums.sum.tolist(), sums.abs.tolist(), sums.delta, sums.change, sums.over
         ([3.0, -0.5], [3.0, 1.5], 0.5, 2.0, 1)
         >>> sums.classes.tolist()
@@ -89,7 +89,7 @@ class MethodSums:
         return cls(np.zeros(r), np.zeros(r),
                    classes=np.zeros((n_classes, r)) if n_classes is not None else None)
 
-    def update(self, ranks: Tensor, delta: Tensor, targets: Tensor, tolerance: float,
+    def update(self, ranks: Tensor, delta: Tensor, targets: Tensor, reliability_tolerance: float,
                seconds: float) -> None:
         r"""Add a batch: ``ranks`` ``(N, C, r)`` with their ``(N,)`` ``delta`` and targets.
 
@@ -97,7 +97,7 @@ class MethodSums:
             ranks (Tensor): rank attributions; the channels are summed.
             delta (Tensor): their completeness errors.
             targets (Tensor): the class each image was attributed to.
-            tolerance (float): the relative error above which an image counts in
+            reliability_tolerance (float): the relative error above which an image counts in
                 :attr:`over`.
             seconds (float): the time the batch took.
         """
@@ -109,7 +109,7 @@ class MethodSums:
         self.abs = self.abs + per_image.abs().sum(dim=0).numpy()
         self.delta += float(abs_delta.sum())
         self.change += float(change.sum())
-        self.over += int((abs_delta > tolerance * change).sum())
+        self.over += int((abs_delta > reliability_tolerance * change).sum())
         self.seconds += seconds
         if self.classes is not None:
             table = np.zeros_like(self.classes)
