@@ -279,7 +279,7 @@ def _parse_shape(text: str | None) -> tuple[int, int, int] | None:
     return values[0], values[1], values[2]
 
 
-#: explain's defaults (:data:`captum_rank.audit.explain.PHOTO_METHODS` and ``PHOTO_SIZE``),
+#: explain's defaults (:data:`captum_rank.audit.explain.PHOTO_ATTRIBUTIONS` and ``PHOTO_SIZE``),
 #: repeated so that ``--help`` needs no torch import (a test keeps them equal); the
 #: library's default schedule is read from the torch-free defaults module.
 _PHOTO_SCHEDULE, _PHOTO_SIZE, _LIBRARY_SCHEDULE = "spectral", 64, DEFAULT_SCHEDULE
@@ -558,9 +558,9 @@ def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
 
     real(args.map_tolerance, "--map-tolerance", minimum=0.0)
     # Without --schedule, explain picks per input shape (Spectral IG's path on photos).
-    methods: dict[str, str | None] | None = None
+    attributions: dict[str, str | None] | None = None
     if args.schedule is not None:
-        methods = {"rig": one_of(args.schedule, "--schedule", available_schedules()),
+        attributions = {"rig": one_of(args.schedule, "--schedule", available_schedules()),
                    "ig": "linear"}
     models = _models(args)
     groups: dict[tuple[int, int, int], dict[str, Any]] = {}
@@ -578,7 +578,7 @@ def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
                 print(f"{PROG}: warning: {note}", file=sys.stderr)
         class_names = {m: c for m in group["models"] if (c := _class_names(m)) is not None}
         result = explain(
-            group["models"], images, target=args.target, methods=methods,
+            group["models"], images, target=args.target, attributions=attributions,
             n_steps=args.n_steps, internal_batch_size=args.internal_batch_size,
             reliability_tolerance=args.reliability_tolerance,
             map_tolerance=args.map_tolerance, names=names,
@@ -591,7 +591,7 @@ def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
         for model_name, items in result.items.items():
             for item in items:
                 parts = []
-                for meth, vals in item["methods"].items():
+                for meth, vals in item["attributions"].items():
                     flag = "" if vals["reliable"] else " UNRELIABLE"
                     unconverged = "" if vals["map_converged"] else " NOT CONVERGED"
                     parts.append(f"{meth} k50={vals['rank_50']} k90={vals['rank_90']} "

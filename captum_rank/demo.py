@@ -25,7 +25,7 @@ written by :func:`captum_rank.audit.write_report`; every rank summary carries it
 completeness error and is marked unreliable above ``reliability_tolerance``, and every map its
 estimated error: each map is refined until that is at most ``map_tolerance`` (the step
 counts are budgets), and a map that misses it is not drawn. On the photos RIG walks
-Spectral IG's path (:data:`~captum_rank.audit.explain.PHOTO_METHODS`), whose maps
+Spectral IG's path (:data:`~captum_rank.audit.explain.PHOTO_ATTRIBUTIONS`), whose maps
 converge within the budget where the default path's do not.
 """
 

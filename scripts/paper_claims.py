@@ -360,7 +360,7 @@ def main() -> int:
                          batch_size=50, checkpoint=ckpt / "spectrum.json",
                          progress=not args.no_progress,
                          meta={"data": f"{len(subset)} test images, {args.per_class} per class"})
-    t_spec = sum(sum(spec.timings[method].values()) for method in spec.methods)
+    t_spec = sum(sum(spec.timings[method].values()) for method in spec.attributions)
     text = _markdown(acc, spec, command.strip(), {"accuracy": t_acc, "spectrum": t_spec},
                      len(subset), args.per_class)
     out = Path(args.out)

@@ -78,7 +78,8 @@ def test_the_checkpoints_names_are_those_it_always_had_and_read_back_exactly() -
     sums = SpectrumSums.zeros(["rig", "ig"], ["a", "b"], r=3, n_classes=2, per_class=True)
     sums.add_images({"a": torch.tensor([0, 1, 1]), "b": torch.tensor([1, 1, 1])}, 3)
     ranks, delta, targets = _batch(0, 3, 1, 3, 2)
-    sums.methods["ig"]["b"].update(ranks, delta, targets, reliability_tolerance=0.1, seconds=0.5)
+    sums.attributions["ig"]["b"].update(ranks, delta, targets, reliability_tolerance=0.1,
+                                        seconds=0.5)
     arrays = sums.to_arrays()
     # The names (and their order) that checkpoints written before the accumulators hold.
     assert list(arrays) == ["count", "a/class_count", "b/class_count"] + [
@@ -96,7 +97,7 @@ def test_rank_spectrum_sums_are_the_accumulators_of_rig_s_own_attributions() -> 
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(36, 3), nn.Tanh(), nn.Linear(3, 3))
     images, labels = torch.rand(5, 1, 6, 6), torch.tensor([0, 1, 2, 0, 1])
-    result = rank_spectrum(model, (images, labels), methods={"ig": "linear"}, n_steps=8,
+    result = rank_spectrum(model, (images, labels), attributions={"ig": "linear"}, n_steps=8,
                            batch_size=2, progress=False)
     ranks, delta = RankIntegratedGradients(model).attribute_ranks(
         images, target=labels, n_steps=8, method="adaptive", schedule="linear",
@@ -140,21 +141,21 @@ def test_explain_and_the_spectrum_make_the_same_decision() -> None:
     model = nn.Sequential(nn.Flatten(), nn.Linear(36, 3), nn.Tanh(), nn.Linear(3, 3))
     images = torch.rand(2, 1, 6, 6)
     target = torch.tensor([1, 2])
-    ex = explain(model, images, target=target, methods={"ig": "linear"}, n_steps=8,
+    ex = explain(model, images, target=target, attributions={"ig": "linear"}, n_steps=8,
                  quadrature="gausslegendre", exact=False)
-    spec = rank_spectrum(model, (images, target), methods={"ig": "linear"}, n_steps=8,
+    spec = rank_spectrum(model, (images, target), attributions={"ig": "linear"}, n_steps=8,
                          quadrature="gausslegendre", exact=False, progress=False)
     assert ex.quadrature == spec.quadrature == "gausslegendre"
-    assert ex.methods == spec.methods == {"ig": "linear"}
-    total = np.sum([item["methods"]["ig"]["spectrum"] for item in ex.items["model"]], axis=0)
+    assert ex.attributions == spec.attributions == {"ig": "linear"}
+    total = np.sum([item["attributions"]["ig"]["spectrum"] for item in ex.items["model"]], axis=0)
     np.testing.assert_allclose(total, spec.sums["ig"]["model"], atol=1e-6)
 
 
 def test_settings_live_in_one_module_and_the_old_imports_keep_working() -> None:
-    assert spectrum_module.DEFAULT_METHODS is audit_settings.DEFAULT_METHODS
+    assert spectrum_module.DEFAULT_ATTRIBUTIONS is audit_settings.DEFAULT_ATTRIBUTIONS
     assert spectrum_module.default_quadrature is audit_settings.default_quadrature
     assert spectrum_module.method_label is audit_settings.method_label
-    assert explain_module.PHOTO_METHODS is audit_settings.PHOTO_METHODS
-    assert explain_module.default_methods is audit_settings.default_methods
+    assert explain_module.PHOTO_ATTRIBUTIONS is audit_settings.PHOTO_ATTRIBUTIONS
+    assert explain_module.default_attributions is audit_settings.default_attributions
     # explain takes nothing private from the spectrum module any more.
     assert not hasattr(explain_module, "_schedule_id")

@@ -162,4 +162,4 @@ def test_a_fixed_rule_keeps_its_own_minimum() -> None:
     # explain checks against the quadrature it was given, as RIG does.
     result = explain(model, images, target=0, n_steps=1, quadrature="gausslegendre",
                      exact=False)
-    assert set(result.items["model"][0]["methods"]) == {"rig", "ig"}
+    assert set(result.items["model"][0]["attributions"]) == {"rig", "ig"}

@@ -557,13 +557,13 @@ class _SpectrumResult:
     """A stand-in with the attributes plot_spectrum_result reads (the audit's names)."""
 
     models: ClassVar = ["m"]
-    methods: ClassVar = {"walk": "arc_length", "straight": "linear", "x": "spectral"}
+    attributions: ClassVar = {"walk": "arc_length", "straight": "linear", "x": "spectral"}
     num_classes, n_images = 3, 2
     class_counts: ClassVar = {"m": {0: 1, 1: 1, 2: 0}}
     _sums = np.array([[3.0, 1.0, 0.0], [1.0, 2.0, 1.0], [0.0, 0.0, 0.0]])
 
-    def mean_spectrum(self, model: str, method: str, cls: int | None = None) -> np.ndarray:
-        scale = 1.0 + list(self.methods).index(method)
+    def mean_spectrum(self, model: str, attribution: str, cls: int | None = None) -> np.ndarray:
+        scale = 1.0 + list(self.attributions).index(attribution)
         if cls is None:
             return scale * self._sums.sum(axis=0) / self.n_images
         return scale * self._sums[cls] / self.class_counts["m"][cls]
@@ -580,13 +580,13 @@ def test_spectrum_result_is_driven_by_its_own_methods() -> None:
     assert labels == ["m (walk)", "m (straight)", "m (x)"]
     np.testing.assert_allclose(_ydata(axes[1], 0),
                                cumulative_share(result.mean_spectrum("m", "walk")).shares)
-    _, axes = viz.plot_spectrum_result(result, methods="straight", model="m",
+    _, axes = viz.plot_spectrum_result(result, attributions="straight", model="m",
                                        class_names=["T-shirt", "Trouser", "Pullover"],
                                        use_pyplot=False)
     legend = [t.get_text() for t in axes[-1].get_legend().get_texts()]
     assert legend == ["T-shirt", "Trouser"]  # the class without images is left out
     with pytest.raises(UserInputError, match="holds \\['walk', 'straight', 'x'\\]"):
-        viz.plot_spectrum_result(result, methods=["rig"], use_pyplot=False)
+        viz.plot_spectrum_result(result, attributions=["rig"], use_pyplot=False)
     with pytest.raises(UserInputError, match="`model`"):
         viz.plot_spectrum_result(result, model="natural", use_pyplot=False)
     with pytest.raises(UserInputError, match="`class_names` has 1 names"):
@@ -599,7 +599,7 @@ def test_spectrum_result_from_the_audit_with_any_method_names() -> None:
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(36, 3))
     data = (torch.rand(6, 1, 6, 6), torch.tensor([0, 1, 2, 0, 1, 2]))
-    result = rank_spectrum(model, data, methods={"curve": "arc_length", "line": "linear"},
+    result = rank_spectrum(model, data, attributions={"curve": "arc_length", "line": "linear"},
                            n_steps=4, progress=False)
     _, axes = viz.plot_spectrum_result(result, model="model", class_names=["a", "b", "c"],
                                        use_pyplot=False)

@@ -56,17 +56,17 @@ def exact_rows(internal_batch_size: int | None, n_steps: int, n_images: int) -> 
     return internal_batch_size or max(1, n_steps) * n_images
 
 
-def method_map(methods: Mapping[str, MethodSpec] | None,
+def method_map(attributions: Mapping[str, MethodSpec] | None,
                default: Mapping[str, MethodSpec]) -> dict[str, MethodSpec]:
-    r"""The user's methods, or ``default``; refused when empty.
+    r"""The user's ``attributions``, or ``default``; refused when empty.
 
     Examples:
         >>> method_map(None, {"ig": "linear"})
         {'ig': 'linear'}
     """
-    chosen = dict(methods) if methods is not None else dict(default)
+    chosen = dict(attributions) if attributions is not None else dict(default)
     if not chosen:
-        raise AuditInputError("`methods` is empty; give e.g. {'rig': None, 'ig': 'linear'}.")
+        raise AuditInputError("`attributions` is empty; give e.g. {'rig': None, 'ig': 'linear'}.")
     return chosen
 
 
@@ -154,14 +154,14 @@ class MethodRun:
         return ranks, delta
 
 
-def plan_methods(methods: Mapping[str, MethodSpec], images: Tensor, *, exact: bool,
+def plan_methods(attributions: Mapping[str, MethodSpec], images: Tensor, *, exact: bool,
                  n_steps: int, quadrature: str | None,
                  internal_batch_size: int | None = None,
                  map_tolerance: float | None = None) -> dict[str, MethodRun]:
     r"""Decide, once per method, exact or quadrature and with which options.
 
     Args:
-        methods (Mapping[str, MethodSpec]): ``{name: schedule}`` (:func:`method_map`).
+        attributions (Mapping[str, MethodSpec]): ``{name: schedule}`` (:func:`method_map`).
         images (Tensor): images like those to be attributed (their shape decides which
             schedules have an exact form).
         exact (bool): run exactly where the schedule admits it.
@@ -173,14 +173,14 @@ def plan_methods(methods: Mapping[str, MethodSpec], images: Tensor, *, exact: bo
             (ignored by a fixed rule, which has no refinement).
 
     Returns:
-        dict: ``{name: MethodRun}`` in the order of ``methods``.
+        dict: ``{name: MethodRun}`` in the order of ``attributions``.
 
     Raises:
         UserInputError: an unknown schedule or rule, too few steps.
     """
     rule = quadrature_rule(quadrature)
     runs: dict[str, MethodRun] = {}
-    for name, spec in methods.items():
+    for name, spec in attributions.items():
         is_exact = exact and admits_exact(spec, images)
         options = None if is_exact else RigOptions(
             n_steps=n_steps, method=rule, internal_batch_size=internal_batch_size,

@@ -303,8 +303,8 @@ def _spectrum_section(spec: RankSpectrumResult, report: AuditReport, prefix: str
                       written: dict[str, Path]) -> str:
     from captum_rank.visualization import plot_rank_spectrum
 
-    curves = {f"{m} {method_label(meth, spec.methods[meth])}": spec.mean_spectrum(m, meth)
-              for meth in spec.methods for m in spec.models}
+    curves = {f"{m} {method_label(meth, spec.attributions[meth])}": spec.mean_spectrum(m, meth)
+              for meth in spec.attributions for m in spec.models}
     fig, _ = plot_rank_spectrum(curves, normalize="abs", use_pyplot=False,
                                 title=f"mean rank spectra, {spec.n_images} images")
     name = f"{prefix}rank_spectrum.png"
@@ -316,14 +316,14 @@ def _spectrum_section(spec: RankSpectrumResult, report: AuditReport, prefix: str
     names = report.class_names
     for m in spec.models:
         counts = spec.class_counts.get(m, {})
-        first = next(iter(spec.methods))
+        first = next(iter(spec.attributions))
         if not counts or not spec.class_sums.get(first, {}).get(m):
             continue
         by_class = {(names[c] if names and c < len(names) else f"class {c}"):
                     spec.mean_spectrum(m, first, c) for c in sorted(counts)}
         fig, _ = plot_rank_spectrum(
             by_class, normalize="abs", use_pyplot=False,
-            title=f"{m}: {method_label(first, spec.methods[first])} rank spectrum by class")
+            title=f"{m}: {method_label(first, spec.attributions[first])} rank spectrum by class")
         file = f"{prefix}rank_spectrum_{_slug(m)}_by_class.png"
         _save(fig, out / file)
         written[f"{prefix}spectrum_by_class_png:{m}"] = out / file
@@ -362,9 +362,9 @@ def _explain_section(ex: ExplainResult, report: AuditReport, prefix: str, out: P
             parts.append(_img(name, explained_image_alt(ex, i, view=view, share=share)))
     fig: Any
     curves = {}
-    for meth in ex.methods:
+    for meth in ex.attributions:
         for m, rows_ in ex.spectra(meth).items():
-            curves[f"{m} {method_label(meth, ex.methods[meth])}"] = rows_.mean(axis=0)
+            curves[f"{m} {method_label(meth, ex.attributions[meth])}"] = rows_.mean(axis=0)
     for m, rows_ in ex.exact_spectra().items():
         curves[f"{m} exact (rank-k curve)"] = rows_.mean(axis=0)
     fig, _ = plot_rank_spectrum(curves, normalize="abs", use_pyplot=False,
@@ -397,8 +397,8 @@ def _explain_section(ex: ExplainResult, report: AuditReport, prefix: str, out: P
                 "p": item["probability"],
                 "target": f"{item['target_name'] or item['target']}",
             }
-            for meth, vals in item["methods"].items():
-                label = method_label(meth, ex.methods[meth])
+            for meth, vals in item["attributions"].items():
+                label = method_label(meth, ex.attributions[meth])
                 row[f"{label} rel.err"] = vals["relative_error"]
                 if "map_error" in vals:
                     row[f"{label} map err"] = _map_cell(vals)

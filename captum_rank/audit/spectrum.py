@@ -4,7 +4,7 @@ For every image ``x`` with target ``y`` (its label; the model's own prediction f
 unlabelled image) and every model, the audit computes the rank attributions
 ``R = RankIntegratedGradients(model).attribute_ranks(x, target=y, schedule=...)`` (summed
 over channels: ``R_i`` is the part of ``F_y(x) - F_y(x')`` carried by singular component
-``i`` of ``x - x'``), for each entry of ``methods`` (``{name: schedule}``). By default:
+``i`` of ``x - x'``), for each entry of ``attributions`` (``{name: schedule}``). By default:
 
 * ``"rig"``: RIG with the library's default schedule (whatever
   :meth:`~captum_rank.attr.RankIntegratedGradients.attribute_ranks` uses when no
@@ -70,7 +70,7 @@ from captum_rank.audit.checkpoint import digest_model
 from captum_rank.audit.distributed import Shard, current_shard
 from captum_rank.audit.errors import AuditInputError
 from captum_rank.audit.settings import (
-    DEFAULT_METHODS,
+    DEFAULT_ATTRIBUTIONS,
     MAP_TOLERANCE,
     PER_CLASS_LIMIT,
     RELIABILITY_TOLERANCE,
@@ -93,7 +93,7 @@ from captum_rank.summaries import rank_for_share
 # The settings, the exact-or-quadrature decision and the statistics live in their own
 # modules; their public names are re-exported here, where they were first defined.
 __all__ = [
-    "DEFAULT_METHODS",
+    "DEFAULT_ATTRIBUTIONS",
     "MAP_TOLERANCE",
     "PER_CLASS_LIMIT",
     "RELIABILITY_TOLERANCE",
@@ -116,11 +116,11 @@ def _int_keys(obj: Mapping[str, Any], convert: Callable[[Any], Any]) -> dict[int
 
 @dataclass
 class RankSpectrumResult(_jsonio.JsonExport):
-    r"""Mean rank attributions per model and method (and per class), with their reliability.
+    r"""Mean rank attributions per model and attribution (and per class), and their reliability.
 
     Attributes:
         models: model names.
-        methods: ``{method name: schedule id}``, e.g. ``{"rig": "arc_length",
+        attributions: ``{attribution name: schedule id}``, e.g. ``{"rig": "arc_length",
             "ig": "linear"}``.
         r: number of rank components, ``min(H, W)``.
         num_classes: number of classes (model outputs).
@@ -128,26 +128,28 @@ class RankSpectrumResult(_jsonio.JsonExport):
         n_steps: path steps.
         quadrature: Captum's quadrature ``method``.
         baseline: the constant baseline ``x'``.
-        reliability_tolerance: the relative completeness error above which summaries are unreliable.
-        sums: ``{method: {model: sum over images of R}}`` (``r`` floats).
+        reliability_tolerance: the relative completeness error above which summaries are
+            unreliable.
+        sums: ``{attribution: {model: sum over images of R}}`` (``r`` floats).
         abs_sums: the same for ``|R|`` (per image, after summing channels).
-        abs_delta_sums: ``{method: {model: sum over images of |delta|}}``.
-        abs_change_sums: ``{method: {model: sum over images of |F_y(x) - F_y(x')|}}``.
-        over_reliability_tolerance: ``{method: {model: images whose own relative error exceeds
-            reliability_tolerance}}``.
-        class_sums: ``{method: {model: {class: sum of R over its images}}}``, only for
+        abs_delta_sums: ``{attribution: {model: sum over images of |delta|}}``.
+        abs_change_sums: ``{attribution: {model: sum over images of |F_y(x) - F_y(x')|}}``.
+        over_reliability_tolerance: ``{attribution: {model: images whose own relative
+            error exceeds reliability_tolerance}}``.
+        class_sums: ``{attribution: {model: {class: sum of R over its images}}}``, only for
             classes that have images (empty when per-class sums were not kept).
         class_counts: ``{model: {class: images}}`` (targets can differ between models
             for unlabelled images).
-        timings: seconds per method and model (``{method: {model: s}}``) and ``total``.
+        timings: seconds per attribution and model (``{attribution: {model: s}}``) and
+            ``total``.
         meta: free-form description.
-        exact: ``{method: True}`` for the methods computed exactly by forward passes
-            (``n_steps`` and ``quadrature`` do not apply to them; their ``delta`` is float
-            rounding), ``False`` for those integrated with the quadrature.
+        exact: ``{attribution: True}`` for the attributions computed exactly by forward
+            passes (``n_steps`` and ``quadrature`` do not apply to them; their ``delta`` is
+            float rounding), ``False`` for those integrated with the quadrature.
 
     Examples:
         >>> result = RankSpectrumResult(
-        ...     models=["m"], methods={"rig": "sequential"}, r=3, num_classes=2, n_images=2,
+        ...     models=["m"], attributions={"rig": "sequential"}, r=3, num_classes=2, n_images=2,
         ...     n_steps=8, quadrature="gausslegendre", baseline=0.0, reliability_tolerance=0.1,
         ...     sums={"rig": {"m": [4.0, 3.0, 1.0]}}, abs_sums={"rig": {"m": [4.0, 3.0, 1.0]}},
         ...     abs_delta_sums={"rig": {"m": 0.2}}, abs_change_sums={"rig": {"m": 8.0}},
@@ -161,7 +163,7 @@ class RankSpectrumResult(_jsonio.JsonExport):
     """
 
     models: list[str]
-    methods: dict[str, str]
+    attributions: dict[str, str]
     r: int
     num_classes: int
     n_images: int
@@ -180,19 +182,19 @@ class RankSpectrumResult(_jsonio.JsonExport):
     meta: dict[str, Any] = field(default_factory=dict)
     exact: dict[str, bool] = field(default_factory=dict)
 
-    def _check(self, model: str, method: str) -> None:
-        if method not in self.sums:
-            raise KeyError(f"unknown method {method!r}; audited: {list(self.sums)}.")
-        if model not in self.sums[method]:
+    def _check(self, model: str, attribution: str) -> None:
+        if attribution not in self.sums:
+            raise KeyError(f"unknown attribution {attribution!r}; audited: {list(self.sums)}.")
+        if model not in self.sums[attribution]:
             raise KeyError(f"unknown model {model!r}; audited: {self.models}.")
 
-    def mean_spectrum(self, model: str, method: str, cls: int | None = None,
+    def mean_spectrum(self, model: str, attribution: str, cls: int | None = None,
                       absolute: bool = False) -> np.ndarray:
         r"""The mean rank attribution ``R`` over images (of class ``cls``, or all).
 
         Args:
             model (str): a model name.
-            method (str): a method name (a key of :attr:`methods`).
+            attribution (str): an attribution name (a key of :attr:`attributions`).
             cls (int, optional): a class index (needs per-class sums), or None for all.
             absolute (bool, optional): average ``|R|`` instead of ``R`` (all images only).
 
@@ -200,51 +202,51 @@ class RankSpectrumResult(_jsonio.JsonExport):
             np.ndarray: ``(r,)`` float64.
 
         Raises:
-            KeyError: unknown model or method.
+            KeyError: unknown model or attribution.
             ValueError: no images, or a class without images (or without per-class sums).
         """
-        self._check(model, method)
+        self._check(model, attribution)
         if cls is None:
             if self.n_images == 0:
                 raise ValueError("the audit holds no images.")
-            table = (self.abs_sums if absolute else self.sums)[method][model]
+            table = (self.abs_sums if absolute else self.sums)[attribution][model]
             return np.asarray(table, dtype=np.float64) / self.n_images
         count = self.class_counts.get(model, {}).get(cls, 0)
-        per_class = self.class_sums.get(method, {}).get(model, {})
+        per_class = self.class_sums.get(attribution, {}).get(model, {})
         if not count or cls not in per_class:
             raise ValueError(
                 f"class {cls} has no images in this audit (or per-class sums were not kept)."
             )
         return np.asarray(per_class[cls], dtype=np.float64) / count
 
-    def rank_explaining(self, model: str, share: float, method: str,
+    def rank_explaining(self, model: str, share: float, attribution: str,
                         cls: int | None = None) -> int | None:
         r"""The rank that explains ``share`` of the output, on the mean spectrum.
 
         The smallest ``k`` with ``cumsum(R)[k-1] / sum(R) >= share``
         (:func:`~captum_rank.summaries.rank_for_share`); None for an all-zero spectrum.
         """
-        return rank_for_share(self.mean_spectrum(model, method, cls), share)
+        return rank_for_share(self.mean_spectrum(model, attribution, cls), share)
 
-    def mean_abs_delta(self, model: str, method: str) -> float:
+    def mean_abs_delta(self, model: str, attribution: str) -> float:
         r"""Mean ``|sum(R) - (F_y(x) - F_y(x'))|`` over the images (quadrature error)."""
-        self._check(model, method)
+        self._check(model, attribution)
         if not self.n_images:
             raise ValueError("the audit holds no images.")
-        return self.abs_delta_sums[method][model] / self.n_images
+        return self.abs_delta_sums[attribution][model] / self.n_images
 
-    def relative_error(self, model: str, method: str) -> float:
+    def relative_error(self, model: str, attribution: str) -> float:
         r"""``sum |delta| / sum |F_y(x) - F_y(x')|`` over the images."""
-        self._check(model, method)
-        return relative_error(self.abs_delta_sums[method][model],
-                              self.abs_change_sums[method][model])
+        self._check(model, attribution)
+        return relative_error(self.abs_delta_sums[attribution][model],
+                              self.abs_change_sums[attribution][model])
 
-    def reliable(self, model: str, method: str) -> bool:
+    def reliable(self, model: str, attribution: str) -> bool:
         r"""Whether :meth:`relative_error` is at most :attr:`reliability_tolerance`."""
-        return self.relative_error(model, method) <= self.reliability_tolerance
+        return self.relative_error(model, attribution) <= self.reliability_tolerance
 
     def summary(self) -> dict[str, dict[str, dict[str, Any]]]:
-        r"""``{model: {method: {...}}}``: the numbers every report prints.
+        r"""``{model: {attribution: {...}}}``: the numbers every report prints.
 
         Keys: ``schedule``, ``exact`` (forward-pass exact or quadrature), ``rank_50``,
         ``rank_90``, ``mean_abs_delta``, ``relative_error``,
@@ -254,17 +256,18 @@ class RankSpectrumResult(_jsonio.JsonExport):
         out: dict[str, dict[str, dict[str, Any]]] = {}
         for model in self.models:
             out[model] = {}
-            for method in self.sums:
-                spectrum = self.mean_spectrum(model, method)
-                out[model][method] = {
-                    "schedule": self.methods[method],
-                    "exact": bool(self.exact.get(method, False)),
+            for attribution in self.sums:
+                spectrum = self.mean_spectrum(model, attribution)
+                out[model][attribution] = {
+                    "schedule": self.attributions[attribution],
+                    "exact": bool(self.exact.get(attribution, False)),
                     "rank_50": rank_for_share(spectrum, 0.5),
                     "rank_90": rank_for_share(spectrum, 0.9),
-                    "mean_abs_delta": self.mean_abs_delta(model, method),
-                    "relative_error": self.relative_error(model, method),
-                    "over_reliability_tolerance": self.over_reliability_tolerance[method][model],
-                    "reliable": self.reliable(model, method),
+                    "mean_abs_delta": self.mean_abs_delta(model, attribution),
+                    "relative_error": self.relative_error(model, attribution),
+                    "over_reliability_tolerance":
+                        self.over_reliability_tolerance[attribution][model],
+                    "reliable": self.reliable(model, attribution),
                     "mean_total": float(spectrum.sum()),
                 }
         return out
@@ -298,7 +301,7 @@ class RankSpectrumResult(_jsonio.JsonExport):
 
         return cls(
             models=list(data["models"]),
-            methods={k: str(v) for k, v in data["methods"].items()},
+            attributions={k: str(v) for k, v in data["attributions"].items()},
             r=int(data["r"]),
             num_classes=int(data["num_classes"]),
             n_images=int(data["n_images"]),
@@ -324,7 +327,7 @@ def rank_spectrum(
     models: Callable[..., Tensor] | Mapping[str, Callable[..., Tensor]],
     data: tuple[Tensor, Tensor] | Dataset[Any] | Sequence[Any],
     *,
-    methods: Mapping[str, MethodSpec] | None = None,
+    attributions: Mapping[str, MethodSpec] | None = None,
     n_steps: int = AUDIT_N_STEPS,
     quadrature: str | None = None,
     baseline: float = 0.0,
@@ -352,9 +355,9 @@ def rank_spectrum(
         models: one model or ``{name: model}`` (``(N, C, H, W)`` -> ``(N, classes)``).
         data: ``(images, labels)`` tensors or a map-style data set (label ``-1``:
             unlabelled).
-        methods: ``{name: schedule}`` passed to ``attribute_ranks(schedule=...)``;
+        attributions: ``{name: schedule}`` passed to ``attribute_ranks(schedule=...)``;
             ``None`` as a schedule means the library's default. Default:
-            :data:`DEFAULT_METHODS`.
+            :data:`DEFAULT_ATTRIBUTIONS`.
         n_steps: path steps per image (at least what the quadrature needs, as in RIG:
             :func:`~captum_rank.defaults.check_n_steps`). Default: 32.
         quadrature: the quadrature ``method`` of ``attribute_ranks``. Default: the
@@ -386,7 +389,7 @@ def rank_spectrum(
         The :class:`RankSpectrumResult`.
 
     Raises:
-        AuditInputError: bad models, data or methods; labels out of range; a model that
+        AuditInputError: bad models, data or attributions; labels out of range; a model that
             does not fit the data (checked before any work).
 
     Examples:
@@ -403,7 +406,8 @@ def rank_spectrum(
         {'rig': True, 'ig': False}
     """
     guard = InputGuard(data, "data")
-    setup = _prepare(models, data, methods=methods, n_steps=n_steps, quadrature=quadrature,
+    setup = _prepare(models, data, attributions=attributions, n_steps=n_steps,
+                     quadrature=quadrature,
                      baseline=baseline, num_classes=num_classes,
                      internal_batch_size=internal_batch_size, batch_size=batch_size,
                      limit=limit, device=device, checkpoint_interval=checkpoint_interval,
@@ -451,7 +455,7 @@ class _Setup:
                                   self.n_classes, self.keep_classes)
 
 
-def _prepare(models: Any, data: Any, *, methods: Mapping[str, MethodSpec] | None,
+def _prepare(models: Any, data: Any, *, attributions: Mapping[str, MethodSpec] | None,
              n_steps: int, quadrature: str | None, baseline: float, num_classes: int | None,
              internal_batch_size: int | None, batch_size: int, limit: int | None,
              device: str | torch.device | None, checkpoint_interval: float, progress: bool,
@@ -467,7 +471,7 @@ def _prepare(models: Any, data: Any, *, methods: Mapping[str, MethodSpec] | None
     checkpoint_interval = real(checkpoint_interval, "checkpoint_interval", minimum=0.0)
     progress = boolean(progress, "progress")
     source = as_source(data, batch_size, optional_positive_int(limit, "limit"))
-    chosen = method_map(methods, DEFAULT_METHODS)
+    chosen = method_map(attributions, DEFAULT_ATTRIBUTIONS)
     dev = model_device(next(iter(named.values())), device)
     if num_classes is not None:
         num_classes = positive_int(num_classes, "num_classes")
@@ -500,7 +504,7 @@ def _batch_sums(setup: _Setup, explainers: Mapping[str, RankIntegratedGradients]
         for m in setup.names:
             start = time.perf_counter()
             ranks, delta = run.ranks(explainers[m], x, setup.baseline, targets[m])
-            sums.methods[meth][m].update(ranks, delta, targets[m], setup.reliability_tolerance,
+            sums.attributions[meth][m].update(ranks, delta, targets[m], setup.reliability_tolerance,
                                          time.perf_counter() - start)
     return sums.to_arrays()
 
@@ -511,7 +515,7 @@ def _fingerprint(setup: _Setup) -> dict[str, Any]:
         "kind": _KIND,
         "models": {name: digest_model(model) for name, model in setup.named.items()},
         "data": setup.source.fingerprint(),
-        "methods": {meth: run.schedule for meth, run in setup.runs.items()},
+        "attributions": {meth: run.schedule for meth, run in setup.runs.items()},
         "exact": {meth: run.exact for meth, run in setup.runs.items()},
         "n_steps": setup.n_steps, "quadrature": setup.quadrature, "baseline": setup.baseline,
         "num_classes": setup.n_classes, "internal_batch_size": setup.internal_batch_size,
@@ -527,7 +531,7 @@ def _class_sums(setup: _Setup, sums: SpectrumSums
         return {}
     present = sums.present_classes()
     out: dict[str, dict[str, dict[int, list[float]]]] = {}
-    for meth, inner in sums.methods.items():
+    for meth, inner in sums.attributions.items():
         out[meth] = {}
         for m, method_sums in inner.items():
             table = method_sums.classes
@@ -542,7 +546,7 @@ def _result(setup: _Setup, sums: SpectrumSums, seconds: float,
     """The result of the summed statistics."""
     return RankSpectrumResult(
         models=setup.names,
-        methods={meth: run.schedule for meth, run in setup.runs.items()},
+        attributions={meth: run.schedule for meth, run in setup.runs.items()},
         r=setup.source.rank,
         num_classes=setup.n_classes,
         n_images=sums.count,

@@ -161,12 +161,12 @@ class MethodSums:
 
 @dataclass
 class SpectrumSums:
-    r"""Every running sum of a rank-spectrum audit: images, class counts, method sums.
+    r"""Every running sum of a rank-spectrum audit: images, class counts, attribution sums.
 
     Attributes:
         count: images seen.
         class_counts: ``{model: (classes,) int64}`` images per target class.
-        methods: ``{method: {model: MethodSums}}``.
+        attributions: ``{attribution: {model: MethodSums}}``.
 
     Examples:
         >>> import torch
@@ -183,16 +183,16 @@ class SpectrumSums:
 
     count: int
     class_counts: dict[str, np.ndarray]
-    methods: dict[str, dict[str, MethodSums]]
+    attributions: dict[str, dict[str, MethodSums]]
 
     @classmethod
-    def zeros(cls, methods: Sequence[str], models: Sequence[str], r: int, n_classes: int,
+    def zeros(cls, attributions: Sequence[str], models: Sequence[str], r: int, n_classes: int,
               per_class: bool) -> SpectrumSums:
-        r"""Empty sums for every (method, model); per-class tables when ``per_class``."""
+        r"""Empty sums for every (attribution, model); per-class tables when ``per_class``."""
         return cls(
             0, {m: np.zeros(n_classes, dtype=np.int64) for m in models},
             {meth: {m: MethodSums.zeros(r, n_classes if per_class else None) for m in models}
-             for meth in methods},
+             for meth in attributions},
         )
 
     def add_images(self, targets: Mapping[str, Tensor], n: int) -> None:
@@ -208,14 +208,14 @@ class SpectrumSums:
         return SpectrumSums(
             self.count + other.count,
             {m: c + other.class_counts[m] for m, c in self.class_counts.items()},
-            {meth: {m: s.merge(other.methods[meth][m]) for m, s in inner.items()}
-             for meth, inner in self.methods.items()},
+            {meth: {m: s.merge(other.attributions[meth][m]) for m, s in inner.items()}
+             for meth, inner in self.attributions.items()},
         )
 
     def per_method(self, read: Callable[[MethodSums], T]) -> dict[str, dict[str, T]]:
         r"""``{method: {model: read(sums)}}``."""
         return {meth: {m: read(s) for m, s in inner.items()}
-                for meth, inner in self.methods.items()}
+                for meth, inner in self.attributions.items()}
 
     def present_classes(self) -> dict[str, dict[int, int]]:
         r"""``{model: {class: images}}`` for the classes that have images."""
@@ -227,20 +227,20 @@ class SpectrumSums:
         out: dict[str, np.ndarray] = {"count": np.array([self.count], dtype=np.int64)}
         for m, counts in self.class_counts.items():
             out[f"{m}/class_count"] = np.asarray(counts, dtype=np.int64)
-        for meth, inner in self.methods.items():
+        for meth, inner in self.attributions.items():
             for m, sums in inner.items():
                 out.update(sums.to_arrays(f"{meth}/{m}"))
         return out
 
     @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray], methods: Sequence[str],
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], attributions: Sequence[str],
                     models: Sequence[str]) -> SpectrumSums:
-        r"""Read back what :meth:`to_arrays` wrote, for these methods and models."""
+        r"""Read back what :meth:`to_arrays` wrote, for these attributions and models."""
         return cls(
             int(arrays["count"][0]),
             {m: np.asarray(arrays[f"{m}/class_count"], dtype=np.int64) for m in models},
             {meth: {m: MethodSums.from_arrays(arrays, f"{meth}/{m}") for m in models}
-             for meth in methods},
+             for meth in attributions},
         )
 
     def __eq__(self, other: object) -> bool:
