@@ -257,7 +257,7 @@ def _markdown(acc: RankAccuracyResult, spec: RankSpectrumResult, command: str,
         "class)",
         "",
         f"Each image attributed to its true label with {spec.n_steps} steps "
-        f"({spec.quadrature}), black baseline. R_i is the part of F_y(x) - F_y(0) carried "
+        f"({spec.method}), black baseline. R_i is the part of F_y(x) - F_y(0) carried "
         "by singular component i (summed R = the attribution total). `k50`/`k90`: the "
         "smallest k with cumsum(R)[:k] / sum(R) >= 0.5 / 0.9 on the mean spectrum. "
         "`mean |delta|` is the mean completeness error (logit units).",

@@ -176,7 +176,7 @@ def _section(labelled: Any, agree: Any, spec: Any | None, n_photos: int, n_label
             "",
             f"The first {spec_photos} of the photos (the labelled ones come first), each "
             f"attributed to its label (or, unlabelled, to the model's clean "
-            f"prediction) with {n_steps} steps ({spec.quadrature}), black baseline. R_i is "
+            f"prediction) with {n_steps} steps ({spec.method}), black baseline. R_i is "
             "the part of F_y(x) - F_y(0) carried by singular component i, summed over the "
             "three channels. `k50`/`k90`: the smallest k with cumsum(R)[:k] / sum(R) >= "
             "0.5 / 0.9 on the mean spectrum. `mean abs(delta)`: mean completeness error "

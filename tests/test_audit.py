@@ -251,7 +251,7 @@ def test_spectrum_matches_direct_attribution() -> None:
     methods = {"rig": "sequential", "ig": "linear"}
     # exact=False: the quadrature path (the exact one is tested in test_exact_ranks.py).
     result = rank_spectrum(models, (x, y), n_steps=6, batch_size=5, progress=False,
-                           attributions=methods, quadrature="gausslegendre", exact=False)
+                           attributions=methods, method="gausslegendre", exact=False)
     assert result.n_images == 14 and sum(result.class_counts["a"].values()) == 14
     counts = np.bincount(y.numpy(), minlength=CLASSES).tolist()
     assert result.class_counts["a"] == {c: n for c, n in enumerate(counts) if n}
@@ -691,7 +691,7 @@ def test_methods_are_named_by_the_caller_not_hard_coded(tmp_path: Path) -> None:
 def test_default_rig_method_uses_the_library_default_schedule() -> None:
     import inspect
 
-    from captum_rank.audit.spectrum import default_quadrature, default_schedule
+    from captum_rank.audit.spectrum import default_method, default_schedule
 
     parameters = inspect.signature(RankIntegratedGradients.attribute_ranks).parameters
     models, x, y = make_problem(n=4)
@@ -699,7 +699,7 @@ def test_default_rig_method_uses_the_library_default_schedule() -> None:
     assert spec.attributions["rig"] == default_schedule() == str(parameters["schedule"].default)
     # RIG's default rule on rank paths; the audit passes it to every method explicitly.
     assert parameters["method"].default is None
-    assert spec.quadrature == default_quadrature() == "adaptive"
+    assert spec.method == default_method() == "adaptive"
     assert DEFAULT_ATTRIBUTIONS["rig"] is None
 
 
@@ -1000,7 +1000,7 @@ def test_explain_marks_and_does_not_draw_unconverged_maps(tmp_path: Path) -> Non
     page = (tmp_path / "index.html").read_text()
     assert "map err" in page and "not drawn" in page
     # A fixed rule's map error comes from a second run at half the evaluations.
-    fixed = explain(models["a"], x, n_steps=64, quadrature="gausslegendre")
+    fixed = explain(models["a"], x, n_steps=64, method="gausslegendre")
     for item in fixed.items["model"]:
         for vals in item["attributions"].values():
             assert vals["evaluations"] == 96 and 0 < vals["map_error"] < 0.1
@@ -1057,11 +1057,11 @@ def test_changed_n_steps_is_named_in_the_checkpoint_warning(tmp_path: Path) -> N
     ckpt = tmp_path / "s.ckpt"
     methods = {"ig": "linear"}
     rank_spectrum(models, (x, y), n_steps=2, batch_size=3, attributions=methods,
-                  quadrature="gausslegendre", checkpoint=ckpt, progress=False)
+                  method="gausslegendre", checkpoint=ckpt, progress=False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         rank_spectrum(models, (x, y), n_steps=3, batch_size=3, attributions=methods,
-                      quadrature="gausslegendre", checkpoint=ckpt, progress=False)
+                      method="gausslegendre", checkpoint=ckpt, progress=False)
     text = " ".join(str(w.message) for w in caught if "checkpoint" in str(w.message))
     assert "different arguments: n_steps (--n-steps): 2 in the checkpoint, 3 now;" in text
     # Only what changed is named, and the way forward is said.

@@ -114,7 +114,7 @@ def test_rank_spectrum_sums_are_the_accumulators_of_rig_s_own_attributions() -> 
 def test_one_decision_exact_or_quadrature_with_rig_options() -> None:
     grey, colour = torch.zeros(1, 1, 8, 8), torch.zeros(1, 3, 8, 8)
     methods = {"rig": None, "seq": "sequential", "ig": "linear"}
-    runs = plan_methods(methods, grey, exact=True, n_steps=16, quadrature=None,
+    runs = plan_methods(methods, grey, exact=True, n_steps=16, method=None,
                         map_tolerance=0.05)
     assert {k: run.exact for k, run in runs.items()} == {"rig": True, "seq": True, "ig": False}
     ig = runs["ig"].quadrature
@@ -123,16 +123,16 @@ def test_one_decision_exact_or_quadrature_with_rig_options() -> None:
     assert isinstance(ig, RigOptions) and ig.schedule.name == expected.schedule.name
     assert all(getattr(ig, f) == getattr(expected, f) for f in (
         "n_steps", "method", "internal_batch_size", "form", "tolerance", "map_tolerance"))
-    on_colour = plan_methods(methods, colour, exact=True, n_steps=16, quadrature=None)
+    on_colour = plan_methods(methods, colour, exact=True, n_steps=16, method=None)
     assert {k: run.exact for k, run in on_colour.items()} == {
         "rig": False, "seq": True, "ig": False}
-    fixed = plan_methods(methods, grey, exact=False, n_steps=16, quadrature="riemann_left",
+    fixed = plan_methods(methods, grey, exact=False, n_steps=16, method="riemann_left",
                          map_tolerance=0.05)
     # A fixed rule has no refinement: the map tolerance is not passed to it.
     assert all(run.quadrature.map_tolerance is None and run.quadrature.method == "riemann_left"
                for run in fixed.values())
     with pytest.raises(UserInputError, match="method"):
-        plan_methods(methods, grey, exact=False, n_steps=16, quadrature="simpson")
+        plan_methods(methods, grey, exact=False, n_steps=16, method="simpson")
     assert exact_curve(8, None).rows(3) == 24 and exact_curve(8, 5).rows(3) == 5
 
 
@@ -142,10 +142,10 @@ def test_explain_and_the_spectrum_make_the_same_decision() -> None:
     images = torch.rand(2, 1, 6, 6)
     target = torch.tensor([1, 2])
     ex = explain(model, images, target=target, attributions={"ig": "linear"}, n_steps=8,
-                 quadrature="gausslegendre", exact=False)
+                 method="gausslegendre", exact=False)
     spec = rank_spectrum(model, (images, target), attributions={"ig": "linear"}, n_steps=8,
-                         quadrature="gausslegendre", exact=False, progress=False)
-    assert ex.quadrature == spec.quadrature == "gausslegendre"
+                         method="gausslegendre", exact=False, progress=False)
+    assert ex.method == spec.method == "gausslegendre"
     assert ex.attributions == spec.attributions == {"ig": "linear"}
     total = np.sum([item["attributions"]["ig"]["spectrum"] for item in ex.items["model"]], axis=0)
     np.testing.assert_allclose(total, spec.sums["ig"]["model"], atol=1e-6)
@@ -153,7 +153,7 @@ def test_explain_and_the_spectrum_make_the_same_decision() -> None:
 
 def test_settings_live_in_one_module_and_the_old_imports_keep_working() -> None:
     assert spectrum_module.DEFAULT_ATTRIBUTIONS is audit_settings.DEFAULT_ATTRIBUTIONS
-    assert spectrum_module.default_quadrature is audit_settings.default_quadrature
+    assert spectrum_module.default_method is audit_settings.default_method
     assert spectrum_module.method_label is audit_settings.method_label
     assert explain_module.PHOTO_ATTRIBUTIONS is audit_settings.PHOTO_ATTRIBUTIONS
     assert explain_module.default_attributions is audit_settings.default_attributions

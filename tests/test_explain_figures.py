@@ -79,7 +79,7 @@ def test_one_column_per_model_and_method_with_map_errors_under_them() -> None:
 
 
 def test_a_map_that_did_not_converge_is_not_drawn_and_the_alt_text_says_so() -> None:
-    result = _result(map_tolerance=0.0, quadrature="gausslegendre")
+    result = _result(map_tolerance=0.0, method="gausslegendre")
     assert result.unconverged_maps()
     _, axes = plot_explained_image(result, 0, use_pyplot=False)
     assert all("not drawn" in [t.get_text() for t in ax.texts] for ax in axes[0, 1:])

@@ -160,6 +160,6 @@ def test_a_fixed_rule_keeps_its_own_minimum() -> None:
                                              method="riemann_left"))
     assert message == _message(lambda: check_n_steps(1, "riemann_left"))
     # explain checks against the quadrature it was given, as RIG does.
-    result = explain(model, images, target=0, n_steps=1, quadrature="gausslegendre",
+    result = explain(model, images, target=0, n_steps=1, method="gausslegendre",
                      exact=False)
     assert set(result.items["model"][0]["attributions"]) == {"rig", "ig"}

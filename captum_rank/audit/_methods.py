@@ -21,7 +21,7 @@ from captum_rank.attr import RankIntegratedGradients
 from captum_rank.audit.errors import AuditInputError
 from captum_rank.audit.settings import (
     MethodSpec,
-    default_quadrature,
+    default_method,
     default_schedule,
     schedule_id,
 )
@@ -31,8 +31,8 @@ from captum_rank.exact import check_exact
 from captum_rank.options import RigOptions
 from captum_rank.schedules import resolve_schedule
 
-__all__ = ["MethodRun", "admits_exact", "exact_curve", "exact_rows", "method_map", "plan_methods",
-           "quadrature_rule"]
+__all__ = ["MethodRun", "admits_exact", "exact_curve", "exact_rows", "integration_method",
+           "method_map", "plan_methods"]
 
 
 def exact_rows(internal_batch_size: int | None, n_steps: int, n_images: int) -> int:
@@ -70,14 +70,14 @@ def method_map(attributions: Mapping[str, MethodSpec] | None,
     return chosen
 
 
-def quadrature_rule(quadrature: str | None) -> str:
-    r"""The rule the audit integrates with: the user's, or :func:`default_quadrature`.
+def integration_method(method: str | None) -> str:
+    r"""The rule the audit integrates with: the user's ``method``, or :func:`default_method`.
 
     Examples:
-        >>> quadrature_rule(None), quadrature_rule("gausslegendre")
+        >>> integration_method(None), integration_method("gausslegendre")
         ('adaptive', 'gausslegendre')
     """
-    return quadrature if quadrature is not None else default_quadrature()
+    return method if method is not None else default_method()
 
 
 def admits_exact(spec: MethodSpec, images: Tensor) -> bool:
@@ -107,7 +107,7 @@ class MethodRun:
     Examples:
         >>> import torch
         >>> runs = plan_methods({"rig": None, "ig": "linear"}, torch.zeros(1, 1, 4, 4),
-        ...                     exact=True, n_steps=8, quadrature=None)
+        ...                     exact=True, n_steps=8, method=None)
         >>> runs["rig"].exact, runs["ig"].exact, runs["ig"].options.method
         (True, False, 'adaptive')
     """
@@ -155,7 +155,7 @@ class MethodRun:
 
 
 def plan_methods(attributions: Mapping[str, MethodSpec], images: Tensor, *, exact: bool,
-                 n_steps: int, quadrature: str | None,
+                 n_steps: int, method: str | None,
                  internal_batch_size: int | None = None,
                  map_tolerance: float | None = None) -> dict[str, MethodRun]:
     r"""Decide, once per method, exact or quadrature and with which options.
@@ -166,8 +166,8 @@ def plan_methods(attributions: Mapping[str, MethodSpec], images: Tensor, *, exac
             schedules have an exact form).
         exact (bool): run exactly where the schedule admits it.
         n_steps (int): the quadrature's steps.
-        quadrature (str or None): the quadrature rule (None:
-            :func:`~captum_rank.audit.settings.default_quadrature`).
+        method (str or None): the quadrature rule, RIG's ``method`` (None:
+            :func:`~captum_rank.audit.settings.default_method`).
         internal_batch_size (int, optional): path points per forward pass.
         map_tolerance (float, optional): the map error the adaptive rule refines to
             (ignored by a fixed rule, which has no refinement).
@@ -178,7 +178,7 @@ def plan_methods(attributions: Mapping[str, MethodSpec], images: Tensor, *, exac
     Raises:
         UserInputError: an unknown schedule or rule, too few steps.
     """
-    rule = quadrature_rule(quadrature)
+    rule = integration_method(method)
     runs: dict[str, MethodRun] = {}
     for name, spec in attributions.items():
         is_exact = exact and admits_exact(spec, images)

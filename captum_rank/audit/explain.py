@@ -45,9 +45,9 @@ from captum_rank.audit._bands import band_items, check_bands
 from captum_rank.audit._methods import (
     MethodRun,
     exact_curve,
+    integration_method,
     method_map,
     plan_methods,
-    quadrature_rule,
 )
 from captum_rank.audit._models import as_model_dict, check_models_on_data, model_device
 from captum_rank.audit.errors import AuditInputError
@@ -92,7 +92,8 @@ class ExplainResult(_jsonio.JsonExport):
         models: model names.
         attributions: ``{attribution name: schedule id}``.
         image_names: one name per image.
-        n_steps, quadrature, baseline, reliability_tolerance, map_tolerance: the settings.
+        n_steps, method, baseline, reliability_tolerance, map_tolerance: the settings
+            (``method``: the quadrature rule).
         items: ``{model: [per image: {image, target, target_name, prediction,
             prediction_name, probability, target_probability, note, attributions: {name:
             {delta, change, relative_error, reliable, map_error, map_converged,
@@ -124,7 +125,7 @@ class ExplainResult(_jsonio.JsonExport):
     attributions: dict[str, str]
     image_names: list[str]
     n_steps: int
-    quadrature: str
+    method: str
     baseline: float
     reliability_tolerance: float
     items: dict[str, list[dict[str, Any]]]
@@ -168,7 +169,7 @@ class ExplainResult(_jsonio.JsonExport):
         return {
             "kind": _KIND, "models": self.models, "attributions": self.attributions,
             "image_names": self.image_names, "n_steps": self.n_steps,
-            "quadrature": self.quadrature, "baseline": self.baseline,
+            "method": self.method, "baseline": self.baseline,
             "reliability_tolerance": self.reliability_tolerance,
             "map_tolerance": self.map_tolerance,
             "items": self.items, "path": self.path, "meta": self.meta,
@@ -185,7 +186,7 @@ class ExplainResult(_jsonio.JsonExport):
         return cls(
             models=list(data["models"]), attributions=dict(data["attributions"]),
             image_names=list(data["image_names"]), n_steps=int(data["n_steps"]),
-            quadrature=str(data["quadrature"]), baseline=float(data["baseline"]),
+            method=str(data["method"]), baseline=float(data["baseline"]),
             reliability_tolerance=float(data["reliability_tolerance"]),
             items=dict(data["items"]),
             path=dict(data["path"]), meta=dict(data.get("meta", {})),
@@ -227,7 +228,7 @@ def explain(
     target: int | Sequence[int] | Tensor | None = None,
     attributions: Mapping[str, MethodSpec] | None = None,
     n_steps: int = AUDIT_N_STEPS,
-    quadrature: str | None = None,
+    method: str | None = None,
     baseline: float = 0.0,
     internal_batch_size: int | None = None,
     reliability_tolerance: float = RELIABILITY_TOLERANCE,
@@ -259,8 +260,9 @@ def explain(
             until its estimated error is at most ``map_tolerance``; at least what the
             quadrature needs, as in RIG (:func:`~captum_rank.defaults.check_n_steps`).
             Default: 32.
-        quadrature (str, optional): the quadrature ``method`` of
-            ``attribute_with_ranks``. Default: the library's default (adaptive). A fixed
+        method (str, optional): the quadrature rule, RIG's ``method`` of
+            ``attribute_with_ranks``. Default:
+            :func:`~captum_rank.audit.settings.default_method` (adaptive). A fixed
             rule spends ``n_steps`` and, for the map error, ``n_steps // 2`` more.
         baseline (float, optional): constant baseline. Default: 0.
         internal_batch_size (int, optional): path points per forward pass.
@@ -310,7 +312,7 @@ def explain(
     """
     guard = InputGuard(images, "images")
     setup = _prepare(models, images, attributions=attributions, n_steps=n_steps,
-                     quadrature=quadrature,
+                     method=method,
                      baseline=baseline, internal_batch_size=internal_batch_size,
                      reliability_tolerance=reliability_tolerance, map_tolerance=map_tolerance,
                      names=names, notes=notes, path_image=path_image, path_ranks=path_ranks,
@@ -327,7 +329,7 @@ def explain(
     result = ExplainResult(
         models=list(setup.named),
         attributions={meth: run.schedule for meth, run in setup.runs.items()},
-        image_names=setup.image_names, n_steps=setup.n_steps, quadrature=setup.quadrature,
+        image_names=setup.image_names, n_steps=setup.n_steps, method=setup.method,
         baseline=setup.baseline, reliability_tolerance=setup.reliability_tolerance,
         items=items, path=path,
         meta=dict(meta or {}), map_tolerance=setup.map_tolerance,
@@ -349,7 +351,7 @@ class _Setup:
     width: int
     runs: dict[str, MethodRun]
     n_steps: int
-    quadrature: str
+    method: str
     baseline: float
     internal_batch_size: int | None
     reliability_tolerance: float
@@ -378,7 +380,7 @@ def _check_images(images: Any) -> int:
 
 
 def _prepare(models: Any, images: Tensor, *, attributions: Mapping[str, MethodSpec] | None,
-             n_steps: int, quadrature: str | None, baseline: float,
+             n_steps: int, method: str | None, baseline: float,
              internal_batch_size: int | None, reliability_tolerance: float, map_tolerance: float,
              names: Sequence[str] | None, notes: Sequence[str | None] | None,
              path_image: int, path_ranks: Sequence[int] | None, exact: bool,
@@ -386,7 +388,7 @@ def _prepare(models: Any, images: Tensor, *, attributions: Mapping[str, MethodSp
     """Check every argument (in the order users see the errors) and decide the methods."""
     named = as_model_dict(models)
     n = _check_images(images)
-    n_steps = check_n_steps(n_steps, quadrature)
+    n_steps = check_n_steps(n_steps, method)
     internal_batch_size = optional_positive_int(internal_batch_size, "internal_batch_size")
     baseline = real(baseline, "baseline")
     reliability_tolerance = real(reliability_tolerance, "reliability_tolerance", minimum=0.0)
@@ -408,9 +410,9 @@ def _prepare(models: Any, images: Tensor, *, attributions: Mapping[str, MethodSp
     approximations = rank_points(x[path_image], ranks_on_path, baseline)
     # Maps need gradients: every method runs with the quadrature; exact spectra are the
     # rank-k curve's, computed on their own (exact_curve).
-    runs = plan_methods(chosen, x, exact=False, n_steps=n_steps, quadrature=quadrature,
+    runs = plan_methods(chosen, x, exact=False, n_steps=n_steps, method=method,
                         internal_batch_size=internal_batch_size, map_tolerance=map_tolerance)
-    return _Setup(named, x, width, runs, n_steps, quadrature_rule(quadrature), baseline,
+    return _Setup(named, x, width, runs, n_steps, integration_method(method), baseline,
                   internal_batch_size, reliability_tolerance, map_tolerance, exact, checked_bands,
                   band_steps, image_names, list(notes) if notes is not None else [None] * n,
                   path_image, ranks_on_path, approximations)

@@ -338,7 +338,7 @@ def _spectrum_section(spec: RankSpectrumResult, report: AuditReport, prefix: str
     return (
         "<h3>Rank spectra</h3>"
         f"<p>{spec.n_images} images, each attributed to its label (unlabelled: the model's "
-        f"prediction), {spec.n_steps} steps ({spec.quadrature}), baseline {spec.baseline:g}. "
+        f"prediction), {spec.n_steps} steps ({spec.method}), baseline {spec.baseline:g}. "
         "k50 / k90: the smallest k whose first k singular components carry 50% / 90% of "
         f"the mean attribution. {html.escape(_reliability_note(spec.reliability_tolerance))}</p>"
         + _html_table(rows) + "".join(parts)

@@ -5,7 +5,7 @@ and the report agree on before any image is attributed: which methods run by def
 (:data:`DEFAULT_ATTRIBUTIONS`, :data:`PHOTO_ATTRIBUTIONS` on natural photos), how a method's
 schedule is named (:func:`schedule_id`) and labelled (:func:`method_label`), and the
 library's defaults they fall back to (:func:`default_schedule`,
-:func:`default_quadrature`, :data:`RELIABILITY_TOLERANCE`, :data:`MAP_TOLERANCE`, named
+:func:`default_method`, :data:`RELIABILITY_TOLERANCE`, :data:`MAP_TOLERANCE`, named
 once in :mod:`captum_rank.defaults`). How a method is then run, exactly or with the
 quadrature, is decided in :mod:`captum_rank.audit._methods`.
 
@@ -35,7 +35,7 @@ __all__ = [
     "RELIABILITY_TOLERANCE",
     "MethodSpec",
     "default_attributions",
-    "default_quadrature",
+    "default_method",
     "default_schedule",
     "method_label",
     "schedule_id",
@@ -79,8 +79,8 @@ def default_schedule() -> str:
     return DEFAULT_SCHEDULE
 
 
-def default_quadrature() -> str:
-    r"""The quadrature ``method`` the audit integrates every method with when none is given.
+def default_method() -> str:
+    r"""The quadrature rule (RIG's ``method``) the audit integrates with when none is given.
 
     RIG's own default (``method=None``) is this rule on rank paths and Captum's
     ``gausslegendre`` on the straight line; the audit passes the rule explicitly, so that
@@ -90,7 +90,7 @@ def default_quadrature() -> str:
         str: its name.
 
     Examples:
-        >>> isinstance(default_quadrature(), str)
+        >>> isinstance(default_method(), str)
         True
     """
     return ADAPTIVE

@@ -55,9 +55,9 @@ from captum_rank.audit import _jsonio
 from captum_rank.audit._methods import (
     MethodRun,
     exact_rows,
+    integration_method,
     method_map,
     plan_methods,
-    quadrature_rule,
 )
 from captum_rank.audit._models import (
     as_model_dict,
@@ -75,7 +75,7 @@ from captum_rank.audit.settings import (
     PER_CLASS_LIMIT,
     RELIABILITY_TOLERANCE,
     MethodSpec,
-    default_quadrature,
+    default_method,
     default_schedule,
     method_label,
 )
@@ -99,7 +99,7 @@ __all__ = [
     "RELIABILITY_TOLERANCE",
     "MethodSpec",
     "RankSpectrumResult",
-    "default_quadrature",
+    "default_method",
     "default_schedule",
     "exact_rows",
     "method_label",
@@ -126,7 +126,7 @@ class RankSpectrumResult(_jsonio.JsonExport):
         num_classes: number of classes (model outputs).
         n_images: number of images.
         n_steps: path steps.
-        quadrature: Captum's quadrature ``method``.
+        method: the quadrature rule (RIG's and Captum's ``method``).
         baseline: the constant baseline ``x'``.
         reliability_tolerance: the relative completeness error above which summaries are
             unreliable.
@@ -144,13 +144,13 @@ class RankSpectrumResult(_jsonio.JsonExport):
             ``total``.
         meta: free-form description.
         exact: ``{attribution: True}`` for the attributions computed exactly by forward
-            passes (``n_steps`` and ``quadrature`` do not apply to them; their ``delta`` is
+            passes (``n_steps`` and ``method`` do not apply to them; their ``delta`` is
             float rounding), ``False`` for those integrated with the quadrature.
 
     Examples:
         >>> result = RankSpectrumResult(
         ...     models=["m"], attributions={"rig": "sequential"}, r=3, num_classes=2, n_images=2,
-        ...     n_steps=8, quadrature="gausslegendre", baseline=0.0, reliability_tolerance=0.1,
+        ...     n_steps=8, method="gausslegendre", baseline=0.0, reliability_tolerance=0.1,
         ...     sums={"rig": {"m": [4.0, 3.0, 1.0]}}, abs_sums={"rig": {"m": [4.0, 3.0, 1.0]}},
         ...     abs_delta_sums={"rig": {"m": 0.2}}, abs_change_sums={"rig": {"m": 8.0}},
         ...     over_reliability_tolerance={"rig": {"m": 0}})
@@ -168,7 +168,7 @@ class RankSpectrumResult(_jsonio.JsonExport):
     num_classes: int
     n_images: int
     n_steps: int
-    quadrature: str
+    method: str
     baseline: float
     reliability_tolerance: float
     sums: dict[str, dict[str, list[float]]]
@@ -278,8 +278,8 @@ class RankSpectrumResult(_jsonio.JsonExport):
         out["kind"] = _KIND
         out["summary"] = self.summary()
         out["mean_spectra"] = {
-            method: {m: self.mean_spectrum(m, method).tolist() for m in self.models}
-            for method in self.sums
+            attribution: {m: self.mean_spectrum(m, attribution).tolist() for m in self.models}
+            for attribution in self.sums
         }
         return out
 
@@ -306,7 +306,7 @@ class RankSpectrumResult(_jsonio.JsonExport):
             num_classes=int(data["num_classes"]),
             n_images=int(data["n_images"]),
             n_steps=int(data["n_steps"]),
-            quadrature=str(data["quadrature"]),
+            method=str(data["method"]),
             baseline=float(data["baseline"]),
             reliability_tolerance=float(data["reliability_tolerance"]),
             sums=per(data["sums"], floats),
@@ -329,7 +329,7 @@ def rank_spectrum(
     *,
     attributions: Mapping[str, MethodSpec] | None = None,
     n_steps: int = AUDIT_N_STEPS,
-    quadrature: str | None = None,
+    method: str | None = None,
     baseline: float = 0.0,
     num_classes: int | None = None,
     internal_batch_size: int | None = None,
@@ -360,8 +360,8 @@ def rank_spectrum(
             :data:`DEFAULT_ATTRIBUTIONS`.
         n_steps: path steps per image (at least what the quadrature needs, as in RIG:
             :func:`~captum_rank.defaults.check_n_steps`). Default: 32.
-        quadrature: the quadrature ``method`` of ``attribute_ranks``. Default: the
-            library's default (recorded in the result).
+        method: the quadrature rule, RIG's ``method`` of ``attribute_ranks``. Default:
+            :func:`default_method` (recorded in the result).
         baseline: constant baseline ``x'``. Default: 0 (black).
         num_classes: the data's number of classes; every model must return that many
             scores (checked up front). Default: the models' output width.
@@ -407,7 +407,7 @@ def rank_spectrum(
     """
     guard = InputGuard(data, "data")
     setup = _prepare(models, data, attributions=attributions, n_steps=n_steps,
-                     quadrature=quadrature,
+                     method=method,
                      baseline=baseline, num_classes=num_classes,
                      internal_batch_size=internal_batch_size, batch_size=batch_size,
                      limit=limit, device=device, checkpoint_interval=checkpoint_interval,
@@ -437,7 +437,7 @@ class _Setup:
     keep_classes: bool
     runs: dict[str, MethodRun]
     n_steps: int
-    quadrature: str
+    method: str
     baseline: float
     reliability_tolerance: float
     internal_batch_size: int | None
@@ -456,14 +456,14 @@ class _Setup:
 
 
 def _prepare(models: Any, data: Any, *, attributions: Mapping[str, MethodSpec] | None,
-             n_steps: int, quadrature: str | None, baseline: float, num_classes: int | None,
+             n_steps: int, method: str | None, baseline: float, num_classes: int | None,
              internal_batch_size: int | None, batch_size: int, limit: int | None,
              device: str | torch.device | None, checkpoint_interval: float, progress: bool,
              distributed: bool | None, reliability_tolerance: float, per_class: bool | None,
              exact: bool) -> _Setup:
     """Check every argument (in the order users see the errors) and decide the methods."""
     named = as_model_dict(models)
-    n_steps = check_n_steps(n_steps, quadrature)
+    n_steps = check_n_steps(n_steps, method)
     batch_size = positive_int(batch_size, "batch_size")
     internal_batch_size = optional_positive_int(internal_batch_size, "internal_batch_size")
     baseline = real(baseline, "baseline")
@@ -481,9 +481,9 @@ def _prepare(models: Any, data: Any, *, attributions: Mapping[str, MethodSpec] |
         per_class, "per_class")
     shard = current_shard(distributed)
     runs = plan_methods(chosen, probe, exact=boolean(exact, "exact"), n_steps=n_steps,
-                        quadrature=quadrature, internal_batch_size=internal_batch_size)
+                        method=method, internal_batch_size=internal_batch_size)
     return _Setup(named, source, dev, n_classes, keep_classes, runs, n_steps,
-                  quadrature_rule(quadrature), baseline,
+                  integration_method(method), baseline,
                   reliability_tolerance, internal_batch_size, batch_size, checkpoint_interval,
                   progress, shard)
 
@@ -517,7 +517,7 @@ def _fingerprint(setup: _Setup) -> dict[str, Any]:
         "data": setup.source.fingerprint(),
         "attributions": {meth: run.schedule for meth, run in setup.runs.items()},
         "exact": {meth: run.exact for meth, run in setup.runs.items()},
-        "n_steps": setup.n_steps, "quadrature": setup.quadrature, "baseline": setup.baseline,
+        "n_steps": setup.n_steps, "method": setup.method, "baseline": setup.baseline,
         "num_classes": setup.n_classes, "internal_batch_size": setup.internal_batch_size,
         "batch_size": setup.batch_size, "reliability_tolerance": setup.reliability_tolerance,
         "per_class": setup.keep_classes,
@@ -526,7 +526,7 @@ def _fingerprint(setup: _Setup) -> dict[str, Any]:
 
 def _class_sums(setup: _Setup, sums: SpectrumSums
                 ) -> dict[str, dict[str, dict[int, list[float]]]]:
-    """``{method: {model: {class: sum of R}}}`` for the classes with images."""
+    """``{attribution: {model: {class: sum of R}}}`` for the classes with images."""
     if not setup.keep_classes:
         return {}
     present = sums.present_classes()
@@ -551,7 +551,7 @@ def _result(setup: _Setup, sums: SpectrumSums, seconds: float,
         num_classes=setup.n_classes,
         n_images=sums.count,
         n_steps=setup.n_steps,
-        quadrature=setup.quadrature,
+        method=setup.method,
         baseline=setup.baseline,
         reliability_tolerance=setup.reliability_tolerance,
         sums=sums.per_method(lambda s: s.sum.tolist()),
