@@ -368,8 +368,8 @@ def metric_cases() -> Iterator[Case]:
             return M.cascading_randomization(conv, **options)
         yield Case("metrics", f"cascading_randomization({label})", cr, names)
     x255 = (X * 255).round().numpy()
-    yield Case("metrics", "quantus explain(images in 0-255)",
-               lambda: M.explain(MODEL, x255, np.array([0, 1]), n_steps=4), warns=True)
+    yield Case("metrics", "quantus_explain(images in 0-255)",
+               lambda: M.quantus_explain(MODEL, x255, np.array([0, 1]), n_steps=4), warns=True)
     for label, kwargs, names in (("multiply_by_inputs=1", {"multiply_by_inputs": 1},
                                   ("multiply_by_inputs",)),
                                  ("reduce_axes='1'", {"reduce_axes": "1"}, ("reduce_axes",)),
@@ -377,8 +377,8 @@ def metric_cases() -> Iterator[Case]:
                                  ("targets 2.5", {}, ("target",))):
         def qe(kwargs: dict[str, Any] = kwargs, label: str = label) -> Any:
             targets = np.array([0.0, 2.5]) if label == "targets 2.5" else np.array([0, 1])
-            return M.explain(MODEL, X.numpy(), targets, n_steps=4, **kwargs)
-        yield Case("metrics", f"quantus explain({label})", qe, names)
+            return M.quantus_explain(MODEL, X.numpy(), targets, n_steps=4, **kwargs)
+        yield Case("metrics", f"quantus_explain({label})", qe, names)
 
 
 def data_cases(files: dict[str, str]) -> Iterator[Case]:
@@ -506,7 +506,7 @@ def cli_cases(files: dict[str, str]) -> Iterator[Case]:
         (explain, ["--n-steps", "0"], ("--n-steps",)),
         (explain, ["--n-steps", "x"], ("--n-steps",)),
         (explain, ["--threads", "0"], ("--threads",)),
-        (explain, ["--tolerance", "-1"], ("--tolerance",)),
+        (explain, ["--reliability-tolerance", "-1"], ("--reliability-tolerance",)),
         (explain, ["--map-tolerance", "-1"], ("--map-tolerance",)),
         (explain, ["--internal-batch-size", "0"], ("--internal-batch-size",)),
         (explain, ["--target", "-1"], ("--target",)),

@@ -121,7 +121,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                         "often faster")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bars (default: when on a terminal)")
-    p.add_argument("--tolerance", type=float, default=RELIABILITY_TOLERANCE, metavar="FRACTION",
+    p.add_argument("--reliability-tolerance", type=float, default=RELIABILITY_TOLERANCE,
+                   metavar="FRACTION",
                    help="relative completeness error |delta| / |F(x) - F(x')| above which "
                         "rank summaries are marked unreliable (default: %(default)s)")
 
@@ -278,7 +279,7 @@ def _parse_shape(text: str | None) -> tuple[int, int, int] | None:
     return values[0], values[1], values[2]
 
 
-#: explain's defaults (:data:`captum_rank.audit.explain.PHOTO_METHODS` and ``PHOTO_SIZE``),
+#: explain's defaults (:data:`captum_rank.audit.explain.PHOTO_ATTRIBUTIONS` and ``PHOTO_SIZE``),
 #: repeated so that ``--help`` needs no torch import (a test keeps them equal); the
 #: library's default schedule is read from the torch-free defaults module.
 _PHOTO_SCHEDULE, _PHOTO_SIZE, _LIBRARY_SCHEDULE = "spectral", 64, DEFAULT_SCHEDULE
@@ -414,7 +415,7 @@ def _locked_out(args: argparse.Namespace) -> Path:
 def _common_checks(args: argparse.Namespace) -> None:
     if args.threads is not None:
         positive_int(args.threads, "--threads")
-    real(args.tolerance, "--tolerance", minimum=0.0)
+    real(args.reliability_tolerance, "--reliability-tolerance", minimum=0.0)
     # RIG's rule for n_steps, checked here so that the message names the flag, and before
     # the accuracy audit spends minutes.
     check_n_steps(args.n_steps, name="--n-steps")
@@ -440,14 +441,16 @@ def _cmd_demo(args: argparse.Namespace, argv: list[str]) -> int:
     progress = _progress_default() if args.progress is None else args.progress
     summary = run_demo(out, n_steps=args.n_steps, attribution_per_class=args.per_class,
                        ranks=ranks, photos=args.photos, progress=progress,
-                       tolerance=args.tolerance, accuracy_photos=args.accuracy_photos,
+                       reliability_tolerance=args.reliability_tolerance,
+                       accuracy_photos=args.accuracy_photos,
                        imagenet_n_steps=args.photo_n_steps, map_tolerance=args.map_tolerance,
                        view=args.view, share=args.scale)
     for part in summary["parts"]:
         print(f"{part['title']}:")
         print(format_table(part["summary"]))
     print("rel.err: |delta| / |F(x) - F(x')|; k50/k90: ranks whose first k components carry "
-          f"50%/90% of the mean attribution (* unreliable: rel.err > {args.tolerance:g}); "
+          "50%/90% of the mean attribution (* unreliable: rel.err > "
+          f"{args.reliability_tolerance:g}); "
           "low@k / high@k: accuracy on rank-k approximations / residuals x - x_k.")
     print(f"wrote {len(summary['files'])} files to {out} (open index.html) in "
           f"{summary['seconds']:.1f} s")
@@ -518,7 +521,8 @@ def _cmd_audit(args: argparse.Namespace, argv: list[str]) -> int:
             spectrum_images=args.spectrum_limit, n_steps=args.n_steps,
             batch_size=args.batch_size, spectrum_batch_size=min(16, args.batch_size),
             internal_batch_size=args.internal_batch_size, num_classes=loaded.num_classes,
-            class_names=loaded.class_names or classes, tolerance=args.tolerance,
+            class_names=loaded.class_names or classes,
+            reliability_tolerance=args.reliability_tolerance,
             device=device, checkpoint=checkpoint, progress=progress, seed=args.seed,
             meta=meta, title=f"rank audit: {', '.join(models)}")
         if not shard.is_main:
@@ -554,9 +558,9 @@ def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
 
     real(args.map_tolerance, "--map-tolerance", minimum=0.0)
     # Without --schedule, explain picks per input shape (Spectral IG's path on photos).
-    methods: dict[str, str | None] | None = None
+    attributions: dict[str, str | None] | None = None
     if args.schedule is not None:
-        methods = {"rig": one_of(args.schedule, "--schedule", available_schedules()),
+        attributions = {"rig": one_of(args.schedule, "--schedule", available_schedules()),
                    "ig": "linear"}
     models = _models(args)
     groups: dict[tuple[int, int, int], dict[str, Any]] = {}
@@ -574,9 +578,10 @@ def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
                 print(f"{PROG}: warning: {note}", file=sys.stderr)
         class_names = {m: c for m in group["models"] if (c := _class_names(m)) is not None}
         result = explain(
-            group["models"], images, target=args.target, methods=methods,
+            group["models"], images, target=args.target, attributions=attributions,
             n_steps=args.n_steps, internal_batch_size=args.internal_batch_size,
-            tolerance=args.tolerance, map_tolerance=args.map_tolerance, names=names,
+            reliability_tolerance=args.reliability_tolerance,
+            map_tolerance=args.map_tolerance, names=names,
             class_names=class_names, notes=notes, bands=bands, band_steps=args.band_steps,
             meta={"command": " ".join([PROG, *argv])})
         heading = f"{', '.join(group['models'])} ({'x'.join(map(str, shape))})"
@@ -586,7 +591,7 @@ def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
         for model_name, items in result.items.items():
             for item in items:
                 parts = []
-                for meth, vals in item["methods"].items():
+                for meth, vals in item["attributions"].items():
                     flag = "" if vals["reliable"] else " UNRELIABLE"
                     unconverged = "" if vals["map_converged"] else " NOT CONVERGED"
                     parts.append(f"{meth} k50={vals['rank_50']} k90={vals['rank_90']} "

@@ -22,10 +22,10 @@ writes one folder with an ``index.html`` in two parts:
 
 Each part is :func:`captum_rank.audit.audit` plus :func:`captum_rank.audit.explain`,
 written by :func:`captum_rank.audit.write_report`; every rank summary carries its
-completeness error and is marked unreliable above ``tolerance``, and every map its
+completeness error and is marked unreliable above ``reliability_tolerance``, and every map its
 estimated error: each map is refined until that is at most ``map_tolerance`` (the step
 counts are budgets), and a map that misses it is not drawn. On the photos RIG walks
-Spectral IG's path (:data:`~captum_rank.audit.explain.PHOTO_METHODS`), whose maps
+Spectral IG's path (:data:`~captum_rank.audit.explain.PHOTO_ATTRIBUTIONS`), whose maps
 converge within the budget where the default path's do not.
 """
 
@@ -103,7 +103,7 @@ def balanced_subset(labels: torch.Tensor, per_class: int) -> torch.Tensor:
 
 
 def _fashion_part(models: Sequence[str], n_steps: int, per_class: int, grid_images: int,
-                  ranks: Sequence[int] | None, progress: bool, tolerance: float,
+                  ranks: Sequence[int] | None, progress: bool, reliability_tolerance: float,
                   map_tolerance: float) -> AuditReport:
     loaded = dict(load_model(name) for name in models)
     x, y = load_sample()
@@ -111,7 +111,7 @@ def _fashion_part(models: Sequence[str], n_steps: int, per_class: int, grid_imag
         loaded, (x, y), ranks=ranks if ranks is not None else default_ranks(28),
         spectrum_images=per_class * len(CLASSES), n_steps=n_steps, batch_size=200,
         spectrum_batch_size=50, num_classes=len(CLASSES), class_names=CLASSES,
-        tolerance=tolerance, progress=progress,
+        reliability_tolerance=reliability_tolerance, progress=progress,
         meta={"data": "the bundled sample of 200 Fashion-MNIST test images",
               "spectrum images": f"{per_class} per class", "n_steps": n_steps,
               "rank spectra": "exact where the path allows (see spectrum.exact); "
@@ -122,13 +122,14 @@ def _fashion_part(models: Sequence[str], n_steps: int, per_class: int, grid_imag
     picked = classes[::step][:grid_images]
     index = torch.stack([torch.nonzero(y == c).flatten()[0] for c in picked])
     report.explanation = explain(
-        loaded, x[index], target=y[index], n_steps=n_steps, tolerance=tolerance,
-        map_tolerance=map_tolerance, bands=True, band_steps=FASHION_BAND_STEPS,
+        loaded, x[index], target=y[index], n_steps=n_steps,
+        reliability_tolerance=reliability_tolerance, map_tolerance=map_tolerance, bands=True,
+        band_steps=FASHION_BAND_STEPS,
         names=[f"sample {int(i)}" for i in index], class_names=CLASSES)
     return report
 
 
-def _imagenet_part(n_photos: int, n_steps: int, progress: bool, tolerance: float,
+def _imagenet_part(n_photos: int, n_steps: int, progress: bool, reliability_tolerance: float,
                    map_tolerance: float, accuracy_photos: int | None) -> AuditReport:
     from captum_rank import zoo
     from captum_rank.data import load_photos
@@ -141,8 +142,8 @@ def _imagenet_part(n_photos: int, n_steps: int, progress: bool, tolerance: float
         keep, _ = subset_indices(photos.labels, accuracy_photos)
     report = audit(
         {name: model}, (photos.images[keep], photos.labels[keep]), ranks=IMAGENET_RANKS,
-        spectrum_images=0, batch_size=32, tolerance=tolerance, progress=progress,
-        class_names=classes,
+        spectrum_images=0, batch_size=32, reliability_tolerance=reliability_tolerance,
+        progress=progress, class_names=classes,
         meta={"data": f"{len(keep)} real photos (captum_rank.data.load_photos from "
                       f"{', '.join(DEMO_PHOTO_SOURCES)}), "
                       f"{int((photos.labels[keep] >= 0).sum())} with ImageNet labels",
@@ -152,7 +153,7 @@ def _imagenet_part(n_photos: int, n_steps: int, progress: bool, tolerance: float
     chosen = (labelled + [i for i in range(len(photos.names)) if i not in labelled])[:n_photos]
     report.explanation = explain(
         {name: model}, photos.images[chosen], n_steps=n_steps,
-        internal_batch_size=PHOTO_POINTS_PER_PASS, tolerance=tolerance,
+        internal_batch_size=PHOTO_POINTS_PER_PASS, reliability_tolerance=reliability_tolerance,
         map_tolerance=map_tolerance, names=[photos.names[i] for i in chosen], class_names=classes)
     return report
 
@@ -167,7 +168,7 @@ def run_demo(
     photos: int = 4,
     imagenet_n_steps: int = PHOTO_N_STEPS,
     progress: bool = False,
-    tolerance: float = RELIABILITY_TOLERANCE,
+    reliability_tolerance: float = RELIABILITY_TOLERANCE,
     accuracy_photos: int | None = None,
     map_tolerance: float = MAP_TOLERANCE,
     view: str = "blended",
@@ -192,7 +193,7 @@ def run_demo(
             photos: about 40-60 for IG and 90-140 for RIG on the spectral path).
             Default: 256.
         progress: show progress bars.
-        tolerance: relative completeness error above which rank summaries are marked
+        reliability_tolerance: relative completeness error above which rank summaries are marked
             unreliable. Default: 0.1.
         accuracy_photos: photos in the ImageNet accuracy curves (a stratified subset).
             Default: all of them.
@@ -227,18 +228,18 @@ def run_demo(
     grid_images = positive_int(grid_images, "grid_images")
     photos = non_negative_int(photos, "photos")
     imagenet_n_steps = check_n_steps(imagenet_n_steps, name="imagenet_n_steps")
-    tolerance = real(tolerance, "tolerance", minimum=0.0)
+    reliability_tolerance = real(reliability_tolerance, "reliability_tolerance", minimum=0.0)
     map_tolerance = real(map_tolerance, "map_tolerance", minimum=0.0)
     from captum_rank.visualization import SHARES, VIEWS
 
     view = one_of(view, "view", tuple(VIEWS))
     share = one_of(share, "share", SHARES)
     reports = [_fashion_part(models, n_steps, attribution_per_class, grid_images, ranks,
-                             progress, tolerance, map_tolerance)]
+                             progress, reliability_tolerance, map_tolerance)]
     if photos:
         if accuracy_photos is not None:
             accuracy_photos = positive_int(accuracy_photos, "accuracy_photos")
-        reports.append(_imagenet_part(photos, imagenet_n_steps, progress, tolerance,
+        reports.append(_imagenet_part(photos, imagenet_n_steps, progress, reliability_tolerance,
                                       map_tolerance, accuracy_photos))
     written = write_report(out, reports, title="captum-rank demo", view=view, share=share)
     return {

@@ -1,6 +1,6 @@
 r"""The fixed rules: Captum's quadrature nodes, streamed through the model step by step.
 
-Each path (one per input tensor) is a :class:`~captum_rank.path.RankPath` over the
+Each path (one per input tensor) is a :class:`~captum_rank.path.PathWalk` over the
 partition of Captum's rule (:mod:`captum_rank.quadrature`); the nodes go through the
 model in chunks of whole path steps (all examples at one node, as Captum batches them)
 and each step's gradient is folded into the path's sums at once, so peak memory is
@@ -14,7 +14,7 @@ from torch import Tensor
 
 from captum_rank.model_call import ModelCall, Rows
 from captum_rank.options import RigOptions
-from captum_rank.path import PathPlan, RankPath
+from captum_rank.path import PathPlan, PathWalk
 from captum_rank.quadrature import path_partition
 
 __all__ = ["fixed_walk"]
@@ -67,7 +67,7 @@ def fixed_walk(
                          "RigOptions.for_inputs(inputs).")
     partition = path_partition(options.method, options.n_steps)
     paths = [
-        RankPath(inputs=tensor, baseline=baseline, schedule=options.schedule,
+        PathWalk(inputs=tensor, baseline=baseline, schedule=options.schedule,
                  partition=partition,
                  plan=plan)
         for tensor, baseline in zip(inputs, baselines, strict=True)

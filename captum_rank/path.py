@@ -3,18 +3,18 @@ r"""One input tensor's rank path: its points, its increments and the running sum
 For ``x`` of shape ``(N, ..., H, W)`` and a baseline ``x'``, the decomposition
 ``x - x' = U diag(s) V^T`` is taken once; a path step then only needs the components
 whose gate moves in that step (the *active* band ``lo:hi``). The attribution loop asks
-for the path points of consecutive steps (:meth:`RankPath.point`), runs the model on
-them, and hands the gradients back (:meth:`RankPath.accumulate`). Nothing here holds
+for the path points of consecutive steps (:meth:`PathWalk.point`), runs the model on
+them, and hands the gradients back (:meth:`PathWalk.accumulate`). Nothing here holds
 more than one step's worth of tensors, so peak memory is set by the caller's chunking.
-The order is enforced: points are built from a running sum, so :meth:`RankPath.point`
-must see every step once, in increasing order, and :meth:`RankPath.accumulate` only
+The order is enforced: points are built from a running sum, so :meth:`PathWalk.point`
+must see every step once, in increasing order, and :meth:`PathWalk.accumulate` only
 takes a step whose point was built and not yet accumulated; anything else raises.
 
 Whether the path is IG's straight line is derived from the schedule's gates on this
 input (every component with the same gate at every node and cell boundary), not taken
 on trust: such a path needs no decomposition per step and uses IG's own formula.
-What a run accumulates and returns is one :class:`PathPlan`; :meth:`RankPath.pixels`
-and :meth:`RankPath.ranks` turn the sums into attributions.
+What a run accumulates and returns is one :class:`PathPlan`; :meth:`PathWalk.pixels`
+and :meth:`PathWalk.ranks` turn the sums into attributions.
 
 The sums kept, for ``G_s = grad F(gamma(a_s))`` and ``dphi_s = phi(b_s) - phi(b_{s-1})``:
 
@@ -166,7 +166,7 @@ class PathGeometry:
     ``x - x'`` and its SVD, builds path points from gates (IG's own formula where the
     gates are equal, the SVD otherwise), projects a matrix on the components, and turns
     the sums a rule accumulated into attributions (:meth:`pixel_result`,
-    :meth:`rank_result`). The fixed rules (:class:`RankPath`) and the adaptive rule
+    :meth:`rank_result`). The fixed rules (:class:`PathWalk`) and the adaptive rule
     (:mod:`captum_rank.adaptive`) differ only in where they put their nodes and how they
     weight the gradients.
 
@@ -400,7 +400,7 @@ def _active_bands(moving: Tensor) -> list[tuple[int, int]]:
 
 
 @dataclass
-class RankPath:
+class PathWalk:
     r"""The rank path of one input tensor and the sums RIG needs along it.
 
     Args:
@@ -518,7 +518,7 @@ class RankPath:
         """
         if step != self._next_point:
             raise RuntimeError(
-                f"RankPath.point({step}) called out of order: the next step is "
+                f"PathWalk.point({step}) called out of order: the next step is "
                 f"{self._next_point} (each step once, in increasing order, of {self.steps})."
             )
         self._next_point += 1
@@ -557,7 +557,7 @@ class RankPath:
         """
         if step != self._next_accumulate or step >= self._next_point:
             raise RuntimeError(
-                f"RankPath.accumulate({step}) out of order: the next step to accumulate is "
+                f"PathWalk.accumulate({step}) out of order: the next step to accumulate is "
                 f"{self._next_accumulate}, and points were built for steps "
                 f"< {self._next_point}."
             )
@@ -585,7 +585,7 @@ class RankPath:
     def _check_finished(self, what: str) -> None:
         if not self.finished:
             raise RuntimeError(
-                f"RankPath.{what}() before the walk is over: {self._next_accumulate} of "
+                f"PathWalk.{what}() before the walk is over: {self._next_accumulate} of "
                 f"{self.steps} steps accumulated."
             )
 
@@ -600,7 +600,7 @@ class RankPath:
         """
         self._check_finished("pixels")
         if not self.plan.pixels:
-            raise RuntimeError("RankPath.pixels(): the plan asked for no pixel attributions.")
+            raise RuntimeError("PathWalk.pixels(): the plan asked for no pixel attributions.")
         return self.geometry.pixel_result(self.plan, self.pixel_sum, self.grad_mean)
 
     def ranks(self) -> Tensor:
@@ -614,5 +614,5 @@ class RankPath:
         """
         self._check_finished("ranks")
         if not self.plan.ranks:
-            raise RuntimeError("RankPath.ranks(): the plan asked for no rank attributions.")
+            raise RuntimeError("PathWalk.ranks(): the plan asked for no rank attributions.")
         return self.geometry.rank_result(self.plan, self.rank_sum, self.grad_mean)

@@ -104,13 +104,6 @@ class RankSchedule(ABC):
 
     name: str = "custom"
 
-    #: ``True`` when every gate equals ``a``: the path is the straight line of IG, and
-    #: the attribution can use IG's cheaper formula with no per-step reconstruction.
-    #: A description for readers only: the engine never trusts it, but derives
-    #: straightness from the gates themselves (:class:`~captum_rank.path.RankPath`), so
-    #: a custom schedule need not set it and cannot mislead the path by setting it.
-    straight_line: bool = False
-
     #: How a gate rises within its window (see :func:`available_shapes`).
     shape: str = "linear"
     #: Gain of the ``"sigmoid"`` shape (steepness at the window's middle).
@@ -145,10 +138,6 @@ class RankSchedule(ABC):
         self.sigmoid_gain = real(sigmoid_gain, "sigmoid_gain", minimum=0.0,
                                  include_minimum=False)
         self.channels = one_of(channels, "channels", ("per_channel", "joint"))
-        if self.shape != "linear":
-            # Every gate is shape(a), not a: a straight line walked at another speed,
-            # integrated with the path's own increments instead of IG's formula.
-            self.straight_line = False
 
     def _options_repr(self) -> str:
         """``, shape='cosine'`` etc. for the options that differ from their defaults."""
@@ -488,7 +477,6 @@ class SpectralSchedule(RankSchedule):
                 "component's window (1 gives plain Integrated Gradients, 0 steps)."
             )
         self.overlap = float(overlap)
-        self.straight_line = self.overlap == 1.0 and self.shape == "linear"
 
     def windows(self, singular_values: Tensor) -> tuple[Tensor, Tensor]:
         s = singular_values.to(torch.float64)
@@ -517,7 +505,6 @@ class LinearSchedule(RankSchedule):
     """
 
     name = "linear"
-    straight_line = True
 
     def windows(self, singular_values: Tensor) -> tuple[Tensor, Tensor]:
         start = torch.zeros(singular_values.shape, dtype=torch.float64,

@@ -103,7 +103,7 @@ API_MODULES = [
     ("captum_rank.schedules", "Rank schedules"),
     ("captum_rank.baselines", "Baselines"),
     ("captum_rank.quadrature", "Quadrature as a path partition"),
-    ("captum_rank.path", "The rank path (internal)"),
+    ("captum_rank.path", "The path walk of the fixed rules (internal)"),
     ("captum_rank.exact", "Exact rank attributions"),
     ("captum_rank.summaries", "Spectrum numbers shared by plots and reports"),
     ("captum_rank.rank_path", "The rank path as data"),

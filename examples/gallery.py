@@ -250,8 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     # 10. Rank spectra by class (the audit's result, its own method names, class names).
     spectra = rank_spectrum(models, (x_all, y_all), n_steps=args.n_steps, progress=False)
     fig, _ = viz.plot_spectrum_result(
-        spectra, methods=next(iter(spectra.methods)), model=MODELS[1], class_names=classes,
-        use_pyplot=False)
+        spectra, attributions=next(iter(spectra.attributions)), model=MODELS[1],
+        class_names=classes, use_pyplot=False)
     save(fig, out / f"10_rank_spectrum_by_class_{MODELS[1]}.png", written)
 
     print(f"{len(written)} PNG files in {out}/ ({time.perf_counter() - start:.1f} s)")

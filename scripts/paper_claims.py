@@ -257,7 +257,7 @@ def _markdown(acc: RankAccuracyResult, spec: RankSpectrumResult, command: str,
         "class)",
         "",
         f"Each image attributed to its true label with {spec.n_steps} steps "
-        f"({spec.quadrature}), black baseline. R_i is the part of F_y(x) - F_y(0) carried "
+        f"({spec.method}), black baseline. R_i is the part of F_y(x) - F_y(0) carried "
         "by singular component i (summed R = the attribution total). `k50`/`k90`: the "
         "smallest k with cumsum(R)[:k] / sum(R) >= 0.5 / 0.9 on the mean spectrum. "
         "`mean |delta|` is the mean completeness error (logit units).",
@@ -360,7 +360,7 @@ def main() -> int:
                          batch_size=50, checkpoint=ckpt / "spectrum.json",
                          progress=not args.no_progress,
                          meta={"data": f"{len(subset)} test images, {args.per_class} per class"})
-    t_spec = sum(sum(spec.timings[method].values()) for method in spec.methods)
+    t_spec = sum(sum(spec.timings[method].values()) for method in spec.attributions)
     text = _markdown(acc, spec, command.strip(), {"accuracy": t_acc, "spectrum": t_spec},
                      len(subset), args.per_class)
     out = Path(args.out)

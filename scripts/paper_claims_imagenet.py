@@ -176,7 +176,7 @@ def _section(labelled: Any, agree: Any, spec: Any | None, n_photos: int, n_label
             "",
             f"The first {spec_photos} of the photos (the labelled ones come first), each "
             f"attributed to its label (or, unlabelled, to the model's clean "
-            f"prediction) with {n_steps} steps ({spec.quadrature}), black baseline. R_i is "
+            f"prediction) with {n_steps} steps ({spec.method}), black baseline. R_i is "
             "the part of F_y(x) - F_y(0) carried by singular component i, summed over the "
             "three channels. `k50`/`k90`: the smallest k with cumsum(R)[:k] / sum(R) >= "
             "0.5 / 0.9 on the mean spectrum. `mean abs(delta)`: mean completeness error "
@@ -256,12 +256,12 @@ def main() -> int:
         targets = torch.where(photos.labels >= 0, photos.labels, clean)
         n_spec = len(photos) if args.spectra_photos is None else args.spectra_photos
         spec = rank_spectrum({NAME: model}, (photos.images[:n_spec], targets[:n_spec]),
-                             methods=METHODS,
+                             attributions=METHODS,
                              n_steps=args.n_steps, internal_batch_size=args.internal_batch_size,
                              batch_size=6, checkpoint=ckpt / "spectrum.json", progress=False,
                              meta={"data": f"the first {n_spec} photos"})
         seconds["spectrum"] = sum(sum(spec.timings[method].values())
-                                  for method in spec.methods)
+                                  for method in spec.attributions)
     section = _section(acc_labelled, acc_agree, spec, len(photos), len(labelled),
                        command.strip(), seconds, args.n_steps,
                        spec_photos=len(photos) if spec is None else spec.n_images)

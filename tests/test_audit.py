@@ -41,7 +41,7 @@ from captum_rank.audit import (
 )
 from captum_rank.audit import accuracy as accuracy_module
 from captum_rank.audit.checkpoint import key_path
-from captum_rank.audit.spectrum import DEFAULT_METHODS
+from captum_rank.audit.spectrum import DEFAULT_ATTRIBUTIONS
 from captum_rank.checks import UserInputError
 
 SIZE = 12
@@ -251,7 +251,7 @@ def test_spectrum_matches_direct_attribution() -> None:
     methods = {"rig": "sequential", "ig": "linear"}
     # exact=False: the quadrature path (the exact one is tested in test_exact_ranks.py).
     result = rank_spectrum(models, (x, y), n_steps=6, batch_size=5, progress=False,
-                           methods=methods, quadrature="gausslegendre", exact=False)
+                           attributions=methods, method="gausslegendre", exact=False)
     assert result.n_images == 14 and sum(result.class_counts["a"].values()) == 14
     counts = np.bincount(y.numpy(), minlength=CLASSES).tolist()
     assert result.class_counts["a"] == {c: n for c, n in enumerate(counts) if n}
@@ -280,7 +280,7 @@ def test_spectrum_matches_direct_attribution() -> None:
     assert set(summary) == {"a", "b"}
     assert set(summary["a"]["rig"]) == {
         "schedule", "exact", "rank_50", "rank_90", "mean_abs_delta", "relative_error",
-        "over_tolerance", "reliable", "mean_total"}
+        "over_reliability_tolerance", "reliable", "mean_total"}
 
 
 def test_spectrum_errors() -> None:
@@ -290,10 +290,10 @@ def test_spectrum_errors() -> None:
     with pytest.raises(UserInputError, match="n_steps"):
         rank_spectrum(models, (x, y), n_steps=0, progress=False)
     result = rank_spectrum(models["a"], (x, torch.zeros(6, dtype=torch.int64)), n_steps=2,
-                           methods={"rig": "sequential"}, progress=False)
+                           attributions={"rig": "sequential"}, progress=False)
     with pytest.raises(ValueError, match="no images"):
         result.mean_spectrum("model", "rig", cls=3)
-    with pytest.raises(KeyError, match="unknown method"):
+    with pytest.raises(KeyError, match="unknown attribution"):
         result.mean_spectrum("model", "ig")
 
 
@@ -653,16 +653,16 @@ def test_reliability_flag_in_summary_json_and_html(tmp_path: Path) -> None:
     # A tolerance no quadrature reaches on a nonlinear model marks every summary unreliable;
     # a generous one marks them reliable.
     # (exact=False: RIG's exact spectra have no quadrature error to flag.)
-    strict = rank_spectrum(models, (x, y), n_steps=2, progress=False, tolerance=1e-12,
+    strict = rank_spectrum(models, (x, y), n_steps=2, progress=False, reliability_tolerance=1e-12,
                            exact=False)
-    loose = rank_spectrum(models, (x, y), n_steps=2, progress=False, tolerance=1e6,
+    loose = rank_spectrum(models, (x, y), n_steps=2, progress=False, reliability_tolerance=1e6,
                           exact=False)
     for model in models:
-        for method in strict.methods:
+        for method in strict.attributions:
             assert strict.relative_error(model, method) > 1e-12
             assert not strict.reliable(model, method)
             assert loose.reliable(model, method)
-            assert strict.over_tolerance[method][model] == 8
+            assert strict.over_reliability_tolerance[method][model] == 8
     data = json.loads(strict.to_json())
     assert data["summary"]["a"]["rig"]["reliable"] is False
     rows = AuditReport(None, strict).rows()
@@ -671,16 +671,16 @@ def test_reliability_flag_in_summary_json_and_html(tmp_path: Path) -> None:
     assert ">NO<" in (tmp_path / "index.html").read_text()
     # An affine model is integrated exactly by IG: reliable at any tolerance.
     affine = nn.Sequential(nn.Flatten(), nn.Linear(SIZE * SIZE, CLASSES))
-    exact = rank_spectrum(affine, (x, y), n_steps=2, progress=False, tolerance=1e-4,
-                          methods={"ig": "linear"})
+    exact = rank_spectrum(affine, (x, y), n_steps=2, progress=False, reliability_tolerance=1e-4,
+                          attributions={"ig": "linear"})
     assert exact.reliable("model", "ig")
 
 
 def test_methods_are_named_by_the_caller_not_hard_coded(tmp_path: Path) -> None:
     models, x, y = make_problem(n=6)
     methods = {"slow": "sequential", "plain": "linear", "fast": "arc_length"}
-    spec = rank_spectrum(models, (x, y), n_steps=3, methods=methods, progress=False)
-    assert list(spec.methods) == list(methods)
+    spec = rank_spectrum(models, (x, y), n_steps=3, attributions=methods, progress=False)
+    assert list(spec.attributions) == list(methods)
     row = AuditReport(None, spec).rows()[0]
     assert {"slow k50", "plain k90", "fast rel.err"} <= set(row)
     write_report(tmp_path, AuditReport(None, spec))
@@ -691,16 +691,16 @@ def test_methods_are_named_by_the_caller_not_hard_coded(tmp_path: Path) -> None:
 def test_default_rig_method_uses_the_library_default_schedule() -> None:
     import inspect
 
-    from captum_rank.audit.spectrum import default_quadrature, default_schedule
+    from captum_rank.audit.spectrum import default_method, default_schedule
 
     parameters = inspect.signature(RankIntegratedGradients.attribute_ranks).parameters
     models, x, y = make_problem(n=4)
     spec = rank_spectrum(models, (x, y), n_steps=2, progress=False)
-    assert spec.methods["rig"] == default_schedule() == str(parameters["schedule"].default)
+    assert spec.attributions["rig"] == default_schedule() == str(parameters["schedule"].default)
     # RIG's default rule on rank paths; the audit passes it to every method explicitly.
     assert parameters["method"].default is None
-    assert spec.quadrature == default_quadrature() == "adaptive"
-    assert DEFAULT_METHODS["rig"] is None
+    assert spec.method == default_method() == "adaptive"
+    assert DEFAULT_ATTRIBUTIONS["rig"] is None
 
 
 def test_results_are_data_without_plotting_imports() -> None:
@@ -902,7 +902,7 @@ def test_explain_on_a_3x224_stand_in(tmp_path: Path) -> None:
     assert item["prediction"] == int(probs[0].argmax())
     assert item["prediction_name"] == "wxyz"[item["prediction"]]
     assert item["probability"] == pytest.approx(float(probs[0].max()), rel=1e-5)
-    assert len(item["methods"]["rig"]["spectrum"]) == 224
+    assert len(item["attributions"]["rig"]["spectrum"]) == 224
     assert result.maps["c224"]["ig"].shape == (2, 3, 224, 224)
     walk = result.path["c224"]
     assert walk["ranks"][0] == 0 and walk["ranks"][-1] == 224
@@ -929,7 +929,7 @@ def test_explain_walks_the_rank_path_of_rank_path_s_default_ranks() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # maps unconverged at 2 steps: not what is tested
         result = explain(model, x, n_steps=2, baseline=0.25, path_image=1,
-                         methods={"ig": "linear"})
+                         attributions={"ig": "linear"})
     walk = result.path["model"]
     assert walk["ranks"] == default_path_ranks(28) == [0, 1, 2, 3, 5, 9, 16, 28]
     with torch.no_grad():
@@ -946,7 +946,7 @@ def test_explain_refines_maps_to_map_tolerance_and_reports_their_error(tmp_path:
     result = explain(model, x, n_steps=400, map_tolerance=0.05)
     rig = RankIntegratedGradients(model)
     for i, item in enumerate(result.items["model"]):
-        for meth, vals in item["methods"].items():
+        for meth, vals in item["attributions"].items():
             assert vals["map_converged"] and vals["map_error"] <= 0.05
             assert 9 <= vals["evaluations"] < 400
             # The estimate is a bound in practice: the map is within it of a fine map.
@@ -995,14 +995,14 @@ def test_explain_marks_and_does_not_draw_unconverged_maps(tmp_path: Path) -> Non
     missed = result.unconverged_maps()
     assert len(missed) == 4 and all(err > 1e-6 for *_, err in missed)
     assert all(not v["map_converged"] and v["evaluations"] == 6
-               for item in result.items["model"] for v in item["methods"].values())
+               for item in result.items["model"] for v in item["attributions"].values())
     write_report(tmp_path, AuditReport(None, None, explanation=result))
     page = (tmp_path / "index.html").read_text()
     assert "map err" in page and "not drawn" in page
     # A fixed rule's map error comes from a second run at half the evaluations.
-    fixed = explain(models["a"], x, n_steps=64, quadrature="gausslegendre")
+    fixed = explain(models["a"], x, n_steps=64, method="gausslegendre")
     for item in fixed.items["model"]:
-        for vals in item["methods"].values():
+        for vals in item["attributions"].values():
             assert vals["evaluations"] == 96 and 0 < vals["map_error"] < 0.1
 
 
@@ -1024,7 +1024,7 @@ def test_explain_the_real_imagenet_model_on_a_photo() -> None:
     assert item["prediction_name"] == zoo.class_names("imagenet-efficientnet-lite0")[
         item["prediction"]]
     assert 0 < item["probability"] <= 1
-    for values in item["methods"].values():
+    for values in item["attributions"].values():
         assert np.isfinite(values["relative_error"]) and len(values["spectrum"]) == 224
 
 
@@ -1056,12 +1056,12 @@ def test_changed_n_steps_is_named_in_the_checkpoint_warning(tmp_path: Path) -> N
     models, x, y = make_problem(n=6)
     ckpt = tmp_path / "s.ckpt"
     methods = {"ig": "linear"}
-    rank_spectrum(models, (x, y), n_steps=2, batch_size=3, methods=methods,
-                  quadrature="gausslegendre", checkpoint=ckpt, progress=False)
+    rank_spectrum(models, (x, y), n_steps=2, batch_size=3, attributions=methods,
+                  method="gausslegendre", checkpoint=ckpt, progress=False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        rank_spectrum(models, (x, y), n_steps=3, batch_size=3, methods=methods,
-                      quadrature="gausslegendre", checkpoint=ckpt, progress=False)
+        rank_spectrum(models, (x, y), n_steps=3, batch_size=3, attributions=methods,
+                      method="gausslegendre", checkpoint=ckpt, progress=False)
     text = " ".join(str(w.message) for w in caught if "checkpoint" in str(w.message))
     assert "different arguments: n_steps (--n-steps): 2 in the checkpoint, 3 now;" in text
     # Only what changed is named, and the way forward is said.

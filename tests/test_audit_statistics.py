@@ -56,12 +56,12 @@ def test_method_sums_match_their_definitions_however_the_images_are_split(
     ranks, delta, targets = _batch(seed, n, channels, r, classes)
     cut = min(split, n)
     first, second = MethodSums.zeros(r, classes), MethodSums.zeros(r, classes)
-    first.update(ranks[:cut], delta[:cut], targets[:cut], tolerance=0.1, seconds=1.0)
-    second.update(ranks[cut:], delta[cut:], targets[cut:], tolerance=0.1, seconds=2.0)
+    first.update(ranks[:cut], delta[:cut], targets[:cut], reliability_tolerance=0.1, seconds=1.0)
+    second.update(ranks[cut:], delta[cut:], targets[cut:], reliability_tolerance=0.1, seconds=2.0)
     merged = first.merge(second)
     running = MethodSums.zeros(r, classes)
-    running.update(ranks[:cut], delta[:cut], targets[:cut], tolerance=0.1, seconds=1.0)
-    running.update(ranks[cut:], delta[cut:], targets[cut:], tolerance=0.1, seconds=2.0)
+    running.update(ranks[:cut], delta[:cut], targets[:cut], reliability_tolerance=0.1, seconds=1.0)
+    running.update(ranks[cut:], delta[cut:], targets[cut:], reliability_tolerance=0.1, seconds=2.0)
     assert merged == running  # merge is what update does, bit for bit
     expected = _oracle(ranks, delta, targets, classes, 0.1)
     np.testing.assert_allclose(merged.sum, expected["sum"], atol=1e-12)
@@ -78,7 +78,8 @@ def test_the_checkpoints_names_are_those_it_always_had_and_read_back_exactly() -
     sums = SpectrumSums.zeros(["rig", "ig"], ["a", "b"], r=3, n_classes=2, per_class=True)
     sums.add_images({"a": torch.tensor([0, 1, 1]), "b": torch.tensor([1, 1, 1])}, 3)
     ranks, delta, targets = _batch(0, 3, 1, 3, 2)
-    sums.methods["ig"]["b"].update(ranks, delta, targets, tolerance=0.1, seconds=0.5)
+    sums.attributions["ig"]["b"].update(ranks, delta, targets, reliability_tolerance=0.1,
+                                        seconds=0.5)
     arrays = sums.to_arrays()
     # The names (and their order) that checkpoints written before the accumulators hold.
     assert list(arrays) == ["count", "a/class_count", "b/class_count"] + [
@@ -96,16 +97,16 @@ def test_rank_spectrum_sums_are_the_accumulators_of_rig_s_own_attributions() -> 
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(36, 3), nn.Tanh(), nn.Linear(3, 3))
     images, labels = torch.rand(5, 1, 6, 6), torch.tensor([0, 1, 2, 0, 1])
-    result = rank_spectrum(model, (images, labels), methods={"ig": "linear"}, n_steps=8,
+    result = rank_spectrum(model, (images, labels), attributions={"ig": "linear"}, n_steps=8,
                            batch_size=2, progress=False)
     ranks, delta = RankIntegratedGradients(model).attribute_ranks(
         images, target=labels, n_steps=8, method="adaptive", schedule="linear",
         return_convergence_delta=True)
     expected = _oracle(ranks.detach().double(), delta.detach().double(), labels, 3,
-                       result.tolerance)
+                       result.reliability_tolerance)
     np.testing.assert_allclose(result.sums["ig"]["model"], expected["sum"], atol=1e-6)
     np.testing.assert_allclose(result.abs_sums["ig"]["model"], expected["abs"], atol=1e-6)
-    assert result.over_tolerance["ig"]["model"] == expected["over"]
+    assert result.over_reliability_tolerance["ig"]["model"] == expected["over"]
     np.testing.assert_allclose(result.class_sums["ig"]["model"][2], expected["class"][2],
                                atol=1e-6)
 
@@ -113,7 +114,7 @@ def test_rank_spectrum_sums_are_the_accumulators_of_rig_s_own_attributions() -> 
 def test_one_decision_exact_or_quadrature_with_rig_options() -> None:
     grey, colour = torch.zeros(1, 1, 8, 8), torch.zeros(1, 3, 8, 8)
     methods = {"rig": None, "seq": "sequential", "ig": "linear"}
-    runs = plan_methods(methods, grey, exact=True, n_steps=16, quadrature=None,
+    runs = plan_methods(methods, grey, exact=True, n_steps=16, method=None,
                         map_tolerance=0.05)
     assert {k: run.exact for k, run in runs.items()} == {"rig": True, "seq": True, "ig": False}
     ig = runs["ig"].quadrature
@@ -122,16 +123,16 @@ def test_one_decision_exact_or_quadrature_with_rig_options() -> None:
     assert isinstance(ig, RigOptions) and ig.schedule.name == expected.schedule.name
     assert all(getattr(ig, f) == getattr(expected, f) for f in (
         "n_steps", "method", "internal_batch_size", "form", "tolerance", "map_tolerance"))
-    on_colour = plan_methods(methods, colour, exact=True, n_steps=16, quadrature=None)
+    on_colour = plan_methods(methods, colour, exact=True, n_steps=16, method=None)
     assert {k: run.exact for k, run in on_colour.items()} == {
         "rig": False, "seq": True, "ig": False}
-    fixed = plan_methods(methods, grey, exact=False, n_steps=16, quadrature="riemann_left",
+    fixed = plan_methods(methods, grey, exact=False, n_steps=16, method="riemann_left",
                          map_tolerance=0.05)
     # A fixed rule has no refinement: the map tolerance is not passed to it.
     assert all(run.quadrature.map_tolerance is None and run.quadrature.method == "riemann_left"
                for run in fixed.values())
     with pytest.raises(UserInputError, match="method"):
-        plan_methods(methods, grey, exact=False, n_steps=16, quadrature="simpson")
+        plan_methods(methods, grey, exact=False, n_steps=16, method="simpson")
     assert exact_curve(8, None).rows(3) == 24 and exact_curve(8, 5).rows(3) == 5
 
 
@@ -140,21 +141,21 @@ def test_explain_and_the_spectrum_make_the_same_decision() -> None:
     model = nn.Sequential(nn.Flatten(), nn.Linear(36, 3), nn.Tanh(), nn.Linear(3, 3))
     images = torch.rand(2, 1, 6, 6)
     target = torch.tensor([1, 2])
-    ex = explain(model, images, target=target, methods={"ig": "linear"}, n_steps=8,
-                 quadrature="gausslegendre", exact=False)
-    spec = rank_spectrum(model, (images, target), methods={"ig": "linear"}, n_steps=8,
-                         quadrature="gausslegendre", exact=False, progress=False)
-    assert ex.quadrature == spec.quadrature == "gausslegendre"
-    assert ex.methods == spec.methods == {"ig": "linear"}
-    total = np.sum([item["methods"]["ig"]["spectrum"] for item in ex.items["model"]], axis=0)
+    ex = explain(model, images, target=target, attributions={"ig": "linear"}, n_steps=8,
+                 method="gausslegendre", exact=False)
+    spec = rank_spectrum(model, (images, target), attributions={"ig": "linear"}, n_steps=8,
+                         method="gausslegendre", exact=False, progress=False)
+    assert ex.method == spec.method == "gausslegendre"
+    assert ex.attributions == spec.attributions == {"ig": "linear"}
+    total = np.sum([item["attributions"]["ig"]["spectrum"] for item in ex.items["model"]], axis=0)
     np.testing.assert_allclose(total, spec.sums["ig"]["model"], atol=1e-6)
 
 
 def test_settings_live_in_one_module_and_the_old_imports_keep_working() -> None:
-    assert spectrum_module.DEFAULT_METHODS is audit_settings.DEFAULT_METHODS
-    assert spectrum_module.default_quadrature is audit_settings.default_quadrature
+    assert spectrum_module.DEFAULT_ATTRIBUTIONS is audit_settings.DEFAULT_ATTRIBUTIONS
+    assert spectrum_module.default_method is audit_settings.default_method
     assert spectrum_module.method_label is audit_settings.method_label
-    assert explain_module.PHOTO_METHODS is audit_settings.PHOTO_METHODS
-    assert explain_module.default_methods is audit_settings.default_methods
+    assert explain_module.PHOTO_ATTRIBUTIONS is audit_settings.PHOTO_ATTRIBUTIONS
+    assert explain_module.default_attributions is audit_settings.default_attributions
     # explain takes nothing private from the spectrum module any more.
     assert not hasattr(explain_module, "_schedule_id")

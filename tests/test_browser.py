@@ -149,8 +149,8 @@ def _check_numbers(tables: list[list[dict[str, str]]], blob: dict[str, Any]) -> 
                 assert row["model"] == m and row["image"] == item["image"]
                 assert _same(row["p"], item["probability"])
                 compared += 1
-                for meth, vals in item["methods"].items():
-                    label = method_label(meth, ex["methods"][meth])
+                for meth, vals in item["attributions"].items():
+                    label = method_label(meth, ex["attributions"][meth])
                     for column, key in (("rel.err", "relative_error"), ("evals", "evaluations"),
                                         ("map err", "map_error"), ("k50", "rank_50"),
                                         ("k90", "rank_90")):

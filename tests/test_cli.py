@@ -146,13 +146,13 @@ def test_explain_writes_maps_and_spectra(tiny: tuple[str, str], tmp_path: Path,
     page = (out / "index.html").read_text()
     assert page.count("as heat maps of |attribution|, all maps on one shared colour") == 2
     result = json.loads((out / "report.json").read_text())["explanation"]
-    assert result["methods"] == {"rig": "arc_length", "ig": "linear"}
+    assert result["attributions"] == {"rig": "arc_length", "ig": "linear"}
     (entries,) = result["items"].values()
     assert [e["target"] for e in entries] == [3, 3]
-    assert len(entries[0]["methods"]["rig"]["spectrum"]) == 28
-    assert all("relative_error" in e["methods"]["ig"] for e in entries)
-    assert all(0 <= e["methods"]["rig"]["map_error"] and e["methods"]["rig"]["evaluations"]
-               <= 4 for e in entries)
+    assert len(entries[0]["attributions"]["rig"]["spectrum"]) == 28
+    assert all("relative_error" in e["attributions"]["ig"] for e in entries)
+    assert all(0 <= e["attributions"]["rig"]["map_error"]
+               and e["attributions"]["rig"]["evaluations"] <= 4 for e in entries)
     captured = capsys.readouterr()
     assert "k50=" in captured.out and "rel.err=" in captured.out
     assert "map.err=" in captured.out and "evals)" in captured.out
@@ -477,7 +477,7 @@ def test_audit_and_explain_a_3x224_model_on_an_image_folder(tmp_path: Path) -> N
                  "--n-steps", "2", "--internal-batch-size", "2", "--out",
                  str(explained)]) == 0
     result = json.loads((explained / "report.json").read_text())["explanation"]
-    assert len(result["items"]["Colour224"][0]["methods"]["rig"]["spectrum"]) == 224
+    assert len(result["items"]["Colour224"][0]["attributions"]["rig"]["spectrum"]) == 224
 
 
 def test_audit_photos_as_a_named_source(tmp_path: Path,
@@ -701,11 +701,11 @@ def test_explain_help_says_what_photos_get_and_the_constants_match(
 
     from captum_rank import cli
     from captum_rank.attr import RankIntegratedGradients
-    from captum_rank.audit.explain import PHOTO_METHODS, PHOTO_SIZE
+    from captum_rank.audit.explain import PHOTO_ATTRIBUTIONS, PHOTO_SIZE
 
     schedule = inspect.signature(RankIntegratedGradients.attribute).parameters["schedule"]
     assert (cli._PHOTO_SCHEDULE, cli._PHOTO_SIZE, cli._LIBRARY_SCHEDULE) == (
-        PHOTO_METHODS["rig"], PHOTO_SIZE, schedule.default)
+        PHOTO_ATTRIBUTIONS["rig"], PHOTO_SIZE, schedule.default)
     with pytest.raises(SystemExit):
         main(["explain", "--help"])
     text = " ".join(capsys.readouterr().out.split())
@@ -713,7 +713,7 @@ def test_explain_help_says_what_photos_get_and_the_constants_match(
 
 
 def test_readme_explain_examples_use_the_schedule_that_converges_on_photos() -> None:
-    from captum_rank.audit.explain import PHOTO_METHODS
+    from captum_rank.audit.explain import PHOTO_ATTRIBUTIONS
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     lines = [line for line in readme.splitlines() if line.startswith("captum-rank explain")]
@@ -721,4 +721,4 @@ def test_readme_explain_examples_use_the_schedule_that_converges_on_photos() -> 
     for line in lines:
         if "imagenet" in line and "--schedule" in line:
             schedule = line.split("--schedule")[1].split()[0]
-            assert schedule == PHOTO_METHODS["rig"], line
+            assert schedule == PHOTO_ATTRIBUTIONS["rig"], line

@@ -72,7 +72,7 @@ def test_demo_imagenet_part_on_photos(tmp_path: Path) -> None:
     assert imagenet["accuracy"]["n_images"] == 4 and imagenet["accuracy"]["r"] == 224
     (item,) = imagenet["explanation"]["items"][IMAGENET_MODEL]
     assert item["prediction_name"] and 0 < item["probability"] <= 1
-    for values in item["methods"].values():
+    for values in item["attributions"].values():
         assert isinstance(values["reliable"], bool) and len(values["spectrum"]) == 224
     prefix = "ImageNet__EfficientNet-Lite0_on_real_photos_"
     for name in ("accuracy_vs_rank.png", "explain_spectrum.png",

@@ -231,7 +231,7 @@ def test_audit_spectra_are_exact_where_the_path_allows_and_say_so() -> None:
     xc = torch.rand(4, 3, 10, 10)
     yc = torch.tensor([0, 1, 2, 0])
     spec = rank_spectrum(colour, (xc, yc), n_steps=4, progress=False,
-                         methods={"rig": None, "seq": "sequential"})
+                         attributions={"rig": None, "seq": "sequential"})
     assert spec.exact == {"rig": False, "seq": True}
     expected = RankIntegratedGradients(colour).exact_ranks(xc, target=yc).double().sum(1)
     assert torch.allclose(torch.from_numpy(spec.mean_spectrum("model", "seq")),
@@ -280,7 +280,7 @@ def test_audit_exact_spectra_pass_no_more_rows_than_the_quadrature_would() -> No
     counting = CallCounter(tanh_cnn(1).float())
     x = torch.rand(6, 1, 10, 10)
     rank_spectrum(counting, (x, torch.zeros(6, dtype=torch.int64)), n_steps=4, batch_size=3,
-                  methods={"rig": "sequential"}, progress=False)
+                  attributions={"rig": "sequential"}, progress=False)
     # 3 images x 11 points per batch, in chunks of n_steps x 3 = 12 rows (the model checks
     # before the audit pass a few rows of their own).
     assert max(counting.rows_per_call) <= 12

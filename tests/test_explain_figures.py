@@ -70,7 +70,7 @@ def test_one_column_per_model_and_method_with_map_errors_under_them() -> None:
     assert titles[0].startswith("a\n") and titles[2].startswith("b\n")
     for ax, (m, meth) in zip(axes[0, 1:], [(m, k) for m in "ab" for k in ("rig", "ig")],
                              strict=True):
-        vals = result.items[m][1]["methods"][meth]
+        vals = result.items[m][1]["attributions"][meth]
         assert ax.get_xlabel() == f"map err {vals['map_error']:.2g}, {vals['evaluations']} evals"
         # 32 x 32 maps are drawn 7 x 32 = 224 pixels a side.
         assert round(ax.get_window_extent().width) == 224
@@ -79,7 +79,7 @@ def test_one_column_per_model_and_method_with_map_errors_under_them() -> None:
 
 
 def test_a_map_that_did_not_converge_is_not_drawn_and_the_alt_text_says_so() -> None:
-    result = _result(map_tolerance=0.0, quadrature="gausslegendre")
+    result = _result(map_tolerance=0.0, method="gausslegendre")
     assert result.unconverged_maps()
     _, axes = plot_explained_image(result, 0, use_pyplot=False)
     assert all("not drawn" in [t.get_text() for t in ax.texts] for ax in axes[0, 1:])
@@ -119,4 +119,4 @@ def test_bad_arguments(tmp_path: Path) -> None:
     with pytest.raises(UserInputError, match="`share`"):
         write_report(tmp_path, AuditReport(None, None, explanation=result), share="own")
     assert not list(tmp_path.iterdir())  # checked before anything is written
-    assert np.isfinite(result.items["a"][0]["methods"]["ig"]["map_error"])
+    assert np.isfinite(result.items["a"][0]["attributions"]["ig"]["map_error"])

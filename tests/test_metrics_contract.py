@@ -28,10 +28,10 @@ from captum_rank.metrics import (
     cascading_randomization,
     diffid,
     diffid_scores,
-    explain,
     faithfulness_correlation,
     insertion_deletion,
     map_similarity,
+    quantus_explain,
     random_logit,
     random_map,
     rank_deletion,
@@ -71,7 +71,7 @@ CALLS: dict[str, Callable[[], Any]] = {
     "gradient_shap": lambda: rivals.gradient_shap(4, seed=5)(M, X, Y),
     "guided_ig": lambda: rivals.guided_ig(4)(M, X, Y),
     "blur_ig": lambda: rivals.blur_ig(4)(M, X, Y),
-    "quantus explain": lambda: explain(M, X.numpy(), Y.numpy(), n_steps=4),
+    "quantus_explain": lambda: quantus_explain(M, X.numpy(), Y.numpy(), n_steps=4),
 }
 
 

@@ -10,7 +10,7 @@ from torch import nn
 
 from captum_rank import RankIntegratedGradients, SpectralSchedule
 from captum_rank.checks import UserInputError, UserTypeError
-from captum_rank.metrics import explain, explain_func, faithfulness_correlation, road
+from captum_rank.metrics import explain_func, faithfulness_correlation, quantus_explain, road
 
 
 @pytest.fixture
@@ -20,15 +20,15 @@ def model() -> nn.Module:
                          nn.Linear(3 * 8 * 8, 4)).eval()
 
 
-def test_explain_is_rig(model: nn.Module) -> None:
+def test_quantus_explain_is_rig(model: nn.Module) -> None:
     x = np.random.default_rng(0).random((3, 1, 8, 8), dtype=np.float32)
     y = np.array([0, 1, 2])
-    out = explain(model, x, y, schedule="spectral", n_steps=8)
+    out = quantus_explain(model, x, y, schedule="spectral", n_steps=8)
     expected = RankIntegratedGradients(model).attribute(
         torch.tensor(x), target=torch.tensor(y), schedule="spectral", n_steps=8)
     np.testing.assert_allclose(out, expected.numpy(), rtol=1e-5, atol=1e-6)
     assert out.dtype == np.float32
-    assert explain(model, x, 1, n_steps=4, reduce_axes=(1,)).shape == (3, 1, 8, 8)
+    assert quantus_explain(model, x, 1, n_steps=4, reduce_axes=(1,)).shape == (3, 1, 8, 8)
 
 
 @pytest.mark.parametrize("schedule", [None, "arc_length", SpectralSchedule(overlap=0.4)])
@@ -43,7 +43,7 @@ def test_adapter_runs_inside_quantus_metrics(model: nn.Module, schedule: object)
     assert len(scores) == 4 and np.all(np.isfinite(scores))
     pf = quantus.PixelFlipping(features_in_step=16, disable_warnings=True,
                                return_aggregate=False)
-    curves = pf(model=model, x_batch=x, y_batch=y, explain_func=explain,
+    curves = pf(model=model, x_batch=x, y_batch=y, explain_func=quantus_explain,
                 explain_func_kwargs=options, device="cpu", channel_first=True)
     assert len(curves) == 4
 
@@ -51,9 +51,9 @@ def test_adapter_runs_inside_quantus_metrics(model: nn.Module, schedule: object)
 def test_adapter_refuses_unknown_keywords_and_non_torch_models(model: nn.Module) -> None:
     x = np.zeros((1, 1, 8, 8), dtype=np.float32)
     with pytest.raises(UserInputError, match="unknown keyword"):
-        explain(model, x, 0, abs=True)
+        quantus_explain(model, x, 0, abs=True)
     with pytest.raises(UserTypeError, match="model"):
-        explain(lambda t: t, x, 0)  # type: ignore[arg-type]
+        quantus_explain(lambda t: t, x, 0)  # type: ignore[arg-type]
 
 
 def test_road_equals_quantus_road_on_one_channel(model: nn.Module) -> None:
@@ -96,8 +96,8 @@ def test_faithfulness_correlation_of_the_exact_map_beats_random() -> None:
     assert float(good.mean()) > 0.5
 
 
-def test_explain_warns_about_images_in_0_255() -> None:
+def test_quantus_explain_warns_about_images_in_0_255() -> None:
     model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3)).eval()
     x = np.random.default_rng(0).integers(0, 256, (2, 1, 4, 4)).astype(np.float32)
     with pytest.warns(UserWarning, match="8-bit pixels"):
-        explain(model, x, np.array([0, 1]), n_steps=4)
+        quantus_explain(model, x, np.array([0, 1]), n_steps=4)

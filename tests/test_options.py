@@ -77,7 +77,7 @@ def test_the_defaults_are_the_named_ones() -> None:
     assert inspect.signature(explain).parameters["n_steps"].default == AUDIT_N_STEPS
     assert inspect.signature(explain).parameters["map_tolerance"].default == MAP_TOLERANCE
     assert inspect.signature(rank_spectrum).parameters["n_steps"].default == AUDIT_N_STEPS
-    assert inspect.signature(rank_spectrum).parameters["tolerance"].default == (
+    assert inspect.signature(rank_spectrum).parameters["reliability_tolerance"].default == (
         RELIABILITY_TOLERANCE)
     assert PHOTO_N_STEPS > AUDIT_N_STEPS
 
@@ -87,7 +87,7 @@ def test_the_cli_defaults_are_the_named_ones() -> None:
 
     parser = _build_parser()
     demo = parser.parse_args(["demo"])
-    assert (demo.n_steps, demo.photo_n_steps, demo.map_tolerance, demo.tolerance) == (
+    assert (demo.n_steps, demo.photo_n_steps, demo.map_tolerance, demo.reliability_tolerance) == (
         AUDIT_N_STEPS, PHOTO_N_STEPS, MAP_TOLERANCE, RELIABILITY_TOLERANCE)
     explained = parser.parse_args(["explain", "--model", "m", "x.png"])
     assert (explained.n_steps, explained.map_tolerance) == (PHOTO_N_STEPS, MAP_TOLERANCE)
@@ -160,6 +160,6 @@ def test_a_fixed_rule_keeps_its_own_minimum() -> None:
                                              method="riemann_left"))
     assert message == _message(lambda: check_n_steps(1, "riemann_left"))
     # explain checks against the quadrature it was given, as RIG does.
-    result = explain(model, images, target=0, n_steps=1, quadrature="gausslegendre",
+    result = explain(model, images, target=0, n_steps=1, method="gausslegendre",
                      exact=False)
-    assert set(result.items["model"][0]["methods"]) == {"rig", "ig"}
+    assert set(result.items["model"][0]["attributions"]) == {"rig", "ig"}

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from captum_rank.path import PathPlan, RankPath, _active_bands
+from captum_rank.path import PathPlan, PathWalk, _active_bands
 from captum_rank.quadrature import path_partition
 from captum_rank.schedules import (
     RankSchedule,
@@ -20,8 +20,8 @@ BOTH = PathPlan(pixels=True, ranks=True)
 
 
 def make_path(x: Tensor, baseline: Tensor, schedule: str = "sequential", n_steps: int = 7,
-              method: str = "riemann_middle", plan: PathPlan = BOTH) -> RankPath:
-    return RankPath(inputs=x, baseline=baseline, schedule=resolve_schedule(schedule),
+              method: str = "riemann_middle", plan: PathPlan = BOTH) -> PathWalk:
+    return PathWalk(inputs=x, baseline=baseline, schedule=resolve_schedule(schedule),
                     partition=path_partition(method, n_steps), plan=plan)
 
 
@@ -83,7 +83,7 @@ def test_active_bands_are_hulls_of_moving_components() -> None:
 
 def test_sequential_steps_touch_only_a_few_components() -> None:
     x = torch.rand(1, 1, 28, 28)
-    path = RankPath(inputs=x, baseline=torch.zeros(()), schedule=SequentialSchedule(),
+    path = PathWalk(inputs=x, baseline=torch.zeros(()), schedule=SequentialSchedule(),
                     partition=path_partition("riemann_middle", 56),
                     plan=PathPlan(pixels=True, ranks=False))
     widths = [hi - lo for lo, hi in path.bands]
@@ -92,7 +92,7 @@ def test_sequential_steps_touch_only_a_few_components() -> None:
 
 def test_straight_line_needs_no_decomposition() -> None:
     x = torch.rand(2, 1, 4, 4)
-    path = RankPath(inputs=x, baseline=torch.zeros(()), schedule=SpectralSchedule(1.0),
+    path = PathWalk(inputs=x, baseline=torch.zeros(()), schedule=SpectralSchedule(1.0),
                     partition=path_partition("gausslegendre", 3),
                     plan=PathPlan(pixels=True, ranks=False))
     assert path.straight and path.geometry.factors is None
@@ -109,22 +109,19 @@ class EqualWindows(RankSchedule):
 
 
 def test_straightness_is_derived_from_the_gates_not_declared() -> None:
-    # No `straight_line` flag: equal windows are detected as a straight line...
+    # Equal windows are detected as a straight line from the gates...
     x = torch.rand(2, 1, 5, 4)
     schedule = EqualWindows()
-    assert not schedule.straight_line
     path = make_path(x, torch.zeros(()), n_steps=4, plan=PathPlan(pixels=True, ranks=False))
-    straight = RankPath(inputs=x, baseline=torch.zeros(()), schedule=schedule,
+    straight = PathWalk(inputs=x, baseline=torch.zeros(()), schedule=schedule,
                         partition=path_partition("riemann_middle", 4),
                         plan=PathPlan(pixels=True, ranks=False))
     assert straight.straight and straight.geometry.factors is None and not path.straight
     gates = schedule.gates(straight.partition.nodes, torch.ones(4))[:, 0]
     for step in range(4):
         assert torch.allclose(straight.point(step), x * gates[step].float())
-    # ... and a schedule that declares itself straight but is not cannot fool the path.
-    liar = SequentialSchedule()
-    liar.straight_line = True
-    curved = RankPath(inputs=x, baseline=torch.zeros(()), schedule=liar,
+    # ... and unequal windows are not.
+    curved = PathWalk(inputs=x, baseline=torch.zeros(()), schedule=SequentialSchedule(),
                       partition=path_partition("riemann_middle", 4),
                       plan=PathPlan(pixels=True, ranks=False))
     assert not curved.straight
@@ -133,7 +130,7 @@ def test_straightness_is_derived_from_the_gates_not_declared() -> None:
 def test_points_must_be_walked_in_order_once_each() -> None:
     x = torch.rand(1, 1, 4, 4)
     path = make_path(x, torch.zeros(()), n_steps=3)
-    with pytest.raises(RuntimeError, match="out of order"):
+    with pytest.raises(RuntimeError, match=r"PathWalk\.point\(1\) called out of order"):
         path.point(1)
     path.point(0)
     with pytest.raises(RuntimeError, match="out of order"):
@@ -143,7 +140,7 @@ def test_points_must_be_walked_in_order_once_each() -> None:
     path.accumulate(0, torch.zeros_like(x))
     with pytest.raises(RuntimeError, match="out of order"):
         path.accumulate(0, torch.zeros_like(x))
-    with pytest.raises(RuntimeError, match="before the walk is over"):
+    with pytest.raises(RuntimeError, match=r"PathWalk\.pixels\(\) before the walk is over"):
         path.pixels()
 
 
@@ -165,7 +162,7 @@ def test_joint_points_use_one_svd_of_the_stacked_channels() -> None:
     torch.manual_seed(3)
     x, baseline = torch.rand(2, 3, 5, 4), torch.full((1, 3, 5, 4), 0.1)
     schedule = SpectralSchedule(0.5, channels="joint")
-    path = RankPath(inputs=x, baseline=baseline, schedule=schedule,
+    path = PathWalk(inputs=x, baseline=baseline, schedule=schedule,
                     partition=path_partition("riemann_middle", 4), plan=BOTH)
     stack = (x - baseline).reshape(2, 1, 15, 4)
     U, S, Vh = torch.linalg.svd(stack, full_matrices=False)

@@ -59,7 +59,8 @@ def test_spectral_with_full_overlap_is_linear() -> None:
     s = torch.tensor([4.0, 2.0, 1.0, 0.0])
     alphas = torch.rand(20, dtype=torch.float64)
     assert torch.allclose(SpectralSchedule(1.0).gates(alphas, s), LinearSchedule().gates(alphas, s))
-    assert SpectralSchedule(1.0).straight_line and not SpectralSchedule(0.5).straight_line
+    assert not torch.allclose(SpectralSchedule(0.5).gates(alphas, s),
+                              LinearSchedule().gates(alphas, s))
 
 
 def test_spectral_orders_by_singular_value() -> None:
@@ -151,9 +152,16 @@ def test_cosine_and_sigmoid_shapes_within_a_window() -> None:
 
 
 def test_shapes_only_curve_the_gates_of_a_straight_line() -> None:
-    assert not SpectralSchedule(1.0, shape="cosine").straight_line
-    assert not LinearSchedule(shape="sigmoid").straight_line
-    assert LinearSchedule(channels="joint").straight_line
+    # A shape walks the straight line at another speed: the gates stay equal across
+    # components, but are shape(a) rather than IG's a.
+    alphas = torch.linspace(0.0, 1.0, 9, dtype=torch.float64)
+    s = torch.tensor([4.0, 2.0, 1.0])
+    for schedule, is_a in ((SpectralSchedule(1.0, shape="cosine"), False),
+                           (LinearSchedule(shape="sigmoid"), False),
+                           (LinearSchedule(channels="joint"), True)):
+        gates = schedule.gates(alphas, s)
+        assert torch.equal(gates, gates[:, :1].expand_as(gates)), schedule
+        assert torch.allclose(gates, alphas[:, None].expand_as(gates)) == is_a, schedule
 
 
 @pytest.mark.parametrize("kwargs,error", [

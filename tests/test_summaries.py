@@ -74,17 +74,10 @@ def test_share_of_one_is_reached_despite_rounding() -> None:
     assert rank_for_share(values, 1.0) == 10
 
 
-def test_old_display_string_no_longer_controls_anything() -> None:
+def test_fell_back_is_a_flag_not_a_display_string() -> None:
     result = cumulative_share([1.0, -1.0])
     assert (result.requested, result.basis, result.fell_back) == ("signed", "abs", True)
     assert result.to_dict()["fell_back"] is True
-    # The visualisation keeps the v0.1 pair for old callers.
-    from captum_rank.visualization import cumulative_share as old
-
-    with pytest.warns(DeprecationWarning, match="captum_rank.summaries.cumulative_share"):
-        assert old([1.0, -1.0])[1] == "abs (total = 0)"
-        assert old([0.0])[1] == "zero"
-        assert old([2.0, 1.0])[1] == "signed"
 
 
 def test_normalized_spectrum_against_direct_division() -> None:

@@ -27,7 +27,6 @@ from matplotlib.figure import Figure
 
 from captum_rank import visualization as viz
 from captum_rank.checks import UserInputError, UserTypeError
-from captum_rank.rank_path import RankPathResult, rank_path
 from captum_rank.summaries import cumulative_share
 
 FAST = settings(max_examples=25, deadline=None)
@@ -412,22 +411,6 @@ def test_rank_spectrum_values_channels_and_share() -> None:
     np.testing.assert_allclose(_ydata(axes[0], 0), [0.75, 0.25, 0, 0])
 
 
-def test_cumulative_share_definition() -> None:
-    # The v0.1 pair, kept (deprecated) for old callers; summaries has the numbers now.
-    with pytest.warns(DeprecationWarning, match="captum_rank.summaries"):
-        share, kind = viz.cumulative_share([2.0, -1.0, 1.0])
-    np.testing.assert_allclose(share, [0.0, 1.0, 0.5, 1.0])
-    assert kind == "signed"
-    with pytest.warns(DeprecationWarning):
-        share, kind = viz.cumulative_share([1.0, -1.0])  # total 0: absolute share instead
-        np.testing.assert_allclose(share, [0.0, 0.5, 1.0])
-        assert kind == "abs (total = 0)"
-        share, kind = viz.cumulative_share(np.zeros(3))
-        np.testing.assert_array_equal(share, np.zeros(4))
-        assert kind == "zero"
-        assert viz.cumulative_share([1.0, -3.0], share="abs")[1] == "abs"
-
-
 @FAST
 @given(values=arrays(np.float64, st.integers(1, 12),
                      elements=st.floats(-1e3, 1e3, allow_nan=False)),
@@ -473,44 +456,8 @@ def test_rank_spectrum_zero_input_and_errors() -> None:
 
 
 # --------------------------------------------------------------------------------------
-# Rank path
+# Figures inside figures
 # --------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize(
-    "images",
-    [
-        np.random.default_rng(8).random((4, 1, H, W)),
-        torch.rand(4, 3, H, W),
-        np.random.default_rng(9).random((4, H, W, 3)) * 255,
-        np.random.default_rng(10).random((4, H, W)),
-        [torch.rand(H, W), np.zeros((H, W)), np.ones((H, W, 1)), torch.zeros(1, H, W)],
-    ],
-)
-def test_rank_path_arrays_layouts(images: object) -> None:
-    _fig, axes = viz.plot_rank_path_arrays(images, [0.1, 0.2, 0.3, 0.4], [0, 1, 2, 8],
-                                          use_pyplot=False)
-    assert len(axes) == 5
-    assert axes[1].get_title().startswith("k = 1")
-    assert "0.2" in axes[1].get_title()
-
-
-def test_rank_path_arrays_curve_and_errors() -> None:
-    images = np.zeros((3, H, W))  # constant images: no crash
-    _, axes = viz.plot_rank_path_arrays(images, [0, 0, 0], [0, 4, 8], curve_ranks=range(9),
-                                        curve_scores=np.zeros(9), use_pyplot=False)
-    assert len(_xdata(axes[-1], 0)) == 9
-    with pytest.raises(ValueError, match="same length"):
-        viz.plot_rank_path_arrays(images, [0, 1], [0, 4, 8], use_pyplot=False)
-    with pytest.raises(ValueError, match="curve_scores"):
-        viz.plot_rank_path_arrays(images, [0, 0, 0], [0, 4, 8], curve_ranks=[0, 1],
-                                  use_pyplot=False)
-    with pytest.raises(ValueError, match="images"):
-        viz.plot_rank_path_arrays(np.zeros((3, 2, 2, 2, 2)), [0, 0, 0], [0, 1, 2],
-                                  use_pyplot=False)
-    with pytest.raises(ValueError, match="value_range"):
-        viz.plot_rank_path_arrays(images, [0, 0, 0], [0, 4, 8], value_range=(1, 0),
-                                  use_pyplot=False)
-
 
 def test_multi_panel_plots_draw_into_subfigures() -> None:
     fig = Figure(figsize=(12, 8), layout="constrained")
@@ -521,77 +468,6 @@ def test_multi_panel_plots_draw_into_subfigures() -> None:
                                          fig=bottom)
     assert got is bottom and grid.shape == (1, 2)
     fig.canvas.draw()  # the whole composite renders
-
-
-def test_default_path_ranks() -> None:
-    for r in (1, 2, 7, 8, 28, 224):
-        ranks = viz.default_path_ranks(r)
-        assert ranks[0] == 0 and ranks[-1] == r and ranks == sorted(set(ranks))
-        assert len(ranks) <= 8
-    with pytest.raises(ValueError, match="r"):
-        viz.default_path_ranks(0)
-
-
-def _linear_model() -> torch.nn.Module:
-    torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(H * W, 5))
-
-
-def _path() -> RankPathResult:
-    return rank_path(_linear_model(), torch.rand(1, H, W), target=2, ranks=[0, 3, 8])
-
-
-def test_rank_path_plot_draws_the_result() -> None:
-    path = _path()
-    _, axes = viz.plot_rank_path(path, score="logit", use_pyplot=False)
-    assert len(axes) == 4
-    np.testing.assert_allclose(_ydata(axes[-1], 1), path.scores("logit"))  # the markers
-    np.testing.assert_allclose(_xdata(axes[-1], 1), path.ranks)
-    np.testing.assert_array_equal(_xdata(axes[-1], 0), np.arange(H + 1))  # the curve
-    np.testing.assert_allclose(_ydata(axes[-1], 0), path.curve_scores("logit"))
-    fig, axes = viz.plot_rank_path(path, class_names=list("abcde"), use_pyplot=False)
-    probs = _ydata(axes[-1], 0)
-    assert np.all((probs >= 0) & (probs <= 1))
-    assert fig.get_suptitle() == "rank path, target c"
-    assert axes[-1].get_ylabel() == "softmax probability of c"
-
-
-def test_rank_path_plot_runs_no_model() -> None:
-    path = _path()
-    # Nothing in the result can run a model; plotting it twice gives the same figure data.
-    _, a = viz.plot_rank_path(path, use_pyplot=False)
-    _, b = viz.plot_rank_path(RankPathResult.from_json(path.to_json()), use_pyplot=False)
-    np.testing.assert_allclose(_ydata(a[-1], 0), _ydata(b[-1], 0))
-
-
-def test_rank_path_plot_errors() -> None:
-    path = _path()
-    with pytest.raises(UserInputError, match="`score`"):
-        viz.plot_rank_path(path, score="margin", use_pyplot=False)
-    with pytest.raises(UserInputError, match="`class_names` has 2 names"):
-        viz.plot_rank_path(path, class_names=["a", "b"], use_pyplot=False)
-    with pytest.raises(UserTypeError, match="`class_names`"):
-        viz.plot_rank_path(path, class_names="abcde", use_pyplot=False)
-    with pytest.raises(UserTypeError, match="already computed"):
-        viz.plot_rank_path(path, torch.rand(1, H, W), use_pyplot=False)
-    with pytest.raises(UserTypeError, match="RankPathResult"):
-        viz.plot_rank_path(np.zeros((3, H, W)), use_pyplot=False)
-
-
-def test_rank_path_v01_call_still_works_with_a_warning() -> None:
-    model = _linear_model()
-    image = torch.rand(1, H, W)
-    with pytest.warns(DeprecationWarning, match="rank_path"):
-        _, axes = viz.plot_rank_path(model, image, 2, [0, 3, 8], baseline=0.0,
-                                     score="logit", use_pyplot=False)
-    expected = rank_path(model, image, target=2, ranks=[0, 3, 8])
-    np.testing.assert_allclose(_ydata(axes[-1], 1), expected.scores("logit"), atol=1e-6)
-    with pytest.warns(DeprecationWarning), pytest.raises(UserInputError, match="`target`"):
-        viz.plot_rank_path(model, image, 7, use_pyplot=False)
-    with pytest.raises(UserTypeError, match="unexpected keyword"):
-        viz.plot_rank_path(model, image, colour="red", use_pyplot=False)
-    with pytest.raises(UserTypeError, match="needs `image`"):
-        viz.plot_rank_path(model, use_pyplot=False)
 
 
 # --------------------------------------------------------------------------------------
@@ -681,13 +557,13 @@ class _SpectrumResult:
     """A stand-in with the attributes plot_spectrum_result reads (the audit's names)."""
 
     models: ClassVar = ["m"]
-    methods: ClassVar = {"walk": "arc_length", "straight": "linear", "x": "spectral"}
+    attributions: ClassVar = {"walk": "arc_length", "straight": "linear", "x": "spectral"}
     num_classes, n_images = 3, 2
     class_counts: ClassVar = {"m": {0: 1, 1: 1, 2: 0}}
     _sums = np.array([[3.0, 1.0, 0.0], [1.0, 2.0, 1.0], [0.0, 0.0, 0.0]])
 
-    def mean_spectrum(self, model: str, method: str, cls: int | None = None) -> np.ndarray:
-        scale = 1.0 + list(self.methods).index(method)
+    def mean_spectrum(self, model: str, attribution: str, cls: int | None = None) -> np.ndarray:
+        scale = 1.0 + list(self.attributions).index(attribution)
         if cls is None:
             return scale * self._sums.sum(axis=0) / self.n_images
         return scale * self._sums[cls] / self.class_counts["m"][cls]
@@ -704,13 +580,13 @@ def test_spectrum_result_is_driven_by_its_own_methods() -> None:
     assert labels == ["m (walk)", "m (straight)", "m (x)"]
     np.testing.assert_allclose(_ydata(axes[1], 0),
                                cumulative_share(result.mean_spectrum("m", "walk")).shares)
-    _, axes = viz.plot_spectrum_result(result, methods="straight", model="m",
+    _, axes = viz.plot_spectrum_result(result, attributions="straight", model="m",
                                        class_names=["T-shirt", "Trouser", "Pullover"],
                                        use_pyplot=False)
     legend = [t.get_text() for t in axes[-1].get_legend().get_texts()]
     assert legend == ["T-shirt", "Trouser"]  # the class without images is left out
     with pytest.raises(UserInputError, match="holds \\['walk', 'straight', 'x'\\]"):
-        viz.plot_spectrum_result(result, methods=["rig"], use_pyplot=False)
+        viz.plot_spectrum_result(result, attributions=["rig"], use_pyplot=False)
     with pytest.raises(UserInputError, match="`model`"):
         viz.plot_spectrum_result(result, model="natural", use_pyplot=False)
     with pytest.raises(UserInputError, match="`class_names` has 1 names"):
@@ -723,7 +599,7 @@ def test_spectrum_result_from_the_audit_with_any_method_names() -> None:
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(36, 3))
     data = (torch.rand(6, 1, 6, 6), torch.tensor([0, 1, 2, 0, 1, 2]))
-    result = rank_spectrum(model, data, methods={"curve": "arc_length", "line": "linear"},
+    result = rank_spectrum(model, data, attributions={"curve": "arc_length", "line": "linear"},
                            n_steps=4, progress=False)
     _, axes = viz.plot_spectrum_result(result, model="model", class_names=["a", "b", "c"],
                                        use_pyplot=False)
@@ -752,7 +628,7 @@ def test_accuracy_result_plot() -> None:
 # --------------------------------------------------------------------------------------
 
 MODULES = [
-    "normalize", "image", "bands", "spectrum", "path", "compare", "results", "overlay",
+    "normalize", "image", "bands", "spectrum", "rank_path", "compare", "results", "overlay",
     "_arrays", "_figures", "_labels",
 ]
 

@@ -40,14 +40,14 @@ from captum_rank.audit.ranks import check_ranks, default_ranks, parse_ranks, ran
 from captum_rank.audit.report import AuditReport, format_table, summary_rows, write_report
 from captum_rank.audit.sources import DataSource
 from captum_rank.audit.spectrum import (
-    DEFAULT_METHODS,
+    DEFAULT_ATTRIBUTIONS,
     RELIABILITY_TOLERANCE,
     RankSpectrumResult,
     rank_spectrum,
 )
 
 __all__ = [
-    "DEFAULT_METHODS",
+    "DEFAULT_ATTRIBUTIONS",
     "RELIABILITY_TOLERANCE",
     "AuditInputError",
     "AuditReport",

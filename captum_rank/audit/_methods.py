@@ -21,7 +21,7 @@ from captum_rank.attr import RankIntegratedGradients
 from captum_rank.audit.errors import AuditInputError
 from captum_rank.audit.settings import (
     MethodSpec,
-    default_quadrature,
+    default_method,
     default_schedule,
     schedule_id,
 )
@@ -31,8 +31,8 @@ from captum_rank.exact import check_exact
 from captum_rank.options import RigOptions
 from captum_rank.schedules import resolve_schedule
 
-__all__ = ["MethodRun", "admits_exact", "exact_curve", "exact_rows", "method_map", "plan_methods",
-           "quadrature_rule"]
+__all__ = ["MethodRun", "admits_exact", "exact_curve", "exact_rows", "integration_method",
+           "method_map", "plan_methods"]
 
 
 def exact_rows(internal_batch_size: int | None, n_steps: int, n_images: int) -> int:
@@ -56,28 +56,28 @@ def exact_rows(internal_batch_size: int | None, n_steps: int, n_images: int) -> 
     return internal_batch_size or max(1, n_steps) * n_images
 
 
-def method_map(methods: Mapping[str, MethodSpec] | None,
+def method_map(attributions: Mapping[str, MethodSpec] | None,
                default: Mapping[str, MethodSpec]) -> dict[str, MethodSpec]:
-    r"""The user's methods, or ``default``; refused when empty.
+    r"""The user's ``attributions``, or ``default``; refused when empty.
 
     Examples:
         >>> method_map(None, {"ig": "linear"})
         {'ig': 'linear'}
     """
-    chosen = dict(methods) if methods is not None else dict(default)
+    chosen = dict(attributions) if attributions is not None else dict(default)
     if not chosen:
-        raise AuditInputError("`methods` is empty; give e.g. {'rig': None, 'ig': 'linear'}.")
+        raise AuditInputError("`attributions` is empty; give e.g. {'rig': None, 'ig': 'linear'}.")
     return chosen
 
 
-def quadrature_rule(quadrature: str | None) -> str:
-    r"""The rule the audit integrates with: the user's, or :func:`default_quadrature`.
+def integration_method(method: str | None) -> str:
+    r"""The rule the audit integrates with: the user's ``method``, or :func:`default_method`.
 
     Examples:
-        >>> quadrature_rule(None), quadrature_rule("gausslegendre")
+        >>> integration_method(None), integration_method("gausslegendre")
         ('adaptive', 'gausslegendre')
     """
-    return quadrature if quadrature is not None else default_quadrature()
+    return method if method is not None else default_method()
 
 
 def admits_exact(spec: MethodSpec, images: Tensor) -> bool:
@@ -107,7 +107,7 @@ class MethodRun:
     Examples:
         >>> import torch
         >>> runs = plan_methods({"rig": None, "ig": "linear"}, torch.zeros(1, 1, 4, 4),
-        ...                     exact=True, n_steps=8, quadrature=None)
+        ...                     exact=True, n_steps=8, method=None)
         >>> runs["rig"].exact, runs["ig"].exact, runs["ig"].options.method
         (True, False, 'adaptive')
     """
@@ -154,33 +154,33 @@ class MethodRun:
         return ranks, delta
 
 
-def plan_methods(methods: Mapping[str, MethodSpec], images: Tensor, *, exact: bool,
-                 n_steps: int, quadrature: str | None,
+def plan_methods(attributions: Mapping[str, MethodSpec], images: Tensor, *, exact: bool,
+                 n_steps: int, method: str | None,
                  internal_batch_size: int | None = None,
                  map_tolerance: float | None = None) -> dict[str, MethodRun]:
     r"""Decide, once per method, exact or quadrature and with which options.
 
     Args:
-        methods (Mapping[str, MethodSpec]): ``{name: schedule}`` (:func:`method_map`).
+        attributions (Mapping[str, MethodSpec]): ``{name: schedule}`` (:func:`method_map`).
         images (Tensor): images like those to be attributed (their shape decides which
             schedules have an exact form).
         exact (bool): run exactly where the schedule admits it.
         n_steps (int): the quadrature's steps.
-        quadrature (str or None): the quadrature rule (None:
-            :func:`~captum_rank.audit.settings.default_quadrature`).
+        method (str or None): the quadrature rule, RIG's ``method`` (None:
+            :func:`~captum_rank.audit.settings.default_method`).
         internal_batch_size (int, optional): path points per forward pass.
         map_tolerance (float, optional): the map error the adaptive rule refines to
             (ignored by a fixed rule, which has no refinement).
 
     Returns:
-        dict: ``{name: MethodRun}`` in the order of ``methods``.
+        dict: ``{name: MethodRun}`` in the order of ``attributions``.
 
     Raises:
         UserInputError: an unknown schedule or rule, too few steps.
     """
-    rule = quadrature_rule(quadrature)
+    rule = integration_method(method)
     runs: dict[str, MethodRun] = {}
-    for name, spec in methods.items():
+    for name, spec in attributions.items():
         is_exact = exact and admits_exact(spec, images)
         options = None if is_exact else RigOptions(
             n_steps=n_steps, method=rule, internal_batch_size=internal_batch_size,

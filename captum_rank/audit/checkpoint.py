@@ -134,7 +134,7 @@ def digest_model(model: Any) -> str:
 _OPTIONS = {
     "n_steps": "--n-steps", "batch_size": "--batch-size",
     "internal_batch_size": "--internal-batch-size", "ranks": "--ranks",
-    "tolerance": "--tolerance", "models": "--model/--weights",
+    "reliability_tolerance": "--reliability-tolerance", "models": "--model/--weights",
     "data": "--data/--split/--limit/--seed", "world_size": "the number of processes",
 }
 

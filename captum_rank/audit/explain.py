@@ -2,13 +2,13 @@ r"""Explain a few images: IG and RIG maps, rank spectra, the rank path, and reli
 
 :func:`explain` is the library function behind ``captum-rank explain`` and the demo's
 image panels. For every model and image it records the predicted class (with its name
-and probability), attributes the target with every method of ``methods`` (by default
+and probability), attributes the target with every method of ``attributions`` (by default
 RIG and IG, which is RIG with ``schedule="linear"``; on natural photos RIG walks Spectral
-IG's path, whose maps converge in far fewer evaluations: :func:`default_methods`), and
+IG's path, whose maps converge in far fewer evaluations: :func:`default_attributions`), and
 keeps each method's pixel map, its rank spectrum
 (``attribute_with_ranks``, summed over channels) with ``k50``/``k90``, and its
 completeness error relative to the output change, ``|delta| / |F(x) - F(x')|``. Rank
-summaries whose relative error exceeds ``tolerance`` are marked unreliable. A small
+summaries whose relative error exceeds ``reliability_tolerance`` are marked unreliable. A small
 completeness error does not make a converged map, so every map also carries its
 estimated relative L2 error ``||A_n - A_{n/2}|| / ||A_n||`` and the evaluations it took:
 with the adaptive rule the map is refined until that estimate is at most
@@ -45,17 +45,17 @@ from captum_rank.audit._bands import band_items, check_bands
 from captum_rank.audit._methods import (
     MethodRun,
     exact_curve,
+    integration_method,
     method_map,
     plan_methods,
-    quadrature_rule,
 )
 from captum_rank.audit._models import as_model_dict, check_models_on_data, model_device
 from captum_rank.audit.errors import AuditInputError
 from captum_rank.audit.settings import (
-    PHOTO_METHODS,
+    PHOTO_ATTRIBUTIONS,
     PHOTO_SIZE,
     MethodSpec,
-    default_methods,
+    default_attributions,
 )
 from captum_rank.audit.statistics import relative_error
 from captum_rank.checks import (
@@ -77,8 +77,8 @@ from captum_rank.summaries import rank_for_share
 from captum_rank.svd import rank_points
 
 # default_path_ranks is rank_path's, re-exported: the one default for every rank path shown;
-# PHOTO_METHODS, PHOTO_SIZE and default_methods are the audit's settings, re-exported.
-__all__ = ["PHOTO_METHODS", "PHOTO_SIZE", "ExplainResult", "default_methods",
+# PHOTO_ATTRIBUTIONS, PHOTO_SIZE and default_attributions are the audit's settings, re-exported.
+__all__ = ["PHOTO_ATTRIBUTIONS", "PHOTO_SIZE", "ExplainResult", "default_attributions",
            "default_path_ranks", "explain"]
 
 _KIND = "rank-explanation"
@@ -90,11 +90,12 @@ class ExplainResult(_jsonio.JsonExport):
 
     Attributes:
         models: model names.
-        methods: ``{method name: schedule id}``.
+        attributions: ``{attribution name: schedule id}``.
         image_names: one name per image.
-        n_steps, quadrature, baseline, tolerance, map_tolerance: the settings.
+        n_steps, method, baseline, reliability_tolerance, map_tolerance: the settings
+            (``method``: the quadrature rule).
         items: ``{model: [per image: {image, target, target_name, prediction,
-            prediction_name, probability, target_probability, note, methods: {method:
+            prediction_name, probability, target_probability, note, attributions: {name:
             {delta, change, relative_error, reliable, map_error, map_converged,
             evaluations, rank_50, rank_90, spectrum}}, exact: {spectrum, delta, rank_50,
             rank_90}}]}``; ``exact`` (with ``exact=True``) is the rank-``k`` curve's exact
@@ -103,7 +104,7 @@ class ExplainResult(_jsonio.JsonExport):
             along the rank path.
         meta: free-form description.
         images: ``(N, C, H, W)`` inputs (not in the JSON).
-        maps: ``{model: {method: (N, C, H, W) attributions}}`` (not in the JSON).
+        maps: ``{model: {attribution: (N, C, H, W) attributions}}`` (not in the JSON).
         path_images: ``(K, C, H, W)`` rank-``k`` approximations of the path image (not in
             the JSON).
         band_maps: ``{model: (B, N, C, H, W)}`` rank-band maps (with ``bands=``; not in
@@ -113,20 +114,20 @@ class ExplainResult(_jsonio.JsonExport):
         >>> import torch
         >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
         >>> result = explain({"m": model}, torch.rand(2, 1, 4, 4), n_steps=4)
-        >>> sorted(result.items["m"][0]["methods"]), result.items["m"][0]["methods"]["ig"][
-        ...     "reliable"]
+        >>> first = result.items["m"][0]["attributions"]
+        >>> sorted(first), first["ig"]["reliable"]
         (['ig', 'rig'], True)
         >>> ExplainResult.from_json(result.to_json()).items == result.items
         True
     """
 
     models: list[str]
-    methods: dict[str, str]
+    attributions: dict[str, str]
     image_names: list[str]
     n_steps: int
-    quadrature: str
+    method: str
     baseline: float
-    tolerance: float
+    reliability_tolerance: float
     items: dict[str, list[dict[str, Any]]]
     path: dict[str, dict[str, Any]]
     meta: dict[str, Any] = field(default_factory=dict)
@@ -139,9 +140,9 @@ class ExplainResult(_jsonio.JsonExport):
     band_maps: dict[str, np.ndarray] = field(default_factory=dict, repr=False,
                                              compare=False)
 
-    def spectra(self, method: str) -> dict[str, np.ndarray]:
-        r"""``{model: (N, r)}`` rank spectra of ``method``, one row per image."""
-        return {m: np.asarray([item["methods"][method]["spectrum"] for item in items])
+    def spectra(self, attribution: str) -> dict[str, np.ndarray]:
+        r"""``{model: (N, r)}`` rank spectra of ``attribution``, one row per image."""
+        return {m: np.asarray([item["attributions"][attribution]["spectrum"] for item in items])
                 for m, items in self.items.items()}
 
     def exact_spectra(self) -> dict[str, np.ndarray]:
@@ -151,25 +152,26 @@ class ExplainResult(_jsonio.JsonExport):
                 for m, items in self.items.items() if items and "exact" in items[0]}
 
     def reliable(self) -> bool:
-        r"""Whether every rank summary of every model, image and method is reliable."""
+        r"""Whether every rank summary of every model, image and attribution is reliable."""
         return all(v["reliable"] for items in self.items.values() for item in items
-                   for v in item["methods"].values())
+                   for v in item["attributions"].values())
 
     def unconverged_maps(self) -> list[tuple[str, str, str, float]]:
-        r"""``(model, image, method, estimated map error)`` of every map above
+        r"""``(model, image, attribution, estimated map error)`` of every map above
         :attr:`map_tolerance` (empty for results written before map errors existed)."""
         return [(m, item["image"], meth, float(v["map_error"]))
                 for m, items in self.items.items() for item in items
-                for meth, v in item["methods"].items()
+                for meth, v in item["attributions"].items()
                 if not v.get("map_converged", True)]
 
     def to_dict(self) -> dict[str, Any]:
         r"""Plain JSON-able data (without the image and map arrays)."""
         return {
-            "kind": _KIND, "models": self.models, "methods": self.methods,
+            "kind": _KIND, "models": self.models, "attributions": self.attributions,
             "image_names": self.image_names, "n_steps": self.n_steps,
-            "quadrature": self.quadrature, "baseline": self.baseline,
-            "tolerance": self.tolerance, "map_tolerance": self.map_tolerance,
+            "method": self.method, "baseline": self.baseline,
+            "reliability_tolerance": self.reliability_tolerance,
+            "map_tolerance": self.map_tolerance,
             "items": self.items, "path": self.path, "meta": self.meta,
         }
 
@@ -182,10 +184,11 @@ class ExplainResult(_jsonio.JsonExport):
         """
         data = _jsonio.load_kind(source, _KIND, "rank explanation")
         return cls(
-            models=list(data["models"]), methods=dict(data["methods"]),
+            models=list(data["models"]), attributions=dict(data["attributions"]),
             image_names=list(data["image_names"]), n_steps=int(data["n_steps"]),
-            quadrature=str(data["quadrature"]), baseline=float(data["baseline"]),
-            tolerance=float(data["tolerance"]), items=dict(data["items"]),
+            method=str(data["method"]), baseline=float(data["baseline"]),
+            reliability_tolerance=float(data["reliability_tolerance"]),
+            items=dict(data["items"]),
             path=dict(data["path"]), meta=dict(data.get("meta", {})),
             map_tolerance=float(data.get("map_tolerance", MAP_TOLERANCE)),
         )
@@ -223,12 +226,12 @@ def explain(
     images: Tensor,
     *,
     target: int | Sequence[int] | Tensor | None = None,
-    methods: Mapping[str, MethodSpec] | None = None,
+    attributions: Mapping[str, MethodSpec] | None = None,
     n_steps: int = AUDIT_N_STEPS,
-    quadrature: str | None = None,
+    method: str | None = None,
     baseline: float = 0.0,
     internal_batch_size: int | None = None,
-    tolerance: float = RELIABILITY_TOLERANCE,
+    reliability_tolerance: float = RELIABILITY_TOLERANCE,
     map_tolerance: float = MAP_TOLERANCE,
     names: Sequence[str] | None = None,
     class_names: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
@@ -248,20 +251,22 @@ def explain(
             or :func:`captum_rank.audit.loading.load_images` to make them from files).
         target (int, sequence or Tensor, optional): the class to explain, for all images
             or one per image. Default: None, each model's prediction.
-        methods (dict, optional): ``{name: schedule}`` (None: the library's default).
-            Default: :func:`default_methods` (on natural photos RIG on the spectral path,
+        attributions (dict, optional): ``{name: schedule}`` of the attribution methods
+            (None: the library's default).
+            Default: :func:`default_attributions` (on natural photos RIG on the spectral path,
             whose maps converge in fewer evaluations; otherwise the library's default).
         n_steps (int, optional): model evaluations per image and method; with the
             adaptive rule (the default) the budget within which each map is refined
             until its estimated error is at most ``map_tolerance``; at least what the
             quadrature needs, as in RIG (:func:`~captum_rank.defaults.check_n_steps`).
             Default: 32.
-        quadrature (str, optional): the quadrature ``method`` of
-            ``attribute_with_ranks``. Default: the library's default (adaptive). A fixed
+        method (str, optional): the quadrature rule, RIG's ``method`` of
+            ``attribute_with_ranks``. Default:
+            :func:`~captum_rank.audit.settings.default_method` (adaptive). A fixed
             rule spends ``n_steps`` and, for the map error, ``n_steps // 2`` more.
         baseline (float, optional): constant baseline. Default: 0.
         internal_batch_size (int, optional): path points per forward pass.
-        tolerance (float, optional): relative completeness error above which a rank
+        reliability_tolerance (float, optional): relative completeness error above which a rank
             summary is unreliable. Default: 0.1.
         map_tolerance (float, optional): estimated relative L2 error of a map above which
             it is not converged (not drawn by the report). Default: 0.1.
@@ -302,15 +307,16 @@ def explain(
         >>> result = explain(model, torch.rand(1, 1, 4, 4), target=2, n_steps=4,
         ...                  class_names=["cat", "dog", "fish"])
         >>> item = result.items["model"][0]
-        >>> item["target"], item["target_name"], len(item["methods"]["rig"]["spectrum"])
+        >>> item["target"], item["target_name"], len(item["attributions"]["rig"]["spectrum"])
         (2, 'fish', 4)
     """
     guard = InputGuard(images, "images")
-    setup = _prepare(models, images, methods=methods, n_steps=n_steps, quadrature=quadrature,
+    setup = _prepare(models, images, attributions=attributions, n_steps=n_steps,
+                     method=method,
                      baseline=baseline, internal_batch_size=internal_batch_size,
-                     tolerance=tolerance, map_tolerance=map_tolerance, names=names,
-                     notes=notes, path_image=path_image, path_ranks=path_ranks, exact=exact,
-                     bands=bands, band_steps=band_steps)
+                     reliability_tolerance=reliability_tolerance, map_tolerance=map_tolerance,
+                     names=names, notes=notes, path_image=path_image, path_ranks=path_ranks,
+                     exact=exact, bands=bands, band_steps=band_steps)
     items: dict[str, list[dict[str, Any]]] = {}
     maps: dict[str, dict[str, np.ndarray]] = {}
     path: dict[str, dict[str, Any]] = {}
@@ -321,9 +327,11 @@ def explain(
         if found.band_maps is not None:
             band_maps[name] = found.band_maps
     result = ExplainResult(
-        models=list(setup.named), methods={meth: run.schedule for meth, run in setup.runs.items()},
-        image_names=setup.image_names, n_steps=setup.n_steps, quadrature=setup.quadrature,
-        baseline=setup.baseline, tolerance=setup.tolerance, items=items, path=path,
+        models=list(setup.named),
+        attributions={meth: run.schedule for meth, run in setup.runs.items()},
+        image_names=setup.image_names, n_steps=setup.n_steps, method=setup.method,
+        baseline=setup.baseline, reliability_tolerance=setup.reliability_tolerance,
+        items=items, path=path,
         meta=dict(meta or {}), map_tolerance=setup.map_tolerance,
         images=images.detach().cpu().numpy(), maps=maps,
         path_images={"approximations": setup.approximations.detach().cpu().numpy()},
@@ -343,10 +351,10 @@ class _Setup:
     width: int
     runs: dict[str, MethodRun]
     n_steps: int
-    quadrature: str
+    method: str
     baseline: float
     internal_batch_size: int | None
-    tolerance: float
+    reliability_tolerance: float
     map_tolerance: float
     exact: bool
     bands: tuple[bool, tuple[int, ...] | None]
@@ -371,19 +379,19 @@ def _check_images(images: Any) -> int:
     return int(images.shape[0])
 
 
-def _prepare(models: Any, images: Tensor, *, methods: Mapping[str, MethodSpec] | None,
-             n_steps: int, quadrature: str | None, baseline: float,
-             internal_batch_size: int | None, tolerance: float, map_tolerance: float,
+def _prepare(models: Any, images: Tensor, *, attributions: Mapping[str, MethodSpec] | None,
+             n_steps: int, method: str | None, baseline: float,
+             internal_batch_size: int | None, reliability_tolerance: float, map_tolerance: float,
              names: Sequence[str] | None, notes: Sequence[str | None] | None,
              path_image: int, path_ranks: Sequence[int] | None, exact: bool,
              bands: bool | Sequence[int], band_steps: int) -> _Setup:
     """Check every argument (in the order users see the errors) and decide the methods."""
     named = as_model_dict(models)
     n = _check_images(images)
-    n_steps = check_n_steps(n_steps, quadrature)
+    n_steps = check_n_steps(n_steps, method)
     internal_batch_size = optional_positive_int(internal_batch_size, "internal_batch_size")
     baseline = real(baseline, "baseline")
-    tolerance = real(tolerance, "tolerance", minimum=0.0)
+    reliability_tolerance = real(reliability_tolerance, "reliability_tolerance", minimum=0.0)
     map_tolerance = real(map_tolerance, "map_tolerance", minimum=0.0)
     exact = boolean(exact, "exact")
     checked_bands = check_bands(bands)
@@ -393,7 +401,7 @@ def _prepare(models: Any, images: Tensor, *, methods: Mapping[str, MethodSpec] |
         f"image {i}" for i in range(n)]
     if len(image_names) != n:
         raise AuditInputError(f"`names` has {len(image_names)} entries for {n} images.")
-    chosen = method_map(methods, default_methods(images))
+    chosen = method_map(attributions, default_attributions(images))
     x = images.to(model_device(next(iter(named.values()))))
     width = check_models_on_data(named, x[:2])
     r = int(min(x.shape[-2:]))
@@ -402,10 +410,10 @@ def _prepare(models: Any, images: Tensor, *, methods: Mapping[str, MethodSpec] |
     approximations = rank_points(x[path_image], ranks_on_path, baseline)
     # Maps need gradients: every method runs with the quadrature; exact spectra are the
     # rank-k curve's, computed on their own (exact_curve).
-    runs = plan_methods(chosen, x, exact=False, n_steps=n_steps, quadrature=quadrature,
+    runs = plan_methods(chosen, x, exact=False, n_steps=n_steps, method=method,
                         internal_batch_size=internal_batch_size, map_tolerance=map_tolerance)
-    return _Setup(named, x, width, runs, n_steps, quadrature_rule(quadrature), baseline,
-                  internal_batch_size, tolerance, map_tolerance, exact, checked_bands,
+    return _Setup(named, x, width, runs, n_steps, integration_method(method), baseline,
+                  internal_batch_size, reliability_tolerance, map_tolerance, exact, checked_bands,
                   band_steps, image_names, list(notes) if notes is not None else [None] * n,
                   path_image, ranks_on_path, approximations)
 
@@ -484,7 +492,7 @@ def _item(setup: _Setup, i: int, targets: Tensor, predictions: Tensor, probs: Te
         map_error = float(outcome.quality.errors[i])
         summary[meth] = {
             "delta": delta, "change": change, "relative_error": rel,
-            "reliable": rel <= setup.tolerance, "map_error": map_error,
+            "reliable": rel <= setup.reliability_tolerance, "map_error": map_error,
             "map_converged": map_error <= setup.map_tolerance,
             "evaluations": int(outcome.quality.evaluations[i]),
             "rank_50": rank_for_share(spectrum.numpy(), 0.5),
@@ -495,7 +503,7 @@ def _item(setup: _Setup, i: int, targets: Tensor, predictions: Tensor, probs: Te
         "image": setup.image_names[i], "target": t, "target_name": _label(classes, t),
         "prediction": p, "prediction_name": _label(classes, p),
         "probability": float(probs[i, p]), "target_probability": float(probs[i, t]),
-        "note": setup.notes[i], "methods": summary,
+        "note": setup.notes[i], "attributions": summary,
     }
     if exact is not None:
         curve = exact[0][i].numpy()

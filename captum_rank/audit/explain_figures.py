@@ -39,8 +39,8 @@ _SHARE_ALT = {
 
 def _columns(result: ExplainResult) -> dict[tuple[str, str], str]:
     several = len(result.models) > 1
-    return {(m, meth): (f"{m}\n" if several else "") + method_label(meth, result.methods[meth])
-            for m in result.models for meth in result.methods}
+    return {(m, meth): (f"{m}\n" if several else "") + method_label(meth, result.attributions[meth])
+            for m in result.models for meth in result.attributions}
 
 
 def _check(result: ExplainResult, image: int) -> int:
@@ -99,7 +99,7 @@ def plot_explained_image(
     maps: dict[str, Any] = {}
     notes: dict[str, str] = {}
     for (model, meth), label in _columns(result).items():
-        values = result.items[model][index]["methods"][meth]
+        values = result.items[model][index]["attributions"][meth]
         converged = values.get("map_converged", True)
         maps[label] = result.maps[model][meth][index] if converged else None
         if "map_error" in values:
@@ -142,9 +142,9 @@ def explained_image_alt(result: ExplainResult, image: int = 0, view: str = "blen
         cls = item["prediction_name"] or f"class {item['prediction']}"
         parts.append(f"{m}: predicted {cls} {item['probability']:.2f}")
     labels = ", ".join(label.replace("\n", " ") for label in _columns(result).values())
-    skipped = [f"{m} {method_label(meth, result.methods[meth])}" for m in result.models
-               for meth in result.methods
-               if not result.items[m][index]["methods"][meth].get("map_converged", True)]
+    skipped = [f"{m} {method_label(meth, result.attributions[meth])}" for m in result.models
+               for meth in result.attributions
+               if not result.items[m][index]["attributions"][meth].get("map_converged", True)]
     missing = f"; not drawn (not converged): {', '.join(skipped)}" if skipped else ""
     return (f"Image {result.image_names[index]} ({'; '.join(parts)}) beside its "
             f"attribution maps ({labels}) {_VIEW_ALT[view]}, {_SHARE_ALT[share]}{missing}.")

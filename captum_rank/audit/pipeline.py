@@ -43,14 +43,14 @@ def audit(
     ranks: Sequence[int] | None = None,
     labels: Tensor | None = None,
     spectrum_images: int = 200,
-    methods: Mapping[str, MethodSpec] | None = None,
+    attributions: Mapping[str, MethodSpec] | None = None,
     n_steps: int = AUDIT_N_STEPS,
     batch_size: int = 250,
     spectrum_batch_size: int = 16,
     internal_batch_size: int | None = None,
     num_classes: int | None = None,
     class_names: Sequence[str] | None = None,
-    tolerance: float = RELIABILITY_TOLERANCE,
+    reliability_tolerance: float = RELIABILITY_TOLERANCE,
     device: str | torch.device | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     progress: bool = True,
@@ -71,7 +71,7 @@ def audit(
             subset without reading images); taken from tensor data.
         spectrum_images (int, optional): images for the rank spectra (0 skips them).
             Default: 200.
-        methods (dict, optional): ``{name: schedule}`` for the spectra (None: the
+        attributions (dict, optional): ``{name: schedule}`` for the spectra (None: the
             library's default schedule). Default: RIG and IG.
         n_steps (int, optional): path steps. Default: 32.
         batch_size (int, optional): images per batch for accuracy. Default: 250.
@@ -80,7 +80,7 @@ def audit(
         num_classes (int, optional): the data's number of classes (the models must
             return that many scores).
         class_names (sequence of str, optional): names of the classes, for the report.
-        tolerance (float, optional): relative completeness error above which rank
+        reliability_tolerance (float, optional): relative completeness error above which rank
             summaries are unreliable. Default: 0.1.
         device: where the images go. Default: the first model's device.
         checkpoint (path, optional): resume file of the accuracy audit; the spectra use
@@ -132,10 +132,10 @@ def audit(
         else:
             subset = Subset(data, index.tolist())
         spectrum = rank_spectrum(
-            named, subset, methods=methods, n_steps=n_steps, num_classes=num_classes,
+            named, subset, attributions=attributions, n_steps=n_steps, num_classes=num_classes,
             internal_batch_size=internal_batch_size, batch_size=spectrum_batch_size,
             device=device, checkpoint=f"{os.fspath(checkpoint)}.spectrum" if checkpoint else None,
-            progress=progress, distributed=distributed, tolerance=tolerance,
+            progress=progress, distributed=distributed, reliability_tolerance=reliability_tolerance,
             meta={**info, "spectrum images": f"{len(index)}: {how}"})
         if "resumed from" in spectrum.meta:
             info["spectrum resumed from"] = spectrum.meta["resumed from"]

@@ -4,7 +4,7 @@ An :class:`AuditReport` bundles what one audit found (accuracy against rank, ran
 spectra, an explanation of a few images) with the class names and a description; the
 audit, ``captum-rank explain`` and the demo all write their folders with
 :func:`write_report`, which draws every figure from the results (plots never run a
-model) and marks rank summaries whose completeness error is above the stated tolerance
+model) and marks rank summaries whose completeness error is above the stated reliability_tolerance
 as unreliable, in the JSON and the HTML. :func:`summary_rows` and :func:`format_table`
 give the plain-text table the command line prints, with one column group per method of
 the result (nothing assumes the methods are called ``ig`` and ``rig``).
@@ -48,7 +48,7 @@ def summary_rows(
 ) -> list[dict[str, Any]]:
     r"""One row per model: accuracy, completeness and evidence ranks per method, rank accuracies.
 
-    Rank summaries whose relative completeness error exceeds the result's tolerance are
+    Rank summaries whose relative completeness error exceeds the result's reliability_tolerance are
     printed with a ``*`` (unreliable).
 
     Args:
@@ -255,11 +255,11 @@ def _save(fig: Any, path: Path) -> None:
     write_bytes(path, buffer.getvalue())
 
 
-def _reliability_note(tolerance: float) -> str:
+def _reliability_note(reliability_tolerance: float) -> str:
     return (
         f"Relative completeness error: |delta| / |F(x) - F(x')| with delta = "
-        f"sum(R) - (F(x) - F(x')); above {tolerance:g} the quadrature has not converged "
-        f"and the rank summaries (k50, k90, shares) are marked {_UNRELIABLE} unreliable: "
+        f"sum(R) - (F(x) - F(x')); above {reliability_tolerance:g} the quadrature has not "
+        f"converged and the rank summaries (k50, k90, shares) are marked {_UNRELIABLE} unreliable: "
         "raise n_steps."
     )
 
@@ -303,8 +303,8 @@ def _spectrum_section(spec: RankSpectrumResult, report: AuditReport, prefix: str
                       written: dict[str, Path]) -> str:
     from captum_rank.visualization import plot_rank_spectrum
 
-    curves = {f"{m} {method_label(meth, spec.methods[meth])}": spec.mean_spectrum(m, meth)
-              for meth in spec.methods for m in spec.models}
+    curves = {f"{m} {method_label(meth, spec.attributions[meth])}": spec.mean_spectrum(m, meth)
+              for meth in spec.attributions for m in spec.models}
     fig, _ = plot_rank_spectrum(curves, normalize="abs", use_pyplot=False,
                                 title=f"mean rank spectra, {spec.n_images} images")
     name = f"{prefix}rank_spectrum.png"
@@ -316,14 +316,14 @@ def _spectrum_section(spec: RankSpectrumResult, report: AuditReport, prefix: str
     names = report.class_names
     for m in spec.models:
         counts = spec.class_counts.get(m, {})
-        first = next(iter(spec.methods))
+        first = next(iter(spec.attributions))
         if not counts or not spec.class_sums.get(first, {}).get(m):
             continue
         by_class = {(names[c] if names and c < len(names) else f"class {c}"):
                     spec.mean_spectrum(m, first, c) for c in sorted(counts)}
         fig, _ = plot_rank_spectrum(
             by_class, normalize="abs", use_pyplot=False,
-            title=f"{m}: {method_label(first, spec.methods[first])} rank spectrum by class")
+            title=f"{m}: {method_label(first, spec.attributions[first])} rank spectrum by class")
         file = f"{prefix}rank_spectrum_{_slug(m)}_by_class.png"
         _save(fig, out / file)
         written[f"{prefix}spectrum_by_class_png:{m}"] = out / file
@@ -332,15 +332,15 @@ def _spectrum_section(spec: RankSpectrumResult, report: AuditReport, prefix: str
              "k50": _rank_cell(vals["rank_50"], vals["reliable"]),
              "k90": _rank_cell(vals["rank_90"], vals["reliable"]),
              "mean |delta|": vals["mean_abs_delta"], "relative error": vals["relative_error"],
-             f"images > {spec.tolerance:g}": vals["over_tolerance"],
+             f"images > {spec.reliability_tolerance:g}": vals["over_reliability_tolerance"],
              "reliable": "yes" if vals["reliable"] else "NO"}
             for m, per in spec.summary().items() for meth, vals in per.items()]
     return (
         "<h3>Rank spectra</h3>"
         f"<p>{spec.n_images} images, each attributed to its label (unlabelled: the model's "
-        f"prediction), {spec.n_steps} steps ({spec.quadrature}), baseline {spec.baseline:g}. "
+        f"prediction), {spec.n_steps} steps ({spec.method}), baseline {spec.baseline:g}. "
         "k50 / k90: the smallest k whose first k singular components carry 50% / 90% of "
-        f"the mean attribution. {html.escape(_reliability_note(spec.tolerance))}</p>"
+        f"the mean attribution. {html.escape(_reliability_note(spec.reliability_tolerance))}</p>"
         + _html_table(rows) + "".join(parts)
     )
 
@@ -362,9 +362,9 @@ def _explain_section(ex: ExplainResult, report: AuditReport, prefix: str, out: P
             parts.append(_img(name, explained_image_alt(ex, i, view=view, share=share)))
     fig: Any
     curves = {}
-    for meth in ex.methods:
+    for meth in ex.attributions:
         for m, rows_ in ex.spectra(meth).items():
-            curves[f"{m} {method_label(meth, ex.methods[meth])}"] = rows_.mean(axis=0)
+            curves[f"{m} {method_label(meth, ex.attributions[meth])}"] = rows_.mean(axis=0)
     for m, rows_ in ex.exact_spectra().items():
         curves[f"{m} exact (rank-k curve)"] = rows_.mean(axis=0)
     fig, _ = plot_rank_spectrum(curves, normalize="abs", use_pyplot=False,
@@ -397,8 +397,8 @@ def _explain_section(ex: ExplainResult, report: AuditReport, prefix: str, out: P
                 "p": item["probability"],
                 "target": f"{item['target_name'] or item['target']}",
             }
-            for meth, vals in item["methods"].items():
-                label = method_label(meth, ex.methods[meth])
+            for meth, vals in item["attributions"].items():
+                label = method_label(meth, ex.attributions[meth])
                 row[f"{label} rel.err"] = vals["relative_error"]
                 if "map_error" in vals:
                     row[f"{label} map err"] = _map_cell(vals)
@@ -414,7 +414,7 @@ def _explain_section(ex: ExplainResult, report: AuditReport, prefix: str, out: P
     warn = "".join(f'<p class="warn">Warning: {html.escape(n)}</p>' for n in notes)
     return (
         "<h3>Explained images</h3>" + warn
-        + f"<p>{html.escape(_reliability_note(ex.tolerance))} "
+        + f"<p>{html.escape(_reliability_note(ex.reliability_tolerance))} "
         + html.escape(_map_note(ex.map_tolerance))
         + (html.escape(" exact k50/k90: from the exact rank spectrum of the rank-k curve, "
                        "F(x_k) - F(x_{k-1}) (r + 1 forward passes, no quadrature error).")

@@ -2,15 +2,15 @@ r"""The audit's settings: its default methods, their names, and the defaults it 
 
 What :func:`~captum_rank.audit.spectrum.rank_spectrum`, :func:`~captum_rank.audit.explain`
 and the report agree on before any image is attributed: which methods run by default
-(:data:`DEFAULT_METHODS`, :data:`PHOTO_METHODS` on natural photos), how a method's
+(:data:`DEFAULT_ATTRIBUTIONS`, :data:`PHOTO_ATTRIBUTIONS` on natural photos), how a method's
 schedule is named (:func:`schedule_id`) and labelled (:func:`method_label`), and the
 library's defaults they fall back to (:func:`default_schedule`,
-:func:`default_quadrature`, :data:`RELIABILITY_TOLERANCE`, :data:`MAP_TOLERANCE`, named
+:func:`default_method`, :data:`RELIABILITY_TOLERANCE`, :data:`MAP_TOLERANCE`, named
 once in :mod:`captum_rank.defaults`). How a method is then run, exactly or with the
 quadrature, is decided in :mod:`captum_rank.audit._methods`.
 
 Examples:
-    >>> DEFAULT_METHODS, PHOTO_METHODS
+    >>> DEFAULT_ATTRIBUTIONS, PHOTO_ATTRIBUTIONS
     ({'rig': None, 'ig': 'linear'}, {'rig': 'spectral', 'ig': 'linear'})
 """
 
@@ -27,15 +27,15 @@ from captum_rank.defaults import (
 from captum_rank.schedules import RankSchedule
 
 __all__ = [
-    "DEFAULT_METHODS",
+    "DEFAULT_ATTRIBUTIONS",
     "MAP_TOLERANCE",
     "PER_CLASS_LIMIT",
-    "PHOTO_METHODS",
+    "PHOTO_ATTRIBUTIONS",
     "PHOTO_SIZE",
     "RELIABILITY_TOLERANCE",
     "MethodSpec",
-    "default_methods",
-    "default_quadrature",
+    "default_attributions",
+    "default_method",
     "default_schedule",
     "method_label",
     "schedule_id",
@@ -47,7 +47,7 @@ MethodSpec = str | RankSchedule | None
 
 #: The default methods: RIG with the library's default schedule (``None``), and IG
 #: decomposed over the singular components (``"linear"``).
-DEFAULT_METHODS: dict[str, str | None] = {"rig": None, "ig": "linear"}
+DEFAULT_ATTRIBUTIONS: dict[str, str | None] = {"rig": None, "ig": "linear"}
 
 #: The methods :func:`~captum_rank.audit.explain` uses on natural photos: RIG on Spectral
 #: IG's path and IG. Measured on 20 ImageNet photos (EfficientNet-Lite0;
@@ -56,7 +56,7 @@ DEFAULT_METHODS: dict[str, str | None] = {"rig": None, "ig": "linear"}
 #: about 42), and the spectral path's DiffID is the higher one (the faithfulness page).
 #: Its rank attributions still say which components carry the output (the strongest
 #: enter first).
-PHOTO_METHODS: dict[str, MethodSpec] = {"rig": "spectral", "ig": "linear"}
+PHOTO_ATTRIBUTIONS: dict[str, MethodSpec] = {"rig": "spectral", "ig": "linear"}
 
 #: Colour images at least this many pixels a side count as natural photos.
 PHOTO_SIZE = 64
@@ -79,8 +79,8 @@ def default_schedule() -> str:
     return DEFAULT_SCHEDULE
 
 
-def default_quadrature() -> str:
-    r"""The quadrature ``method`` the audit integrates every method with when none is given.
+def default_method() -> str:
+    r"""The quadrature rule (RIG's ``method``) the audit integrates with when none is given.
 
     RIG's own default (``method=None``) is this rule on rank paths and Captum's
     ``gausslegendre`` on the straight line; the audit passes the rule explicitly, so that
@@ -90,19 +90,19 @@ def default_quadrature() -> str:
         str: its name.
 
     Examples:
-        >>> isinstance(default_quadrature(), str)
+        >>> isinstance(default_method(), str)
         True
     """
     return ADAPTIVE
 
 
-def default_methods(images: Tensor) -> dict[str, MethodSpec]:
+def default_attributions(images: Tensor) -> dict[str, MethodSpec]:
     r"""The methods :func:`~captum_rank.audit.explain` uses when none are given, from the
     images' shape.
 
     Natural photos (3 channels, at least :data:`PHOTO_SIZE` pixels a side) get
-    :data:`PHOTO_METHODS`; anything else the library's default RIG and IG
-    (:data:`DEFAULT_METHODS`).
+    :data:`PHOTO_ATTRIBUTIONS`; anything else the library's default RIG and IG
+    (:data:`DEFAULT_ATTRIBUTIONS`).
 
     Args:
         images (Tensor): ``(N, C, H, W)`` model inputs.
@@ -112,13 +112,13 @@ def default_methods(images: Tensor) -> dict[str, MethodSpec]:
 
     Examples:
         >>> import torch
-        >>> default_methods(torch.zeros(1, 3, 224, 224))
+        >>> default_attributions(torch.zeros(1, 3, 224, 224))
         {'rig': 'spectral', 'ig': 'linear'}
-        >>> default_methods(torch.zeros(1, 1, 28, 28))
+        >>> default_attributions(torch.zeros(1, 1, 28, 28))
         {'rig': None, 'ig': 'linear'}
     """
     photo = images.dim() == 4 and images.shape[1] == 3 and min(images.shape[-2:]) >= PHOTO_SIZE
-    return dict(PHOTO_METHODS if photo else DEFAULT_METHODS)
+    return dict(PHOTO_ATTRIBUTIONS if photo else DEFAULT_ATTRIBUTIONS)
 
 
 def schedule_id(schedule: MethodSpec) -> str:

@@ -4,7 +4,7 @@ For every image ``x`` with target ``y`` (its label; the model's own prediction f
 unlabelled image) and every model, the audit computes the rank attributions
 ``R = RankIntegratedGradients(model).attribute_ranks(x, target=y, schedule=...)`` (summed
 over channels: ``R_i`` is the part of ``F_y(x) - F_y(x')`` carried by singular component
-``i`` of ``x - x'``), for each entry of ``methods`` (``{name: schedule}``). By default:
+``i`` of ``x - x'``), for each entry of ``attributions`` (``{name: schedule}``). By default:
 
 * ``"rig"``: RIG with the library's default schedule (whatever
   :meth:`~captum_rank.attr.RankIntegratedGradients.attribute_ranks` uses when no
@@ -30,7 +30,7 @@ records which in :attr:`RankSpectrumResult.exact` and in each summary row. The r
 summaries
 (``k50``, ``k90``, :func:`~captum_rank.summaries.rank_for_share` of the mean spectrum)
 are marked **unreliable** when the relative completeness error
-``sum |delta| / sum |F_y(x) - F_y(x')|`` exceeds ``tolerance`` (default
+``sum |delta| / sum |F_y(x) - F_y(x')|`` exceeds ``reliability_tolerance`` (default
 :data:`RELIABILITY_TOLERANCE`): the quadrature has not converged, so the split of the
 output over the components is not trustworthy either; raise ``n_steps``.
 """
@@ -55,9 +55,9 @@ from captum_rank.audit import _jsonio
 from captum_rank.audit._methods import (
     MethodRun,
     exact_rows,
+    integration_method,
     method_map,
     plan_methods,
-    quadrature_rule,
 )
 from captum_rank.audit._models import (
     as_model_dict,
@@ -70,12 +70,12 @@ from captum_rank.audit.checkpoint import digest_model
 from captum_rank.audit.distributed import Shard, current_shard
 from captum_rank.audit.errors import AuditInputError
 from captum_rank.audit.settings import (
-    DEFAULT_METHODS,
+    DEFAULT_ATTRIBUTIONS,
     MAP_TOLERANCE,
     PER_CLASS_LIMIT,
     RELIABILITY_TOLERANCE,
     MethodSpec,
-    default_quadrature,
+    default_method,
     default_schedule,
     method_label,
 )
@@ -93,13 +93,13 @@ from captum_rank.summaries import rank_for_share
 # The settings, the exact-or-quadrature decision and the statistics live in their own
 # modules; their public names are re-exported here, where they were first defined.
 __all__ = [
-    "DEFAULT_METHODS",
+    "DEFAULT_ATTRIBUTIONS",
     "MAP_TOLERANCE",
     "PER_CLASS_LIMIT",
     "RELIABILITY_TOLERANCE",
     "MethodSpec",
     "RankSpectrumResult",
-    "default_quadrature",
+    "default_method",
     "default_schedule",
     "exact_rows",
     "method_label",
@@ -116,42 +116,44 @@ def _int_keys(obj: Mapping[str, Any], convert: Callable[[Any], Any]) -> dict[int
 
 @dataclass
 class RankSpectrumResult(_jsonio.JsonExport):
-    r"""Mean rank attributions per model and method (and per class), with their reliability.
+    r"""Mean rank attributions per model and attribution (and per class), and their reliability.
 
     Attributes:
         models: model names.
-        methods: ``{method name: schedule id}``, e.g. ``{"rig": "arc_length",
+        attributions: ``{attribution name: schedule id}``, e.g. ``{"rig": "arc_length",
             "ig": "linear"}``.
         r: number of rank components, ``min(H, W)``.
         num_classes: number of classes (model outputs).
         n_images: number of images.
         n_steps: path steps.
-        quadrature: Captum's quadrature ``method``.
+        method: the quadrature rule (RIG's and Captum's ``method``).
         baseline: the constant baseline ``x'``.
-        tolerance: the relative completeness error above which summaries are unreliable.
-        sums: ``{method: {model: sum over images of R}}`` (``r`` floats).
+        reliability_tolerance: the relative completeness error above which summaries are
+            unreliable.
+        sums: ``{attribution: {model: sum over images of R}}`` (``r`` floats).
         abs_sums: the same for ``|R|`` (per image, after summing channels).
-        abs_delta_sums: ``{method: {model: sum over images of |delta|}}``.
-        abs_change_sums: ``{method: {model: sum over images of |F_y(x) - F_y(x')|}}``.
-        over_tolerance: ``{method: {model: images whose own relative error exceeds
-            tolerance}}``.
-        class_sums: ``{method: {model: {class: sum of R over its images}}}``, only for
+        abs_delta_sums: ``{attribution: {model: sum over images of |delta|}}``.
+        abs_change_sums: ``{attribution: {model: sum over images of |F_y(x) - F_y(x')|}}``.
+        over_reliability_tolerance: ``{attribution: {model: images whose own relative
+            error exceeds reliability_tolerance}}``.
+        class_sums: ``{attribution: {model: {class: sum of R over its images}}}``, only for
             classes that have images (empty when per-class sums were not kept).
         class_counts: ``{model: {class: images}}`` (targets can differ between models
             for unlabelled images).
-        timings: seconds per method and model (``{method: {model: s}}``) and ``total``.
+        timings: seconds per attribution and model (``{attribution: {model: s}}``) and
+            ``total``.
         meta: free-form description.
-        exact: ``{method: True}`` for the methods computed exactly by forward passes
-            (``n_steps`` and ``quadrature`` do not apply to them; their ``delta`` is float
-            rounding), ``False`` for those integrated with the quadrature.
+        exact: ``{attribution: True}`` for the attributions computed exactly by forward
+            passes (``n_steps`` and ``method`` do not apply to them; their ``delta`` is
+            float rounding), ``False`` for those integrated with the quadrature.
 
     Examples:
         >>> result = RankSpectrumResult(
-        ...     models=["m"], methods={"rig": "sequential"}, r=3, num_classes=2, n_images=2,
-        ...     n_steps=8, quadrature="gausslegendre", baseline=0.0, tolerance=0.1,
+        ...     models=["m"], attributions={"rig": "sequential"}, r=3, num_classes=2, n_images=2,
+        ...     n_steps=8, method="gausslegendre", baseline=0.0, reliability_tolerance=0.1,
         ...     sums={"rig": {"m": [4.0, 3.0, 1.0]}}, abs_sums={"rig": {"m": [4.0, 3.0, 1.0]}},
         ...     abs_delta_sums={"rig": {"m": 0.2}}, abs_change_sums={"rig": {"m": 8.0}},
-        ...     over_tolerance={"rig": {"m": 0}})
+        ...     over_reliability_tolerance={"rig": {"m": 0}})
         >>> result.mean_spectrum("m", "rig").tolist()
         [2.0, 1.5, 0.5]
         >>> result.rank_explaining("m", 0.5, "rig"), result.reliable("m", "rig")
@@ -161,38 +163,38 @@ class RankSpectrumResult(_jsonio.JsonExport):
     """
 
     models: list[str]
-    methods: dict[str, str]
+    attributions: dict[str, str]
     r: int
     num_classes: int
     n_images: int
     n_steps: int
-    quadrature: str
+    method: str
     baseline: float
-    tolerance: float
+    reliability_tolerance: float
     sums: dict[str, dict[str, list[float]]]
     abs_sums: dict[str, dict[str, list[float]]]
     abs_delta_sums: dict[str, dict[str, float]]
     abs_change_sums: dict[str, dict[str, float]]
-    over_tolerance: dict[str, dict[str, int]]
+    over_reliability_tolerance: dict[str, dict[str, int]]
     class_sums: dict[str, dict[str, dict[int, list[float]]]] = field(default_factory=dict)
     class_counts: dict[str, dict[int, int]] = field(default_factory=dict)
     timings: dict[str, Any] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
     exact: dict[str, bool] = field(default_factory=dict)
 
-    def _check(self, model: str, method: str) -> None:
-        if method not in self.sums:
-            raise KeyError(f"unknown method {method!r}; audited: {list(self.sums)}.")
-        if model not in self.sums[method]:
+    def _check(self, model: str, attribution: str) -> None:
+        if attribution not in self.sums:
+            raise KeyError(f"unknown attribution {attribution!r}; audited: {list(self.sums)}.")
+        if model not in self.sums[attribution]:
             raise KeyError(f"unknown model {model!r}; audited: {self.models}.")
 
-    def mean_spectrum(self, model: str, method: str, cls: int | None = None,
+    def mean_spectrum(self, model: str, attribution: str, cls: int | None = None,
                       absolute: bool = False) -> np.ndarray:
         r"""The mean rank attribution ``R`` over images (of class ``cls``, or all).
 
         Args:
             model (str): a model name.
-            method (str): a method name (a key of :attr:`methods`).
+            attribution (str): an attribution name (a key of :attr:`attributions`).
             cls (int, optional): a class index (needs per-class sums), or None for all.
             absolute (bool, optional): average ``|R|`` instead of ``R`` (all images only).
 
@@ -200,71 +202,72 @@ class RankSpectrumResult(_jsonio.JsonExport):
             np.ndarray: ``(r,)`` float64.
 
         Raises:
-            KeyError: unknown model or method.
+            KeyError: unknown model or attribution.
             ValueError: no images, or a class without images (or without per-class sums).
         """
-        self._check(model, method)
+        self._check(model, attribution)
         if cls is None:
             if self.n_images == 0:
                 raise ValueError("the audit holds no images.")
-            table = (self.abs_sums if absolute else self.sums)[method][model]
+            table = (self.abs_sums if absolute else self.sums)[attribution][model]
             return np.asarray(table, dtype=np.float64) / self.n_images
         count = self.class_counts.get(model, {}).get(cls, 0)
-        per_class = self.class_sums.get(method, {}).get(model, {})
+        per_class = self.class_sums.get(attribution, {}).get(model, {})
         if not count or cls not in per_class:
             raise ValueError(
                 f"class {cls} has no images in this audit (or per-class sums were not kept)."
             )
         return np.asarray(per_class[cls], dtype=np.float64) / count
 
-    def rank_explaining(self, model: str, share: float, method: str,
+    def rank_explaining(self, model: str, share: float, attribution: str,
                         cls: int | None = None) -> int | None:
         r"""The rank that explains ``share`` of the output, on the mean spectrum.
 
         The smallest ``k`` with ``cumsum(R)[k-1] / sum(R) >= share``
         (:func:`~captum_rank.summaries.rank_for_share`); None for an all-zero spectrum.
         """
-        return rank_for_share(self.mean_spectrum(model, method, cls), share)
+        return rank_for_share(self.mean_spectrum(model, attribution, cls), share)
 
-    def mean_abs_delta(self, model: str, method: str) -> float:
+    def mean_abs_delta(self, model: str, attribution: str) -> float:
         r"""Mean ``|sum(R) - (F_y(x) - F_y(x'))|`` over the images (quadrature error)."""
-        self._check(model, method)
+        self._check(model, attribution)
         if not self.n_images:
             raise ValueError("the audit holds no images.")
-        return self.abs_delta_sums[method][model] / self.n_images
+        return self.abs_delta_sums[attribution][model] / self.n_images
 
-    def relative_error(self, model: str, method: str) -> float:
+    def relative_error(self, model: str, attribution: str) -> float:
         r"""``sum |delta| / sum |F_y(x) - F_y(x')|`` over the images."""
-        self._check(model, method)
-        return relative_error(self.abs_delta_sums[method][model],
-                              self.abs_change_sums[method][model])
+        self._check(model, attribution)
+        return relative_error(self.abs_delta_sums[attribution][model],
+                              self.abs_change_sums[attribution][model])
 
-    def reliable(self, model: str, method: str) -> bool:
-        r"""Whether :meth:`relative_error` is at most :attr:`tolerance`."""
-        return self.relative_error(model, method) <= self.tolerance
+    def reliable(self, model: str, attribution: str) -> bool:
+        r"""Whether :meth:`relative_error` is at most :attr:`reliability_tolerance`."""
+        return self.relative_error(model, attribution) <= self.reliability_tolerance
 
     def summary(self) -> dict[str, dict[str, dict[str, Any]]]:
-        r"""``{model: {method: {...}}}``: the numbers every report prints.
+        r"""``{model: {attribution: {...}}}``: the numbers every report prints.
 
         Keys: ``schedule``, ``exact`` (forward-pass exact or quadrature), ``rank_50``,
-        ``rank_90``, ``mean_abs_delta``, ``relative_error``, ``over_tolerance`` (images),
-        ``reliable`` and ``mean_total``
-        (the mean of ``sum(R)``, about ``F_y(x) - F_y(x')``).
+        ``rank_90``, ``mean_abs_delta``, ``relative_error``,
+        ``over_reliability_tolerance`` (images), ``reliable`` and ``mean_total`` (the mean
+        of ``sum(R)``, about ``F_y(x) - F_y(x')``).
         """
         out: dict[str, dict[str, dict[str, Any]]] = {}
         for model in self.models:
             out[model] = {}
-            for method in self.sums:
-                spectrum = self.mean_spectrum(model, method)
-                out[model][method] = {
-                    "schedule": self.methods[method],
-                    "exact": bool(self.exact.get(method, False)),
+            for attribution in self.sums:
+                spectrum = self.mean_spectrum(model, attribution)
+                out[model][attribution] = {
+                    "schedule": self.attributions[attribution],
+                    "exact": bool(self.exact.get(attribution, False)),
                     "rank_50": rank_for_share(spectrum, 0.5),
                     "rank_90": rank_for_share(spectrum, 0.9),
-                    "mean_abs_delta": self.mean_abs_delta(model, method),
-                    "relative_error": self.relative_error(model, method),
-                    "over_tolerance": self.over_tolerance[method][model],
-                    "reliable": self.reliable(model, method),
+                    "mean_abs_delta": self.mean_abs_delta(model, attribution),
+                    "relative_error": self.relative_error(model, attribution),
+                    "over_reliability_tolerance":
+                        self.over_reliability_tolerance[attribution][model],
+                    "reliable": self.reliable(model, attribution),
                     "mean_total": float(spectrum.sum()),
                 }
         return out
@@ -275,8 +278,8 @@ class RankSpectrumResult(_jsonio.JsonExport):
         out["kind"] = _KIND
         out["summary"] = self.summary()
         out["mean_spectra"] = {
-            method: {m: self.mean_spectrum(m, method).tolist() for m in self.models}
-            for method in self.sums
+            attribution: {m: self.mean_spectrum(m, attribution).tolist() for m in self.models}
+            for attribution in self.sums
         }
         return out
 
@@ -298,19 +301,19 @@ class RankSpectrumResult(_jsonio.JsonExport):
 
         return cls(
             models=list(data["models"]),
-            methods={k: str(v) for k, v in data["methods"].items()},
+            attributions={k: str(v) for k, v in data["attributions"].items()},
             r=int(data["r"]),
             num_classes=int(data["num_classes"]),
             n_images=int(data["n_images"]),
             n_steps=int(data["n_steps"]),
-            quadrature=str(data["quadrature"]),
+            method=str(data["method"]),
             baseline=float(data["baseline"]),
-            tolerance=float(data["tolerance"]),
+            reliability_tolerance=float(data["reliability_tolerance"]),
             sums=per(data["sums"], floats),
             abs_sums=per(data["abs_sums"], floats),
             abs_delta_sums=per(data["abs_delta_sums"], float),
             abs_change_sums=per(data["abs_change_sums"], float),
-            over_tolerance=per(data["over_tolerance"], int),
+            over_reliability_tolerance=per(data["over_reliability_tolerance"], int),
             class_sums=per(data.get("class_sums", {}),
                            lambda v: _int_keys(v, floats)),
             class_counts={m: _int_keys(v, int) for m, v in data.get("class_counts", {}).items()},
@@ -324,9 +327,9 @@ def rank_spectrum(
     models: Callable[..., Tensor] | Mapping[str, Callable[..., Tensor]],
     data: tuple[Tensor, Tensor] | Dataset[Any] | Sequence[Any],
     *,
-    methods: Mapping[str, MethodSpec] | None = None,
+    attributions: Mapping[str, MethodSpec] | None = None,
     n_steps: int = AUDIT_N_STEPS,
-    quadrature: str | None = None,
+    method: str | None = None,
     baseline: float = 0.0,
     num_classes: int | None = None,
     internal_batch_size: int | None = None,
@@ -338,7 +341,7 @@ def rank_spectrum(
     progress: bool = True,
     distributed: bool | None = None,
     meta: Mapping[str, Any] | None = None,
-    tolerance: float = RELIABILITY_TOLERANCE,
+    reliability_tolerance: float = RELIABILITY_TOLERANCE,
     per_class: bool | None = None,
     exact: bool = True,
 ) -> RankSpectrumResult:
@@ -352,13 +355,13 @@ def rank_spectrum(
         models: one model or ``{name: model}`` (``(N, C, H, W)`` -> ``(N, classes)``).
         data: ``(images, labels)`` tensors or a map-style data set (label ``-1``:
             unlabelled).
-        methods: ``{name: schedule}`` passed to ``attribute_ranks(schedule=...)``;
+        attributions: ``{name: schedule}`` passed to ``attribute_ranks(schedule=...)``;
             ``None`` as a schedule means the library's default. Default:
-            :data:`DEFAULT_METHODS`.
+            :data:`DEFAULT_ATTRIBUTIONS`.
         n_steps: path steps per image (at least what the quadrature needs, as in RIG:
             :func:`~captum_rank.defaults.check_n_steps`). Default: 32.
-        quadrature: the quadrature ``method`` of ``attribute_ranks``. Default: the
-            library's default (recorded in the result).
+        method: the quadrature rule, RIG's ``method`` of ``attribute_ranks``. Default:
+            :func:`default_method` (recorded in the result).
         baseline: constant baseline ``x'``. Default: 0 (black).
         num_classes: the data's number of classes; every model must return that many
             scores (checked up front). Default: the models' output width.
@@ -374,7 +377,7 @@ def rank_spectrum(
         progress: show a progress bar. Default: True.
         distributed: shard over a process group (``None``: when one is initialised).
         meta: stored in the result.
-        tolerance: relative completeness error above which rank summaries are marked
+        reliability_tolerance: relative completeness error above which rank summaries are marked
             unreliable. Default: :data:`RELIABILITY_TOLERANCE`.
         per_class: keep per-class sums. Default: when there are at most 20 classes.
         exact: compute each method's spectrum exactly by ``r + 1`` forward passes
@@ -386,7 +389,7 @@ def rank_spectrum(
         The :class:`RankSpectrumResult`.
 
     Raises:
-        AuditInputError: bad models, data or methods; labels out of range; a model that
+        AuditInputError: bad models, data or attributions; labels out of range; a model that
             does not fit the data (checked before any work).
 
     Examples:
@@ -403,12 +406,14 @@ def rank_spectrum(
         {'rig': True, 'ig': False}
     """
     guard = InputGuard(data, "data")
-    setup = _prepare(models, data, methods=methods, n_steps=n_steps, quadrature=quadrature,
+    setup = _prepare(models, data, attributions=attributions, n_steps=n_steps,
+                     method=method,
                      baseline=baseline, num_classes=num_classes,
                      internal_batch_size=internal_batch_size, batch_size=batch_size,
                      limit=limit, device=device, checkpoint_interval=checkpoint_interval,
-                     progress=progress, distributed=distributed, tolerance=tolerance,
-                     per_class=per_class, exact=exact)
+                     progress=progress, distributed=distributed,
+                     reliability_tolerance=reliability_tolerance, per_class=per_class,
+                     exact=exact)
     explainers = {name: RankIntegratedGradients(model) for name, model in setup.named.items()}
     started = time.perf_counter()
     info = dict(meta or {})
@@ -432,9 +437,9 @@ class _Setup:
     keep_classes: bool
     runs: dict[str, MethodRun]
     n_steps: int
-    quadrature: str
+    method: str
     baseline: float
-    tolerance: float
+    reliability_tolerance: float
     internal_batch_size: int | None
     batch_size: int
     checkpoint_interval: float
@@ -450,23 +455,23 @@ class _Setup:
                                   self.n_classes, self.keep_classes)
 
 
-def _prepare(models: Any, data: Any, *, methods: Mapping[str, MethodSpec] | None,
-             n_steps: int, quadrature: str | None, baseline: float, num_classes: int | None,
+def _prepare(models: Any, data: Any, *, attributions: Mapping[str, MethodSpec] | None,
+             n_steps: int, method: str | None, baseline: float, num_classes: int | None,
              internal_batch_size: int | None, batch_size: int, limit: int | None,
              device: str | torch.device | None, checkpoint_interval: float, progress: bool,
-             distributed: bool | None, tolerance: float, per_class: bool | None,
+             distributed: bool | None, reliability_tolerance: float, per_class: bool | None,
              exact: bool) -> _Setup:
     """Check every argument (in the order users see the errors) and decide the methods."""
     named = as_model_dict(models)
-    n_steps = check_n_steps(n_steps, quadrature)
+    n_steps = check_n_steps(n_steps, method)
     batch_size = positive_int(batch_size, "batch_size")
     internal_batch_size = optional_positive_int(internal_batch_size, "internal_batch_size")
     baseline = real(baseline, "baseline")
-    tolerance = real(tolerance, "tolerance", minimum=0.0)
+    reliability_tolerance = real(reliability_tolerance, "reliability_tolerance", minimum=0.0)
     checkpoint_interval = real(checkpoint_interval, "checkpoint_interval", minimum=0.0)
     progress = boolean(progress, "progress")
     source = as_source(data, batch_size, optional_positive_int(limit, "limit"))
-    chosen = method_map(methods, DEFAULT_METHODS)
+    chosen = method_map(attributions, DEFAULT_ATTRIBUTIONS)
     dev = model_device(next(iter(named.values())), device)
     if num_classes is not None:
         num_classes = positive_int(num_classes, "num_classes")
@@ -476,11 +481,11 @@ def _prepare(models: Any, data: Any, *, methods: Mapping[str, MethodSpec] | None
         per_class, "per_class")
     shard = current_shard(distributed)
     runs = plan_methods(chosen, probe, exact=boolean(exact, "exact"), n_steps=n_steps,
-                        quadrature=quadrature, internal_batch_size=internal_batch_size)
+                        method=method, internal_batch_size=internal_batch_size)
     return _Setup(named, source, dev, n_classes, keep_classes, runs, n_steps,
-                  quadrature_rule(quadrature), baseline,
-                  tolerance, internal_batch_size, batch_size, checkpoint_interval, progress,
-                  shard)
+                  integration_method(method), baseline,
+                  reliability_tolerance, internal_batch_size, batch_size, checkpoint_interval,
+                  progress, shard)
 
 
 def _batch_sums(setup: _Setup, explainers: Mapping[str, RankIntegratedGradients],
@@ -499,7 +504,7 @@ def _batch_sums(setup: _Setup, explainers: Mapping[str, RankIntegratedGradients]
         for m in setup.names:
             start = time.perf_counter()
             ranks, delta = run.ranks(explainers[m], x, setup.baseline, targets[m])
-            sums.methods[meth][m].update(ranks, delta, targets[m], setup.tolerance,
+            sums.attributions[meth][m].update(ranks, delta, targets[m], setup.reliability_tolerance,
                                          time.perf_counter() - start)
     return sums.to_arrays()
 
@@ -510,23 +515,23 @@ def _fingerprint(setup: _Setup) -> dict[str, Any]:
         "kind": _KIND,
         "models": {name: digest_model(model) for name, model in setup.named.items()},
         "data": setup.source.fingerprint(),
-        "methods": {meth: run.schedule for meth, run in setup.runs.items()},
+        "attributions": {meth: run.schedule for meth, run in setup.runs.items()},
         "exact": {meth: run.exact for meth, run in setup.runs.items()},
-        "n_steps": setup.n_steps, "quadrature": setup.quadrature, "baseline": setup.baseline,
+        "n_steps": setup.n_steps, "method": setup.method, "baseline": setup.baseline,
         "num_classes": setup.n_classes, "internal_batch_size": setup.internal_batch_size,
-        "batch_size": setup.batch_size, "tolerance": setup.tolerance,
+        "batch_size": setup.batch_size, "reliability_tolerance": setup.reliability_tolerance,
         "per_class": setup.keep_classes,
     }
 
 
 def _class_sums(setup: _Setup, sums: SpectrumSums
                 ) -> dict[str, dict[str, dict[int, list[float]]]]:
-    """``{method: {model: {class: sum of R}}}`` for the classes with images."""
+    """``{attribution: {model: {class: sum of R}}}`` for the classes with images."""
     if not setup.keep_classes:
         return {}
     present = sums.present_classes()
     out: dict[str, dict[str, dict[int, list[float]]]] = {}
-    for meth, inner in sums.methods.items():
+    for meth, inner in sums.attributions.items():
         out[meth] = {}
         for m, method_sums in inner.items():
             table = method_sums.classes
@@ -541,19 +546,19 @@ def _result(setup: _Setup, sums: SpectrumSums, seconds: float,
     """The result of the summed statistics."""
     return RankSpectrumResult(
         models=setup.names,
-        methods={meth: run.schedule for meth, run in setup.runs.items()},
+        attributions={meth: run.schedule for meth, run in setup.runs.items()},
         r=setup.source.rank,
         num_classes=setup.n_classes,
         n_images=sums.count,
         n_steps=setup.n_steps,
-        quadrature=setup.quadrature,
+        method=setup.method,
         baseline=setup.baseline,
-        tolerance=setup.tolerance,
+        reliability_tolerance=setup.reliability_tolerance,
         sums=sums.per_method(lambda s: s.sum.tolist()),
         abs_sums=sums.per_method(lambda s: s.abs.tolist()),
         abs_delta_sums=sums.per_method(lambda s: s.delta),
         abs_change_sums=sums.per_method(lambda s: s.change),
-        over_tolerance=sums.per_method(lambda s: s.over),
+        over_reliability_tolerance=sums.per_method(lambda s: s.over),
         class_sums=_class_sums(setup, sums),
         class_counts=sums.present_classes() if setup.keep_classes else {},
         timings={**sums.per_method(lambda s: s.seconds), "total": seconds,

@@ -3,7 +3,7 @@ r"""The rank-spectrum audit's running statistics, as small accumulators.
 :class:`MethodSums` holds what :func:`~captum_rank.audit.spectrum.rank_spectrum` keeps of
 one method on one model: float64 sums of the rank attributions ``R`` and of ``|R|``, of
 the completeness error ``|delta|`` and of the output change ``|F_y(x) - F_y(x')|``, the
-images whose own relative error exceeds the tolerance, optionally a per-class table of
+images whose own relative error exceeds the reliability_tolerance, optionally a per-class table of
 ``R``, and the seconds spent. :class:`SpectrumSums` holds them for every (method, model)
 with the image count and each model's class counts.
 
@@ -57,7 +57,7 @@ class MethodSums:
         abs: ``(r,)`` sum over images of ``|R|``.
         delta: sum over images of ``|delta|``, ``delta = sum(R) - (F_y(x) - F_y(x'))``.
         change: sum over images of ``|F_y(x) - F_y(x')|``.
-        over: images whose own ``|delta|`` exceeds ``tolerance * |F_y(x) - F_y(x')|``.
+        over: images whose own ``|delta|`` exceeds ``reliability_tolerance * |F_y(x) - F_y(x')|``.
         seconds: time spent attributing.
         classes: ``(classes, r)`` sums of ``R`` per target class, or None when not kept.
 
@@ -66,7 +66,7 @@ class MethodSums:
         >>> sums = MethodSums.zeros(r=2, n_classes=2)
         >>> ranks = torch.tensor([[[1.0, 0.5]], [[2.0, -1.0]]])  # (N, C, r)
         >>> sums.update(ranks, torch.tensor([0.5, 0.0]), torch.tensor([0, 1]),
-        ...             tolerance=0.1, seconds=1.0)
+        ...             reliability_tolerance=0.1, seconds=1.0)
         >>> sums.sum.tolist(), sums.abs.tolist(), sums.delta, sums.change, sums.over
         ([3.0, -0.5], [3.0, 1.5], 0.5, 2.0, 1)
         >>> sums.classes.tolist()
@@ -89,7 +89,7 @@ class MethodSums:
         return cls(np.zeros(r), np.zeros(r),
                    classes=np.zeros((n_classes, r)) if n_classes is not None else None)
 
-    def update(self, ranks: Tensor, delta: Tensor, targets: Tensor, tolerance: float,
+    def update(self, ranks: Tensor, delta: Tensor, targets: Tensor, reliability_tolerance: float,
                seconds: float) -> None:
         r"""Add a batch: ``ranks`` ``(N, C, r)`` with their ``(N,)`` ``delta`` and targets.
 
@@ -97,7 +97,7 @@ class MethodSums:
             ranks (Tensor): rank attributions; the channels are summed.
             delta (Tensor): their completeness errors.
             targets (Tensor): the class each image was attributed to.
-            tolerance (float): the relative error above which an image counts in
+            reliability_tolerance (float): the relative error above which an image counts in
                 :attr:`over`.
             seconds (float): the time the batch took.
         """
@@ -109,7 +109,7 @@ class MethodSums:
         self.abs = self.abs + per_image.abs().sum(dim=0).numpy()
         self.delta += float(abs_delta.sum())
         self.change += float(change.sum())
-        self.over += int((abs_delta > tolerance * change).sum())
+        self.over += int((abs_delta > reliability_tolerance * change).sum())
         self.seconds += seconds
         if self.classes is not None:
             table = np.zeros_like(self.classes)
@@ -161,12 +161,12 @@ class MethodSums:
 
 @dataclass
 class SpectrumSums:
-    r"""Every running sum of a rank-spectrum audit: images, class counts, method sums.
+    r"""Every running sum of a rank-spectrum audit: images, class counts, attribution sums.
 
     Attributes:
         count: images seen.
         class_counts: ``{model: (classes,) int64}`` images per target class.
-        methods: ``{method: {model: MethodSums}}``.
+        attributions: ``{attribution: {model: MethodSums}}``.
 
     Examples:
         >>> import torch
@@ -183,16 +183,16 @@ class SpectrumSums:
 
     count: int
     class_counts: dict[str, np.ndarray]
-    methods: dict[str, dict[str, MethodSums]]
+    attributions: dict[str, dict[str, MethodSums]]
 
     @classmethod
-    def zeros(cls, methods: Sequence[str], models: Sequence[str], r: int, n_classes: int,
+    def zeros(cls, attributions: Sequence[str], models: Sequence[str], r: int, n_classes: int,
               per_class: bool) -> SpectrumSums:
-        r"""Empty sums for every (method, model); per-class tables when ``per_class``."""
+        r"""Empty sums for every (attribution, model); per-class tables when ``per_class``."""
         return cls(
             0, {m: np.zeros(n_classes, dtype=np.int64) for m in models},
             {meth: {m: MethodSums.zeros(r, n_classes if per_class else None) for m in models}
-             for meth in methods},
+             for meth in attributions},
         )
 
     def add_images(self, targets: Mapping[str, Tensor], n: int) -> None:
@@ -208,14 +208,14 @@ class SpectrumSums:
         return SpectrumSums(
             self.count + other.count,
             {m: c + other.class_counts[m] for m, c in self.class_counts.items()},
-            {meth: {m: s.merge(other.methods[meth][m]) for m, s in inner.items()}
-             for meth, inner in self.methods.items()},
+            {meth: {m: s.merge(other.attributions[meth][m]) for m, s in inner.items()}
+             for meth, inner in self.attributions.items()},
         )
 
     def per_method(self, read: Callable[[MethodSums], T]) -> dict[str, dict[str, T]]:
         r"""``{method: {model: read(sums)}}``."""
         return {meth: {m: read(s) for m, s in inner.items()}
-                for meth, inner in self.methods.items()}
+                for meth, inner in self.attributions.items()}
 
     def present_classes(self) -> dict[str, dict[int, int]]:
         r"""``{model: {class: images}}`` for the classes that have images."""
@@ -227,20 +227,20 @@ class SpectrumSums:
         out: dict[str, np.ndarray] = {"count": np.array([self.count], dtype=np.int64)}
         for m, counts in self.class_counts.items():
             out[f"{m}/class_count"] = np.asarray(counts, dtype=np.int64)
-        for meth, inner in self.methods.items():
+        for meth, inner in self.attributions.items():
             for m, sums in inner.items():
                 out.update(sums.to_arrays(f"{meth}/{m}"))
         return out
 
     @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray], methods: Sequence[str],
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], attributions: Sequence[str],
                     models: Sequence[str]) -> SpectrumSums:
-        r"""Read back what :meth:`to_arrays` wrote, for these methods and models."""
+        r"""Read back what :meth:`to_arrays` wrote, for these attributions and models."""
         return cls(
             int(arrays["count"][0]),
             {m: np.asarray(arrays[f"{m}/class_count"], dtype=np.int64) for m in models},
             {meth: {m: MethodSums.from_arrays(arrays, f"{meth}/{m}") for m in models}
-             for meth in methods},
+             for meth in attributions},
         )
 
     def __eq__(self, other: object) -> bool:

@@ -10,7 +10,8 @@ r"""Is an attribution faithful? Metrics, sanity checks and rival methods, as a l
   singular values, or random);
 * :mod:`~captum_rank.metrics.sanity`: Adebayo et al.'s cascading randomisation and
   random-logit tests with controls;
-* :mod:`~captum_rank.metrics.quantus_adapter`: RIG as a Quantus ``explain_func``;
+* :mod:`~captum_rank.metrics.quantus_adapter`: RIG as a Quantus ``explain_func``
+  (:func:`quantus_explain`);
 * :mod:`~captum_rank.metrics.rivals`: Captum IG, RIG, GradientShap, Guided IG and Blur IG
   behind one signature.
 
@@ -49,7 +50,7 @@ from captum_rank.metrics.perturbation import (
     feature_order,
     insertion_deletion,
 )
-from captum_rank.metrics.quantus_adapter import explain, explain_func
+from captum_rank.metrics.quantus_adapter import explain_func, quantus_explain
 from captum_rank.metrics.rank_faithfulness import (
     RankCurves,
     rank_components,
@@ -79,12 +80,12 @@ __all__ = [
     "cascading_randomization",
     "diffid",
     "diffid_scores",
-    "explain",
     "explain_func",
     "faithfulness_correlation",
     "feature_order",
     "insertion_deletion",
     "map_similarity",
+    "quantus_explain",
     "random_logit",
     "random_map",
     "rank_components",

@@ -1,7 +1,7 @@
 r"""A Quantus-compatible ``explain_func`` for RIG, so any Quantus metric can evaluate it.
 
 Quantus calls ``explain_func(model=..., inputs=..., targets=..., **explain_func_kwargs)``
-with numpy arrays and expects a numpy array of attributions. :func:`explain` is that
+with numpy arrays and expects a numpy array of attributions. :func:`quantus_explain` is that
 function for :class:`~captum_rank.RankIntegratedGradients`; every keyword of
 ``explain_func_kwargs`` that is an argument of ``attribute`` (``schedule``,
 ``n_steps``, ``method``, ``baselines``, ``form``, ``internal_batch_size``) is passed on,
@@ -30,13 +30,13 @@ from captum_rank._model_checks import check_class_target, model_placement
 from captum_rank.attr import RankIntegratedGradients
 from captum_rank.checks import UserInputError, UserTypeError, boolean, integer, warn_unscaled
 
-__all__ = ["explain", "explain_func"]
+__all__ = ["explain_func", "quantus_explain"]
 
 _ATTRIBUTE_KEYS = ("baselines", "n_steps", "method", "internal_batch_size", "schedule", "form",
                    "additional_forward_args")
 
 
-def explain(
+def quantus_explain(
     model: nn.Module,
     inputs: Any,
     targets: Any,
@@ -73,7 +73,7 @@ def explain(
         <torch._C.Generator object at ...>
         >>> model = nn.Sequential(nn.Flatten(), nn.Linear(64, 3)).eval()
         >>> x = np.random.default_rng(0).random((2, 1, 8, 8), dtype=np.float32)
-        >>> explain(model, x, np.array([0, 2]), n_steps=8).shape
+        >>> quantus_explain(model, x, np.array([0, 2]), n_steps=8).shape
         (2, 1, 8, 8)
         >>> metric = quantus.FaithfulnessCorrelation(nr_runs=5, subset_size=8,
         ...     disable_warnings=True, return_aggregate=False)
@@ -124,10 +124,10 @@ def explain(
 
 
 def explain_func(**options: Any) -> Callable[..., np.ndarray]:
-    r""":func:`explain` with its options bound: Quantus' ``explain_func`` in one argument.
+    r""":func:`quantus_explain` with its options bound: Quantus' ``explain_func`` in one argument.
 
     Args:
-        **options: the keywords of :func:`explain` (``schedule``, ``n_steps``, ...).
+        **options: the keywords of :func:`quantus_explain` (``schedule``, ``n_steps``, ...).
 
     Returns:
         A callable ``(model, inputs, targets, **quantus_kwargs) -> np.ndarray``; the
@@ -140,4 +140,4 @@ def explain_func(**options: Any) -> Callable[..., np.ndarray]:
         >>> f.keywords["n_steps"]
         16
     """
-    return functools.partial(explain, **options)
+    return functools.partial(quantus_explain, **options)

@@ -54,9 +54,9 @@ from .image import (
 )
 from .normalize import SIGNS, attr_to_map, normalize_attr, shared_scale, sign_range
 from .overlay import SHARES, VIEWS, panel_scales, plot_maps_over_image, scale_rule
-from .path import default_path_ranks, plot_rank_path, plot_rank_path_arrays
+from .rank_path import default_path_ranks, plot_rank_path, plot_rank_path_arrays
 from .results import plot_accuracy_result, plot_spectrum_result
-from .spectrum import cumulative_share, plot_rank_spectrum, rank_spectra
+from .spectrum import plot_rank_spectrum, rank_spectra
 
 __all__ = [
     "METHODS",
@@ -65,7 +65,6 @@ __all__ = [
     "VIEWS",
     "attr_to_map",
     "band_panels",
-    "cumulative_share",
     "default_cmap",
     "default_path_ranks",
     "normalize_attr",

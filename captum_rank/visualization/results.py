@@ -32,7 +32,7 @@ class SpectrumResultLike(Protocol):
     def models(self) -> Sequence[str]: ...
 
     @property
-    def methods(self) -> Mapping[str, Any]: ...
+    def attributions(self) -> Mapping[str, Any]: ...
 
     @property
     def num_classes(self) -> int: ...
@@ -43,7 +43,7 @@ class SpectrumResultLike(Protocol):
     @property
     def n_images(self) -> int: ...
 
-    def mean_spectrum(self, model: str, method: str, cls: int | None = None) -> Any:
+    def mean_spectrum(self, model: str, attribution: str, cls: int | None = None) -> Any:
         ...
 
 
@@ -89,7 +89,7 @@ def _chosen(values: Sequence[str] | str | None, name: str, known: Sequence[str])
 
 def plot_spectrum_result(
     result: SpectrumResultLike,
-    methods: Sequence[str] | str | None = None,
+    attributions: Sequence[str] | str | None = None,
     model: str | None = None,
     class_names: Sequence[str] | None = None,
     normalize: str | None = "abs",
@@ -104,9 +104,9 @@ def plot_spectrum_result(
     per method when several are shown, labelled with the result's own names.
 
     Args:
-        result: a rank-spectrum result (models, methods, mean spectra per class).
-        methods (str or list of str, optional): the methods to show. Default: every
-            method the result holds, in its order.
+        result: a rank-spectrum result (models, attributions, mean spectra per class).
+        attributions (str or list of str, optional): the attribution methods to show.
+            Default: every one the result holds, in its order.
         model (str, optional): show one curve per class of this model instead of one per
             model. Default: None.
         class_names (list of str, optional): one name per class (legend labels with
@@ -125,21 +125,21 @@ def plot_spectrum_result(
         ``(figure, axes)`` as :func:`~captum_rank.visualization.plot_rank_spectrum`.
 
     Raises:
-        UserInputError: unknown methods or model, ``class_names`` too short, a result
+        UserInputError: unknown attributions or model, ``class_names`` too short, a result
             without images.
 
     Examples:
         >>> import numpy as np
         >>> class Result:  # any object with these attributes works
-        ...     models, methods, num_classes, class_counts, n_images = (
+        ...     models, attributions, num_classes, class_counts, n_images = (
         ...         ["a"], {"path": "arc_length", "line": "linear"}, 2, [1, 1], 2)
-        ...     def mean_spectrum(self, model, method, cls=None):
-        ...         return np.array([3.0, 1.0]) if method == "path" else np.array([2.0, 2.0])
+        ...     def mean_spectrum(self, model, attribution, cls=None):
+        ...         return np.array([3.0, 1.0]) if attribution == "path" else np.array([2.0, 2.0])
         >>> fig, axes = plot_spectrum_result(Result(), use_pyplot=False)
         >>> [line.get_label() for line in axes[1].get_lines()][:2]
         ['a (path)', 'a (line)']
     """
-    shown = _chosen(methods, "methods", list(result.methods))
+    shown = _chosen(attributions, "attributions", list(result.attributions))
     models = list(result.models)
     if result.n_images == 0:
         raise UserInputError("the result holds no images; run the audit on some data first.")

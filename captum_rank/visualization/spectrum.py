@@ -6,7 +6,6 @@ Input is the output of ``RankIntegratedGradients.attribute_ranks``: ``R`` of sha
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,7 +19,7 @@ from captum_rank.checks import UserInputError
 from ._arrays import check_finite, is_sequence_of_arrays, to_numpy
 from ._figures import check_option, figure_of, maybe_show, new_figure
 
-__all__ = ["cumulative_share", "plot_rank_spectrum", "rank_spectra"]
+__all__ = ["plot_rank_spectrum", "rank_spectra"]
 
 _REDUCE = ("sum", "mean", None)
 _NORMALIZE = summaries.NORMALIZATIONS
@@ -105,41 +104,6 @@ def rank_spectra(
             for c, row in enumerate(reduced):
                 out.append((f"channel {c}" if name is None else f"{name}, channel {c}", row))
     return out
-
-
-def cumulative_share(values: Any, share: str = "signed") -> tuple[np.ndarray, str]:
-    r"""Deprecated: use :func:`captum_rank.summaries.cumulative_share`.
-
-    Kept for callers of v0.1 (nothing in the package calls it); returns the old
-    ``(shares, kind)`` pair, where ``kind`` is ``"signed"``, ``"abs"``,
-    ``"abs (total = 0)"`` or ``"zero"``. The new function returns a
-    :class:`~captum_rank.summaries.CumulativeShare` with a separate ``fell_back`` flag.
-
-    Args:
-        values (array-like): ``(r,)`` contributions ``R_1 .. R_r``.
-        share (str, optional): ``"signed"`` or ``"abs"``. Default: ``"signed"``.
-
-    Returns:
-        ``(S, kind)``.
-
-    Examples:
-        >>> import warnings
-        >>> with warnings.catch_warnings():
-        ...     warnings.simplefilter("ignore", DeprecationWarning)
-        ...     cumulative_share([1.0, -1.0])[1]
-        'abs (total = 0)'
-    """
-    warnings.warn(
-        "captum_rank.visualization.cumulative_share is deprecated: use "
-        "captum_rank.summaries.cumulative_share, which returns the shares and a separate "
-        "`fell_back` flag instead of a display string.",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    result = summaries.cumulative_share(values, share)
-    if result.is_zero:
-        return result.shares, "zero"
-    return result.shares, "abs (total = 0)" if result.fell_back else str(result.basis)
 
 
 def _axes_for(

@@ -10,7 +10,6 @@ runs a model.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,7 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 
 from captum_rank.checks import UserInputError, UserTypeError
-from captum_rank.rank_path import SCORES, RankPathResult, default_path_ranks, rank_path
+from captum_rank.rank_path import SCORES, RankPathResult, default_path_ranks
 
 from ._arrays import as_1d, check_finite, to_numpy_batch
 from ._figures import check_option, maybe_show, new_figure, strip_ticks
@@ -166,49 +165,9 @@ def _fmt_rank(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.2g}"
 
 
-# The v0.1 signature: plot_rank_path(model, image, target, ranks, baseline, ...).
-_LEGACY_POSITIONAL = ("image", "target", "ranks", "baseline")
-_LEGACY_KEYWORDS = (*_LEGACY_POSITIONAL, "curve_ranks", "layout", "batch_size")
-
-
-def _legacy_path(model: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> RankPathResult:
-    r"""Compute the path for the v0.1 call ``plot_rank_path(model, image, ...)``."""
-    if len(args) > len(_LEGACY_POSITIONAL):
-        raise UserTypeError(
-            f"plot_rank_path(model, ...) takes at most {len(_LEGACY_POSITIONAL)} further "
-            f"positional arguments {_LEGACY_POSITIONAL}, got {len(args)}; pass the rest by "
-            "keyword, or better: plot_rank_path(rank_path(model, image, ...))."
-        )
-    unknown = sorted(set(kwargs) - set(_LEGACY_KEYWORDS))
-    if unknown:
-        raise UserTypeError(
-            f"plot_rank_path() got unexpected keyword argument(s) {unknown}; it takes "
-            f"score, class_names, value_range, title, fig_size, fig and use_pyplot."
-        )
-    given = dict(zip(_LEGACY_POSITIONAL, args, strict=False))
-    for key in given.keys() & kwargs.keys():
-        raise UserTypeError(f"plot_rank_path() got multiple values for argument `{key}`.")
-    given.update(kwargs)
-    if "image" not in given:
-        raise UserTypeError(
-            "plot_rank_path(model, image, ...) needs `image`; better: compute the path with "
-            "captum_rank.rank_path.rank_path(model, image, ...) and plot the result."
-        )
-    warnings.warn(
-        "plot_rank_path(model, image, ...) is deprecated: plots no longer run models. Use "
-        "plot_rank_path(rank_path(model, image, ...)) with captum_rank.rank_path.rank_path.",
-        DeprecationWarning,
-        stacklevel=3,
-    )
-    if "baseline" in given:
-        given["baselines"] = given.pop("baseline")
-    image = given.pop("image")
-    return rank_path(model, image, **given)
-
-
 def plot_rank_path(
-    path: RankPathResult | Any,
-    *legacy_args: Any,
+    path: RankPathResult,
+    *,
     score: str = "prob",
     class_names: Sequence[str] | None = None,
     value_range: tuple[float, float] | None = None,
@@ -216,7 +175,6 @@ def plot_rank_path(
     fig_size: tuple[float, float] | None = None,
     fig: Figure | SubFigure | None = None,
     use_pyplot: bool = True,
-    **legacy_kwargs: Any,
 ) -> tuple[Figure | SubFigure, list[Axes]]:
     r"""Show the images along the RIG path with the model's score for the target class.
 
@@ -228,9 +186,6 @@ def plot_rank_path(
 
     Args:
         path (RankPathResult): the result of :func:`~captum_rank.rank_path.rank_path`.
-            (Deprecated: a model followed by the v0.1 arguments ``image, target, ranks,
-            baseline, curve_ranks, layout, batch_size`` still works, with a
-            ``DeprecationWarning``.)
         score (str, optional): ``"prob"`` (softmax probability) or ``"logit"``.
             Default: ``"prob"``.
         class_names (list of str, optional): one name per class, so that titles name the
@@ -245,7 +200,9 @@ def plot_rank_path(
 
     Raises:
         UserInputError: unknown ``score``, ``class_names`` of the wrong length.
-        UserTypeError: ``path`` is neither a result nor a model.
+        UserTypeError: ``path`` is not a :class:`~captum_rank.rank_path.RankPathResult`
+            (a model included: compute the path with
+            :func:`captum_rank.rank_path.rank_path` first).
 
     Examples:
         >>> import torch
@@ -259,21 +216,20 @@ def plot_rank_path(
         >>> len(axes), fig.get_suptitle()
         (5, 'rank path, target fox')
     """
-    check_option(score, "score", SCORES)
     if not isinstance(path, RankPathResult):
-        if not callable(path):
+        if callable(path):
+            # Plots run no model; a model here is the first argument of the old
+            # plot_rank_path(model, image, ...) call.
             raise UserTypeError(
-                "`path` must be a RankPathResult from captum_rank.rank_path.rank_path(model, "
-                f"image, ...), got {type(path).__name__}."
+                "`path` is a model, but plot_rank_path runs no model: compute the path first "
+                "with captum_rank.rank_path.rank_path(model, image, target=..., ...) and pass "
+                "its result, plot_rank_path(rank_path(model, image, ...))."
             )
-        path = _legacy_path(path, legacy_args, legacy_kwargs)
-    elif legacy_args or legacy_kwargs:
-        extra = [*(repr(a)[:20] for a in legacy_args), *legacy_kwargs]
         raise UserTypeError(
-            f"plot_rank_path(result, ...) got unexpected argument(s) {extra}; the path is "
-            "already computed: pass score, class_names, value_range, title, fig_size, fig "
-            "or use_pyplot."
+            "`path` must be a RankPathResult from captum_rank.rank_path.rank_path(model, "
+            f"image, ...), got {type(path).__name__}."
         )
+    check_option(score, "score", SCORES)
     name = class_label(class_names, path.target, path.num_classes)
     label = "softmax probability" if score == "prob" else "logit"
     return plot_rank_path_arrays(
