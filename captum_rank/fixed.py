@@ -20,7 +20,7 @@ from captum_rank.quadrature import path_partition
 __all__ = ["fixed_walk"]
 
 
-def _points(path: RankPath, steps: range) -> Tensor:
+def _points(path: PathWalk, steps: range) -> Tensor:
     """The points of consecutive steps, written straight into the batch the model
     takes (node-major: every example at one node, then the next)."""
     inputs = path.inputs
