@@ -237,6 +237,10 @@ def _build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--band-steps", type=int, default=8, metavar="N",
                          help="Gauss-Legendre gradients per component segment of the "
                               "band maps (default: %(default)s)")
+    explain.add_argument("--rig-option", action="append", default=[], metavar="NAME=VALUE",
+                         help="a further option of RIG's attribute for every map, e.g. "
+                              "tolerance=0.05 (any field of captum_rank.options.RigOptions "
+                              "the flags above do not set; repeat for several)")
     _add_view_args(explain)
     _add_common(explain)
     return parser
@@ -263,6 +267,33 @@ def _parse_bands(text: str | None) -> bool | tuple[int, ...]:
         raise UserInputError(
             f"--bands must be increasing positive band edges such as 8,32, got {text!r}.")
     return edges
+
+
+def _parse_rig_options(items: Sequence[str]) -> dict[str, Any]:
+    r"""``--rig-option NAME=VALUE`` flags as ``{name: value}``; a value is read as a
+    Python literal (``0.05``, ``None``, ``True``) where it is one, else kept as text.
+    Names and values are checked by ``explain`` (``RigOptions``) before any model runs.
+
+    Examples:
+        >>> _parse_rig_options(["tolerance=0.05", "form=averaged"])
+        {'tolerance': 0.05, 'form': 'averaged'}
+    """
+    import ast
+
+    options: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise UserInputError(
+                f"--rig-option takes NAME=VALUE, e.g. tolerance=0.05; got {item!r}.")
+        if name in options:
+            raise UserInputError(f"--rig-option {name} is given twice; give it once.")
+        try:
+            options[name] = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError):
+            options[name] = text.strip()
+    return options
 
 
 def _parse_shape(text: str | None) -> tuple[int, int, int] | None:
@@ -545,6 +576,7 @@ def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
     shape_override = _parse_shape(args.input_shape)
     bands = _parse_bands(args.bands)
     positive_int(args.band_steps, "--band-steps")
+    rig_options = _parse_rig_options(args.rig_option)
     _check_model_paths(args)
     _check_image_paths(args.images)
     # After the path checks, which must run without importing torch (the registry does).
@@ -583,7 +615,7 @@ def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
             reliability_tolerance=args.reliability_tolerance,
             map_tolerance=args.map_tolerance, names=names,
             class_names=class_names, notes=notes, bands=bands, band_steps=args.band_steps,
-            meta={"command": " ".join([PROG, *argv])})
+            rig_options=rig_options, meta={"command": " ".join([PROG, *argv])})
         heading = f"{', '.join(group['models'])} ({'x'.join(map(str, shape))})"
         reports.append(AuditReport(None, None, {"command": " ".join([PROG, *argv]),
                                                 "input shape": list(shape)},

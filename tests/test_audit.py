@@ -42,7 +42,7 @@ from captum_rank.audit import (
 from captum_rank.audit import accuracy as accuracy_module
 from captum_rank.audit.checkpoint import key_path
 from captum_rank.audit.spectrum import DEFAULT_ATTRIBUTIONS
-from captum_rank.checks import UserInputError
+from captum_rank.checks import UserInputError, UserTypeError
 
 SIZE = 12
 CLASSES = 5
@@ -958,6 +958,66 @@ def test_explain_refines_maps_to_map_tolerance_and_reports_their_error(tmp_path:
     assert result.unconverged_maps() == []
     again = ExplainResult.from_json(result.to_json())
     assert again.map_tolerance == 0.05 and again.items == result.items
+
+
+def test_explain_passes_rig_options_to_every_map_and_records_them() -> None:
+    from captum_rank.audit import explain
+
+    models, x, _ = make_problem(n=2, seed=5)
+    model = models["a"]
+    keywords: dict[str, Any] = dict(n_steps=16, map_tolerance=0.0,
+                                    attributions={"rig": "sequential"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 16 steps: maps unconverged, not what is tested
+        plain = explain(model, x, **keywords)
+        averaged = explain(model, x, rig_options={"form": "averaged"}, **keywords)
+    rig = RankIntegratedGradients(model)
+    targets = [item["target"] for item in averaged.items["model"]]
+    # The oracle: RIG itself with the same options, and the option changes the map.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        oracle = rig.attribute(x, target=targets, n_steps=16, schedule="sequential",
+                               method="adaptive", map_tolerance=0.0, form="averaged")
+    shown = torch.as_tensor(averaged.maps["model"]["rig"])
+    assert torch.allclose(shown, oracle, rtol=1e-5, atol=1e-7)
+    assert not torch.allclose(torch.as_tensor(plain.maps["model"]["rig"]), shown)
+    assert averaged.rig_options == {"form": "averaged"} and plain.rig_options == {}
+    assert ExplainResult.from_json(averaged.to_json()).rig_options == {"form": "averaged"}
+
+
+def test_every_rig_option_passes_through_explain() -> None:
+    # A new RigOptions field reaches explain (and --rig-option) with no edit there.
+    from dataclasses import fields
+
+    from captum_rank.audit._methods import AUDIT_SET_OPTIONS, check_rig_options
+    from captum_rank.options import RigOptions
+
+    defaults = RigOptions()
+    free = [f.name for f in fields(RigOptions) if f.name not in AUDIT_SET_OPTIONS]
+    assert free, "every option is set by the audit itself"
+    for name in free:
+        value = getattr(defaults, name)
+        assert check_rig_options({name: value}) == {name: value}
+    assert set(AUDIT_SET_OPTIONS) <= {f.name for f in fields(RigOptions)}
+
+
+@pytest.mark.parametrize(("options", "error", "named"), [
+    ({"n_steps": 8}, UserInputError, "`n_steps`"),
+    ({"schedule": "linear"}, UserInputError, "`attributions`"),
+    ({"tolerence": 0.1}, UserTypeError, "tolerence"),
+    ({"tolerance": -1.0}, UserInputError, "tolerance"),
+    ([("tolerance", 0.1)], UserTypeError, "`rig_options`"),
+])
+def test_explain_refuses_bad_rig_options_before_any_model_runs(
+        options: Any, error: type[Exception], named: str) -> None:
+    from captum_rank.audit import explain
+
+    calls = []
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
+    model.register_forward_hook(lambda *_: calls.append(1))
+    with pytest.raises(error, match=named):
+        explain(model, torch.rand(1, 1, 4, 4), n_steps=4, rig_options=options)
+    assert calls == []
 
 
 def test_explain_records_the_exact_rank_spectrum(tmp_path: Path) -> None:

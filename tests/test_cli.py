@@ -176,6 +176,35 @@ def test_explain_draws_rank_band_maps(tiny: tuple[str, str], tmp_path: Path) -> 
     assert "low-rank and the high-rank evidence" in (out / "index.html").read_text()
 
 
+def test_explain_takes_rig_options(tiny: tuple[str, str], tmp_path: Path) -> None:
+    spec, weights = tiny
+    png = _png(tmp_path / "a.png")
+    out = tmp_path / "options"
+    assert main(["explain", "--model", spec, "--weights", weights, str(png), "--target", "3",
+                 "--n-steps", "8", "--rig-option", "form=averaged",
+                 "--rig-option", "tolerance=0.5", "--out", str(out)]) == 0
+    result = json.loads((out / "report.json").read_text())["explanation"]
+    assert result["rig_options"] == {"form": "averaged", "tolerance": 0.5}
+    assert "Further RIG options for every map: form=&#x27;averaged&#x27;, tolerance=0.5." in (
+        out / "index.html").read_text()
+
+
+@pytest.mark.parametrize(("value", "named"), [
+    ("tolerance", "NAME=VALUE"), ("=1", "NAME=VALUE"), ("tolerence=0.1", "tolerence"),
+    ("n_steps=8", "n_steps"), ("tolerance=-1", "tolerance")])
+def test_explain_refuses_bad_rig_options_before_writing(
+        value: str, named: str, tiny: tuple[str, str], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    spec, weights = tiny
+    png = _png(tmp_path / "a.png")
+    out = tmp_path / "bad-options"
+    assert main(["explain", "--model", spec, "--weights", weights, str(png),
+                 "--rig-option", value, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert named in err and "Traceback" not in err
+    assert not (out / "report.json").exists()
+
+
 @pytest.mark.parametrize("value", ["x", "16,4", "0,8", "4,4", ""])
 def test_explain_refuses_bad_band_edges_before_any_work(
         value: str, tiny: tuple[str, str], tmp_path: Path,

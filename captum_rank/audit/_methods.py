@@ -25,7 +25,7 @@ from captum_rank.audit.settings import (
     default_schedule,
     schedule_id,
 )
-from captum_rank.checks import UserInputError
+from captum_rank.checks import UserInputError, UserTypeError
 from captum_rank.defaults import ADAPTIVE
 from captum_rank.exact import check_exact
 from captum_rank.options import RigOptions
@@ -154,10 +154,48 @@ class MethodRun:
         return ranks, delta
 
 
+#: The options the audit sets itself, from its own arguments: a ``rig_options`` entry
+#: may not give them a second time.
+AUDIT_SET_OPTIONS: tuple[str, ...] = (
+    "n_steps", "method", "internal_batch_size", "schedule", "map_tolerance")
+
+
+def check_rig_options(rig_options: Mapping[str, Any] | None) -> dict[str, Any]:
+    r"""RIG options for every map beyond those the audit sets itself, checked.
+
+    Any field of :class:`~captum_rank.options.RigOptions` the audit does not set from its
+    own arguments (:data:`AUDIT_SET_OPTIONS`), e.g. ``{"tolerance": 0.05}``: a new RIG
+    option reaches ``explain`` and ``captum-rank explain --rig-option`` with no change here.
+
+    Examples:
+        >>> check_rig_options({"tolerance": 0.05})
+        {'tolerance': 0.05}
+        >>> check_rig_options({"n_steps": 8})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        captum_rank.checks.UserInputError: `rig_options` sets 'n_steps', ...
+    """
+    if rig_options is None:
+        return {}
+    if not isinstance(rig_options, Mapping):
+        raise UserTypeError(
+            f"`rig_options` must be a dict of RIG options, e.g. {{'tolerance': 0.05}}; "
+            f"got {type(rig_options).__name__}.")
+    for name in rig_options:
+        if name in AUDIT_SET_OPTIONS:
+            raise UserInputError(
+                f"`rig_options` sets {name!r}, which the audit sets from its own argument "
+                f"`{name}` (or, for 'schedule', from `attributions`); give it there.")
+    # Checked now (unknown names, bad values), before any model runs.
+    RigOptions.ensure(dict(rig_options))
+    return dict(rig_options)
+
+
 def plan_methods(attributions: Mapping[str, MethodSpec], images: Tensor, *, exact: bool,
                  n_steps: int, method: str | None,
                  internal_batch_size: int | None = None,
-                 map_tolerance: float | None = None) -> dict[str, MethodRun]:
+                 map_tolerance: float | None = None,
+                 rig_options: Mapping[str, Any] | None = None) -> dict[str, MethodRun]:
     r"""Decide, once per method, exact or quadrature and with which options.
 
     Args:
@@ -171,6 +209,8 @@ def plan_methods(attributions: Mapping[str, MethodSpec], images: Tensor, *, exac
         internal_batch_size (int, optional): path points per forward pass.
         map_tolerance (float, optional): the map error the adaptive rule refines to
             (ignored by a fixed rule, which has no refinement).
+        rig_options (dict, optional): further RIG options for every quadrature
+            (:func:`check_rig_options`).
 
     Returns:
         dict: ``{name: MethodRun}`` in the order of ``attributions``.
@@ -179,12 +219,13 @@ def plan_methods(attributions: Mapping[str, MethodSpec], images: Tensor, *, exac
         UserInputError: an unknown schedule or rule, too few steps.
     """
     rule = integration_method(method)
+    extra = check_rig_options(rig_options)
     runs: dict[str, MethodRun] = {}
     for name, spec in attributions.items():
         is_exact = exact and admits_exact(spec, images)
-        options = None if is_exact else RigOptions(
-            n_steps=n_steps, method=rule, internal_batch_size=internal_batch_size,
-            schedule=spec if spec is not None else default_schedule(),  # type: ignore[arg-type]
+        options = None if is_exact else RigOptions.ensure(
+            extra, n_steps=n_steps, method=rule, internal_batch_size=internal_batch_size,
+            schedule=spec if spec is not None else default_schedule(),
             map_tolerance=map_tolerance if rule == ADAPTIVE else None)
         runs[name] = MethodRun(name, spec, schedule_id(spec), is_exact, options, n_steps,
                                internal_batch_size)

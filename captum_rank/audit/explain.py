@@ -44,6 +44,7 @@ from captum_rank.audit import _jsonio
 from captum_rank.audit._bands import band_items, check_bands
 from captum_rank.audit._methods import (
     MethodRun,
+    check_rig_options,
     exact_curve,
     integration_method,
     method_map,
@@ -109,6 +110,8 @@ class ExplainResult(_jsonio.JsonExport):
             the JSON).
         band_maps: ``{model: (B, N, C, H, W)}`` rank-band maps (with ``bands=``; not in
             the JSON); each item's ``bands`` holds their labels, totals and exact totals.
+        rig_options: the further RIG options every map used (``explain``'s
+            ``rig_options``).
 
     Examples:
         >>> import torch
@@ -139,6 +142,7 @@ class ExplainResult(_jsonio.JsonExport):
                                                compare=False)
     band_maps: dict[str, np.ndarray] = field(default_factory=dict, repr=False,
                                              compare=False)
+    rig_options: dict[str, Any] = field(default_factory=dict)
 
     def spectra(self, attribution: str) -> dict[str, np.ndarray]:
         r"""``{model: (N, r)}`` rank spectra of ``attribution``, one row per image."""
@@ -171,7 +175,7 @@ class ExplainResult(_jsonio.JsonExport):
             "image_names": self.image_names, "n_steps": self.n_steps,
             "method": self.method, "baseline": self.baseline,
             "reliability_tolerance": self.reliability_tolerance,
-            "map_tolerance": self.map_tolerance,
+            "map_tolerance": self.map_tolerance, "rig_options": self.rig_options,
             "items": self.items, "path": self.path, "meta": self.meta,
         }
 
@@ -191,6 +195,7 @@ class ExplainResult(_jsonio.JsonExport):
             items=dict(data["items"]),
             path=dict(data["path"]), meta=dict(data.get("meta", {})),
             map_tolerance=float(data.get("map_tolerance", MAP_TOLERANCE)),
+            rig_options=dict(data.get("rig_options", {})),
         )
 
 
@@ -242,6 +247,7 @@ def explain(
     exact: bool = True,
     bands: bool | Sequence[int] = False,
     band_steps: int = 8,
+    rig_options: Mapping[str, Any] | None = None,
 ) -> ExplainResult:
     r"""IG and RIG maps, rank spectra, reliability and a rank path for a few images.
 
@@ -294,6 +300,12 @@ def explain(
             Default: 8 (on the zoo's Fashion-MNIST CNNs a median 0.06-0.12 from 64 per
             segment, ``benchmarks/bench_segments.py``).
 
+        rig_options (dict, optional): further options of
+            :meth:`~captum_rank.RankIntegratedGradients.attribute` for every map, any
+            field of :class:`~captum_rank.options.RigOptions` that the arguments above do
+            not set, e.g. ``{"tolerance": 0.05}`` (the adaptive rule then also stops at
+            that completeness error). Recorded in the result. Default: None.
+
     Returns:
         ExplainResult: the numbers and arrays.
 
@@ -316,7 +328,8 @@ def explain(
                      baseline=baseline, internal_batch_size=internal_batch_size,
                      reliability_tolerance=reliability_tolerance, map_tolerance=map_tolerance,
                      names=names, notes=notes, path_image=path_image, path_ranks=path_ranks,
-                     exact=exact, bands=bands, band_steps=band_steps)
+                     exact=exact, bands=bands, band_steps=band_steps,
+                     rig_options=rig_options)
     items: dict[str, list[dict[str, Any]]] = {}
     maps: dict[str, dict[str, np.ndarray]] = {}
     path: dict[str, dict[str, Any]] = {}
@@ -335,7 +348,7 @@ def explain(
         meta=dict(meta or {}), map_tolerance=setup.map_tolerance,
         images=images.detach().cpu().numpy(), maps=maps,
         path_images={"approximations": setup.approximations.detach().cpu().numpy()},
-        band_maps=band_maps,
+        band_maps=band_maps, rig_options=setup.rig_options,
     )
     _warn_unconverged(result)
     guard.check()
@@ -364,6 +377,7 @@ class _Setup:
     path_image: int
     path_ranks: list[int]
     approximations: Tensor
+    rig_options: dict[str, Any]
 
     @property
     def n(self) -> int:
@@ -384,7 +398,8 @@ def _prepare(models: Any, images: Tensor, *, attributions: Mapping[str, MethodSp
              internal_batch_size: int | None, reliability_tolerance: float, map_tolerance: float,
              names: Sequence[str] | None, notes: Sequence[str | None] | None,
              path_image: int, path_ranks: Sequence[int] | None, exact: bool,
-             bands: bool | Sequence[int], band_steps: int) -> _Setup:
+             bands: bool | Sequence[int], band_steps: int,
+             rig_options: Mapping[str, Any] | None) -> _Setup:
     """Check every argument (in the order users see the errors) and decide the methods."""
     named = as_model_dict(models)
     n = _check_images(images)
@@ -396,6 +411,7 @@ def _prepare(models: Any, images: Tensor, *, attributions: Mapping[str, MethodSp
     exact = boolean(exact, "exact")
     checked_bands = check_bands(bands)
     band_steps = positive_int(band_steps, "band_steps")
+    extra = check_rig_options(rig_options)
     path_image = integer(path_image, "path_image", minimum=0, maximum=n - 1)
     image_names = [str(v) for v in names] if names is not None else [
         f"image {i}" for i in range(n)]
@@ -411,11 +427,12 @@ def _prepare(models: Any, images: Tensor, *, attributions: Mapping[str, MethodSp
     # Maps need gradients: every method runs with the quadrature; exact spectra are the
     # rank-k curve's, computed on their own (exact_curve).
     runs = plan_methods(chosen, x, exact=False, n_steps=n_steps, method=method,
-                        internal_batch_size=internal_batch_size, map_tolerance=map_tolerance)
+                        internal_batch_size=internal_batch_size, map_tolerance=map_tolerance,
+                        rig_options=extra)
     return _Setup(named, x, width, runs, n_steps, integration_method(method), baseline,
                   internal_batch_size, reliability_tolerance, map_tolerance, exact, checked_bands,
                   band_steps, image_names, list(notes) if notes is not None else [None] * n,
-                  path_image, ranks_on_path, approximations)
+                  path_image, ranks_on_path, approximations, extra)
 
 
 @dataclass(frozen=True)

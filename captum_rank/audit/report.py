@@ -418,7 +418,10 @@ def _explain_section(ex: ExplainResult, report: AuditReport, prefix: str, out: P
         + html.escape(_map_note(ex.map_tolerance))
         + (html.escape(" exact k50/k90: from the exact rank spectrum of the rank-k curve, "
                        "F(x_k) - F(x_{k-1}) (r + 1 forward passes, no quadrature error).")
-           if ex.exact_spectra() else "") + "</p>"
+           if ex.exact_spectra() else "")
+        + (html.escape(" Further RIG options for every map: " + ", ".join(
+            f"{k}={v!r}" for k, v in ex.rig_options.items()) + ".") if ex.rig_options else "")
+        + "</p>"
         + _html_table(table)
         + (f"<p>{html.escape(_figure_note(view, share))}</p>" if ex.maps else "")
         + "".join(parts)
