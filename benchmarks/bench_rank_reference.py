@@ -35,6 +35,24 @@ from captum_rank.path import PathGeometry
 from captum_rank.schedules import SequentialSchedule
 
 
+def table(blob: dict[str, Any]) -> str:
+    """The distances of a run, one row per photo, as markdown."""
+    orders = blob["orders"]
+    pairs = [f"{a}->{b}" for a, b in itertools.pairwise(orders)]
+    top = orders[-1]
+    head = ["photo", "target", *(f"q {p}" for p in pairs),
+            *(f"{k} to q={top}" for k in ("whole GL 512", "whole adaptive 512", "IG 512"))]
+    rows = []
+    for rec in blob["photos"]:
+        whole = [rec.get(f"whole_{m}_512_to_highest") for m in ("gausslegendre", "adaptive")]
+        rows.append([str(rec["photo"]), str(rec["target"]),
+                     *(f"{rec['successive'][p]:.2f}" for p in pairs),
+                     *(f"{v:.2f}" for v in [*whole, rec.get("ig_512_to_highest")])])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=1, help="first N labelled photos")
@@ -45,7 +63,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--table", type=Path, default=None,
+                        help="print the markdown table of a JSON this wrote, and stop")
     args = parser.parse_args()
+    if args.table is not None:
+        print(table(json.loads(args.table.read_text())))
+        return
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     from captum_rank import zoo
