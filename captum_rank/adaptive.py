@@ -300,14 +300,19 @@ def adaptive_walk(
     rows_examples = examples_all.repeat(count)  # node-major, as Captum batches its steps
     rows_slots = torch.arange(count).repeat_interleave(num)
     rows_alphas = grid.repeat_interleave(num)
-    _evaluate_rows(state, rows_examples, rows_slots, rows_alphas, None, model, chain=num)
+    fresh = _evaluate_rows(state, rows_examples, rows_slots, rows_alphas, None, model,
+                           chain=num)
     state.count[:] = count
     state.end = count - 1
     first = torch.arange(count - 1)
     state.left[:, : count - 1] = first
     state.right[:, : count - 1] = first + 1
+    # Node-major rows: node j of every example is rows j N to (j + 1) N - 1.
     _update_chains(state, examples_all, torch.arange(count).expand(num, count),
-                   first.expand(num, count - 1))
+                   first.expand(num, count - 1), columns=[
+                       [(points[j * num:(j + 1) * num], grads[j * num:(j + 1) * num])
+                        for j in range(count)] for points, grads, _ in fresh])
+    del fresh
 
     active = torch.ones(num, dtype=torch.bool)
     stopping = tolerance is not None or map_tolerance is not None
@@ -334,7 +339,7 @@ def adaptive_walk(
         right = state.right[examples, intervals]
         slots = state.count[examples] + rank
         alphas = 0.5 * (state.alphas[examples, left] + state.alphas[examples, right])
-        _evaluate_rows(state, examples, slots, alphas, left, model)
+        fresh = _evaluate_rows(state, examples, slots, alphas, left, model)
         # Interval j = (L, R) becomes (L, new); (new, R) is appended after the others.
         appended = state.intervals[examples] + rank
         state.right[examples, intervals] = slots
@@ -342,7 +347,10 @@ def adaptive_walk(
         state.right[examples, appended] = right
         state.count += wanted
         _update_chains(state, examples, torch.stack([left, slots, right], dim=1),
-                       torch.stack([intervals, appended], dim=1), replaces=True)
+                       torch.stack([intervals, appended], dim=1), replaces=True,
+                       columns=[[(start, None), (points, grads), (None, None)]
+                                for points, grads, start in fresh])
+        del fresh
 
     pixels, ranks, map_error = _results(state, plan, examples_all)
     errors = state.interval_errors()
@@ -383,18 +391,27 @@ def _empty_state(geometries: list[PathGeometry], num: int, capacity: int,
     )
 
 
+#: Per track, per node of a chain: its ``(points, grads)`` rows ``(P, ...)`` where the
+#: caller already holds them (None: read from the store).
+_Columns = list[list[tuple[Tensor | None, Tensor | None]]]
+
+
 def _evaluate_rows(state: _State, examples: Tensor, slots: Tensor, alphas: Tensor,
-                   left: Tensor | None, model: ModelCall, chain: int | None = None) -> None:
+                   left: Tensor | None, model: ModelCall, chain: int | None = None
+                   ) -> list[tuple[Tensor, Tensor, Tensor | None]]:
     """Build, evaluate and store new nodes: row ``p`` is example ``examples[p]`` at
     ``alphas[p]``, stored in slot ``slots[p]``.
 
     Each point is built from a known node of its example (``left``, or with ``chain``
     the row ``chain`` places earlier, for a grid built left to right), adding only the
-    components whose gates differ.
+    components whose gates differ. Returns, per track, the rows' points and gradients
+    and the ``left`` nodes' points (None without ``left``): the chain update reads them
+    from here instead of copying them back out of the store.
     """
     total = int(examples.numel())
     state.alphas[examples, slots] = alphas
     built: list[Tensor] = []
+    starts: list[Tensor | None] = []
     for track in state.tracks:
         geometry = track.geometry
         gates = geometry.row_gates(alphas, examples)
@@ -403,8 +420,10 @@ def _evaluate_rows(state: _State, examples: Tensor, slots: Tensor, alphas: Tenso
             start = None
             if left is not None:
                 start = (_take(track.points, examples, left), _take(track.gates, examples, left))
+            starts.append(None if start is None else start[0])
             points = geometry.row_points(gates, examples, start)
         else:
+            starts.append(None)
             points = torch.empty((total, *track.points.shape[2:]), dtype=track.points.dtype,
                                  device=track.points.device)
             for first in range(0, total, chain):
@@ -416,30 +435,37 @@ def _evaluate_rows(state: _State, examples: Tensor, slots: Tensor, alphas: Tenso
                 points[here] = geometry.row_points(gates[here], examples[here], start)
         _put(track.points, examples, slots, points)
         built.append(points)
+    computed: list[list[Tensor]] = [[] for _ in state.tracks]
     for chunk in model.batches(total):
         chunk_e, chunk_s = examples[chunk], slots[chunk]
         batch = tuple(track.geometry.as_input(points[chunk])
                       for track, points in zip(state.tracks, built, strict=True))
         grads, outputs = model.gradients_and_outputs(batch, Rows.of_examples(chunk_e))
-        for track, grad in zip(state.tracks, grads, strict=True):
+        for number, (track, grad) in enumerate(zip(state.tracks, grads, strict=True)):
             grad = grad.detach().to(track.grads.dtype).reshape(
                 len(chunk_e), *track.grads.shape[2:])
             _put(track.grads, chunk_e, chunk_s, grad)
+            computed[number].append(grad)
             if track.projections is not None:
                 _put(track.projections, chunk_e, chunk_s,
                      track.geometry.row_projections(grad, chunk_e))
         state.outputs[chunk_e, chunk_s] = outputs.detach().reshape(-1).cpu().to(torch.float64)
+    return [(points, parts[0] if len(parts) == 1 else torch.cat(parts), start)
+            for points, parts, start in zip(built, computed, starts, strict=True)]
 
 
 def _update_chains(state: _State, examples: Tensor, slots: Tensor,
-                   intervals: Tensor, replaces: bool = False) -> None:
+                   intervals: Tensor, replaces: bool = False,
+                   columns: _Columns | None = None) -> None:
     """The trapezoid sums and spreads of the intervals between consecutive nodes of
     chains: row ``p`` is example ``examples[p]``'s nodes ``slots[p]`` ``(P, k)``, whose
     ``k - 1`` intervals are ``intervals[p]``. The first grid is one chain per example;
     a bisection is the chain ``(L, new, R)``: every node's point and gradient is read
     once for the intervals on both of its sides. The chains' trapezoid terms are added
     to each track's running map and mean gradient; with ``replaces`` each chain splits
-    the interval from its first to its last node, whose terms are taken out."""
+    the interval from its first to its last node, whose terms are taken out.
+    ``columns`` gives the nodes the caller holds (fresh from the model); only the
+    others are read from the store."""
     count, length = slots.shape
     sums = torch.zeros((count, length - 1), dtype=torch.float64)
     spreads = torch.zeros((count, length - 1), dtype=torch.float64)
@@ -454,7 +480,8 @@ def _update_chains(state: _State, examples: Tensor, slots: Tensor,
         span = alphas[:, -1] - alphas[:, 0]
         weights[:, 0] -= span
         weights[:, -1] -= span
-    for track in state.tracks:
+    for number, track in enumerate(state.tracks):
+        known = columns[number] if columns is not None else [(None, None)] * length
         size = max(1, (1 << 23) // max(1, length * math.prod(track.points.shape[2:])))
         pixel = track.pixel.view(track.pixel.shape[0], -1)
         grad_mean = track.grad_mean.view(track.grad_mean.shape[0], -1)
@@ -462,29 +489,39 @@ def _update_chains(state: _State, examples: Tensor, slots: Tensor,
         for start in range(0, count, size):
             chunk = slice(start, start + size)
             e = examples[chunk]
-            flat_e = e[:, None].expand(len(e), length).reshape(-1)
-            flat_s = slots[chunk].reshape(-1)
-            points = _take(track.points, flat_e, flat_s).reshape(len(e), length, -1)
-            grads = _take(track.grads, flat_e, flat_s).reshape(len(e), length, -1)
-            steps = points[:, 1:] - points[:, :-1]
-            gaps = torch.linalg.vector_norm((grads[:, 1:] - grads[:, :-1]).mul_(steps), dim=2)
-            terms = (grads[:, 1:] + grads[:, :-1]).mul_(steps)
-            del steps
-            sums[chunk] = 0.5 * terms.sum(2).cpu().to(torch.float64)
-            spreads[chunk] = gaps.cpu().to(torch.float64).pow(2)
-            map_terms = terms.sum(1)
-            del terms
+            points = [_column(track.points, e, slots[chunk, j], p, chunk)
+                      for j, (p, _) in enumerate(known)]
+            grads = [_column(track.grads, e, slots[chunk, j], g, chunk)
+                     for j, (_, g) in enumerate(known)]
+            w = weights[chunk].to(device=device, dtype=dtype)
+            mean_terms = grads[0] * w[:, :1]
+            map_terms = torch.zeros_like(mean_terms)
+            for j in range(length - 1):
+                mean_terms.add_(grads[j + 1] * w[:, j + 1:j + 2])
+                step = points[j + 1] - points[j]
+                gap = torch.linalg.vector_norm((grads[j + 1] - grads[j]).mul_(step), dim=1)
+                term = (grads[j] + grads[j + 1]).mul_(step)
+                sums[chunk, j] = 0.5 * term.sum(1).cpu().to(torch.float64)
+                spreads[chunk, j] = gap.cpu().to(torch.float64).pow(2)
+                map_terms.add_(term)
             if replaces:
                 # The split interval's own trapezoid: (G_L + G_R) over its whole span.
-                map_terms.sub_((grads[:, 0] + grads[:, -1]).mul_(points[:, -1] - points[:, 0]))
-            w = weights[chunk].to(device=device, dtype=dtype)
-            mean_terms = torch.bmm(w[:, None, :], grads).squeeze(1)
+                map_terms.sub_((grads[0] + grads[-1]).mul_(points[-1] - points[0]))
             e_device = e.to(device)
             pixel.index_add_(0, e_device, map_terms, alpha=0.5)
             grad_mean.index_add_(0, e_device, mean_terms, alpha=0.5)
     rows = examples[:, None].expand_as(intervals)
     state.trapezoid[rows, intervals] = sums
     state.spread[rows, intervals] = spreads
+
+
+def _column(store: Tensor, examples: Tensor, slots: Tensor, known: Tensor | None,
+            chunk: slice) -> Tensor:
+    """``(P, M)`` rows of one node of every chain: the caller's where it holds them,
+    else copied from the store."""
+    if known is not None:
+        return known[chunk].reshape(len(examples), -1)
+    return _take(store, examples, slots).flatten(1)
 
 
 def _converged(state: _State, errors: Tensor, tolerance: float | None,
