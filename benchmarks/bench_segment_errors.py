@@ -1,0 +1,198 @@
+"""Where a per-segment rank-path reference is wrong: the error between two orders, by segment.
+
+On the sequential rank path the map is ``A = sum_i c_i * gbar_i`` (component ``i`` enters
+alone in segment ``i``). With ``q`` Gauss-Legendre gradients per segment each piece
+``c_i * gbar_i`` has its own quadrature error. This computes every piece at two orders
+``--low`` and ``--high`` on photos at 224 x 224 and prints, per photo:
+
+* how far the two maps are apart, ``||A_high - A_low|| / ||A_high||``;
+* ``head K``: that distance when only the first ``K`` segments are refined to the high
+  order, ``||sum_{i >= K} (piece_i^high - piece_i^low)|| / ||A_high||``: if it is small at a
+  small ``K``, the error lives in the first components and a reference can spend its
+  gradients there instead of on all 224 segments;
+* the share of ``sum_i ||c_i||^2`` (= ``||x - x'||^2``) held by those first ``K``.
+
+    python benchmarks/bench_segment_errors.py --photos 2 --low 8 --high 16 --threads 2
+
+With ``--reference`` it builds the reference that follows from it instead: ladders of
+Gauss-Legendre orders on the first segment (``--first-orders``) and on segments 2 to
+``--head`` (``--head-orders``), ``--tail-order`` on the rest; it prints how much each
+ladder's last doubling moves the map, and how far the 512-evaluation whole-path maps and
+Captum IG are from the finest (``benchmarks/results/rank-reference-head-224.json``):
+
+    python benchmarks/bench_segment_errors.py --reference --photos 2 --threads 2
+
+Writes ``benchmarks/results/segment-errors-224.json`` (after every photo) with the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import command
+from bench_segments import gauss, gradient_fn
+
+from captum_rank.path import PathGeometry
+from captum_rank.schedules import SequentialSchedule
+
+HEADS = (1, 2, 4, 8, 16, 32, 64, 128)
+
+
+def pieces(geometry: PathGeometry, grad: Any, q: int) -> Tensor:
+    """``(r, ...)``: ``c_i * gbar_i`` of every segment with ``q`` gradients on each."""
+    U, S, Vh = geometry.svd()
+    r = int(S.shape[-1])
+    nodes, weights = gauss(q)
+    nodes = nodes.to(geometry.delta)
+    weights = weights.to(geometry.delta)
+    start = geometry.baseline + torch.zeros_like(geometry.delta)
+    out = []
+    for i in range(r):
+        comp = (U[..., :, i:i + 1] * S[..., None, i:i + 1]) @ Vh[..., i:i + 1, :]
+        points = start + nodes.reshape(-1, 1, 1, 1) * comp
+        g = grad(geometry.as_input(points)).to(comp.dtype).reshape(q, *comp.shape[1:])
+        out.append(comp[0] * (g * weights.reshape(-1, 1, 1, 1)).sum(0))
+        start = start + comp
+    return torch.stack(out)
+
+
+def piece_sum(geometry: PathGeometry, grad: Any, q: int, segments: range) -> Tensor:
+    """``sum_{i in segments} c_i * gbar_i`` with ``q`` gradients on each of those segments."""
+    U, S, Vh = geometry.svd()
+    nodes, weights = gauss(q)
+    nodes = nodes.to(geometry.delta)
+    weights = weights.to(geometry.delta)
+    comps = [(U[..., :, i:i + 1] * S[..., None, i:i + 1]) @ Vh[..., i:i + 1, :]
+             for i in range(segments.stop)]
+    start = geometry.baseline + sum(comps[:segments.start], torch.zeros_like(geometry.delta))
+    total = torch.zeros_like(geometry.delta[0])
+    for i in segments:
+        comp = comps[i]
+        points = start + nodes.reshape(-1, 1, 1, 1) * comp
+        g = grad(geometry.as_input(points)).to(comp.dtype).reshape(q, *comp.shape[1:])
+        total += comp[0] * (g * weights.reshape(-1, 1, 1, 1)).sum(0)
+        start = start + comp
+    return total
+
+
+def reference(args: argparse.Namespace, model: Any, images: Tensor, targets: Tensor) -> None:
+    """A reference that spends its gradients where the error is: ladders of orders on the
+    first segment and on segments 2 to ``--head``, one order on the rest."""
+    from captum_rank import RankIntegratedGradients
+
+    first = [int(v) for v in args.first_orders.split(",")]
+    head = [int(v) for v in args.head_orders.split(",")]
+    out = Path(__file__).with_name("results") / "rank-reference-head-224.json"
+    rig = RankIntegratedGradients(model)
+    records: list[dict[str, Any]] = []
+    started = time.time()
+    for n in range(len(images)):
+        x, t = images[n:n + 1], int(targets[n])
+        grad = gradient_fn(model, t, args.batch)
+        geometry = PathGeometry.build(x, torch.zeros(()), SequentialSchedule())
+        r = int(geometry.singular_values.shape[-1])
+        ones = {q: piece_sum(geometry, grad, q, range(0, 1)) for q in first}
+        heads = {q: piece_sum(geometry, grad, q, range(1, args.head)) for q in head}
+        tail = piece_sum(geometry, grad, args.tail_order, range(args.head, r))
+        best = (ones[first[-1]] + heads[head[-1]] + tail).double()
+        scale = float(best.norm())
+        rows = sum(first) + (args.head - 1) * sum(head) + (r - args.head) * args.tail_order
+        record: dict[str, Any] = {
+            "photo": n, "target": t, "segments": r, "gradient_rows": rows,
+            "reference_rows": first[-1] + (args.head - 1) * head[-1]
+            + (r - args.head) * args.tail_order,
+            "first_segment": {f"{a}->{b}": float((ones[b] - ones[a]).double().norm()) / scale
+                              for a, b in itertools.pairwise(first)},
+            "segments_2_to_head": {
+                f"{a}->{b}": float((heads[b] - heads[a]).double().norm()) / scale
+                for a, b in itertools.pairwise(head)},
+        }
+        maps = {
+            "whole_gausslegendre_512": rig.attribute(
+                x, target=t, schedule="sequential", method="gausslegendre", n_steps=512,
+                internal_batch_size=args.batch),
+            "whole_adaptive_512": rig.attribute(
+                x, target=t, schedule="sequential", method="adaptive", n_steps=512,
+                internal_batch_size=args.batch),
+            "ig_512": rig.attribute(x, target=t, schedule="linear", n_steps=512,
+                                    internal_batch_size=args.batch),
+        }
+        record["to_reference"] = {name: float((m[0].double() - best).norm()) / scale
+                                  for name, m in maps.items()}
+        records.append(record)
+        print(f"{time.time() - started:6.0f}s {json.dumps(record)}", flush=True)
+        out.write_text(json.dumps({"command": command(), "seed": 0, "threads": args.threads,
+                                   "device": args.device, "head": args.head,
+                                   "first_orders": first, "head_orders": head,
+                                   "tail_order": args.tail_order, "photos": records},
+                                  indent=1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos", type=int, default=2, help="first N labelled photos")
+    parser.add_argument("--low", type=int, default=8)
+    parser.add_argument("--high", type=int, default=16)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--reference", action="store_true",
+                        help="build the head-weighted reference instead (orders below)")
+    parser.add_argument("--first-orders", default="64,128,256,512")
+    parser.add_argument("--head", type=int, default=16)
+    parser.add_argument("--head-orders", default="16,32,64")
+    parser.add_argument("--tail-order", type=int, default=16)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    from captum_rank import zoo
+    from captum_rank.data import load_photos
+
+    model = zoo.load("imagenet-efficientnet-lite0").eval().to(args.device)
+    images = load_photos(size=224).labelled().images[:args.photos].to(args.device)
+    with torch.no_grad():
+        targets = model(images).argmax(1)
+    if args.reference:
+        reference(args, model, images, targets)
+        return
+    out = Path(__file__).with_name("results") / "segment-errors-224.json"
+    records: list[dict[str, Any]] = []
+    started = time.time()
+    for n in range(len(images)):
+        x, t = images[n:n + 1], int(targets[n])
+        grad = gradient_fn(model, t, args.batch)
+        geometry = PathGeometry.build(x, torch.zeros(()), SequentialSchedule())
+        low, high = pieces(geometry, grad, args.low), pieces(geometry, grad, args.high)
+        full = high.sum(0).double()
+        scale = float(full.norm())
+        diff = (high - low).double()
+        tails = diff.flip(0).cumsum(0).flip(0)  # tails[K] = sum_{i >= K} diff_i
+        energy = geometry.singular_values.double().pow(2).sum(-2).reshape(-1)  # per segment
+        share = (energy.cumsum(0) / energy.sum()).tolist()
+        r = int(diff.shape[0])
+        record = {
+            "photo": n, "target": t, "segments": r,
+            "distance": float(diff.sum(0).norm()) / scale,
+            "head": {str(k): float(tails[k].norm()) / scale if k < r else 0.0
+                     for k in HEADS},
+            "energy_share": {str(k): share[min(k, r) - 1] for k in HEADS},
+        }
+        records.append(record)
+        print(f"{time.time() - started:6.0f}s {json.dumps(record)}", flush=True)
+        out.write_text(json.dumps({"command": command(), "seed": 0, "threads": args.threads,
+                                   "device": args.device, "low": args.low,
+                                   "high": args.high, "photos": records}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
