@@ -28,11 +28,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import command
-from bench_segments import distance, gradient_fn, segment_rule
+from bench_segment_errors import photo_paths
+from bench_segments import distance, segment_rule
 
 from captum_rank import RankIntegratedGradients
-from captum_rank.path import PathGeometry
-from captum_rank.schedules import SequentialSchedule
 
 
 def table(blob: dict[str, Any]) -> str:
@@ -84,10 +83,7 @@ def main() -> None:
     out = Path(__file__).with_name("results") / f"rank-reference-{args.size}.json"
     records: list[dict[str, Any]] = []
     started = time.time()
-    for n in range(len(images)):
-        x, t = images[n:n + 1], int(targets[n])
-        grad = gradient_fn(model, t, args.batch)
-        geometry = PathGeometry.build(x, torch.zeros(()), SequentialSchedule())
+    for n, x, t, grad, geometry in photo_paths(model, images, targets, args.batch):
         exact = rig.exact_ranks(x, target=t, internal_batch_size=args.batch)
         exact = exact.reshape(-1).double().cpu()
         maps = {}

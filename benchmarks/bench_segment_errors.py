@@ -32,6 +32,7 @@ import itertools
 import json
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,16 @@ from captum_rank.path import PathGeometry
 from captum_rank.schedules import SequentialSchedule
 
 HEADS = (1, 2, 4, 8, 16, 32, 64, 128)
+
+
+def photo_paths(model: Any, images: Tensor, targets: Tensor, batch: int
+                ) -> Iterator[tuple[int, Tensor, int, Any, PathGeometry]]:
+    """Per photo: its index, the photo, its target, the target's gradient function and
+    the sequential rank path's geometry (baseline zeros)."""
+    for n in range(len(images)):
+        x, t = images[n:n + 1], int(targets[n])
+        yield (n, x, t, gradient_fn(model, t, batch),
+               PathGeometry.build(x, torch.zeros(()), SequentialSchedule()))
 
 
 def pieces(geometry: PathGeometry, grad: Any, q: int) -> Tensor:
@@ -96,10 +107,7 @@ def reference(args: argparse.Namespace, model: Any, images: Tensor, targets: Ten
     rig = RankIntegratedGradients(model)
     records: list[dict[str, Any]] = []
     started = time.time()
-    for n in range(len(images)):
-        x, t = images[n:n + 1], int(targets[n])
-        grad = gradient_fn(model, t, args.batch)
-        geometry = PathGeometry.build(x, torch.zeros(()), SequentialSchedule())
+    for n, x, t, grad, geometry in photo_paths(model, images, targets, args.batch):
         r = int(geometry.singular_values.shape[-1])
         ones = {q: piece_sum(geometry, grad, q, range(0, 1)) for q in first}
         heads = {q: piece_sum(geometry, grad, q, range(1, args.head)) for q in head}
@@ -168,10 +176,7 @@ def main() -> None:
     out = Path(__file__).with_name("results") / "segment-errors-224.json"
     records: list[dict[str, Any]] = []
     started = time.time()
-    for n in range(len(images)):
-        x, t = images[n:n + 1], int(targets[n])
-        grad = gradient_fn(model, t, args.batch)
-        geometry = PathGeometry.build(x, torch.zeros(()), SequentialSchedule())
+    for n, _, t, grad, geometry in photo_paths(model, images, targets, args.batch):
         low, high = pieces(geometry, grad, args.low), pieces(geometry, grad, args.high)
         full = high.sum(0).double()
         scale = float(full.norm())
