@@ -138,6 +138,11 @@ def reference(args: argparse.Namespace, model: Any, images: Tensor, targets: Ten
         record["to_reference"] = {name: float((m[0].double() - best).norm()) / scale
                                   for name, m in maps.items()}
         records.append(record)
+        if args.save_maps is not None:
+            # The finest map, for the rules and figures measured against it later.
+            args.save_maps.mkdir(parents=True, exist_ok=True)
+            torch.save({"photo": n, "target": t, "map": best.float().cpu()},
+                       args.save_maps / f"reference-{n:02d}.pt")
         print(f"{time.time() - started:6.0f}s {json.dumps(record)}", flush=True)
         out.write_text(json.dumps({"command": command(), "seed": 0, "threads": args.threads,
                                    "device": args.device, "head": args.head,
@@ -160,6 +165,8 @@ def main() -> None:
     parser.add_argument("--head", type=int, default=16)
     parser.add_argument("--head-orders", default="16,32,64")
     parser.add_argument("--tail-order", type=int, default=16)
+    parser.add_argument("--save-maps", type=Path, default=None, metavar="DIR",
+                        help="with --reference: save each photo's finest map there")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

@@ -7,8 +7,8 @@
 #   convergence  bench_convergence on the same 20 photos (budgets 4-256, references 512);
 # and, asked for by name only (they do not fit one 15-minute budget with the others):
 #   overhead     RIG's own bookkeeping against Captum IG with a near-free model (issue 20);
-#   references   per-segment rank-path references on two photos at 16-128 gradients per
-#                segment (issue 22: how many the photo references need).
+#   references   head-weighted rank-path references on the 20 labelled photos (issue 22:
+#                ladders on the first segment and segments 2-16, 32 per tail segment).
 # Everything measured lands in $OUT (default ./device-out).
 #
 # Packages the machine lacks travel as wheels in .whl/ (captum, the EfficientNet-Lite0
@@ -65,9 +65,10 @@ if [[ " $steps " == *" overhead "* ]]; then
 fi
 
 if [[ " $steps " == *" references "* ]]; then
-    timeout 500 python3 benchmarks/bench_rank_reference.py --device cuda --photos 2 \
-        --orders 16,32,64,128 --batch 256 --threads 16 2>&1 | tail -n 6 \
+    timeout 500 python3 benchmarks/bench_segment_errors.py --reference --device cuda \
+        --photos 20 --first-orders 128,256,512,1024 --head-orders 32,64,128 --tail-order 32 \
+        --batch 256 --threads 16 --save-maps "$OUT/references" 2>&1 | tail -n 4 \
         | tee "$OUT/references.log"
-    cp benchmarks/results/rank-reference-224.json "$OUT/rank-reference-224-cuda.json"
+    cp benchmarks/results/rank-reference-head-224.json "$OUT/rank-reference-head-224-cuda.json"
 fi
 cp benchmarks/RESULTS.md "$OUT/RESULTS-cuda.md"
