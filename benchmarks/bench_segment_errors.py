@@ -103,7 +103,9 @@ def reference(args: argparse.Namespace, model: Any, images: Tensor, targets: Ten
 
     first = [int(v) for v in args.first_orders.split(",")]
     head = [int(v) for v in args.head_orders.split(",")]
-    out = Path(__file__).with_name("results") / "rank-reference-head-224.json"
+    # A run split over sessions (--first) writes one file per part.
+    part = f"-from-{args.first}" if args.first else ""
+    out = Path(__file__).with_name("results") / f"rank-reference-head-224{part}.json"
     rig = RankIntegratedGradients(model)
     records: list[dict[str, Any]] = []
     started = time.time()
@@ -116,7 +118,7 @@ def reference(args: argparse.Namespace, model: Any, images: Tensor, targets: Ten
         scale = float(best.norm())
         rows = sum(first) + (args.head - 1) * sum(head) + (r - args.head) * args.tail_order
         record: dict[str, Any] = {
-            "photo": n, "target": t, "segments": r, "gradient_rows": rows,
+            "photo": args.first + n, "target": t, "segments": r, "gradient_rows": rows,
             "reference_rows": first[-1] + (args.head - 1) * head[-1]
             + (r - args.head) * args.tail_order,
             "first_segment": {f"{a}->{b}": float((ones[b] - ones[a]).double().norm()) / scale
@@ -141,8 +143,8 @@ def reference(args: argparse.Namespace, model: Any, images: Tensor, targets: Ten
         if args.save_maps is not None:
             # The finest map, for the rules and figures measured against it later.
             args.save_maps.mkdir(parents=True, exist_ok=True)
-            torch.save({"photo": n, "target": t, "map": best.float().cpu()},
-                       args.save_maps / f"reference-{n:02d}.pt")
+            torch.save({"photo": args.first + n, "target": t, "map": best.float().cpu()},
+                       args.save_maps / f"reference-{args.first + n:02d}.pt")
         print(f"{time.time() - started:6.0f}s {json.dumps(record)}", flush=True)
         out.write_text(json.dumps({"command": command(), "seed": 0, "threads": args.threads,
                                    "device": args.device, "head": args.head,
@@ -153,7 +155,9 @@ def reference(args: argparse.Namespace, model: Any, images: Tensor, targets: Ten
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--photos", type=int, default=2, help="first N labelled photos")
+    parser.add_argument("--photos", type=int, default=2, help="N labelled photos")
+    parser.add_argument("--first", type=int, default=0,
+                        help="index of the first photo (to split a long run over sessions)")
     parser.add_argument("--low", type=int, default=8)
     parser.add_argument("--high", type=int, default=16)
     parser.add_argument("--batch", type=int, default=32)
@@ -174,13 +178,15 @@ def main() -> None:
     from captum_rank.data import load_photos
 
     model = zoo.load("imagenet-efficientnet-lite0").eval().to(args.device)
-    images = load_photos(size=224).labelled().images[:args.photos].to(args.device)
+    images = load_photos(size=224).labelled().images[args.first:args.first + args.photos]
+    images = images.to(args.device)
     with torch.no_grad():
         targets = model(images).argmax(1)
     if args.reference:
         reference(args, model, images, targets)
         return
-    out = Path(__file__).with_name("results") / "segment-errors-224.json"
+    part = f"-from-{args.first}" if args.first else ""
+    out = Path(__file__).with_name("results") / f"segment-errors-224{part}.json"
     records: list[dict[str, Any]] = []
     started = time.time()
     for n, _, t, grad, geometry in photo_paths(model, images, targets, args.batch):
@@ -193,7 +199,7 @@ def main() -> None:
         share = (energy.cumsum(0) / energy.sum()).tolist()
         r = int(diff.shape[0])
         record = {
-            "photo": n, "target": t, "segments": r,
+            "photo": args.first + n, "target": t, "segments": r,
             "distance": float(diff.sum(0).norm()) / scale,
             "head": {str(k): float(tails[k].norm()) / scale if k < r else 0.0
                      for k in HEADS},
