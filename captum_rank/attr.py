@@ -20,7 +20,7 @@ from captum_rank._captum import (
 from captum_rank._model_checks import check_target, checked_gradients, warn_non_finite_delta
 from captum_rank._validation import as_tuples
 from captum_rank.adaptive import Convergence
-from captum_rank.bands import BandsLike, RankBands
+from captum_rank.bands import BandsLike, RankBands, StepsLike
 from captum_rank.checks import UserInputError, UserTypeError, boolean
 from captum_rank.defaults import ADAPTIVE, DEFAULT_FORM, DEFAULT_N_STEPS, DEFAULT_SCHEDULE
 from captum_rank.options import RigOptions, ScheduleLike, default_method
@@ -529,7 +529,7 @@ class RankIntegratedGradients(IntegratedGradients):
         baselines: BaselineType = None,
         target: TargetType = None,
         additional_forward_args: Any = None,
-        segment_steps: int = 4,
+        segment_steps: StepsLike = 4,
         internal_batch_size: int | None = None,
         *,
         bands: BandsLike = None,
@@ -543,15 +543,19 @@ class RankIntegratedGradients(IntegratedGradients):
         the segment) and ``<c_i, gbar_i> = R_i`` of :meth:`exact_ranks`. A band's map sums
         its components' terms: the bands sum to the pixel map and each band's total is
         the exact ``R`` over the band, up to the quadrature error that the result reports
-        (:mod:`captum_rank.bands`). Costs ``r * segment_steps`` gradient rows and ``r + 1``
-        forward rows per example.
+        (:mod:`captum_rank.bands`). Costs ``r * segment_steps`` gradient rows (the sum of
+        the orders when they differ by component) and ``r + 1`` forward rows per example.
 
         Args:
             inputs (Tensor or tuple of one Tensor): ``(N, ..., H, W)`` inputs.
             baselines (scalar or Tensor, optional): as in :meth:`attribute`.
             target (int, tuple, Tensor, or list, optional): as in :meth:`attribute`.
             additional_forward_args (Any, optional): as in :meth:`attribute`.
-            segment_steps (int, optional): Gauss-Legendre gradients per segment. Default: 4.
+            segment_steps (int or sequence of int, optional): Gauss-Legendre gradients per
+                segment, or one order per component from the first, the last repeated for
+                the rest, e.g. ``(64, 16, 16, 4)``: on photos the first components'
+                segments hold most of the error (see :data:`~captum_rank.bands.StepsLike`).
+                Default: 4.
             internal_batch_size (int, optional): rows per model call (at least one segment
                 of the batch). Default: None (one segment of the batch per call, and as
                 many rows per call of the exact pass).

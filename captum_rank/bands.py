@@ -48,15 +48,89 @@ from captum_rank.schedules import RankSchedule
 __all__ = [
     "BandsLike",
     "RankBands",
+    "StepsLike",
     "band_attributions",
     "bands_from_ranks",
+    "check_segment_steps",
     "default_band_edges",
+    "describe_steps",
     "resolve_bands",
+    "resolve_segment_steps",
 ]
 
 #: Band edges: ``None`` (:func:`default_band_edges`) or the last component (1-based) of
 #: every band but the last, e.g. ``(8, 32)`` for ``1-8``, ``9-32``, ``33-r``.
 BandsLike = Sequence[int] | None
+
+#: Gauss-Legendre gradients per segment: one number for every segment, or one per
+#: component from the first on, the last repeated for the rest (e.g. ``(64, 16, 4)``). On
+#: photos the first components' segments hold most of the quadrature error
+#: (``benchmarks/bench_segment_errors.py``), so orders that fall with the component index
+#: converge for far fewer rows than one order everywhere.
+StepsLike = int | Sequence[int]
+
+
+def check_segment_steps(segment_steps: StepsLike, name: str = "segment_steps"
+                        ) -> int | tuple[int, ...]:
+    r"""``segment_steps`` checked: a positive int, or a non-empty sequence of them.
+
+    Examples:
+        >>> check_segment_steps(4), check_segment_steps([64, 16, 4])
+        (4, (64, 16, 4))
+        >>> check_segment_steps([8, 0])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        captum_rank.checks.UserInputError: `segment_steps` must be an integer >= 1, ...
+    """
+    if isinstance(segment_steps, (str, bytes)) or not isinstance(
+            segment_steps, (int, Sequence)) or isinstance(segment_steps, bool):
+        raise UserTypeError(
+            f"`{name}` must be a positive int or a sequence of them (one per component from "
+            f"the first, the last repeated), got {type(segment_steps).__name__}.")
+    if not isinstance(segment_steps, Sequence):
+        return integer(segment_steps, name, minimum=1)
+    if len(segment_steps) == 0:
+        raise UserInputError(
+            f"`{name}` is an empty sequence; give at least one order, e.g. (64, 16, 4).")
+    return tuple(integer(q, name, minimum=1) for q in segment_steps)
+
+
+def resolve_segment_steps(segment_steps: StepsLike, r: int) -> tuple[int, ...]:
+    r"""One Gauss-Legendre order per component ``1..r``.
+
+    Examples:
+        >>> resolve_segment_steps(2, 3), resolve_segment_steps((8, 4), 4)
+        ((2, 2, 2), (8, 4, 4, 4))
+    """
+    checked = check_segment_steps(segment_steps)
+    if isinstance(checked, int):
+        return (checked,) * r
+    if len(checked) > r:
+        raise UserInputError(
+            f"`segment_steps` gives {len(checked)} orders for {r} components; give at most "
+            f"one per component (the last is repeated for the rest).")
+    return checked + (checked[-1],) * (r - len(checked))
+
+
+def describe_steps(steps: int | Sequence[int]) -> str:
+    r"""``segment_steps`` in words, one phrase per run of equal orders.
+
+    Examples:
+        >>> describe_steps(8)
+        '8 Gauss-Legendre gradients per component'
+        >>> describe_steps((64, 16, 16, 4, 4))
+        'Gauss-Legendre gradients per component: 64 (component 1), 16 (2-3), 4 (4-5)'
+    """
+    if isinstance(steps, int):
+        return f"{steps} Gauss-Legendre gradients per component"
+    runs: list[tuple[int, int, int]] = []
+    for index, q in enumerate(steps, start=1):
+        if runs and runs[-1][2] == q:
+            runs[-1] = (runs[-1][0], index, q)
+        else:
+            runs.append((index, index, q))
+    words = [f"{q} ({'component ' + str(a) if a == b else f'{a}-{b}'})" for a, b, q in runs]
+    return "Gauss-Legendre gradients per component: " + ", ".join(words)
 
 #: Default edges: bands of 1-4, 5-16, 17-64, 65-r components (those below ``r``).
 _DEFAULT_EDGES = (4, 16, 64)
@@ -174,7 +248,8 @@ class RankBands:
             (summed over the channels).
         segment_totals (Tensor): ``(N, r)`` float64 ``<c_i, gbar_i>`` per component, as
             estimated (before calibration).
-        segment_steps (int): Gauss-Legendre gradients per segment.
+        segment_steps (int or tuple of int): Gauss-Legendre gradients per segment (one
+            number for all, or one per component).
         evaluations (Tensor): ``(N,)`` gradient rows (forward and backward) per example.
         forward_rows (int): forward-only rows per example for the exact ``R`` (``r + 1``).
         calibrated (bool): whether every component was calibrated to its exact ``R_i``.
@@ -197,7 +272,7 @@ class RankBands:
     exact_totals: Tensor
     exact_ranks: Tensor
     segment_totals: Tensor
-    segment_steps: int
+    segment_steps: int | tuple[int, ...]
     evaluations: Tensor
     forward_rows: int
     calibrated: bool
@@ -250,7 +325,8 @@ class RankBands:
             "shares": self.shares.tolist(),
             "evaluations": [int(v) for v in self.evaluations],
             "forward_rows": self.forward_rows,
-            "segment_steps": self.segment_steps,
+            "segment_steps": (self.segment_steps if isinstance(self.segment_steps, int)
+                              else list(self.segment_steps)),
             "calibrated": self.calibrated,
         }
 
@@ -269,7 +345,7 @@ def band_attributions(
     model: ModelCall,
     exact_ranks: Tensor,
     bands: BandsLike = None,
-    segment_steps: int = 4,
+    segment_steps: StepsLike = 4,
     calibrate: bool = False,
 ) -> RankBands:
     r"""Rank-band maps of ``inputs`` on the rank-``k`` curve (see the module's text).
@@ -285,7 +361,9 @@ def band_attributions(
             the batch; None: one segment per call).
         exact_ranks (Tensor): ``(N, ..., r)`` exact ``R`` of these inputs.
         bands (sequence of int or None): band edges (:func:`resolve_bands`).
-        segment_steps (int): Gauss-Legendre gradients per segment. Default: 4.
+        segment_steps (int or sequence of int): Gauss-Legendre gradients per segment, or
+            one order per component from the first (the last repeated for the rest; see
+            :data:`StepsLike`). Default: 4.
         calibrate (bool): make each component's total its exact ``R_i``. Default: False.
 
     Returns:
@@ -312,19 +390,18 @@ def band_attributions(
         True
     """
     check_exact(schedule, inputs)
-    segment_steps = integer(segment_steps, "segment_steps", minimum=1)
+    checked_steps = check_segment_steps(segment_steps)
     geometry = PathGeometry.build(inputs, baseline, schedule)
     U, S, Vh = geometry.svd()
     n = int(inputs.shape[0])
     r = int(S.shape[-1])
+    orders = resolve_segment_steps(checked_steps, r)
     spans = resolve_bands(bands, r)
     exact = exact_ranks.detach().to(device="cpu", dtype=torch.float64).reshape(n, -1)
     if exact.shape[-1] != r:
         raise UserInputError(
             f"`exact_ranks` has {exact.shape[-1]} components per example, the input {r}.")
     work = geometry.work_dtype
-    nodes, weights = _gauss_legendre(segment_steps, work)
-    nodes, weights = nodes.to(inputs.device), weights.to(inputs.device)
     band_of = torch.empty(r, dtype=torch.long)
     for b, (first, last) in enumerate(spans):
         band_of[first - 1:last] = b
@@ -334,13 +411,11 @@ def band_attributions(
     sum_dims = tuple(range(1, geometry.delta.dim()))
     # Components of zero weight in every example move nothing: no evaluation.
     live = [i for i in range(r) if bool((S[..., i] > 0).any())]
-    rows_per_segment = n * segment_steps
-    per_call = 1 if model.internal_batch_size is None else max(
-        1, int(model.internal_batch_size) // rows_per_segment)
-    examples = torch.arange(n, device=inputs.device).repeat(segment_steps)
     running = torch.zeros_like(geometry.delta)
-    for begin in range(0, len(live), per_call):
-        chosen = live[begin:begin + per_call]
+    for chosen, q in _calls(live, orders, n, model.internal_batch_size):
+        nodes, weights = (t.to(inputs.device) for t in _gauss_legendre(q, work))
+        rows_per_segment = n * q
+        examples = torch.arange(n, device=inputs.device).repeat(q)
         terms = [_component(U, S, Vh, i) for i in chosen]
         starts = []
         for term in terms:
@@ -354,8 +429,7 @@ def band_attributions(
         ])
         grads = model.gradients((geometry.as_input(points).detach(),),
                                 Rows.of_examples(examples.repeat(len(chosen))))
-        grad = grads[0].detach().to(work).reshape(
-            len(chosen), segment_steps, *geometry.delta.shape)
+        grad = grads[0].detach().to(work).reshape(len(chosen), q, *geometry.delta.shape)
         mean = (grad * weights.reshape(1, -1, *[1] * geometry.delta.dim())).sum(1)
         for offset, (i, term) in enumerate(zip(chosen, terms, strict=True)):
             piece = term * mean[offset]
@@ -369,13 +443,30 @@ def band_attributions(
                 piece = piece + alpha.to(device=piece.device, dtype=work).reshape(shape) \
                     * term * term
             maps[int(band_of[i])] += piece
-        evaluations += segment_steps * len(chosen)
+        evaluations += q * len(chosen)
     out_maps = torch.stack([geometry.as_input(m) for m in maps])
     totals = torch.stack([m.to(torch.float64).flatten(1).sum(-1).cpu() for m in maps], dim=1)
     exact_totals = torch.stack(
         [exact[:, first - 1:last].sum(-1) for first, last in spans], dim=1)
     return RankBands(spans, out_maps, totals, exact_totals, exact, segment_totals,
-                     segment_steps, evaluations, r + 1, bool(calibrate))
+                     checked_steps if isinstance(checked_steps, int) else orders,
+                     evaluations, r + 1, bool(calibrate))
+
+
+def _calls(live: list[int], orders: tuple[int, ...], n: int,
+           internal_batch_size: int | None) -> list[tuple[list[int], int]]:
+    """The model calls: consecutive live segments of one order, as many per call as
+    ``internal_batch_size`` holds (at least one; one per call without a bound)."""
+    calls: list[tuple[list[int], int]] = []
+    for i in live:
+        q = orders[i]
+        per_call = 1 if internal_batch_size is None else max(
+            1, int(internal_batch_size) // (n * q))
+        if calls and calls[-1][1] == q and len(calls[-1][0]) < per_call:
+            calls[-1][0].append(i)
+        else:
+            calls.append(([i], q))
+    return calls
 
 
 def _component(U: Tensor, S: Tensor, Vh: Tensor, i: int) -> Tensor:

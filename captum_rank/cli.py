@@ -234,9 +234,11 @@ def _build_parser() -> argparse.ArgumentParser:
                               "the default bands, or band edges such as 8,32 (components "
                               "1-8, 9-32, 33-r); each band's total is its exact R "
                               "(default: no bands)")
-    explain.add_argument("--band-steps", type=int, default=8, metavar="N",
+    explain.add_argument("--band-steps", default="8", metavar="N[,N...]",
                          help="Gauss-Legendre gradients per component segment of the "
-                              "band maps (default: %(default)s)")
+                              "band maps: one number, or one per component from the first "
+                              "with N*K for K equal ones, the last repeated, e.g. "
+                              "64,16*15,4 for photos (default: %(default)s)")
     explain.add_argument("--rig-option", action="append", default=[], metavar="NAME=VALUE",
                          help="a further option of RIG's attribute for every map, e.g. "
                               "tolerance=0.05 (any field of captum_rank.options.RigOptions "
@@ -267,6 +269,29 @@ def _parse_bands(text: str | None) -> bool | tuple[int, ...]:
         raise UserInputError(
             f"--bands must be increasing positive band edges such as 8,32, got {text!r}.")
     return edges
+
+
+def _parse_band_steps(text: str) -> int | tuple[int, ...]:
+    r"""``--band-steps``: ``'8'``, or orders per component such as ``'64,16*15,4'``.
+
+    Examples:
+        >>> _parse_band_steps("8"), _parse_band_steps("64,16*2,4")
+        (8, (64, 16, 16, 4))
+    """
+    orders: list[int] = []
+    try:
+        for part in text.split(","):
+            value, _, count = part.partition("*")
+            orders += [int(value)] * (int(count) if count else 1)
+    except ValueError:
+        raise UserInputError(
+            f"--band-steps must be a number or orders such as 64,16*15,4; got {text!r}."
+        ) from None
+    if not orders or min(orders) < 1:
+        raise UserInputError(
+            f"--band-steps must be positive orders such as 8 or 64,16*15,4; got {text!r}.")
+    return orders[0] if len(orders) == 1 and "," not in text and "*" not in text else tuple(
+        orders)
 
 
 def _parse_rig_options(items: Sequence[str]) -> dict[str, Any]:
@@ -575,7 +600,7 @@ def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
         non_negative_int(args.target, "--target")
     shape_override = _parse_shape(args.input_shape)
     bands = _parse_bands(args.bands)
-    positive_int(args.band_steps, "--band-steps")
+    band_steps = _parse_band_steps(args.band_steps)
     rig_options = _parse_rig_options(args.rig_option)
     _check_model_paths(args)
     _check_image_paths(args.images)
@@ -614,7 +639,7 @@ def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
             n_steps=args.n_steps, internal_batch_size=args.internal_batch_size,
             reliability_tolerance=args.reliability_tolerance,
             map_tolerance=args.map_tolerance, names=names,
-            class_names=class_names, notes=notes, bands=bands, band_steps=args.band_steps,
+            class_names=class_names, notes=notes, bands=bands, band_steps=band_steps,
             rig_options=rig_options, meta={"command": " ".join([PROG, *argv])})
         heading = f"{', '.join(group['models'])} ({'x'.join(map(str, shape))})"
         reports.append(AuditReport(None, None, {"command": " ".join([PROG, *argv]),

@@ -29,8 +29,14 @@ from captum_rank._validation import (
     check_internal_batch_size,
 )
 from captum_rank.adaptive import Convergence, adaptive_walk
-from captum_rank.bands import BandsLike, RankBands, band_attributions
-from captum_rank.checks import boolean, integer
+from captum_rank.bands import (
+    BandsLike,
+    RankBands,
+    StepsLike,
+    band_attributions,
+    check_segment_steps,
+)
+from captum_rank.checks import boolean
 from captum_rank.exact import exact_rank_attributions
 from captum_rank.fixed import fixed_walk
 from captum_rank.model_call import GradientFunc, ModelCall
@@ -175,7 +181,7 @@ def bands(
     baselines: Any,
     target: Any,
     additional_forward_args: Any,
-    segment_steps: int,
+    segment_steps: StepsLike,
     internal_batch_size: int | None,
     bands: BandsLike,
     schedule: ScheduleLike,
@@ -190,7 +196,8 @@ def bands(
         face (RankIntegratedGradients): the attribution whose model and gradient
             function run.
         inputs, baselines, target, additional_forward_args: as in Captum.
-        segment_steps (int): Gauss-Legendre gradients per segment.
+        segment_steps (int or sequence of int): Gauss-Legendre gradients per segment,
+            or one order per component (:data:`~captum_rank.bands.StepsLike`).
         internal_batch_size (int or None): rows per model call.
         bands (sequence of int or None): band edges.
         schedule (str or RankSchedule): a rank-``k`` curve schedule.
@@ -201,12 +208,13 @@ def bands(
     """
     formatted_inputs, formatted_baselines = as_tuples(inputs, baselines)
     checked_inputs = check_inputs(formatted_inputs)
-    segment_steps = integer(segment_steps, "segment_steps", minimum=1)
+    checked_steps = check_segment_steps(segment_steps)
     internal_batch_size = check_internal_batch_size(internal_batch_size)
     calibrate = boolean(calibrate, "calibrate")
     # The exact pass's rows per call: as many as one segment of the batch by default,
     # so that it holds no more points at once than the walk.
-    rows = internal_batch_size or int(checked_inputs[0].shape[0]) * segment_steps
+    largest = checked_steps if isinstance(checked_steps, int) else max(checked_steps)
+    rows = internal_batch_size or int(checked_inputs[0].shape[0]) * largest
     exact_values = face.exact_ranks(inputs, baselines, target, additional_forward_args, rows,
                                     schedule=schedule)
     checked_baselines = check_baselines(formatted_baselines, checked_inputs)
@@ -216,4 +224,4 @@ def bands(
 
     return band_attributions(
         checked_inputs[0], checked_baselines[0], resolve_schedule(schedule), model,
-        exact_values, bands=bands, segment_steps=segment_steps, calibrate=calibrate)
+        exact_values, bands=bands, segment_steps=checked_steps, calibrate=calibrate)

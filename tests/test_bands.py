@@ -207,3 +207,60 @@ def test_several_segments_per_call_give_the_same_bands() -> None:
     # exact pass's 22 rows in calls of 16 (2) instead of 4 (6).
     assert counter.rows_per_call[-3:] == [16, 16, 8]
     assert (calls, counter.calls - calls) == (16, 5)
+
+
+def test_orders_per_component_refine_only_their_segments() -> None:
+    """Oracle: with one band per component, a component's band map depends only on its own
+    order: the same as with that order everywhere, whatever the other components get."""
+    model, x = tanh_cnn(1), _images(2, 1)
+    rig = RankIntegratedGradients(model)
+    mixed = rig.attribute_bands(x, target=1, segment_steps=(8, 2, 2, 5),
+                                bands=tuple(range(1, 10)))
+    eight = rig.attribute_bands(x, target=1, segment_steps=8, bands=tuple(range(1, 10)))
+    two = rig.attribute_bands(x, target=1, segment_steps=2, bands=tuple(range(1, 10)))
+    five = rig.attribute_bands(x, target=1, segment_steps=5, bands=tuple(range(1, 10)))
+    torch.testing.assert_close(mixed.maps[0], eight.maps[0], rtol=0, atol=1e-13)
+    torch.testing.assert_close(mixed.maps[1:3], two.maps[1:3], rtol=0, atol=1e-13)
+    torch.testing.assert_close(mixed.maps[3:], five.maps[3:], rtol=0, atol=1e-13)
+    assert mixed.segment_steps == (8, 2, 2, 5, 5, 5, 5, 5, 5, 5)
+    assert mixed.to_dict()["segment_steps"] == [8, 2, 2, 5, 5, 5, 5, 5, 5, 5]
+    # One order everywhere, as a one-element sequence, is the int.
+    uniform = rig.attribute_bands(x, target=1, segment_steps=(2,), bands=tuple(range(1, 10)))
+    torch.testing.assert_close(uniform.maps, two.maps, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("batch", [None, 7, 1000])
+def test_orders_per_component_cost_their_sum_in_gradient_rows(batch: int | None) -> None:
+    model, x = tanh_cnn(1), _images(3, 1)
+    steps = (6, 3, 3, 1)
+    counter = CallCounter(model)
+    result = RankIntegratedGradients(counter).attribute_bands(
+        x, target=0, segment_steps=steps, internal_batch_size=batch)
+    orders = steps + (1,) * 6
+    assert result.evaluations.tolist() == [sum(orders)] * 3
+    # Gradient rows plus the exact pass's r + 1 forward rows per example.
+    assert counter.rows == 3 * sum(orders) + 3 * 11
+
+
+def test_an_affine_model_is_exact_with_any_orders() -> None:
+    weights = torch.randn(1, 1, 10, 10, dtype=torch.float64)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(100, 1).double())
+    with torch.no_grad():
+        model[1].weight.copy_(weights.reshape(1, -1))
+        model[1].bias.zero_()
+    x = _images(2, 1)
+    result = RankIntegratedGradients(model).attribute_bands(
+        x, target=0, segment_steps=(3, 1, 2))
+    torch.testing.assert_close(result.pixels, weights * x, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(("steps", "error", "named"), [
+    ((), UserInputError, "empty"), ((4, 0), UserInputError, "segment_steps. must be an integer >= 1"),
+    ((2.5,), UserTypeError, "segment_steps"), ("8", UserTypeError, "segment_steps"),
+    (tuple([2] * 11), UserInputError, "11 orders for 10 components"),
+])
+def test_bad_orders_are_refused_naming_the_argument(
+        steps: object, error: type[Exception], named: str) -> None:
+    model, x = tanh_cnn(1), _images(1, 1)
+    with pytest.raises(error, match=named):
+        RankIntegratedGradients(model).attribute_bands(x, target=0, segment_steps=steps)  # type: ignore[arg-type]

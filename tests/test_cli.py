@@ -205,6 +205,34 @@ def test_explain_refuses_bad_rig_options_before_writing(
     assert not (out / "report.json").exists()
 
 
+def test_explain_takes_band_orders_per_component(tiny: tuple[str, str], tmp_path: Path) -> None:
+    spec, weights = tiny
+    png = _png(tmp_path / "a.png")
+    out = tmp_path / "orders"
+    assert main(["explain", "--model", spec, "--weights", weights, str(png), "--target", "3",
+                 "--n-steps", "4", "--schedule", "sequential", "--bands", "4",
+                 "--band-steps", "4,2*3,1", "--out", str(out)]) == 0
+    result = json.loads((out / "report.json").read_text())["explanation"]
+    (entries,) = result["items"].values()
+    bands = entries[0]["bands"]
+    assert bands["segment_steps"] == [4, 2, 2, 2] + [1] * 24
+    assert bands["evaluations"] == 4 + 6 + 24
+    assert "4 (component 1), 2 (2-4), 1 (5-28)" in (out / "index.html").read_text()
+
+
+@pytest.mark.parametrize("value", ["0", "x", "4*0", "", "2,,3"])
+def test_explain_refuses_bad_band_orders_before_any_work(
+        value: str, tiny: tuple[str, str], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    spec, weights = tiny
+    png = _png(tmp_path / "a.png")
+    out = tmp_path / "bad-orders"
+    assert main(["explain", "--model", spec, "--weights", weights, str(png),
+                 "--bands", "default", "--band-steps", value, "--out", str(out)]) == 2
+    assert "--band-steps" in capsys.readouterr().err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("value", ["x", "16,4", "0,8", "4,4", ""])
 def test_explain_refuses_bad_band_edges_before_any_work(
         value: str, tiny: tuple[str, str], tmp_path: Path,

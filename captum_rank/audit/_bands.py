@@ -32,7 +32,7 @@ def check_bands(bands: Any) -> tuple[bool, tuple[int, ...] | None]:
 
 
 def band_items(explainer: RankIntegratedGradients, x: Tensor, baseline: float,
-               targets: Tensor, edges: tuple[int, ...] | None, steps: int,
+               targets: Tensor, edges: tuple[int, ...] | None, steps: int | tuple[int, ...],
                internal_batch_size: int | None, items: list[dict[str, Any]]) -> np.ndarray:
     r"""Add each image's band summary to its item; return the ``(B, N, ...)`` band maps.
 

@@ -59,12 +59,12 @@ from captum_rank.audit.settings import (
     default_attributions,
 )
 from captum_rank.audit.statistics import relative_error
+from captum_rank.bands import check_segment_steps
 from captum_rank.checks import (
     UserTypeError,
     boolean,
     integer,
     optional_positive_int,
-    positive_int,
     real,
 )
 from captum_rank.defaults import (
@@ -246,7 +246,7 @@ def explain(
     meta: Mapping[str, Any] | None = None,
     exact: bool = True,
     bands: bool | Sequence[int] = False,
-    band_steps: int = 8,
+    band_steps: int | Sequence[int] = 8,
     rig_options: Mapping[str, Any] | None = None,
 ) -> ExplainResult:
     r"""IG and RIG maps, rank spectra, reliability and a rank path for a few images.
@@ -294,11 +294,14 @@ def explain(
             (components 1-4, 5-16, 17-64, 65-r), or the band edges, e.g. ``(8, 32)``.
             Costs ``r * band_steps`` gradient and ``r + 1`` forward rows per image and
             model. Default: False.
-        band_steps (int, optional): Gauss-Legendre gradients per component's segment;
-            the band maps are calibrated so that each band's sum is the exact ``R`` over
-            it, and each item's ``bands.total_error`` is the error before calibration.
-            Default: 8 (on the zoo's Fashion-MNIST CNNs a median 0.06-0.12 from 64 per
-            segment, ``benchmarks/bench_segments.py``).
+        band_steps (int or sequence of int, optional): Gauss-Legendre gradients per
+            component's segment, or one order per component from the first (the last
+            repeated), e.g. ``(64, 16, 16, 4)`` for photos, whose first segments hold most
+            of the error (``benchmarks/bench_segment_errors.py``); the band maps are
+            calibrated so that each band's sum is the exact ``R`` over it, and each
+            item's ``bands.total_error`` is the error before calibration. Default: 8 (on
+            the zoo's Fashion-MNIST CNNs a median 0.06-0.12 from 64 per segment,
+            ``benchmarks/bench_segments.py``).
 
         rig_options (dict, optional): further options of
             :meth:`~captum_rank.RankIntegratedGradients.attribute` for every map, any
@@ -371,7 +374,7 @@ class _Setup:
     map_tolerance: float
     exact: bool
     bands: tuple[bool, tuple[int, ...] | None]
-    band_steps: int
+    band_steps: int | tuple[int, ...]
     image_names: list[str]
     notes: list[str | None]
     path_image: int
@@ -398,7 +401,7 @@ def _prepare(models: Any, images: Tensor, *, attributions: Mapping[str, MethodSp
              internal_batch_size: int | None, reliability_tolerance: float, map_tolerance: float,
              names: Sequence[str] | None, notes: Sequence[str | None] | None,
              path_image: int, path_ranks: Sequence[int] | None, exact: bool,
-             bands: bool | Sequence[int], band_steps: int,
+             bands: bool | Sequence[int], band_steps: int | Sequence[int],
              rig_options: Mapping[str, Any] | None) -> _Setup:
     """Check every argument (in the order users see the errors) and decide the methods."""
     named = as_model_dict(models)
@@ -410,7 +413,7 @@ def _prepare(models: Any, images: Tensor, *, attributions: Mapping[str, MethodSp
     map_tolerance = real(map_tolerance, "map_tolerance", minimum=0.0)
     exact = boolean(exact, "exact")
     checked_bands = check_bands(bands)
-    band_steps = positive_int(band_steps, "band_steps")
+    checked_steps = check_segment_steps(band_steps, "band_steps")
     extra = check_rig_options(rig_options)
     path_image = integer(path_image, "path_image", minimum=0, maximum=n - 1)
     image_names = [str(v) for v in names] if names is not None else [
@@ -431,7 +434,7 @@ def _prepare(models: Any, images: Tensor, *, attributions: Mapping[str, MethodSp
                         rig_options=extra)
     return _Setup(named, x, width, runs, n_steps, integration_method(method), baseline,
                   internal_batch_size, reliability_tolerance, map_tolerance, exact, checked_bands,
-                  band_steps, image_names, list(notes) if notes is not None else [None] * n,
+                  checked_steps, image_names, list(notes) if notes is not None else [None] * n,
                   path_image, ranks_on_path, approximations, extra)
 
 

@@ -28,6 +28,7 @@ from captum_rank.audit.accuracy import RankAccuracyResult
 from captum_rank.audit.explain import ExplainResult
 from captum_rank.audit.settings import method_label
 from captum_rank.audit.spectrum import RankSpectrumResult
+from captum_rank.bands import describe_steps
 from captum_rank.checks import one_of
 
 __all__ = ["AuditReport", "format_table", "summary_rows", "write_report"]
@@ -581,7 +582,7 @@ def _bands_section(ex: ExplainResult, prefix: str, out: Path,
             "map made while that band's singular components entered (c_i * mean gradient "
             "over component i's segment), the panels sum to the last one, and each band's "
             "sum is the exact R over the band, F(x_k) - F(x_{k-1}) summed (shown under it). "
-            f"{steps} Gauss-Legendre gradients per component, each component's part "
+            f"{describe_steps(steps)}, each component's part "
             "calibrated to its exact R_i; the shares are of the map's |attribution|. Each "
             "panel has its own colour scale (written under it), so that a weak band still "
             "shows where its evidence lies; the shares say how much it carries."
