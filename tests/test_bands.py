@@ -255,7 +255,8 @@ def test_an_affine_model_is_exact_with_any_orders() -> None:
 
 
 @pytest.mark.parametrize(("steps", "error", "named"), [
-    ((), UserInputError, "empty"), ((4, 0), UserInputError, "segment_steps. must be an integer >= 1"),
+    ((), UserInputError, "empty"),
+    ((4, 0), UserInputError, "segment_steps. must be an integer >= 1"),
     ((2.5,), UserTypeError, "segment_steps"), ("8", UserTypeError, "segment_steps"),
     (tuple([2] * 11), UserInputError, "11 orders for 10 components"),
 ])
