@@ -22,12 +22,20 @@ Captum IG are from the finest (``benchmarks/results/rank-reference-head-224.json
 
     python benchmarks/bench_segment_errors.py --reference --photos 2 --threads 2
 
+With ``--rules`` it measures cheap rules shaped by the split against that reference
+(``q1`` on the first segment, ``qh`` on segments 2 to ``--head``, the rest sharing ``K``
+gradients or taking ``qt`` each; ``benchmarks/results/rank-rules-224.json``):
+
+    python benchmarks/bench_segment_errors.py --rules --photos 2 --threads 2 \
+        --rule-first 16,32,64 --rule-head 2,4,8 --rule-shared 32 --rule-tail 1,2
+
 Writes ``benchmarks/results/segment-errors-224.json`` (after every photo) with the command.
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import itertools
 import json
 import sys
@@ -153,6 +161,80 @@ def reference(args: argparse.Namespace, model: Any, images: Tensor, targets: Ten
                                   indent=1))
 
 
+def shared_tail(geometry: PathGeometry, grad: Any, segments: range, count: int) -> Tensor:
+    """``sum_{i in segments} c_i * g(i)`` with ``count`` gradients shared by those segments:
+    each at the midpoint of a segment evenly spaced in the index, ``g(i)`` interpolated
+    linearly between them (the first and last held constant beyond them)."""
+    U, S, Vh = geometry.svd()
+    comps = [(U[..., :, i:i + 1] * S[..., None, i:i + 1]) @ Vh[..., i:i + 1, :]
+             for i in range(segments.stop)]
+    starts = [geometry.baseline + torch.zeros_like(geometry.delta)]
+    for comp in comps[:-1]:
+        starts.append(starts[-1] + comp)
+    picks = sorted({round(segments.start + (j + 0.5) * len(segments) / count)
+                    for j in range(count)})
+    picks = [min(p, segments.stop - 1) for p in picks]
+    points = torch.cat([starts[p] + 0.5 * comps[p] for p in picks])
+    shared = grad(geometry.as_input(points)).to(geometry.delta.dtype).reshape(
+        len(picks), *geometry.delta.shape[1:])
+    total = torch.zeros_like(geometry.delta[0])
+    for i in segments:
+        j = bisect.bisect_right(picks, i)
+        if j == 0:
+            g = shared[0]
+        elif j == len(picks):
+            g = shared[-1]
+        else:
+            lo, hi = picks[j - 1], picks[j]
+            f = (i - lo) / (hi - lo)
+            g = (1 - f) * shared[j - 1] + f * shared[j]
+        total += comps[i][0] * g
+    return total
+
+
+def rules(args: argparse.Namespace, model: Any, images: Tensor, targets: Tensor) -> None:
+    """Cheap rules against the head-weighted reference: ``q1`` gradients on the first
+    segment, ``qh`` on each of segments 2 to ``--head``, and on the rest either ``K``
+    gradients shared by all of them or ``qt`` on each."""
+    first = [int(v) for v in args.rule_first.split(",")]
+    head = [int(v) for v in args.rule_head.split(",")]
+    shared = [int(v) for v in args.rule_shared.split(",") if v]
+    each = [int(v) for v in args.rule_tail.split(",") if v]
+    part = f"-from-{args.first}" if args.first else ""
+    out = Path(__file__).with_name("results") / f"rank-rules-224{part}.json"
+    records: list[dict[str, Any]] = []
+    started = time.time()
+    for n, _, t, grad, geometry in photo_paths(model, images, targets, args.batch):
+        r = int(geometry.singular_values.shape[-1])
+        reference_map = (piece_sum(geometry, grad, 512, range(0, 1))
+                         + piece_sum(geometry, grad, 64, range(1, args.head))
+                         + piece_sum(geometry, grad, 16, range(args.head, r))).double()
+        scale = float(reference_map.norm())
+        ones = {q: piece_sum(geometry, grad, q, range(0, 1)) for q in first}
+        heads = {q: piece_sum(geometry, grad, q, range(1, args.head)) for q in head}
+        tails = {("shared", k): (shared_tail(geometry, grad, range(args.head, r), k), k)
+                 for k in shared}
+        tails.update({("each", q): (piece_sum(geometry, grad, q, range(args.head, r)),
+                                    q * (r - args.head)) for q in each})
+        found = []
+        for q1, qh, (kind, k) in itertools.product(first, head, tails):
+            tail, tail_rows = tails[(kind, k)]
+            rule = (ones[q1] + heads[qh] + tail).double()
+            found.append({"first": q1, "head": qh, "tail": kind, "tail_steps": k,
+                          "rows": q1 + (args.head - 1) * qh + tail_rows,
+                          "distance": float((rule - reference_map).norm()) / scale})
+        record = {"photo": args.first + n, "target": t, "rules": found}
+        records.append(record)
+        best = min((f for f in found if f["distance"] <= 0.1), key=lambda f: f["rows"],
+                   default=None)
+        print(f"{time.time() - started:6.0f}s photo {args.first + n}: cheapest within 0.1: "
+              f"{best}", flush=True)
+        out.write_text(json.dumps({"command": command(), "seed": 0, "threads": args.threads,
+                                   "device": args.device, "head": args.head,
+                                   "reference": "512 / 64 / 16 per segment",
+                                   "photos": records}, indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=2, help="N labelled photos")
@@ -169,6 +251,14 @@ def main() -> None:
     parser.add_argument("--head", type=int, default=16)
     parser.add_argument("--head-orders", default="16,32,64")
     parser.add_argument("--tail-order", type=int, default=16)
+    parser.add_argument("--rules", action="store_true",
+                        help="measure cheap rules against the head-weighted reference")
+    parser.add_argument("--rule-first", default="8,16,32,64")
+    parser.add_argument("--rule-head", default="1,2,4")
+    parser.add_argument("--rule-shared", default="4,8,16,32",
+                        help="gradients shared by the tail's segments (comma list)")
+    parser.add_argument("--rule-tail", default="1,2",
+                        help="gradients on each tail segment (comma list)")
     parser.add_argument("--save-maps", type=Path, default=None, metavar="DIR",
                         help="with --reference: save each photo's finest map there")
     args = parser.parse_args()
@@ -184,6 +274,9 @@ def main() -> None:
         targets = model(images).argmax(1)
     if args.reference:
         reference(args, model, images, targets)
+        return
+    if args.rules:
+        rules(args, model, images, targets)
         return
     part = f"-from-{args.first}" if args.first else ""
     out = Path(__file__).with_name("results") / f"segment-errors-224{part}.json"
