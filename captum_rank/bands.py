@@ -412,8 +412,11 @@ def band_attributions(
     # Components of zero weight in every example move nothing: no evaluation.
     live = [i for i in range(r) if bool((S[..., i] > 0).any())]
     running = torch.zeros_like(geometry.delta)
+    # One Gauss-Legendre rule per order, not one per model call.
+    rules = {q: tuple(t.to(inputs.device) for t in _gauss_legendre(q, work))
+             for q in set(orders)}
     for chosen, q in _calls(live, orders, n, model.internal_batch_size):
-        nodes, weights = (t.to(inputs.device) for t in _gauss_legendre(q, work))
+        nodes, weights = rules[q]
         rows_per_segment = n * q
         examples = torch.arange(n, device=inputs.device).repeat(q)
         terms = [_component(U, S, Vh, i) for i in chosen]

@@ -290,8 +290,8 @@ def _parse_band_steps(text: str) -> int | tuple[int, ...]:
     if not orders or min(orders) < 1:
         raise UserInputError(
             f"--band-steps must be positive orders such as 8 or 64,16*15,4; got {text!r}.")
-    return orders[0] if len(orders) == 1 and "," not in text and "*" not in text else tuple(
-        orders)
+    # A plain number is one order for every component; a list gives them per component.
+    return orders[0] if "," not in text and "*" not in text else tuple(orders)
 
 
 def _parse_rig_options(items: Sequence[str]) -> dict[str, Any]:
