@@ -67,40 +67,43 @@ def photo_paths(model: Any, images: Tensor, targets: Tensor, batch: int
                PathGeometry.build(x, torch.zeros(()), SequentialSchedule()))
 
 
+def components(geometry: PathGeometry, stop: int) -> tuple[list[Tensor], list[Tensor]]:
+    """``c_i = s_i u_i v_i^T`` for ``i < stop`` and the start of each segment,
+    ``x' + sum_{j < i} c_j``."""
+    U, S, Vh = geometry.svd()
+    comps = [(U[..., :, i:i + 1] * S[..., None, i:i + 1]) @ Vh[..., i:i + 1, :]
+             for i in range(stop)]
+    starts = [geometry.baseline + torch.zeros_like(geometry.delta)]
+    for comp in comps[:-1]:
+        starts.append(starts[-1] + comp)
+    return comps, starts
+
+
+def segment_pieces(geometry: PathGeometry, grad: Any, q: int, segments: range
+                   ) -> Iterator[Tensor]:
+    """``c_i * gbar_i`` of every segment ``i`` in ``segments``, ``q`` gradients on each."""
+    nodes, weights = gauss(q)
+    nodes = nodes.to(geometry.delta).reshape(-1, 1, 1, 1)
+    weights = weights.to(geometry.delta).reshape(-1, 1, 1, 1)
+    comps, starts = components(geometry, segments.stop)
+    for i in segments:
+        comp = comps[i]
+        g = grad(geometry.as_input(starts[i] + nodes * comp)).to(comp.dtype).reshape(
+            q, *comp.shape[1:])
+        yield comp[0] * (g * weights).sum(0)
+
+
 def pieces(geometry: PathGeometry, grad: Any, q: int) -> Tensor:
     """``(r, ...)``: ``c_i * gbar_i`` of every segment with ``q`` gradients on each."""
-    U, S, Vh = geometry.svd()
-    r = int(S.shape[-1])
-    nodes, weights = gauss(q)
-    nodes = nodes.to(geometry.delta)
-    weights = weights.to(geometry.delta)
-    start = geometry.baseline + torch.zeros_like(geometry.delta)
-    out = []
-    for i in range(r):
-        comp = (U[..., :, i:i + 1] * S[..., None, i:i + 1]) @ Vh[..., i:i + 1, :]
-        points = start + nodes.reshape(-1, 1, 1, 1) * comp
-        g = grad(geometry.as_input(points)).to(comp.dtype).reshape(q, *comp.shape[1:])
-        out.append(comp[0] * (g * weights.reshape(-1, 1, 1, 1)).sum(0))
-        start = start + comp
-    return torch.stack(out)
+    r = int(geometry.singular_values.shape[-1])
+    return torch.stack(list(segment_pieces(geometry, grad, q, range(r))))
 
 
 def piece_sum(geometry: PathGeometry, grad: Any, q: int, segments: range) -> Tensor:
     """``sum_{i in segments} c_i * gbar_i`` with ``q`` gradients on each of those segments."""
-    U, S, Vh = geometry.svd()
-    nodes, weights = gauss(q)
-    nodes = nodes.to(geometry.delta)
-    weights = weights.to(geometry.delta)
-    comps = [(U[..., :, i:i + 1] * S[..., None, i:i + 1]) @ Vh[..., i:i + 1, :]
-             for i in range(segments.stop)]
-    start = geometry.baseline + sum(comps[:segments.start], torch.zeros_like(geometry.delta))
     total = torch.zeros_like(geometry.delta[0])
-    for i in segments:
-        comp = comps[i]
-        points = start + nodes.reshape(-1, 1, 1, 1) * comp
-        g = grad(geometry.as_input(points)).to(comp.dtype).reshape(q, *comp.shape[1:])
-        total += comp[0] * (g * weights.reshape(-1, 1, 1, 1)).sum(0)
-        start = start + comp
+    for piece in segment_pieces(geometry, grad, q, segments):
+        total += piece
     return total
 
 
@@ -165,12 +168,7 @@ def shared_tail(geometry: PathGeometry, grad: Any, segments: range, count: int) 
     """``sum_{i in segments} c_i * g(i)`` with ``count`` gradients shared by those segments:
     each at the midpoint of a segment evenly spaced in the index, ``g(i)`` interpolated
     linearly between them (the first and last held constant beyond them)."""
-    U, S, Vh = geometry.svd()
-    comps = [(U[..., :, i:i + 1] * S[..., None, i:i + 1]) @ Vh[..., i:i + 1, :]
-             for i in range(segments.stop)]
-    starts = [geometry.baseline + torch.zeros_like(geometry.delta)]
-    for comp in comps[:-1]:
-        starts.append(starts[-1] + comp)
+    comps, starts = components(geometry, segments.stop)
     picks = sorted({round(segments.start + (j + 0.5) * len(segments) / count)
                     for j in range(count)})
     picks = [min(p, segments.stop - 1) for p in picks]
