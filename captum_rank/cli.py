@@ -606,6 +606,10 @@ def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
     _check_image_paths(args.images)
     # After the path checks, which must run without importing torch (the registry does).
     _check_view_args(args)
+    from captum_rank.audit._methods import check_rig_options
+
+    # Names and values of --rig-option checked before the output folder is touched.
+    rig_options = check_rig_options(rig_options)
     out = _locked_out(args)
     _set_threads(args)
     from captum_rank.audit.explain import explain
