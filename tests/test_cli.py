@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -160,14 +161,33 @@ def test_explain_writes_maps_and_spectra(tiny: tuple[str, str], tmp_path: Path,
     assert "warning:" in captured.err and "colour" in captured.err
 
 
-def test_explain_draws_rank_band_maps(tiny: tuple[str, str], tmp_path: Path) -> None:
+def _explain_png(tiny: tuple[str, str], tmp_path: Path, *flags: str
+                 ) -> tuple[dict[str, Any], Path]:
+    """``explain`` of one picture with the tiny model and target 3: the report's
+    explanation and the output folder."""
     spec, weights = tiny
     png = _png(tmp_path / "a.png")
-    out = tmp_path / "bands"
+    out = tmp_path / "explained"
     assert main(["explain", "--model", spec, "--weights", weights, str(png), "--target", "3",
-                 "--n-steps", "4", "--schedule", "sequential", "--bands", "4,16",
-                 "--band-steps", "2", "--out", str(out)]) == 0
-    result = json.loads((out / "report.json").read_text())["explanation"]
+                 *flags, "--out", str(out)]) == 0
+    return json.loads((out / "report.json").read_text())["explanation"], out
+
+
+def _explain_refused(tiny: tuple[str, str], tmp_path: Path,
+                     capsys: pytest.CaptureFixture[str], *flags: str) -> str:
+    """``explain`` with bad ``flags``: exit status 2 before any output; its error text."""
+    spec, weights = tiny
+    png = _png(tmp_path / "a.png")
+    out = tmp_path / "refused"
+    assert main(["explain", "--model", spec, "--weights", weights, str(png), *flags,
+                 "--out", str(out)]) == 2
+    assert not out.exists()
+    return capsys.readouterr().err
+
+
+def test_explain_draws_rank_band_maps(tiny: tuple[str, str], tmp_path: Path) -> None:
+    result, out = _explain_png(tiny, tmp_path, "--n-steps", "4", "--schedule", "sequential",
+                               "--bands", "4,16", "--band-steps", "2")
     (entries,) = result["items"].values()
     bands = entries[0]["bands"]
     assert bands["bands"] == [[1, 4], [5, 16], [17, 28]]
@@ -177,13 +197,8 @@ def test_explain_draws_rank_band_maps(tiny: tuple[str, str], tmp_path: Path) -> 
 
 
 def test_explain_takes_rig_options(tiny: tuple[str, str], tmp_path: Path) -> None:
-    spec, weights = tiny
-    png = _png(tmp_path / "a.png")
-    out = tmp_path / "options"
-    assert main(["explain", "--model", spec, "--weights", weights, str(png), "--target", "3",
-                 "--n-steps", "8", "--rig-option", "form=averaged",
-                 "--rig-option", "tolerance=0.5", "--out", str(out)]) == 0
-    result = json.loads((out / "report.json").read_text())["explanation"]
+    result, out = _explain_png(tiny, tmp_path, "--n-steps", "8", "--rig-option",
+                               "form=averaged", "--rig-option", "tolerance=0.5")
     assert result["rig_options"] == {"form": "averaged", "tolerance": 0.5}
     assert "Further RIG options for every map: form=&#x27;averaged&#x27;, tolerance=0.5." in (
         out / "index.html").read_text()
@@ -195,24 +210,13 @@ def test_explain_takes_rig_options(tiny: tuple[str, str], tmp_path: Path) -> Non
 def test_explain_refuses_bad_rig_options_before_writing(
         value: str, named: str, tiny: tuple[str, str], tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
-    spec, weights = tiny
-    png = _png(tmp_path / "a.png")
-    out = tmp_path / "bad-options"
-    assert main(["explain", "--model", spec, "--weights", weights, str(png),
-                 "--rig-option", value, "--out", str(out)]) == 2
-    err = capsys.readouterr().err
+    err = _explain_refused(tiny, tmp_path, capsys, "--rig-option", value)
     assert named in err and "Traceback" not in err
-    assert not (out / "report.json").exists()
 
 
 def test_explain_takes_band_orders_per_component(tiny: tuple[str, str], tmp_path: Path) -> None:
-    spec, weights = tiny
-    png = _png(tmp_path / "a.png")
-    out = tmp_path / "orders"
-    assert main(["explain", "--model", spec, "--weights", weights, str(png), "--target", "3",
-                 "--n-steps", "4", "--schedule", "sequential", "--bands", "4",
-                 "--band-steps", "4,2*3,1", "--out", str(out)]) == 0
-    result = json.loads((out / "report.json").read_text())["explanation"]
+    result, out = _explain_png(tiny, tmp_path, "--n-steps", "4", "--schedule", "sequential",
+                               "--bands", "4", "--band-steps", "4,2*3,1")
     (entries,) = result["items"].values()
     bands = entries[0]["bands"]
     assert bands["segment_steps"] == [4, 2, 2, 2] + [1] * 24
@@ -224,26 +228,15 @@ def test_explain_takes_band_orders_per_component(tiny: tuple[str, str], tmp_path
 def test_explain_refuses_bad_band_orders_before_any_work(
         value: str, tiny: tuple[str, str], tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
-    spec, weights = tiny
-    png = _png(tmp_path / "a.png")
-    out = tmp_path / "bad-orders"
-    assert main(["explain", "--model", spec, "--weights", weights, str(png),
-                 "--bands", "default", "--band-steps", value, "--out", str(out)]) == 2
-    assert "--band-steps" in capsys.readouterr().err
-    assert not out.exists()
+    err = _explain_refused(tiny, tmp_path, capsys, "--bands", "default", "--band-steps", value)
+    assert "--band-steps" in err
 
 
 @pytest.mark.parametrize("value", ["x", "16,4", "0,8", "4,4", ""])
 def test_explain_refuses_bad_band_edges_before_any_work(
         value: str, tiny: tuple[str, str], tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
-    spec, weights = tiny
-    png = _png(tmp_path / "a.png")
-    out = tmp_path / "bad-bands"
-    assert main(["explain", "--model", spec, "--weights", weights, str(png),
-                 "--bands", value, "--out", str(out)]) == 2
-    assert "--bands" in capsys.readouterr().err
-    assert not out.exists()
+    assert "--bands" in _explain_refused(tiny, tmp_path, capsys, "--bands", value)
 
 
 def test_view_names_in_the_help_are_the_registry() -> None:
