@@ -51,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import command
 from bench_segments import gauss, gradient_fn
 
+from captum_rank.bands import default_band_edges
 from captum_rank.path import PathGeometry
 from captum_rank.schedules import SequentialSchedule
 
@@ -101,10 +102,18 @@ def pieces(geometry: PathGeometry, grad: Any, q: int) -> Tensor:
 
 def piece_sum(geometry: PathGeometry, grad: Any, q: int, segments: range) -> Tensor:
     """``sum_{i in segments} c_i * gbar_i`` with ``q`` gradients on each of those segments."""
-    total = torch.zeros_like(geometry.delta[0])
-    for piece in segment_pieces(geometry, grad, q, segments):
-        total += piece
-    return total
+    return band_sums(geometry, grad, q, segments, ()).sum(0)
+
+
+def band_sums(geometry: PathGeometry, grad: Any, q: int, segments: range,
+              edges: tuple[int, ...]) -> Tensor:
+    """``(len(edges) + 1, ...)``: ``sum c_i * gbar_i`` over the segments of ``segments`` in
+    each rank band (component ``i + 1 <= edges[b]``), ``q`` gradients on each segment."""
+    totals = torch.zeros((len(edges) + 1, *geometry.delta.shape[1:]),
+                         dtype=geometry.delta.dtype, device=geometry.delta.device)
+    for i, piece in zip(segments, segment_pieces(geometry, grad, q, segments), strict=True):
+        totals[bisect.bisect_left(edges, i + 1)] += piece
+    return totals
 
 
 def reference(args: argparse.Namespace, model: Any, images: Tensor, targets: Tensor) -> None:
@@ -122,10 +131,16 @@ def reference(args: argparse.Namespace, model: Any, images: Tensor, targets: Ten
     started = time.time()
     for n, x, t, grad, geometry in photo_paths(model, images, targets, args.batch):
         r = int(geometry.singular_values.shape[-1])
-        ones = {q: piece_sum(geometry, grad, q, range(0, 1)) for q in first}
-        heads = {q: piece_sum(geometry, grad, q, range(1, args.head)) for q in head}
-        tail = piece_sum(geometry, grad, args.tail_order, range(args.head, r))
-        best = (ones[first[-1]] + heads[head[-1]] + tail).double()
+        edges = default_band_edges(r)
+        ones = {q: piece_sum(geometry, grad, q, range(0, 1)) for q in first[:-1]}
+        heads = {q: piece_sum(geometry, grad, q, range(1, args.head)) for q in head[:-1]}
+        # The finest orders split by the default rank bands, for the band figures.
+        finest_one = band_sums(geometry, grad, first[-1], range(0, 1), edges)
+        finest_head = band_sums(geometry, grad, head[-1], range(1, args.head), edges)
+        tail = band_sums(geometry, grad, args.tail_order, range(args.head, r), edges)
+        ones[first[-1]], heads[head[-1]] = finest_one.sum(0), finest_head.sum(0)
+        bands = finest_one + finest_head + tail
+        best = bands.sum(0).double()
         scale = float(best.norm())
         rows = sum(first) + (args.head - 1) * sum(head) + (r - args.head) * args.tail_order
         record: dict[str, Any] = {
@@ -154,7 +169,8 @@ def reference(args: argparse.Namespace, model: Any, images: Tensor, targets: Ten
         if args.save_maps is not None:
             # The finest map, for the rules and figures measured against it later.
             args.save_maps.mkdir(parents=True, exist_ok=True)
-            torch.save({"photo": args.first + n, "target": t, "map": best.float().cpu()},
+            torch.save({"photo": args.first + n, "target": t, "map": best.float().cpu(),
+                        "band_edges": edges, "bands": bands.float().cpu()},
                        args.save_maps / f"reference-{args.first + n:02d}.pt")
         print(f"{time.time() - started:6.0f}s {json.dumps(record)}", flush=True)
         out.write_text(json.dumps({"command": command(), "seed": 0, "threads": args.threads,

@@ -159,6 +159,10 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--accuracy-photos", type=int, default=None, metavar="N",
                       help="photos in the ImageNet accuracy curves, a stratified subset "
                            "(default: all)")
+    demo.add_argument("--photo-band-steps", default=None, metavar="N[,N...]|none",
+                      help="Gauss-Legendre gradients per component for the photos' rank-band "
+                           "maps, as --band-steps of explain; 'none' leaves them out "
+                           "(default: 64,8*15,2)")
     _add_view_args(demo)
     _add_common(demo)
 
@@ -271,7 +275,7 @@ def _parse_bands(text: str | None) -> bool | tuple[int, ...]:
     return edges
 
 
-def _parse_band_steps(text: str) -> int | tuple[int, ...]:
+def _parse_band_steps(text: str, flag: str = "--band-steps") -> int | tuple[int, ...]:
     r"""``--band-steps``: ``'8'``, or orders per component such as ``'64,16*15,4'``.
 
     Examples:
@@ -285,11 +289,11 @@ def _parse_band_steps(text: str) -> int | tuple[int, ...]:
             orders += [int(value)] * (int(count) if count else 1)
     except ValueError:
         raise UserInputError(
-            f"--band-steps must be a number or orders such as 64,16*15,4; got {text!r}."
+            f"{flag} must be a number or orders such as 64,16*15,4; got {text!r}."
         ) from None
     if not orders or min(orders) < 1:
         raise UserInputError(
-            f"--band-steps must be positive orders such as 8 or 64,16*15,4; got {text!r}.")
+            f"{flag} must be positive orders such as 8 or 64,16*15,4; got {text!r}.")
     # A plain number is one order for every component; a list gives them per component.
     return orders[0] if "," not in text and "*" not in text else tuple(orders)
 
@@ -486,21 +490,27 @@ def _cmd_demo(args: argparse.Namespace, argv: list[str]) -> int:
     if args.accuracy_photos is not None:
         positive_int(args.accuracy_photos, "--accuracy-photos")
     _check_view_args(args)
+    # Parsed before the output folder is made; None (the flag absent) keeps the demo's.
+    band_steps: int | tuple[int, ...] | None = None
+    if args.photo_band_steps is not None and args.photo_band_steps.strip().lower() != "none":
+        band_steps = _parse_band_steps(args.photo_band_steps, "--photo-band-steps")
     out = _locked_out(args)
     from captum_rank.audit.ranks import check_ranks, parse_ranks
 
     ranks = check_ranks(parse_ranks(args.ranks), 28) if args.ranks is not None else None
     _set_threads(args)
     from captum_rank.audit.report import format_table
-    from captum_rank.demo import run_demo
+    from captum_rank.demo import PHOTO_BAND_STEPS, run_demo
 
+    if args.photo_band_steps is None:
+        band_steps = PHOTO_BAND_STEPS
     progress = _progress_default() if args.progress is None else args.progress
     summary = run_demo(out, n_steps=args.n_steps, attribution_per_class=args.per_class,
                        ranks=ranks, photos=args.photos, progress=progress,
                        reliability_tolerance=args.reliability_tolerance,
                        accuracy_photos=args.accuracy_photos,
                        imagenet_n_steps=args.photo_n_steps, map_tolerance=args.map_tolerance,
-                       view=args.view, share=args.scale)
+                       view=args.view, share=args.scale, photo_band_steps=band_steps)
     for part in summary["parts"]:
         print(f"{part['title']}:")
         print(format_table(part["summary"]))

@@ -15,7 +15,9 @@ writes one folder with an ``index.html`` in two parts:
    with their predicted class names and probabilities (one figure per photo: the maps over
    the photo at one map pixel per screen pixel, with the colour-scale rule written on it),
    their rank spectra (and each
-   photo's exact spectrum on the rank-``k`` curve, from 225 forward passes), one photo
+   photo's exact spectrum on the rank-``k`` curve, from 225 forward passes), their
+   rank-band maps (the rank-``k`` curve's map split by components 1-4, 5-16, 17-64 and
+   65-224, each band's total its exact ``R``; :data:`PHOTO_BAND_STEPS`), one photo
    along the rank path, and accuracy on rank-``k`` approximations and residuals of all
    photos from :func:`captum_rank.data.load_photos` (labelled photos against their
    ImageNet label, the others against the model's own prediction on the photo).
@@ -41,6 +43,7 @@ import torch
 from captum_rank.audit import AuditReport, audit, explain, write_report
 from captum_rank.audit.loading import load_model, subset_indices
 from captum_rank.audit.ranks import default_ranks
+from captum_rank.bands import check_segment_steps
 from captum_rank.checks import non_negative_int, one_of, output_dir, positive_int, real
 from captum_rank.data import CLASSES, load_sample
 from captum_rank.defaults import (
@@ -52,7 +55,8 @@ from captum_rank.defaults import (
 )
 
 __all__ = [
-    "DEMO_FILES", "DEMO_MODELS", "IMAGENET_MODEL", "IMAGENET_RANKS", "balanced_subset", "run_demo",
+    "DEMO_FILES", "DEMO_MODELS", "IMAGENET_MODEL", "IMAGENET_RANKS", "PHOTO_BAND_STEPS",
+    "balanced_subset", "run_demo",
 ]
 
 #: The Fashion-MNIST models the demo compares.
@@ -76,6 +80,14 @@ IMAGENET_RANKS: tuple[int, ...] = (0, 2, 8, 32, 128, 224)
 #: Gauss-Legendre gradients per component for the Fashion-MNIST rank-band maps (28
 #: segments: 224 gradient rows per image and model).
 FASHION_BAND_STEPS = 8
+
+#: Gauss-Legendre gradients per component for the photos' rank-band maps: 64 on the first
+#: component, 8 on components 2-16, 2 on the rest (600 gradient rows per photo at 224 x
+#: 224). The first components hold most of the quadrature's error on photos; on two photos
+#: this split came within 0.11 and 0.13 of a head-weighted reference with 4800 gradients
+#: (uncalibrated, ``benchmarks/results/rank-rules-224.json``), where 8 on every component is
+#: 0.4 off; ``benchmarks/bench_photo_figure.py`` measures the calibrated maps the demo draws.
+PHOTO_BAND_STEPS: tuple[int, ...] = (64, *(8,) * 15, 2)
 
 #: Files every demo writes (besides per-model rank paths and per-class spectra).
 DEMO_FILES: tuple[str, ...] = ("report.json", "index.html")
@@ -130,7 +142,8 @@ def _fashion_part(models: Sequence[str], n_steps: int, per_class: int, grid_imag
 
 
 def _imagenet_part(n_photos: int, n_steps: int, progress: bool, reliability_tolerance: float,
-                   map_tolerance: float, accuracy_photos: int | None) -> AuditReport:
+                   map_tolerance: float, accuracy_photos: int | None,
+                   band_steps: int | tuple[int, ...] | None) -> AuditReport:
     from captum_rank import zoo
     from captum_rank.data import load_photos
 
@@ -154,7 +167,8 @@ def _imagenet_part(n_photos: int, n_steps: int, progress: bool, reliability_tole
     report.explanation = explain(
         {name: model}, photos.images[chosen], n_steps=n_steps,
         internal_batch_size=PHOTO_POINTS_PER_PASS, reliability_tolerance=reliability_tolerance,
-        map_tolerance=map_tolerance, names=[photos.names[i] for i in chosen], class_names=classes)
+        map_tolerance=map_tolerance, names=[photos.names[i] for i in chosen], class_names=classes,
+        bands=band_steps is not None, band_steps=band_steps if band_steps is not None else 1)
     return report
 
 
@@ -173,6 +187,7 @@ def run_demo(
     map_tolerance: float = MAP_TOLERANCE,
     view: str = "blended",
     share: str = "both",
+    photo_band_steps: int | Sequence[int] | None = PHOTO_BAND_STEPS,
 ) -> dict[str, Any]:
     r"""Run the demo and write its figures, ``report.json`` and ``index.html`` into ``out_dir``.
 
@@ -205,6 +220,10 @@ def run_demo(
         share: their colour scales: ``"method"`` (each map its own), ``"all"`` (one
             shared scale) or ``"both"`` (two rows). The rule and its values are written on
             each figure. Default: ``"both"``.
+        photo_band_steps: Gauss-Legendre gradients per component for the photos' rank-band
+            maps (one number, or one per component from the first, the last repeated);
+            ``None`` leaves the band maps out. Each band's total is its exact ``R``; the
+            maps are those of the quadrature. Default: :data:`PHOTO_BAND_STEPS`.
 
     Returns:
         dict: ``parts`` (per part: ``title``, ``summary`` rows as printed, and the
@@ -230,6 +249,8 @@ def run_demo(
     imagenet_n_steps = check_n_steps(imagenet_n_steps, name="imagenet_n_steps")
     reliability_tolerance = real(reliability_tolerance, "reliability_tolerance", minimum=0.0)
     map_tolerance = real(map_tolerance, "map_tolerance", minimum=0.0)
+    band_steps = (check_segment_steps(photo_band_steps, "photo_band_steps")
+                  if photo_band_steps is not None else None)
     from captum_rank.visualization import SHARES, VIEWS
 
     view = one_of(view, "view", tuple(VIEWS))
@@ -240,7 +261,7 @@ def run_demo(
         if accuracy_photos is not None:
             accuracy_photos = positive_int(accuracy_photos, "accuracy_photos")
         reports.append(_imagenet_part(photos, imagenet_n_steps, progress, reliability_tolerance,
-                                      map_tolerance, accuracy_photos))
+                                      map_tolerance, accuracy_photos, band_steps))
     written = write_report(out, reports, title="captum-rank demo", view=view, share=share)
     return {
         "parts": [{"title": r.title, "summary": r.rows(), "report": r.to_dict()}

@@ -62,7 +62,7 @@ def test_demo_imagenet_part_on_photos(tmp_path: Path) -> None:
     try:
         summary = run_demo(tmp_path, models=["fmnist-natural"], n_steps=2,
                            attribution_per_class=1, grid_images=1, ranks=[0, 28], photos=1,
-                           imagenet_n_steps=2, accuracy_photos=4)
+                           imagenet_n_steps=2, accuracy_photos=4, photo_band_steps=1)
     except UserInputError as err:  # the photo packages are not installed
         pytest.skip(str(err))
     titles = [part["title"] for part in summary["parts"]]
@@ -72,6 +72,12 @@ def test_demo_imagenet_part_on_photos(tmp_path: Path) -> None:
     assert imagenet["accuracy"]["n_images"] == 4 and imagenet["accuracy"]["r"] == 224
     (item,) = imagenet["explanation"]["items"][IMAGENET_MODEL]
     assert item["prediction_name"] and 0 < item["probability"] <= 1
+    # The rank-band maps of the rank-k curve: the default photo bands, each band's total
+    # its exact R (calibrated), together the exact change of the output.
+    bands = item["bands"]
+    assert bands["labels"] == ["1-4", "5-16", "17-64", "65-224"]
+    assert bands["totals"] == pytest.approx(bands["exact_totals"], rel=1e-4, abs=1e-4)
+    assert bands["evaluations"] == 224
     for values in item["attributions"].values():
         assert isinstance(values["reliable"], bool) and len(values["spectrum"]) == 224
     prefix = "ImageNet__EfficientNet-Lite0_on_real_photos_"
@@ -90,3 +96,18 @@ def test_demo_refuses_an_unwritable_folder_before_any_work(tmp_path: Path) -> No
     a_file.write_text("x")
     with pytest.raises(UserInputError, match="out_dir"):
         run_demo(a_file)
+
+
+@pytest.mark.parametrize("steps", ["0", "64,x", "8*"])
+def test_demo_command_refuses_bad_photo_band_steps_before_the_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], steps: str) -> None:
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--photo-band-steps", steps]) != 0
+    assert "--photo-band-steps" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_demo_refuses_bad_photo_band_steps_before_any_work(tmp_path: Path) -> None:
+    with pytest.raises(UserInputError, match="photo_band_steps"):
+        run_demo(tmp_path / "demo", photo_band_steps=[64, 0])
+    assert not (tmp_path / "demo").exists()
