@@ -104,8 +104,8 @@ def _add_view_args(p: argparse.ArgumentParser) -> None:
                    help="how each image's maps are drawn: blended (over the grey photo), "
                         "signed or absolute heat maps (default: blended)")
     p.add_argument("--scale", default="both", metavar="RULE",
-                   help="colour scales of the maps: method (each map its own), all (one "
-                        "shared scale) or both (two rows; default); written on each figure")
+                   help="colour scales of the maps: attribution (each map its own), all "
+                        "(one shared scale) or both (two rows; default); written on each figure")
 
 
 def _check_view_args(args: argparse.Namespace) -> None:
@@ -616,7 +616,7 @@ def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
     _check_image_paths(args.images)
     # After the path checks, which must run without importing torch (the registry does).
     _check_view_args(args)
-    from captum_rank.audit._methods import check_rig_options
+    from captum_rank.audit._attributions import check_rig_options
 
     # Names and values of --rig-option checked before the output folder is touched.
     rig_options = check_rig_options(rig_options)
@@ -662,10 +662,10 @@ def _cmd_explain(args: argparse.Namespace, argv: list[str]) -> int:
         for model_name, items in result.items.items():
             for item in items:
                 parts = []
-                for meth, vals in item["attributions"].items():
+                for attribution, vals in item["attributions"].items():
                     flag = "" if vals["reliable"] else " UNRELIABLE"
                     unconverged = "" if vals["map_converged"] else " NOT CONVERGED"
-                    parts.append(f"{meth} k50={vals['rank_50']} k90={vals['rank_90']} "
+                    parts.append(f"{attribution} k50={vals['rank_50']} k90={vals['rank_90']} "
                                  f"rel.err={vals['relative_error']:.3g}{flag} "
                                  f"map.err={vals['map_error']:.2g}{unconverged} "
                                  f"({vals['evaluations']} evals)")

@@ -217,7 +217,7 @@ def run_demo(
         view: how each explained image's maps are drawn: ``"blended"`` (over the grey
             photo, Captum's ``blended_heat_map``), ``"signed"`` or ``"absolute"`` heat maps.
             Default: ``"blended"``.
-        share: their colour scales: ``"method"`` (each map its own), ``"all"`` (one
+        share: their colour scales: ``"attribution"`` (each map its own), ``"all"`` (one
             shared scale) or ``"both"`` (two rows). The rule and its values are written on
             each figure. Default: ``"both"``.
         photo_band_steps: Gauss-Legendre gradients per component for the photos' rank-band

@@ -201,12 +201,12 @@ def main(argv: list[str] | None = None) -> int:
     for row, shared in enumerate((False, True)):
         col = 0
         for m in models:
-            for meth, maps in (("IG", ig), ("RIG", rig)):
+            for attribution, maps in (("IG", ig), ("RIG", rig)):
                 viz.visualize_image_attr(
                     maps[m][0], x[0], "heat_map", "absolute_value",
                     plt_fig_axis=(fig, axes[row, col]), use_pyplot=False,
                     scale=scale if shared else None,
-                    title=f"{m}\n{meth}, {'shared' if shared else 'own'} scale",
+                    title=f"{m}\n{attribution}, {'shared' if shared else 'own'} scale",
                 )
                 axes[row, col].title.set_fontsize("small")
                 col += 1
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             title=f"Rank path of a {names[0]!r} image (baseline 0), {m}")
         save(fig, out / f"06_rank_path_{m}.png", written)
 
-    # 8. IG, RIG and spectra for all models and images, one colour scale per method.
+    # 8. IG, RIG and spectra for all models and images, one colour scale per attribution.
     rows: dict[str, dict[str, Any]] = {
         m: {"ig": ig[m], "rig": rig[m], "ranks": ranks[m]} for m in models
     }

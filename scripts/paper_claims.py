@@ -192,10 +192,10 @@ def _markdown(acc: RankAccuracyResult, spec: RankSpectrumResult, command: str,
                           **{str(k): v for k, v in zip(acc.ranks, high[name], strict=True)}})
     spec_rows = []
     for name in MODELS.values():
-        for method, label in (("rig", "RIG (sequential path, arc-length steps)"),
-                              ("ig", "IG, rank-decomposed")):
-            s = spec.summary()[name][method]
-            top = spec.mean_spectrum(name, method)
+        for attribution, label in (("rig", "RIG (sequential path, arc-length steps)"),
+                                   ("ig", "IG, rank-decomposed")):
+            s = spec.summary()[name][attribution]
+            top = spec.mean_spectrum(name, attribution)
             total = top.sum()
             spec_rows.append({
                 "model": name, "method": label, "k50": s["rank_50"], "k90": s["rank_90"],
@@ -360,7 +360,7 @@ def main() -> int:
                          batch_size=50, checkpoint=ckpt / "spectrum.json",
                          progress=not args.no_progress,
                          meta={"data": f"{len(subset)} test images, {args.per_class} per class"})
-    t_spec = sum(sum(spec.timings[method].values()) for method in spec.attributions)
+    t_spec = sum(sum(spec.timings[name].values()) for name in spec.attributions)
     text = _markdown(acc, spec, command.strip(), {"accuracy": t_acc, "spectrum": t_spec},
                      len(subset), args.per_class)
     out = Path(args.out)

@@ -159,17 +159,17 @@ def _section(labelled: Any, agree: Any, spec: Any | None, n_photos: int, n_label
     if spec is not None:
         summary = spec.summary()[NAME]
         spec_rows = []
-        for method, label in (("rig", "RIG (sequential path, arc-length steps)"),
-                              ("ig", "IG, rank-decomposed")):
-            values = spec.mean_spectrum(NAME, method)
+        for attribution, label in (("rig", "RIG (sequential path, arc-length steps)"),
+                                   ("ig", "IG, rank-decomposed")):
+            values = spec.mean_spectrum(NAME, attribution)
             total = float(values.sum())
             spec_rows.append({
-                "method": label, "k50": summary[method]["rank_50"],
-                "k90": summary[method]["rank_90"],
+                "method": label, "k50": summary[attribution]["rank_50"],
+                "k90": summary[attribution]["rank_90"],
                 "share of R in k=1..8": float(values[:8].sum()) / total if total else None,
                 "share in k>32": float(values[32:].sum()) / total if total else None,
-                "mean sum R": summary[method]["mean_total"],
-                "mean abs(delta)": summary[method]["mean_abs_delta"],
+                "mean sum R": summary[attribution]["mean_total"],
+                "mean abs(delta)": summary[attribution]["mean_abs_delta"],
             })
         lines += [
             f"### Where the evidence lives: rank spectra ({spec_photos} photos)",
@@ -260,8 +260,8 @@ def main() -> int:
                              n_steps=args.n_steps, internal_batch_size=args.internal_batch_size,
                              batch_size=6, checkpoint=ckpt / "spectrum.json", progress=False,
                              meta={"data": f"the first {n_spec} photos"})
-        seconds["spectrum"] = sum(sum(spec.timings[method].values())
-                                  for method in spec.attributions)
+        seconds["spectrum"] = sum(sum(spec.timings[name].values())
+                                  for name in spec.attributions)
     section = _section(acc_labelled, acc_agree, spec, len(photos), len(labelled),
                        command.strip(), seconds, args.n_steps,
                        spec_photos=len(photos) if spec is None else spec.n_images)

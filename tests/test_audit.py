@@ -248,33 +248,33 @@ def test_rank_for_share_edge_cases() -> None:
 
 def test_spectrum_matches_direct_attribution() -> None:
     models, x, y = make_problem(n=14, seed=3)
-    methods = {"rig": "sequential", "ig": "linear"}
+    chosen = {"rig": "sequential", "ig": "linear"}
     # exact=False: the quadrature path (the exact one is tested in test_exact_ranks.py).
     result = rank_spectrum(models, (x, y), n_steps=6, batch_size=5, progress=False,
-                           attributions=methods, method="gausslegendre", exact=False)
+                           attributions=chosen, method="gausslegendre", exact=False)
     assert result.n_images == 14 and sum(result.class_counts["a"].values()) == 14
     counts = np.bincount(y.numpy(), minlength=CLASSES).tolist()
     assert result.class_counts["a"] == {c: n for c, n in enumerate(counts) if n}
     for name, model in models.items():
         rig = RankIntegratedGradients(model)
-        for method, schedule in methods.items():
+        for attribution, schedule in chosen.items():
             ranks, delta = rig.attribute_ranks(x, target=y, n_steps=6, schedule=schedule,
                                                method="gausslegendre",
                                                return_convergence_delta=True)
             direct = ranks.double().sum(1)
-            np.testing.assert_allclose(result.mean_spectrum(name, method),
+            np.testing.assert_allclose(result.mean_spectrum(name, attribution),
                                        direct.mean(0).numpy(), rtol=1e-5, atol=1e-6)
             c = int(y[0])
-            np.testing.assert_allclose(result.mean_spectrum(name, method, cls=c),
+            np.testing.assert_allclose(result.mean_spectrum(name, attribution, cls=c),
                                        direct[y == c].mean(0).numpy(), rtol=1e-5, atol=1e-6)
-            assert result.mean_abs_delta(name, method) == pytest.approx(
+            assert result.mean_abs_delta(name, attribution) == pytest.approx(
                 float(delta.abs().mean()), rel=1e-4, abs=1e-6)
-            assert result.rank_explaining(name, 0.5, method) == rank_for_share(
+            assert result.rank_explaining(name, 0.5, attribution) == rank_for_share(
                 direct.mean(0).numpy(), 0.5)
             change = (direct.sum(1) - delta.double()).abs()
             # IG's error here is float32 rounding (about 6e-7 relative), which moves with
             # the batch split (5 per call against 14): compare at that floor, not below it.
-            assert result.relative_error(name, method) == pytest.approx(
+            assert result.relative_error(name, attribution) == pytest.approx(
                 float(delta.abs().sum() / change.sum()), rel=1e-4, abs=2e-6)
     summary = result.summary()
     assert set(summary) == {"a", "b"}
@@ -658,11 +658,11 @@ def test_reliability_flag_in_summary_json_and_html(tmp_path: Path) -> None:
     loose = rank_spectrum(models, (x, y), n_steps=2, progress=False, reliability_tolerance=1e6,
                           exact=False)
     for model in models:
-        for method in strict.attributions:
-            assert strict.relative_error(model, method) > 1e-12
-            assert not strict.reliable(model, method)
-            assert loose.reliable(model, method)
-            assert strict.over_reliability_tolerance[method][model] == 8
+        for attribution in strict.attributions:
+            assert strict.relative_error(model, attribution) > 1e-12
+            assert not strict.reliable(model, attribution)
+            assert loose.reliable(model, attribution)
+            assert strict.over_reliability_tolerance[attribution][model] == 8
     data = json.loads(strict.to_json())
     assert data["summary"]["a"]["rig"]["reliable"] is False
     rows = AuditReport(None, strict).rows()
@@ -676,11 +676,11 @@ def test_reliability_flag_in_summary_json_and_html(tmp_path: Path) -> None:
     assert exact.reliable("model", "ig")
 
 
-def test_methods_are_named_by_the_caller_not_hard_coded(tmp_path: Path) -> None:
+def test_attributions_are_named_by_the_caller_not_hard_coded(tmp_path: Path) -> None:
     models, x, y = make_problem(n=6)
-    methods = {"slow": "sequential", "plain": "linear", "fast": "arc_length"}
-    spec = rank_spectrum(models, (x, y), n_steps=3, attributions=methods, progress=False)
-    assert list(spec.attributions) == list(methods)
+    chosen = {"slow": "sequential", "plain": "linear", "fast": "arc_length"}
+    spec = rank_spectrum(models, (x, y), n_steps=3, attributions=chosen, progress=False)
+    assert list(spec.attributions) == list(chosen)
     row = AuditReport(None, spec).rows()[0]
     assert {"slow k50", "plain k90", "fast rel.err"} <= set(row)
     write_report(tmp_path, AuditReport(None, spec))
@@ -697,7 +697,7 @@ def test_default_rig_method_uses_the_library_default_schedule() -> None:
     models, x, y = make_problem(n=4)
     spec = rank_spectrum(models, (x, y), n_steps=2, progress=False)
     assert spec.attributions["rig"] == default_schedule() == str(parameters["schedule"].default)
-    # RIG's default rule on rank paths; the audit passes it to every method explicitly.
+    # RIG's default rule on rank paths; the audit passes it to every attribution explicitly.
     assert parameters["method"].default is None
     assert spec.method == default_method() == "adaptive"
     assert DEFAULT_ATTRIBUTIONS["rig"] is None
@@ -946,14 +946,14 @@ def test_explain_refines_maps_to_map_tolerance_and_reports_their_error(tmp_path:
     result = explain(model, x, n_steps=400, map_tolerance=0.05)
     rig = RankIntegratedGradients(model)
     for i, item in enumerate(result.items["model"]):
-        for meth, vals in item["attributions"].items():
+        for attribution, vals in item["attributions"].items():
             assert vals["map_converged"] and vals["map_error"] <= 0.05
             assert 9 <= vals["evaluations"] < 400
             # The estimate is a bound in practice: the map is within it of a fine map.
-            schedule = {"rig": "arc_length", "ig": "linear"}[meth]
+            schedule = {"rig": "arc_length", "ig": "linear"}[attribution]
             fine = rig.attribute(x[i:i + 1], target=item["target"], n_steps=800,
                                  method="riemann_trapezoid", schedule=schedule)
-            shown = torch.as_tensor(result.maps["model"][meth][i:i + 1])
+            shown = torch.as_tensor(result.maps["model"][attribution][i:i + 1])
             assert float((shown - fine).norm() / fine.norm()) <= 0.05
     assert result.unconverged_maps() == []
     again = ExplainResult.from_json(result.to_json())
@@ -989,7 +989,7 @@ def test_every_rig_option_passes_through_explain() -> None:
     # A new RigOptions field reaches explain (and --rig-option) with no edit there.
     from dataclasses import fields
 
-    from captum_rank.audit._methods import AUDIT_SET_OPTIONS, check_rig_options
+    from captum_rank.audit._attributions import AUDIT_SET_OPTIONS, check_rig_options
     from captum_rank.options import RigOptions
 
     defaults = RigOptions()
@@ -1115,12 +1115,12 @@ def test_library_errors_name_arguments_not_command_line_flags() -> None:
 def test_changed_n_steps_is_named_in_the_checkpoint_warning(tmp_path: Path) -> None:
     models, x, y = make_problem(n=6)
     ckpt = tmp_path / "s.ckpt"
-    methods = {"ig": "linear"}
-    rank_spectrum(models, (x, y), n_steps=2, batch_size=3, attributions=methods,
+    chosen = {"ig": "linear"}
+    rank_spectrum(models, (x, y), n_steps=2, batch_size=3, attributions=chosen,
                   method="gausslegendre", checkpoint=ckpt, progress=False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        rank_spectrum(models, (x, y), n_steps=3, batch_size=3, attributions=methods,
+        rank_spectrum(models, (x, y), n_steps=3, batch_size=3, attributions=chosen,
                       method="gausslegendre", checkpoint=ckpt, progress=False)
     text = " ".join(str(w.message) for w in caught if "checkpoint" in str(w.message))
     assert "different arguments: n_steps (--n-steps): 2 in the checkpoint, 3 now;" in text

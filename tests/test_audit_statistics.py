@@ -1,4 +1,4 @@
-"""Tests for captum_rank.audit.statistics, audit._methods and audit.settings: the audit's
+"""Tests for captum_rank.audit.statistics, audit._attributions and audit.settings: the audit's
 running sums as accumulators, the one exact-or-quadrature decision, and its settings."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from captum_rank import RankIntegratedGradients
 from captum_rank.audit import explain, rank_spectrum
 from captum_rank.audit import settings as audit_settings
 from captum_rank.audit import spectrum as spectrum_module
-from captum_rank.audit._methods import exact_curve, plan_methods
-from captum_rank.audit.statistics import MethodSums, SpectrumSums
+from captum_rank.audit._attributions import exact_curve, plan_attributions
+from captum_rank.audit.statistics import AttributionSums, SpectrumSums
 from captum_rank.checks import UserInputError
 from captum_rank.options import RigOptions
 from captum_rank.schedules import resolve_schedule
@@ -55,11 +55,11 @@ def test_method_sums_match_their_definitions_however_the_images_are_split(
         n: int, split: int, channels: int, r: int, classes: int, seed: int) -> None:
     ranks, delta, targets = _batch(seed, n, channels, r, classes)
     cut = min(split, n)
-    first, second = MethodSums.zeros(r, classes), MethodSums.zeros(r, classes)
+    first, second = AttributionSums.zeros(r, classes), AttributionSums.zeros(r, classes)
     first.update(ranks[:cut], delta[:cut], targets[:cut], reliability_tolerance=0.1, seconds=1.0)
     second.update(ranks[cut:], delta[cut:], targets[cut:], reliability_tolerance=0.1, seconds=2.0)
     merged = first.merge(second)
-    running = MethodSums.zeros(r, classes)
+    running = AttributionSums.zeros(r, classes)
     running.update(ranks[:cut], delta[:cut], targets[:cut], reliability_tolerance=0.1, seconds=1.0)
     running.update(ranks[cut:], delta[cut:], targets[cut:], reliability_tolerance=0.1, seconds=2.0)
     assert merged == running  # merge is what update does, bit for bit
@@ -83,7 +83,7 @@ def test_the_checkpoints_names_are_those_it_always_had_and_read_back_exactly() -
     arrays = sums.to_arrays()
     # The names (and their order) that checkpoints written before the accumulators hold.
     assert list(arrays) == ["count", "a/class_count", "b/class_count"] + [
-        f"{meth}/{m}/{part}" for meth in ("rig", "ig") for m in ("a", "b")
+        f"{attribution}/{m}/{part}" for attribution in ("rig", "ig") for m in ("a", "b")
         for part in ("sum", "abs", "delta", "change", "over", "class", "seconds")]
     assert arrays["count"].dtype == np.int64 and arrays["rig/a/over"].dtype == np.int64
     assert arrays["a/class_count"].tolist() == [1, 2]
@@ -113,9 +113,9 @@ def test_rank_spectrum_sums_are_the_accumulators_of_rig_s_own_attributions() -> 
 
 def test_one_decision_exact_or_quadrature_with_rig_options() -> None:
     grey, colour = torch.zeros(1, 1, 8, 8), torch.zeros(1, 3, 8, 8)
-    methods = {"rig": None, "seq": "sequential", "ig": "linear"}
-    runs = plan_methods(methods, grey, exact=True, n_steps=16, method=None,
-                        map_tolerance=0.05)
+    chosen = {"rig": None, "seq": "sequential", "ig": "linear"}
+    runs = plan_attributions(chosen, grey, exact=True, n_steps=16, method=None,
+                             map_tolerance=0.05)
     assert {k: run.exact for k, run in runs.items()} == {"rig": True, "seq": True, "ig": False}
     ig = runs["ig"].quadrature
     expected = RigOptions(n_steps=16, method="adaptive", schedule=resolve_schedule("linear"),
@@ -123,16 +123,16 @@ def test_one_decision_exact_or_quadrature_with_rig_options() -> None:
     assert isinstance(ig, RigOptions) and ig.schedule.name == expected.schedule.name
     assert all(getattr(ig, f) == getattr(expected, f) for f in (
         "n_steps", "method", "internal_batch_size", "form", "tolerance", "map_tolerance"))
-    on_colour = plan_methods(methods, colour, exact=True, n_steps=16, method=None)
+    on_colour = plan_attributions(chosen, colour, exact=True, n_steps=16, method=None)
     assert {k: run.exact for k, run in on_colour.items()} == {
         "rig": False, "seq": True, "ig": False}
-    fixed = plan_methods(methods, grey, exact=False, n_steps=16, method="riemann_left",
-                         map_tolerance=0.05)
+    fixed = plan_attributions(chosen, grey, exact=False, n_steps=16, method="riemann_left",
+                              map_tolerance=0.05)
     # A fixed rule has no refinement: the map tolerance is not passed to it.
     assert all(run.quadrature.map_tolerance is None and run.quadrature.method == "riemann_left"
                for run in fixed.values())
     with pytest.raises(UserInputError, match="method"):
-        plan_methods(methods, grey, exact=False, n_steps=16, method="simpson")
+        plan_attributions(chosen, grey, exact=False, n_steps=16, method="simpson")
     assert exact_curve(8, None).rows(3) == 24 and exact_curve(8, 5).rows(3) == 5
 
 
@@ -154,7 +154,7 @@ def test_explain_and_the_spectrum_make_the_same_decision() -> None:
 def test_settings_live_in_one_module_and_the_old_imports_keep_working() -> None:
     assert spectrum_module.DEFAULT_ATTRIBUTIONS is audit_settings.DEFAULT_ATTRIBUTIONS
     assert spectrum_module.default_method is audit_settings.default_method
-    assert spectrum_module.method_label is audit_settings.method_label
+    assert spectrum_module.attribution_label is audit_settings.attribution_label
     assert explain_module.PHOTO_ATTRIBUTIONS is audit_settings.PHOTO_ATTRIBUTIONS
     assert explain_module.default_attributions is audit_settings.default_attributions
     # explain takes nothing private from the spectrum module any more.

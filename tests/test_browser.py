@@ -28,7 +28,7 @@ from helpers import load_script
 from torch import nn
 
 from captum_rank.audit import AuditReport, explain, write_report
-from captum_rank.audit.spectrum import method_label
+from captum_rank.audit.spectrum import attribution_label
 
 ROOT = Path(__file__).resolve().parent.parent
 browser = load_script(ROOT / "scripts" / "report_screenshot.py", "report_screenshot")
@@ -131,12 +131,12 @@ def _check_numbers(tables: list[list[dict[str, str]]], blob: dict[str, Any]) -> 
                 for k, value in zip(acc["ranks"], acc[curve][row["model"]], strict=True):
                     assert _same(row[str(k)], value), (row, k, value)
                     compared += 1
-        elif {"model", "method", "k50", "mean |delta|"} <= columns:
+        elif {"model", "attribution", "k50", "mean |delta|"} <= columns:
             (spec,) = [p["spectrum"] for p in parts if p["spectrum"]]
-            expected = [(m, method_label(meth, vals["schedule"]), vals)
-                        for m, per in spec["summary"].items() for meth, vals in per.items()]
+            expected = [(m, attribution_label(attribution, vals["schedule"]), vals)
+                        for m, per in spec["summary"].items() for attribution, vals in per.items()]
             for row, (m, label, vals) in zip(table, expected, strict=True):
-                assert (row["model"], row["method"]) == (m, label)
+                assert (row["model"], row["attribution"]) == (m, label)
                 for column, key in (("k50", "rank_50"), ("k90", "rank_90"),
                                     ("mean |delta|", "mean_abs_delta"),
                                     ("relative error", "relative_error")):
@@ -149,8 +149,8 @@ def _check_numbers(tables: list[list[dict[str, str]]], blob: dict[str, Any]) -> 
                 assert row["model"] == m and row["image"] == item["image"]
                 assert _same(row["p"], item["probability"])
                 compared += 1
-                for meth, vals in item["attributions"].items():
-                    label = method_label(meth, ex["attributions"][meth])
+                for attribution, vals in item["attributions"].items():
+                    label = attribution_label(attribution, ex["attributions"][attribution])
                     for column, key in (("rel.err", "relative_error"), ("evals", "evaluations"),
                                         ("map err", "map_error"), ("k50", "rank_50"),
                                         ("k90", "rank_90")):

@@ -292,6 +292,8 @@ def test_view_names_in_the_help_are_the_registry() -> None:
         (["explain", "--model", "fmnist-natural", "--view", "heat", __file__],
          "Unknown `--view` 'heat'; choose one of 'blended', 'signed', 'absolute'"),
         (["explain", "--model", "fmnist-natural", "--scale", "own", __file__], "`--scale`"),
+        (["explain", "--model", "fmnist-natural", "--scale", "method", __file__],
+         "Unknown `--scale` 'method'; choose one of 'attribution', 'all', 'both'"),
         (["demo", "--view", "overlay"], "`--view`"),
     ],
 )

@@ -63,14 +63,14 @@ class _Images(html.parser.HTMLParser):
 
 def test_one_column_per_model_and_method_with_map_errors_under_them() -> None:
     result = _result(map_tolerance=10.0)
-    fig, axes = plot_explained_image(result, 1, view="absolute", share="method",
+    fig, axes = plot_explained_image(result, 1, view="absolute", share="attribution",
                                      use_pyplot=False)
     assert axes.shape == (1, 1 + 2 * 2)
     titles = [ax.get_title() for ax in axes[0, 1:]]
     assert titles[0].startswith("a\n") and titles[2].startswith("b\n")
-    for ax, (m, meth) in zip(axes[0, 1:], [(m, k) for m in "ab" for k in ("rig", "ig")],
+    for ax, (m, attribution) in zip(axes[0, 1:], [(m, k) for m in "ab" for k in ("rig", "ig")],
                              strict=True):
-        vals = result.items[m][1]["attributions"][meth]
+        vals = result.items[m][1]["attributions"][attribution]
         assert ax.get_xlabel() == f"map err {vals['map_error']:.2g}, {vals['evaluations']} evals"
         # 32 x 32 maps are drawn 7 x 32 = 224 pixels a side.
         assert round(ax.get_window_extent().width) == 224
@@ -118,5 +118,7 @@ def test_bad_arguments(tmp_path: Path) -> None:
         plot_explained_image(ExplainResult.from_json(result.to_json()), 0, use_pyplot=False)
     with pytest.raises(UserInputError, match="`share`"):
         write_report(tmp_path, AuditReport(None, None, explanation=result), share="own")
+    with pytest.raises(UserInputError, match="choose one of 'attribution', 'all', 'both'"):
+        plot_explained_image(result, 0, share="method", use_pyplot=False)
     assert not list(tmp_path.iterdir())  # checked before anything is written
     assert np.isfinite(result.items["a"][0]["attributions"]["ig"]["map_error"])

@@ -488,7 +488,7 @@ def test_comparison_grid_panels_and_shared_scale() -> None:
     assert axes.shape == (n, 1 + 2 * 2 + 1)
     natural_ig = _image_array(axes[0, 1])[..., 0]
     robust_ig = _image_array(axes[0, 3])[..., 0]
-    # One scale per method across models: the robust IG (2x) renders twice as bright.
+    # One scale per attribution across models: the robust IG (2x) renders twice as bright.
     np.testing.assert_allclose(robust_ig, 2 * natural_ig, atol=2.5 / 255)
     assert robust_ig.max() == pytest.approx(1.0, abs=1e-2)
     # Each panel on its own scale: both saturate alike.
@@ -508,7 +508,7 @@ def test_comparison_grid_errors() -> None:
     good = {"ig": np.zeros((2, H, W))}
     with pytest.raises(ValueError, match="rig"):
         viz.plot_comparison_grid(images, {"a": good, "b": {"rig": np.zeros((2, H, W))}},
-                                 methods=["ig", "rig"], use_pyplot=False)
+                                 attributions=["ig", "rig"], use_pyplot=False)
     with pytest.raises(ValueError, match="2 images"):
         viz.plot_comparison_grid(images, {"a": {"ig": np.zeros((3, H, W))}}, use_pyplot=False)
     with pytest.raises(ValueError, match="ranks"):

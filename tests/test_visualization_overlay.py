@@ -63,7 +63,7 @@ def test_every_map_pixel_is_a_whole_block_of_screen_pixels(h: int, w: int, dpi: 
                                                             k: int) -> None:
     image = _photo(h, w)
     attr = np.random.default_rng(1).normal(size=(h, w))
-    fig, axes = viz.plot_maps_over_image(image, {"IG": attr}, view="signed", share="method",
+    fig, axes = viz.plot_maps_over_image(image, {"IG": attr}, view="signed", share="attribution",
                                          dpi=dpi, use_pyplot=False)
     box = axes[0, 1].get_window_extent()
     assert (round(box.width), round(box.height)) == (k * w, k * h)
@@ -95,7 +95,7 @@ def test_blended_view_is_captums_blend_over_the_grey_photo() -> None:
     attr = np.zeros((28, 28))
     attr[:14] = 1.0
     attr[14:] = -1.0
-    fig, axes = viz.plot_maps_over_image(image, {"RIG": attr}, view="blended", share="method",
+    fig, axes = viz.plot_maps_over_image(image, {"RIG": attr}, view="blended", share="attribution",
                                          alpha_overlay=0.6, use_pyplot=False)
     shown = _panel(fig, _pixels(fig), axes[0, 1])[::8, ::8]
     grey = image.mean(axis=2, keepdims=True)
@@ -109,11 +109,11 @@ def test_blended_view_is_captums_blend_over_the_grey_photo() -> None:
 def test_absolute_view_draws_magnitudes_and_signed_view_keeps_the_sign() -> None:
     attr = np.full((28, 28), -3.0)
     fig, axes = viz.plot_maps_over_image(_photo(), {"m": attr}, view="absolute",
-                                         share="method", use_pyplot=False)
+                                         share="attribution", use_pyplot=False)
     absolute = _panel(fig, _pixels(fig), axes[0, 1])
     assert "View: absolute heat map" in _texts(fig)
     fig, axes = viz.plot_maps_over_image(_photo(), {"m": attr}, view="signed",
-                                         share="method", use_pyplot=False)
+                                         share="attribution", use_pyplot=False)
     signed = _panel(fig, _pixels(fig), axes[0, 1])
     blues = np.asarray(matplotlib.colormaps["Blues"](1.0)[:3])
     assert np.abs(absolute - blues).max() <= 1.5 / 255  # |-3| at full colour
@@ -122,7 +122,7 @@ def test_absolute_view_draws_magnitudes_and_signed_view_keeps_the_sign() -> None
 
 
 @pytest.mark.parametrize(("share", "rows", "rules"), [
-    ("method", 1, ["each column its own"]),
+    ("attribution", 1, ["each column its own"]),
     ("all", 1, ["one for all columns"]),
     ("both", 2, ["each column its own", "one for all columns"]),
 ])
@@ -137,7 +137,7 @@ def test_the_scale_rule_and_its_values_are_written_on_the_figure(share: str, row
     for rule in rules:
         assert f"Colour scale: {rule}" in text
     # outlier_perc=0: full colour at the largest magnitude (an independent oracle).
-    if share in ("method", "both"):
+    if share in ("attribution", "both"):
         assert f"IG {np.abs(ig).max():.2g}, RIG {np.abs(rig).max():.2g}" in text
     if share in ("all", "both"):
         assert f"full colour at {max(np.abs(ig).max(), np.abs(rig).max()):.2g};" in text
@@ -149,19 +149,19 @@ def test_the_scale_rule_and_its_values_are_written_on_the_figure(share: str, row
 
 def test_panel_scales_and_given_scales() -> None:
     a = np.arange(16.0).reshape(4, 4)
-    scales = viz.panel_scales({"a": a, "b": [2 * a, 3 * a], "c": None}, share="method",
+    scales = viz.panel_scales({"a": a, "b": [2 * a, 3 * a], "c": None}, share="attribution",
                               outlier_perc=0)
     assert scales == {"a": 15.0, "b": 45.0, "c": 0.0}
     assert viz.panel_scales({"a": a, "b": -2 * a}, view="absolute", share="all",
                             outlier_perc=0) == {"a": 30.0, "b": 30.0}
-    fig, _ = viz.plot_maps_over_image(np.zeros((4, 4)), {"a": a}, share="method",
-                                      scales={"method": {"a": 99.0}}, scope="all 3 images",
+    fig, _ = viz.plot_maps_over_image(np.zeros((4, 4)), {"a": a}, share="attribution",
+                                      scales={"attribution": {"a": 99.0}}, scope="all 3 images",
                                       use_pyplot=False)
     assert "full colour at a 99; the top 2% of |attribution| mass saturates, pooled over " \
            "all 3 images" in _texts(fig).replace("\n", " ")
     with pytest.raises(UserInputError, match="no scale for"):
-        viz.plot_maps_over_image(np.zeros((4, 4)), {"a": a}, share="method",
-                                 scales={"method": {"b": 1.0}}, use_pyplot=False)
+        viz.plot_maps_over_image(np.zeros((4, 4)), {"a": a}, share="attribution",
+                                 scales={"attribution": {"b": 1.0}}, use_pyplot=False)
 
 
 def test_all_zero_and_missing_maps_draw_and_say_so() -> None:
@@ -233,7 +233,7 @@ def test_blended_view_matches_captums_own_blended_heat_map() -> None:
     alpha = heat.get_alpha()
     expected = ((1 - alpha) * grey.to_rgba(grey.get_array())[:, :, :3]
                 + alpha * heat.to_rgba(heat.get_array())[:, :, :3])
-    fig, axes = viz.plot_maps_over_image(image, {"m": attr}, view="blended", share="method",
+    fig, axes = viz.plot_maps_over_image(image, {"m": attr}, view="blended", share="attribution",
                                          alpha_overlay=0.7, use_pyplot=False)
     shown = _panel(fig, _pixels(fig), axes[0, 1])[::8, ::8]
     assert np.abs(shown - expected).max() <= 2 / 255

@@ -5,7 +5,7 @@ models take (checked once, up front):
 
 - :func:`rank_accuracy`: accuracy on rank-``k`` approximations ``x_k`` and on high-rank
   residuals ``x - x_k`` (one SVD per image, reused for every rank and model);
-- :func:`rank_spectrum`: mean rank attributions of each method (RIG with the library's
+- :func:`rank_spectrum`: mean rank attributions of each attribution (RIG with the library's
   default schedule, IG decomposed over the singular components), the ranks that explain
   half and 90% of the output, and the relative completeness error that says whether
   those summaries can be trusted;

@@ -2,10 +2,10 @@ r"""Explain a few images: IG and RIG maps, rank spectra, the rank path, and reli
 
 :func:`explain` is the library function behind ``captum-rank explain`` and the demo's
 image panels. For every model and image it records the predicted class (with its name
-and probability), attributes the target with every method of ``attributions`` (by default
+and probability), attributes the target with every attribution of ``attributions`` (by default
 RIG and IG, which is RIG with ``schedule="linear"``; on natural photos RIG walks Spectral
 IG's path, whose maps converge in far fewer evaluations: :func:`default_attributions`), and
-keeps each method's pixel map, its rank spectrum
+keeps each attribution's pixel map, its rank spectrum
 (``attribute_with_ranks``, summed over channels) with ``k50``/``k90``, and its
 completeness error relative to the output change, ``|delta| / |F(x) - F(x')|``. Rank
 summaries whose relative error exceeds ``reliability_tolerance`` are marked unreliable. A small
@@ -41,21 +41,21 @@ from torch import Tensor
 from captum_rank._model_checks import InputGuard
 from captum_rank.attr import RankIntegratedGradients
 from captum_rank.audit import _jsonio
-from captum_rank.audit._bands import band_items, check_bands
-from captum_rank.audit._methods import (
-    MethodRun,
+from captum_rank.audit._attributions import (
+    AttributionRun,
+    attribution_map,
     check_rig_options,
     exact_curve,
     integration_method,
-    method_map,
-    plan_methods,
+    plan_attributions,
 )
+from captum_rank.audit._bands import band_items, check_bands
 from captum_rank.audit._models import as_model_dict, check_models_on_data, model_device
 from captum_rank.audit.errors import AuditInputError
 from captum_rank.audit.settings import (
     PHOTO_ATTRIBUTIONS,
     PHOTO_SIZE,
-    MethodSpec,
+    AttributionSpec,
     default_attributions,
 )
 from captum_rank.audit.statistics import relative_error
@@ -163,9 +163,9 @@ class ExplainResult(_jsonio.JsonExport):
     def unconverged_maps(self) -> list[tuple[str, str, str, float]]:
         r"""``(model, image, attribution, estimated map error)`` of every map above
         :attr:`map_tolerance` (empty for results written before map errors existed)."""
-        return [(m, item["image"], meth, float(v["map_error"]))
+        return [(m, item["image"], attribution, float(v["map_error"]))
                 for m, items in self.items.items() for item in items
-                for meth, v in item["attributions"].items()
+                for attribution, v in item["attributions"].items()
                 if not v.get("map_converged", True)]
 
     def to_dict(self) -> dict[str, Any]:
@@ -231,7 +231,7 @@ def explain(
     images: Tensor,
     *,
     target: int | Sequence[int] | Tensor | None = None,
-    attributions: Mapping[str, MethodSpec] | None = None,
+    attributions: Mapping[str, AttributionSpec] | None = None,
     n_steps: int = AUDIT_N_STEPS,
     method: str | None = None,
     baseline: float = 0.0,
@@ -257,11 +257,11 @@ def explain(
             or :func:`captum_rank.audit.loading.load_images` to make them from files).
         target (int, sequence or Tensor, optional): the class to explain, for all images
             or one per image. Default: None, each model's prediction.
-        attributions (dict, optional): ``{name: schedule}`` of the attribution methods
+        attributions (dict, optional): ``{name: schedule}`` of the attributions
             (None: the library's default).
             Default: :func:`default_attributions` (on natural photos RIG on the spectral path,
             whose maps converge in fewer evaluations; otherwise the library's default).
-        n_steps (int, optional): model evaluations per image and method; with the
+        n_steps (int, optional): model evaluations per image and attribution; with the
             adaptive rule (the default) the budget within which each map is refined
             until its estimated error is at most ``map_tolerance``; at least what the
             quadrature needs, as in RIG (:func:`~captum_rank.defaults.check_n_steps`).
@@ -344,7 +344,7 @@ def explain(
             band_maps[name] = found.band_maps
     result = ExplainResult(
         models=list(setup.named),
-        attributions={meth: run.schedule for meth, run in setup.runs.items()},
+        attributions={attribution: run.schedule for attribution, run in setup.runs.items()},
         image_names=setup.image_names, n_steps=setup.n_steps, method=setup.method,
         baseline=setup.baseline, reliability_tolerance=setup.reliability_tolerance,
         items=items, path=path,
@@ -360,12 +360,12 @@ def explain(
 
 @dataclass(frozen=True)
 class _Setup:
-    """An explain call's checked arguments, its images on the device and its methods."""
+    """An explain call's checked arguments, its images on the device and its attributions."""
 
     named: dict[str, Callable[..., Tensor]]
     x: Tensor
     width: int
-    runs: dict[str, MethodRun]
+    runs: dict[str, AttributionRun]
     n_steps: int
     method: str
     baseline: float
@@ -396,14 +396,14 @@ def _check_images(images: Any) -> int:
     return int(images.shape[0])
 
 
-def _prepare(models: Any, images: Tensor, *, attributions: Mapping[str, MethodSpec] | None,
+def _prepare(models: Any, images: Tensor, *, attributions: Mapping[str, AttributionSpec] | None,
              n_steps: int, method: str | None, baseline: float,
              internal_batch_size: int | None, reliability_tolerance: float, map_tolerance: float,
              names: Sequence[str] | None, notes: Sequence[str | None] | None,
              path_image: int, path_ranks: Sequence[int] | None, exact: bool,
              bands: bool | Sequence[int], band_steps: int | Sequence[int],
              rig_options: Mapping[str, Any] | None) -> _Setup:
-    """Check every argument (in the order users see the errors) and decide the methods."""
+    """Check every argument (in the order users see the errors) and decide the attributions."""
     named = as_model_dict(models)
     n = _check_images(images)
     n_steps = check_n_steps(n_steps, method)
@@ -420,18 +420,18 @@ def _prepare(models: Any, images: Tensor, *, attributions: Mapping[str, MethodSp
         f"image {i}" for i in range(n)]
     if len(image_names) != n:
         raise AuditInputError(f"`names` has {len(image_names)} entries for {n} images.")
-    chosen = method_map(attributions, default_attributions(images))
+    chosen = attribution_map(attributions, default_attributions(images))
     x = images.to(model_device(next(iter(named.values()))))
     width = check_models_on_data(named, x[:2])
     r = int(min(x.shape[-2:]))
     ranks_on_path = [integer(k, "path_ranks", minimum=0, maximum=r)
                      for k in (path_ranks if path_ranks is not None else default_path_ranks(r))]
     approximations = rank_points(x[path_image], ranks_on_path, baseline)
-    # Maps need gradients: every method runs with the quadrature; exact spectra are the
+    # Maps need gradients: every attribution runs with the quadrature; exact spectra are the
     # rank-k curve's, computed on their own (exact_curve).
-    runs = plan_methods(chosen, x, exact=False, n_steps=n_steps, method=method,
-                        internal_batch_size=internal_batch_size, map_tolerance=map_tolerance,
-                        rig_options=extra)
+    runs = plan_attributions(chosen, x, exact=False, n_steps=n_steps, method=method,
+                             internal_batch_size=internal_batch_size,
+                             map_tolerance=map_tolerance, rig_options=extra)
     return _Setup(named, x, width, runs, n_steps, integration_method(method), baseline,
                   internal_batch_size, reliability_tolerance, map_tolerance, exact, checked_bands,
                   checked_steps, image_names, list(notes) if notes is not None else [None] * n,
@@ -467,8 +467,8 @@ def _explain_model(setup: _Setup, model: Callable[..., Tensor], target: Any,
     explainer = RankIntegratedGradients(model)
     outcomes: dict[str, _Outcome] = {}
     maps: dict[str, np.ndarray] = {}
-    for meth, run in setup.runs.items():
-        maps[meth], outcomes[meth] = _attribute(explainer, run, setup, targets)
+    for attribution, run in setup.runs.items():
+        maps[attribution], outcomes[attribution] = _attribute(explainer, run, setup, targets)
     exact = _exact_spectra(explainer, setup, targets) if setup.exact else None
     items = [_item(setup, i, targets, predictions, probs, outcomes, exact, classes)
              for i in range(setup.n)]
@@ -484,9 +484,9 @@ def _explain_model(setup: _Setup, model: Callable[..., Tensor], target: Any,
     return _ModelFindings(items, maps, path, band_maps)
 
 
-def _attribute(explainer: RankIntegratedGradients, run: MethodRun, setup: _Setup,
+def _attribute(explainer: RankIntegratedGradients, run: AttributionRun, setup: _Setup,
                targets: Tensor) -> tuple[np.ndarray, _Outcome]:
-    """One method's pixel maps, rank spectra, deltas and map quality."""
+    """One attribution's pixel maps, rank spectra, deltas and map quality."""
     with warnings.catch_warnings():
         # Misses are reported once, per map, by explain.
         warnings.filterwarnings("ignore", message=".*did not reach")
@@ -502,15 +502,15 @@ def _attribute(explainer: RankIntegratedGradients, run: MethodRun, setup: _Setup
 def _item(setup: _Setup, i: int, targets: Tensor, predictions: Tensor, probs: Tensor,
           outcomes: Mapping[str, _Outcome], exact: tuple[Tensor, Tensor] | None,
           classes: Sequence[str] | None) -> dict[str, Any]:
-    """Image ``i``'s entry: prediction, target, and each method's numbers."""
+    """Image ``i``'s entry: prediction, target, and each attribution's numbers."""
     t, p = int(targets[i]), int(predictions[i])
     summary: dict[str, Any] = {}
-    for meth, outcome in outcomes.items():
+    for attribution, outcome in outcomes.items():
         spectrum, delta = outcome.spectrum[i], float(outcome.delta[i])
         change = float(spectrum.sum() - outcome.delta[i])
         rel = relative_error(abs(delta), abs(change))
         map_error = float(outcome.quality.errors[i])
-        summary[meth] = {
+        summary[attribution] = {
             "delta": delta, "change": change, "relative_error": rel,
             "reliable": rel <= setup.reliability_tolerance, "map_error": map_error,
             "map_converged": map_error <= setup.map_tolerance,
@@ -539,7 +539,8 @@ def _warn_unconverged(result: ExplainResult) -> None:
     missed = result.unconverged_maps()
     if not missed:
         return
-    shown = "; ".join(f"{m} {image} {meth}: {err:.3g}" for m, image, meth, err in missed[:8])
+    shown = "; ".join(f"{m} {image} {attribution}: {err:.3g}"
+                      for m, image, attribution, err in missed[:8])
     warnings.warn(
         f"{len(missed)} map(s) did not converge to map_tolerance={result.map_tolerance} "
         f"within n_steps={result.n_steps} evaluations "
@@ -564,7 +565,7 @@ class _MapQuality:
     evaluations: list[int]
 
 
-def _map_quality(explainer: RankIntegratedGradients, pixels: Tensor, run: MethodRun,
+def _map_quality(explainer: RankIntegratedGradients, pixels: Tensor, run: AttributionRun,
                  x: Tensor, baseline: float, targets: Tensor) -> _MapQuality:
     """Each map's estimated error and the evaluations it took.
 

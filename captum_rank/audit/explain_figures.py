@@ -1,7 +1,7 @@
 r"""The figure of one explained image: its maps over the photo, with the scale rule written.
 
 :func:`plot_explained_image` draws one image of an :class:`~captum_rank.audit.explain.ExplainResult`
-with every model's and method's map of it
+with every model's and attribution's map of it
 (:func:`captum_rank.visualization.plot_maps_over_image`): over the grey photo
 (``view="blended"``, Captum's ``blended_heat_map``), as a signed heat map
 (``"signed"``) or as ``|attribution|`` (``"absolute"``), each map pixel at least one
@@ -20,7 +20,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from captum_rank.audit.explain import ExplainResult
-from captum_rank.audit.settings import method_label
+from captum_rank.audit.settings import attribution_label
 from captum_rank.checks import UserInputError, integer, one_of
 
 __all__ = ["explained_image_alt", "plot_explained_image"]
@@ -31,7 +31,7 @@ _VIEW_ALT = {
     "absolute": "as heat maps of |attribution|",
 }
 _SHARE_ALT = {
-    "method": "each map on its own colour scale",
+    "attribution": "each map on its own colour scale",
     "all": "all maps on one shared colour scale",
     "both": "first row each map on its own colour scale, second row one shared scale",
 }
@@ -39,8 +39,9 @@ _SHARE_ALT = {
 
 def _columns(result: ExplainResult) -> dict[tuple[str, str], str]:
     several = len(result.models) > 1
-    return {(m, meth): (f"{m}\n" if several else "") + method_label(meth, result.attributions[meth])
-            for m in result.models for meth in result.attributions}
+    return {(m, attribution): (f"{m}\n" if several else "")
+            + attribution_label(attribution, result.attributions[attribution])
+            for m in result.models for attribution in result.attributions}
 
 
 def _check(result: ExplainResult, image: int) -> int:
@@ -62,7 +63,7 @@ def plot_explained_image(
     alpha_overlay: float = 0.5,
     use_pyplot: bool = True,
 ) -> tuple[Figure, np.ndarray]:
-    r"""One explained image with every model's and method's map of it, over the photo.
+    r"""One explained image with every model's and attribution's map of it, over the photo.
 
     Args:
         result (ExplainResult): what :func:`~captum_rank.audit.explain.explain` returned
@@ -70,7 +71,7 @@ def plot_explained_image(
         image (int, optional): which image. Default: 0.
         view (str, optional): ``"blended"``, ``"signed"`` or ``"absolute"``
             (:data:`captum_rank.visualization.VIEWS`). Default: ``"blended"``.
-        share (str, optional): ``"method"`` (each column its own colour scale), ``"all"``
+        share (str, optional): ``"attribution"`` (each column its own colour scale), ``"all"``
             (one scale) or ``"both"`` (two rows). Default: ``"both"``.
         outlier_perc (float, optional): percentage of attribution mass that saturates.
             Default: 2.
@@ -98,10 +99,10 @@ def plot_explained_image(
     one_of(view, "view", tuple(VIEWS))
     maps: dict[str, Any] = {}
     notes: dict[str, str] = {}
-    for (model, meth), label in _columns(result).items():
-        values = result.items[model][index]["attributions"][meth]
+    for (model, attribution), label in _columns(result).items():
+        values = result.items[model][index]["attributions"][attribution]
         converged = values.get("map_converged", True)
-        maps[label] = result.maps[model][meth][index] if converged else None
+        maps[label] = result.maps[model][attribution][index] if converged else None
         if "map_error" in values:
             notes[label] = (f"map err {float(values['map_error']):.2g}, "
                             f"{values['evaluations']} evals"
@@ -142,9 +143,10 @@ def explained_image_alt(result: ExplainResult, image: int = 0, view: str = "blen
         cls = item["prediction_name"] or f"class {item['prediction']}"
         parts.append(f"{m}: predicted {cls} {item['probability']:.2f}")
     labels = ", ".join(label.replace("\n", " ") for label in _columns(result).values())
-    skipped = [f"{m} {method_label(meth, result.attributions[meth])}" for m in result.models
-               for meth in result.attributions
-               if not result.items[m][index]["attributions"][meth].get("map_converged", True)]
+    skipped = [f"{m} {attribution_label(attribution, result.attributions[attribution])}"
+               for m in result.models for attribution in result.attributions
+               if not result.items[m][index]["attributions"][attribution].get("map_converged",
+                                                                               True)]
     missing = f"; not drawn (not converged): {', '.join(skipped)}" if skipped else ""
     return (f"Image {result.image_names[index]} ({'; '.join(parts)}) beside its "
             f"attribution maps ({labels}) {_VIEW_ALT[view]}, {_SHARE_ALT[share]}{missing}.")

@@ -21,7 +21,7 @@ from captum_rank.audit.accuracy import rank_accuracy
 from captum_rank.audit.loading import subset_indices
 from captum_rank.audit.ranks import default_ranks
 from captum_rank.audit.report import AuditReport
-from captum_rank.audit.settings import MethodSpec
+from captum_rank.audit.settings import AttributionSpec
 from captum_rank.audit.sources import as_source
 from captum_rank.audit.spectrum import rank_spectrum
 from captum_rank.checks import non_negative_int, optional_positive_int, positive_int
@@ -43,7 +43,7 @@ def audit(
     ranks: Sequence[int] | None = None,
     labels: Tensor | None = None,
     spectrum_images: int = 200,
-    attributions: Mapping[str, MethodSpec] | None = None,
+    attributions: Mapping[str, AttributionSpec] | None = None,
     n_steps: int = AUDIT_N_STEPS,
     batch_size: int = 250,
     spectrum_batch_size: int = 16,

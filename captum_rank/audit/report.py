@@ -6,8 +6,8 @@ audit, ``captum-rank explain`` and the demo all write their folders with
 :func:`write_report`, which draws every figure from the results (plots never run a
 model) and marks rank summaries whose completeness error is above the stated reliability_tolerance
 as unreliable, in the JSON and the HTML. :func:`summary_rows` and :func:`format_table`
-give the plain-text table the command line prints, with one column group per method of
-the result (nothing assumes the methods are called ``ig`` and ``rig``).
+give the plain-text table the command line prints, with one column group per attribution
+of the result (nothing assumes the attributions are called ``ig`` and ``rig``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from captum_rank._files import write_bytes
 from captum_rank.audit import _jsonio
 from captum_rank.audit.accuracy import RankAccuracyResult
 from captum_rank.audit.explain import ExplainResult
-from captum_rank.audit.settings import method_label
+from captum_rank.audit.settings import attribution_label
 from captum_rank.audit.spectrum import RankSpectrumResult
 from captum_rank.bands import describe_steps
 from captum_rank.checks import one_of
@@ -47,7 +47,7 @@ def summary_rows(
     spectrum: RankSpectrumResult | None,
     table_ranks: Sequence[int] = (1, 2, 4, 8),
 ) -> list[dict[str, Any]]:
-    r"""One row per model: accuracy, completeness and evidence ranks per method, rank accuracies.
+    r"""One row per model: accuracy, completeness, evidence ranks per attribution, rank accuracies.
 
     Rank summaries whose relative completeness error exceeds the result's reliability_tolerance are
     printed with a ``*`` (unreliable).
@@ -59,8 +59,8 @@ def summary_rows(
 
     Returns:
         A list of dicts with the keys ``model``, ``accuracy`` and, where available, per
-        method ``<method> rel.err``, ``<method> k50``, ``<method> k90``, then ``low@k``,
-        ``high@k``.
+        attribution ``<attribution> rel.err``, ``<attribution> k50``, ``<attribution> k90``,
+        then ``low@k``, ``high@k``.
 
     Examples:
         >>> acc = RankAccuracyResult(["m"], [0, 2], 2, 4, {"m": 3}, {"m": [1, 3]},
@@ -77,11 +77,11 @@ def summary_rows(
             row["accuracy"] = accuracy.clean_accuracy()[model]
         if spectrum is not None and model in spectrum.models:
             summary = spectrum.summary()[model]
-            for method, values in summary.items():
-                row[f"{method} rel.err"] = values["relative_error"]
-            for method, values in summary.items():
-                row[f"{method} k50"] = _rank_cell(values["rank_50"], values["reliable"])
-                row[f"{method} k90"] = _rank_cell(values["rank_90"], values["reliable"])
+            for attribution, values in summary.items():
+                row[f"{attribution} rel.err"] = values["relative_error"]
+            for attribution, values in summary.items():
+                row[f"{attribution} k50"] = _rank_cell(values["rank_50"], values["reliable"])
+                row[f"{attribution} k90"] = _rank_cell(values["rank_90"], values["reliable"])
         if accuracy is not None:
             shown = [k for k in table_ranks if k in accuracy.ranks]
             for k in shown:
@@ -304,15 +304,16 @@ def _spectrum_section(spec: RankSpectrumResult, report: AuditReport, prefix: str
                       written: dict[str, Path]) -> str:
     from captum_rank.visualization import plot_rank_spectrum
 
-    curves = {f"{m} {method_label(meth, spec.attributions[meth])}": spec.mean_spectrum(m, meth)
-              for meth in spec.attributions for m in spec.models}
+    curves = {f"{m} {attribution_label(attribution, spec.attributions[attribution])}":
+              spec.mean_spectrum(m, attribution)
+              for attribution in spec.attributions for m in spec.models}
     fig, _ = plot_rank_spectrum(curves, normalize="abs", use_pyplot=False,
                                 title=f"mean rank spectra, {spec.n_images} images")
     name = f"{prefix}rank_spectrum.png"
     _save(fig, out / name)
     written[f"{prefix}spectrum_png"] = out / name
     parts = [_img(name, f"Mean rank spectra of {spec.n_images} images, per model and "
-                        "method: the attribution of each singular component and the "
+                        "attribution: the attribution of each singular component and the "
                         "cumulative share of the output")]
     names = report.class_names
     for m in spec.models:
@@ -324,18 +325,19 @@ def _spectrum_section(spec: RankSpectrumResult, report: AuditReport, prefix: str
                     spec.mean_spectrum(m, first, c) for c in sorted(counts)}
         fig, _ = plot_rank_spectrum(
             by_class, normalize="abs", use_pyplot=False,
-            title=f"{m}: {method_label(first, spec.attributions[first])} rank spectrum by class")
+            title=f"{m}: {attribution_label(first, spec.attributions[first])} rank spectrum "
+                  "by class")
         file = f"{prefix}rank_spectrum_{_slug(m)}_by_class.png"
         _save(fig, out / file)
         written[f"{prefix}spectrum_by_class_png:{m}"] = out / file
         parts.append(_img(file, f"Mean rank spectrum of {m} for each class"))
-    rows = [{"model": m, "method": method_label(meth, vals["schedule"]),
+    rows = [{"model": m, "attribution": attribution_label(attribution, vals["schedule"]),
              "k50": _rank_cell(vals["rank_50"], vals["reliable"]),
              "k90": _rank_cell(vals["rank_90"], vals["reliable"]),
              "mean |delta|": vals["mean_abs_delta"], "relative error": vals["relative_error"],
              f"images > {spec.reliability_tolerance:g}": vals["over_reliability_tolerance"],
              "reliable": "yes" if vals["reliable"] else "NO"}
-            for m, per in spec.summary().items() for meth, vals in per.items()]
+            for m, per in spec.summary().items() for attribution, vals in per.items()]
     return (
         "<h3>Rank spectra</h3>"
         f"<p>{spec.n_images} images, each attributed to its label (unlabelled: the model's "
@@ -363,9 +365,10 @@ def _explain_section(ex: ExplainResult, report: AuditReport, prefix: str, out: P
             parts.append(_img(name, explained_image_alt(ex, i, view=view, share=share)))
     fig: Any
     curves = {}
-    for meth in ex.attributions:
-        for m, rows_ in ex.spectra(meth).items():
-            curves[f"{m} {method_label(meth, ex.attributions[meth])}"] = rows_.mean(axis=0)
+    for attribution in ex.attributions:
+        for m, rows_ in ex.spectra(attribution).items():
+            label = attribution_label(attribution, ex.attributions[attribution])
+            curves[f"{m} {label}"] = rows_.mean(axis=0)
     for m, rows_ in ex.exact_spectra().items():
         curves[f"{m} exact (rank-k curve)"] = rows_.mean(axis=0)
     fig, _ = plot_rank_spectrum(curves, normalize="abs", use_pyplot=False,
@@ -374,7 +377,7 @@ def _explain_section(ex: ExplainResult, report: AuditReport, prefix: str, out: P
     _save(fig, out / name)
     written[f"{prefix}explain_spectrum_png"] = out / name
     parts.append(_img(name, f"Rank spectra of the {len(ex.image_names)} explained image(s), "
-                            "mean per model and method, and the cumulative share"))
+                            "mean per model and attribution, and the cumulative share"))
     approx = ex.path_images.get("approximations")
     if approx is not None:
         for m, walk in ex.path.items():
@@ -398,8 +401,8 @@ def _explain_section(ex: ExplainResult, report: AuditReport, prefix: str, out: P
                 "p": item["probability"],
                 "target": f"{item['target_name'] or item['target']}",
             }
-            for meth, vals in item["attributions"].items():
-                label = method_label(meth, ex.attributions[meth])
+            for attribution, vals in item["attributions"].items():
+                label = attribution_label(attribution, ex.attributions[attribution])
                 row[f"{label} rel.err"] = vals["relative_error"]
                 if "map_error" in vals:
                     row[f"{label} map err"] = _map_cell(vals)
@@ -432,7 +435,7 @@ def _explain_section(ex: ExplainResult, report: AuditReport, prefix: str, out: P
 def _figure_note(view: str, share: str) -> str:
     words = {"blended": "drawn over the grey photo (Captum's blended heat map)",
              "signed": "drawn as signed heat maps", "absolute": "drawn as |attribution|"}
-    scales = {"method": "each map on its own colour scale (compare where the evidence lies, "
+    scales = {"attribution": "each map on its own colour scale (compare where the evidence lies, "
                         "not brightness across columns)",
               "all": "one colour scale for all maps (brightness compares across columns)",
               "both": "the first row with each map's own colour scale (where the evidence "
@@ -480,7 +483,7 @@ def write_report(
             photo, Captum's ``blended_heat_map``), ``"signed"`` or ``"absolute"`` heat maps
             (:func:`~captum_rank.audit.explain_figures.plot_explained_image`, one figure per
             image, every map pixel at least one screen pixel).
-        share: their colour scales: ``"method"`` (each map its own), ``"all"`` (one
+        share: their colour scales: ``"attribution"`` (each map its own), ``"all"`` (one
             shared scale) or ``"both"`` (two rows); the rule is written on each figure.
 
     Returns:

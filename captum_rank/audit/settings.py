@@ -1,13 +1,14 @@
-r"""The audit's settings: its default methods, their names, and the defaults it reads.
+r"""The audit's settings: its default attributions, their names, and the defaults it reads.
 
 What :func:`~captum_rank.audit.spectrum.rank_spectrum`, :func:`~captum_rank.audit.explain`
-and the report agree on before any image is attributed: which methods run by default
-(:data:`DEFAULT_ATTRIBUTIONS`, :data:`PHOTO_ATTRIBUTIONS` on natural photos), how a method's
-schedule is named (:func:`schedule_id`) and labelled (:func:`method_label`), and the
-library's defaults they fall back to (:func:`default_schedule`,
-:func:`default_method`, :data:`RELIABILITY_TOLERANCE`, :data:`MAP_TOLERANCE`, named
-once in :mod:`captum_rank.defaults`). How a method is then run, exactly or with the
-quadrature, is decided in :mod:`captum_rank.audit._methods`.
+and the report agree on before any image is attributed: which attributions run by default
+(:data:`DEFAULT_ATTRIBUTIONS`, :data:`PHOTO_ATTRIBUTIONS` on natural photos), how an
+attribution's schedule is named (:func:`schedule_id`) and labelled
+(:func:`attribution_label`), and the library's defaults they fall back to
+(:func:`default_schedule`, :func:`default_method`, :data:`RELIABILITY_TOLERANCE`,
+:data:`MAP_TOLERANCE`, named once in :mod:`captum_rank.defaults`). How an attribution is
+then run, exactly or with the quadrature, is decided in
+:mod:`captum_rank.audit._attributions`.
 
 Examples:
     >>> DEFAULT_ATTRIBUTIONS, PHOTO_ATTRIBUTIONS
@@ -33,30 +34,30 @@ __all__ = [
     "PHOTO_ATTRIBUTIONS",
     "PHOTO_SIZE",
     "RELIABILITY_TOLERANCE",
-    "MethodSpec",
+    "AttributionSpec",
+    "attribution_label",
     "default_attributions",
     "default_method",
     "default_schedule",
-    "method_label",
     "schedule_id",
 ]
 
-#: A method's schedule as the user gives it: a name, an instance, or ``None`` for the
+#: An attribution's schedule as the user gives it: a name, an instance, or ``None`` for the
 #: library's default.
-MethodSpec = str | RankSchedule | None
+AttributionSpec = str | RankSchedule | None
 
-#: The default methods: RIG with the library's default schedule (``None``), and IG
+#: The default attributions: RIG with the library's default schedule (``None``), and IG
 #: decomposed over the singular components (``"linear"``).
 DEFAULT_ATTRIBUTIONS: dict[str, str | None] = {"rig": None, "ig": "linear"}
 
-#: The methods :func:`~captum_rank.audit.explain` uses on natural photos: RIG on Spectral
+#: The attributions :func:`~captum_rank.audit.explain` uses on natural photos: RIG on Spectral
 #: IG's path and IG. Measured on 20 ImageNet photos (EfficientNet-Lite0;
 #: ``bench_map_convergence.py``, the convergence page): with ``map_tolerance=0.1`` RIG's
 #: default path needs about 470 evaluations per photo, the spectral path about 94 (IG
 #: about 42), and the spectral path's DiffID is the higher one (the faithfulness page).
 #: Its rank attributions still say which components carry the output (the strongest
 #: enter first).
-PHOTO_ATTRIBUTIONS: dict[str, MethodSpec] = {"rig": "spectral", "ig": "linear"}
+PHOTO_ATTRIBUTIONS: dict[str, AttributionSpec] = {"rig": "spectral", "ig": "linear"}
 
 #: Colour images at least this many pixels a side count as natural photos.
 PHOTO_SIZE = 64
@@ -96,8 +97,8 @@ def default_method() -> str:
     return ADAPTIVE
 
 
-def default_attributions(images: Tensor) -> dict[str, MethodSpec]:
-    r"""The methods :func:`~captum_rank.audit.explain` uses when none are given, from the
+def default_attributions(images: Tensor) -> dict[str, AttributionSpec]:
+    r"""The attributions :func:`~captum_rank.audit.explain` uses when none are given, from the
     images' shape.
 
     Natural photos (3 channels, at least :data:`PHOTO_SIZE` pixels a side) get
@@ -121,11 +122,11 @@ def default_attributions(images: Tensor) -> dict[str, MethodSpec]:
     return dict(PHOTO_ATTRIBUTIONS if photo else DEFAULT_ATTRIBUTIONS)
 
 
-def schedule_id(schedule: MethodSpec) -> str:
-    r"""How results record a method's schedule: its name, or an instance's class and options.
+def schedule_id(schedule: AttributionSpec) -> str:
+    r"""How results record an attribution's schedule: its name, or an instance's class and options.
 
     Args:
-        schedule (str, RankSchedule or None): the method's schedule (``None``: the
+        schedule (str, RankSchedule or None): the attribution's schedule (``None``: the
             library's default).
 
     Returns:
@@ -145,18 +146,18 @@ def schedule_id(schedule: MethodSpec) -> str:
     return f"{type(schedule).__qualname__}({sorted(vars(schedule).items())})"
 
 
-def method_label(name: str, schedule: str) -> str:
-    r"""How reports name a method: ``"IG"`` for the linear schedule, else ``"RIG (name)"``.
+def attribution_label(name: str, schedule: str) -> str:
+    r"""How reports name an attribution: ``"IG"`` for the linear schedule, else ``"RIG (name)"``.
 
     Args:
-        name (str): the method's key.
+        name (str): the attribution's key.
         schedule (str): its schedule id.
 
     Returns:
         str: the label.
 
     Examples:
-        >>> method_label("ig", "linear"), method_label("rig", "sequential")
+        >>> attribution_label("ig", "linear"), attribution_label("rig", "sequential")
         ('IG', 'RIG (sequential)')
     """
     if schedule == "linear":

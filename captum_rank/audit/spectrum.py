@@ -17,14 +17,14 @@ It keeps float64 running sums of ``R`` and ``|R|`` (overall and, for data with f
 classes, per class), and of the completeness error: ``delta = sum(R) - (F_y(x) -
 F_y(x'))`` and the output change ``F_y(x) - F_y(x')`` itself.
 
-**Exact spectra.** Where a method's path is the rank-``k`` curve with components entering
+**Exact spectra.** Where an attribution's path is the rank-``k`` curve with components entering
 one at a time, its converged ``R`` is exactly ``R_i = F_y(x_i) - F_y(x_{i-1})`` (``x_k``:
 the baseline plus the rank-``k`` approximation of ``x - x'``;
 :meth:`~captum_rank.attr.RankIntegratedGradients.exact_ranks`): ``r + 1`` forward passes,
-no quadrature error. With ``exact=True`` (the default) every method whose schedule admits
+no quadrature error. With ``exact=True`` (the default) every attribution whose schedule admits
 it uses it: the default ``rig`` (``arc_length``) on grey images or ``channels="joint"``,
 ``sequential`` on any image (colour: summed over channels, as the audit keeps it anyway).
-Other methods (``ig``, ``spectral``, the default on colour with per-channel SVDs, whose
+Other attributions (``ig``, ``spectral``, the default on colour with per-channel SVDs, whose
 per-channel timing is a different path) use the quadrature with ``n_steps``. The result
 records which in :attr:`RankSpectrumResult.exact` and in each summary row. The rank
 summaries
@@ -52,12 +52,12 @@ from torch.utils.data import Dataset
 from captum_rank._model_checks import InputGuard
 from captum_rank.attr import RankIntegratedGradients
 from captum_rank.audit import _jsonio
-from captum_rank.audit._methods import (
-    MethodRun,
+from captum_rank.audit._attributions import (
+    AttributionRun,
+    attribution_map,
     exact_rows,
     integration_method,
-    method_map,
-    plan_methods,
+    plan_attributions,
 )
 from captum_rank.audit._models import (
     as_model_dict,
@@ -74,10 +74,10 @@ from captum_rank.audit.settings import (
     MAP_TOLERANCE,
     PER_CLASS_LIMIT,
     RELIABILITY_TOLERANCE,
-    MethodSpec,
+    AttributionSpec,
+    attribution_label,
     default_method,
     default_schedule,
-    method_label,
 )
 from captum_rank.audit.sources import DataSource, as_source
 from captum_rank.audit.statistics import SpectrumSums, relative_error
@@ -97,12 +97,12 @@ __all__ = [
     "MAP_TOLERANCE",
     "PER_CLASS_LIMIT",
     "RELIABILITY_TOLERANCE",
-    "MethodSpec",
+    "AttributionSpec",
     "RankSpectrumResult",
+    "attribution_label",
     "default_method",
     "default_schedule",
     "exact_rows",
-    "method_label",
     "rank_spectrum",
     "relative_error",
 ]
@@ -297,7 +297,8 @@ class RankSpectrumResult(_jsonio.JsonExport):
 
         def per(obj: Mapping[str, Mapping[str, Any]], convert: Callable[[Any], Any]
                 ) -> dict[str, dict[str, Any]]:
-            return {meth: {m: convert(v) for m, v in inner.items()} for meth, inner in obj.items()}
+            return {attribution: {m: convert(v) for m, v in inner.items()}
+                    for attribution, inner in obj.items()}
 
         return cls(
             models=list(data["models"]),
@@ -327,7 +328,7 @@ def rank_spectrum(
     models: Callable[..., Tensor] | Mapping[str, Callable[..., Tensor]],
     data: tuple[Tensor, Tensor] | Dataset[Any] | Sequence[Any],
     *,
-    attributions: Mapping[str, MethodSpec] | None = None,
+    attributions: Mapping[str, AttributionSpec] | None = None,
     n_steps: int = AUDIT_N_STEPS,
     method: str | None = None,
     baseline: float = 0.0,
@@ -380,7 +381,7 @@ def rank_spectrum(
         reliability_tolerance: relative completeness error above which rank summaries are marked
             unreliable. Default: :data:`RELIABILITY_TOLERANCE`.
         per_class: keep per-class sums. Default: when there are at most 20 classes.
-        exact: compute each method's spectrum exactly by ``r + 1`` forward passes
+        exact: compute each attribution's spectrum exactly by ``r + 1`` forward passes
             (:meth:`~captum_rank.attr.RankIntegratedGradients.exact_ranks`) wherever its
             schedule walks the rank-``k`` curve on these images; the others use the
             quadrature. ``False``: the quadrature for all. Default: True.
@@ -435,7 +436,7 @@ class _Setup:
     dev: torch.device
     n_classes: int
     keep_classes: bool
-    runs: dict[str, MethodRun]
+    runs: dict[str, AttributionRun]
     n_steps: int
     method: str
     baseline: float
@@ -455,13 +456,13 @@ class _Setup:
                                   self.n_classes, self.keep_classes)
 
 
-def _prepare(models: Any, data: Any, *, attributions: Mapping[str, MethodSpec] | None,
+def _prepare(models: Any, data: Any, *, attributions: Mapping[str, AttributionSpec] | None,
              n_steps: int, method: str | None, baseline: float, num_classes: int | None,
              internal_batch_size: int | None, batch_size: int, limit: int | None,
              device: str | torch.device | None, checkpoint_interval: float, progress: bool,
              distributed: bool | None, reliability_tolerance: float, per_class: bool | None,
              exact: bool) -> _Setup:
-    """Check every argument (in the order users see the errors) and decide the methods."""
+    """Check every argument (in the order users see the errors) and decide the attributions."""
     named = as_model_dict(models)
     n_steps = check_n_steps(n_steps, method)
     batch_size = positive_int(batch_size, "batch_size")
@@ -471,7 +472,7 @@ def _prepare(models: Any, data: Any, *, attributions: Mapping[str, MethodSpec] |
     checkpoint_interval = real(checkpoint_interval, "checkpoint_interval", minimum=0.0)
     progress = boolean(progress, "progress")
     source = as_source(data, batch_size, optional_positive_int(limit, "limit"))
-    chosen = method_map(attributions, DEFAULT_ATTRIBUTIONS)
+    chosen = attribution_map(attributions, DEFAULT_ATTRIBUTIONS)
     dev = model_device(next(iter(named.values())), device)
     if num_classes is not None:
         num_classes = positive_int(num_classes, "num_classes")
@@ -480,8 +481,8 @@ def _prepare(models: Any, data: Any, *, attributions: Mapping[str, MethodSpec] |
     keep_classes = n_classes <= PER_CLASS_LIMIT if per_class is None else boolean(
         per_class, "per_class")
     shard = current_shard(distributed)
-    runs = plan_methods(chosen, probe, exact=boolean(exact, "exact"), n_steps=n_steps,
-                        method=method, internal_batch_size=internal_batch_size)
+    runs = plan_attributions(chosen, probe, exact=boolean(exact, "exact"), n_steps=n_steps,
+                             method=method, internal_batch_size=internal_batch_size)
     return _Setup(named, source, dev, n_classes, keep_classes, runs, n_steps,
                   integration_method(method), baseline,
                   reliability_tolerance, internal_batch_size, batch_size, checkpoint_interval,
@@ -500,12 +501,13 @@ def _batch_sums(setup: _Setup, explainers: Mapping[str, RankIntegratedGradients]
     targets = {m: targets_for(setup.named[m], x, labels.to(setup.dev)) for m in setup.names}
     sums = setup.zeros()
     sums.add_images(targets, int(x.shape[0]))
-    for meth, run in setup.runs.items():
+    for attribution, run in setup.runs.items():
         for m in setup.names:
             start = time.perf_counter()
             ranks, delta = run.ranks(explainers[m], x, setup.baseline, targets[m])
-            sums.attributions[meth][m].update(ranks, delta, targets[m], setup.reliability_tolerance,
-                                         time.perf_counter() - start)
+            sums.attributions[attribution][m].update(ranks, delta, targets[m],
+                                                     setup.reliability_tolerance,
+                                                     time.perf_counter() - start)
     return sums.to_arrays()
 
 
@@ -515,8 +517,8 @@ def _fingerprint(setup: _Setup) -> dict[str, Any]:
         "kind": _KIND,
         "models": {name: digest_model(model) for name, model in setup.named.items()},
         "data": setup.source.fingerprint(),
-        "attributions": {meth: run.schedule for meth, run in setup.runs.items()},
-        "exact": {meth: run.exact for meth, run in setup.runs.items()},
+        "attributions": {attribution: run.schedule for attribution, run in setup.runs.items()},
+        "exact": {attribution: run.exact for attribution, run in setup.runs.items()},
         "n_steps": setup.n_steps, "method": setup.method, "baseline": setup.baseline,
         "num_classes": setup.n_classes, "internal_batch_size": setup.internal_batch_size,
         "batch_size": setup.batch_size, "reliability_tolerance": setup.reliability_tolerance,
@@ -531,13 +533,13 @@ def _class_sums(setup: _Setup, sums: SpectrumSums
         return {}
     present = sums.present_classes()
     out: dict[str, dict[str, dict[int, list[float]]]] = {}
-    for meth, inner in sums.attributions.items():
-        out[meth] = {}
-        for m, method_sums in inner.items():
-            table = method_sums.classes
+    for attribution, inner in sums.attributions.items():
+        out[attribution] = {}
+        for m, attribution_sums in inner.items():
+            table = attribution_sums.classes
             if table is None:
                 raise RuntimeError("per-class sums were kept but not found")
-            out[meth][m] = {c: table[c].tolist() for c in present[m]}
+            out[attribution][m] = {c: table[c].tolist() for c in present[m]}
     return out
 
 
@@ -546,7 +548,7 @@ def _result(setup: _Setup, sums: SpectrumSums, seconds: float,
     """The result of the summed statistics."""
     return RankSpectrumResult(
         models=setup.names,
-        attributions={meth: run.schedule for meth, run in setup.runs.items()},
+        attributions={attribution: run.schedule for attribution, run in setup.runs.items()},
         r=setup.source.rank,
         num_classes=setup.n_classes,
         n_images=sums.count,
@@ -554,15 +556,15 @@ def _result(setup: _Setup, sums: SpectrumSums, seconds: float,
         method=setup.method,
         baseline=setup.baseline,
         reliability_tolerance=setup.reliability_tolerance,
-        sums=sums.per_method(lambda s: s.sum.tolist()),
-        abs_sums=sums.per_method(lambda s: s.abs.tolist()),
-        abs_delta_sums=sums.per_method(lambda s: s.delta),
-        abs_change_sums=sums.per_method(lambda s: s.change),
-        over_reliability_tolerance=sums.per_method(lambda s: s.over),
+        sums=sums.per_attribution(lambda s: s.sum.tolist()),
+        abs_sums=sums.per_attribution(lambda s: s.abs.tolist()),
+        abs_delta_sums=sums.per_attribution(lambda s: s.delta),
+        abs_change_sums=sums.per_attribution(lambda s: s.change),
+        over_reliability_tolerance=sums.per_attribution(lambda s: s.over),
         class_sums=_class_sums(setup, sums),
         class_counts=sums.present_classes() if setup.keep_classes else {},
-        timings={**sums.per_method(lambda s: s.seconds), "total": seconds,
+        timings={**sums.per_attribution(lambda s: s.seconds), "total": seconds,
                  "processes": setup.shard.world_size},
         meta=info,
-        exact={meth: run.exact for meth, run in setup.runs.items()},
+        exact={attribution: run.exact for attribution, run in setup.runs.items()},
     )

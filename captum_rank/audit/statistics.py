@@ -1,16 +1,16 @@
 r"""The rank-spectrum audit's running statistics, as small accumulators.
 
-:class:`MethodSums` holds what :func:`~captum_rank.audit.spectrum.rank_spectrum` keeps of
-one method on one model: float64 sums of the rank attributions ``R`` and of ``|R|``, of
+:class:`AttributionSums` holds what :func:`~captum_rank.audit.spectrum.rank_spectrum` keeps of
+one attribution on one model: float64 sums of the rank attributions ``R`` and of ``|R|``, of
 the completeness error ``|delta|`` and of the output change ``|F_y(x) - F_y(x')|``, the
 images whose own relative error exceeds the reliability_tolerance, optionally a per-class table of
-``R``, and the seconds spent. :class:`SpectrumSums` holds them for every (method, model)
+``R``, and the seconds spent. :class:`SpectrumSums` holds them for every (attribution, model)
 with the image count and each model's class counts.
 
 The streaming runner (:func:`~captum_rank.audit._runner.run_stream`) and the checkpoint
 keep flat ``{name: array}`` sums; :meth:`SpectrumSums.to_arrays` and
 :meth:`SpectrumSums.from_arrays` are the one place that maps the accumulators to those
-names (``count``, ``<model>/class_count``, ``<method>/<model>/sum``, ...), so
+names (``count``, ``<model>/class_count``, ``<attribution>/<model>/sum``, ...), so
 checkpoints written before the accumulators existed keep resuming.
 """
 
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["MethodSums", "SpectrumSums", "relative_error"]
+__all__ = ["AttributionSums", "SpectrumSums", "relative_error"]
 
 T = TypeVar("T")
 
@@ -49,8 +49,8 @@ def relative_error(abs_delta: float, abs_change: float) -> float:
 
 
 @dataclass
-class MethodSums:
-    r"""Running float64 sums of one method's rank attributions on one model.
+class AttributionSums:
+    r"""Running float64 sums of one attribution's rank attributions on one model.
 
     Attributes:
         sum: ``(r,)`` sum over images of ``R`` (summed over channels).
@@ -63,7 +63,7 @@ class MethodSums:
 
     Examples:
         >>> import torch
-        >>> sums = MethodSums.zeros(r=2, n_classes=2)
+        >>> sums = AttributionSums.zeros(r=2, n_classes=2)
         >>> ranks = torch.tensor([[[1.0, 0.5]], [[2.0, -1.0]]])  # (N, C, r)
         >>> sums.update(ranks, torch.tensor([0.5, 0.0]), torch.tensor([0, 1]),
         ...             reliability_tolerance=0.1, seconds=1.0)
@@ -71,7 +71,7 @@ class MethodSums:
         ([3.0, -0.5], [3.0, 1.5], 0.5, 2.0, 1)
         >>> sums.classes.tolist()
         [[1.0, 0.5], [2.0, -1.0]]
-        >>> MethodSums.from_arrays(sums.to_arrays("rig/m"), "rig/m") == sums
+        >>> AttributionSums.from_arrays(sums.to_arrays("rig/m"), "rig/m") == sums
         True
     """
 
@@ -84,7 +84,7 @@ class MethodSums:
     classes: np.ndarray | None = field(default=None)
 
     @classmethod
-    def zeros(cls, r: int, n_classes: int | None = None) -> MethodSums:
+    def zeros(cls, r: int, n_classes: int | None = None) -> AttributionSums:
         r"""Empty sums over ``r`` components (a per-class table when ``n_classes`` is given)."""
         return cls(np.zeros(r), np.zeros(r),
                    classes=np.zeros((n_classes, r)) if n_classes is not None else None)
@@ -116,12 +116,12 @@ class MethodSums:
             np.add.at(table, targets.cpu().numpy(), per_image.numpy())
             self.classes = self.classes + table
 
-    def merge(self, other: MethodSums) -> MethodSums:
+    def merge(self, other: AttributionSums) -> AttributionSums:
         r"""The sums of both (e.g. two shards, or the running sums and a batch)."""
         classes = None
         if self.classes is not None and other.classes is not None:
             classes = self.classes + other.classes
-        return MethodSums(self.sum + other.sum, self.abs + other.abs,
+        return AttributionSums(self.sum + other.sum, self.abs + other.abs,
                           self.delta + other.delta, self.change + other.change,
                           self.over + other.over, self.seconds + other.seconds, classes)
 
@@ -140,7 +140,7 @@ class MethodSums:
         return out
 
     @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray], prefix: str) -> MethodSums:
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], prefix: str) -> AttributionSums:
         r"""Read back what :meth:`to_arrays` wrote under ``prefix``."""
         classes = arrays.get(f"{prefix}/class")
         return cls(
@@ -152,7 +152,7 @@ class MethodSums:
         )
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, MethodSums):
+        if not isinstance(other, AttributionSums):
             return NotImplemented
         mine, theirs = self.to_arrays(""), other.to_arrays("")
         return mine.keys() == theirs.keys() and all(
@@ -166,7 +166,7 @@ class SpectrumSums:
     Attributes:
         count: images seen.
         class_counts: ``{model: (classes,) int64}`` images per target class.
-        attributions: ``{attribution: {model: MethodSums}}``.
+        attributions: ``{attribution: {model: AttributionSums}}``.
 
     Examples:
         >>> import torch
@@ -183,7 +183,7 @@ class SpectrumSums:
 
     count: int
     class_counts: dict[str, np.ndarray]
-    attributions: dict[str, dict[str, MethodSums]]
+    attributions: dict[str, dict[str, AttributionSums]]
 
     @classmethod
     def zeros(cls, attributions: Sequence[str], models: Sequence[str], r: int, n_classes: int,
@@ -191,8 +191,9 @@ class SpectrumSums:
         r"""Empty sums for every (attribution, model); per-class tables when ``per_class``."""
         return cls(
             0, {m: np.zeros(n_classes, dtype=np.int64) for m in models},
-            {meth: {m: MethodSums.zeros(r, n_classes if per_class else None) for m in models}
-             for meth in attributions},
+            {attribution: {m: AttributionSums.zeros(r, n_classes if per_class else None)
+                           for m in models}
+             for attribution in attributions},
         )
 
     def add_images(self, targets: Mapping[str, Tensor], n: int) -> None:
@@ -208,14 +209,14 @@ class SpectrumSums:
         return SpectrumSums(
             self.count + other.count,
             {m: c + other.class_counts[m] for m, c in self.class_counts.items()},
-            {meth: {m: s.merge(other.attributions[meth][m]) for m, s in inner.items()}
-             for meth, inner in self.attributions.items()},
+            {attribution: {m: s.merge(other.attributions[attribution][m]) for m, s in inner.items()}
+             for attribution, inner in self.attributions.items()},
         )
 
-    def per_method(self, read: Callable[[MethodSums], T]) -> dict[str, dict[str, T]]:
-        r"""``{method: {model: read(sums)}}``."""
-        return {meth: {m: read(s) for m, s in inner.items()}
-                for meth, inner in self.attributions.items()}
+    def per_attribution(self, read: Callable[[AttributionSums], T]) -> dict[str, dict[str, T]]:
+        r"""``{attribution: {model: read(sums)}}``."""
+        return {attribution: {m: read(s) for m, s in inner.items()}
+                for attribution, inner in self.attributions.items()}
 
     def present_classes(self) -> dict[str, dict[int, int]]:
         r"""``{model: {class: images}}`` for the classes that have images."""
@@ -227,9 +228,9 @@ class SpectrumSums:
         out: dict[str, np.ndarray] = {"count": np.array([self.count], dtype=np.int64)}
         for m, counts in self.class_counts.items():
             out[f"{m}/class_count"] = np.asarray(counts, dtype=np.int64)
-        for meth, inner in self.attributions.items():
+        for attribution, inner in self.attributions.items():
             for m, sums in inner.items():
-                out.update(sums.to_arrays(f"{meth}/{m}"))
+                out.update(sums.to_arrays(f"{attribution}/{m}"))
         return out
 
     @classmethod
@@ -239,8 +240,9 @@ class SpectrumSums:
         return cls(
             int(arrays["count"][0]),
             {m: np.asarray(arrays[f"{m}/class_count"], dtype=np.int64) for m in models},
-            {meth: {m: MethodSums.from_arrays(arrays, f"{meth}/{m}") for m in models}
-             for meth in attributions},
+            {attribution: {m: AttributionSums.from_arrays(arrays, f"{attribution}/{m}")
+                           for m in models}
+             for attribution in attributions},
         )
 
     def __eq__(self, other: object) -> bool:

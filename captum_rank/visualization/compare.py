@@ -23,7 +23,7 @@ from .spectrum import _ylabel, rank_spectra
 
 __all__ = ["plot_accuracy_vs_rank", "plot_comparison_grid"]
 
-_SHARE = ("method", "all", "none")
+_SHARE = ("attribution", "all", "none")
 _RANKS_KEY = "ranks"
 _DEFAULT_TITLES = {"ig": "IG", "rig": "RIG", "saliency": "Saliency", "ranks": "rank spectrum"}
 _CURVE_STYLES = {
@@ -42,14 +42,14 @@ def _batch(value: Any, name: str, layout: str | None, layout_name: str) -> list[
 def plot_comparison_grid(
     images: Any,
     rows: Mapping[str, Mapping[str, Any]],
-    methods: Sequence[str] | None = None,
+    attributions: Sequence[str] | None = None,
     method: str = "heat_map",
     sign: str = "all",
     outlier_perc: float = 2,
-    share: str = "method",
+    share: str = "attribution",
     normalize_spectrum: str | None = "abs",
     image_titles: Sequence[str] | None = None,
-    method_titles: Mapping[str, str] | None = None,
+    attribution_titles: Mapping[str, str] | None = None,
     layout: str | None = None,
     image_layout: str | None = None,
     cmap: str | Colormap | None = None,
@@ -63,36 +63,36 @@ def plot_comparison_grid(
     r"""Several models' attributions for several images side by side, on shared scales.
 
     One row per image. Columns: the image; then, for each model in ``rows``, one heat map
-    per attribution method (e.g. IG and RIG); then, if the models have rank attributions,
-    one panel with every model's rank spectrum overlaid. With ``share="method"`` (the
-    default) every heat map of one method, across all models and images, uses one colour
+    per attribution (e.g. IG and RIG); then, if the models have rank attributions,
+    one panel with every model's rank spectrum overlaid. With ``share="attribution"``
+    (the default) every heat map of one attribution, across all models and images, uses one colour
     scale (:func:`~captum_rank.visualization.shared_scale`), so a brighter panel means a
     larger attribution; the colour bars below the columns are in attribution units.
 
     Args:
         images: ``N`` images, ``(N, C, H, W)`` / ``(N, H, W, C)`` / ``(N, H, W)`` tensor
             or array, or a list of single images (any layout).
-        rows (dict): ``{model_name: {method_name: attributions, ..., "ranks": R}}``;
+        rows (dict): ``{model_name: {attribution_name: maps, ..., "ranks": R}}``;
             each attribution is a batch of ``N`` maps like ``images`` (e.g. IG and RIG
             outputs, ``(N, C, H, W)``); ``"ranks"`` (optional) is the ``(N, C, r)`` output
             of ``attribute_ranks``.
-        methods (list of str, optional): the method keys to show, in order. Default: the
-            keys of the first model except ``"ranks"``.
+        attributions (list of str, optional): the attribution keys to show, in order.
+            Default: the keys of the first model except ``"ranks"``.
         method (str, optional): how maps are drawn: ``"heat_map"`` or
             ``"blended_heat_map"`` (over the grey image). Default: ``"heat_map"``.
         sign (str, optional): as in :func:`~captum_rank.visualization.normalize_attr`.
             Default: ``"all"``.
         outlier_perc (float, optional): percentage of attribution mass that saturates,
             computed over all the maps sharing a scale. Default: 2.
-        share (str, optional): ``"method"`` (one scale per method), ``"all"`` (one scale
-            for every map) or ``"none"`` (each map its own, no colour bars).
-            Default: ``"method"``.
+        share (str, optional): ``"attribution"`` (one scale per attribution), ``"all"``
+            (one scale for every map) or ``"none"`` (each map its own, no colour bars).
+            Default: ``"attribution"``.
         normalize_spectrum (str, optional): scaling of the spectra, as ``normalize`` in
             :func:`~captum_rank.visualization.plot_rank_spectrum`. Default: ``"abs"``
             (shape comparable across models with different output scales).
         image_titles (list of str, optional): one label per image (row labels).
-        method_titles (dict, optional): display names of method keys. Default: ``ig`` ->
-            ``IG``, ``rig`` -> ``RIG``, others as given.
+        attribution_titles (dict, optional): display names of attribution keys. Default:
+            ``ig`` -> ``IG``, ``rig`` -> ``RIG``, others as given.
         layout (str, optional): layout of one attribution map (``"CHW"``, ``"HWC"``,
             ``"HW"``). Default: automatic.
         image_layout (str, optional): layout of one image. Default: automatic.
@@ -111,7 +111,7 @@ def plot_comparison_grid(
         ``(figure, axes)``: ``axes`` is an ``(N, n_columns)`` numpy array of Axes.
 
     Raises:
-        UserInputError: on missing methods, mismatched numbers of images and maps, bad shapes,
+        UserInputError: on missing attributions, mismatched numbers of images and maps, bad shapes,
             NaN/inf, or unknown options.
 
     Examples:
@@ -135,19 +135,20 @@ def plot_comparison_grid(
     perc = _check_outlier_perc(outlier_perc)
     if not isinstance(rows, Mapping) or not rows:
         raise UserInputError(
-            "`rows` must be a non-empty dict {model_name: {method_name: attributions}}."
+            "`rows` must be a non-empty dict {model_name: {attribution_name: maps}}."
         )
     for model_name, entry in rows.items():
         if not isinstance(entry, Mapping):
             raise UserTypeError(
-                f"`rows[{model_name!r}]` must be a dict {{method_name: attributions}}, got "
+                f"`rows[{model_name!r}]` must be a dict {{attribution_name: maps}}, got "
                 f"{type(entry).__name__}."
             )
     image_list = _batch(images, "images", image_layout, "image_layout")
     n = len(image_list)
     first = next(iter(rows.values()))
-    method_keys = list(methods) if methods is not None else [k for k in first if k != _RANKS_KEY]
-    titles = {**_DEFAULT_TITLES, **(dict(method_titles) if method_titles else {})}
+    keys = (list(attributions) if attributions is not None
+            else [k for k in first if k != _RANKS_KEY])
+    titles = {**_DEFAULT_TITLES, **(dict(attribution_titles) if attribution_titles else {})}
     if image_titles is not None and len(image_titles) != n:
         raise UserInputError(
             f"`image_titles` needs one label per image ({n}), got {len(image_titles)}."
@@ -155,11 +156,11 @@ def plot_comparison_grid(
 
     maps: dict[tuple[str, str], list[np.ndarray]] = {}
     for model_name, entry in rows.items():
-        for key in method_keys:
+        for key in keys:
             if key not in entry:
                 raise UserInputError(
                     f"`rows[{model_name!r}]` has no {key!r} attributions; every model needs "
-                    f"every method in `methods` ({method_keys})."
+                    f"every attribution in `attributions` ({keys})."
                 )
             name = f"rows[{model_name!r}][{key!r}]"
             batch = _batch(entry[key], name, layout, "layout")
@@ -185,7 +186,7 @@ def plot_comparison_grid(
             spectra[model_name] = spectrum
 
     scales: dict[str, float | None] = {}
-    for key in method_keys:
+    for key in keys:
         if share == "none":
             scales[key] = None
         else:
@@ -193,7 +194,7 @@ def plot_comparison_grid(
             scales[key] = shared_scale(pooled, sign, perc, layout="HWC")
 
     models = list(rows)
-    n_cols = 1 + len(models) * len(method_keys) + (1 if spectra else 0)
+    n_cols = 1 + len(models) * len(keys) + (1 if spectra else 0)
     if fig is None:
         size = fig_size if fig_size is not None else (1.9 * n_cols + 0.6, 1.9 * n + 1.2)
         fig = new_figure(size, use_pyplot, layout="constrained")
@@ -211,7 +212,7 @@ def plot_comparison_grid(
         ax.set_ylabel(image_titles[i] if image_titles is not None else f"image {i}")
         col = 1
         for model_name in models:
-            for key in method_keys:
+            for key in keys:
                 rgba = render_image_attr(
                     maps[(model_name, key)][i], image, method, sign, perc, colours,
                     alpha_overlay, layout="HWC", image_layout="HWC", scale=scales[key],
@@ -252,7 +253,7 @@ def plot_comparison_grid(
     if show_colorbar and share != "none":
         col = 1
         for _model_name in models:
-            for key in method_keys:
+            for key in keys:
                 s = scales[key] or 1.0
                 low, high = sign_range(sign)
                 mappable = ScalarMappable(norm=Normalize(low * s, high * s), cmap=colours)

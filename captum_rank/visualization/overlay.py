@@ -17,7 +17,7 @@ its own ``dpi``: one map pixel is never less than one screen pixel.
 ``100 - outlier_perc`` percent of the attribution mass lies (the top ``outlier_perc``
 percent saturates). ``share`` says which maps pool their values for it:
 
-- ``"method"``: each column its own scale. Shows where each map puts its evidence, but
+- ``"attribution"``: each column its own scale. Shows where each map puts its evidence, but
   brightness does not compare across columns (a spread-out map and a concentrated one
   both reach full colour).
 - ``"all"``: one scale for every column. Brightness compares across columns, in
@@ -63,7 +63,7 @@ VIEWS: dict[str, tuple[str, str]] = {
 }
 
 #: Accepted values of ``share=`` (see the module docstring).
-SHARES = ("method", "all", "both")
+SHARES = ("attribution", "all", "both")
 
 _VIEW_WORDS = {
     "blended": "signed map over the grey photo (green: for the target, red: against)",
@@ -94,18 +94,18 @@ def _map_of(attr: Any, name: str, layout: str | None) -> np.ndarray:
 def panel_scales(
     maps: Mapping[str, Any],
     view: str = "blended",
-    share: str = "method",
+    share: str = "attribution",
     outlier_perc: float = 2,
     layout: str | None = None,
 ) -> dict[str, float]:
-    r"""The colour scale of every column: its own (``"method"``) or one for all (``"all"``).
+    r"""The colour scale of every column: its own (``"attribution"``) or one for all (``"all"``).
 
     Args:
         maps (dict): ``{column: maps}``; each value is one map, or several (a batch or a
-            list, e.g. the same method on every image, so that several figures share the
+            list, e.g. the same attribution on every image, so that several figures share the
             scale); ``None`` values (maps not drawn) are left out.
         view (str, optional): one of :data:`VIEWS` (it sets the sign). Default: ``"blended"``.
-        share (str, optional): ``"method"`` or ``"all"``. Default: ``"method"``.
+        share (str, optional): ``"attribution"`` or ``"all"``. Default: ``"attribution"``.
         outlier_perc (float, optional): percentage of attribution mass that saturates.
             Default: 2.
         layout (str, optional): layout of one map (``"CHW"``, ``"HWC"``, ``"HW"``).
@@ -119,11 +119,11 @@ def panel_scales(
     Examples:
         >>> import numpy as np
         >>> maps = {"IG": np.full((4, 4), 2.0), "RIG": np.full((4, 4), 0.5)}
-        >>> panel_scales(maps, share="method"), panel_scales(maps, share="all")
+        >>> panel_scales(maps, share="attribution"), panel_scales(maps, share="all")
         ({'IG': 2.0, 'RIG': 0.5}, {'IG': 2.0, 'RIG': 2.0})
     """
     _, sign = view_settings(view)
-    check_option(share, "share", ("method", "all"))
+    check_option(share, "share", ("attribution", "all"))
     perc = _check_outlier_perc(outlier_perc)
     if not isinstance(maps, Mapping) or not maps:
         raise UserInputError("`maps` must be a non-empty dict {column title: map}.")
@@ -157,7 +157,7 @@ def scale_rule(
 
     Args:
         scales (dict): ``{column: scale}`` (:func:`panel_scales`).
-        share (str): ``"method"`` or ``"all"``.
+        share (str): ``"attribution"`` or ``"all"``.
         outlier_perc (float, optional): as in :func:`panel_scales`. Default: 2.
         scope (str, optional): what the values were pooled over (e.g. ``"all 4 images"``).
 
@@ -165,12 +165,12 @@ def scale_rule(
         str: the rule.
 
     Examples:
-        >>> print(scale_rule({"IG": 0.63, "RIG": 0.15}, "method"))
+        >>> print(scale_rule({"IG": 0.63, "RIG": 0.15}, "attribution"))
         Colour scale: each column its own (full colour at IG 0.63, RIG 0.15; the top 2% of
         |attribution| mass saturates): compare where each map puts its evidence, not
         brightness across columns.
     """
-    check_option(share, "share", ("method", "all"))
+    check_option(share, "share", ("attribution", "all"))
     perc = _check_outlier_perc(outlier_perc)
     if not scales:
         return "Colour scale: no map is drawn."
@@ -224,8 +224,8 @@ def plot_maps_over_image(
         view (str, optional): ``"blended"`` (Captum's ``blended_heat_map``, signed, over
             the grey photo), ``"signed"`` (heat map, signed) or ``"absolute"`` (heat map of
             ``|attribution|``). Default: ``"blended"``.
-        share (str, optional): ``"method"``, ``"all"`` or ``"both"``. Default: ``"both"``.
-        scales (dict, optional): ``{"method": {column: scale}, "all": {column: scale}}``
+        share (str, optional): ``"attribution"``, ``"all"`` or ``"both"``. Default: ``"both"``.
+        scales (dict, optional): ``{"attribution": {column: scale}, "all": {column: scale}}``
             fixing the values of the rules drawn (e.g. :func:`panel_scales` over several
             images). Default: from these maps.
         outlier_perc (float, optional): percentage of attribution mass that saturates.
@@ -284,7 +284,7 @@ def plot_maps_over_image(
             raise UserInputError(f"`maps[{key!r}]` has spatial size {hwc.shape[:2]} but the "
                                  f"image has {img.shape[:2]}; give maps of the image's size.")
         columns[key] = hwc.sum(axis=2)
-    rules = ["method", "all"] if share == "both" else [share]
+    rules = ["attribution", "all"] if share == "both" else [share]
     given = dict(scales) if scales is not None else {}
     values = {rule: dict(given[rule]) if rule in given else
               panel_scales(columns, view, rule, perc, layout="HW") for rule in rules}
@@ -378,8 +378,8 @@ def plot_maps_over_image(
 
 def _row_label(rule: str, short: bool = False) -> str:
     if short:
-        return "own scale" if rule == "method" else "shared scale"
-    return ("each column\nits own scale" if rule == "method"
+        return "own scale" if rule == "attribution" else "shared scale"
+    return ("each column\nits own scale" if rule == "attribution"
             else "one scale\nfor all columns")
 
 

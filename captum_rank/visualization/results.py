@@ -1,7 +1,7 @@
-r"""Plots of audit results: driven by the result's own models, methods and classes.
+r"""Plots of audit results: driven by the result's own models, attributions and classes.
 
 :func:`plot_spectrum_result` draws a rank-spectrum result (``captum_rank.audit``'s
-``rank_spectrum``) for whatever methods it holds, under their own names;
+``rank_spectrum``) for whatever attributions it holds, under their own names;
 :func:`plot_accuracy_result` draws an accuracy-against-rank result. Both take the result
 (anything with the attributes below; nothing here imports the audit) and run nothing.
 """
@@ -101,11 +101,11 @@ def plot_spectrum_result(
     r"""Mean rank spectra of a rank-spectrum result, with the cumulative share.
 
     One curve per model (``model=None``, over all images) or per class of one model, and
-    per method when several are shown, labelled with the result's own names.
+    per attribution when several are shown, labelled with the result's own names.
 
     Args:
         result: a rank-spectrum result (models, attributions, mean spectra per class).
-        attributions (str or list of str, optional): the attribution methods to show.
+        attributions (str or list of str, optional): the attributions to show.
             Default: every one the result holds, in its order.
         model (str, optional): show one curve per class of this model instead of one per
             model. Default: None.
@@ -118,7 +118,7 @@ def plot_spectrum_result(
             Default: ``"signed"``.
         ax (list of Axes, optional): two axes (spectrum, cumulative share). Default: a
             new figure.
-        title (str, optional): figure title. Default: methods and number of images.
+        title (str, optional): figure title. Default: attributions and number of images.
         use_pyplot (bool, optional): as in the other visualisers. Default: True.
 
     Returns:
@@ -146,10 +146,10 @@ def plot_spectrum_result(
     curves: dict[str, np.ndarray] = {}
     several = len(shown) > 1
     if model is None:
-        for meth in shown:
+        for attribution in shown:
             for m in models:
-                curves[f"{m} ({meth})" if several else m] = np.asarray(
-                    result.mean_spectrum(m, meth))
+                curves[f"{m} ({attribution})" if several else m] = np.asarray(
+                    result.mean_spectrum(m, attribution))
     else:
         if not isinstance(model, str):
             raise UserTypeError(
@@ -164,10 +164,10 @@ def plot_spectrum_result(
                 f"the result holds no per-class spectra for model {model!r}; run the audit "
                 "with per-class sums kept, or pass model=None."
             )
-        for meth in shown:
+        for attribution in shown:
             for c in present:
-                label = f"{names[c]} ({meth})" if several else names[c]
-                curves[label] = np.asarray(result.mean_spectrum(model, meth, c))
+                label = f"{names[c]} ({attribution})" if several else names[c]
+                curves[label] = np.asarray(result.mean_spectrum(model, attribution, c))
     if title is None:
         title = f"{', '.join(shown)} rank spectrum, {result.n_images} images" + (
             f", {model} by class" if model is not None else "")

@@ -1,12 +1,12 @@
-r"""Which way the audit runs each method, and with which options: decided once, here.
+r"""Which way the audit runs each attribution, and with which options: decided once, here.
 
-A method of the audit (``{name: schedule}``) is run either exactly, by ``r + 1`` forward
+An attribution of the audit (``{name: schedule}``) is run either exactly, by ``r + 1`` forward
 passes (:meth:`~captum_rank.RankIntegratedGradients.exact_ranks`, where its schedule
 walks the rank-``k`` curve on these images and exact spectra are asked for), or with the
 quadrature, whose options (schedule, rule, ``n_steps``, ``map_tolerance``, batching) are
-one checked :class:`~captum_rank.options.RigOptions`. :func:`plan_methods` makes that
+one checked :class:`~captum_rank.options.RigOptions`. :func:`plan_attributions` makes that
 decision for :func:`~captum_rank.audit.spectrum.rank_spectrum` and
-:func:`~captum_rank.audit.explain` alike, and :class:`MethodRun` carries it out.
+:func:`~captum_rank.audit.explain` alike, and :class:`AttributionRun` carries it out.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from torch import Tensor
 from captum_rank.attr import RankIntegratedGradients
 from captum_rank.audit.errors import AuditInputError
 from captum_rank.audit.settings import (
-    MethodSpec,
+    AttributionSpec,
     default_method,
     default_schedule,
     schedule_id,
@@ -31,8 +31,8 @@ from captum_rank.exact import check_exact
 from captum_rank.options import RigOptions
 from captum_rank.schedules import resolve_schedule
 
-__all__ = ["MethodRun", "admits_exact", "exact_curve", "exact_rows", "integration_method",
-           "method_map", "plan_methods"]
+__all__ = ["AttributionRun", "admits_exact", "attribution_map", "exact_curve", "exact_rows",
+           "integration_method", "plan_attributions"]
 
 
 def exact_rows(internal_batch_size: int | None, n_steps: int, n_images: int) -> int:
@@ -56,12 +56,12 @@ def exact_rows(internal_batch_size: int | None, n_steps: int, n_images: int) -> 
     return internal_batch_size or max(1, n_steps) * n_images
 
 
-def method_map(attributions: Mapping[str, MethodSpec] | None,
-               default: Mapping[str, MethodSpec]) -> dict[str, MethodSpec]:
+def attribution_map(attributions: Mapping[str, AttributionSpec] | None,
+                    default: Mapping[str, AttributionSpec]) -> dict[str, AttributionSpec]:
     r"""The user's ``attributions``, or ``default``; refused when empty.
 
     Examples:
-        >>> method_map(None, {"ig": "linear"})
+        >>> attribution_map(None, {"ig": "linear"})
         {'ig': 'linear'}
     """
     chosen = dict(attributions) if attributions is not None else dict(default)
@@ -80,8 +80,8 @@ def integration_method(method: str | None) -> str:
     return method if method is not None else default_method()
 
 
-def admits_exact(spec: MethodSpec, images: Tensor) -> bool:
-    """Whether the method's converged spectrum on images like these is F(x_i) - F(x_{i-1})."""
+def admits_exact(spec: AttributionSpec, images: Tensor) -> bool:
+    """Whether the attribution's converged spectrum on images like these is F(x_i) - F(x_{i-1})."""
     schedule = resolve_schedule(spec if spec is not None else default_schedule())
     try:
         check_exact(schedule, images)
@@ -91,29 +91,29 @@ def admits_exact(spec: MethodSpec, images: Tensor) -> bool:
 
 
 @dataclass(frozen=True)
-class MethodRun:
-    r"""One method of the audit, decided: exact by forward passes, or the quadrature.
+class AttributionRun:
+    r"""One attribution of the audit, decided: exact by forward passes, or the quadrature.
 
     Attributes:
-        name: the method's key.
+        name: the attribution's key.
         spec: the schedule as given (``None``: the library's default).
         schedule: its id, as results record it.
         exact: run by :meth:`~captum_rank.RankIntegratedGradients.exact_ranks`.
-        options: the quadrature's checked options (None for an exact method, which
+        options: the quadrature's checked options (None for an exact attribution, which
             needs none of them).
-        n_steps: the quadrature's steps (bounds an exact method's rows per pass).
+        n_steps: the quadrature's steps (bounds an exact attribution's rows per pass).
         internal_batch_size: the user's limit on rows per pass, if any.
 
     Examples:
         >>> import torch
-        >>> runs = plan_methods({"rig": None, "ig": "linear"}, torch.zeros(1, 1, 4, 4),
-        ...                     exact=True, n_steps=8, method=None)
+        >>> runs = plan_attributions({"rig": None, "ig": "linear"}, torch.zeros(1, 1, 4, 4),
+        ...                          exact=True, n_steps=8, method=None)
         >>> runs["rig"].exact, runs["ig"].exact, runs["ig"].options.method
         (True, False, 'adaptive')
     """
 
     name: str
-    spec: MethodSpec
+    spec: AttributionSpec
     schedule: str
     exact: bool
     options: RigOptions | None
@@ -126,9 +126,9 @@ class MethodRun:
 
     @property
     def quadrature(self) -> RigOptions:
-        r"""The quadrature's options (a method run exactly has none)."""
+        r"""The quadrature's options (an attribution run exactly has none)."""
         if self.options is None:
-            raise RuntimeError(f"method {self.name!r} is exact; it has no quadrature.")
+            raise RuntimeError(f"attribution {self.name!r} is exact; it has no quadrature.")
         return self.options
 
     def keywords(self, **overrides: Any) -> dict[str, Any]:
@@ -141,8 +141,8 @@ class MethodRun:
               target: Tensor) -> tuple[Tensor, Tensor]:
         r"""``(N, C, r)`` rank attributions of ``x`` and their ``(N,)`` completeness errors."""
         if self.exact:
-            # The method's own schedule when given; exact_ranks' default otherwise, which on
-            # the images an exact method admits walks the same curve.
+            # The attribution's own schedule when given; exact_ranks' default otherwise, which on
+            # the images an exact attribution admits walks the same curve.
             kwargs: dict[str, Any] = {} if self.spec is None else {"schedule": self.spec}
             ranks, delta = explainer.exact_ranks(
                 x, baselines=baseline, target=target, internal_batch_size=self.rows(
@@ -191,15 +191,17 @@ def check_rig_options(rig_options: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(rig_options)
 
 
-def plan_methods(attributions: Mapping[str, MethodSpec], images: Tensor, *, exact: bool,
-                 n_steps: int, method: str | None,
-                 internal_batch_size: int | None = None,
-                 map_tolerance: float | None = None,
-                 rig_options: Mapping[str, Any] | None = None) -> dict[str, MethodRun]:
-    r"""Decide, once per method, exact or quadrature and with which options.
+def plan_attributions(attributions: Mapping[str, AttributionSpec], images: Tensor, *,
+                      exact: bool, n_steps: int, method: str | None,
+                      internal_batch_size: int | None = None,
+                      map_tolerance: float | None = None,
+                      rig_options: Mapping[str, Any] | None = None
+                      ) -> dict[str, AttributionRun]:
+    r"""Decide, once per attribution, exact or quadrature and with which options.
 
     Args:
-        attributions (Mapping[str, MethodSpec]): ``{name: schedule}`` (:func:`method_map`).
+        attributions (Mapping[str, AttributionSpec]): ``{name: schedule}``
+            (:func:`attribution_map`).
         images (Tensor): images like those to be attributed (their shape decides which
             schedules have an exact form).
         exact (bool): run exactly where the schedule admits it.
@@ -213,26 +215,26 @@ def plan_methods(attributions: Mapping[str, MethodSpec], images: Tensor, *, exac
             (:func:`check_rig_options`).
 
     Returns:
-        dict: ``{name: MethodRun}`` in the order of ``attributions``.
+        dict: ``{name: AttributionRun}`` in the order of ``attributions``.
 
     Raises:
         UserInputError: an unknown schedule or rule, too few steps.
     """
     rule = integration_method(method)
     extra = check_rig_options(rig_options)
-    runs: dict[str, MethodRun] = {}
+    runs: dict[str, AttributionRun] = {}
     for name, spec in attributions.items():
         is_exact = exact and admits_exact(spec, images)
         options = None if is_exact else RigOptions.ensure(
             extra, n_steps=n_steps, method=rule, internal_batch_size=internal_batch_size,
             schedule=spec if spec is not None else default_schedule(),
             map_tolerance=map_tolerance if rule == ADAPTIVE else None)
-        runs[name] = MethodRun(name, spec, schedule_id(spec), is_exact, options, n_steps,
-                               internal_batch_size)
+        runs[name] = AttributionRun(name, spec, schedule_id(spec), is_exact, options, n_steps,
+                                    internal_batch_size)
     return runs
 
 
-def exact_curve(n_steps: int, internal_batch_size: int | None) -> MethodRun:
+def exact_curve(n_steps: int, internal_batch_size: int | None) -> AttributionRun:
     r"""The rank-``k`` curve's exact spectrum (``sequential``), whatever path the maps walk.
 
     Examples:
@@ -240,5 +242,5 @@ def exact_curve(n_steps: int, internal_batch_size: int | None) -> MethodRun:
         >>> curve.exact, curve.schedule, curve.rows(4)
         (True, 'sequential', 128)
     """
-    return MethodRun("exact", "sequential", "sequential", True, None, n_steps,
-                     internal_batch_size)
+    return AttributionRun("exact", "sequential", "sequential", True, None, n_steps,
+                          internal_batch_size)
