@@ -285,8 +285,9 @@ def _parse_band_steps(text: str, flag: str = "--band-steps") -> int | tuple[int,
     orders: list[int] = []
     try:
         for part in text.split(","):
-            value, _, count = part.partition("*")
-            orders += [int(value)] * (int(count) if count else 1)
+            value, star, count = part.partition("*")
+            # "8*" (a count left out) is a typo, not one 8.
+            orders += [int(value)] * (int(count) if star else 1)
     except ValueError:
         raise UserInputError(
             f"{flag} must be a number or orders such as 64,16*15,4; got {text!r}."

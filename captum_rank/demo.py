@@ -241,7 +241,6 @@ def run_demo(
         ['Fashion-MNIST: natural vs robust']
     """
     started = time.perf_counter()
-    out = output_dir(out_dir, "out_dir")
     n_steps = check_n_steps(n_steps)
     attribution_per_class = positive_int(attribution_per_class, "attribution_per_class")
     grid_images = positive_int(grid_images, "grid_images")
@@ -255,6 +254,8 @@ def run_demo(
 
     view = one_of(view, "view", tuple(VIEWS))
     share = one_of(share, "share", SHARES)
+    # The folder last, so that a bad argument leaves nothing behind.
+    out = output_dir(out_dir, "out_dir")
     reports = [_fashion_part(models, n_steps, attribution_per_class, grid_images, ranks,
                              progress, reliability_tolerance, map_tolerance)]
     if photos:

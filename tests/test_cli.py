@@ -224,7 +224,7 @@ def test_explain_takes_band_orders_per_component(tiny: tuple[str, str], tmp_path
     assert "4 (component 1), 2 (2-4), 1 (5-28)" in (out / "index.html").read_text()
 
 
-@pytest.mark.parametrize("value", ["0", "x", "4*0", "", "2,,3"])
+@pytest.mark.parametrize("value", ["0", "x", "4*0", "8*", "", "2,,3"])
 def test_explain_refuses_bad_band_orders_before_any_work(
         value: str, tiny: tuple[str, str], tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
