@@ -1,0 +1,178 @@
+"""Photos side by side: IG, Spectral IG's path, the rank path's reference and its rank bands.
+
+Issue 22, item 5: is the rank path's (near-)converged map a meaningful picture? For every
+photo that has a head-weighted rank-path reference (``bench_segment_errors.py --reference
+--save-maps DIR``, which also splits it by the default rank bands 1-4, 5-16, 17-64,
+65-224), this computes on EfficientNet-Lite0 at 224 x 224, target the prediction,
+baseline zeros:
+
+* Captum IG (Gauss-Legendre, ``--ig-steps``) and RIG on Spectral IG's path
+  (``schedule="spectral"``, Gauss-Legendre, ``--spectral-steps``);
+* DiffID (Spectral IG's protocol, :func:`captum_rank.metrics.diffid_scores`: the binary
+  ``accuracy`` score and the target's ``probability``) of each of them, of the rank-path
+  reference and of each of its bands;
+* how far IG and the spectral map are from the rank-path reference, and how far the
+  demo's band rule (:data:`captum_rank.demo.PHOTO_BAND_STEPS`, calibrated, as the demo
+  draws it) is from the reference, in total and per band (relative L2 distances);
+
+then draws one figure, a row per photo: the photo, IG, spectral, the rank path and its
+four bands, all on one colour scale (they are all in units of the output), each titled
+with its DiffID. Each photo's maps are cached in ``DIR/figure-XX.pt`` so that a run
+interrupted (or started before every reference exists) resumes where it stopped.
+
+    python benchmarks/bench_segment_errors.py --reference --photos 20 --threads 1 \\
+        --save-maps refs
+    python benchmarks/bench_photo_figure.py --maps refs --threads 1
+
+Writes ``benchmarks/results/photo-figure-224.json`` (with the command) and
+``docs/figures/photo_rank_bands.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import command
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).with_name("results") / "photo-figure-224.json"
+FIGURE = ROOT / "docs" / "figures" / "photo_rank_bands.png"
+
+
+def distance(a: Tensor, reference: Tensor) -> float:
+    """``||a - reference|| / ||reference||`` in float64."""
+    reference = reference.double()
+    return float((a.double() - reference).norm() / reference.norm())
+
+
+def photo_maps(model: Any, x: Tensor, target: int, reference: dict[str, Any],
+               args: argparse.Namespace) -> dict[str, Any]:
+    """IG, the spectral map and the demo's band rule for one photo, and every DiffID."""
+    from captum.attr import IntegratedGradients
+
+    from captum_rank import RankIntegratedGradients
+    from captum_rank.demo import PHOTO_BAND_STEPS
+    from captum_rank.metrics import diffid_scores
+
+    rig = RankIntegratedGradients(model)
+    ig = IntegratedGradients(model).attribute(
+        x, target=target, n_steps=args.ig_steps, internal_batch_size=args.batch)
+    spectral = rig.attribute(x, target=target, schedule="spectral", method="gausslegendre",
+                             n_steps=args.spectral_steps, internal_batch_size=args.batch)
+    demo = rig.attribute_bands(x, target=target, segment_steps=PHOTO_BAND_STEPS,
+                               internal_batch_size=args.batch, calibrate=True)
+    rank_map = reference["map"][None]
+    bands = reference["bands"][:, None]
+    maps = {"ig": ig.detach(), "spectral": spectral.detach(), "rank_path": rank_map}
+    maps.update({f"band {label}": bands[b] for b, label in enumerate(demo.labels)})
+    scores = {}
+    for name, value in maps.items():
+        found = diffid_scores(model, x, value, torch.tensor([target]),
+                              internal_batch_size=args.batch)
+        scores[name] = {score: float(curves.difference()[0]) for score, curves in found.items()}
+    return {
+        "maps": {name: value[0].float() for name, value in maps.items()},
+        "diffid": scores,
+        "to_rank_path": {"ig": distance(ig, rank_map), "spectral": distance(spectral, rank_map)},
+        "demo_rule": {
+            "segment_steps": list(PHOTO_BAND_STEPS),
+            "gradient_rows": int(demo.evaluations[0]),
+            "forward_rows": demo.forward_rows,
+            "to_reference": distance(demo.pixels, rank_map),
+            "bands_to_reference": {label: distance(demo.maps[b], bands[b])
+                                   for b, label in enumerate(demo.labels)},
+            "band_shares": demo.shares[0].tolist(),
+            "band_totals": demo.totals[0].tolist(),
+        },
+        "labels": demo.labels,
+    }
+
+
+def draw(images: Tensor, rows: list[dict[str, Any]], names: list[str]) -> None:
+    """One row per photo: the photo, IG, spectral, the rank path and its bands."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from captum_rank.visualization import plot_comparison_grid
+
+    keys = list(rows[0]["maps"])
+    titles = {"ig": "IG", "spectral": "Spectral IG path", "rank_path": "rank path"}
+    stacked = {key: torch.stack([row["maps"][key] for row in rows]) for key in keys}
+    fig, axes = plot_comparison_grid(
+        images, {"EfficientNet-Lite0": stacked}, attributions=keys, share="all",
+        attribution_titles={k: titles.get(k, k) for k in keys}, image_titles=names,
+        title="Lite0 at 224 x 224: IG, Spectral IG's path, the rank path (head-weighted "
+              "reference) and its rank bands, on one colour scale; DiffID (accuracy) in "
+              "each title", use_pyplot=False, fig_size=(2.0 * (len(keys) + 1),
+                                                        2.1 * len(rows) + 1.0))
+    for i, row in enumerate(rows):
+        for j, key in enumerate(keys):
+            axis = axes[i, j + 1]
+            axis.set_title(f"{titles.get(key, key)}\nDiffID {row['diffid'][key]['accuracy']:+.2f}",
+                           fontsize=8)
+    FIGURE.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(FIGURE, dpi=60)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--maps", type=Path, required=True, metavar="DIR",
+                        help="folder of bench_segment_errors.py --reference --save-maps")
+    parser.add_argument("--ig-steps", type=int, default=256)
+    parser.add_argument("--spectral-steps", type=int, default=256)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    references = sorted(args.maps.glob("reference-*.pt"))
+    if not references:
+        raise SystemExit(f"no reference-*.pt in {args.maps}: run bench_segment_errors.py "
+                         "--reference --save-maps there first")
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    from captum_rank import zoo
+    from captum_rank.data import load_photos
+
+    model = zoo.load("imagenet-efficientnet-lite0").eval()
+    photos = load_photos(size=224).labelled()
+    started = time.time()
+    rows, images, names = [], [], []
+    for path in references:
+        reference = torch.load(path)
+        n, target = int(reference["photo"]), int(reference["target"])
+        x = photos.images[n:n + 1]
+        with torch.no_grad():
+            if int(model(x).argmax(1)) != target:
+                raise SystemExit(f"{path}: photo {n}'s prediction is not the reference's "
+                                 f"target {target}; the photos or the model changed")
+        cached = args.maps / f"figure-{n:02d}.pt"
+        if cached.exists():
+            row = torch.load(cached)
+        else:
+            row = photo_maps(model, x, target, reference, args)
+            torch.save(row, cached)
+            print(f"{time.time() - started:6.0f}s photo {n}: "
+                  f"{json.dumps({k: row[k] for k in ('diffid', 'to_rank_path', 'demo_rule')})}",
+                  flush=True)
+        row["photo"], row["target"] = n, target
+        rows.append(row)
+        images.append(x[0])
+        names.append(f"{photos.names[n]}")
+    RESULTS.write_text(json.dumps({
+        "command": command(), "seed": 0, "threads": args.threads, "ig_steps": args.ig_steps,
+        "spectral_steps": args.spectral_steps,
+        "photos": [{k: v for k, v in row.items() if k != "maps"} for row in rows]}, indent=1))
+    draw(torch.stack(images), rows, names)
+    print(f"wrote {RESULTS} and {FIGURE} ({len(rows)} photos)")
+
+
+if __name__ == "__main__":
+    main()
