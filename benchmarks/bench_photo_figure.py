@@ -25,7 +25,8 @@ interrupted (or started before every reference exists) resumes where it stopped.
     python benchmarks/bench_photo_figure.py --maps refs --threads 1
 
 Writes ``benchmarks/results/photo-figure-224.json`` (with the command) and
-``docs/figures/photo_rank_bands.png``.
+``docs/figures/photo_rank_bands.png``. ``--table`` prints the markdown tables of the docs
+from that JSON and the references' ``rank-reference-head-224.json``, without a model.
 """
 
 from __future__ import annotations
@@ -123,15 +124,69 @@ def draw(images: Tensor, rows: list[dict[str, Any]], names: list[str]) -> None:
     fig.savefig(FIGURE, dpi=60)
 
 
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else 0.5 * (ordered[middle - 1] + ordered[middle])
+
+
+def table() -> None:
+    """The docs' tables: how converged each reference is and how far other maps are from
+    it, then DiffID; one row per photo and a median row."""
+    figure = json.loads(RESULTS.read_text())
+    references = {p["photo"]: p for p in json.loads(
+        (RESULTS.parent / "rank-reference-head-224.json").read_text())["photos"]}
+    rows = [(p, references[p["photo"]]) for p in figure["photos"] if p["photo"] in references]
+    columns = ["first 256->512", "2-16 32->64", "whole GL 512", "whole adaptive 512",
+               "Captum IG 512", "IG", "spectral", "demo bands (600 rows)"]
+    print("| photo | target | " + " | ".join(columns) + " |")
+    print("|---" * (len(columns) + 2) + "|")
+    found: list[list[float]] = []
+    for photo, ref in rows:
+        values = [ref["first_segment"]["256->512"], ref["segments_2_to_head"]["32->64"],
+                  *ref["to_reference"].values(), photo["to_rank_path"]["ig"],
+                  photo["to_rank_path"]["spectral"], photo["demo_rule"]["to_reference"]]
+        found.append(values)
+        print(f"| {photo['photo']} | {photo['target']} | "
+              + " | ".join(f"{v:.3f}" for v in values) + " |")
+    print(f"| median of {len(found)} | | "
+          + " | ".join(f"{median(list(c)):.3f}" for c in zip(*found, strict=True)) + " |")
+    print()
+    maps = list(rows[0][0]["diffid"])
+    print("| DiffID (accuracy / probability), median of " + str(len(rows)) + " | "
+          + " | ".join(maps) + " |")
+    print("|---" * (len(maps) + 1) + "|")
+    for score in ("accuracy", "probability"):
+        print(f"| {score} | " + " | ".join(
+            f"{median([p['diffid'][m][score] for p, _ in rows]):+.3f}" for m in maps) + " |")
+    bands = rows[0][0]["labels"]
+    print()
+    print("| demo band rule, median of " + str(len(rows)) + " | " + " | ".join(bands) + " |")
+    print("|---" * (len(bands) + 1) + "|")
+    print("| distance of the band map to the reference's | " + " | ".join(
+        f"{median([p['demo_rule']['bands_to_reference'][b] for p, _ in rows]):.3f}"
+        for b in bands) + " |")
+    print("| share of the map's L1 mass | " + " | ".join(
+        f"{median([p['demo_rule']['band_shares'][i] for p, _ in rows]):.3f}"
+        for i in range(len(bands))) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--maps", type=Path, required=True, metavar="DIR",
+    parser.add_argument("--table", action="store_true",
+                        help="print the docs' tables from the JSON files and stop")
+    parser.add_argument("--maps", type=Path, default=None, metavar="DIR",
                         help="folder of bench_segment_errors.py --reference --save-maps")
     parser.add_argument("--ig-steps", type=int, default=256)
     parser.add_argument("--spectral-steps", type=int, default=256)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    if args.table:
+        table()
+        return
+    if args.maps is None:
+        parser.error("--maps DIR is required (or --table)")
     references = sorted(args.maps.glob("reference-*.pt"))
     if not references:
         raise SystemExit(f"no reference-*.pt in {args.maps}: run bench_segment_errors.py "

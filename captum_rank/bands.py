@@ -357,8 +357,8 @@ def band_attributions(
             (:func:`captum_rank.exact.check_exact`); only its matrix form (per channel or
             joint) matters.
         model (ModelCall): the model, its target and extra arguments; its
-            ``internal_batch_size`` bounds the rows per call (at least one segment of
-            the batch; None: one segment per call).
+            ``internal_batch_size`` bounds the rows per call (whole segments of the batch
+            share a call where they fit; None: one segment per call).
         exact_ranks (Tensor): ``(N, ..., r)`` exact ``R`` of these inputs.
         bands (sequence of int or None): band edges (:func:`resolve_bands`).
         segment_steps (int or sequence of int): Gauss-Legendre gradients per segment, or
@@ -430,9 +430,14 @@ def band_attributions(
             .reshape(rows_per_segment, *geometry.delta.shape[1:])
             for start, term in zip(starts, terms, strict=True)
         ])
-        grads = model.gradients((geometry.as_input(points).detach(),),
-                                Rows.of_examples(examples.repeat(len(chosen))))
-        grad = grads[0].detach().to(work).reshape(len(chosen), q, *geometry.delta.shape)
+        flat = geometry.as_input(points).detach()
+        row_examples = examples.repeat(len(chosen))
+        # A segment with more rows than internal_batch_size (64 gradients of 4 photos) is
+        # split too: one backward pass's activations are what runs out of memory.
+        grad = torch.cat([
+            model.gradients((flat[rows],), Rows.of_examples(row_examples[rows]))[0].detach()
+            for rows in model.batches(len(row_examples))
+        ]).to(work).reshape(len(chosen), q, *geometry.delta.shape)
         mean = (grad * weights.reshape(1, -1, *[1] * geometry.delta.dim())).sum(1)
         for offset, (i, term) in enumerate(zip(chosen, terms, strict=True)):
             piece = term * mean[offset]

@@ -209,6 +209,22 @@ def test_several_segments_per_call_give_the_same_bands() -> None:
     assert (calls, counter.calls - calls) == (16, 5)
 
 
+def test_a_segment_larger_than_internal_batch_size_is_split() -> None:
+    """A segment's rows (examples x order) above ``internal_batch_size`` go in several calls
+    (64 gradients of 4 photos in one Lite0 backward pass ran a 24 GiB machine out of
+    memory); the maps are those of one call per segment."""
+    counter = CallCounter(tanh_cnn(1))
+    x = _images(3, 1)
+    rig = RankIntegratedGradients(counter)
+    whole = rig.attribute_bands(x, target=1, segment_steps=(8, 2))
+    calls = counter.calls
+    split = rig.attribute_bands(x, target=1, segment_steps=(8, 2), internal_batch_size=5)
+    torch.testing.assert_close(split.maps, whole.maps)
+    assert max(counter.rows_per_call[calls:]) <= 5
+    # Gradient rows are not repeated: 3 examples x (8 + 2 x 9) plus 3 x 11 forward rows.
+    assert sum(counter.rows_per_call[calls:]) == 3 * (8 + 2 * 9) + 3 * 11
+
+
 def test_orders_per_component_refine_only_their_segments() -> None:
     """Oracle: with one band per component, a component's band map depends only on its own
     order: the same as with that order everywhere, whatever the other components get."""
