@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from helpers import CallCounter, tanh_cnn
@@ -166,6 +167,24 @@ def test_band_figure_draws_every_band_and_the_sum() -> None:
     assert "exact R" in notes[0]
     with pytest.raises(UserInputError, match="`example`"):
         viz.band_panels(result, example=2)
+
+
+@pytest.mark.parametrize("size", [28, 224])
+def test_band_panels_show_every_map_pixel(size: int) -> None:
+    """Each panel is at least as many screen pixels (at 100 dpi) as its map has pixels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from captum_rank import visualization as viz
+
+    rng = np.random.default_rng(0)
+    maps = {"1-4": rng.random((3, size, size)), "5-8": rng.random((3, size, size))}
+    fig, axes = viz.plot_rank_bands(maps, method="heat_map", use_pyplot=False)
+    fig.set_dpi(100)
+    fig.canvas.draw()
+    for ax in axes:
+        box = ax.get_window_extent()
+        assert min(box.width, box.height) >= size
 
 
 def test_explain_records_bands_and_the_report_draws_them(tmp_path: Path) -> None:

@@ -112,7 +112,9 @@ def plot_rank_bands(
         notes (sequence of str, optional): a note under each panel (bands, then the full
             map). Default: for a ``RankBands``, each band's total and its exact ``R``.
         title (str, optional): figure title.
-        fig_size (tuple, optional): ``(width, height)``. Default: 2.4 inches per panel.
+        fig_size (tuple, optional): ``(width, height)``. Default: 2.4 inches per panel,
+            more for large maps, so that at 100 dpi every map pixel is at least one
+            screen pixel.
         use_pyplot (bool, optional): as in Captum. Default: True.
 
     Returns:
@@ -149,8 +151,13 @@ def plot_rank_bands(
                   for v in panels.values()]
         rule = (f"each panel its own colour scale (top {outlier_perc:g}% of its mass "
                 "saturates), full colour at " + ", ".join(f"{v:.2g}" for v in scales))
-    width = 2.4 * len(panels)
-    fig = new_figure(fig_size if fig_size is not None else (width, 2.9), use_pyplot)
+    if fig_size is None:
+        # At least one map pixel per screen pixel at 100 dpi (what the report saves at):
+        # a 224 x 224 photo's bands need wider panels than a 28 x 28 image's.
+        rows, cols = np.asarray(next(iter(panels.values()))).shape[-2:]
+        inches = max(2.4, 1.6 * max(rows, cols) / 100)
+        fig_size = (inches * len(panels), max(2.9, inches + 1.2))
+    fig = new_figure(fig_size, use_pyplot)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (name, value), note, scale in zip(axes, panels.items(), notes, scales,
                                               strict=True):
