@@ -32,6 +32,7 @@ from that JSON and the references' ``rank-reference-head-224.json``, without a m
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import time
@@ -108,20 +109,31 @@ def draw(images: Tensor, rows: list[dict[str, Any]], names: list[str]) -> None:
     keys = list(rows[0]["maps"])
     titles = {"ig": "IG", "spectral": "Spectral IG path", "rank_path": "rank path"}
     stacked = {key: torch.stack([row["maps"][key] for row in rows]) for key in keys}
+    # Each column on its own scale, shared down the photos: IG's map is several times
+    # larger than the rank path's (it sums to the same total over other pixels), so on
+    # one scale for all the bands would vanish. About 3 inches a panel at 100 dpi keeps
+    # every map pixel at least one screen pixel.
     fig, axes = plot_comparison_grid(
-        images, {"EfficientNet-Lite0": stacked}, attributions=keys, share="all",
+        images, {"EfficientNet-Lite0": stacked}, attributions=keys, share="attribution",
         attribution_titles={k: titles.get(k, k) for k in keys}, image_titles=names,
-        title="Lite0 at 224 x 224: IG, Spectral IG's path, the rank path (head-weighted "
-              "reference) and its rank bands, on one colour scale; DiffID (accuracy) in "
-              "each title", use_pyplot=False, fig_size=(2.0 * (len(keys) + 1),
-                                                        2.1 * len(rows) + 1.0))
+        title="EfficientNet-Lite0 at 224 x 224: IG, Spectral IG's path, the rank path "
+              "(head-weighted reference) and its rank bands; each column on its own colour "
+              "scale (shared down the photos); DiffID (accuracy) in each title",
+        use_pyplot=False, fig_size=(3.0 * (len(keys) + 1), 3.1 * len(rows) + 1.2))
     for i, row in enumerate(rows):
         for j, key in enumerate(keys):
             axis = axes[i, j + 1]
             axis.set_title(f"{titles.get(key, key)}\nDiffID {row['diffid'][key]['accuracy']:+.2f}",
                            fontsize=8)
     FIGURE.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(FIGURE, dpi=60)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    # Noisy maps at full size compress badly (about 1 MB a photo); a 256-colour palette
+    # keeps every pixel and a third of the bytes.
+    from PIL import Image
+
+    buffer.seek(0)
+    Image.open(buffer).convert("RGB").quantize(256).save(FIGURE, optimize=True)
 
 
 def median(values: list[float]) -> float:
@@ -138,13 +150,15 @@ def table() -> None:
         (RESULTS.parent / "rank-reference-head-224.json").read_text())["photos"]}
     rows = [(p, references[p["photo"]]) for p in figure["photos"] if p["photo"] in references]
     columns = ["first 256->512", "2-16 32->64", "whole GL 512", "whole adaptive 512",
-               "Captum IG 512", "IG", "spectral", "demo bands (600 rows)"]
+               f"IG {figure['ig_steps']}", f"spectral {figure['spectral_steps']}",
+               "demo bands (600 rows)"]
     print("| photo | target | " + " | ".join(columns) + " |")
     print("|---" * (len(columns) + 2) + "|")
     found: list[list[float]] = []
     for photo, ref in rows:
         values = [ref["first_segment"]["256->512"], ref["segments_2_to_head"]["32->64"],
-                  *ref["to_reference"].values(), photo["to_rank_path"]["ig"],
+                  ref["to_reference"]["whole_gausslegendre_512"],
+                  ref["to_reference"]["whole_adaptive_512"], photo["to_rank_path"]["ig"],
                   photo["to_rank_path"]["spectral"], photo["demo_rule"]["to_reference"]]
         found.append(values)
         print(f"| {photo['photo']} | {photo['target']} | "

@@ -83,10 +83,10 @@ FASHION_BAND_STEPS = 8
 
 #: Gauss-Legendre gradients per component for the photos' rank-band maps: 64 on the first
 #: component, 8 on components 2-16, 2 on the rest (600 gradient rows per photo at 224 x
-#: 224). The first components hold most of the quadrature's error on photos; on two photos
-#: this split came within 0.11 and 0.13 of a head-weighted reference with 4800 gradients
-#: (uncalibrated, ``benchmarks/results/rank-rules-224.json``), where 8 on every component is
-#: 0.4 off; ``benchmarks/bench_photo_figure.py`` measures the calibrated maps the demo draws.
+#: 224). The first components hold most of the quadrature's error on photos; on ten
+#: labelled photos these calibrated maps came a median 0.10 (at most 0.13) from
+#: head-weighted references with 4800 gradients, where 8 on every component (1792) is
+#: 0.3-0.4 off (``benchmarks/results/photo-figure-224.json``, ``docs/convergence.md``).
 PHOTO_BAND_STEPS: tuple[int, ...] = (64, *(8,) * 15, 2)
 
 #: Files every demo writes (besides per-model rank paths and per-class spectra).
