@@ -146,8 +146,9 @@ def table() -> None:
     """The docs' tables: how converged each reference is and how far other maps are from
     it, then DiffID; one row per photo and a median row."""
     figure = json.loads(RESULTS.read_text())
-    references = {p["photo"]: p for p in json.loads(
-        (RESULTS.parent / "rank-reference-head-224.json").read_text())["photos"]}
+    # A reference run split over sessions (--first K) writes one file per part.
+    references = {p["photo"]: p for part in sorted(RESULTS.parent.glob(
+        "rank-reference-head-224*.json")) for p in json.loads(part.read_text())["photos"]}
     rows = [(p, references[p["photo"]]) for p in figure["photos"] if p["photo"] in references]
     columns = ["first 256->512", "2-16 32->64", "whole GL 512", "whole adaptive 512",
                f"IG {figure['ig_steps']}", f"spectral {figure['spectral_steps']}",
