@@ -39,6 +39,7 @@ from captum_rank.defaults import (
     AUDIT_N_STEPS,
     DEFAULT_SCHEDULE,
     MAP_TOLERANCE,
+    PHOTO_BAND_STEPS,
     PHOTO_N_STEPS,
     RELIABILITY_TOLERANCE,
     check_n_steps,
@@ -159,10 +160,11 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--accuracy-photos", type=int, default=None, metavar="N",
                       help="photos in the ImageNet accuracy curves, a stratified subset "
                            "(default: all)")
-    demo.add_argument("--photo-band-steps", default=None, metavar="N[,N...]|none",
+    demo.add_argument("--photo-band-steps", default=_format_band_steps(PHOTO_BAND_STEPS),
+                      metavar="N[,N...]|none",
                       help="Gauss-Legendre gradients per component for the photos' rank-band "
                            "maps, as --band-steps of explain; 'none' leaves them out "
-                           "(default: 64,8*15,2)")
+                           "(default: %(default)s)")
     _add_view_args(demo)
     _add_common(demo)
 
@@ -297,6 +299,24 @@ def _parse_band_steps(text: str, flag: str = "--band-steps") -> int | tuple[int,
             f"{flag} must be positive orders such as 8 or 64,16*15,4; got {text!r}.")
     # A plain number is one order for every component; a list gives them per component.
     return orders[0] if "," not in text and "*" not in text else tuple(orders)
+
+
+def _format_band_steps(steps: int | Sequence[int]) -> str:
+    r"""Orders as ``--band-steps`` reads them: :func:`_parse_band_steps`'s inverse.
+
+    Examples:
+        >>> _format_band_steps(8), _format_band_steps((64, 16, 16, 4))
+        ('8', '64,16*2,4')
+    """
+    if isinstance(steps, int):
+        return str(steps)
+    runs: list[list[int]] = []
+    for q in steps:
+        if runs and runs[-1][0] == q:
+            runs[-1][1] += 1
+        else:
+            runs.append([q, 1])
+    return ",".join(str(q) if k == 1 else f"{q}*{k}" for q, k in runs)
 
 
 def _parse_rig_options(items: Sequence[str]) -> dict[str, Any]:
@@ -491,20 +511,17 @@ def _cmd_demo(args: argparse.Namespace, argv: list[str]) -> int:
     if args.accuracy_photos is not None:
         positive_int(args.accuracy_photos, "--accuracy-photos")
     _check_view_args(args)
-    # Parsed before the output folder is made; None (the flag absent) keeps the demo's.
-    band_steps: int | tuple[int, ...] | None = None
-    if args.photo_band_steps is not None and args.photo_band_steps.strip().lower() != "none":
-        band_steps = _parse_band_steps(args.photo_band_steps, "--photo-band-steps")
+    # Parsed before the output folder is made.
+    band_steps = (None if args.photo_band_steps.strip().lower() == "none"
+                  else _parse_band_steps(args.photo_band_steps, "--photo-band-steps"))
     out = _locked_out(args)
     from captum_rank.audit.ranks import check_ranks, parse_ranks
 
     ranks = check_ranks(parse_ranks(args.ranks), 28) if args.ranks is not None else None
     _set_threads(args)
     from captum_rank.audit.report import format_table
-    from captum_rank.demo import PHOTO_BAND_STEPS, run_demo
+    from captum_rank.demo import run_demo
 
-    if args.photo_band_steps is None:
-        band_steps = PHOTO_BAND_STEPS
     progress = _progress_default() if args.progress is None else args.progress
     summary = run_demo(out, n_steps=args.n_steps, attribution_per_class=args.per_class,
                        ranks=ranks, photos=args.photos, progress=progress,

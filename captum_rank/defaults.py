@@ -10,6 +10,8 @@ object that carries them through a run is :class:`captum_rank.options.RigOptions
   images, where many images times several methods are attributed.
   :data:`PHOTO_N_STEPS` (256): the demo and the CLI's ``explain`` on photos, the budget
   within which the adaptive rule refines a map to :data:`MAP_TOLERANCE`.
+* :data:`PHOTO_BAND_STEPS`: the demo's Gauss-Legendre orders per component for the
+  photos' rank-band maps (64, then 8 on components 2-16, then 2).
 * :data:`MAP_TOLERANCE` (0.1): the map error the explain step refines to and above which
   its report does not draw a map. :data:`RELIABILITY_TOLERANCE` (0.1): the audit's
   relative completeness error above which a rank summary is marked unreliable.
@@ -32,6 +34,7 @@ __all__ = [
     "DEFAULT_N_STEPS",
     "DEFAULT_SCHEDULE",
     "MAP_TOLERANCE",
+    "PHOTO_BAND_STEPS",
     "PHOTO_N_STEPS",
     "RELIABILITY_TOLERANCE",
     "check_n_steps",
@@ -56,6 +59,15 @@ AUDIT_N_STEPS = 32
 #: ``n_steps`` of the demo and the CLI's ``explain`` on photos: the budget within which the
 #: adaptive rule refines a photo's map to :data:`MAP_TOLERANCE` (the convergence page).
 PHOTO_N_STEPS = 256
+
+#: Gauss-Legendre gradients per component for the photos' rank-band maps in the demo and
+#: ``captum-rank demo``: 64 on the first component, 8 on components 2-16, 2 on the rest
+#: (600 gradient rows per photo at 224 x 224). The first components hold most of the
+#: quadrature's error on photos; on ten labelled photos these calibrated maps came a median
+#: 0.10 (at most 0.13) from head-weighted references with 4800 gradients, where 8 on every
+#: component (1792) is 0.3-0.4 off (``benchmarks/results/photo-figure-224.json``,
+#: ``docs/convergence.md``).
+PHOTO_BAND_STEPS: tuple[int, ...] = (64, *(8,) * 15, 2)
 
 #: Estimated relative L2 error ``||A_n - A_{n/2}|| / ||A_n||`` of a pixel map that keeps its
 #: structure: the explain step refines maps to it and the report does not draw a map above.

@@ -17,7 +17,8 @@ writes one folder with an ``index.html`` in two parts:
    their rank spectra (and each
    photo's exact spectrum on the rank-``k`` curve, from 225 forward passes), their
    rank-band maps (the rank-``k`` curve's map split by components 1-4, 5-16, 17-64 and
-   65-224, each band's total its exact ``R``; :data:`PHOTO_BAND_STEPS`), one photo
+   65-224, each band's total its exact ``R``;
+   :data:`~captum_rank.defaults.PHOTO_BAND_STEPS`), one photo
    along the rank path, and accuracy on rank-``k`` approximations and residuals of all
    photos from :func:`captum_rank.data.load_photos` (labelled photos against their
    ImageNet label, the others against the model's own prediction on the photo).
@@ -49,14 +50,14 @@ from captum_rank.data import CLASSES, load_sample
 from captum_rank.defaults import (
     AUDIT_N_STEPS,
     MAP_TOLERANCE,
+    PHOTO_BAND_STEPS,
     PHOTO_N_STEPS,
     RELIABILITY_TOLERANCE,
     check_n_steps,
 )
 
 __all__ = [
-    "DEMO_FILES", "DEMO_MODELS", "IMAGENET_MODEL", "IMAGENET_RANKS", "PHOTO_BAND_STEPS",
-    "balanced_subset", "run_demo",
+    "DEMO_FILES", "DEMO_MODELS", "IMAGENET_MODEL", "IMAGENET_RANKS", "balanced_subset", "run_demo",
 ]
 
 #: The Fashion-MNIST models the demo compares.
@@ -80,14 +81,6 @@ IMAGENET_RANKS: tuple[int, ...] = (0, 2, 8, 32, 128, 224)
 #: Gauss-Legendre gradients per component for the Fashion-MNIST rank-band maps (28
 #: segments: 224 gradient rows per image and model).
 FASHION_BAND_STEPS = 8
-
-#: Gauss-Legendre gradients per component for the photos' rank-band maps: 64 on the first
-#: component, 8 on components 2-16, 2 on the rest (600 gradient rows per photo at 224 x
-#: 224). The first components hold most of the quadrature's error on photos; on ten
-#: labelled photos these calibrated maps came a median 0.10 (at most 0.13) from
-#: head-weighted references with 4800 gradients, where 8 on every component (1792) is
-#: 0.3-0.4 off (``benchmarks/results/photo-figure-224.json``, ``docs/convergence.md``).
-PHOTO_BAND_STEPS: tuple[int, ...] = (64, *(8,) * 15, 2)
 
 #: Files every demo writes (besides per-model rank paths and per-class spectra).
 DEMO_FILES: tuple[str, ...] = ("report.json", "index.html")
@@ -168,7 +161,8 @@ def _imagenet_part(n_photos: int, n_steps: int, progress: bool, reliability_tole
         {name: model}, photos.images[chosen], n_steps=n_steps,
         internal_batch_size=PHOTO_POINTS_PER_PASS, reliability_tolerance=reliability_tolerance,
         map_tolerance=map_tolerance, names=[photos.names[i] for i in chosen], class_names=classes,
-        bands=band_steps is not None, band_steps=band_steps if band_steps is not None else 1)
+        bands=band_steps is not None,
+        band_steps=band_steps if band_steps is not None else 1)  # 1: unread without bands
     return report
 
 
@@ -223,7 +217,8 @@ def run_demo(
         photo_band_steps: Gauss-Legendre gradients per component for the photos' rank-band
             maps (one number, or one per component from the first, the last repeated);
             ``None`` leaves the band maps out. Each band's total is its exact ``R``; the
-            maps are those of the quadrature. Default: :data:`PHOTO_BAND_STEPS`.
+            maps are those of the quadrature. Default:
+            :data:`~captum_rank.defaults.PHOTO_BAND_STEPS`.
 
     Returns:
         dict: ``parts`` (per part: ``title``, ``summary`` rows as printed, and the

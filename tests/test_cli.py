@@ -6,6 +6,7 @@ import argparse
 import gzip
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -222,6 +223,19 @@ def test_explain_takes_band_orders_per_component(tiny: tuple[str, str], tmp_path
     assert bands["segment_steps"] == [4, 2, 2, 2] + [1] * 24
     assert bands["evaluations"] == 4 + 6 + 24
     assert "4 (component 1), 2 (2-4), 1 (5-28)" in (out / "index.html").read_text()
+
+
+def test_the_demo_help_shows_the_photo_band_default_it_runs_with(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from captum_rank.cli import _parse_band_steps
+    from captum_rank.defaults import PHOTO_BAND_STEPS
+
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    shown = re.search(r"'none' leaves them out \(default: ([^)]+)\)",
+                      " ".join(capsys.readouterr().out.split()))
+    assert shown is not None
+    assert _parse_band_steps(shown.group(1)) == PHOTO_BAND_STEPS
 
 
 @pytest.mark.parametrize("value", ["0", "x", "4*0", "8*", "", "2,,3"])
