@@ -556,9 +556,10 @@ class RankIntegratedGradients(IntegratedGradients):
                 the rest, e.g. ``(64, 16, 16, 4)``: on photos the first components'
                 segments hold most of the error (see :data:`~captum_rank.bands.StepsLike`).
                 Default: 4.
-            internal_batch_size (int, optional): rows per model call (at least one segment
-                of the batch). Default: None (one segment of the batch per call, and as
-                many rows per call of the exact pass).
+            internal_batch_size (int, optional): rows per model call (whole segments of
+                the batch share a call where they fit; a larger segment is split).
+                Default: None (one segment of the batch per call, and as many rows per
+                call of the exact pass).
             bands (sequence of int, optional): the last component of every band but the
                 last, e.g. ``(8, 32)`` for ``1-8``, ``9-32``, ``33-r``; see
                 :func:`~captum_rank.bands.bands_from_ranks` for bands from a spectrum.
