@@ -12,7 +12,7 @@ baseline zeros:
   ``accuracy`` score and the target's ``probability``) of each of them, of the rank-path
   reference and of each of its bands;
 * how far IG and the spectral map are from the rank-path reference, and how far the
-  demo's band rule (:data:`captum_rank.demo.PHOTO_BAND_STEPS`, calibrated, as the demo
+  demo's band rule (:data:`captum_rank.defaults.PHOTO_BAND_STEPS`, calibrated, as the demo
   draws it) is from the reference, in total and per band (relative L2 distances);
 
 then draws one figure, a row per photo: the photo, IG, spectral, the rank path and its
@@ -37,6 +37,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import torch
@@ -62,7 +63,7 @@ def photo_maps(model: Any, x: Tensor, target: int, reference: dict[str, Any],
     from captum.attr import IntegratedGradients
 
     from captum_rank import RankIntegratedGradients
-    from captum_rank.demo import PHOTO_BAND_STEPS
+    from captum_rank.defaults import PHOTO_BAND_STEPS
     from captum_rank.metrics import diffid_scores
 
     rig = RankIntegratedGradients(model)
@@ -134,12 +135,6 @@ def draw(images: Tensor, rows: list[dict[str, Any]], names: list[str]) -> None:
 
     buffer.seek(0)
     Image.open(buffer).convert("RGB").quantize(256).save(FIGURE, optimize=True)
-
-
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else 0.5 * (ordered[middle - 1] + ordered[middle])
 
 
 def table() -> None:
